@@ -1,0 +1,109 @@
+"""Row validation with quarantine, shared by ``geomatch`` and ``vvol``.
+
+Every input row is either accepted or set aside with a reason code and its original values, so that
+``rows in = rows accepted + rows quarantined`` always holds. A validator builds a :class:`RowChecks`, adds one
+boolean mask per rule (True where the row breaks it), and :meth:`RowChecks.split` returns both parts.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+SOURCE_ROW = "source_row"
+"""Column carried on every table read from a file: the 1-based data row number in that file."""
+
+REASON = "reason"
+"""Quarantine column: the reason code(s) of the first rules a row broke, joined with ``;``."""
+
+
+@dataclass(frozen=True)
+class Validated:
+    """The result of validating one input file.
+
+    Attributes:
+        name: short name of the input (``trails``, ``crimes``, ...), used for the quarantine file name.
+        source: where the rows came from (a path), for reports.
+        accepted: the rows that passed, cleaned.
+        quarantined: the rows that failed with their original values, ``source_row`` and ``reason``.
+        rows_in: number of rows read.
+    """
+
+    name: str
+    source: str
+    accepted: pd.DataFrame
+    quarantined: pd.DataFrame
+    rows_in: int
+
+    def __post_init__(self) -> None:
+        if self.rows_in != len(self.accepted) + len(self.quarantined):
+            raise AssertionError(
+                f"{self.source}: {self.rows_in} rows in but {len(self.accepted)} accepted + "
+                f"{len(self.quarantined)} quarantined"
+            )
+
+    def counts(self) -> dict[str, int]:
+        """Row counts for run summaries and manifests."""
+        return {"rows_in": self.rows_in, "accepted": len(self.accepted), "quarantined": len(self.quarantined)}
+
+    def reason_counts(self) -> dict[str, int]:
+        """How many quarantined rows gave each reason code (a row may give several)."""
+        if self.quarantined.empty:
+            return {}
+        codes = self.quarantined[REASON].str.split(";").explode()
+        return {str(k): int(v) for k, v in codes.value_counts().sort_index().items()}
+
+    def write_quarantine(self, directory: Path) -> Path:
+        """Write the quarantined rows to ``directory/<name>.csv`` (always written, possibly with no rows)."""
+        from geomatch.safe import write_safe_csv
+
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / f"{self.name}.csv"
+        write_safe_csv(self.quarantined, path)
+        return path
+
+
+@dataclass
+class RowChecks:
+    """Collects per-row rule violations over the original (raw) table.
+
+    ``raw`` keeps the original values; masks are aligned to it by position. A row's reasons are the codes of
+    every rule it broke, in the order the rules were added.
+    """
+
+    raw: pd.DataFrame
+    _reasons: list[tuple[str, np.ndarray]] = field(default_factory=list)
+
+    def add(self, code: str, broken: pd.Series | np.ndarray) -> None:
+        """Record rule ``code``; ``broken`` is True for rows that break it (NaN counts as not broken)."""
+        mask = np.asarray(pd.Series(broken).fillna(False).to_numpy(), dtype=bool)
+        if mask.shape != (len(self.raw),):
+            raise ValueError(f"mask for {code!r} has shape {mask.shape}, expected ({len(self.raw)},)")
+        self._reasons.append((code, mask))
+
+    @property
+    def bad(self) -> np.ndarray:
+        """True for every row that broke at least one rule."""
+        bad = np.zeros(len(self.raw), dtype=bool)
+        for _, mask in self._reasons:
+            bad |= mask
+        return bad
+
+    def reasons(self) -> pd.Series:
+        """The ``;``-joined reason codes of each row (empty string when the row is clean)."""
+        out = np.full(len(self.raw), "", dtype=object)
+        for code, mask in self._reasons:
+            idx = np.flatnonzero(mask)
+            out[idx] = np.where(out[idx] == "", code, out[idx] + ";" + code)
+        return pd.Series(out, index=self.raw.index, name=REASON)
+
+    def split(self, name: str, source: str, cleaned: pd.DataFrame) -> Validated:
+        """Split into accepted rows (taken from ``cleaned``, aligned to ``raw``) and quarantined raw rows."""
+        bad = self.bad
+        quarantined = self.raw.loc[bad].copy()
+        quarantined[REASON] = self.reasons().loc[bad]
+        accepted = cleaned.loc[~bad].reset_index(drop=True)
+        return Validated(name=name, source=source, accepted=accepted,
+                         quarantined=quarantined.reset_index(drop=True), rows_in=len(self.raw))

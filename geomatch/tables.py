@@ -1,0 +1,135 @@
+"""Reading input tables (CSV, Parquet, GeoParquet, GeoPackage), shared by ``geomatch`` and ``vvol``.
+
+Every reader returns a plain DataFrame with the file's columns (renamed through an optional column map) and a
+``source_row`` column (1-based data row number), so validation can quarantine rows with their original values.
+Point geometries from GeoParquet or GeoPackage become ``x``/``y`` columns plus the file's CRS.
+"""
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import pandas as pd
+
+from geomatch.errors import InputError
+from geomatch.quarantine import SOURCE_ROW
+
+CSV_SUFFIXES = {".csv", ".txt", ".tsv"}
+PARQUET_SUFFIXES = {".parquet", ".geoparquet", ".pq"}
+GPKG_SUFFIXES = {".gpkg"}
+
+
+@dataclass(frozen=True)
+class RawTable:
+    """A table as read from a file: original columns (after the column map) and its CRS if it had geometry."""
+
+    path: Path
+    frame: pd.DataFrame
+    crs: str | None = None
+
+
+def read_table(path: Path | str, *, column_map: Mapping[str, str] | None = None, header: bool = True,
+               names: Sequence[str] | None = None, columns: Sequence[str] | None = None) -> RawTable:
+    """Read one input file into a :class:`RawTable`.
+
+    Args:
+        path: CSV, Parquet/GeoParquet or GeoPackage file.
+        column_map: ``{name in file: name we use}``; unmapped columns keep their names.
+        header: CSV only: whether the first line names the columns.
+        names: CSV only: column names for a file without a header.
+        columns: Parquet only: read just these columns (after mapping back to file names), to save memory.
+
+    Raises:
+        InputError: the file is missing, unreadable, or in a format we do not read.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("the file does not exist or is not a file", file=str(path))
+    suffix = path.suffix.lower()
+    column_map = dict(column_map or {})
+    crs = None
+    try:
+        if suffix in CSV_SUFFIXES:
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""],
+                                header=0 if header else None, names=names, sep=None if suffix == ".tsv" else ",",
+                                engine="python" if suffix == ".tsv" else "c", quoting=csv.QUOTE_MINIMAL)
+        elif suffix in PARQUET_SUFFIXES:
+            frame, crs = _read_parquet(path, column_map, columns)
+        elif suffix in GPKG_SUFFIXES:
+            frame, crs = _read_geopackage(path)
+        else:
+            raise InputError(f"unknown file type '{suffix}' (use CSV, Parquet, GeoParquet or GeoPackage)",
+                             file=str(path))
+    except InputError:
+        raise
+    except Exception as error:  # any reader failure is bad input, named in one sentence
+        raise InputError(f"the file could not be read ({type(error).__name__}: {error})".replace("\n", " "),
+                         file=str(path)) from error
+    frame = frame.rename(columns=column_map)
+    frame.insert(0, SOURCE_ROW, pd.RangeIndex(1, len(frame) + 1))
+    return RawTable(path=path, frame=frame.reset_index(drop=True), crs=crs)
+
+
+def _read_parquet(path: Path, column_map: Mapping[str, str], columns: Sequence[str] | None):
+    import pyarrow.parquet as pq
+
+    schema = pq.read_schema(path)
+    metadata = schema.metadata or {}
+    if b"geo" in metadata:
+        import geopandas as gpd
+
+        gdf = gpd.read_parquet(path)
+        return _points_to_xy(gdf), _crs_text(gdf.crs)
+    wanted = None
+    if columns is not None:
+        reverse = {ours: theirs for theirs, ours in column_map.items()}
+        wanted = [reverse.get(c, c) for c in columns if reverse.get(c, c) in schema.names]
+    return pq.read_table(path, columns=wanted).to_pandas(), None
+
+
+def _read_geopackage(path: Path):
+    import geopandas as gpd
+
+    gdf = gpd.read_file(path, engine="pyogrio")
+    return _points_to_xy(gdf), _crs_text(gdf.crs)
+
+
+def _points_to_xy(gdf) -> pd.DataFrame:
+    frame = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
+    geometry = gdf.geometry
+    is_point = geometry.geom_type == "Point"
+    frame["x"] = geometry.x.where(is_point) if len(gdf) else pd.Series(dtype=float)
+    frame["y"] = geometry.y.where(is_point) if len(gdf) else pd.Series(dtype=float)
+    return frame
+
+
+def _crs_text(crs) -> str | None:
+    if crs is None:
+        return None
+    epsg = crs.to_epsg()
+    return f"EPSG:{epsg}" if epsg else crs.to_string()
+
+
+def require_columns(table: RawTable, required: Sequence[str], *, any_of: Sequence[Sequence[str]] = ()) -> None:
+    """Stop with an :class:`InputError` naming the file and the first missing column.
+
+    Args:
+        required: columns that must all be present.
+        any_of: groups of columns of which at least one complete group must be present (for example
+            ``[("easting", "northing"), ("lat", "lon")]``); the error names the first group's missing column.
+    """
+    present = set(table.frame.columns)
+    for column in required:
+        if column not in present:
+            raise InputError("required column is missing", file=str(table.path), column=column)
+    if any_of and not any(all(c in present for c in group) for group in any_of):
+        first = next(c for c in any_of[0] if c not in present)
+        alternatives = " or ".join("/".join(group) for group in any_of)
+        raise InputError(f"required column is missing (give {alternatives})", file=str(table.path), column=first)
+
+
+def to_number(values: pd.Series) -> pd.Series:
+    """Text or numbers as float64; anything unreadable becomes NaN (the caller quarantines it)."""
+    return pd.to_numeric(values, errors="coerce").astype("float64")

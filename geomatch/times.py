@@ -1,0 +1,121 @@
+"""Parsing times as evidence: everything becomes timezone-aware UTC.
+
+UK police systems export naive local times (Europe/London). Twice a year the local clock is ambiguous (the
+autumn hour that happens twice) or missing (the spring hour that never happens). For a crime window this module
+never guesses: the start of a window takes the earliest instant the local time could mean and the end takes the
+latest, so the window widens to cover every reading. Single instants (GPS fixes given in naive local time)
+cannot be widened; there an ambiguous or missing local time is reported so the row can be quarantined.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+UK_TZ = "Europe/London"
+_OFFSET_SUFFIX = r"(?:[zZ]|[+-]\d{2}(?::?\d{2})?)$"
+
+Side = Literal["start", "end", "instant"]
+
+
+@dataclass(frozen=True)
+class ParsedTimes:
+    """Times parsed from text, aligned to the input.
+
+    Attributes:
+        utc: ``datetime64[ns, UTC]``; NaT where unparseable, or for ``instant`` where ambiguous or missing.
+        unparseable: the value could not be read as a date-time (missing values included).
+        ambiguous: a naive local time in the autumn repeated hour.
+        nonexistent: a naive local time in the spring missing hour.
+    """
+
+    utc: pd.Series
+    unparseable: np.ndarray
+    ambiguous: np.ndarray
+    nonexistent: np.ndarray
+
+
+def parse_times(values: pd.Series, *, side: Side = "instant", naive_tz: str | None = UK_TZ,
+                fmt: str | None = None) -> ParsedTimes:
+    """Parse date-time text (or datetime values) into UTC.
+
+    Args:
+        values: ISO 8601 text with an offset or ``Z`` (taken as given), naive text (local time in
+            ``naive_tz``), or pandas datetimes (naive ones are local as well).
+        side: ``start`` widens an ambiguous or missing local time to its earliest reading, ``end`` to its latest;
+            ``instant`` refuses them (NaT, flagged).
+        naive_tz: time zone of naive values; ``None`` makes naive values unparseable (an explicit zone is
+            required) and ``"UTC"`` reads them as UTC.
+        fmt: an explicit ``strptime`` format for naive values (for example ``%Y%m%d%H%M%S``).
+    """
+    index = values.index
+    n = len(values)
+    utc = pd.Series(pd.NaT, index=index, dtype="datetime64[ns, UTC]")
+    ambiguous = np.zeros(n, dtype=bool)
+    nonexistent = np.zeros(n, dtype=bool)
+
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        utc = values.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
+        return ParsedTimes(utc, utc.isna().to_numpy(), ambiguous, nonexistent)
+
+    if pd.api.types.is_datetime64_dtype(values.dtype):
+        text = values
+        has_offset = np.zeros(n, dtype=bool)
+    else:
+        text = values.astype("string").str.strip()
+        has_offset = text.str.contains(_OFFSET_SUFFIX, regex=True).fillna(False).to_numpy(dtype=bool)
+
+    if has_offset.any():
+        utc.iloc[has_offset] = pd.to_datetime(text[has_offset], utc=True, errors="coerce", format="ISO8601")
+
+    naive_mask = ~has_offset
+    if naive_mask.any() and naive_tz is not None:
+        naive_values = text[naive_mask]
+        if fmt is not None or not pd.api.types.is_datetime64_dtype(naive_values.dtype):
+            naive = pd.to_datetime(naive_values, errors="coerce", format=fmt or "ISO8601")
+        else:
+            naive = naive_values
+        localised, amb, gap = _localise(naive, side=side, tz=naive_tz)
+        utc.iloc[naive_mask] = localised
+        ambiguous[naive_mask] = amb
+        nonexistent[naive_mask] = gap
+
+    unparseable = utc.isna().to_numpy() & ~ambiguous & ~nonexistent
+    return ParsedTimes(utc, unparseable, ambiguous, nonexistent)
+
+
+def _localise(naive: pd.Series, *, side: Side, tz: str) -> tuple[pd.Series, np.ndarray, np.ndarray]:
+    """Localise naive wall-clock times, resolving the ambiguous and missing hours by ``side``."""
+    if tz == "UTC":
+        return naive.dt.tz_localize("UTC"), np.zeros(len(naive), bool), np.zeros(len(naive), bool)
+    raw = naive.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
+    failed = raw.isna().to_numpy() & naive.notna().to_numpy()
+    # Which failures are ambiguous and which nonexistent: only an ambiguous time localises both ways.
+    as_dst = naive.dt.tz_localize(tz, ambiguous=np.ones(len(naive), bool), nonexistent="NaT")
+    amb = failed & as_dst.notna().to_numpy()
+    gap = failed & ~amb
+    if side == "instant":
+        return raw.dt.tz_convert("UTC"), amb, gap
+    earliest = side == "start"
+    amb_choice = np.full(len(naive), earliest)  # True = read as summer time, which is the earlier instant
+    shift = pd.Timedelta(hours=-1 if earliest else 1)
+    widened = naive.dt.tz_localize(tz, ambiguous=amb_choice, nonexistent=shift)
+    return widened.dt.tz_convert("UTC"), amb, gap
+
+
+def to_uk_local(utc: pd.Series | pd.Timestamp):
+    """UTC times shown in UK local time (the offset is kept, so ``isoformat`` names it)."""
+    if isinstance(utc, pd.Timestamp):
+        return utc.tz_convert(UK_TZ)
+    return utc.dt.tz_convert(UK_TZ)
+
+
+def format_uk(ts: pd.Timestamp) -> str:
+    """A UTC instant as UK local time with its offset, e.g. ``2026-10-25 01:30:00 +01:00 (BST)``."""
+    if pd.isna(ts):
+        return "—"
+    local = ts.tz_convert(UK_TZ)
+    offset = local.strftime("%z")
+    return f"{local:%Y-%m-%d %H:%M:%S} {offset[:3]}:{offset[3:]} ({local.tzname()})"
