@@ -41,6 +41,49 @@ def vvol(verbose: bool) -> None:
 # ---- geomatch commands -------------------------------------------------------------------------------------
 
 
+def _parse_column_map(pairs: tuple[str, ...]) -> dict[str, str]:
+    """``--map theirs=ours`` options as a mapping."""
+    mapping = {}
+    for pair in pairs:
+        theirs, sep, ours = pair.partition("=")
+        if not sep or not theirs or not ours:
+            raise click.BadParameter(f"expected THEIRS=OURS, got {pair!r}")
+        mapping[theirs.strip()] = ours.strip()
+    return mapping
+
+
+@geomatch.command()
+@click.option("--trails", "trails_path", required=True, type=click.Path(path_type=Path),
+              help="GPS fixes: CSV, Parquet, GeoParquet or GeoPackage.")
+@click.option("--crimes", "crimes_path", required=True, type=click.Path(path_type=Path),
+              help="Crime records: a table, or the MoJ crime-mapping request CSV.")
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Output folder.")
+@click.option("--crimes-format", type=click.Choice(["auto", "table", "moj"]), default="auto", show_default=True)
+@click.option("--config", "config_path", type=click.Path(path_type=Path), help="MatchConfig TOML file.")
+@click.option("--radius-m", type=float, help="One match radius (m) for every offence.")
+@click.option("--pad-min", type=float, help="One time padding (min) either side of every window.")
+@click.option("--trails-map", multiple=True, metavar="THEIRS=OURS", help="Rename a trails column (repeatable).")
+@click.option("--crimes-map", multiple=True, metavar="THEIRS=OURS", help="Rename a crimes column (repeatable).")
+@click.option("--trails-crs", help="CRS of x/y trail columns, e.g. EPSG:27700.")
+@click.option("--trails-tz", help="Time zone of trail timestamps without an offset, e.g. Europe/London.")
+def match(trails_path: Path, crimes_path: Path, out_dir: Path, crimes_format: str, config_path: Path | None,
+          radius_m: float | None, pad_min: float | None, trails_map: tuple[str, ...], crimes_map: tuple[str, ...],
+          trails_crs: str | None, trails_tz: str | None) -> None:
+    """Match trails against crimes and write hits, quarantine and a manifest to OUT."""
+    from geomatch.config import MatchConfig
+    from geomatch.pipeline import MatchInputs, format_summary, run_match
+
+    config = MatchConfig.from_toml(config_path) if config_path else MatchConfig()
+    if radius_m is not None or pad_min is not None:
+        config = config.with_uniform_rule(radius_m, pad_min * 60.0 if pad_min is not None else None)
+    inputs = MatchInputs(trails=trails_path, crimes=crimes_path, crimes_format=crimes_format,
+                         trails_column_map=_parse_column_map(trails_map),
+                         crimes_column_map=_parse_column_map(crimes_map), trails_crs=trails_crs,
+                         trails_naive_tz=trails_tz)
+    run = run_match(inputs, out_dir, config, progress=True)
+    click.echo(format_summary(run))
+
+
 # ---- vvol commands -----------------------------------------------------------------------------------------
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 
 from geomatch.errors import InputError
@@ -31,7 +32,8 @@ class RawTable:
 
 
 def read_table(path: Path | str, *, column_map: Mapping[str, str] | None = None, header: bool = True,
-               names: Sequence[str] | None = None, columns: Sequence[str] | None = None) -> RawTable:
+               names: Sequence[str] | None = None, columns: Sequence[str] | None = None,
+               categorical: Sequence[str] = ()) -> RawTable:
     """Read one input file into a :class:`RawTable`.
 
     Args:
@@ -40,6 +42,7 @@ def read_table(path: Path | str, *, column_map: Mapping[str, str] | None = None,
         header: CSV only: whether the first line names the columns.
         names: CSV only: column names for a file without a header.
         columns: Parquet only: read just these columns (after mapping back to file names), to save memory.
+        categorical: Parquet only: text columns (our names) to read as pandas categoricals, to save memory.
 
     Raises:
         InputError: the file is missing, unreadable, or in a format we do not read.
@@ -56,7 +59,7 @@ def read_table(path: Path | str, *, column_map: Mapping[str, str] | None = None,
                                 header=0 if header else None, names=names, sep=None if suffix == ".tsv" else ",",
                                 engine="python" if suffix == ".tsv" else "c", quoting=csv.QUOTE_MINIMAL)
         elif suffix in PARQUET_SUFFIXES:
-            frame, crs = _read_parquet(path, column_map, columns)
+            frame, crs = _read_parquet(path, column_map, columns, categorical)
         elif suffix in GPKG_SUFFIXES:
             frame, crs = _read_geopackage(path)
         else:
@@ -72,7 +75,8 @@ def read_table(path: Path | str, *, column_map: Mapping[str, str] | None = None,
     return RawTable(path=path, frame=frame.reset_index(drop=True), crs=crs)
 
 
-def _read_parquet(path: Path, column_map: Mapping[str, str], columns: Sequence[str] | None):
+def _read_parquet(path: Path, column_map: Mapping[str, str], columns: Sequence[str] | None,
+                  categorical: Sequence[str]):
     import pyarrow.parquet as pq
 
     schema = pq.read_schema(path)
@@ -82,11 +86,12 @@ def _read_parquet(path: Path, column_map: Mapping[str, str], columns: Sequence[s
 
         gdf = gpd.read_parquet(path)
         return _points_to_xy(gdf), _crs_text(gdf.crs)
+    reverse = {ours: theirs for theirs, ours in column_map.items()}
     wanted = None
     if columns is not None:
-        reverse = {ours: theirs for theirs, ours in column_map.items()}
         wanted = [reverse.get(c, c) for c in columns if reverse.get(c, c) in schema.names]
-    return pq.read_table(path, columns=wanted).to_pandas(), None
+    dictionary = [reverse.get(c, c) for c in categorical if reverse.get(c, c) in schema.names]
+    return pq.read_table(path, columns=wanted, read_dictionary=dictionary or None).to_pandas(), None
 
 
 def _read_geopackage(path: Path):
@@ -133,3 +138,18 @@ def require_columns(table: RawTable, required: Sequence[str], *, any_of: Sequenc
 def to_number(values: pd.Series) -> pd.Series:
     """Text or numbers as float64; anything unreadable becomes NaN (the caller quarantines it)."""
     return pd.to_numeric(values, errors="coerce").astype("float64")
+
+
+def tidy_categorical(values: pd.Series, *, upper: bool = False) -> pd.Series:
+    """Text as a categorical with surrounding blanks stripped (and upper-cased if asked); blank becomes NA.
+
+    Works on the categories, not the rows, so it costs little on millions of rows of repeated text.
+    """
+    cat = values if isinstance(values.dtype, pd.CategoricalDtype) else values.astype("string").astype("category")
+    labels = pd.Index(cat.cat.categories.astype(str)).str.strip()
+    if upper:
+        labels = labels.str.upper()
+    kept = pd.Index(sorted(set(labels) - {""}))
+    remap = np.append(kept.get_indexer(labels), -1)  # code -1 (missing) stays missing
+    codes = remap[cat.cat.codes.to_numpy()]
+    return pd.Series(pd.Categorical.from_codes(codes, categories=kept), index=values.index, name=values.name)

@@ -29,12 +29,14 @@ class ParsedTimes:
         unparseable: the value could not be read as a date-time (missing values included).
         ambiguous: a naive local time in the autumn repeated hour.
         nonexistent: a naive local time in the spring missing hour.
+        naive: the value had no offset (it was read in ``naive_tz``, or left unparsed when that is ``None``).
     """
 
     utc: pd.Series
     unparseable: np.ndarray
     ambiguous: np.ndarray
     nonexistent: np.ndarray
+    naive: np.ndarray
 
 
 def parse_times(values: pd.Series, *, side: Side = "instant", naive_tz: str | None = UK_TZ,
@@ -58,7 +60,7 @@ def parse_times(values: pd.Series, *, side: Side = "instant", naive_tz: str | No
 
     if isinstance(values.dtype, pd.DatetimeTZDtype):
         utc = values.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
-        return ParsedTimes(utc, utc.isna().to_numpy(), ambiguous, nonexistent)
+        return ParsedTimes(utc, utc.isna().to_numpy(), ambiguous, nonexistent, np.zeros(n, dtype=bool))
 
     if pd.api.types.is_datetime64_dtype(values.dtype):
         text = values
@@ -83,7 +85,8 @@ def parse_times(values: pd.Series, *, side: Side = "instant", naive_tz: str | No
         nonexistent[naive_mask] = gap
 
     unparseable = utc.isna().to_numpy() & ~ambiguous & ~nonexistent
-    return ParsedTimes(utc, unparseable, ambiguous, nonexistent)
+    naive = ~has_offset & values.notna().to_numpy()
+    return ParsedTimes(utc, unparseable, ambiguous, nonexistent, naive)
 
 
 def _localise(naive: pd.Series, *, side: Side, tz: str) -> tuple[pd.Series, np.ndarray, np.ndarray]:
@@ -119,3 +122,13 @@ def format_uk(ts: pd.Timestamp) -> str:
     local = ts.tz_convert(UK_TZ)
     offset = local.strftime("%z")
     return f"{local:%Y-%m-%d %H:%M:%S} {offset[:3]}:{offset[3:]} ({local.tzname()})"
+
+
+def utc_ns(times: pd.Series) -> np.ndarray:
+    """UTC times as int64 nanoseconds since the epoch (NaT becomes the minimum int64), for fast arithmetic."""
+    return times.dt.tz_convert("UTC").to_numpy(dtype="datetime64[ns]").view("i8")
+
+
+def from_utc_ns(values: np.ndarray) -> pd.Series:
+    """The inverse of :func:`utc_ns`: int64 nanoseconds to a ``datetime64[ns, UTC]`` Series."""
+    return pd.Series(pd.to_datetime(np.asarray(values, dtype="i8"), utc=True))

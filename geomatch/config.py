@@ -1,0 +1,91 @@
+"""Matching parameters: one frozen :class:`MatchConfig`, with defaults, loadable from TOML."""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+from geomatch.errors import InputError
+from geomatch.offences import offence_table
+
+
+@dataclass(frozen=True)
+class OffenceRule:
+    """How close and when, for one offence: a zone of ``radius_m`` metres around the scene and a window
+    widened by ``pad_s`` seconds either side of the committed-from/committed-to times."""
+
+    radius_m: float
+    pad_s: float
+
+
+def _default_rules() -> dict[str, OffenceRule]:
+    table = offence_table()
+    return {key: OffenceRule(float(row.radius_m), float(row.pad_min) * 60.0) for key, row in table.iterrows()}
+
+
+@dataclass(frozen=True)
+class MatchConfig:
+    """Every parameter of matching.
+
+    Attributes:
+        rules: per-offence radius (m) and padding (s); defaults from ``geomatch/data/offences.csv``.
+        max_window_s: crime windows longer than this (s) are still matched but flagged ``long_window``.
+        interp_max_gap_s: consecutive fixes at most this far apart (s) are joined by a straight path
+            (``interpolated`` presence); longer intervals are gaps.
+        possible_max_gap_s: gaps up to this long (s) can make a ``possible`` hit if the scene was reachable
+            and left again at ``max_speed_mps``; a longer gap says nothing about where the subject was.
+        max_speed_mps: the highest plausible travel speed (m/s) for reachability in a gap.
+        naive_tz: time zone of naive crime times (UK police exports are Europe/London local time).
+    """
+
+    rules: Mapping[str, OffenceRule] = field(default_factory=_default_rules)
+    max_window_s: float = 12 * 3600.0
+    interp_max_gap_s: float = 300.0
+    possible_max_gap_s: float = 2 * 3600.0
+    max_speed_mps: float = 30.0
+    naive_tz: str = "Europe/London"
+
+    def rule(self, offence: str) -> OffenceRule:
+        """The radius and padding for ``offence`` (a taxonomy key)."""
+        return self.rules[offence]
+
+    def with_uniform_rule(self, radius_m: float | None = None, pad_s: float | None = None) -> "MatchConfig":
+        """The same config with one radius and/or padding for every offence (``--radius-m``, ``--pad-min``)."""
+        rules = {key: OffenceRule(radius_m if radius_m is not None else r.radius_m,
+                                  pad_s if pad_s is not None else r.pad_s) for key, r in self.rules.items()}
+        return replace(self, rules=rules)
+
+    @classmethod
+    def from_toml(cls, path: Path | str) -> "MatchConfig":
+        """Load a config: top-level scalar fields, and ``[offences.<key>]`` tables with ``radius_m``/``pad_min``.
+
+        Example::
+
+            max_window_s = 43200
+            [offences.robbery_personal]
+            radius_m = 50
+            pad_min = 10
+        """
+        path = Path(path)
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as error:
+            raise InputError(f"the config could not be read ({error})", file=str(path)) from error
+        return cls.from_mapping(data, source=str(path))
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], source: str = "config") -> "MatchConfig":
+        """Build from a plain mapping shaped like the TOML file."""
+        base = cls()
+        scalars = {f.name for f in fields(cls)} - {"rules"}
+        unknown = set(data) - scalars - {"offences"}
+        if unknown:
+            raise InputError(f"unknown setting(s): {', '.join(sorted(unknown))}", file=source)
+        rules = dict(base.rules)
+        for key, values in dict(data.get("offences", {})).items():
+            if key not in rules:
+                raise InputError(f"unknown offence '{key}' in [offences]", file=source)
+            rules[key] = OffenceRule(float(values.get("radius_m", rules[key].radius_m)),
+                                     float(values.get("pad_min", rules[key].pad_s / 60.0)) * 60.0)
+        return replace(base, rules=rules, **{k: v for k, v in data.items() if k in scalars})

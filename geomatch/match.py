@@ -1,0 +1,472 @@
+"""Matching trails against crimes: one hit per subject x crime, with its measurements.
+
+Definitions (all distances in metres in the metric CRS, all times UTC; bounds are inclusive). For a crime with
+zone radius ``r`` around the scene ``c`` and padded window ``W = [committed_from - pad, committed_to + pad]``:
+
+* the trail is the subject's fixes in time order; consecutive fixes at most ``interp_max_gap_s`` apart are
+  joined by a straight path travelled at constant speed (a *segment*); a longer interval is a *gap*.
+* ``observed``: a fix at a time in ``W`` lies within ``r`` of ``c``.
+* ``interpolated``: a segment passes within ``r`` of ``c`` at a time in ``W``.
+* ``possible``: a fix at a time in ``W`` whose accuracy circle reaches the zone (distance <= ``r`` + accuracy),
+  or a gap of at most ``possible_max_gap_s`` overlapping ``W`` from which the zone could have been reached and
+  left again at ``max_speed_mps``: with ``d0``, ``d1`` the distances of the gap's end fixes beyond the zone,
+  the subject could be in the zone during ``[t0 + d0/v, t1 - d1/v]``, which must be non-empty and meet ``W``.
+* The strongest class wins: observed, then interpolated, then possible.
+
+Measurements of a hit are taken over the trail during ``W`` (segments clipped to ``W``); see :data:`HIT_COLUMNS`.
+
+The implementation never loops over fixes in Python. Per subject, a binary search finds each crime's window in
+the subject's fixes; a two-level pyramid of bounding boxes over runs of consecutive fixes discards the runs that
+cannot come near the scene; the survivors are measured exactly, row by row, with numpy; and the hits are then
+measured again over their whole window. ``geomatch.oracle`` states the same rules as plain loops for the tests.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from geomatch.config import MatchConfig
+from geomatch.times import from_utc_ns, utc_ns
+
+PRESENCE_CLASSES = ("observed", "interpolated", "possible")
+HIT_DTYPES = {
+    "hit_id": object, "subject_id": object, "crime_ref": object, "offence": object, "presence": object,
+    "min_distance_m": float, "closest_time": "datetime64[ns, UTC]", "first_in": "datetime64[ns, UTC]",
+    "last_out": "datetime64[ns, UTC]", "time_in_zone_s": float, "n_fixes_in_zone": np.int64,
+    "speed_at_closest_mps": float, "accuracy_at_closest_m": float, "max_gap_s": float, "closest_x": float,
+    "closest_y": float, "source_at_closest": object, "window_start": "datetime64[ns, UTC]",
+    "window_end": "datetime64[ns, UTC]", "radius_m": float, "long_window": bool,
+}
+HIT_COLUMNS = list(HIT_DTYPES)
+_NS = 1_000_000_000
+_LEVELS = (256, 16)  # fixes per box at each level of the bounding-box pyramid, coarse to fine
+_OBSERVED, _INTERPOLATED, _POSSIBLE, _NONE = 0, 1, 2, 3
+
+
+def hit_id(subject_id: str, crime_ref: str) -> str:
+    """The deterministic id of the hit of ``subject_id`` on ``crime_ref``: ``H`` + 16 hex digits of SHA-256."""
+    return "H" + hashlib.sha256(f"{subject_id}\x1f{crime_ref}".encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class _Fixes:
+    """Trail fixes as flat arrays sorted by subject then time; ``starts``/``ends`` delimit each subject."""
+
+    subject: np.ndarray  # subject codes (int)
+    t: np.ndarray  # int64 ns UTC
+    x: np.ndarray
+    y: np.ndarray
+    accuracy: np.ndarray  # metres, 0 where unknown
+    source: np.ndarray  # source codes
+    subject_names: np.ndarray
+    source_names: np.ndarray
+    starts: np.ndarray
+    ends: np.ndarray
+
+    @classmethod
+    def from_frame(cls, trails: pd.DataFrame) -> "_Fixes":
+        subject = trails["subject_id"].astype("category")
+        codes = subject.cat.codes.to_numpy()
+        boundaries = np.flatnonzero(np.diff(codes)) + 1
+        starts = np.concatenate([[0], boundaries]) if len(codes) else np.zeros(0, dtype=np.int64)
+        ends = np.concatenate([boundaries, [len(codes)]]) if len(codes) else np.zeros(0, dtype=np.int64)
+        source = trails["source"].astype("category")
+        return cls(
+            subject=codes, t=utc_ns(trails["timestamp"]),
+            x=trails["x"].to_numpy(dtype=float), y=trails["y"].to_numpy(dtype=float),
+            accuracy=np.nan_to_num(trails["accuracy_m"].to_numpy(dtype=float), nan=0.0),
+            source=source.cat.codes.to_numpy(), subject_names=np.asarray(subject.cat.categories, dtype=object),
+            source_names=np.asarray(source.cat.categories, dtype=object),
+            starts=starts.astype(np.int64), ends=ends.astype(np.int64),
+        )
+
+
+@dataclass(frozen=True)
+class _Pairs:
+    """Candidate subject x crime pairs: the crime index and the range ``[lo, hi)`` of fix indices that covers
+    its window (the last fix before the window and the first after it included)."""
+
+    crime: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+
+    def take(self, keep: np.ndarray) -> "_Pairs":
+        return _Pairs(self.crime[keep], self.lo[keep], self.hi[keep])
+
+
+def match_hits(trails: pd.DataFrame, crimes: pd.DataFrame, config: MatchConfig | None = None) -> pd.DataFrame:
+    """Match validated trails against validated crimes.
+
+    Args:
+        trails: accepted fixes (``geomatch.trails``), sorted by ``subject_id`` then ``timestamp``, with ``x``/``y``
+            in metres.
+        crimes: accepted crimes (``geomatch.crimes``) with ``x``/``y`` in the same CRS.
+        config: radii, paddings and trail rules.
+
+    Returns:
+        One row per hit with :data:`HIT_COLUMNS`, sorted by ``crime_ref`` then ``subject_id``.
+    """
+    config = config or MatchConfig()
+    if trails.empty or crimes.empty:
+        return _empty_hits()
+    fixes = _Fixes.from_frame(trails)
+    zones = _Zones.from_frame(crimes, config)
+    pairs = _window_pairs(fixes, zones)
+    presence = _presence(fixes, zones, pairs, config)
+    is_hit = presence < _NONE
+    hit_pairs = pairs.take(is_hit)
+    measured = _measure(fixes, zones, hit_pairs, config)
+    return _hits_frame(fixes, zones, crimes, hit_pairs, presence[is_hit], measured)
+
+
+@dataclass(frozen=True)
+class _Zones:
+    """Crime zones as arrays: scene ``cx``/``cy`` (m), radius ``r`` (m), padded window ``ws``/``we`` (ns)."""
+
+    cx: np.ndarray
+    cy: np.ndarray
+    r: np.ndarray
+    ws: np.ndarray
+    we: np.ndarray
+
+    @classmethod
+    def from_frame(cls, crimes: pd.DataFrame, config: MatchConfig) -> "_Zones":
+        rules = [config.rule(o) for o in crimes["offence"]]
+        radius = np.array([rule.radius_m for rule in rules], dtype=float)
+        pad_ns = np.array([round(rule.pad_s * _NS) for rule in rules], dtype=np.int64)
+        return cls(cx=crimes["x"].to_numpy(float), cy=crimes["y"].to_numpy(float), r=radius,
+                   ws=utc_ns(crimes["committed_from"]) - pad_ns, we=utc_ns(crimes["committed_to"]) + pad_ns)
+
+
+def _window_pairs(fixes: _Fixes, zones: _Zones) -> _Pairs:
+    """Every subject x crime pair whose fixes reach into the window, found by binary search per subject."""
+    crime_idx, lo_all, hi_all = [], [], []
+    all_crimes = np.arange(len(zones.ws))
+    for start, end in zip(fixes.starts, fixes.ends):
+        t = fixes.t[start:end]
+        first_at_or_after = np.searchsorted(t, zones.ws, side="left")
+        first_after = np.searchsorted(t, zones.we, side="right")
+        lo = np.maximum(first_at_or_after - 1, 0)
+        hi = np.minimum(first_after + 1, end - start)
+        # fixes inside the window, or a step between two fixes that spans it; a trail that ends before the
+        # window or starts after it says nothing about it
+        keep = (first_after > first_at_or_after) | ((first_at_or_after > 0) & (first_after < end - start))
+        crime_idx.append(all_crimes[keep])
+        lo_all.append(lo[keep] + start)
+        hi_all.append(hi[keep] + start)
+    if not crime_idx:
+        return _Pairs(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64))
+    return _Pairs(np.concatenate(crime_idx), np.concatenate(lo_all), np.concatenate(hi_all))
+
+
+def _expand_ranges(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For ranges ``[lo, hi)``: (range number, index) of every index in every range, in order."""
+    lengths = np.maximum(hi - lo, 0)
+    owner = np.repeat(np.arange(len(lo)), lengths)
+    offsets = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    return owner, lo[owner] + offsets
+
+
+def _box_pyramid(fixes: _Fixes) -> list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """Bounding boxes of runs of consecutive fixes, one level per size in ``_LEVELS``.
+
+    Box ``b`` of size ``B`` covers fixes ``b*B`` to ``(b+1)*B`` inclusive, so the segment leaving the run lies
+    inside it too; each box also carries the largest accuracy radius among its fixes.
+    """
+    n = len(fixes.t)
+    levels = []
+    fine = _LEVELS[-1]
+    n_boxes = -(-n // fine)
+    pad = n_boxes * fine - n
+
+    def runs(values: np.ndarray, reduce) -> np.ndarray:
+        padded = np.concatenate([values, np.repeat(values[-1:], pad)]) if pad else values
+        out = reduce(padded.reshape(n_boxes, fine), axis=1)
+        following = values[np.minimum((np.arange(n_boxes) + 1) * fine, n - 1)]
+        return reduce(np.stack([out, following]), axis=0)
+
+    boxes = (runs(fixes.x, np.min), runs(fixes.x, np.max), runs(fixes.y, np.min), runs(fixes.y, np.max),
+             runs(fixes.accuracy, np.max))
+    levels.append((fine,) + boxes)
+    for size in reversed(_LEVELS[:-1]):
+        group = size // fine
+        coarse_n = -(-n_boxes // group)
+        extra = coarse_n * group - n_boxes
+        coarse = []
+        for values, reduce in zip(boxes, (np.min, np.max, np.min, np.max, np.max)):
+            padded = np.concatenate([values, np.repeat(values[-1:], extra)]) if extra else values
+            coarse.append(reduce(padded.reshape(coarse_n, group), axis=1))
+        levels.insert(0, (size,) + tuple(coarse))
+    return levels
+
+
+def _gate(fixes: _Fixes, zones: _Zones, pairs: _Pairs) -> tuple[np.ndarray, np.ndarray]:
+    """(pair number, fix index) of every fix whose neighbourhood could touch the pair's zone.
+
+    Runs of fixes are discarded level by level when their box lies farther from the scene than the radius
+    plus the largest accuracy in the run.
+    """
+    owner = np.arange(len(pairs.lo))
+    lo, hi = pairs.lo, pairs.hi
+    for size, min_x, max_x, min_y, max_y, max_acc in _box_pyramid(fixes):
+        box_owner, box = _expand_ranges(lo // size, (hi - 1) // size + 1)
+        crime = pairs.crime[owner[box_owner]]
+        dx = np.maximum(np.maximum(min_x[box] - zones.cx[crime], zones.cx[crime] - max_x[box]), 0.0)
+        dy = np.maximum(np.maximum(min_y[box] - zones.cy[crime], zones.cy[crime] - max_y[box]), 0.0)
+        reach = zones.r[crime] + max_acc[box]
+        near = dx * dx + dy * dy <= reach * reach
+        box_owner, box = box_owner[near], box[near]
+        parent_lo, parent_hi = lo[box_owner], hi[box_owner]
+        owner = owner[box_owner]
+        lo = np.maximum(parent_lo, box * size)
+        hi = np.minimum(parent_hi, (box + 1) * size + 1)  # the fix after the run closes its last segment
+    row_owner, index = _expand_ranges(lo, hi)
+    return owner[row_owner], index
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """Exact per-row quantities for (pair, fix i) rows: the fix, and the segment from fix i to fix i+1."""
+
+    pair: np.ndarray
+    i: np.ndarray
+    fix_in_window: np.ndarray
+    fix_d: np.ndarray
+    fix_in_zone: np.ndarray
+    fix_reaches_zone: np.ndarray
+    seg_valid: np.ndarray  # a segment (not a gap) whose time span meets the window
+    seg_d: np.ndarray  # closest distance on the clipped segment (inf when not valid)
+    seg_u: np.ndarray  # where on the segment (0..1) that closest point lies
+    seg_in_zone: np.ndarray
+    seg_enter_ns: np.ndarray
+    seg_leave_ns: np.ndarray
+    seg_dt_ns: np.ndarray
+    seg_speed_mps: np.ndarray  # speed along the step when it is a segment (not a gap), else NaN
+    step_overlaps: np.ndarray  # the interval to the next fix meets the window
+    gap_possible: np.ndarray
+
+
+def _rows(fixes: _Fixes, zones: _Zones, pairs: _Pairs, pair: np.ndarray, i: np.ndarray,
+          config: MatchConfig) -> _Rows:
+    """Measure each (pair, fix) row exactly: the fix itself and the step to the next fix of the same pair range."""
+    crime = pairs.crime[pair]
+    cx, cy, r, ws, we = zones.cx[crime], zones.cy[crime], zones.r[crime], zones.ws[crime], zones.we[crime]
+    t0 = fixes.t[i]
+    dx0, dy0 = fixes.x[i] - cx, fixes.y[i] - cy
+    fix_d = np.hypot(dx0, dy0)
+    fix_in_window = (t0 >= ws) & (t0 <= we)
+    fix_in_zone = fix_in_window & (fix_d <= r)
+    fix_reaches_zone = fix_in_window & (fix_d <= r + fixes.accuracy[i])
+
+    has_next = i + 1 < pairs.hi[pair]
+    j = np.where(has_next, i + 1, i)
+    t1 = fixes.t[j]
+    dt = (t1 - t0).astype(np.int64)
+    step_overlaps = has_next & (t0 <= we) & (t1 >= ws)
+    is_segment = has_next & (dt <= round(config.interp_max_gap_s * _NS))
+    seg_valid = step_overlaps & is_segment
+    vx, vy = fixes.x[j] - fixes.x[i], fixes.y[j] - fixes.y[i]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        seg_speed = np.where(is_segment & (dt > 0), np.hypot(vx, vy) / (dt / _NS), np.nan)
+
+    dt_safe = np.where(dt > 0, dt, 1).astype(float)
+    u_lo = np.clip((ws - t0) / dt_safe, 0.0, 1.0)
+    u_hi = np.clip((we - t0) / dt_safe, 0.0, 1.0)
+    u_hi = np.where(dt > 0, u_hi, 1.0)
+    u_lo = np.where(dt > 0, u_lo, 0.0)
+    vv = vx * vx + vy * vy
+    dv = dx0 * vx + dy0 * vy
+    with np.errstate(invalid="ignore", divide="ignore"):
+        u_star = np.where(vv > 0, -dv / vv, u_lo)
+    u_star = np.clip(u_star, u_lo, u_hi)
+    seg_d = np.where(seg_valid, np.hypot(dx0 + u_star * vx, dy0 + u_star * vy), np.inf)
+
+    # the part of the segment inside the zone: |D + uV|^2 <= r^2, a quadratic in u
+    c0 = dx0 * dx0 + dy0 * dy0 - r * r
+    disc = dv * dv - vv * c0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        root = np.sqrt(np.maximum(disc, 0.0))
+        enter = np.where(vv > 0, (-dv - root) / vv, np.where(c0 <= 0, 0.0, np.inf))
+        leave = np.where(vv > 0, (-dv + root) / vv, np.where(c0 <= 0, 1.0, -np.inf))
+    touches = (disc >= 0) | (vv == 0)
+    enter = np.maximum(enter, u_lo)
+    leave = np.minimum(leave, u_hi)
+    seg_in_zone = seg_valid & touches & (enter <= leave)
+    seg_enter_ns = t0 + np.round(np.where(seg_in_zone, enter, 0.0) * dt).astype(np.int64)
+    seg_leave_ns = t0 + np.round(np.where(seg_in_zone, leave, 0.0) * dt).astype(np.int64)
+
+    # a gap: the earliest arrival at the zone and the latest departure from it, in ns after the gap starts
+    is_gap = step_overlaps & ~is_segment & (dt <= round(config.possible_max_gap_s * _NS))
+    speed_per_ns = config.max_speed_mps / _NS
+    arrive = np.maximum(fix_d - r, 0.0) / speed_per_ns
+    depart = dt - np.maximum(np.hypot(fixes.x[j] - cx, fixes.y[j] - cy) - r, 0.0) / speed_per_ns
+    gap_possible = is_gap & (arrive <= depart) & (arrive <= we - t0) & (depart >= ws - t0)
+
+    return _Rows(pair, i, fix_in_window, fix_d, fix_in_zone, fix_reaches_zone, seg_valid, seg_d, u_star,
+                 seg_in_zone, seg_enter_ns, seg_leave_ns, dt, seg_speed, step_overlaps, gap_possible)
+
+
+def _presence(fixes: _Fixes, zones: _Zones, pairs: _Pairs, config: MatchConfig) -> np.ndarray:
+    """The presence class code of every pair (``_NONE`` when it is no hit)."""
+    presence = np.full(len(pairs.lo), _NONE, dtype=np.int8)
+    if len(presence) == 0:
+        return presence
+    pair, i = _gate(fixes, zones, pairs)
+    rows = _rows(fixes, zones, pairs, pair, i, config)
+    for code, hit in ((_POSSIBLE, rows.fix_reaches_zone), (_INTERPOLATED, rows.seg_in_zone),
+                      (_OBSERVED, rows.fix_in_zone)):
+        presence[np.unique(pair[hit])] = code
+    gap_rows_pair, gap_rows_i = _gap_rows(fixes, pairs, presence, config)
+    gap_rows = _rows(fixes, zones, pairs, gap_rows_pair, gap_rows_i, config)
+    gap_hits = np.unique(gap_rows_pair[gap_rows.gap_possible])
+    presence[gap_hits] = np.minimum(presence[gap_hits], _POSSIBLE)
+    return presence
+
+
+def _gap_rows(fixes: _Fixes, pairs: _Pairs, presence: np.ndarray,
+              config: MatchConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(pair, fix) rows that start a gap short enough to make a ``possible`` hit, for pairs not yet hits.
+
+    The box pyramid cannot gate gaps (from a gap the subject may have gone anywhere reachable), so every gap
+    inside each remaining pair's range is tested.
+    """
+    dt = np.diff(fixes.t)
+    same_subject = np.diff(fixes.subject) == 0
+    gap_start = np.flatnonzero(same_subject & (dt > round(config.interp_max_gap_s * _NS))
+                               & (dt <= round(config.possible_max_gap_s * _NS)))
+    open_pairs = np.flatnonzero(presence == _NONE)
+    first = np.searchsorted(gap_start, pairs.lo[open_pairs], side="left")
+    last = np.searchsorted(gap_start, pairs.hi[open_pairs] - 1, side="left")
+    owner, position = _expand_ranges(first, last)
+    return open_pairs[owner], gap_start[position]
+
+
+@dataclass(frozen=True)
+class _Measured:
+    min_distance_m: np.ndarray
+    closest_ns: np.ndarray
+    closest_x: np.ndarray
+    closest_y: np.ndarray
+    first_in_ns: np.ndarray
+    last_out_ns: np.ndarray
+    time_in_zone_s: np.ndarray
+    n_fixes_in_zone: np.ndarray
+    speed_mps: np.ndarray
+    accuracy_m: np.ndarray
+    source: np.ndarray
+    max_gap_s: np.ndarray
+
+
+def _measure(fixes: _Fixes, zones: _Zones, pairs: _Pairs, config: MatchConfig) -> _Measured:
+    """Measure each hit over its whole window (every fix and segment in its range, no gating)."""
+    n = len(pairs.lo)
+    pair, i = _expand_ranges(pairs.lo, pairs.hi)
+    rows = _rows(fixes, zones, pairs, pair, i, config)
+    nat = np.iinfo(np.int64).min
+
+    fix_speed = _adjacent_mean_speed(pair, rows.seg_speed_mps)
+
+    # Closest approach candidates: fixes in the window, and segment points strictly between their fixes.
+    interior = rows.seg_valid & (rows.seg_u > 0) & (rows.seg_u < 1)
+    cand_d = np.concatenate([np.where(rows.fix_in_window, rows.fix_d, np.inf), np.where(interior, rows.seg_d, np.inf)])
+    j = np.minimum(i + 1, len(fixes.t) - 1)
+    u = rows.seg_u
+    cand_t = np.concatenate([fixes.t[i], fixes.t[i] + np.round(u * rows.seg_dt_ns).astype(np.int64)])
+    cand_x = np.concatenate([fixes.x[i], fixes.x[i] + u * (fixes.x[j] - fixes.x[i])])
+    cand_y = np.concatenate([fixes.y[i], fixes.y[i] + u * (fixes.y[j] - fixes.y[i])])
+    cand_speed = np.concatenate([fix_speed, rows.seg_speed_mps])
+    cand_acc = np.concatenate([fixes.accuracy[i], np.maximum(fixes.accuracy[i], fixes.accuracy[j])])
+    cand_src = np.concatenate([fixes.source[i], np.where(u < 0.5, fixes.source[i], fixes.source[j])])
+    cand_pair = np.concatenate([pair, pair])
+    # a hit with no fix or segment in its window (all gap) falls back to the fixes around the window
+    no_window_trail = ~np.isfinite(_group_min(cand_pair, cand_d, n))
+    fallback = no_window_trail[pair]
+    cand_d[: len(pair)] = np.where(fallback, rows.fix_d, cand_d[: len(pair)])
+    best = _group_argmin(cand_pair, cand_d, cand_t, n)
+
+    in_zone_start = np.concatenate([np.where(rows.fix_in_zone, fixes.t[i], nat),
+                                    np.where(rows.seg_in_zone, rows.seg_enter_ns, nat)])
+    in_zone_end = np.concatenate([np.where(rows.fix_in_zone, fixes.t[i], nat),
+                                  np.where(rows.seg_in_zone, rows.seg_leave_ns, nat)])
+    first_in = _group_reduce(np.minimum, cand_pair, np.where(in_zone_start == nat, np.iinfo(np.int64).max,
+                                                             in_zone_start), n, np.iinfo(np.int64).max)
+    first_in = np.where(first_in == np.iinfo(np.int64).max, nat, first_in)
+    last_out = _group_reduce(np.maximum, cand_pair, in_zone_end, n, nat)
+
+    zone_ns = np.where(rows.seg_in_zone, rows.seg_leave_ns - rows.seg_enter_ns, 0)
+    return _Measured(
+        min_distance_m=cand_d[best], closest_ns=cand_t[best], closest_x=cand_x[best], closest_y=cand_y[best],
+        first_in_ns=first_in, last_out_ns=last_out,
+        time_in_zone_s=np.bincount(pair, weights=zone_ns, minlength=n) / _NS,
+        n_fixes_in_zone=np.bincount(pair, weights=rows.fix_in_zone, minlength=n).astype(np.int64),
+        speed_mps=cand_speed[best], accuracy_m=np.where(cand_acc[best] > 0, cand_acc[best], np.nan),
+        source=cand_src[best],
+        max_gap_s=_group_reduce(np.maximum, pair, np.where(rows.step_overlaps, rows.seg_dt_ns, 0), n, 0) / _NS,
+    )
+
+
+def _adjacent_mean_speed(pair: np.ndarray, seg_speed: np.ndarray) -> np.ndarray:
+    """At each fix, the mean speed of the segments either side of it (same pair), NaN when it has none."""
+    before = np.concatenate([[np.nan], seg_speed[:-1]])
+    before[1:][pair[1:] != pair[:-1]] = np.nan
+    both = np.stack([before, seg_speed])
+    counts = np.isfinite(both).sum(axis=0)
+    return np.where(counts > 0, np.nansum(both, axis=0) / np.maximum(counts, 1), np.nan)
+
+
+def _group_reduce(ufunc, group: np.ndarray, values: np.ndarray, n: int, empty) -> np.ndarray:
+    out = np.full(n, empty, dtype=values.dtype)
+    ufunc.at(out, group, values)
+    return out
+
+
+def _group_min(group: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    return _group_reduce(np.minimum, group, values, n, np.inf)
+
+
+def _group_argmin(group: np.ndarray, values: np.ndarray, tiebreak: np.ndarray, n: int) -> np.ndarray:
+    """Per group, the index of the smallest value (earliest ``tiebreak`` among equals)."""
+    order = np.lexsort((tiebreak, values, group))
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = group[order][1:] != group[order][:-1]
+    best = np.zeros(n, dtype=np.int64)
+    best[group[order][first]] = order[first]
+    return best
+
+
+def _hits_frame(fixes: _Fixes, zones: _Zones, crimes: pd.DataFrame, pairs: _Pairs, presence: np.ndarray,
+                m: _Measured) -> pd.DataFrame:
+    subject_code = fixes.subject[pairs.lo]
+    subject_id = fixes.subject_names[subject_code].astype(str)
+    crime_ref = crimes["crime_ref"].to_numpy(dtype=object)[pairs.crime].astype(str)
+    hits = pd.DataFrame({
+        "hit_id": [hit_id(s, c) for s, c in zip(subject_id, crime_ref)],
+        "subject_id": subject_id,
+        "crime_ref": crime_ref,
+        "offence": crimes["offence"].to_numpy(dtype=object)[pairs.crime].astype(str),
+        "presence": np.asarray(PRESENCE_CLASSES, dtype=object)[presence],
+        "min_distance_m": m.min_distance_m,
+        "closest_time": from_utc_ns(m.closest_ns),
+        "first_in": from_utc_ns(m.first_in_ns),
+        "last_out": from_utc_ns(m.last_out_ns),
+        "time_in_zone_s": m.time_in_zone_s,
+        "n_fixes_in_zone": m.n_fixes_in_zone,
+        "speed_at_closest_mps": m.speed_mps,
+        "accuracy_at_closest_m": m.accuracy_m,
+        "max_gap_s": m.max_gap_s,
+        "closest_x": m.closest_x,
+        "closest_y": m.closest_y,
+        "source_at_closest": fixes.source_names[m.source].astype(str),
+        "window_start": from_utc_ns(zones.ws[pairs.crime]),
+        "window_end": from_utc_ns(zones.we[pairs.crime]),
+        "radius_m": zones.r[pairs.crime],
+        "long_window": crimes["long_window"].to_numpy(dtype=bool)[pairs.crime],
+    })
+    return hits.sort_values(["crime_ref", "subject_id"], kind="stable").reset_index(drop=True)
+
+
+def _empty_hits() -> pd.DataFrame:
+    return pd.DataFrame({column: pd.Series(dtype=dtype) for column, dtype in HIT_DTYPES.items()})

@@ -1,0 +1,133 @@
+"""The ``geomatch match`` job: read and validate both inputs, match, write hits, quarantine and manifest."""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from geomatch.config import MatchConfig
+from geomatch.crimes import CrimesFormat, load_crimes
+from geomatch.crs import WGS84, transform_info
+from geomatch.manifest import write_manifest
+from geomatch.match import PRESENCE_CLASSES, match_hits
+from geomatch.output import write_hits
+from geomatch.quarantine import Validated
+from geomatch.trails import load_trails
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class MatchInputs:
+    """Where the inputs are and how to read them."""
+
+    trails: Path
+    crimes: Path
+    crimes_format: CrimesFormat = "auto"
+    trails_column_map: Mapping[str, str] = field(default_factory=dict)
+    crimes_column_map: Mapping[str, str] = field(default_factory=dict)
+    trails_crs: str | None = None
+    trails_naive_tz: str | None = None
+
+
+@dataclass(frozen=True)
+class MatchRun:
+    """What one run produced: validated inputs, the hits, the files written and how long each stage took (s)."""
+
+    out_dir: Path
+    trails: Validated
+    crimes: Validated
+    crs: str
+    hits: pd.DataFrame
+    outputs: tuple[Path, ...]
+    manifest: Path
+    seconds: Mapping[str, float]
+
+    def counts(self) -> dict[str, object]:
+        """Row counts per input, hits by presence class, and crimes whose times were widened or flagged."""
+        by_class = self.hits["presence"].value_counts()
+        accepted = self.crimes.accepted
+        return {
+            "trails": self.trails.counts(),
+            "crimes": self.crimes.counts(),
+            "trails_quarantine_reasons": self.trails.reason_counts(),
+            "crimes_quarantine_reasons": self.crimes.reason_counts(),
+            "crimes_dst_adjusted": int(accepted["dst_adjusted"].sum()),
+            "crimes_long_window": int(accepted["long_window"].sum()),
+            "hits": len(self.hits),
+            "hits_by_presence": {c: int(by_class.get(c, 0)) for c in PRESENCE_CLASSES},
+        }
+
+
+def run_match(inputs: MatchInputs, out_dir: Path | str, config: MatchConfig | None = None, *,
+              progress: bool = False) -> MatchRun:
+    """Run the whole job and write ``out_dir/hits.parquet``, ``hits.csv``, ``quarantine/`` and ``manifest.json``.
+
+    Args:
+        inputs: the trails and crimes files and how to read them.
+        out_dir: output folder (created).
+        config: matching parameters.
+        progress: show a progress bar over the stages (on stderr).
+    """
+    config = config or MatchConfig()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    seconds: dict[str, float] = {}
+    stages = tqdm(total=4, desc="geomatch match", unit="stage", disable=None if progress else True, leave=False)
+
+    def stage(name: str, start: float) -> None:
+        seconds[name] = time.perf_counter() - start
+        stages.set_postfix_str(name)
+        stages.update()
+
+    started = time.perf_counter()
+    trails, crs = load_trails(inputs.trails, column_map=inputs.trails_column_map, crs=inputs.trails_crs,
+                              naive_tz=inputs.trails_naive_tz)
+    stage("read_trails", started)
+    started = time.perf_counter()
+    crimes = load_crimes(inputs.crimes, fmt=inputs.crimes_format, column_map=inputs.crimes_column_map,
+                         config=config, target_crs=crs)
+    stage("read_crimes", started)
+
+    started = time.perf_counter()
+    hits = match_hits(trails.accepted, crimes.accepted, config)
+    stage("match", started)
+
+    started = time.perf_counter()
+    outputs = write_hits(hits, out_dir)
+    quarantine_dir = out_dir / "quarantine"
+    outputs += [trails.write_quarantine(quarantine_dir), crimes.write_quarantine(quarantine_dir)]
+    stage("write", started)
+    stages.close()
+
+    run = MatchRun(out_dir, trails, crimes, crs, hits, tuple(outputs), out_dir / "manifest.json", seconds)
+    info = transform_info(WGS84, crs)
+    write_manifest(out_dir, tool="geomatch match", parameters={"config": config, "inputs": inputs},
+                   inputs=[inputs.trails, inputs.crimes], outputs=outputs, counts=run.counts(),
+                   extra={"crs": crs, "wgs84_transformation": info})
+    log.info("match run written to %s", out_dir)
+    return run
+
+
+def format_summary(run: MatchRun) -> str:
+    """The end-of-run summary for people: rows in/accepted/quarantined, hits by class, time taken."""
+    counts = run.counts()
+    lines = []
+    for name, validated in (("fixes", run.trails), ("crimes", run.crimes)):
+        c = validated.counts()
+        lines.append(f"{name:>7}: {c['rows_in']:>10,} in = {c['accepted']:,} accepted + {c['quarantined']:,} "
+                     f"quarantined  ({validated.source})")
+    by_class = ", ".join(f"{k} {v:,}" for k, v in counts["hits_by_presence"].items())
+    lines.append(f"   hits: {counts['hits']:,} ({by_class})")
+    lines.append(f"  flags: {counts['crimes_long_window']:,} crimes with a window over the maximum (matched, "
+                 f"flagged long_window); {counts['crimes_dst_adjusted']:,} with a clock-change local time "
+                 f"(window widened)")
+    timing = ", ".join(f"{k} {v:.2f}" for k, v in run.seconds.items())
+    lines.append(f"   time: {sum(run.seconds.values()):.2f} s ({timing})")
+    lines.append(f"results: {run.out_dir}/hits.csv, hits.parquet, quarantine/, manifest.json")
+    return "\n".join(lines)
