@@ -1,0 +1,137 @@
+"""Opening the review store: the database URL, the engine, schema migrations and write transactions.
+
+The store is a SQLite file by default and PostgreSQL by URL (``postgresql+psycopg://user@host/db``). The URL
+comes from the caller, else the ``GEOMATCH_DB`` environment variable, else ``sqlite:///geomatch.db`` (a file
+in the working directory). The schema is migrated to the newest version the first time a process opens a URL.
+
+Writers never interleave: on SQLite every write transaction starts with ``BEGIN IMMEDIATE`` (the database write
+lock, waited for up to :data:`BUSY_TIMEOUT_S`) and the file runs in WAL mode, so readers are not blocked; on
+PostgreSQL every write transaction first takes a transaction-level advisory lock. A write is one transaction,
+so a process killed in the middle leaves nothing half-written.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import Connection, Engine
+
+from geomatch.errors import InputError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_DB_URL = "sqlite:///geomatch.db"
+DB_ENV_VAR = "GEOMATCH_DB"
+BUSY_TIMEOUT_S = 60.0
+_PG_WRITE_LOCK_KEY = 0x67656F6D  # "geom": the advisory lock every store writer takes on PostgreSQL
+_MIGRATIONS = Path(__file__).with_name("migrations")
+
+_engines: dict[str, Engine] = {}
+_engines_lock = threading.Lock()
+
+
+def resolve_db_url(db_url: str | None = None) -> str:
+    """The store's URL: ``db_url`` if given, else ``$GEOMATCH_DB``, else :data:`DEFAULT_DB_URL`."""
+    return db_url or os.environ.get(DB_ENV_VAR) or DEFAULT_DB_URL
+
+
+def shown_url(db_url: str) -> str:
+    """The URL with any password hidden, for messages and logs."""
+    return sa.make_url(db_url).render_as_string(hide_password=True)
+
+
+def get_engine(db_url: str | None = None) -> Engine:
+    """The engine for a store URL, created (and the schema migrated to the newest version) on first use."""
+    url = resolve_db_url(db_url)
+    with _engines_lock:
+        engine = _engines.get(url)
+        if engine is None:
+            engine = _create_engine(url)
+            _migrate(engine)
+            _engines[url] = engine
+        return engine
+
+
+def dispose_engines() -> None:
+    """Close every pooled connection of this process (for tests and forked children)."""
+    with _engines_lock:
+        for engine in _engines.values():
+            engine.dispose()
+        _engines.clear()
+
+
+os.register_at_fork(after_in_child=lambda: _engines.clear())  # a child must not share the parent's sockets
+
+
+def _create_engine(url: str) -> Engine:
+    try:
+        parsed = sa.make_url(url)
+    except sa.exc.ArgumentError as error:
+        raise InputError(f"'{url}' is not a database URL (try sqlite:///geomatch.db)") from error
+    if parsed.get_backend_name() == "sqlite":
+        return _create_sqlite_engine(parsed)
+    if parsed.get_backend_name() == "postgresql":
+        return sa.create_engine(parsed, pool_pre_ping=True)
+    raise InputError(f"database {shown_url(url)} is not supported: use sqlite:///FILE or postgresql+psycopg://...")
+
+
+def _create_sqlite_engine(url: sa.URL) -> Engine:
+    database = url.database or ""
+    if database and database != ":memory:" and not Path(database).parent.exists():
+        raise InputError(f"the folder of the SQLite database {database} does not exist")
+    engine = sa.create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_S})
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:
+        dbapi_connection.isolation_level = None  # SQLAlchemy, not the sqlite3 module, issues BEGIN
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("geomatch_write") else "BEGIN")
+
+    return engine
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A connection inside a write transaction that holds the store's write lock; committed on success."""
+    with engine.execution_options(geomatch_write=True).begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_WRITE_LOCK_KEY})
+        yield conn
+
+
+@contextmanager
+def read_connection(engine: Engine) -> Iterator[Connection]:
+    """A connection inside a read transaction (one consistent snapshot on both backends)."""
+    with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execution_options(isolation_level="REPEATABLE READ")
+        with conn.begin():
+            yield conn
+
+
+def _migrate(engine: Engine) -> None:
+    """Upgrade the schema to the newest version, under the write lock so concurrent first uses are safe."""
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    try:
+        with write_transaction(engine) as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+    except sa.exc.OperationalError as error:
+        raise InputError(f"cannot open the database {shown_url(str(engine.url))}: {error.orig}") from error
+    log.info("store %s at the newest schema version", shown_url(str(engine.url)))

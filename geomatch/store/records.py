@@ -1,0 +1,211 @@
+"""Recording a matching run: its crimes (with version history) and its hits, without duplicates.
+
+A hit is keyed by its deterministic ``hit_id``: recording the same hit again updates its measurements when they
+changed and keeps the time it was first received. A crime is keyed by ``crime_ref``: a resent crime whose
+content changed becomes a new version (the old ones stay in ``crime_versions``). One run is one transaction.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+import geomatch
+from geomatch.errors import InputError
+from geomatch.manifest import to_jsonable
+from geomatch.store.chain import utc_text
+from geomatch.store.engine import get_engine, write_transaction
+from geomatch.store.schema import crime_versions, crimes, hits, runs
+
+HIT_REQUIRED = ("hit_id", "subject_id", "crime_ref", "offence")
+CRIME_REQUIRED = ("crime_ref", "offence")
+_HIT_TYPED = ("subject_id", "crime_ref", "offence", "presence", "min_distance_m", "closest_time", "first_in",
+              "last_out", "time_in_zone_s", "n_fixes_in_zone", "score", "reasons")
+_CRIME_TYPED = ("offence", "committed_from", "committed_to", "x", "y", "area")
+_TIME_COLUMNS = {"closest_time", "first_in", "last_out", "window_start", "window_end", "committed_from",
+                 "committed_to"}
+_NOT_CONTENT = {"source_row"}  # where a row sat in an input file is not part of the record
+_CHUNK = 1000
+
+
+@dataclass(frozen=True)
+class RecordSummary:
+    """What :func:`record_run` did. ``*_changed``: already stored, content differed (crimes: a new version)."""
+
+    run_id: int
+    hits_new: int
+    hits_changed: int
+    hits_unchanged: int
+    crimes_new: int
+    crimes_changed: int
+    crimes_unchanged: int
+
+
+def record_run(db_url: str | None, hits_frame: pd.DataFrame, crimes_frame: pd.DataFrame,
+               manifest: dict | None = None) -> RecordSummary:
+    """Store one matching run's crimes and hits (one transaction; the schema is created on first use).
+
+    Args:
+        db_url: the store (None: ``$GEOMATCH_DB`` or ``sqlite:///geomatch.db``).
+        hits_frame: hits as produced by the matcher (``hit_id``, ``subject_id``, ``crime_ref``, ``offence``
+            required; measurements, ``score`` and ``reasons`` stored when present; times tz-aware UTC).
+        crimes_frame: the run's accepted crimes (``crime_ref``, ``offence`` required); every hit's crime must be
+            here or already stored.
+        manifest: the run manifest, stored as JSON with the run.
+    """
+    hit_rows = _records(hits_frame, HIT_REQUIRED, "hits")
+    crime_rows = _records(crimes_frame, CRIME_REQUIRED, "crimes")
+    _refuse_duplicates(hit_rows, "hit_id", "hits")
+    _refuse_duplicates(crime_rows, "crime_ref", "crimes")
+    now = datetime.now(timezone.utc)
+    with write_transaction(get_engine(db_url)) as conn:
+        run_id = conn.execute(runs.insert().values(
+            recorded_at=now, tool_version=geomatch.__version__, n_hits=len(hit_rows), n_crimes=len(crime_rows),
+            manifest=None if manifest is None else json.dumps(to_jsonable(manifest), sort_keys=True),
+        )).inserted_primary_key[0]
+        crime_counts = _record_crimes(conn, crime_rows, run_id, now)
+        _check_crimes_known(conn, hit_rows, {row["crime_ref"] for row in crime_rows})
+        hit_counts = _record_hits(conn, hit_rows, run_id, now)
+    return RecordSummary(run_id, *hit_counts, *crime_counts)
+
+
+def _records(frame: pd.DataFrame, required: Iterable[str], what: str) -> list[dict[str, Any]]:
+    """Rows as plain JSON-ready dicts (times as UTC datetimes, missing values as None)."""
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise InputError(f"the {what} table has no '{missing[0]}' column", column=missing[0])
+    frame = frame.drop(columns=[c for c in frame.columns if c in _NOT_CONTENT])
+    for column in _TIME_COLUMNS & set(frame.columns):
+        frame[column] = _utc_column(frame[column], column, what)
+    rows = []
+    for row in frame.to_dict("records"):
+        rows.append({str(k): _plain(v) for k, v in row.items()})
+    for column in required:
+        if any(row[column] is None or row[column] == "" for row in rows):
+            raise InputError(f"the {what} table has an empty '{column}'", column=column)
+        for row in rows:
+            row[column] = str(row[column])
+    return rows
+
+
+def _utc_column(series: pd.Series, column: str, what: str) -> pd.Series:
+    if isinstance(series.dtype, pd.DatetimeTZDtype):
+        return series.dt.tz_convert("UTC")
+    if pd.api.types.is_datetime64_dtype(series.dtype):
+        raise InputError(f"the {what} table's times have no time zone (UTC expected)", column=column)
+    try:
+        return pd.to_datetime(series, utc=True, format="ISO8601")
+    except (ValueError, TypeError) as error:
+        raise InputError(f"the {what} table has a time that cannot be read: {error}", column=column) from error
+
+
+def _plain(value: Any) -> Any:
+    """A cell as a plain Python value: None for missing, UTC datetime for times, int/float/bool/str otherwise."""
+    if value is None or value is pd.NaT or value is pd.NA:
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime()
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def _canonical(row: dict[str, Any]) -> tuple[str, str]:
+    """Canonical JSON of a row (times as UTC ISO text) and its hex SHA-256."""
+    text = json.dumps({k: utc_text(v) if isinstance(v, datetime) else v for k, v in row.items()},
+                      sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return text, hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _refuse_duplicates(rows: list[dict[str, Any]], key: str, what: str) -> None:
+    seen: set[str] = set()
+    for row in rows:
+        if row[key] in seen:
+            raise InputError(f"the {what} table has '{row[key]}' twice", column=key)
+        seen.add(row[key])
+
+
+def _stored(conn: Connection, key: sa.Column, columns: list[sa.Column], keys: list[str]) -> dict[str, Any]:
+    """Stored rows whose ``key`` is in ``keys``, by key (queried in chunks)."""
+    found: dict[str, Any] = {}
+    for start in range(0, len(keys), _CHUNK):
+        chunk = keys[start:start + _CHUNK]
+        for row in conn.execute(sa.select(key, *columns).where(key.in_(chunk))):
+            found[row[0]] = row
+    return found
+
+
+def _record_crimes(conn: Connection, rows: list[dict[str, Any]], run_id: int,
+                   now: datetime) -> tuple[int, int, int]:
+    stored = _stored(conn, crimes.c.crime_ref, [crimes.c.version, crimes.c.content_sha256],
+                     [row["crime_ref"] for row in rows])
+    new, changed, versions = [], [], []
+    for row in rows:
+        content, digest = _canonical(row)
+        typed = {c: row.get(c) for c in _CRIME_TYPED}
+        old = stored.get(row["crime_ref"])
+        if old is None:
+            version = 1
+            new.append({"crime_ref": row["crime_ref"], **typed, "version": 1, "content_sha256": digest,
+                        "first_received_at": now, "updated_at": now})
+        elif old.content_sha256 != digest:
+            version = old.version + 1
+            changed.append({"b_crime_ref": row["crime_ref"], **typed, "version": version,
+                            "content_sha256": digest, "updated_at": now})
+        else:
+            continue
+        versions.append({"crime_ref": row["crime_ref"], "version": version, "content": content,
+                         "content_sha256": digest, "received_at": now, "run_id": run_id})
+    if new:
+        conn.execute(crimes.insert(), new)
+    if changed:
+        conn.execute(crimes.update().where(crimes.c.crime_ref == sa.bindparam("b_crime_ref")), changed)
+    if versions:
+        conn.execute(crime_versions.insert(), versions)
+    return len(new), len(changed), len(rows) - len(new) - len(changed)
+
+
+def _check_crimes_known(conn: Connection, rows: list[dict[str, Any]], given: set[str]) -> None:
+    unknown = sorted({row["crime_ref"] for row in rows} - given)
+    stored = _stored(conn, crimes.c.crime_ref, [], unknown)
+    missing = [ref for ref in unknown if ref not in stored]
+    if missing:
+        raise InputError(f"hits refer to crime '{missing[0]}', which is neither in the run's crimes nor stored "
+                         f"({len(missing)} such crimes)", column="crime_ref")
+
+
+def _record_hits(conn: Connection, rows: list[dict[str, Any]], run_id: int, now: datetime) -> tuple[int, int, int]:
+    stored = _stored(conn, hits.c.hit_id, [hits.c.content_sha256], [row["hit_id"] for row in rows])
+    new, changed, seen = [], [], []
+    for row in rows:
+        detail, digest = _canonical(row)
+        typed = {c: row.get(c) for c in _HIT_TYPED}
+        if typed["n_fixes_in_zone"] is not None:
+            typed["n_fixes_in_zone"] = int(typed["n_fixes_in_zone"])
+        old = stored.get(row["hit_id"])
+        if old is None:
+            new.append({"hit_id": row["hit_id"], **typed, "detail": detail, "content_sha256": digest,
+                        "first_run_id": run_id, "last_run_id": run_id, "first_received_at": now,
+                        "last_seen_at": now})
+        elif old.content_sha256 != digest:
+            changed.append({"b_hit_id": row["hit_id"], **typed, "detail": detail, "content_sha256": digest,
+                            "last_run_id": run_id, "last_seen_at": now})
+        else:
+            seen.append({"b_hit_id": row["hit_id"], "last_run_id": run_id, "last_seen_at": now})
+    if new:
+        conn.execute(hits.insert(), new)
+    for batch in (changed, seen):
+        if batch:
+            conn.execute(hits.update().where(hits.c.hit_id == sa.bindparam("b_hit_id")), batch)
+    return len(new), len(changed), len(seen)

@@ -1,0 +1,155 @@
+"""Review events (append-only) and the hits as reviewers see them: listed with their status, or one in full.
+
+A hit's status is the outcome of its latest review event, or ``pending`` when it has none.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+import sqlalchemy as sa
+
+from geomatch.errors import InputError
+from geomatch.store.chain import append_event
+from geomatch.store.engine import get_engine, read_connection, write_transaction
+from geomatch.store.schema import OUTCOMES, PENDING, crime_versions, crimes, hits, review_events
+
+UK = ZoneInfo("Europe/London")
+
+
+@dataclass(frozen=True)
+class ReviewEvent:
+    """One stored review event (``at`` in UTC)."""
+
+    seq: int
+    hit_id: str
+    at: datetime
+    by: str
+    outcome: str
+    note: str
+    hash: str
+
+
+def add_review(db_url: str | None, hit_id: str, *, outcome: str, by: str, note: str = "",
+               at: datetime | None = None) -> ReviewEvent:
+    """Append a review event to a hit and to the hash chain.
+
+    Args:
+        outcome: one of :data:`geomatch.store.schema.OUTCOMES`.
+        by: who reviewed (name or collar number).
+        note: free text.
+        at: when the review happened (timezone-aware; default now). Only for importing past reviews: an event
+            may not be dated before the chain's latest event nor in the future.
+    """
+    if outcome not in OUTCOMES:
+        raise InputError(f"outcome '{outcome}' is not one of {', '.join(OUTCOMES)}")
+    if not by.strip():
+        raise InputError("a review must say who made it (--by)")
+    now = datetime.now(timezone.utc)
+    if at is not None and at.tzinfo is None:
+        raise InputError("the review time has no time zone")
+    if at is not None and at > now:
+        raise InputError(f"the review time {at.isoformat()} is in the future")
+    with write_transaction(get_engine(db_url)) as conn:
+        if conn.execute(sa.select(hits.c.hit_id).where(hits.c.hit_id == hit_id)).first() is None:
+            raise InputError(f"there is no hit '{hit_id}' in the store")
+        if at is None:
+            at = now
+        else:
+            at = at.astimezone(timezone.utc)
+            latest = conn.execute(sa.select(sa.func.max(review_events.c.at))).scalar()
+            if latest is not None and at < latest:
+                raise InputError(f"the review time {at.isoformat()} is before the latest recorded review "
+                                 f"({latest.isoformat()}); past reviews must be imported in time order")
+        seq, digest = append_event(conn, hit_id=hit_id, at=at, by=by.strip(), outcome=outcome, note=note)
+    return ReviewEvent(seq, hit_id, at, by.strip(), outcome, note, digest)
+
+
+def latest_events(until: datetime | None = None) -> sa.Subquery:
+    """Each reviewed hit's latest event (``hit_id``, ``outcome``, ``at``, ``note``), optionally as of ``until``."""
+    events = sa.select(review_events.c.hit_id, sa.func.max(review_events.c.seq).label("seq"))
+    if until is not None:
+        events = events.where(review_events.c.at <= until)
+    last = events.group_by(review_events.c.hit_id).subquery("last")
+    return (sa.select(review_events.c.hit_id, review_events.c.outcome, review_events.c.at, review_events.c.note)
+            .join(last, review_events.c.seq == last.c.seq).subquery("latest"))
+
+
+def list_hits(db_url: str | None = None, *, status: str | None = None, subject: str | None = None,
+              offence: str | None = None, since: date | None = None, until: date | None = None,
+              min_score: float | None = None) -> pd.DataFrame:
+    """Stored hits with their status, highest score first (then by hit id; unscored hits last).
+
+    Args:
+        status: ``pending`` or an outcome (the latest event's).
+        since, until: first-received date range in UK local dates, both inclusive.
+        min_score: lowest score (0-100) shown; unscored hits are left out when given.
+    """
+    if status is not None and status != PENDING and status not in OUTCOMES:
+        raise InputError(f"status '{status}' is not pending nor one of {', '.join(OUTCOMES)}")
+    latest = latest_events()
+    status_col = sa.func.coalesce(latest.c.outcome, PENDING).label("status")
+    query = (sa.select(hits.c.hit_id, hits.c.score, status_col, hits.c.subject_id, hits.c.crime_ref,
+                       hits.c.offence, hits.c.presence, hits.c.min_distance_m, hits.c.closest_time,
+                       hits.c.first_received_at, latest.c.at.label("last_review_at"))
+             .outerjoin(latest, latest.c.hit_id == hits.c.hit_id)
+             .order_by(hits.c.score.desc().nulls_last(), hits.c.hit_id))
+    if status == PENDING:
+        query = query.where(latest.c.outcome.is_(None))
+    elif status is not None:
+        query = query.where(latest.c.outcome == status)
+    if subject is not None:
+        query = query.where(hits.c.subject_id == subject)
+    if offence is not None:
+        query = query.where(hits.c.offence == offence)
+    if since is not None:
+        query = query.where(hits.c.first_received_at >= uk_day_start(since))
+    if until is not None:
+        query = query.where(hits.c.first_received_at < uk_day_start(until + timedelta(days=1)))
+    if min_score is not None:
+        query = query.where(hits.c.score >= min_score)
+    with read_connection(get_engine(db_url)) as conn:
+        rows = conn.execute(query).mappings().all()
+    return pd.DataFrame(rows, columns=[c.name for c in query.selected_columns])
+
+
+def uk_day_start(day: date) -> datetime:
+    """The UTC instant at which a UK local calendar day begins."""
+    return datetime.combine(day, time(0), tzinfo=UK).astimezone(timezone.utc)
+
+
+@dataclass(frozen=True)
+class HitRecord:
+    """One hit in full: its stored row, its measurements as received, its crime and review history."""
+
+    hit: dict[str, Any]
+    measurements: dict[str, Any]
+    crime: dict[str, Any]
+    crime_versions: int
+    events: list[ReviewEvent]
+
+    @property
+    def status(self) -> str:
+        return self.events[-1].outcome if self.events else PENDING
+
+
+def get_hit(db_url: str | None, hit_id: str) -> HitRecord:
+    """A hit with its crime (current version) and every review event, oldest first."""
+    with read_connection(get_engine(db_url)) as conn:
+        hit = conn.execute(sa.select(hits).where(hits.c.hit_id == hit_id)).mappings().first()
+        if hit is None:
+            raise InputError(f"there is no hit '{hit_id}' in the store")
+        crime = conn.execute(sa.select(crimes).where(crimes.c.crime_ref == hit["crime_ref"])).mappings().one()
+        content = conn.execute(sa.select(crime_versions.c.content).where(
+            crime_versions.c.crime_ref == hit["crime_ref"], crime_versions.c.version == crime["version"])).scalar_one()
+        events = conn.execute(sa.select(review_events).where(review_events.c.hit_id == hit_id)
+                              .order_by(review_events.c.seq)).mappings().all()
+    return HitRecord(
+        hit=dict(hit), measurements=json.loads(hit["detail"]), crime=json.loads(content),
+        crime_versions=crime["version"],
+        events=[ReviewEvent(e["seq"], e["hit_id"], e["at"], e["by"], e["outcome"], e["note"], e["hash"])
+                for e in events])

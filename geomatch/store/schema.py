@@ -1,0 +1,125 @@
+"""Tables of the review store (SQLAlchemy Core), for queries.
+
+The tables are created by the Alembic migrations in ``geomatch/store/migrations/versions``; this module describes
+the same schema for building queries, and a test checks the two agree. Every time column holds UTC: on
+PostgreSQL as ``timestamptz``, on SQLite as text written in UTC and read back timezone-aware.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+
+#: The outcomes a review event may record, in the order the audit lists them.
+OUTCOMES: tuple[str, ...] = (
+    "no_further_action", "already_known", "intelligence_submitted", "investigation",
+    "arrest", "charge", "caution", "recall",
+)
+#: The status of a hit that has no review event yet.
+PENDING = "pending"
+#: The ``prev_hash`` of the first review event.
+GENESIS_HASH = "0" * 64
+
+
+class UTCDateTime(TypeDecorator):
+    """A timezone-aware UTC ``datetime`` on every backend (SQLite keeps no zone, so UTC is implied there)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r} given to the store; times must be timezone-aware")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+metadata = sa.MetaData()
+
+runs = sa.Table(
+    "runs", metadata,
+    sa.Column("run_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("recorded_at", UTCDateTime, nullable=False),
+    sa.Column("tool_version", sa.String(32), nullable=False),
+    sa.Column("n_hits", sa.Integer, nullable=False),
+    sa.Column("n_crimes", sa.Integer, nullable=False),
+    sa.Column("manifest", sa.Text, nullable=True),  # the run manifest as JSON
+)
+
+crimes = sa.Table(
+    "crimes", metadata,
+    sa.Column("crime_ref", sa.String(128), primary_key=True),
+    sa.Column("offence", sa.String(64), nullable=False),
+    sa.Column("committed_from", UTCDateTime, nullable=True),
+    sa.Column("committed_to", UTCDateTime, nullable=True),
+    sa.Column("x", sa.Float, nullable=True),  # EPSG:27700 easting, metres
+    sa.Column("y", sa.Float, nullable=True),  # EPSG:27700 northing, metres
+    sa.Column("area", sa.String(128), nullable=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("content_sha256", sa.String(64), nullable=False),
+    sa.Column("first_received_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+crime_versions = sa.Table(
+    "crime_versions", metadata,
+    sa.Column("crime_ref", sa.String(128), sa.ForeignKey("crimes.crime_ref"), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("content", sa.Text, nullable=False),  # the crime record as received, canonical JSON
+    sa.Column("content_sha256", sa.String(64), nullable=False),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.run_id"), nullable=False),
+)
+
+hits = sa.Table(
+    "hits", metadata,
+    sa.Column("hit_id", sa.String(64), primary_key=True),
+    sa.Column("subject_id", sa.String(128), nullable=False, index=True),
+    sa.Column("crime_ref", sa.String(128), sa.ForeignKey("crimes.crime_ref"), nullable=False, index=True),
+    sa.Column("offence", sa.String(64), nullable=False, index=True),
+    sa.Column("presence", sa.String(32), nullable=True),
+    sa.Column("min_distance_m", sa.Float, nullable=True),
+    sa.Column("closest_time", UTCDateTime, nullable=True),
+    sa.Column("first_in", UTCDateTime, nullable=True),
+    sa.Column("last_out", UTCDateTime, nullable=True),
+    sa.Column("time_in_zone_s", sa.Float, nullable=True),
+    sa.Column("n_fixes_in_zone", sa.Integer, nullable=True),
+    sa.Column("score", sa.Float, nullable=True, index=True),  # 0-100, NULL until scoring exists
+    sa.Column("reasons", sa.Text, nullable=True),
+    sa.Column("detail", sa.Text, nullable=False),  # the whole hit row as received, canonical JSON
+    sa.Column("content_sha256", sa.String(64), nullable=False),
+    sa.Column("first_run_id", sa.Integer, sa.ForeignKey("runs.run_id"), nullable=False),
+    sa.Column("last_run_id", sa.Integer, sa.ForeignKey("runs.run_id"), nullable=False),
+    sa.Column("first_received_at", UTCDateTime, nullable=False, index=True),
+    sa.Column("last_seen_at", UTCDateTime, nullable=False),
+)
+
+review_events = sa.Table(
+    "review_events", metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),  # 1, 2, 3 ... with no gaps
+    sa.Column("hit_id", sa.String(64), sa.ForeignKey("hits.hit_id"), nullable=False, index=True),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("by", sa.String(128), nullable=False),
+    sa.Column("outcome", sa.String(32), nullable=False),
+    sa.Column("note", sa.Text, nullable=False),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False, unique=True),
+    sa.CheckConstraint("outcome IN (" + ", ".join(f"'{o}'" for o in OUTCOMES) + ")", name="ck_review_events_outcome"),
+)
+
+# One row (id 1): the last event of the chain, so that deleting the newest events is detected too.
+chain_head = sa.Table(
+    "chain_head", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.CheckConstraint("id = 1", name="ck_chain_head_single_row"),
+)
