@@ -66,9 +66,10 @@ def _parse_column_map(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.option("--crimes-map", multiple=True, metavar="THEIRS=OURS", help="Rename a crimes column (repeatable).")
 @click.option("--trails-crs", help="CRS of x/y trail columns, e.g. EPSG:27700.")
 @click.option("--trails-tz", help="Time zone of trail timestamps without an offset, e.g. Europe/London.")
+@click.option("--db", "db_url", metavar="URL", help="Also record the run's crimes and hits in this review store.")
 def match(trails_path: Path, crimes_path: Path, out_dir: Path, crimes_format: str, config_path: Path | None,
           radius_m: float | None, pad_min: float | None, trails_map: tuple[str, ...], crimes_map: tuple[str, ...],
-          trails_crs: str | None, trails_tz: str | None) -> None:
+          trails_crs: str | None, trails_tz: str | None, db_url: str | None) -> None:
     """Match trails against crimes and write hits, quarantine and a manifest to OUT."""
     from geomatch.config import MatchConfig
     from geomatch.pipeline import MatchInputs, format_summary, run_match
@@ -82,6 +83,107 @@ def match(trails_path: Path, crimes_path: Path, out_dir: Path, crimes_format: st
                          trails_naive_tz=trails_tz)
     run = run_match(inputs, out_dir, config, progress=True)
     click.echo(format_summary(run))
+    if db_url:
+        import json
+
+        from geomatch.store import record_run, shown_url
+
+        recorded = record_run(db_url, run.hits, run.crimes.accepted, json.loads(run.manifest.read_text()))
+        click.echo(f"  store: run {recorded.run_id} recorded in {shown_url(db_url)}: hits {recorded.hits_new:,} new, "
+                   f"{recorded.hits_changed:,} changed, {recorded.hits_unchanged:,} unchanged; crimes "
+                   f"{recorded.crimes_new:,} new, {recorded.crimes_changed:,} new versions")
+
+
+_OUTCOMES = ("no_further_action", "already_known", "intelligence_submitted", "investigation", "arrest", "charge",
+             "caution", "recall")  # geomatch.store.OUTCOMES (a test checks they agree); kept here for a fast start
+_db_option = click.option("--db", "db_url", metavar="URL",
+                          help="Review store: sqlite:///FILE or postgresql+psycopg://USER@HOST/DB "
+                               "(default: $GEOMATCH_DB, else sqlite:///geomatch.db in the working folder).")
+
+
+@geomatch.group(cls=FriendlyGroup)
+def hits() -> None:
+    """List and inspect the hits in the review store."""
+
+
+@hits.command("list")
+@_db_option
+@click.option("--status", type=click.Choice(["pending", *_OUTCOMES]), help="Latest outcome, or pending.")
+@click.option("--subject", help="Subject reference.")
+@click.option("--offence", help="Offence key, e.g. burglary_residential.")
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="Received on or after this UK date.")
+@click.option("--until", type=click.DateTime(["%Y-%m-%d"]), help="Received on or before this UK date.")
+@click.option("--min-score", type=click.FloatRange(0, 100), help="Lowest score (0-100).")
+def hits_list(db_url, status, subject, offence, since, until, min_score) -> None:
+    """Stored hits with their review status, highest score first."""
+    from geomatch.store import list_hits
+    from geomatch.store.text import format_hit_list
+
+    frame = list_hits(db_url, status=status, subject=subject, offence=offence, since=since and since.date(),
+                      until=until and until.date(), min_score=min_score)
+    click.echo(format_hit_list(frame))
+
+
+@hits.command("show")
+@click.argument("hit_id")
+@_db_option
+def hits_show(hit_id: str, db_url: str | None) -> None:
+    """One hit in full: measurements, crime and review history (times in UK local time)."""
+    from geomatch.store import get_hit
+    from geomatch.store.text import format_hit
+
+    click.echo(format_hit(get_hit(db_url, hit_id)))
+
+
+@geomatch.command()
+@click.argument("hit_id")
+@click.option("--outcome", required=True, type=click.Choice(_OUTCOMES), help="What was done.")
+@click.option("--by", "by", required=True, help="Who reviewed (name or collar number).")
+@click.option("--note", default="", help="Free text.")
+@_db_option
+def review(hit_id: str, outcome: str, by: str, note: str, db_url: str | None) -> None:
+    """Record a review of a hit (appended to the hash-chained event log)."""
+    from geomatch.store import add_review
+    from geomatch.store.text import format_event
+
+    click.echo(format_event(add_review(db_url, hit_id, outcome=outcome, by=by, note=note)))
+
+
+@geomatch.group(cls=FriendlyGroup, invoke_without_command=True)
+@click.option("--month", metavar="YYYY-MM", help="UK calendar month (Europe/London) the hits were received in.")
+@click.option("--out", "out_path", type=click.Path(path_type=Path), help="FILE.xlsx or FILE.csv.")
+@click.option("--review-days", type=click.FloatRange(min=0, min_open=True), default=2.0, show_default=True,
+              help="Agreed time from receiving a hit to its first review, in days.")
+@click.option("--as-of", help="Outcomes as of this UK local time, e.g. '2026-11-05 09:00' (default: now).")
+@_db_option
+@click.pass_context
+def audit(ctx, month, out_path, review_days, as_of, db_url) -> None:
+    """MoJ monthly audit of the hits received in a month (or: geomatch audit verify)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if month is None or out_path is None:
+        raise click.UsageError("give --month YYYY-MM and --out FILE.xlsx|FILE.csv, or the subcommand verify")
+    from geomatch.store import build_audit, write_audit
+    from geomatch.store.audit import parse_as_of
+
+    report = build_audit(db_url, month, review_days=review_days, as_of=parse_as_of(as_of) if as_of else None)
+    write_audit(report, out_path)
+    for measure, value in report.summary:
+        click.echo(f"{measure}: {value}")
+    click.echo(f"audit written to {out_path}")
+
+
+@audit.command()
+@_db_option
+@click.pass_context
+def verify(ctx, db_url: str | None) -> None:
+    """Recompute the review events' hash chain: exit 0 when intact, 1 naming the first broken event."""
+    from geomatch.store import verify_chain
+    from geomatch.store.text import format_chain
+
+    report = verify_chain(db_url or ctx.parent.params["db_url"])
+    click.echo(format_chain(report))
+    ctx.exit(0 if report.ok else 1)
 
 
 # ---- vvol commands -----------------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from geomatch.store.chain import verify_chain
 from geomatch.store.engine import get_engine, read_connection
 from geomatch.store.review import UK, latest_events, uk_day_start
 from geomatch.store.schema import OUTCOMES, PENDING, hits, review_events
-from geomatch.times import format_uk
+from geomatch.times import format_uk, parse_times
 
 #: Audit columns: internal name -> header shown in the CSV and XLSX.
 COLUMNS = {
@@ -76,6 +76,14 @@ def month_bounds(month: str) -> tuple[datetime, datetime]:
     year, number = int(match.group(1)), int(match.group(2))
     following = date(year + number // 12, number % 12 + 1, 1)
     return uk_day_start(date(year, number, 1)), uk_day_start(following)
+
+
+def parse_as_of(text: str) -> datetime:
+    """An ``as_of`` moment from text: UK local time unless it has an offset (a date alone: its midnight)."""
+    parsed = parse_times(pd.Series([text]), side="instant")
+    if pd.isna(parsed.utc.iloc[0]):
+        raise InputError(f"'{text}' is not a date-time (for example 2026-11-05 09:00), or it is a clock-change hour")
+    return parsed.utc.iloc[0].to_pydatetime()
 
 
 def build_audit(db_url: str | None, month: str, *, review_days: float = 2.0,
@@ -169,7 +177,7 @@ def write_audit(report: AuditReport, path: Path) -> Path:
     if suffix == ".csv":
         frame = report.rows.copy()
         for column in ("received", "first_review"):
-            frame[column] = frame[column].map(lambda t: "" if pd.isna(t) else t.tz_convert(UK).isoformat())
+            frame[column] = frame[column].map(lambda t: "" if pd.isna(t) else t.tz_convert(UK).floor("s").isoformat())
         write_safe_csv(frame.rename(columns=COLUMNS), path)
     else:
         _write_xlsx(report, path)
@@ -186,7 +194,7 @@ def _write_xlsx(report: AuditReport, path: Path) -> None:
     for row in report.rows.itertuples(index=False):
         record = list(row)
         for i in (4, 5):  # received, first_review: Excel has no time zones, so UK local wall-clock time
-            record[i] = None if pd.isna(record[i]) else record[i].tz_convert(UK).tz_localize(None).to_pydatetime()
+            record[i] = None if pd.isna(record[i]) else record[i].tz_convert(UK).tz_localize(None).floor("s").to_pydatetime()
         record[6] = None if pd.isna(record[6]) else float(record[6])
         records.append(record)
     _fill(sheet, list(COLUMNS.values()), records, autofilter=True)

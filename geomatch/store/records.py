@@ -51,7 +51,7 @@ class RecordSummary:
 
 
 def record_run(db_url: str | None, hits_frame: pd.DataFrame, crimes_frame: pd.DataFrame,
-               manifest: dict | None = None) -> RecordSummary:
+               manifest: dict | None = None, *, received_at: datetime | None = None) -> RecordSummary:
     """Store one matching run's crimes and hits (one transaction; the schema is created on first use).
 
     Args:
@@ -61,12 +61,18 @@ def record_run(db_url: str | None, hits_frame: pd.DataFrame, crimes_frame: pd.Da
         crimes_frame: the run's accepted crimes (``crime_ref``, ``offence`` required); every hit's crime must be
             here or already stored.
         manifest: the run manifest, stored as JSON with the run.
+        received_at: when the hits were received (timezone-aware; default now). Only for importing hits
+            received earlier, such as a backlog kept by hand; never in the future.
     """
     hit_rows = _records(hits_frame, HIT_REQUIRED, "hits")
     crime_rows = _records(crimes_frame, CRIME_REQUIRED, "crimes")
     _refuse_duplicates(hit_rows, "hit_id", "hits")
     _refuse_duplicates(crime_rows, "crime_ref", "crimes")
     now = datetime.now(timezone.utc)
+    if received_at is not None:
+        if received_at.tzinfo is None or received_at > now:
+            raise InputError("the time the hits were received must be timezone-aware and not in the future")
+        now = received_at.astimezone(timezone.utc)
     with write_transaction(get_engine(db_url)) as conn:
         run_id = conn.execute(runs.insert().values(
             recorded_at=now, tool_version=geomatch.__version__, n_hits=len(hit_rows), n_crimes=len(crime_rows),

@@ -6,6 +6,7 @@ root, so as root the server runs as the ``postgres`` user.
 """
 from __future__ import annotations
 
+import atexit
 import glob
 import os
 import pwd
@@ -97,3 +98,22 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+_shared: PostgresServer | None = None
+
+
+def shared_server() -> PostgresServer:
+    """One server for the whole test process, stopped when the process exits."""
+    global _shared
+    if _shared is None:
+        _shared = PostgresServer()
+        atexit.register(_shared.stop)
+    return _shared
+
+
+def store_url(backend: str, folder: Path) -> str:
+    """A fresh, empty store: a SQLite file in ``folder``, or a new database on the shared PostgreSQL server."""
+    if backend == "sqlite":
+        return f"sqlite:///{folder / 'geomatch.db'}"
+    return shared_server().new_database()

@@ -1,0 +1,87 @@
+"""The store's contents as text for people: the hit list, one hit in full, the chain check. Times in UK local time."""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pandas as pd
+
+from geomatch.store.chain import ChainReport
+from geomatch.store.review import HitRecord, ReviewEvent
+from geomatch.times import format_uk
+
+_UTC_TEXT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
+
+
+def _value(value: Any) -> str:
+    """A stored value for display: UTC times (datetimes or ISO text ending in Z) in UK local time."""
+    if value is None or value is pd.NaT or (isinstance(value, float) and pd.isna(value)):
+        return "—"
+    if isinstance(value, str) and _UTC_TEXT.match(value):
+        return format_uk(pd.Timestamp(value))
+    if hasattr(value, "tzinfo") and getattr(value, "tzinfo", None) is not None:
+        return format_uk(pd.Timestamp(value))
+    if isinstance(value, float):
+        return f"{value:,.1f}"
+    return str(value)
+
+
+def format_hit_list(frame: pd.DataFrame) -> str:
+    """The hits from :func:`geomatch.store.list_hits` as an aligned table."""
+    if frame.empty:
+        return "no hits match"
+    shown = pd.DataFrame({
+        "hit_id": frame["hit_id"],
+        "score": frame["score"].map(lambda s: "—" if pd.isna(s) else f"{s:.0f}"),
+        "status": frame["status"],
+        "subject": frame["subject_id"],
+        "crime": frame["crime_ref"],
+        "offence": frame["offence"],
+        "presence": frame["presence"].fillna("—"),
+        "min_distance_m": frame["min_distance_m"].map(lambda d: "—" if pd.isna(d) else f"{d:.0f}"),
+        "closest (UK time)": frame["closest_time"].map(_value),
+        "received (UK time)": frame["first_received_at"].map(_value),
+    })
+    return shown.to_string(index=False) + f"\n{len(frame):,} hits"
+
+
+def format_hit(record: HitRecord) -> str:
+    """One hit in full: measurements, crime (current version) and review history."""
+    hit = record.hit
+    score = "—" if hit["score"] is None else f"{hit['score']:.1f}"
+    lines = [
+        f"hit {hit['hit_id']}   status: {record.status}   score: {score}",
+        f"  subject {hit['subject_id']}, crime {hit['crime_ref']} ({hit['offence']})",
+        f"  first received {_value(hit['first_received_at'])} (run {hit['first_run_id']}), "
+        f"last seen {_value(hit['last_seen_at'])} (run {hit['last_run_id']})",
+        "measurements:",
+        *_pairs(record.measurements, skip={"hit_id", "subject_id", "crime_ref", "offence"}),
+        f"crime {hit['crime_ref']} (version {record.crime_versions}):",
+        *_pairs(record.crime, skip={"crime_ref"}),
+        f"review events ({len(record.events)}):" if record.events else "review events: none (pending)",
+    ]
+    for event in record.events:
+        lines.append(f"  #{event.seq}  {_value(event.at)}  {event.outcome}  by {event.by}")
+        if event.note:
+            lines.append(f"       note: {event.note}")
+    return "\n".join(lines)
+
+
+def _pairs(fields: dict[str, Any], skip: set[str]) -> list[str]:
+    shown = {k: v for k, v in sorted(fields.items()) if k not in skip}
+    width = max((len(k) for k in shown), default=0)
+    return [f"  {k:<{width}}  {_value(v)}" for k, v in shown.items()]
+
+
+def format_event(event: ReviewEvent) -> str:
+    """A newly recorded review event in one line."""
+    return f"event {event.seq}: hit {event.hit_id} {event.outcome} by {event.by} at {_value(event.at)}"
+
+
+def format_chain(report: ChainReport) -> str:
+    """The result of :func:`geomatch.store.verify_chain` in one or two lines."""
+    if report.ok:
+        return f"review chain intact: {report.n_events:,} events, head {report.head_hash}"
+    hit = f" (hit {report.broken_hit_id})" if report.broken_hit_id else ""
+    return (f"review chain BROKEN at event {report.broken_seq}{hit}: {report.problem}\n"
+            f"last intact event: {report.head_seq} ({report.head_hash})")
