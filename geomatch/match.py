@@ -410,8 +410,8 @@ def _measure(fixes: _Fixes, zones: _Zones, pairs: _Pairs, config: MatchConfig) -
 
 def _adjacent_mean_speed(pair: np.ndarray, seg_speed: np.ndarray) -> np.ndarray:
     """At each fix, the mean speed of the segments either side of it (same pair), NaN when it has none."""
-    before = np.concatenate([[np.nan], seg_speed[:-1]])
-    before[1:][pair[1:] != pair[:-1]] = np.nan
+    before = np.full_like(seg_speed, np.nan)
+    before[1:] = np.where(pair[1:] == pair[:-1], seg_speed[:-1], np.nan)
     both = np.stack([before, seg_speed])
     counts = np.isfinite(both).sum(axis=0)
     return np.where(counts > 0, np.nansum(both, axis=0) / np.maximum(counts, 1), np.nan)

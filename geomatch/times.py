@@ -29,7 +29,7 @@ class ParsedTimes:
         unparseable: the value could not be read as a date-time (missing values included).
         ambiguous: a naive local time in the autumn repeated hour.
         nonexistent: a naive local time in the spring missing hour.
-        naive: the value had no offset (it was read in ``naive_tz``, or left unparsed when that is ``None``).
+        naive: a valid date-time without an offset (read in ``naive_tz``, or left unread when that is ``None``).
     """
 
     utc: pd.Series
@@ -73,20 +73,22 @@ def parse_times(values: pd.Series, *, side: Side = "instant", naive_tz: str | No
         utc.iloc[has_offset] = pd.to_datetime(text[has_offset], utc=True, errors="coerce", format="ISO8601")
 
     naive_mask = ~has_offset
-    if naive_mask.any() and naive_tz is not None:
+    naive_ok = np.zeros(n, dtype=bool)
+    if naive_mask.any():
         naive_values = text[naive_mask]
         if fmt is not None or not pd.api.types.is_datetime64_dtype(naive_values.dtype):
             naive = pd.to_datetime(naive_values, errors="coerce", format=fmt or "ISO8601")
         else:
             naive = naive_values
-        localised, amb, gap = _localise(naive, side=side, tz=naive_tz)
-        utc.iloc[naive_mask] = localised
-        ambiguous[naive_mask] = amb
-        nonexistent[naive_mask] = gap
+        naive_ok[naive_mask] = naive.notna().to_numpy()
+        if naive_tz is not None:
+            localised, amb, gap = _localise(naive, side=side, tz=naive_tz)
+            utc.iloc[naive_mask] = localised
+            ambiguous[naive_mask] = amb
+            nonexistent[naive_mask] = gap
 
     unparseable = utc.isna().to_numpy() & ~ambiguous & ~nonexistent
-    naive = ~has_offset & values.notna().to_numpy()
-    return ParsedTimes(utc, unparseable, ambiguous, nonexistent, naive)
+    return ParsedTimes(utc, unparseable, ambiguous, nonexistent, naive_ok)
 
 
 def _localise(naive: pd.Series, *, side: Side, tz: str) -> tuple[pd.Series, np.ndarray, np.ndarray]:

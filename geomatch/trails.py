@@ -71,8 +71,9 @@ def validate_trails(table: RawTable, *, crs: str | None = None, naive_tz: str | 
 
     if "source" in raw:
         source = tidy_categorical(raw["source"], upper=True)
-        checks.add("unknown_source", source.notna() & ~source.isin(SOURCES))
-        source = pd.Categorical(source, categories=SOURCES).fillna("GPS")
+        known = source.isin(SOURCES)
+        checks.add("unknown_source", source.notna() & ~known)
+        source = pd.Categorical(source.where(known), categories=SOURCES).fillna("GPS")
     else:
         source = pd.Categorical.from_codes(np.zeros(len(raw), dtype=np.int8), categories=SOURCES)
 

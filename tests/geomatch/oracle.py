@@ -94,8 +94,9 @@ def _one(pts, cx, cy, r, ws, we, config: MatchConfig):
     presence = "observed" if observed else "interpolated" if interpolated else "possible" if possible else None
     if presence is None:
         return None
-    if math.isinf(best[0]):  # nothing of the trail inside the window: the nearest fix around it
-        best = min((math.dist((x, y), (cx, cy)), t) for t, x, y, _ in pts if t <= we or t >= ws)
+    if math.isinf(best[0]):  # nothing of the trail inside the window: the nearer of the fixes either side
+        around = [p for p in pts if p[0] < ws][-1:] + [p for p in pts if p[0] > we][:1]
+        best = min((math.dist((x, y), (cx, cy)), t) for t, x, y, _ in around)
     return {
         "presence": presence,
         "min_distance_m": best[0],
