@@ -1,0 +1,125 @@
+"""Reliability of the review store: concurrent reviewers in separate processes, and writers killed mid-write."""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import time
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from geomatch.store import add_review, get_engine, record_run, verify_chain
+from geomatch.store.testing import store_url, why_no_postgres
+
+SPAWN = multiprocessing.get_context("spawn")  # children open their own connections
+N_WORKERS = 4
+EVENTS_PER_WORKER = 25
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path) -> str:
+    if request.param == "postgresql" and why_no_postgres():
+        pytest.skip(why_no_postgres())
+    return store_url(request.param, tmp_path)
+
+
+def frames(n_hits: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    crimes = pd.DataFrame({"crime_ref": [f"C{i:06d}" for i in range(n_hits)], "offence": "robbery_personal",
+                           "x": 530000.0, "y": 180000.0})
+    hits = pd.DataFrame({"hit_id": [f"H{i:06d}" for i in range(n_hits)], "subject_id": "S1",
+                         "crime_ref": crimes["crime_ref"], "offence": "robbery_personal",
+                         "min_distance_m": 10.0, "score": 50.0})
+    return hits, crimes
+
+
+def count(db_url: str, table: str) -> int:
+    with get_engine(db_url).connect() as conn:
+        return conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar()
+
+
+def reviewer(db_url: str, worker: int, start) -> None:
+    start.wait()
+    for i in range(EVENTS_PER_WORKER):
+        add_review(db_url, f"H{(worker + i) % 5:06d}", outcome="investigation", by=f"worker {worker}",
+                   note=f"w{worker} #{i}")
+
+
+def test_concurrent_reviewers_lose_nothing(db_url):
+    record_run(db_url, *frames(5))
+    start = SPAWN.Event()
+    workers = [SPAWN.Process(target=reviewer, args=(db_url, w, start)) for w in range(N_WORKERS)]
+    for process in workers:
+        process.start()
+    start.set()
+    for process in workers:
+        process.join(120)
+        assert process.exitcode == 0
+    report = verify_chain(db_url)
+    assert report.ok and report.n_events == N_WORKERS * EVENTS_PER_WORKER
+    with get_engine(db_url).connect() as conn:
+        notes = set(conn.execute(sa.text("SELECT note FROM review_events")).scalars())
+    assert notes == {f"w{w} #{i}" for w in range(N_WORKERS) for i in range(EVENTS_PER_WORKER)}
+
+
+def _pause_before_commit(after: int, paused) -> None:
+    """From the ``after + 1``-th commit on, announce it and hang before COMMIT reaches the database."""
+    commits = 0
+
+    @sa.event.listens_for(Engine, "commit")
+    def _hang(_conn) -> None:
+        nonlocal commits
+        commits += 1
+        if commits > after:
+            paused.set()
+            time.sleep(120)
+
+
+def review_until_killed(db_url: str, paused) -> None:
+    get_engine(db_url)
+    _pause_before_commit(3, paused)
+    for i in range(100):
+        add_review(db_url, "H000000", outcome="investigation", by="doomed", note=f"#{i}")
+
+
+def record_until_killed(db_url: str, paused) -> None:
+    get_engine(db_url)
+    _pause_before_commit(0, paused)
+    record_run(db_url, *frames(5000))
+
+
+def kill_when_paused(target, db_url: str) -> None:
+    paused = SPAWN.Event()
+    process = SPAWN.Process(target=target, args=(db_url, paused))
+    process.start()
+    assert paused.wait(120), "the writer never reached its commit"
+    os.kill(process.pid, signal.SIGKILL)
+    process.join(30)
+    assert process.exitcode == -signal.SIGKILL
+
+
+def assert_database_intact(db_url: str) -> None:
+    if db_url.startswith("sqlite"):
+        with get_engine(db_url).connect() as conn:
+            assert conn.execute(sa.text("PRAGMA integrity_check")).scalar() == "ok"
+
+
+def test_a_reviewer_killed_mid_write_leaves_the_chain_consistent(db_url):
+    record_run(db_url, *frames(1))
+    kill_when_paused(review_until_killed, db_url)
+    assert_database_intact(db_url)
+    report = verify_chain(db_url)
+    assert report.ok and report.n_events == 3  # the fourth event was written but never committed
+    event = add_review(db_url, "H000000", outcome="arrest", by="survivor")  # the write lock was released
+    assert event.seq == 4 and verify_chain(db_url).ok
+
+
+def test_a_run_killed_mid_write_records_nothing(db_url):
+    get_engine(db_url)
+    kill_when_paused(record_until_killed, db_url)
+    assert_database_intact(db_url)
+    assert [count(db_url, t) for t in ("runs", "crimes", "crime_versions", "hits")] == [0, 0, 0, 0]
+    summary = record_run(db_url, *frames(5000))
+    assert summary.hits_new == 5000 and count(db_url, "hits") == 5000
