@@ -1,0 +1,143 @@
+"""``VvolConfig``: every threshold, band and weight V-VOL uses, in one frozen dataclass (loadable from TOML).
+
+The bands are not published by any force, so ours are stated here, written into every manifest and explained in
+every tasking pack. A force changes them with a TOML file (``vvol score --config force.toml``), for example::
+
+    window_days = 365
+    period_days = 28
+    recency_half_life_days = 60
+    frequency_bands = [[2, 5], [3, 10], [5, 15], [8, 20], [12, 25]]
+    uplifts = { vulnerable = 0.3, domestic = 0.1 }
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from geomatch.errors import InputError
+
+Bands = tuple[tuple[float, float], ...]
+"""``((threshold, points), ...)`` in rising threshold order: a value earns the points of the highest threshold it
+reaches, and 0 below the first."""
+
+
+@dataclass(frozen=True)
+class VvolConfig:
+    """Parameters of a V-VOL run. Units are in the names (``_days``, ``_m``); points are score points.
+
+    Attributes:
+        window_days: the rolling window that decides who and where is a repeat (365: "12 months").
+        min_repeat: crimes in the window needed to be a repeat (victim, offender or premises).
+        period_days: the reporting period; the trend compares the last period with the one before.
+        offender_roles: involvement roles counted as perpetrators (offenders and suspects).
+        recency_half_life_days: recency points halve for every this many days since the latest crime.
+        recency_points: recency points for a crime on the as-of date.
+        frequency_bands: points by number of crimes in the window.
+        gravity_bands: points by summed harm (harm-table units) in the window.
+        people_bands: points by distinct other people (victims of an offender, offenders of a victim,
+            victims of a cluster).
+        uplifts: fractional score uplift per flag present on any crime of the entity in the window (flags come
+            from crime columns and from victims' involvement columns of the same name); uplifts add up.
+        max_uplift: cap on the summed uplift.
+        trend_intensifying_ratio: this period's count at least ratio × the previous period's (and higher) is
+            intensifying.
+        trend_diminishing_ratio: this period's count at most ratio × the previous period's (or none) is
+            diminishing.
+        hotspot_eps_m: DBSCAN neighbourhood radius in metres for spatial hot spots.
+        hotspot_min_crimes: DBSCAN minimum crimes (weighted) within ``hotspot_eps_m`` of a core point.
+        link_min_shared: two entities are linked when they share at least this many crimes in the window.
+        top_n: rows shown per list in ``index.html``.
+        xlsx_max_rows: rows per sheet in ``tasking.xlsx`` (the CSV files always hold every row).
+        harm_table: a force's own harm table (same format as ``vvol/data/harm_weights.csv``); None = ours.
+    """
+
+    window_days: int = 365
+    min_repeat: int = 2
+    period_days: int = 90
+    offender_roles: tuple[str, ...] = ("offender", "suspect")
+    recency_half_life_days: float = 90.0
+    recency_points: float = 25.0
+    frequency_bands: Bands = ((2, 5), (3, 10), (5, 15), (8, 20), (12, 25))
+    gravity_bands: Bands = ((10, 5), (50, 10), (150, 15), (500, 20), (1500, 25))
+    people_bands: Bands = ((1, 5), (2, 10), (3, 15), (5, 20), (8, 25))
+    uplifts: dict[str, float] = field(default_factory=lambda: {"vulnerable": 0.25, "domestic": 0.10})
+    max_uplift: float = 0.5
+    trend_intensifying_ratio: float = 1.5
+    trend_diminishing_ratio: float = 0.5
+    hotspot_eps_m: float = 50.0
+    hotspot_min_crimes: int = 10
+    link_min_shared: int = 2
+    top_n: int = 25
+    xlsx_max_rows: int = 5000
+    harm_table: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("frequency_bands", "gravity_bands", "people_bands"):
+            bands = tuple((float(t), float(p)) for t, p in getattr(self, name))
+            if [t for t, _ in bands] != sorted(t for t, _ in bands):
+                raise InputError(f"{name} thresholds must rise", column=name)
+            object.__setattr__(self, name, bands)
+        object.__setattr__(self, "offender_roles", tuple(r.lower() for r in self.offender_roles))
+        object.__setattr__(self, "uplifts", {str(k): float(v) for k, v in sorted(dict(self.uplifts).items())})
+        if self.window_days < 2 * self.period_days:
+            raise InputError("window_days must be at least two periods long (the trend compares two periods)",
+                             column="window_days")
+        if self.min_repeat < 1 or self.hotspot_min_crimes < 1 or self.link_min_shared < 1:
+            raise InputError("min_repeat, hotspot_min_crimes and link_min_shared must be at least 1")
+
+    @property
+    def person_max_points(self) -> float:
+        """Most points a person can earn before uplift (recency + frequency + gravity + people)."""
+        return self.recency_points + _top(self.frequency_bands) + _top(self.gravity_bands) + _top(self.people_bands)
+
+    @property
+    def location_max_points(self) -> float:
+        """Most points a location can earn before uplift (recency + frequency + gravity)."""
+        return self.recency_points + _top(self.frequency_bands) + _top(self.gravity_bands)
+
+    def replace(self, **changes: Any) -> "VvolConfig":
+        """A copy with some fields changed."""
+        return dataclasses.replace(self, **changes)
+
+
+def _top(bands: Bands) -> float:
+    return max((p for _, p in bands), default=0.0)
+
+
+def load_config(path: Path | str | None, **overrides: Any) -> VvolConfig:
+    """Read a TOML file of :class:`VvolConfig` fields (unknown keys are an error); ``overrides`` win."""
+    values: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        try:
+            values = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as error:
+            raise InputError(f"the configuration could not be read ({error})", file=str(path)) from error
+        known = {f.name for f in dataclasses.fields(VvolConfig)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise InputError(f"unknown configuration key '{unknown[0]}'", file=str(path))
+        for key in ("offender_roles",):
+            if key in values:
+                values[key] = tuple(values[key])
+        for key in ("frequency_bands", "gravity_bands", "people_bands"):
+            if key in values:
+                values[key] = tuple(tuple(pair) for pair in values[key])
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return VvolConfig(**values)
+
+
+def parse_days(text: str) -> int:
+    """A period such as ``90d``, ``12w``, ``3m`` (30-day months) or ``90`` as a whole number of days."""
+    match = re.fullmatch(r"\s*(\d+)\s*([dwm]?)\s*", str(text).lower())
+    if not match:
+        raise InputError(f"'{text}' is not a period (write 90d, 12w or 3m)", column="period")
+    number, unit = int(match.group(1)), match.group(2) or "d"
+    days = number * {"d": 1, "w": 7, "m": 30}[unit]
+    if days < 1:
+        raise InputError("the period must be at least one day", column="period")
+    return days

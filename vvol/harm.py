@@ -1,0 +1,107 @@
+"""Harm weights: a reference table (package data, or a force's own in the same format) and offence look-up.
+
+The table is a CSV with ``#`` comment lines on top (they must name ``source:`` and ``year:``) and the columns
+``key, label, weight, basis, ho_codes, aliases`` (see ``vvol/data/harm_weights.csv``). An offence is found by its
+Home Office code (``8N``, ``105A``, ``34B``), by its key (``assault_with_injury``) or by an alias, such as a
+police.uk "Crime type" (``Violence and sexual offences``); names match case-insensitively with spaces and
+punctuation read as ``_``.
+"""
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from geomatch.errors import InputError
+
+HARM_COLUMNS = ("key", "label", "weight", "basis", "ho_codes", "aliases")
+
+
+@dataclass(frozen=True)
+class HarmTable:
+    """Harm weights by offence key, with the names that lead to each key.
+
+    Attributes:
+        weights: one row per key: ``key``, ``label``, ``weight`` (harm points), ``basis``.
+        lookup: normalised name or Home Office code -> key.
+        source: the table's ``source:`` header line; year: its ``year:`` line; path: where it was read.
+    """
+
+    weights: pd.DataFrame
+    lookup: dict[str, str]
+    source: str
+    year: str
+    path: str
+
+    def resolve(self, offences: pd.Series) -> tuple[pd.Series, np.ndarray]:
+        """Offence text -> (key, or NA where unknown; weight in harm points, NaN where unknown), vectorised."""
+        codes, uniques = pd.factorize(offences.astype("string"), use_na_sentinel=True)
+        keys_unique = np.array([self.lookup.get(_normal(u)) for u in uniques], dtype=object)
+        weight_by_key = dict(zip(self.weights["key"], self.weights["weight"]))
+        weights_unique = np.array([weight_by_key.get(k, np.nan) if k else np.nan for k in keys_unique], float)
+        found = codes >= 0
+        keys = np.full(len(offences), None, dtype=object)
+        weights = np.full(len(offences), np.nan)
+        keys[found] = keys_unique[codes[found]]
+        weights[found] = weights_unique[codes[found]]
+        return pd.Series(keys, index=offences.index, dtype="string"), weights
+
+    def describe(self) -> dict[str, object]:
+        """What the manifest records about the table."""
+        return {"source": self.source, "year": self.year, "path": self.path, "keys": len(self.weights),
+                "basis_counts": {str(k): int(v) for k, v in self.weights["basis"].value_counts().sort_index().items()}}
+
+
+def _normal(text: object) -> str:
+    """Look-up form of an offence name or code: lower case, runs of non-alphanumerics (except '.') as '_'."""
+    return re.sub(r"[^0-9a-z.]+", "_", str(text).strip().lower()).strip("_")
+
+
+def load_harm_table(path: Path | str | None = None) -> HarmTable:
+    """Read a harm table (``None`` = the package table ``vvol/data/harm_weights.csv``).
+
+    Raises:
+        InputError: the file is unreadable, lacks a column or a ``source:``/``year:`` header, has a weight that is
+            not a non-negative number, or gives one name or code to two keys.
+    """
+    if path is None:
+        text = resources.files("vvol").joinpath("data", "harm_weights.csv").read_text(encoding="utf-8")
+        shown = "vvol/data/harm_weights.csv"
+    else:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as error:
+            raise InputError(f"the harm table could not be read ({error})", file=str(path)) from error
+        shown = str(path)
+    header = {}
+    for line in text.splitlines():
+        match = re.match(r"#\s*(source|year):\s*(.*)", line)
+        if match:
+            header[match.group(1)] = match.group(2).strip()
+    for needed in ("source", "year"):
+        if needed not in header:
+            raise InputError(f"the harm table needs a '# {needed}: ...' header line", file=shown)
+    frame = pd.read_csv(io.StringIO(text), comment="#", dtype=str, keep_default_na=False)
+    for column in HARM_COLUMNS:
+        if column not in frame.columns:
+            raise InputError("required column is missing from the harm table", file=shown, column=column)
+    weight = pd.to_numeric(frame["weight"], errors="coerce")
+    if weight.isna().any() or (weight < 0).any():
+        row = int(np.flatnonzero(weight.isna() | (weight < 0))[0]) + 1
+        raise InputError("weight must be a non-negative number", file=shown, column="weight", row=row)
+    frame = frame.assign(key=frame["key"].map(_normal), weight=weight.astype(float))
+    lookup: dict[str, str] = {}
+    for key, codes, aliases in zip(frame["key"], frame["ho_codes"], frame["aliases"]):
+        names = [key] + [c for c in codes.split() if c] + [a for a in aliases.split("|") if a.strip()]
+        for name in names:
+            normal = _normal(name)
+            if lookup.get(normal, key) != key:
+                raise InputError(f"'{name}' names two offences ({lookup[normal]} and {key})", file=shown)
+            lookup[normal] = key
+    weights = frame[["key", "label", "weight", "basis"]].sort_values("key").reset_index(drop=True)
+    return HarmTable(weights=weights, lookup=lookup, source=header["source"], year=header["year"], path=shown)

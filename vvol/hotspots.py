@@ -1,0 +1,71 @@
+"""Spatial hot spots: DBSCAN on crime locations in metres (British National Grid).
+
+Crimes at the same point (to the metre) are merged into one weighted point first, so data snapped to a fixed set of
+map points (police.uk) or recorded at one premises costs one point, not thousands: a point is a core point when
+the crimes within ``hotspot_eps_m`` metres of it, itself included, number at least ``hotspot_min_crimes``. The
+input is sorted, so the clusters are the same on every run.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.cluster import DBSCAN
+
+from vvol.config import VvolConfig
+from vvol.repeats import Window
+
+
+@dataclass(frozen=True)
+class Hotspots:
+    """Hot spot membership of window crimes.
+
+    Attributes:
+        label: hot spot code per window crime (-1: not in a hot spot), aligned to ``window.crimes``.
+        ids: hot spot code -> ``location_id`` (``H:<easting>-<northing>`` of its centroid, to 10 m).
+        centroid: (n, 2) mean easting/northing of each hot spot's crimes, metres.
+        radius_m: distance from the centroid to its farthest crime, metres.
+    """
+
+    label: np.ndarray
+    ids: np.ndarray
+    centroid: np.ndarray
+    radius_m: np.ndarray
+
+
+def find_hotspots(window: Window, config: VvolConfig) -> Hotspots:
+    """Cluster the window's located crimes with DBSCAN (``eps`` and ``min_samples`` from ``config``)."""
+    crimes = window.crimes
+    x, y = crimes["x"].to_numpy(float), crimes["y"].to_numpy(float)
+    located = np.flatnonzero(np.isfinite(x) & np.isfinite(y))
+    label = np.full(len(crimes), -1, dtype=np.int64)
+    if len(located) == 0:
+        return Hotspots(label, np.array([], dtype=object), np.zeros((0, 2)), np.zeros(0))
+    key = np.round(x[located]).astype(np.int64) * 2_000_000 + np.round(y[located]).astype(np.int64)
+    points, inverse, weight = np.unique(key, return_inverse=True, return_counts=True)
+    xy = np.column_stack([points // 2_000_000, points % 2_000_000]).astype(float)
+    model = DBSCAN(eps=config.hotspot_eps_m, min_samples=config.hotspot_min_crimes, algorithm="kd_tree")
+    point_label = model.fit_predict(xy, sample_weight=weight)
+    label[located] = point_label[inverse]
+    n = int(point_label.max()) + 1
+    members = label >= 0
+    counts = np.bincount(label[members], minlength=n)
+    cx = np.bincount(label[members], weights=x[members], minlength=n) / np.maximum(counts, 1)
+    cy = np.bincount(label[members], weights=y[members], minlength=n) / np.maximum(counts, 1)
+    distance = np.hypot(x[members] - cx[label[members]], y[members] - cy[label[members]])
+    radius = np.zeros(n)
+    np.maximum.at(radius, label[members], distance)
+    ids = np.array([f"H:{round(a, -1):06.0f}-{round(b, -1):07.0f}" for a, b in zip(cx, cy)], dtype=object)
+    ids = _unique_ids(ids)
+    return Hotspots(label, ids, np.column_stack([cx, cy]), radius)
+
+
+def _unique_ids(ids: np.ndarray) -> np.ndarray:
+    """Add ``.2``, ``.3`` ... to repeated ids (two hot spots with centroids in the same 10 m square)."""
+    seen: dict[str, int] = {}
+    out = ids.copy()
+    for i, value in enumerate(ids):
+        seen[value] = seen.get(value, 0) + 1
+        if seen[value] > 1:
+            out[i] = f"{value}.{seen[value]}"
+    return out
