@@ -73,7 +73,7 @@ def validate_trails(table: RawTable, *, crs: str | None = None, naive_tz: str | 
         source = tidy_categorical(raw["source"], upper=True)
         known = source.isin(SOURCES)
         checks.add("unknown_source", source.notna() & ~known)
-        source = pd.Categorical(source.where(known), categories=SOURCES).fillna("GPS")
+        source = source.cat.set_categories(SOURCES).fillna("GPS").array
     else:
         source = pd.Categorical.from_codes(np.zeros(len(raw), dtype=np.int8), categories=SOURCES)
 

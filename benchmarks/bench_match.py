@@ -1,0 +1,114 @@
+"""Matching at force scale: about 200 subjects x 30 days at one fix a minute (8.6 million fixes).
+
+Prints, from one run: the project's end-to-end time (read, validate, match, write) and peak memory in a fresh
+process; its match-only time; the time to just read the fix columns from Parquet; the same matching done the
+way an analyst would with geopandas (buffer the crimes, ``sjoin`` the fixes, filter by time); and a check that
+the observed hits equal a brute-force oracle (every fix in each window against the scene, in numpy).
+"""
+from __future__ import annotations
+
+import gc
+import shutil
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from benchmarks.common import BENCH_DIR, run_cli, timed
+from geomatch.config import MatchConfig
+from geomatch.crimes import load_crimes
+from geomatch.match import match_hits
+from geomatch.simulate import simulate_world, write_world
+from geomatch.times import utc_ns
+from geomatch.trails import load_trails
+
+FIX_COLUMNS = ["subject_id", "timestamp", "lat", "lon", "accuracy_m", "source"]
+
+
+def geopandas_observed(trails_path, crimes: pd.DataFrame, config: MatchConfig) -> set[tuple[str, str]]:
+    """Observed pairs the way an analyst would find them with geopandas."""
+    fixes = pd.read_parquet(trails_path, columns=FIX_COLUMNS)
+    points = gpd.GeoDataFrame(fixes[["subject_id", "timestamp"]],
+                              geometry=gpd.points_from_xy(fixes["lon"], fixes["lat"]), crs="EPSG:4326")
+    points = points.to_crs("EPSG:27700")
+    radius = crimes["offence"].map(lambda o: config.rule(o).radius_m)
+    pad = pd.to_timedelta(crimes["offence"].map(lambda o: config.rule(o).pad_s), unit="s")
+    zones = gpd.GeoDataFrame({"crime_ref": crimes["crime_ref"], "start": crimes["committed_from"] - pad,
+                              "end": crimes["committed_to"] + pad},
+                             geometry=gpd.points_from_xy(crimes["x"], crimes["y"]).buffer(radius.to_numpy()),
+                             crs="EPSG:27700")
+    joined = gpd.sjoin(points, zones, predicate="within")
+    in_window = joined[(joined["timestamp"] >= joined["start"]) & (joined["timestamp"] <= joined["end"])]
+    return set(zip(in_window["subject_id"].astype(str), in_window["crime_ref"].astype(str)))
+
+
+def oracle_observed(trails: pd.DataFrame, crimes: pd.DataFrame, config: MatchConfig) -> set[tuple[str, str]]:
+    """Observed pairs by brute force: every fix in each padded window, by time order, against the scene."""
+    order = np.argsort(utc_ns(trails["timestamp"]), kind="stable")
+    t = utc_ns(trails["timestamp"])[order]
+    x, y = trails["x"].to_numpy()[order], trails["y"].to_numpy()[order]
+    subject = trails["subject_id"].astype(str).to_numpy()[order]
+    pairs = set()
+    for crime in crimes.itertuples(index=False):
+        rule = config.rule(crime.offence)
+        pad = round(rule.pad_s * 1e9)
+        lo = np.searchsorted(t, crime.committed_from.value - pad, side="left")
+        hi = np.searchsorted(t, crime.committed_to.value + pad, side="right")
+        near = np.hypot(x[lo:hi] - crime.x, y[lo:hi] - crime.y) <= rule.radius_m
+        pairs.update((s, crime.crime_ref) for s in np.unique(subject[lo:hi][near]))
+    return pairs
+
+
+def main(quick: bool = False) -> None:
+    subjects, days = (20, 3) if quick else (200, 30)
+    world_dir = BENCH_DIR / f"world_{subjects}x{days}"
+    config = MatchConfig()
+    if not (world_dir / "trails.parquet").exists():
+        with timed(figures := {}, "simulate"):
+            write_world(simulate_world(n_subjects=subjects, days=days, seed=1), world_dir)
+        print(f"simulated {subjects} subjects x {days} days in {figures['simulate']:.1f} s -> {world_dir}")
+    trails_path, crimes_path = world_dir / "trails.parquet", world_dir / "crimes.csv"
+    out_dir = BENCH_DIR / "match_out"
+    shutil.rmtree(out_dir, ignore_errors=True)
+
+    end_to_end = run_cli("geomatch", ["match", "--trails", str(trails_path), "--crimes", str(crimes_path),
+                                      "--out", str(out_dir), "--no-score"])
+    figures: dict[str, float] = {}
+    with timed(figures, "parquet_read"):
+        pd.read_parquet(trails_path, columns=FIX_COLUMNS)
+    gc.collect()
+    trails, crs = load_trails(trails_path)
+    crimes = load_crimes(crimes_path, target_crs=crs, config=config)
+    with timed(figures, "match_only"):
+        hits = match_hits(trails.accepted, crimes.accepted, config)
+    with timed(figures, "oracle"):
+        oracle = oracle_observed(trails.accepted, crimes.accepted, config)
+    del trails
+    gc.collect()
+    with timed(figures, "geopandas"):
+        analyst = geopandas_observed(trails_path, crimes.accepted, config)
+
+    observed = set(zip(hits.loc[hits.presence == "observed", "subject_id"],
+                       hits.loc[hits.presence == "observed", "crime_ref"]))
+    n_fixes = len(pd.read_parquet(trails_path, columns=["subject_id"]))
+    print(f"world: {n_fixes:,} fixes, {len(crimes.accepted):,} crimes; hits {len(hits):,} "
+          f"({', '.join(f'{k} {v}' for k, v in hits.presence.value_counts().sort_index().items())})")
+    rows = [
+        ("end-to-end, geomatch match (fresh process)", end_to_end.seconds),
+        ("match only (in memory)", figures["match_only"]),
+        ("read fix columns from Parquet (pandas)", figures["parquet_read"]),
+        ("geopandas way (read, to_crs, buffer, sjoin, time filter)", figures["geopandas"]),
+        ("brute-force oracle, observed only", figures["oracle"]),
+    ]
+    for name, seconds in rows:
+        print(f"  {name:<60} {seconds:8.2f} s")
+    speedup = figures["geopandas"] / end_to_end.seconds
+    print(f"  geopandas / end-to-end: {speedup:6.1f}x   (target >= 20x)   {'OK' if speedup >= 20 else 'MISSED'}")
+    ratio = figures["match_only"] / figures["parquet_read"]
+    print(f"  match-only / Parquet read: {ratio:5.2f}   (target <= 1)    {'OK' if ratio <= 1 else 'MISSED'}")
+    print(f"  peak memory end-to-end: {end_to_end.peak_rss_mb:,.0f} MiB (target < 2048 MiB)   "
+          f"{'OK' if end_to_end.peak_rss_mb < 2048 else 'MISSED'}")
+    same = observed == oracle
+    print(f"  observed hits == oracle: {same} ({len(observed):,} vs {len(oracle):,}); "
+          f"geopandas buffer-polygon way finds {len(analyst):,} "
+          f"({len(analyst ^ oracle)} differ: polygon buffers are not circles)")
