@@ -104,14 +104,15 @@ def _records(frame: pd.DataFrame, required: Iterable[str], what: str) -> list[di
 
 
 def _utc_column(series: pd.Series, column: str, what: str) -> pd.Series:
-    if isinstance(series.dtype, pd.DatetimeTZDtype):
-        return series.dt.tz_convert("UTC")
+    """A time column as UTC, to the microsecond (the precision both databases keep)."""
     if pd.api.types.is_datetime64_dtype(series.dtype):
         raise InputError(f"the {what} table's times have no time zone (UTC expected)", column=column)
-    try:
-        return pd.to_datetime(series, utc=True, format="ISO8601")
-    except (ValueError, TypeError) as error:
-        raise InputError(f"the {what} table has a time that cannot be read: {error}", column=column) from error
+    if not isinstance(series.dtype, pd.DatetimeTZDtype):
+        try:
+            series = pd.to_datetime(series, utc=True, format="ISO8601")
+        except (ValueError, TypeError) as error:
+            raise InputError(f"the {what} table has a time that cannot be read: {error}", column=column) from error
+    return series.dt.tz_convert("UTC").dt.floor("us")
 
 
 def _plain(value: Any) -> Any:

@@ -22,7 +22,7 @@ def _value(value: Any) -> str:
     if hasattr(value, "tzinfo") and getattr(value, "tzinfo", None) is not None:
         return format_uk(pd.Timestamp(value))
     if isinstance(value, float):
-        return f"{value:,.1f}"
+        return f"{value:.6f}".rstrip("0").rstrip(".")
     return str(value)
 
 
