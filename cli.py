@@ -189,5 +189,53 @@ def verify(ctx, db_url: str | None) -> None:
 # ---- vvol commands -----------------------------------------------------------------------------------------
 
 
+@vvol.command()
+@click.option("--crimes", "crimes_path", required=True, type=click.Path(path_type=Path),
+              help="Crimes: CSV, Parquet or GeoPackage table, or a police.uk street-level CSV.")
+@click.option("--people", "people_path", type=click.Path(path_type=Path),
+              help="Involvements (crime_ref, person_id, role); without it only locations are scored.")
+@click.option("--as-of", "as_of", required=True, help="Last day of the period (YYYY-MM-DD, UK local, whole day).")
+@click.option("--period", default=None, help="Reporting period, e.g. 90d, 4w, 1m (default: the config's, 90d).")
+@click.option("--area", default=None, help="Only crimes whose 'area' is this name.")
+@click.option("--config", "config_path", type=click.Path(path_type=Path), help="VvolConfig TOML file.")
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Output folder for the pack.")
+@click.option("--progress/--no-progress", default=True, help="Progress bar on stderr.")
+def score(crimes_path: Path, people_path: Path | None, as_of: str, period: str | None, area: str | None,
+          config_path: Path | None, out_dir: Path, progress: bool) -> None:
+    """Score repeat victims, offenders, locations and linked clusters; write a tasking pack."""
+    import pandas as pd
+
+    from vvol.config import load_config, parse_days
+    from vvol.pack import summary_text, write_pack
+    from vvol.pipeline import run as run_vvol
+
+    try:
+        pd.Timestamp(as_of)
+    except ValueError as error:
+        raise InputError(f"--as-of '{as_of}' is not a date (write YYYY-MM-DD)") from error
+    config = load_config(config_path, period_days=parse_days(period) if period else None)
+    tasking = run_vvol(crimes_path, people_path, as_of, config, area=area, progress=progress)
+    inputs = [crimes_path] + ([people_path] if people_path else []) + ([config_path] if config_path else [])
+    write_pack(tasking, out_dir, inputs=inputs)
+    click.echo(summary_text(tasking, out_dir))
+
+
+@vvol.command()
+@click.option("--crimes", "n_crimes", default=5000, show_default=True, help="Background crimes to generate.")
+@click.option("--seed", default=0, show_default=True, help="Random seed.")
+@click.option("--as-of", "as_of", default="2026-10-31", show_default=True, help="Last day of the data.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv", show_default=True)
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Output folder.")
+def simulate(n_crimes: int, seed: int, as_of: str, fmt: str, out_dir: Path) -> None:
+    """Write a seeded synthetic crimes + people set with planted repeat problems (see vvol.synth)."""
+    from vvol import synth
+
+    data = synth.generate(n_crimes, seed=seed, as_of=as_of)
+    crimes_path, people_path = synth.write(data, out_dir, fmt=fmt)
+    click.echo(f"{len(data.crimes):,} crimes -> {crimes_path}; {len(data.people):,} involvements -> {people_path}")
+    click.echo(f"planted: repeat victims {', '.join(data.truth.repeat_victims[:3])} ...; prolific offenders "
+               f"{', '.join(data.truth.prolific_offenders[:3])} ...; pub {data.truth.pub_premises}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     geomatch()

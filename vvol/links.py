@@ -55,7 +55,8 @@ def linked_clusters(window: Window, config: VvolConfig) -> Links:
     kept = shared >= config.link_min_shared
     a, b = unique[kept] // n_nodes, unique[kept] % n_nodes
     if len(a) == 0:
-        empty = pd.DataFrame({"cluster": np.array([], np.int64), "kind": [], "member_id": [], "roles": []})
+        text = pd.Series([], dtype=object)
+        empty = pd.DataFrame({"cluster": np.array([], np.int64), "kind": text, "member_id": text, "roles": text})
         return Links(np.array([], dtype=object), empty, (np.array([], np.int64), np.array([], np.int64)))
     graph = coo_matrix((np.ones(len(a)), (a, b)), shape=(n_nodes, n_nodes))
     _, component = connected_components(graph, directed=False)

@@ -19,6 +19,11 @@ CURRENT, PREVIOUS, EARLIER = 0, 1, 2
 """Period of a crime: the current period, the one before it, or earlier in the window."""
 
 
+def as_of_day(as_of: pd.Timestamp) -> str:
+    """The UK local day that ends at ``as_of`` (the inverse of :func:`as_of_instant`), e.g. ``2026-10-31``."""
+    return (as_of - pd.Timedelta(1, "ns")).tz_convert(UK_TZ).strftime("%Y-%m-%d")
+
+
 def as_of_instant(date: str | pd.Timestamp) -> pd.Timestamp:
     """The end of the as-of day in UK local time, as UTC (a pack "as of 2026-10-31" includes that whole day)."""
     day = pd.Timestamp(date)
@@ -50,14 +55,19 @@ class Window:
 
 def select_window(crimes: pd.DataFrame, people: pd.DataFrame, as_of: pd.Timestamp, config: VvolConfig,
                   area: str | None = None) -> Window:
-    """Crimes in ``(as_of - window_days, as_of]`` (and in ``area`` when given), and their involvements."""
+    """Crimes in ``[as_of - window_days, as_of)`` (and in ``area`` when given), and their involvements.
+
+    With the default as-of instant (midnight after the as-of day) that is exactly the last ``window_days`` local
+    days; the current period is ``[as_of - period_days, as_of)`` and the previous one the same length before it.
+    """
     days_ago = (as_of.value - crimes["t"].to_numpy("datetime64[ns]").view("i8")) / DAY_NS
-    keep = (days_ago >= 0) & (days_ago < config.window_days)
+    keep = (days_ago > 0) & (days_ago <= config.window_days)
     if area is not None:
         keep &= (crimes["area"].astype("string") == area).fillna(False).to_numpy()
     window = crimes.loc[keep].reset_index(drop=True)
     window["days_ago"] = days_ago[keep]
-    window["period"] = np.minimum(window["days_ago"].to_numpy() // config.period_days, EARLIER).astype(np.int8)
+    period = np.ceil(window["days_ago"].to_numpy() / config.period_days) - 1
+    window["period"] = np.minimum(period, EARLIER).astype(np.int8)
     crime_code = pd.Index(window["crime_ref"]).get_indexer(people["crime_ref"])
     involved = people.loc[crime_code >= 0]
     crime_code = crime_code[crime_code >= 0]
@@ -107,7 +117,9 @@ def entity_facts(entity: np.ndarray, crime: np.ndarray, n_entities: int, window:
     kinds, counts = np.unique(e * n_offences + offence, return_counts=True)
     kind_entity, kind_offence = kinds // n_offences, kinds % n_offences
     order = np.lexsort((kind_offence, -counts, kind_entity))
-    first = order[np.r_[True, kind_entity[order][1:] != kind_entity[order][:-1]]]
+    starts = np.ones(len(order), bool)
+    starts[1:] = kind_entity[order][1:] != kind_entity[order][:-1]
+    first = order[starts]
     out["same_type_max"] = 0
     out.loc[kind_entity[first], "same_type_max"] = counts[first]
     names = np.asarray(crimes["offence"].cat.categories, dtype=object)
