@@ -1,0 +1,83 @@
+"""Deliberately bad rows for the sample data, so the quarantine has something to catch.
+
+The bad rows are new rows or copies of crimes by untagged people (never a crime in the truth) and three fixes
+of the first subject at night; each is listed in ``truth/dirty.csv`` with the loader's reason code and its
+0-based data row in the file as written. One row is valid but carries spreadsheet-formula and HTML text, which
+must be accepted and neutralised or escaped in every output.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+if TYPE_CHECKING:
+    from geomatch.simulate import World
+
+UNSAFE_TEXT = '=HYPERLINK("http://example.invalid/x","details") <script>alert(1)</script>'
+
+
+def plant_dirty(world: World, trails_file: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Copies of the world's trails, crimes and MoJ crimes with bad rows added, and the list of them
+    (file, reason, key, row)."""
+    crimes, moj, refs = _dirty_crimes(world)
+    trails, fixes = _dirty_trails(world.trails, trails_file)
+    listed = []
+    for file, frame, rows in (("crimes.csv", crimes, refs["crimes.csv"]), ("crimes_moj.csv", moj, refs["crimes_moj.csv"])):
+        for reason, ref, pick in rows:
+            hits = frame.index[frame["crime_ref"] == ref].tolist()
+            for row in hits if pick == "all" else hits[-1:]:
+                listed.append((file, reason, ref, row))
+    return trails, crimes, moj, pd.DataFrame(listed + fixes, columns=["file", "reason", "key", "row"])
+
+
+def _dirty_crimes(world: World):
+    planted = set(world.truth.scenarios["crime_ref"]) | set(world.truth.windows.loc[world.truth.windows["dst_ambiguous"], "crime_ref"])
+    crimes, moj = world.crimes, world.crimes_moj
+    spare = crimes[~crimes["crime_ref"].isin(planted) & crimes["crime_ref"].isin(moj["crime_ref"])]
+    base = spare.iloc[:5].reset_index(drop=True)
+    prefix, last = crimes["crime_ref"].iloc[-1].rsplit("/", 1)
+    new_ref = iter(f"{prefix}/{int(last) + i:0{len(last)}d}" for i in range(1, 10))
+
+    zero, reversed_, unknown, conflict, unsafe = (base.iloc[[i]].copy() for i in range(5))
+    zero[["crime_ref", "easting", "northing"]] = [next(new_ref), 0.0, 0.0]
+    reversed_[["crime_ref", "committed_from", "committed_to"]] = [next(new_ref), reversed_["committed_to"].iloc[0],
+                                                                   reversed_["committed_from"].iloc[0]]
+    unknown[["crime_ref", "offence"]] = [next(new_ref), "fly_tipping"]
+    conflict[["committed_to", "free_text"]] = [_later(conflict["committed_to"].iloc[0]), "Amended: time corrected."]
+    unsafe[["crime_ref", "free_text"]] = [next(new_ref), UNSAFE_TEXT]
+    crimes_rows = [("zero_zero", zero), ("reversed_window", reversed_), ("unknown_offence", unknown),
+                   ("duplicate_crime_ref_conflict", conflict), ("accepted_unsafe_text", unsafe)]
+    dirty_crimes = pd.concat([crimes, *(f for _, f in crimes_rows)]).sort_values("crime_ref", kind="stable")
+
+    m = moj[moj["crime_ref"].isin(base["crime_ref"])].iloc[:3].copy().reset_index(drop=True)
+    both, code, backwards = (m.iloc[[i]].copy() for i in range(3))
+    both["crime_ref"] = next(new_ref)
+    src = crimes.set_index("crime_ref").loc[m["crime_ref"].iloc[0]]
+    both[["easting", "northing", "latitude", "longitude"]] = [src["easting"], src["northing"], 52.05, 1.15]
+    code[["crime_ref", "crime_type_code", "crime_type_description"]] = [next(new_ref), "XX", "Unknown"]
+    backwards[["crime_ref", "date_time_from", "date_time_to"]] = [next(new_ref), backwards["date_time_to"].iloc[0],
+                                                                   backwards["date_time_from"].iloc[0]]
+    moj_rows = [("both_location_kinds", both), ("unknown_offence", code), ("reversed_window", backwards)]
+    dirty_moj = pd.concat([moj, *(f for _, f in moj_rows)]).sort_values("crime_ref", kind="stable")
+
+    refs = {"crimes.csv": [(r, f["crime_ref"].iloc[0], "all" if r.startswith("duplicate") else "last")
+                           for r, f in crimes_rows],
+            "crimes_moj.csv": [(r, f["crime_ref"].iloc[0], "last") for r, f in moj_rows]}
+    return dirty_crimes.reset_index(drop=True), dirty_moj.reset_index(drop=True), refs
+
+
+def _later(local_text: str) -> str:
+    return (pd.Timestamp(local_text) + pd.Timedelta(hours=2)).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _dirty_trails(trails: pd.DataFrame, file: str) -> tuple[pd.DataFrame, list[tuple[str, str, str, int]]]:
+    """Blank one fix's timestamp, repeat one fix exactly, swap one fix's lat and lon (first subject, night)."""
+    blank, repeat, swap = 100, 250, 400
+    keys = {i: f"{trails['subject_id'].iloc[i]} {trails['timestamp'].iloc[i]:%Y-%m-%dT%H:%M:%SZ}"
+            for i in (blank, repeat, swap)}
+    out = pd.concat([trails.iloc[:repeat + 1], trails.iloc[repeat:]], ignore_index=True)
+    out.loc[blank, "timestamp"] = pd.NaT
+    out.loc[swap + 1, ["lat", "lon"]] = out.loc[swap + 1, ["lon", "lat"]].to_numpy()
+    return out, [(file, "unparseable_time", keys[blank], blank), (file, "duplicate_fix", keys[repeat], repeat + 1),
+                 (file, "lat_lon_swapped", keys[swap], swap + 1)]
