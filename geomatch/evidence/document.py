@@ -1,0 +1,158 @@
+"""Render the statement blocks (:mod:`geomatch.evidence.statement`) as ``statement.docx`` and ``statement.pdf``.
+
+Both files are byte-for-byte deterministic: the DOCX has fixed core properties and fixed ZIP entry dates, the
+PDF is written in reportlab's invariant mode. The PDF embeds DejaVu Sans (shipped with matplotlib) so any
+character in the inputs prints.
+"""
+from __future__ import annotations
+
+import io
+import zipfile
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+
+from geomatch.evidence.statement import Block, Heading, PageBreak, Para, Picture, Table
+from geomatch.safe import escape_html
+
+FIXED_DATE = datetime(2000, 1, 1)
+"""Creation and modification dates written into documents (the real time is in the pack's manifest)."""
+_ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+
+
+def write_docx(blocks: list[Block], path: Path, *, title: str) -> Path:
+    """Write the statement as a Word document."""
+    from docx import Document
+    from docx.enum.text import WD_BREAK
+    from docx.shared import Cm, Pt
+
+    document = Document()
+    section = document.sections[0]
+    section.page_width, section.page_height = Cm(21.0), Cm(29.7)
+    for side in ("left_margin", "right_margin", "top_margin", "bottom_margin"):
+        setattr(section, side, Cm(1.8))
+    document.styles["Normal"].font.name = "Arial"
+    document.styles["Normal"].font.size = Pt(10)
+    for block in blocks:
+        if isinstance(block, Heading):
+            document.add_heading(block.text, level=block.level)
+        elif isinstance(block, Para):
+            document.add_paragraph().add_run(block.text).bold = block.bold
+        elif isinstance(block, Table):
+            _docx_table(document, block, Pt(7 if block.small else 9.5))
+        elif isinstance(block, Picture):
+            document.add_picture(str(block.path), width=Cm(16.5))
+            document.add_paragraph(block.caption).runs[0].italic = True
+        elif isinstance(block, PageBreak):
+            document.add_paragraph().add_run().add_break(WD_BREAK.PAGE)
+    props = document.core_properties
+    props.title, props.author, props.last_modified_by = title, "geomatch", "geomatch"
+    props.created = props.modified = props.last_printed = FIXED_DATE
+    props.revision = 1
+    buffer = io.BytesIO()
+    document.save(buffer)
+    _write_fixed_zip(buffer.getvalue(), path)
+    return path
+
+
+def _docx_table(document, block: Table, size) -> None:
+    rows = ([block.header] if block.header else []) + list(block.rows)
+    table = document.add_table(rows=len(rows), cols=len(rows[0]))
+    table.style = "Table Grid"
+    for r, values in enumerate(rows):
+        for c, value in enumerate(values):
+            cell = table.cell(r, c)
+            run = cell.paragraphs[0].add_run(value)
+            run.font.size = size
+            run.bold = (r == 0 and block.header is not None) or (c == 0 and block.header is None)
+    document.add_paragraph()
+
+
+def _write_fixed_zip(data: bytes, path: Path) -> None:
+    """Rewrite a ZIP (DOCX) with every entry dated 1980-01-01, in the same order, so the bytes are stable."""
+    with zipfile.ZipFile(io.BytesIO(data)) as source, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in source.infolist():
+            fixed = zipfile.ZipInfo(info.filename, date_time=_ZIP_DATE)
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            fixed.external_attr = 0o600 << 16
+            out.writestr(fixed, source.read(info.filename))
+
+
+@lru_cache(maxsize=1)
+def _pdf_fonts() -> tuple[str, str]:
+    """Register DejaVu Sans (regular, bold) from matplotlib's bundled fonts with reportlab."""
+    import matplotlib
+    from reportlab.lib.fonts import addMapping
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+
+    folder = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+    pdfmetrics.registerFont(TTFont("DejaVuSans", str(folder / "DejaVuSans.ttf")))
+    pdfmetrics.registerFont(TTFont("DejaVuSans-Bold", str(folder / "DejaVuSans-Bold.ttf")))
+    addMapping("DejaVuSans", 0, 0, "DejaVuSans")
+    addMapping("DejaVuSans", 1, 0, "DejaVuSans-Bold")
+    addMapping("DejaVuSans", 0, 1, "DejaVuSans")
+    addMapping("DejaVuSans", 1, 1, "DejaVuSans-Bold")
+    return "DejaVuSans", "DejaVuSans-Bold"
+
+
+def write_pdf(blocks: list[Block], path: Path, *, title: str, footer: str) -> Path:
+    """Write the statement as an A4 PDF with a footer (``footer`` and the page number) on every page."""
+    from reportlab.lib import colors
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.lib.units import cm
+    from reportlab.platypus import Image, KeepTogether, PageBreak as PdfBreak, Paragraph, SimpleDocTemplate, Spacer
+    from reportlab.platypus import Table as PdfTable
+    from reportlab.platypus import TableStyle
+
+    regular, bold = _pdf_fonts()
+    body = ParagraphStyle("body", fontName=regular, fontSize=9.5, leading=12.5, spaceAfter=5)
+    strong = ParagraphStyle("strong", parent=body, fontName=bold)
+    small = ParagraphStyle("small", parent=body, fontSize=6.8, leading=8.2, spaceAfter=0)
+    caption = ParagraphStyle("caption", parent=body, fontSize=8.5, leading=11)
+    headings = {0: ParagraphStyle("h0", parent=body, fontName=bold, fontSize=15, leading=19, spaceAfter=8),
+                1: ParagraphStyle("h1", parent=body, fontName=bold, fontSize=12, leading=15, spaceBefore=8)}
+    width = A4[0] - 3.6 * cm
+    story = []
+    for block in blocks:
+        if isinstance(block, Heading):
+            story.append(Paragraph(escape_html(block.text), headings[min(block.level, 1)]))
+        elif isinstance(block, Para):
+            story.append(Paragraph(escape_html(block.text), strong if block.bold else body))
+        elif isinstance(block, Table):
+            style = small if block.small else body
+            rows = ([block.header] if block.header else []) + list(block.rows)
+            def cell_style(r: int, c: int) -> ParagraphStyle:
+                labelled = (r == 0 and block.header) or (c == 0 and not block.header)
+                return strong if labelled and not block.small else style
+
+            cells = [[Paragraph(escape_html(v), cell_style(r, c)) for c, v in enumerate(values)]
+                     for r, values in enumerate(rows)]
+            widths = None if block.header else [width * 0.3, width * 0.7]
+            table = PdfTable(cells, colWidths=widths, repeatRows=1 if block.header else 0)
+            shaded = (-1, 0) if block.header else (0, -1)  # the header row, or the label column
+            table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
+                                       ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                                       ("BACKGROUND", (0, 0), shaded, colors.Color(0.93, 0.93, 0.93))]))
+            story += [table, Spacer(1, 6)]
+        elif isinstance(block, Picture):
+            image = Image(str(block.path))
+            scale = min(width / image.imageWidth, (A4[1] - 7 * cm) / image.imageHeight)
+            image.drawWidth, image.drawHeight = image.imageWidth * scale, image.imageHeight * scale
+            story.append(KeepTogether([image, Paragraph(escape_html(block.caption), caption)]))
+        elif isinstance(block, PageBreak):
+            story.append(PdfBreak())
+
+    def on_page(canvas, doc) -> None:
+        canvas.saveState()
+        canvas.setFont(regular, 7.5)
+        canvas.drawString(1.8 * cm, 1.0 * cm, footer)
+        canvas.drawRightString(A4[0] - 1.8 * cm, 1.0 * cm, f"Page {doc.page}")
+        canvas.restoreState()
+
+    document = SimpleDocTemplate(str(path), pagesize=A4, leftMargin=1.8 * cm, rightMargin=1.8 * cm,
+                                 topMargin=1.6 * cm, bottomMargin=1.8 * cm, title=title, author="geomatch",
+                                 creator="geomatch", producer="geomatch", subject="", invariant=1)
+    document.build(story, onFirstPage=on_page, onLaterPages=on_page)
+    return path

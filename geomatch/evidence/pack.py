@@ -1,0 +1,178 @@
+"""Making evidence packs: one folder per hit, made in parallel, then the run's index page and manifest.
+
+Each pack is a pure function of its hit, its crime, the subject's fixes around the window and the options, so
+the files are the same byte for byte whatever the number of workers (only the manifests' ``generated_at``
+differs between runs).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Iterator, Mapping, Sequence
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from geomatch.config import MatchConfig
+from geomatch.errors import InputError
+from geomatch.evidence.context import EvidenceOptions, pack_data, trail_slices
+from geomatch.evidence.document import write_docx, write_pdf
+from geomatch.evidence.htmlmap import write_map_html
+from geomatch.evidence.index import write_index
+from geomatch.evidence.naming import safe_folder_name
+from geomatch.evidence.points import write_points
+from geomatch.evidence.statement import Exhibits, build_statement
+from geomatch.evidence.staticmap import draw_map
+from geomatch.evidence.timeline import draw_timeline
+from geomatch.manifest import MANIFEST_NAME, file_entry, write_manifest
+
+log = logging.getLogger(__name__)
+PACK_FILES = ("map.png", "map.html", "timeline.png", "points.csv", "statement.docx", "statement.pdf")
+
+
+@dataclass(frozen=True)
+class PackJob:
+    """Everything one worker needs to make one pack (small: only the fixes around the window travel)."""
+
+    hit: Mapping[str, Any]
+    crime: Mapping[str, Any]
+    fixes: pd.DataFrame
+    folder: Path
+    config: MatchConfig
+    options: EvidenceOptions
+    inputs: tuple[Mapping[str, Any], ...]  # manifest entries of the input files, hashed once per run
+
+
+@dataclass(frozen=True)
+class EvidenceRun:
+    """What :func:`make_packs` wrote: the pack folders (in hit order), the index page, the run manifest."""
+
+    out_dir: Path
+    packs: tuple[Path, ...]
+    index: Path
+    manifest: Path
+    seconds: float
+
+    @property
+    def packs_per_second(self) -> float:
+        return len(self.packs) / self.seconds if self.seconds > 0 else float("inf")
+
+
+def pack_folder(hit_id: str) -> str:
+    """The folder name of a hit's pack (the hit id, made safe)."""
+    return safe_folder_name(hit_id)
+
+
+def make_pack(job: PackJob) -> Path:
+    """Make one pack: maps, timeline, points table, statement (DOCX and PDF) and its manifest."""
+    from geomatch import __version__
+
+    folder = job.folder
+    folder.mkdir(parents=True, exist_ok=True)
+    data = pack_data(job.hit, job.crime, job.fixes, job.config, job.options)
+    exhibits = Exhibits(folder / "map.png", folder / "timeline.png", folder / "points.csv")
+    draw_map(data, exhibits.map_png, job.options)
+    write_map_html(data, folder / "map.html", job.options)
+    draw_timeline(data, exhibits.timeline_png, job.options)
+    write_points(data, exhibits.points_csv)
+    names = tuple(Path(entry["path"]).name for entry in job.inputs)
+    blocks = build_statement(data, exhibits, version=__version__, inputs=names)
+    title = f"Evidence pack {job.hit['hit_id']}"
+    write_docx(blocks, folder / "statement.docx", title=title)
+    write_pdf(blocks, folder / "statement.pdf", title=title,
+              footer=f"geomatch evidence pack · hit {job.hit['hit_id']} · subject {data.hit['subject_id']}")
+    write_manifest(folder, tool="geomatch evidence", inputs=[],
+                   parameters={"hit_id": job.hit["hit_id"], "config": job.config, "options": job.options},
+                   outputs=[folder / name for name in PACK_FILES],
+                   counts={"fixes_shown": len(data.fixes), "points_in_vicinity": int(data.fixes["vicinity"].sum()),
+                           "gaps_in_window": int(data.gaps["in_window"].sum())},
+                   extra={"inputs": list(job.inputs)})  # hashed once per run, not once per pack
+    return folder
+
+
+def _jobs(hits: pd.DataFrame, trails: pd.DataFrame, crimes: pd.DataFrame, out_dir: Path, config: MatchConfig,
+          options: EvidenceOptions, inputs: tuple[Mapping[str, Any], ...]) -> Iterator[PackJob]:
+    by_ref = crimes.set_index(crimes["crime_ref"].astype(str), drop=False)
+    missing = sorted(set(hits["crime_ref"].astype(str)) - set(by_ref.index))
+    if missing:
+        raise InputError(f"{len(missing)} hit(s) name crimes not in the crimes file, e.g. {missing[0]!r}")
+    for hit, fixes in zip(hits.to_dict("records"), trail_slices(hits, trails, options.context_s)):
+        if fixes.empty:
+            raise InputError(f"no fixes of subject {hit['subject_id']!r} around hit {hit['hit_id']} in the trails")
+        yield PackJob(hit, by_ref.loc[str(hit["crime_ref"])].to_dict(), fixes,
+                      out_dir / pack_folder(hit["hit_id"]), config, options, inputs)
+
+
+def make_packs(hits: pd.DataFrame, trails: pd.DataFrame, crimes: pd.DataFrame, out_dir: Path | str, *,
+               config: MatchConfig | None = None, options: EvidenceOptions | None = None,
+               inputs: Sequence[Path] = (), workers: int = 1, progress: bool = False) -> EvidenceRun:
+    """Make a pack per hit in ``out_dir/<hit id>/``, then ``out_dir/index.html`` and ``out_dir/manifest.json``.
+
+    Args:
+        hits: hits as :func:`geomatch.match.match_hits` returns them (``score``/``reasons`` used when present).
+        trails: accepted fixes (:func:`geomatch.trails.load_trails`), sorted by subject then time.
+        crimes: accepted crimes (:func:`geomatch.crimes.load_crimes`) in the same CRS.
+        out_dir: the evidence folder (created).
+        config: the matching parameters the hits were made with (the gap length).
+        options: drawing options.
+        inputs: the input files, hashed into every manifest.
+        workers: processes drawing packs (1 draws in this process).
+        progress: show a progress bar.
+    """
+    started = time.perf_counter()
+    config = config or MatchConfig()
+    options = options or EvidenceOptions()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    input_paths = [Path(p) for p in inputs] + ([Path(options.basemap)] if options.basemap else [])
+    entries = tuple(file_entry(p) for p in input_paths)
+    jobs = _jobs(hits.reset_index(drop=True), trails, crimes, out_dir, config, options, entries)
+    bar = tqdm(total=len(hits), desc="evidence packs", unit="pack", disable=None if progress else True,
+               leave=False)
+    folders: list[Path] = []
+    if workers <= 1 or len(hits) <= 1:
+        for job in jobs:
+            folders.append(make_pack(job))
+            bar.update()
+    else:
+        with ProcessPoolExecutor(max_workers=min(workers, os.cpu_count() or workers)) as pool:
+            for folder in pool.map(make_pack, jobs, chunksize=4):
+                folders.append(folder)
+                bar.update()
+    bar.close()
+    index = write_index(hits.reset_index(drop=True), [f.name for f in folders], out_dir / "index.html")
+    outputs = [index] + [f / MANIFEST_NAME for f in folders]
+    manifest = write_manifest(out_dir, tool="geomatch evidence", inputs=[],
+                              parameters={"config": config, "options": options}, outputs=outputs,
+                              counts={"packs": len(folders)}, extra={"inputs": list(entries)})
+    seconds = time.perf_counter() - started
+    log.info("%d evidence packs written to %s in %.1f s", len(folders), out_dir, seconds)
+    return EvidenceRun(out_dir, tuple(folders), index, manifest, seconds)
+
+
+def load_and_make_packs(hits_path: Path, trails_path: Path, crimes_path: Path, out_dir: Path, *,
+                        config: MatchConfig | None = None, options: EvidenceOptions | None = None,
+                        trails_kwargs: Mapping[str, Any] | None = None,
+                        crimes_kwargs: Mapping[str, Any] | None = None, workers: int = 1,
+                        progress: bool = False) -> EvidenceRun:
+    """``geomatch evidence``: read a hits file and reload its trails and crimes with the same loaders as
+    ``geomatch match``, then :func:`make_packs`."""
+    from geomatch.crimes import load_crimes
+    from geomatch.output import read_hits
+    from geomatch.trails import load_trails
+
+    config = config or MatchConfig()
+    try:
+        hits = read_hits(hits_path)
+    except (OSError, ValueError) as error:
+        raise InputError(f"the hits file could not be read ({error})", file=str(hits_path)) from error
+    trails, crs = load_trails(trails_path, **dict(trails_kwargs or {}))
+    crimes = load_crimes(crimes_path, config=config, target_crs=crs, **dict(crimes_kwargs or {}))
+    options = replace(options or EvidenceOptions(), crs=crs)
+    return make_packs(hits, trails.accepted, crimes.accepted, out_dir, config=config, options=options,
+                      inputs=[hits_path, trails_path, crimes_path], workers=workers, progress=progress)
+

@@ -1,0 +1,229 @@
+"""Exhibit: ``map.png``, the breadcrumb trail around the crime location (matplotlib, no network by default).
+
+The map is in the metric CRS of the fixes (British National Grid metres on the axes). It is drawn with a bare
+``Figure`` (Agg, no pyplot state), so workers can draw in parallel, and saved without a ``Software`` tag so
+the bytes depend on the inputs only.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib import patheffects
+from matplotlib.collections import LineCollection, PatchCollection
+from matplotlib.colors import Normalize
+from matplotlib.cm import ScalarMappable
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Circle
+from matplotlib.ticker import FuncFormatter
+from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
+
+from geomatch.errors import InputError
+from geomatch.evidence.context import EvidenceOptions, PackData
+from geomatch.evidence.style import CMAP, SOURCE_MARKERS, marker_for
+from geomatch.evidence.text import fmt_duration, fmt_m, fmt_time, mpl_text, offence_name, zone_names
+from geomatch.times import UK_TZ
+
+log = logging.getLogger(__name__)
+PNG_METADATA = {"Software": None}
+MAX_LABELS = 60
+_HALO = [patheffects.withStroke(linewidth=2.5, foreground="white")]
+
+
+def map_extent(data: PackData) -> tuple[float, float, float, float]:
+    """A square view (xmin, xmax, ymin, ymax in metres) around the zone, the closest approach and the points in
+    the vicinity, with a margin."""
+    cx, cy, r = float(data.crime["x"]), float(data.crime["y"]), float(data.hit["radius_m"])
+    near = data.vicinity
+    xs = np.concatenate([[cx - 1.5 * r, cx + 1.5 * r, float(data.hit["closest_x"])], near["x"].to_numpy(float)])
+    ys = np.concatenate([[cy - 1.5 * r, cy + 1.5 * r, float(data.hit["closest_y"])], near["y"].to_numpy(float)])
+    half = max(xs.max() - xs.min(), ys.max() - ys.min()) / 2 * 1.12
+    mx, my = (xs.max() + xs.min()) / 2, (ys.max() + ys.min()) / 2
+    return mx - half, mx + half, my - half, my + half
+
+
+def nice_length(span_m: float) -> float:
+    """A round scale-bar length (1, 2 or 5 times a power of ten) near a fifth of ``span_m`` metres."""
+    target = span_m / 5
+    power = 10 ** math.floor(math.log10(target))
+    return max(step * power for step in (1, 2, 5) if step * power <= target)
+
+
+def time_ticks(start: pd.Timestamp, end: pd.Timestamp, n: int = 6) -> tuple[np.ndarray, list[str]]:
+    """Colour-bar ticks (seconds after ``start``) at round minutes, labelled in UK local time."""
+    span = max((end - start).total_seconds(), 1.0)
+    step = next(s for s in (60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400)
+                if span / s <= n)
+    first = start.ceil(f"{step}s")
+    ticks = pd.date_range(first, end, freq=f"{step}s")
+    local = ticks.tz_convert(UK_TZ)
+    same_day = start.tz_convert(UK_TZ).date() == end.tz_convert(UK_TZ).date()
+    fmt = "%H:%M" if same_day else "%d %b %H:%M"
+    return (ticks - start).total_seconds().to_numpy(), [t.strftime(fmt) for t in local]
+
+
+def map_title(data: PackData) -> str:
+    """Crime reference, offence, window in UK local time, subject and presence."""
+    hit = data.hit
+    return (f"{mpl_text(hit['crime_ref'])} · {mpl_text(offence_name(hit['offence']))}\n"
+            f"Window (with padding): {fmt_time(hit['window_start'])} to {fmt_time(hit['window_end'])}\n"
+            f"Subject {mpl_text(hit['subject_id'])} · {hit['presence']} · closest approach "
+            f"{fmt_m(hit['min_distance_m'])} at {fmt_time(hit['closest_time'])}")
+
+
+def draw_map(data: PackData, path: Path, options: EvidenceOptions) -> Path:
+    """Draw ``map.png`` for one hit and return its path."""
+    fig = Figure(figsize=(8.27, 10.2), dpi=options.dpi, layout="constrained")
+    ax = fig.add_subplot()
+    xmin, xmax, ymin, ymax = map_extent(data)
+    ax.set_xlim(xmin, xmax)
+    ax.set_ylim(ymin, ymax)
+    ax.set_aspect("equal", adjustable="box")
+    if options.basemap is not None:
+        _draw_basemap(ax, options.basemap, options.crs, (xmin, ymin, xmax, ymax))
+    if options.tiles:
+        _draw_tiles(ax, options.tiles, options.crs)
+
+    fixes = data.fixes
+    hit, crime = data.hit, data.crime
+    cx, cy, r = float(crime["x"]), float(crime["y"]), float(hit["radius_m"])
+    ax.add_patch(Circle((cx, cy), r, facecolor=(0, 0, 0, 0.06), edgecolor="black", lw=1.8, zorder=2))
+
+    window = fixes[fixes["in_window"]]
+    acc = window["accuracy_m"].to_numpy(float)
+    has_acc = np.isfinite(acc) & (acc > 0)
+    circles = [Circle((px, py), a) for px, py, a in zip(window["x"][has_acc], window["y"][has_acc], acc[has_acc])]
+    ax.add_collection(PatchCollection(circles, facecolor="none", edgecolor="0.35", lw=0.7, linestyle=":",
+                                      zorder=3))
+
+    x, y = fixes["x"].to_numpy(float), fixes["y"].to_numpy(float)
+    steps = np.stack([np.column_stack([x[:-1], y[:-1]]), np.column_stack([x[1:], y[1:]])], axis=1)
+    gap = fixes["gap_after"].to_numpy()[:-1]
+    ax.add_collection(LineCollection(steps[~gap], colors="0.3", lw=1.1, zorder=4))
+    ax.add_collection(LineCollection(steps[gap], colors="black", lw=1.3, linestyles=(0, (5, 3)), zorder=4))
+    _draw_arrows(ax, x, y, gap, (xmin, xmax, ymin, ymax))
+    for row, in_window, seconds in zip(np.flatnonzero(gap), data.gaps["in_window"], data.gaps["duration_s"]):
+        if in_window:  # gaps are the steps flagged gap_after, in order
+            ax.text((x[row] + x[row + 1]) / 2, (y[row] + y[row + 1]) / 2, f"gap {fmt_duration(seconds)}",
+                    fontsize=7, ha="center", va="bottom", path_effects=_HALO, zorder=7, clip_on=True)
+
+    start, end = fixes["timestamp"].iloc[0], fixes["timestamp"].iloc[-1]
+    norm = Normalize(0.0, max((end - start).total_seconds(), 1.0))
+    seconds = (fixes["timestamp"] - start).dt.total_seconds().to_numpy()
+    outside = ~fixes["in_window"].to_numpy()
+    for source, group in fixes.groupby(fixes["source"].astype(str), sort=True):
+        rows = group.index.to_numpy()
+        out_rows, in_rows = rows[outside[rows]], rows[~outside[rows]]
+        ax.scatter(x[out_rows], y[out_rows], s=16, marker=marker_for(source), facecolors="none",
+                   edgecolors="0.55", lw=0.7, zorder=5)
+        ax.scatter(x[in_rows], y[in_rows], s=46, marker=marker_for(source), c=seconds[in_rows], cmap=CMAP,
+                   norm=norm, edgecolors="black", lw=0.6, zorder=6)
+    _label_sequence(ax, data.vicinity)
+
+    ax.plot([cx, hit["closest_x"]], [cy, hit["closest_y"]], color="black", lw=0.8, ls=":", zorder=7)
+    ax.scatter([cx], [cy], s=320, marker="*", c="black", edgecolors="white", lw=1.0, zorder=8)
+    ax.scatter([hit["closest_x"]], [hit["closest_y"]], s=130, marker="X", c="white", edgecolors="black", lw=1.3,
+               zorder=9)
+
+    span = xmax - xmin
+    length = nice_length(span)
+    ax.add_artist(AnchoredSizeBar(ax.transData, length, f"{length:,.0f} m", "lower left", pad=0.6, sep=4,
+                                  color="black", frameon=True, size_vertical=span / 180))
+    ax.annotate("N", xy=(0.95, 0.97), xytext=(0.95, 0.86), xycoords="axes fraction", ha="center", va="center",
+                fontsize=13, fontweight="bold", arrowprops={"arrowstyle": "-|>", "color": "black", "lw": 1.5},
+                path_effects=_HALO, zorder=10)
+    ax.text(0.95, 0.83, "grid north", transform=ax.transAxes, ha="center", va="top", fontsize=7,
+            path_effects=_HALO, zorder=10)
+
+    grid = FuncFormatter(lambda v, _: f"{v:,.0f}")
+    ax.xaxis.set_major_formatter(grid)
+    ax.yaxis.set_major_formatter(grid)
+    ax.tick_params(labelsize=7)
+    ax.tick_params(axis="y", labelrotation=90)
+    ax.grid(True, color="0.85", lw=0.5, zorder=1)
+    ax.set_xlabel(f"Easting (m, {options.crs})", fontsize=8)
+    ax.set_ylabel(f"Northing (m, {options.crs})", fontsize=8)
+    ax.set_title(map_title(data), fontsize=9, loc="left")
+
+    ticks, labels = time_ticks(start, end)
+    bar = fig.colorbar(ScalarMappable(norm=norm, cmap=CMAP), ax=ax, orientation="horizontal", shrink=0.85,
+                       aspect=40, pad=0.01)
+    bar.set_ticks(ticks, labels=labels, fontsize=7)
+    bar.set_label(f"Time of fix, UK local time ({zone_names(fixes['timestamp'])})", fontsize=8)
+    fig.legend(handles=_legend_handles(r, fixes), loc="outside lower center", ncols=3, fontsize=7,
+               frameon=False)
+    fig.savefig(path, format="png", metadata=PNG_METADATA)
+    return path
+
+
+def _draw_arrows(ax, x: np.ndarray, y: np.ndarray, gap: np.ndarray, extent: tuple[float, ...]) -> None:
+    """Direction-of-travel arrowheads at the middle of each step long enough to see (not across gaps)."""
+    xmin, xmax, ymin, ymax = extent
+    dx, dy = np.diff(x), np.diff(y)
+    length = np.hypot(dx, dy)
+    mx, my = x[:-1] + dx / 2, y[:-1] + dy / 2
+    show = (~gap & (length > (xmax - xmin) / 40) & (mx > xmin) & (mx < xmax) & (my > ymin) & (my < ymax))
+    if show.any():
+        ax.quiver(mx[show], my[show], dx[show] / length[show], dy[show] / length[show], angles="xy",
+                  pivot="mid", scale=45, width=0.0025, headwidth=5, headlength=5, headaxislength=4.5,
+                  color="0.15", zorder=5)
+
+
+def _label_sequence(ax, near: pd.DataFrame) -> None:
+    """Sequence numbers beside the points in the vicinity (every k-th when there are very many)."""
+    every = max(1, math.ceil(len(near) / MAX_LABELS))
+    for row in near.iloc[::every].itertuples(index=False):
+        ax.annotate(str(row.seq), (row.x, row.y), xytext=(4, 4), textcoords="offset points", fontsize=7,
+                    path_effects=_HALO, zorder=7, annotation_clip=True)
+
+
+def _legend_handles(radius: float, fixes: pd.DataFrame) -> list[Line2D]:
+    """Proxy artists for the map key (black and white, so the key itself prints)."""
+    sources = sorted(set(fixes["source"].astype(str)) | {"GPS"})
+    handles = [Line2D([], [], ls="", marker="*", ms=12, mfc="black", mec="white", label="Crime location"),
+               Line2D([], [], ls="", marker="o", ms=12, mfc=(0, 0, 0, 0.06), mec="black", mew=1.8,
+                      label=f"Match zone ({radius:,.0f} m radius)"),
+               Line2D([], [], ls="", marker="X", ms=9, mfc="white", mec="black", label="Closest approach")]
+    handles += [Line2D([], [], ls="", marker=SOURCE_MARKERS.get(s, "D"), ms=6, mfc="0.6", mec="black",
+                       label=f"{s} fix in window (shade = time)") for s in sources]
+    handles += [Line2D([], [], ls="", marker="o", ms=4, mfc="none", mec="0.55", label="Fix outside window"),
+                Line2D([], [], ls="", marker="o", ms=10, mfc="none", mec="0.35", mew=0.8,
+                       label="Confidence radius (dotted)"),
+                Line2D([], [], color="0.3", lw=1.1, marker=">", ms=5, label="Between fixes, direction"),
+                Line2D([], [], color="black", lw=1.3, ls=(0, (5, 3)), label="Gap in trail (no fixes)")]
+    return handles
+
+
+def _draw_basemap(ax, path: Path, crs: str, bbox: tuple[float, float, float, float]) -> None:
+    """Draw a local vector file (roads, buildings) under the trail, reprojected and cut to the view."""
+    import geopandas as gpd
+
+    try:
+        layer = gpd.read_file(path)
+    except Exception as error:  # noqa: BLE001 - any reader failure is bad input
+        raise InputError(f"the basemap could not be read ({error})", file=str(path)) from error
+    if layer.crs is not None:
+        layer = layer.to_crs(crs)
+    layer = layer.cx[bbox[0]:bbox[2], bbox[1]:bbox[3]]
+    if layer.empty:
+        return
+    polygons = layer[layer.geom_type.isin(["Polygon", "MultiPolygon"])]
+    lines = layer[~layer.index.isin(polygons.index)]
+    if not polygons.empty:
+        polygons.plot(ax=ax, facecolor="0.9", edgecolor="0.75", lw=0.4, zorder=0.5)
+    if not lines.empty:
+        lines.plot(ax=ax, color="0.7", lw=1.0, zorder=0.6)
+
+
+def _draw_tiles(ax, url: str, crs: str) -> None:
+    """Draw web-map tiles from ``url`` (only when the user asked for it; needs the ``tiles`` extra)."""
+    try:
+        import contextily
+    except ImportError as error:
+        raise InputError("--tiles needs contextily: pip install 'geomatch[tiles]'") from error
+    log.info("fetching map tiles from %s", url)
+    contextily.add_basemap(ax, source=url, crs=crs, zorder=0)

@@ -1,0 +1,55 @@
+"""Map symbols shared by the static map, the timeline, the interactive map and the statement's key.
+
+Every symbol differs by shape or line style as well as colour, so a black-and-white print still reads.
+Time is shown with ``viridis``, whose lightness rises steadily (it prints as a grey ramp).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from matplotlib import colormaps
+from matplotlib.colors import to_hex
+
+CMAP = colormaps["viridis"]
+SOURCE_MARKERS = {"GPS": "o", "LBS": "^", "WIFI": "s"}
+OTHER_MARKER = "D"
+SOURCE_WORDS = {"GPS": "satellite (GPS) fix", "LBS": "mobile-network (LBS) fix, coarse",
+                "WIFI": "Wi-Fi fix"}
+
+
+def marker_for(source: str) -> str:
+    """The matplotlib marker of a fix source."""
+    return SOURCE_MARKERS.get(str(source).upper(), OTHER_MARKER)
+
+
+def time_colour(fraction: float) -> str:
+    """The hex colour of a time, given as a fraction 0..1 of the shown time range."""
+    return to_hex(CMAP(min(max(fraction, 0.0), 1.0)))
+
+
+@dataclass(frozen=True)
+class KeyEntry:
+    """One symbol of the map key: how it looks (in words) and what it means."""
+
+    symbol: str
+    meaning: str
+
+
+MAP_KEY = (
+    KeyEntry("Black star", "The crime location as recorded."),
+    KeyEntry("Solid black circle around the star", "The match zone: the radius used for this offence."),
+    KeyEntry("Circle / triangle / square markers", "Recorded positions of the tag: satellite (GPS), "
+             "mobile-network (LBS) and Wi-Fi fixes. Their shade shows the time (colour bar: dark = earlier, "
+             "light = later)."),
+    KeyEntry("Small hollow grey markers", "Positions recorded outside the time window (context only)."),
+    KeyEntry("Number beside a marker", "The sequence number of the fix; the same number is used in the table of "
+             "points (Exhibit 3)."),
+    KeyEntry("Dotted circle around a marker", "The confidence (accuracy) radius reported with that fix: the "
+             "true position was probably within it."),
+    KeyEntry("Solid grey line with arrowheads", "Straight line between consecutive fixes a few minutes apart, "
+             "with the direction of travel. The actual route between fixes is not known."),
+    KeyEntry("Dashed line", "A gap in the trail: no fixes were recorded between its ends."),
+    KeyEntry("White X with black outline", "The closest approach to the crime location during the window "
+             "(on a fix or on the straight line between fixes)."),
+    KeyEntry("Scale bar and N arrow", "Distance in metres; N points to grid north (British National Grid)."),
+)

@@ -1,0 +1,86 @@
+"""Wording and number formats shared by every part of a pack (maps, statement, HTML), so they always agree.
+
+Distances are shown in metres, speeds in km/h, times in UK local time with the offset
+(:func:`geomatch.times.format_uk`).
+"""
+from __future__ import annotations
+
+import math
+import re
+
+import pandas as pd
+
+from geomatch.offences import offence_table
+from geomatch.times import UK_TZ, format_uk
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+PRESENCE_WORDS = {
+    "observed": "Observed: at least one recorded position of the tag lies inside the match zone during the "
+                "window.",
+    "interpolated": "Interpolated: no recorded position lies inside the zone, but the straight line between two "
+                    "positions recorded a few minutes apart passes through it during the window. Where the "
+                    "subject actually went between those positions is not known.",
+    "possible": "Possible: the trail has a gap during the window (or a position whose accuracy circle reaches "
+                "the zone) and the subject could have reached the zone and left again at a plausible speed. "
+                "No recorded position places the subject in the zone.",
+}
+
+
+def plain(value: object) -> str:
+    """Text from inputs for plain-text outputs: control characters replaced by ``?``, missing values as ``—``."""
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return "—"
+    return _CONTROL.sub("?", str(value))
+
+
+def mpl_text(value: object) -> str:
+    """Text from inputs for matplotlib: as :func:`plain`, with ``$`` escaped so it is never read as maths."""
+    return plain(value).replace("$", r"\$")
+
+
+def offence_name(offence: str) -> str:
+    """The offence's description from the taxonomy (the key itself when unknown)."""
+    table = offence_table()
+    return str(table.loc[offence, "description"]) if offence in table.index else plain(offence)
+
+
+def fmt_m(metres: float) -> str:
+    """A distance in metres with one decimal, e.g. ``37.4 m``; ``—`` when unknown."""
+    return "—" if metres is None or not math.isfinite(metres) else f"{metres:,.1f} m"
+
+
+def fmt_kmh(mps: float) -> str:
+    """A speed given in m/s, shown in km/h with one decimal, e.g. ``4.3 km/h``."""
+    return "—" if mps is None or not math.isfinite(mps) else f"{mps * 3.6:,.1f} km/h"
+
+
+def fmt_duration(seconds: float) -> str:
+    """A duration in seconds as ``1 h 02 min 05 s`` / ``4 min 10 s`` / ``12 s``."""
+    if seconds is None or not math.isfinite(seconds):
+        return "—"
+    whole = int(round(seconds))
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes:02d} min {secs:02d} s"
+    if minutes:
+        return f"{minutes} min {secs:02d} s"
+    return f"{secs} s"
+
+
+def fmt_time(ts: pd.Timestamp) -> str:
+    """A UTC instant to the nearest second, in UK local time with the offset (:func:`geomatch.times.format_uk`)."""
+    return format_uk(ts if pd.isna(ts) else pd.Timestamp(ts).round("s"))
+
+
+def zone_names(times: pd.Series) -> str:
+    """The UK local offsets that occur in ``times``, e.g. ``BST, +01:00`` or ``BST, +01:00 / GMT, +00:00``."""
+    local = pd.Series(times).dropna().dt.tz_convert(UK_TZ)
+    seen = []
+    for ts in local:
+        offset = ts.strftime("%z")
+        label = f"{ts.tzname()}, {offset[:3]}:{offset[3:]}"
+        if label not in seen:
+            seen.append(label)
+    return " / ".join(seen) if seen else "UK local time"

@@ -1,0 +1,83 @@
+"""Exhibit: ``timeline.png``, the distance from the crime location against time.
+
+Shaded: the committed window (hatched) inside the padded window (light); the match radius is a dashed line;
+gaps in the trail are cross-hatched bands with their length written on them. Times in UK local time.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+from matplotlib import dates as mdates
+from matplotlib.collections import LineCollection
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+from matplotlib.lines import Line2D
+
+from geomatch.evidence.context import EvidenceOptions, PackData
+from geomatch.evidence.staticmap import PNG_METADATA
+from geomatch.evidence.style import marker_for
+from geomatch.evidence.text import fmt_duration, fmt_m, mpl_text, zone_names
+from geomatch.times import UK_TZ
+
+_UK = ZoneInfo(UK_TZ)
+
+
+def _num(times) -> np.ndarray:
+    """UTC times as matplotlib date numbers."""
+    return mdates.date2num(pd.DatetimeIndex(pd.Series(times)).tz_convert("UTC").tz_localize(None).to_pydatetime())
+
+
+def draw_timeline(data: PackData, path: Path, options: EvidenceOptions) -> Path:
+    """Draw ``timeline.png`` for one hit and return its path."""
+    hit, crime, fixes = data.hit, data.crime, data.fixes
+    fig = Figure(figsize=(8.27, 4.4), dpi=options.dpi, layout="constrained")
+    ax = fig.add_subplot()
+    ws, we = _num([hit["window_start"], hit["window_end"]])
+    cf, ct = _num([crime["committed_from"], crime["committed_to"]])
+    ax.axvspan(ws, we, facecolor="0.92", edgecolor="none", zorder=0)
+    ax.axvspan(cf, ct, facecolor="0.78", edgecolor="none", zorder=0.5)
+    radius = float(hit["radius_m"])
+    ax.axhline(radius, color="black", ls="--", lw=1.2, zorder=2)
+
+    t = _num(fixes["timestamp"])
+    d = fixes["distance_m"].to_numpy(float)
+    gap = fixes["gap_after"].to_numpy()[:-1]
+    steps = np.stack([np.column_stack([t[:-1], d[:-1]]), np.column_stack([t[1:], d[1:]])], axis=1)
+    ax.add_collection(LineCollection(steps[~gap], colors="0.3", lw=1.1, zorder=3))
+    ax.add_collection(LineCollection(steps[gap], colors="black", lw=1.0, linestyles=(0, (5, 3)), zorder=3))
+    for start, end, seconds in zip(_num(data.gaps["start"]), _num(data.gaps["end"]), data.gaps["duration_s"]):
+        ax.axvspan(start, end, facecolor="none", edgecolor="0.4", hatch="x", lw=0, zorder=1)
+        ax.text((start + end) / 2, 0.97, f"gap {fmt_duration(seconds)}", transform=ax.get_xaxis_transform(),
+                ha="center", va="top", fontsize=7, bbox={"facecolor": "white", "edgecolor": "0.5", "pad": 1.5})
+    inside = fixes["in_window"].to_numpy()
+    for source, group in fixes.groupby(fixes["source"].astype(str), sort=True):
+        rows = group.index.to_numpy()
+        ax.scatter(t[rows], d[rows], s=np.where(inside[rows], 26, 12), marker=marker_for(source),
+                   c=np.where(inside[rows], "black", "white"), edgecolors="black", lw=0.6, zorder=4)
+    ax.scatter(_num([hit["closest_time"]]), [hit["min_distance_m"]], s=110, marker="X", c="white",
+               edgecolors="black", lw=1.3, zorder=5)
+
+    top = max(float(np.nanmax(d)) if len(d) else 0.0, 2.0 * radius) * 1.12
+    ax.set_ylim(0, top)
+    ax.set_xlim(t.min() if len(t) else ws, t.max() if len(t) else we)
+    ax.xaxis.set_major_locator(mdates.AutoDateLocator(tz=_UK, maxticks=9))
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M", tz=_UK))
+    ax.tick_params(labelsize=7)
+    day = pd.Timestamp(hit["window_start"]).tz_convert(UK_TZ).strftime("%a %d %b %Y")
+    ax.set_xlabel(f"UK local time ({zone_names(fixes['timestamp'])}), window starting {day}", fontsize=8)
+    ax.set_ylabel("Distance from crime location (m)", fontsize=8)
+    ax.set_title(f"{mpl_text(hit['crime_ref'])} · subject {mpl_text(hit['subject_id'])} · closest approach "
+                 f"{fmt_m(hit['min_distance_m'])}", fontsize=9, loc="left")
+    ax.grid(True, axis="y", color="0.85", lw=0.5)
+    handles = [Patch(facecolor="0.92", edgecolor="0.7", label="Window with padding"),
+               Patch(facecolor="0.78", edgecolor="0.5", label="Committed window"),
+               Line2D([], [], color="black", ls="--", label=f"Match radius {radius:,.0f} m"),
+               Patch(facecolor="white", edgecolor="0.4", hatch="x", label="Gap in trail (no fixes)"),
+               Line2D([], [], ls="", marker="o", mfc="black", mec="black", ms=5, label="Fix (shape = source)"),
+               Line2D([], [], ls="", marker="X", mfc="white", mec="black", ms=8, label="Closest approach")]
+    fig.legend(handles=handles, loc="outside lower center", ncols=3, fontsize=7, frameon=False)
+    fig.savefig(path, format="png", metadata=PNG_METADATA)
+    return path
