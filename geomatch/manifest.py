@@ -100,3 +100,18 @@ def verify_manifest(directory: Path) -> list[VerifyProblem]:
         elif sha256_file(path) != entry["sha256"]:
             problems.append(VerifyProblem(entry["path"], "changed"))
     return problems
+
+
+def verify_tree(directory: Path) -> tuple[int, list[VerifyProblem]]:
+    """Verify every ``manifest.json`` in ``directory`` and its subfolders (an evidence folder has one per pack
+    plus the run's own). Returns the number of manifests and the problems, with paths relative to ``directory``.
+    """
+    directory = Path(directory)
+    manifests = sorted(directory.rglob(MANIFEST_NAME))
+    problems = []
+    for manifest in manifests:
+        folder = manifest.parent
+        prefix = folder.relative_to(directory)
+        for problem in verify_manifest(folder):
+            problems.append(VerifyProblem((prefix / problem.path).as_posix(), problem.problem))
+    return len(manifests), problems
