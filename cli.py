@@ -67,8 +67,12 @@ def _parse_column_map(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.option("--trails-crs", help="CRS of x/y trail columns, e.g. EPSG:27700.")
 @click.option("--trails-tz", help="Time zone of trail timestamps without an offset, e.g. Europe/London.")
 @click.option("--db", "db_url", metavar="URL", help="Also record the run's crimes and hits in this review store.")
+@click.option("--evidence", is_flag=True, help="Also make an evidence pack per hit in OUT/evidence/.")
+@click.option("--evidence-workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Processes making evidence packs.")
 def match(trails_path: Path, crimes_path: Path, out_dir: Path, crimes_format: str, config_path: Path | None,
           radius_m: float | None, pad_min: float | None, trails_map: tuple[str, ...], crimes_map: tuple[str, ...],
+          evidence: bool, evidence_workers: int,
           trails_crs: str | None, trails_tz: str | None, db_url: str | None) -> None:
     """Match trails against crimes and write hits, quarantine and a manifest to OUT."""
     from geomatch.config import MatchConfig
@@ -83,6 +87,13 @@ def match(trails_path: Path, crimes_path: Path, out_dir: Path, crimes_format: st
                          trails_naive_tz=trails_tz)
     run = run_match(inputs, out_dir, config, progress=True)
     click.echo(format_summary(run))
+    if evidence:
+        from geomatch.evidence import EvidenceOptions, make_packs
+
+        packs = make_packs(run.hits, run.trails.accepted, run.crimes.accepted, out_dir / "evidence", config=config,
+                           options=EvidenceOptions(crs=run.crs), inputs=[Path(trails_path), crimes_path],
+                           workers=evidence_workers, progress=True)
+        click.echo(_evidence_summary(packs))
     if db_url:
         import json
 
@@ -211,6 +222,66 @@ def verify(ctx, db_url: str | None) -> None:
     report = verify_chain(db_url or ctx.parent.params["db_url"])
     click.echo(format_chain(report))
     ctx.exit(0 if report.ok else 1)
+
+
+def _evidence_summary(run) -> str:
+    return (f"evidence: {len(run.packs):,} packs in {run.out_dir} ({run.seconds:.1f} s, "
+            f"{run.packs_per_second:.2f} packs/s); open {run.index}")
+
+
+@geomatch.command()
+@click.option("--hits", "hits_path", required=True, type=click.Path(path_type=Path), help="hits.parquet of a run.")
+@click.option("--trails", "trails_path", required=True, type=click.Path(path_type=Path),
+              help="The trails file the hits were matched from.")
+@click.option("--crimes", "crimes_path", required=True, type=click.Path(path_type=Path),
+              help="The crimes file the hits were matched from.")
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Evidence folder.")
+@click.option("--basemap", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              help="Local vector file (roads, buildings) drawn under the maps.")
+@click.option("--tiles", metavar="URL", help="Tile URL template drawn under map.png (fetches tiles; needs the "
+                                             "'tiles' extra). Off by default: no network.")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Processes.")
+@click.option("--config", "config_path", type=click.Path(path_type=Path), help="MatchConfig TOML of the run.")
+@click.option("--context-min", type=click.FloatRange(min=0), default=30.0, show_default=True,
+              help="Trail shown either side of the window (min).")
+@click.option("--vicinity-m", type=click.FloatRange(min=0), default=500.0, show_default=True,
+              help="Fixes within this distance (m) in the window are numbered and tabled.")
+@click.option("--crimes-format", type=click.Choice(["auto", "table", "moj"]), default="auto", show_default=True)
+@click.option("--trails-map", multiple=True, metavar="THEIRS=OURS", help="Rename a trails column (repeatable).")
+@click.option("--crimes-map", multiple=True, metavar="THEIRS=OURS", help="Rename a crimes column (repeatable).")
+@click.option("--trails-crs", help="CRS of x/y trail columns, e.g. EPSG:27700.")
+@click.option("--trails-tz", help="Time zone of trail timestamps without an offset.")
+def evidence(hits_path, trails_path, crimes_path, out_dir, basemap, tiles, workers, config_path, context_min,
+             vicinity_m, crimes_format, trails_map, crimes_map, trails_crs, trails_tz) -> None:
+    """Make an evidence pack per hit (maps, timeline, points, statement, manifest) and an index page in OUT."""
+    from geomatch.config import MatchConfig
+    from geomatch.evidence import EvidenceOptions, load_and_make_packs
+
+    config = MatchConfig.from_toml(config_path) if config_path else MatchConfig()
+    options = EvidenceOptions(context_s=context_min * 60.0, vicinity_m=vicinity_m, basemap=basemap, tiles=tiles)
+    run = load_and_make_packs(
+        hits_path, trails_path, crimes_path, out_dir, config=config, options=options, workers=workers,
+        trails_kwargs={"column_map": _parse_column_map(trails_map), "crs": trails_crs, "naive_tz": trails_tz},
+        crimes_kwargs={"fmt": crimes_format, "column_map": _parse_column_map(crimes_map)}, progress=True)
+    click.echo(_evidence_summary(run))
+
+
+@geomatch.command("verify")
+@click.argument("directory", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.pass_context
+def verify_outputs(ctx, directory: Path) -> None:
+    """Check every file listed in DIRECTORY's manifest.json files (and its subfolders'): exit 0 when all match,
+    1 naming each changed or missing file."""
+    from geomatch.manifest import verify_tree
+
+    manifests, problems = verify_tree(directory)
+    if manifests == 0:
+        raise InputError("no manifest.json in this folder or below", file=str(directory))
+    for problem in problems:
+        click.echo(f"{problem.problem}: {problem.path}")
+    click.echo(f"{manifests:,} manifest(s): " + (f"{len(problems):,} file(s) changed or missing" if problems
+                                                  else "every file matches"))
+    ctx.exit(1 if problems else 0)
 
 
 # ---- vvol commands -----------------------------------------------------------------------------------------
