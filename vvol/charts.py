@@ -19,6 +19,21 @@ from vvol.score import TRENDS  # noqa: E402
 TREND_COLOURS = {"new": "#d62728", "intensifying": "#ff7f0e", "persistent": "#1f77b4", "diminishing": "#2ca02c"}
 HEXBIN_ABOVE = 20_000
 """Window crimes above which the background is a hexbin density rather than single points."""
+MAP_MAX_LOCATIONS = 300
+"""Locations drawn on the overview map (the highest scores); the list holds them all."""
+
+
+def _limits(ax, crimes: pd.DataFrame) -> None:
+    """Overview extent: the middle 99 % of located crimes plus a margin, so a few stray points far outside the
+    force area (real exports have them) do not shrink the map."""
+    x, y = crimes["x"].to_numpy(float), crimes["y"].to_numpy(float)
+    ok = np.isfinite(x) & np.isfinite(y)
+    if ok.sum() < 2:
+        return
+    (x0, x1), (y0, y1) = np.percentile(x[ok], [0.5, 99.5]), np.percentile(y[ok], [0.5, 99.5])
+    margin = 0.05 * max(x1 - x0, y1 - y0, 1000.0)
+    ax.set_xlim(x0 - margin, x1 + margin)
+    ax.set_ylim(y0 - margin, y1 + margin)
 
 
 def _png(fig) -> bytes:
@@ -32,7 +47,8 @@ def _background(ax, crimes: pd.DataFrame) -> None:
     x, y = crimes["x"].to_numpy(float), crimes["y"].to_numpy(float)
     ok = np.isfinite(x) & np.isfinite(y)
     if ok.sum() > HEXBIN_ABOVE:
-        ax.hexbin(x[ok], y[ok], gridsize=120, bins="log", cmap="Greys", mincnt=1, linewidths=0, alpha=0.6)
+        ax.hexbin(x[ok], y[ok], gridsize=150, bins="log", cmap="Greys", mincnt=1, linewidths=0, alpha=0.5,
+                  vmin=0.5)
     else:
         ax.scatter(x[ok], y[ok], s=2, c="#bbbbbb", linewidths=0, label="all crimes in the window")
 
@@ -63,13 +79,15 @@ def locations_map(crimes: pd.DataFrame, locations: pd.DataFrame, top_n: int = 10
     fig, (ax, zoom) = plt.subplots(1, 2, figsize=(13, 6.2), gridspec_kw={"width_ratios": [3, 2]})
     _background(ax, crimes)
     vmax = max(float(locations["score"].max()) if len(locations) else 1.0, 1.0)
-    _locations(ax, locations, vmax, size=1.0)
+    _locations(ax, locations.head(MAP_MAX_LOCATIONS), vmax, size=1.0)
+    _limits(ax, crimes)
     for rank, row in enumerate(locations.head(top_n).itertuples(), start=1):
         if np.isfinite(row.easting):
             ax.annotate(str(rank), (row.easting, row.northing), xytext=(4, 4), textcoords="offset points",
                         fontsize=8, weight="bold")
     ax.legend(loc="upper right", fontsize=7)
-    _frame(ax, f"Repeat locations: top {top_n} numbered by rank")
+    shown = min(len(locations), MAP_MAX_LOCATIONS)
+    _frame(ax, f"Top {shown} of {len(locations)} repeat locations; top {top_n} numbered by rank")
     located = locations[np.isfinite(locations["easting"])]
     if len(located):
         hot = located[located["kind"] == "hotspot"]
@@ -111,6 +129,7 @@ def clusters_map(crimes: pd.DataFrame, clusters: pd.DataFrame, cluster_crime: tu
     """The crimes of the top ``top_n`` linked clusters, one colour each, numbered by rank at their centroid."""
     fig, ax = plt.subplots(figsize=(8, 7))
     _background(ax, crimes)
+    _limits(ax, crimes)
     code_of = {cluster_id: code for code, cluster_id in enumerate(ids)}
     colours = plt.get_cmap("tab10")
     code, crime = cluster_crime

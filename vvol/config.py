@@ -25,6 +25,10 @@ Bands = tuple[tuple[float, float], ...]
 reaches, and 0 below the first."""
 
 
+BAND_FIELDS = ("frequency_bands", "gravity_bands", "people_bands", "location_frequency_bands",
+               "location_gravity_bands")
+
+
 @dataclass(frozen=True)
 class VvolConfig:
     """Parameters of a V-VOL run. Units are in the names (``_days``, ``_m``); points are score points.
@@ -40,6 +44,8 @@ class VvolConfig:
         gravity_bands: points by summed harm (harm-table units) in the window.
         people_bands: points by distinct other people (victims of an offender, offenders of a victim,
             victims of a cluster).
+        location_frequency_bands, location_gravity_bands: the same for premises and hot spots, which gather
+            more crimes than a person does, so their bands start higher.
         uplifts: fractional score uplift per flag present on any crime of the entity in the window (flags come
             from crime columns and from victims' involvement columns of the same name); uplifts add up.
         max_uplift: cap on the summed uplift.
@@ -64,6 +70,8 @@ class VvolConfig:
     frequency_bands: Bands = ((2, 5), (3, 10), (5, 15), (8, 20), (12, 25))
     gravity_bands: Bands = ((10, 5), (50, 10), (150, 15), (500, 20), (1500, 25))
     people_bands: Bands = ((1, 5), (2, 10), (3, 15), (5, 20), (8, 25))
+    location_frequency_bands: Bands = ((2, 5), (5, 10), (10, 15), (20, 20), (40, 25))
+    location_gravity_bands: Bands = ((50, 5), (250, 10), (1000, 15), (3000, 20), (8000, 25))
     uplifts: dict[str, float] = field(default_factory=lambda: {"vulnerable": 0.25, "domestic": 0.10})
     max_uplift: float = 0.5
     trend_intensifying_ratio: float = 1.5
@@ -76,7 +84,7 @@ class VvolConfig:
     harm_table: str | None = None
 
     def __post_init__(self) -> None:
-        for name in ("frequency_bands", "gravity_bands", "people_bands"):
+        for name in BAND_FIELDS:
             bands = tuple((float(t), float(p)) for t, p in getattr(self, name))
             if [t for t, _ in bands] != sorted(t for t, _ in bands):
                 raise InputError(f"{name} thresholds must rise", column=name)
@@ -97,7 +105,7 @@ class VvolConfig:
     @property
     def location_max_points(self) -> float:
         """Most points a location can earn before uplift (recency + frequency + gravity)."""
-        return self.recency_points + _top(self.frequency_bands) + _top(self.gravity_bands)
+        return self.recency_points + _top(self.location_frequency_bands) + _top(self.location_gravity_bands)
 
     def replace(self, **changes: Any) -> "VvolConfig":
         """A copy with some fields changed."""
@@ -124,7 +132,7 @@ def load_config(path: Path | str | None, **overrides: Any) -> VvolConfig:
         for key in ("offender_roles",):
             if key in values:
                 values[key] = tuple(values[key])
-        for key in ("frequency_bands", "gravity_bands", "people_bands"):
+        for key in BAND_FIELDS:
             if key in values:
                 values[key] = tuple(tuple(pair) for pair in values[key])
     values.update({k: v for k, v in overrides.items() if v is not None})

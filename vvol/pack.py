@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 import zipfile
 from importlib import resources
 from pathlib import Path
@@ -85,7 +86,6 @@ def write_workbook(tasking: Tasking, path: Path) -> Path:
     about.column_dimensions["B"].width = 100
     stamp = tasking.as_of.tz_convert(None).to_pydatetime()
     book.properties.created = stamp
-    book.properties.modified = stamp
     buffer = io.BytesIO()
     book.save(buffer)
     _write_stable_zip(buffer.getvalue(), path, stamp.timetuple()[:6])
@@ -106,12 +106,18 @@ def _cell(value):
 
 
 def _write_stable_zip(data: bytes, path: Path, stamp: tuple) -> None:
-    """Rewrite a zip with every entry dated ``stamp`` and the properties' timestamps as written (deterministic)."""
+    """Rewrite a workbook zip with every entry dated ``stamp`` and the document's ``modified`` time equal to its
+    ``created`` time (openpyxl stamps the wall clock on save), so the same pack has the same bytes."""
     with zipfile.ZipFile(io.BytesIO(data)) as source, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target:
         for item in sorted(source.infolist(), key=lambda i: i.filename):
+            content = source.read(item.filename)
+            if item.filename == "docProps/core.xml":
+                text = content.decode("utf-8")
+                created = re.search(r"<dcterms:created[^>]*>([^<]*)<", text).group(1)
+                content = re.sub(r"(<dcterms:modified[^>]*>)[^<]*<", rf"\g<1>{created}<", text).encode("utf-8")
             info = zipfile.ZipInfo(item.filename, date_time=stamp)
             info.compress_type = zipfile.ZIP_DEFLATED
-            target.writestr(info, source.read(item.filename))
+            target.writestr(info, content)
 
 
 def _about_rows(tasking: Tasking) -> list[list[str]]:
@@ -134,8 +140,10 @@ def explain(tasking: Tasking) -> dict[str, str]:
                   f"crimes in it (victims, offenders and suspects, premises)",
         "period": f"{c.period_days} days; trend compares the last period with the one before",
         "recency": f"{c.recency_points:g} pts for a crime today, halving every {c.recency_half_life_days:g} days",
-        "frequency": _bands_text(c.frequency_bands, "crimes"),
-        "gravity": _bands_text(c.gravity_bands, "harm") + f" (harm table: {h.source}, {h.year})",
+        "frequency": "people and clusters: " + _bands_text(c.frequency_bands, "crimes"),
+        "gravity": "people and clusters: " + _bands_text(c.gravity_bands, "harm") + f" (harm table: {h.source}, {h.year})",
+        "places": "frequency " + _bands_text(c.location_frequency_bands, "crimes") + "; gravity "
+                  + _bands_text(c.location_gravity_bands, "harm"),
         "people": _bands_text(c.people_bands, "people") + " (victims: different offenders or suspects; "
                   "offenders and clusters: different victims)",
         "uplift": ", ".join(f"{k} +{100 * v:g}%" for k, v in c.uplifts.items()) +

@@ -4,7 +4,8 @@ For an entity with repeat facts (see :func:`vvol.repeats.entity_facts`):
 
 - recency = ``recency_points`` x 0.5 ^ (days since its latest crime / ``recency_half_life_days``);
 - frequency, gravity (summed harm) and people (distinct other people) earn the points of the highest band
-  threshold they reach (``frequency_bands``, ``gravity_bands``, ``people_bands``);
+  threshold they reach (``frequency_bands``, ``gravity_bands``, ``people_bands``; places use
+  ``location_frequency_bands`` and ``location_gravity_bands``);
 - uplift = the sum of ``uplifts`` of the flags on any of its crimes, at most ``max_uplift``;
 - score = 100 x (sum of points / most points possible) x (1 + uplift), rounded to 0.1; 100 is the most a
   person or place can score before uplift.
@@ -51,11 +52,16 @@ def trend_class(current: np.ndarray, previous: np.ndarray, before: np.ndarray, c
 def add_scores(facts: pd.DataFrame, config: VvolConfig, *, flags: tuple[str, ...],
                people: tuple[str, np.ndarray] | None = None) -> pd.DataFrame:
     """``facts`` with ``recency_points``, ``frequency_points``, ``gravity_points``, ``<people>_points`` (when
-    ``people=(name, counts)`` is given), ``uplift_pct``, ``score`` and ``trend`` added."""
+    ``people=(name, counts)`` is given), ``uplift_pct``, ``score`` and ``trend`` added.
+
+    Without ``people`` the entity is a place and the location bands apply."""
     out = facts.copy()
     out["recency_points"] = np.round(recency_points(out["days_since_last"].to_numpy(), config), 1)
-    out["frequency_points"] = band_points(out["crimes_12m"].to_numpy(), config.frequency_bands)
-    out["gravity_points"] = band_points(out["harm_12m"].to_numpy(), config.gravity_bands)
+    place = people is None
+    out["frequency_points"] = band_points(out["crimes_12m"].to_numpy(),
+                                          config.location_frequency_bands if place else config.frequency_bands)
+    out["gravity_points"] = band_points(out["harm_12m"].to_numpy(),
+                                        config.location_gravity_bands if place else config.gravity_bands)
     total = out["recency_points"] + out["frequency_points"] + out["gravity_points"]
     most = config.location_max_points
     if people is not None:

@@ -1,0 +1,140 @@
+"""``vvol score`` end to end through click: the tasking pack, its safety and determinism, and exit codes."""
+from __future__ import annotations
+
+import json
+
+import openpyxl
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+import cli
+from geomatch.manifest import verify_manifest
+from vvol import synth
+
+LISTS = {"victims": "person_id", "offenders": "person_id", "locations": "location_id", "clusters": "cluster_id"}
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory):
+    """A small synthetic set with a hostile person id and premises id planted in it."""
+    data = synth.generate(3000, seed=7)
+    crimes, people = data.crimes.copy(), data.people.copy()
+    pub = crimes["premises_id"] == data.truth.pub_premises
+    crimes.loc[pub, "premises_id"] = "=HYPERLINK(\"http://x\")<script>alert(1)</script>"
+    people.loc[people["person_id"] == "PG01", "person_id"] = "<b>PG01</b>"
+    directory = tmp_path_factory.mktemp("vvol-sample")
+    crimes.to_csv(directory / "crimes.csv", index=False)
+    people.to_csv(directory / "people.csv", index=False)
+    return directory, data
+
+
+@pytest.fixture(scope="module")
+def pack(sample, tmp_path_factory):
+    """One scored pack of the sample (and the command's output), shared by the read-only tests."""
+    directory, _ = sample
+    out = tmp_path_factory.mktemp("vvol-pack") / "pack"
+    result = _score(directory, out)
+    assert result.exit_code == 0, result.output
+    return out, result.output
+
+
+def _score(directory, out, *extra):
+    result = CliRunner().invoke(cli.vvol, ["score", "--crimes", str(directory / "crimes.csv"), "--people",
+                                           str(directory / "people.csv"), "--as-of", "2026-10-31", "--period",
+                                           "90d", "--out", str(out), "--no-progress", *extra])
+    return result
+
+
+def test_score_writes_a_complete_verified_pack(sample, pack):
+    _, data = sample
+    pack, output = pack
+    assert "crimes: 3,0" in output and "quarantined" in output
+    assert "pack: " in output and "index.html" in output
+    for name in ["index.html", "tasking.xlsx", "manifest.json", "quarantine/crimes.csv", "quarantine/people.csv",
+                 *(f"{n}.csv" for n in LISTS)]:
+        assert (pack / name).is_file(), name
+    assert verify_manifest(pack) == []
+    manifest = json.loads((pack / "manifest.json").read_text())
+    assert manifest["tool"] == "vvol score" and manifest["parameters"]["period_days"] == 90
+    assert manifest["counts"]["crimes"]["rows_in"] == len(data.crimes)
+    assert manifest["harm_table"]["year"] == "2016"
+    for name, id_column in LISTS.items():
+        frame = pd.read_csv(pack / f"{name}.csv", keep_default_na=False)
+        assert frame.columns[0] == id_column and frame.columns[1] == "score"
+        assert frame.columns[-1] == "reasons"
+        assert "recency_points" in frame.columns and "frequency_points" in frame.columns
+        ordered = frame.sort_values(["score", id_column], ascending=[False, True], kind="stable")
+        assert frame[id_column].tolist() == ordered[id_column].tolist()
+
+
+def test_input_text_is_escaped_and_neutralised(pack):
+    pack, _ = pack
+    html = (pack / "index.html").read_text(encoding="utf-8")
+    assert "<script>" not in html and "<b>PG01</b>" not in html
+    assert "&lt;b&gt;PG01&lt;/b&gt;" in html
+    assert "<link" not in html and 'src="http' not in html and "href=" not in html  # offline: no CDN, no tiles
+    locations = pd.read_csv(pack / "locations.csv", dtype=str, keep_default_na=False)
+    assert any(v.startswith("'P:=") or v.startswith("P:=") for v in locations["location_id"])
+    sheet = openpyxl.load_workbook(pack / "tasking.xlsx")["clusters"]
+    texts = [c.value for row in sheet.iter_rows(min_row=2) for c in row if isinstance(c.value, str)]
+    assert not any(t.startswith(("=", "+", "-", "@")) for t in texts)
+
+
+def test_workbook_sheets_are_typed_with_frozen_headers(pack):
+    pack, _ = pack
+    book = openpyxl.load_workbook(pack / "tasking.xlsx")
+    assert book.sheetnames == ["victims", "offenders", "locations", "clusters", "about"]
+    sheet = book["offenders"]
+    header = [c.value for c in sheet[1]]
+    assert header[:2] == ["person_id", "score"] and sheet.freeze_panes == "B2"
+    row = {h: c.value for h, c in zip(header, sheet[2])}
+    assert isinstance(row["score"], float) and isinstance(row["crimes_12m"], int)
+    assert isinstance(row["also_victim"], bool)
+    assert sheet.column_dimensions["A"].width >= len("person_id")
+
+
+def test_pack_is_deterministic(sample, pack, tmp_path):
+    directory, _ = sample
+    pack, _ = pack
+    assert _score(directory, tmp_path / "again").exit_code == 0
+    first = json.loads((pack / "manifest.json").read_text())["outputs"]
+    second = json.loads((tmp_path / "again" / "manifest.json").read_text())["outputs"]
+    assert first == second
+
+
+def test_planted_problems_top_the_lists(sample, pack):
+    _, data = sample
+    pack, _ = pack
+    offenders = pd.read_csv(pack / "offenders.csv", keep_default_na=False)
+    assert data.truth.prolific_offenders[0] in offenders["person_id"].head(3).tolist()
+    victims = pd.read_csv(pack / "victims.csv", keep_default_na=False)
+    top = victims["person_id"].head(5).tolist()
+    assert data.truth.repeat_victims[0] in top and data.truth.triads[0][0] in top
+    clusters = pd.read_csv(pack / "clusters.csv", keep_default_na=False)
+    triad_victim, triad_offender, home = data.truth.triads[0]
+    assert any(all(m in text for m in (triad_victim, triad_offender, home)) for text in clusters["members"])
+    pub = clusters[clusters["members"].str.contains("script")].iloc[0]
+    assert pub["people"] == 6 and pub["crimes_12m"] == 36
+    locations = pd.read_csv(pack / "locations.csv", keep_default_na=False)
+    hot = locations[locations["kind"] == "hotspot"]
+    sx, sy = data.truth.station_xy
+    assert ((hot["easting"] - sx).abs().lt(30) & (hot["northing"] - sy).abs().lt(30)).any()
+
+
+def test_missing_column_exits_2_with_one_sentence(sample, tmp_path):
+    directory, _ = sample
+    broken = tmp_path / "crimes.csv"
+    pd.read_csv(directory / "crimes.csv").drop(columns=["offence"]).to_csv(broken, index=False)
+    result = CliRunner().invoke(cli.vvol, ["score", "--crimes", str(broken), "--people",
+                                           str(directory / "people.csv"), "--as-of", "2026-10-31", "--out",
+                                           str(tmp_path / "out"), "--no-progress"])
+    assert result.exit_code == 2
+    assert "column 'offence'" in result.output and result.output.count("\n") == 1
+
+
+def test_bad_as_of_and_period_exit_2(sample, tmp_path):
+    directory, _ = sample
+    assert _score(directory, tmp_path / "x", "--as-of", "soon").exit_code == 2
+    result = _score(directory, tmp_path / "y", "--period", "fortnight")
+    assert result.exit_code == 2 and "period" in result.output
