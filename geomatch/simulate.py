@@ -344,4 +344,6 @@ def _write_trails(trails: pd.DataFrame, path: Path) -> None:
     i = table.schema.get_field_index("timestamp")
     seconds = table.column("timestamp").cast(pa.timestamp("s", tz="UTC"))
     table = table.set_column(i, "timestamp", pc.strftime(seconds, format="%Y-%m-%dT%H:%M:%SZ"))
-    pacsv.write_csv(table, path, pacsv.WriteOptions(quoting_style="none"))  # ids, codes and times need no quotes
+    with open(path, "wb") as handle:  # ids, codes and times never need quotes
+        handle.write((",".join(table.column_names) + "\n").encode())
+        pacsv.write_csv(table, handle, pacsv.WriteOptions(include_header=False, quoting_style="none"))

@@ -1,9 +1,10 @@
 """Deliberately bad rows for the sample data, so the quarantine has something to catch.
 
 The bad rows are new rows or copies of crimes by untagged people (never a crime in the truth) and three fixes
-of the first subject at night; each is listed in ``truth/dirty.csv`` with the loader's reason code and its
-0-based data row in the file as written. One row is valid but carries spreadsheet-formula and HTML text, which
-must be accepted and neutralised or escaped in every output.
+of the first subject at night. Each is listed in ``truth/dirty.csv`` with the loader's reason code and its
+``source_row`` (1-based data row of the file as written, header not counted, as in the quarantine files).
+One row, listed as ``accepted_unsafe_text``, is valid but carries spreadsheet-formula and HTML text: it must be
+accepted, and neutralised or escaped in every output.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ UNSAFE_TEXT = '=HYPERLINK("http://example.invalid/x","details") <script>alert(1)
 
 def plant_dirty(world: World, trails_file: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Copies of the world's trails, crimes and MoJ crimes with bad rows added, and the list of them
-    (file, reason, key, row)."""
+    (file, reason, key, source_row)."""
     crimes, moj, refs = _dirty_crimes(world)
     trails, fixes = _dirty_trails(world.trails, trails_file)
     listed = []
@@ -27,8 +28,8 @@ def plant_dirty(world: World, trails_file: str) -> tuple[pd.DataFrame, pd.DataFr
         for reason, ref, pick in rows:
             hits = frame.index[frame["crime_ref"] == ref].tolist()
             for row in hits if pick == "all" else hits[-1:]:
-                listed.append((file, reason, ref, row))
-    return trails, crimes, moj, pd.DataFrame(listed + fixes, columns=["file", "reason", "key", "row"])
+                listed.append((file, reason, ref, row + 1))
+    return trails, crimes, moj, pd.DataFrame(listed + fixes, columns=["file", "reason", "key", "source_row"])
 
 
 def _dirty_crimes(world: World):
@@ -78,6 +79,7 @@ def _dirty_trails(trails: pd.DataFrame, file: str) -> tuple[pd.DataFrame, list[t
             for i in (blank, repeat, swap)}
     out = pd.concat([trails.iloc[:repeat + 1], trails.iloc[repeat:]], ignore_index=True)
     out.loc[blank, "timestamp"] = pd.NaT
-    out.loc[swap + 1, ["lat", "lon"]] = out.loc[swap + 1, ["lon", "lat"]].to_numpy()
-    return out, [(file, "unparseable_time", keys[blank], blank), (file, "duplicate_fix", keys[repeat], repeat + 1),
-                 (file, "lat_lon_swapped", keys[swap], swap + 1)]
+    lat, lon = float(out.at[swap + 1, "lat"]), float(out.at[swap + 1, "lon"])
+    out.at[swap + 1, "lat"], out.at[swap + 1, "lon"] = lon, lat
+    return out, [(file, "unparseable_time", keys[blank], blank + 1),
+                 (file, "duplicate_fix", keys[repeat], repeat + 2), (file, "lat_lon_swapped", keys[swap], swap + 2)]
