@@ -29,5 +29,5 @@ def safe_folder_name(text: str, max_len: int = MAX_NAME) -> str:
     if name == text and name and stem not in _RESERVED:
         return name
     digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:10]
-    base = name[: max_len - len(digest) - 1] or "x"
+    base = name.replace(".", "_")[: max_len - len(digest) - 1] or "x"  # no dot: no "CON.txt"-style stem
     return f"{base}-{digest}"
