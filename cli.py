@@ -53,8 +53,9 @@ def _parse_column_map(pairs: tuple[str, ...]) -> dict[str, str]:
 
 
 @geomatch.command()
-@click.option("--trails", "trails_path", required=True, type=click.Path(path_type=Path),
-              help="GPS fixes: CSV, Parquet, GeoParquet or GeoPackage.")
+@click.option("--trails", "trails_path", required=True,
+              help="GPS fixes: CSV, Parquet, GeoParquet or GeoPackage; with --engine dask a partitioned "
+                   "Parquet dataset (folder or fsspec URL, see geomatch partition).")
 @click.option("--crimes", "crimes_path", required=True, type=click.Path(path_type=Path),
               help="Crime records: a table, or the MoJ crime-mapping request CSV.")
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Output folder.")
@@ -70,22 +71,37 @@ def _parse_column_map(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.option("--evidence", is_flag=True, help="Also make an evidence pack per hit in OUT/evidence/.")
 @click.option("--evidence-workers", type=click.IntRange(min=1), default=1, show_default=True,
               help="Processes making evidence packs.")
-def match(trails_path: Path, crimes_path: Path, out_dir: Path, crimes_format: str, config_path: Path | None,
+@click.option("--engine", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+              help="local: one process; dask: a Dask cluster over a partitioned trails dataset.")
+@click.option("--scheduler", metavar="ADDRESS", help="Dask scheduler, e.g. tcp://10.0.0.5:8786 (default: start a "
+                                                      "local cluster).")
+@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True,
+              help="Workers of the local Dask cluster (one thread each).")
+def match(trails_path: str, crimes_path: Path, out_dir: Path, crimes_format: str, config_path: Path | None,
           radius_m: float | None, pad_min: float | None, trails_map: tuple[str, ...], crimes_map: tuple[str, ...],
           evidence: bool, evidence_workers: int,
-          trails_crs: str | None, trails_tz: str | None, db_url: str | None) -> None:
+          trails_crs: str | None, trails_tz: str | None, db_url: str | None, engine: str, scheduler: str | None,
+          workers: int) -> None:
     """Match trails against crimes and write hits, quarantine and a manifest to OUT."""
     from geomatch.config import MatchConfig
     from geomatch.pipeline import MatchInputs, format_summary, run_match
 
+    if evidence and engine == "dask":
+        raise click.UsageError("--evidence needs the trails in this process: run geomatch evidence on the hits")
     config = MatchConfig.from_toml(config_path) if config_path else MatchConfig()
     if radius_m is not None or pad_min is not None:
         config = config.with_uniform_rule(radius_m, pad_min * 60.0 if pad_min is not None else None)
-    inputs = MatchInputs(trails=trails_path, crimes=crimes_path, crimes_format=crimes_format,
-                         trails_column_map=_parse_column_map(trails_map),
+    inputs = MatchInputs(trails=trails_path if engine == "dask" else Path(trails_path), crimes=crimes_path,
+                         crimes_format=crimes_format, trails_column_map=_parse_column_map(trails_map),
                          crimes_column_map=_parse_column_map(crimes_map), trails_crs=trails_crs,
                          trails_naive_tz=trails_tz)
-    run = run_match(inputs, out_dir, config, progress=True)
+    if engine == "dask":
+        from geomatch.engines.dask_engine import DaskOptions, run_match_dask
+
+        run = run_match_dask(inputs, out_dir, config, DaskOptions(scheduler=scheduler, workers=workers),
+                             progress=True)
+    else:
+        run = run_match(inputs, out_dir, config, progress=True)
     click.echo(format_summary(run))
     if evidence:
         from geomatch.evidence import EvidenceOptions, make_packs
@@ -130,6 +146,26 @@ def geomatch_simulate(out_dir: Path, subjects: int, days: int, seed: int, start:
                + (", ".join(f"{name} {count}" for name, count in truth.items()) or "none"))
     for path in paths:
         click.echo(f"  wrote {path}")
+
+
+@geomatch.command()
+@click.option("--trails", "trails_path", required=True, type=click.Path(path_type=Path),
+              help="GPS fixes: CSV, Parquet, GeoParquet or GeoPackage.")
+@click.option("--by", default="day", show_default=True, type=click.Choice(["day", "subject", "subject,day"]),
+              help="Partition keys: day=YYYY-MM-DD (UTC day), subject_bucket=NN, or both nested.")
+@click.option("--out", "out", required=True, help="Dataset root: an empty folder or fsspec URL.")
+@click.option("--buckets", type=click.IntRange(min=1), default=16, show_default=True,
+              help="Subject buckets (with --by subject).")
+@click.option("--trails-map", multiple=True, metavar="THEIRS=OURS", help="Rename a trails column (repeatable).")
+@click.option("--trails-tz", help="Time zone of timestamps without an offset (give the same to geomatch match).")
+def partition(trails_path: Path, by: str, out: str, buckets: int, trails_map: tuple[str, ...],
+              trails_tz: str | None) -> None:
+    """Write a trails file as a partitioned Parquet dataset for geomatch match --engine dask."""
+    from geomatch.engines.dataset import write_partitioned
+
+    written = write_partitioned(trails_path, out, by=tuple(by.split(",")), buckets=buckets,
+                                column_map=_parse_column_map(trails_map), naive_tz=trails_tz)
+    click.echo(f"{len(written):,} partitions written to {out}")
 
 
 _OUTCOMES = ("no_further_action", "already_known", "intelligence_submitted", "investigation", "arrest", "charge",

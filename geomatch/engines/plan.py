@@ -1,0 +1,151 @@
+"""Which partitions each matching task reads, and which crimes it owns: the overlap rule.
+
+The matcher's result for a subject x crime pair depends only on that subject's fixes inside the crime's padded
+window ``[ws, we]`` plus the one fix just before ``ws`` and the one just after ``we`` (see
+:mod:`geomatch.match`: the pair's fix range, its steps and gaps, and ``max_gap_s`` all come from those). So a
+task reproduces the single-process result exactly for every crime it owns if it sees a *contiguous* piece of
+each subject's trail that contains them. The rule:
+
+* A **slot** is one subject group's day (``day=D``: fixes in ``[D, D + 1 day)`` UTC). Slots of a group are
+  ordered by day; slot ``p`` starts at ``a_p``.
+* Slot ``p`` **owns** the crimes whose window start ``ws`` lies in its core ``[a_p, a_{p+1})`` (the first
+  slot's core reaches back without limit, the last one's forward), so each crime is matched once per group:
+  no hit is duplicated, and the combined hits need no de-duplication.
+* Slot ``p`` **reads** its own fixes and those of the following slots up to the last one starting at or
+  before the latest ``we`` of its crimes (the halo: the longest padded window it owns), and, per subject, the
+  last fix before ``a_p`` and the first fix after the last slot read (the *edge fixes*, from a summary of
+  every slot). That is every fix from the one before ``a_p <= ws`` to the one after ``we``, contiguous, so no
+  hit across a slot boundary is lost and every measurement (``max_gap_s`` after a three-day gap included)
+  is the one the local engine makes.
+
+Datasets partitioned by subject only have one slot per group covering all time: each owns every crime and
+reads only itself.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import groupby
+
+import numpy as np
+import pandas as pd
+
+from geomatch.engines.dataset import PartitionFile
+
+_NO_LIMIT_LO = np.iinfo(np.int64).min
+_NO_LIMIT_HI = np.iinfo(np.int64).max
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One subject group's day (or the whole group without day keys): the dataset files that hold it."""
+
+    group: str | None
+    start_ns: int | None  # UTC midnight of the day, ns; None without day keys and for day=unknown
+    unknown_day: bool
+    files: tuple[int, ...]  # indices into the dataset's files
+
+
+@dataclass(frozen=True)
+class SlotTask:
+    """The matching work of one slot.
+
+    Attributes:
+        slot: the owning slot (index into the slots).
+        reads: the slots whose fixes it reads (itself, then its halo), in time order.
+        owned: positions of the crimes it owns in the crimes table.
+        before_slots: the group's slots before it (their last fix per subject gives the edge fix before).
+        after_slots: the group's slots after its halo (their first fix per subject gives the edge fix after).
+    """
+
+    slot: int
+    reads: tuple[int, ...]
+    owned: np.ndarray
+    before_slots: tuple[int, ...]
+    after_slots: tuple[int, ...]
+
+
+def plan_slots(files: tuple[PartitionFile, ...]) -> list[Slot]:
+    """Group the files into slots, ordered by subject group then day; ``day=unknown`` files form slots of
+    their own, which must hold no accepted fixes (checked when they are read) and so take no part in matching."""
+    def key(i: int):
+        f = files[i]
+        return (f.group or "", f.unknown_day, f.day.value if f.day is not None else 0)
+
+    order = sorted(range(len(files)), key=key)
+    slots = []
+    for _, members in groupby(order, key=key):
+        members = tuple(members)
+        first = files[members[0]]
+        slots.append(Slot(group=first.group, start_ns=None if first.day is None else int(first.day.value),
+                          unknown_day=first.unknown_day, files=members))
+    return slots
+
+
+def plan_tasks(slots: list[Slot], window_start_ns: np.ndarray, window_end_ns: np.ndarray) -> list[SlotTask]:
+    """One task per slot that owns at least one crime (see the module docstring for the rule).
+
+    Args:
+        slots: from :func:`plan_slots`.
+        window_start_ns, window_end_ns: every crime's padded window, int64 ns UTC, as the matcher computes it.
+    """
+    tasks = []
+    for members in _groups(slots):
+        starts = np.array([slots[i].start_ns if slots[i].start_ns is not None else _NO_LIMIT_LO for i in members],
+                          dtype=np.int64)
+        for k, index in enumerate(members):
+            core_lo = _NO_LIMIT_LO if k == 0 else starts[k]
+            core_hi = _NO_LIMIT_HI if k == len(members) - 1 else starts[k + 1]
+            owned = np.flatnonzero((window_start_ns >= core_lo) & (window_start_ns < core_hi))
+            if len(owned) == 0:
+                continue
+            latest_end = window_end_ns[owned].max()
+            last = max(int(np.searchsorted(starts, latest_end, side="right")) - 1, k)
+            tasks.append(SlotTask(slot=index, reads=tuple(members[k:last + 1]), owned=owned,
+                                  before_slots=tuple(members[:k]), after_slots=tuple(members[last + 1:])))
+    return tasks
+
+
+def _groups(slots: list[Slot]) -> list[list[int]]:
+    """The slot indices of each subject group, in time order, without ``day=unknown`` slots."""
+    groups: dict[str | None, list[int]] = {}
+    for index, slot in enumerate(slots):
+        if not slot.unknown_day:
+            groups.setdefault(slot.group, []).append(index)
+    return list(groups.values())
+
+
+def edge_fixes(slots: list[Slot], tasks: list[SlotTask],
+               slot_edges: dict[int, tuple[pd.DataFrame, pd.DataFrame]]) -> list[pd.DataFrame]:
+    """Each task's edge fixes: per subject, the latest fix in its ``before_slots`` and the earliest in its
+    ``after_slots``; one pass forward and one backward over each group's slots.
+
+    Args:
+        slot_edges: per slot, (first fix per subject, last fix per subject); slots are contiguous in time and
+            ordered, so a later slot's last fix of a subject is later than any earlier slot's.
+    """
+    latest_before: dict[int, pd.DataFrame] = {}
+    earliest_after: dict[int, pd.DataFrame] = {}
+    empty = pd.DataFrame()
+    for members in _groups(slots):
+        running = empty
+        for index in members:
+            latest_before[index] = running
+            running = _newest(running, slot_edges[index][1])
+        running = empty
+        for index in reversed(members):
+            running = _newest(running, slot_edges[index][0])
+            earliest_after[index] = running
+    return [pd.concat([f for f in (latest_before[task.slot],
+                                   earliest_after[task.after_slots[0]] if task.after_slots else empty) if len(f)]
+                      or [empty], ignore_index=True)
+            for task in tasks]
+
+
+def _newest(running: pd.DataFrame, edges: pd.DataFrame) -> pd.DataFrame:
+    """Per subject, the fix in ``edges`` where it has one, else the one in ``running``."""
+    if not len(edges):
+        return running
+    if not len(running):
+        return edges
+    both = pd.concat([running, edges], ignore_index=True).astype({"subject_id": str})
+    return both.drop_duplicates("subject_id", keep="last").reset_index(drop=True)

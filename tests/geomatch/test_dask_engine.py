@@ -1,0 +1,249 @@
+"""The Dask engine against the local engine: byte-identical hits over day, subject and subject+day partitions,
+retries, an unreadable partition, quarantine across partitions, and the overlap rule on its own."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+import cli
+from geomatch.config import MatchConfig
+from geomatch.crs import BNG, WGS84, transform
+from geomatch.engines import dask_engine
+from geomatch.engines.dataset import open_dataset, write_partitioned
+from geomatch.engines.plan import Slot, plan_tasks
+from geomatch.errors import InputError
+from geomatch.pipeline import MatchInputs, run_match
+
+START = pd.Timestamp("2026-10-22 00:00", tz="UTC")  # five days, over the UK clock change on 25 October
+DAYS = 5
+CONFIG = MatchConfig()
+
+
+def make_world(directory: Path, seed: int = 7) -> tuple[Path, Path]:
+    """A small seeded world that stresses partition boundaries.
+
+    Six subjects walk (and sometimes drive) with a fix a minute, with short and long gaps; S02 has no fixes at
+    all on the second day, nobody has any on the fourth; a few rows are bad. Crimes sit on and near the trails,
+    many with windows across midnight UTC, some longer than a day, some inside gaps.
+    """
+    rng = np.random.default_rng(seed)
+    rows = []
+    for s in range(6):
+        t = START + pd.to_timedelta(np.arange(0, DAYS * 86400, 60) + rng.integers(0, 20), unit="s")
+        speed = np.where(rng.random(len(t)) < 0.05, 12.0, 0.8)
+        heading = np.cumsum(rng.normal(0, 0.4, len(t)))
+        x = 616_000 + np.cumsum(speed * 60 * np.cos(heading)) * 0.3 + s * 400
+        y = 244_000 + np.cumsum(speed * 60 * np.sin(heading)) * 0.3
+        keep = np.ones(len(t), dtype=bool)
+        for _ in range(12):  # gaps of 6 min to 3 h
+            at = rng.integers(0, len(t))
+            keep[at:at + rng.choice([6, 20, 90, 180])] = False
+        day = ((t - START) // pd.Timedelta(days=1)).to_numpy()
+        keep &= day != 3
+        if s == 1:
+            keep &= day != 1
+        frame = pd.DataFrame({"subject_id": f"S{s + 1:02d}", "t": t[keep], "x": x[keep], "y": y[keep],
+                              "accuracy_m": rng.choice([5.0, 12.0, 40.0, np.nan, 400.0], keep.sum()),
+                              "source": rng.choice(["GPS", "GPS", "gps", "LBS", "WIFI", ""], keep.sum())})
+        rows.append(frame)
+    fixes = pd.concat(rows, ignore_index=True)
+    lon, lat = transform(fixes["x"].to_numpy(), fixes["y"].to_numpy(), BNG, WGS84)
+    trails = pd.DataFrame({
+        "subject_id": fixes["subject_id"],
+        "timestamp": fixes["t"].dt.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "lat": np.round(lat, 7), "lon": np.round(lon, 7),
+        "accuracy_m": fixes["accuracy_m"], "source": fixes["source"]})
+    trails = trails.sample(frac=1.0, random_state=seed).reset_index(drop=True)  # any order in the file
+    bad = pd.DataFrame([
+        {"subject_id": "S01", "timestamp": "not a time", "lat": 52.05, "lon": 1.15},
+        {"subject_id": "", "timestamp": "2026-10-22T10:00:00Z", "lat": 52.05, "lon": 1.15},
+        {"subject_id": "S03", "timestamp": "2026-10-23T10:00:30Z", "lat": 1.15, "lon": 52.05},
+        trails.iloc[5].to_dict(),  # an exact repeat of a fix
+    ])
+    trails = pd.concat([trails, bad], ignore_index=True)
+    trails_path = directory / "trails.csv"
+    trails.to_csv(trails_path, index=False)
+
+    crimes = []
+    for k in range(160):
+        fix = fixes.iloc[rng.integers(0, len(fixes))]
+        near = rng.random() < 0.8
+        cx = fix["x"] + (rng.normal(0, 60) if near else rng.normal(0, 2000))
+        cy = fix["y"] + (rng.normal(0, 60) if near else rng.normal(0, 2000))
+        length = rng.choice([600, 3600, 4 * 3600, 13 * 3600, 30 * 3600])
+        if k % 3 == 0:  # a window across midnight UTC
+            midnight = fix["t"].floor("D") + pd.Timedelta(days=int(rng.integers(0, 2)))
+            start = midnight - pd.Timedelta(seconds=int(rng.integers(0, 7200)))
+        else:
+            start = fix["t"] - pd.Timedelta(seconds=int(rng.integers(0, length)))
+        end = start + pd.Timedelta(seconds=int(length))
+        local = lambda ts: ts.tz_convert("Europe/London").strftime("%Y-%m-%d %H:%M:%S")  # noqa: E731
+        crimes.append({"crime_ref": f"C{k:04d}",
+                       "offence": rng.choice(["burglary_residential", "robbery_personal", "TFMV"]),
+                       "easting": round(cx, 1), "northing": round(cy, 1),
+                       "committed_from": local(start), "committed_to": local(end)})
+    crimes_path = directory / "crimes.csv"
+    pd.DataFrame(crimes).to_csv(crimes_path, index=False)
+    return trails_path, crimes_path
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("world")
+    trails, crimes = make_world(directory)
+    local = run_match(MatchInputs(trails=trails, crimes=crimes), directory / "local", CONFIG)
+    return directory, trails, crimes, local
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0") as running:
+        yield running.scheduler_address
+
+
+def run_dask(world, cluster, layout: str, out: str, **option):
+    directory, trails, crimes, _ = world
+    dataset = directory / f"ds_{layout.replace(',', '_')}"
+    if not dataset.exists():
+        write_partitioned(trails, str(dataset), by=tuple(layout.split(",")), buckets=3)
+    inputs = MatchInputs(trails=str(dataset), crimes=crimes)
+    options = dask_engine.DaskOptions(scheduler=cluster, **option)
+    return dask_engine.run_match_dask(inputs, directory / out, CONFIG, options)
+
+
+@pytest.mark.parametrize("layout", ["day", "subject", "subject,day"])
+def test_hits_identical_to_local_engine_byte_for_byte(world, cluster, layout):
+    directory, _, _, local = world
+    run = run_dask(world, cluster, layout, f"dask_{layout}")
+    assert set(local.hits["presence"]) == {"observed", "interpolated", "possible"}
+    assert len(local.hits) > 100
+    for name in ("hits.parquet", "hits.csv"):
+        assert (run.out_dir / name).read_bytes() == (local.out_dir / name).read_bytes(), name
+    assert run.counts() == local.counts()  # rows in = accepted + quarantined, over all partitions
+
+
+def test_boundary_cases_are_really_exercised(world):
+    _, _, _, local = world
+    hits = local.hits
+    crosses_midnight = hits["window_start"].dt.normalize() != hits["window_end"].dt.normalize()
+    assert crosses_midnight.sum() > 20
+    assert (hits["max_gap_s"] > 86400).any()  # S02's missing day, measured from the next partition
+    assert hits["long_window"].any()
+
+
+def test_quarantine_and_manifest_name_partitions(world, cluster):
+    directory, _, _, local = world
+    run = run_dask(world, cluster, "day", "dask_manifest")
+    quarantined = pd.read_csv(run.out_dir / "quarantine" / "trails.csv", dtype=str)
+    assert quarantined["partition"].str.startswith("day=").all()
+    assert "day=unknown/part-0.parquet" in set(quarantined["partition"])
+    expected = pd.read_csv(local.out_dir / "quarantine" / "trails.csv", dtype=str)
+    assert sorted(zip(quarantined["source_row"], quarantined["reason"])) == \
+        sorted(zip(expected["source_row"], expected["reason"]))  # the original file's row numbers
+    manifest = json.loads((run.out_dir / "manifest.json").read_text())
+    engine = manifest["engine"]
+    assert engine["name"] == "dask" and engine["workers"] == 2
+    assert [p["path"] for p in engine["partitions"]] == [f.name for f in open_dataset(engine["dataset"]).files]
+    assert sum(p["rows_in"] for p in engine["partitions"]) == manifest["counts"]["trails"]["rows_in"]
+    assert all(len(p["sha256"]) == 64 for p in engine["partitions"])
+
+
+def test_failed_task_is_retried(world, cluster, monkeypatch):
+    directory, _, _, local = world
+    real = dask_engine.read_partition
+    failed = set()
+
+    def flaky(fs, part, shown, column_map=None):
+        if part.name not in failed:  # every partition's first read fails, as on a lost worker
+            failed.add(part.name)
+            raise OSError("connection reset")
+        return real(fs, part, shown, column_map)
+
+    monkeypatch.setattr(dask_engine, "read_partition", flaky)
+    run = run_dask(world, cluster, "day", "dask_retried", retries=1)
+    assert failed and (run.out_dir / "hits.csv").read_bytes() == (local.out_dir / "hits.csv").read_bytes()
+    monkeypatch.setattr(dask_engine, "read_partition", flaky)
+    failed.clear()
+    with pytest.raises(OSError):
+        run_dask(world, cluster, "day", "dask_not_retried", retries=0)
+    assert not (directory / "dask_not_retried").exists()
+
+
+def test_unreadable_partition_is_named_and_nothing_is_written(world, cluster, tmp_path):
+    directory, trails, crimes, _ = world
+    dataset = tmp_path / "broken"
+    write_partitioned(trails, str(dataset), by=("day",))
+    victim = dataset / "day=2026-10-24" / "part-0.parquet"
+    victim.write_bytes(victim.read_bytes()[:200] + b"\x00" * 50)
+    out = tmp_path / "out"
+    with pytest.raises(InputError, match="day=2026-10-24/part-0.parquet"):
+        dask_engine.run_match_dask(MatchInputs(trails=str(dataset), crimes=crimes), out, CONFIG,
+                                   dask_engine.DaskOptions(scheduler=cluster, retries=1))
+    assert not out.exists()
+    result = CliRunner().invoke(cli.geomatch, ["match", "--engine", "dask", "--scheduler", cluster, "--trails",
+                                               str(dataset), "--crimes", str(crimes), "--out", str(out)])
+    assert result.exit_code == 2
+    assert "day=2026-10-24/part-0.parquet" in result.output and "could not be read" in result.output
+    assert not out.exists()
+
+
+def test_cli_partition_then_match_on_a_local_cluster_it_starts(world, tmp_path):
+    directory, trails, crimes, local = world
+    runner = CliRunner()
+    result = runner.invoke(cli.geomatch, ["partition", "--trails", str(trails), "--by", "day", "--out",
+                                          str(tmp_path / "ds")])
+    assert result.exit_code == 0, result.output
+    assert "5 partitions written" in result.output  # four days with fixes, and day=unknown
+    options = dask_engine.DaskOptions(workers=2, processes=False)  # the CLI starts worker processes
+    run = dask_engine.run_match_dask(MatchInputs(trails=str(tmp_path / "ds"), crimes=crimes), tmp_path / "out",
+                                     CONFIG, options)
+    assert (run.out_dir / "hits.parquet").read_bytes() == (local.out_dir / "hits.parquet").read_bytes()
+    assert json.loads(run.manifest.read_text())["engine"]["scheduler"].startswith("LocalCluster(2 workers")
+
+
+def test_fixes_outside_their_day_stop_the_run(world, cluster, tmp_path):
+    directory, trails, crimes, _ = world
+    dataset = tmp_path / "moved"
+    write_partitioned(trails, str(dataset), by=("day",))
+    (dataset / "day=2026-10-22").rename(dataset / "day=2026-10-21")
+    with pytest.raises(InputError, match="outside the partition's UTC day"):
+        dask_engine.run_match_dask(MatchInputs(trails=str(dataset), crimes=crimes), tmp_path / "out", CONFIG,
+                                   dask_engine.DaskOptions(scheduler=cluster, retries=0))
+
+
+def test_partition_writer_places_every_row_once(world, tmp_path):
+    _, trails, _, _ = world
+    written = write_partitioned(trails, str(tmp_path / "ds"), by=("subject", "day"), buckets=4)
+    parts = [pd.read_parquet(p) for p in written]
+    assert sum(len(p) for p in parts) == len(pd.read_csv(trails))
+    assert sorted(np.concatenate([p["source_row"].to_numpy() for p in parts]).tolist()) == \
+        list(range(1, len(pd.read_csv(trails)) + 1))
+    names = [Path(p).relative_to(tmp_path / "ds").as_posix() for p in written]
+    assert all(n.startswith("subject_bucket=") for n in names)
+    assert any("/day=unknown/" in n for n in names) and any(n.startswith("subject_bucket=unknown/") for n in names)
+    with pytest.raises(InputError, match="already holds Parquet"):
+        write_partitioned(trails, str(tmp_path / "ds"), by=("day",))
+
+
+def test_overlap_rule_owns_each_crime_once_and_reads_far_enough():
+    day = 86_400 * 10**9
+    slots = [Slot(group="g=a", start_ns=d * day, unknown_day=False, files=(i,)) for i, d in enumerate([0, 1, 2, 5])]
+    slots.append(Slot(group="g=b", start_ns=None, unknown_day=False, files=(4,)))
+    ws = np.array([-3 * day, day + day // 2, 2 * day - 1, 2 * day, 3 * day, 9 * day])
+    we = ws + np.array([day // 2, 2 * day, 1, 4 * day, 10, day])
+    tasks = {t.slot: t for t in plan_tasks(slots, ws, we)}
+    owned = np.concatenate([t.owned for t in tasks.values() if t.slot < 4])
+    assert sorted(owned.tolist()) == list(range(len(ws)))  # each crime once in group a ...
+    assert tasks[4].owned.tolist() == list(range(len(ws))) and tasks[4].reads == (4,)  # ... and once in group b
+    assert tasks[0].owned.tolist() == [0] and tasks[0].reads == (0,) and tasks[0].after_slots == (1, 2, 3)
+    assert tasks[1].owned.tolist() == [1, 2] and tasks[1].reads == (1, 2)  # ends at 3.5 days: reads day 2
+    assert tasks[2].owned.tolist() == [3, 4] and tasks[2].reads == (2, 3)  # ends day 6: reads up to day 5
+    assert tasks[2].before_slots == (0, 1) and tasks[2].after_slots == ()
+    assert tasks[3].owned.tolist() == [5]
