@@ -43,7 +43,8 @@ MOJ_CODES = {  # taxonomy key -> MoJ crime-mapping code and description (vehicle
     "robbery_personal": ("RB", "Robbery"), "robbery_business": ("RB", "Robbery"),
     "burglary_residential": ("BIAD", "Burglary in a dwelling"), "aggravated_burglary": ("AB", "Aggravated burglary"),
     "burglary_business": ("BOTD", "Burglary other than a dwelling"),
-    "theft_of_vehicle": ("TOMV", "Theft of a motor vehicle"), "aggravated_vehicle_taking": ("TOMV", "Theft of a motor vehicle"),
+    "theft_of_vehicle": ("TOMV", "Theft of a motor vehicle"),
+    "aggravated_vehicle_taking": ("TOMV", "Theft of a motor vehicle"),
     "theft_from_vehicle": ("TFMV", "Theft from a motor vehicle"), "theft_from_person": ("TFP", "Theft from the person"),
 }
 MOJ_COLUMNS = ["police_force", "crime_type_code", "crime_type_description", "batch_id", "crime_ref",
@@ -100,7 +101,8 @@ def simulate_world(n_subjects: int = 36, days: int = 7, seed: int = 1, start: st
 
     town = build_town(town_rng)
     subjects = make_subjects(plan_rng, town, n_subjects)
-    plans = [build_plan(plan_rng, town, s, day_list, t_end) for s in subjects]
+    plans = [build_plan(plan_rng, town, s, day_list, t_end)
+             for s in tqdm(subjects, desc="routines", unit="subject", disable=not progress)]
     drafts = plant_crimes(crime_rng, town, plans, day_list, t_start, t_end, fix_interval_s)
     log.info("simulated %d subjects, %d crimes; drawing fixes", n_subjects, len(drafts))
     trails = make_trails(fix_rng, plans, drafts, t_start, t_end, fix_interval_s, progress=progress)
@@ -262,11 +264,13 @@ def crime_tables(rng: np.random.Generator, drafts: list[CrimeDraft], plans: list
     committed = scenarios[scenarios["scenario"] == "committed"]
     committed = committed[["crime_ref", "subject_id", "near_from", "near_to"]].rename(
         columns={"near_from": "at_scene_from", "near_to": "at_scene_to"}).reset_index(drop=True)
-    subjects = pd.DataFrame([{
-        "subject_id": p.subject.subject_id, "home_x": round(p.subject.home[0], 1), "home_y": round(p.subject.home[1], 1),
-        "work_x": round(p.subject.work[0], 1) if p.subject.work else np.nan,
-        "work_y": round(p.subject.work[1], 1) if p.subject.work else np.nan,
-        "is_offender": p.subject.is_offender, "has_car": p.subject.has_car} for p in plans])
+    people = [p.subject for p in plans]
+    work = [s.work or (np.nan, np.nan) for s in people]
+    subjects = pd.DataFrame({
+        "subject_id": [s.subject_id for s in people],
+        "home_x": [s.home[0] for s in people], "home_y": [s.home[1] for s in people],
+        "work_x": [w[0] for w in work], "work_y": [w[1] for w in work],
+    }).round(1).assign(is_offender=[s.is_offender for s in people], has_car=[s.has_car for s in people])
     windows = pd.DataFrame({
         "crime_ref": d["crime_ref"], "from_utc": _iso_utc(d["t_from"]), "to_utc": _iso_utc(d["t_to"]),
         "dst_ambiguous": _in_repeated_hour(d["t_from"]) | _in_repeated_hour(d["t_to"]),

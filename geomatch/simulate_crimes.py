@@ -59,7 +59,8 @@ def draw_window(rng: np.random.Generator, offence: str, t0: float, t1: float) ->
         window = local_to_utc(day, rng.uniform(6.75, 9.0)), local_to_utc(day, rng.uniform(16.5, 19.75))
     elif kind == "away":
         day = local_day(t0) - timedelta(days=int(rng.integers(2)))
-        window = local_to_utc(day, rng.uniform(8.0, 18.0)), local_to_utc(day + timedelta(days=1), rng.uniform(8.0, 20.0))
+        window = (local_to_utc(day, rng.uniform(8.0, 18.0)),
+                  local_to_utc(day + timedelta(days=1), rng.uniform(8.0, 20.0)))
     if window is None or not window[0] <= t0 <= t1 <= window[1]:
         lo, hi = SHORT_WINDOW_MIN[offence]
         need = t1 - t0
@@ -125,13 +126,16 @@ def _in_hours(t: float, spans: tuple[tuple[float, float], ...]) -> bool:
     return any(lo <= h < hi for lo, hi in spans)
 
 
+SCENE_PLACES = {"burglary_residential": ("home",), "aggravated_burglary": ("home",),
+                "burglary_business": ("shop", "work"), "robbery_business": ("shop",)}
+
+
 def scene_for(rng: np.random.Generator, town: Town, offence: str, near: Door, reach_m: tuple[float, float],
               avoid: list[Door]) -> Door | None:
     """A scene for ``offence`` between ``reach_m`` metres of ``near``, at least 250 m from every door in
     ``avoid`` (the offender's routine places): an address for burglaries, a kerb or pavement otherwise."""
-    if offence in ("burglary_residential", "aggravated_burglary", "burglary_business", "robbery_business"):
-        kinds = ("home",) if "burglary_res" in offence or offence == "aggravated_burglary" else ("shop", "work")
-        places = [town.places(k) for k in kinds]
+    if offence in SCENE_PLACES:
+        places = [town.places(k) for k in SCENE_PLACES[offence]]
         x = np.concatenate([p.x for p in places])
         y = np.concatenate([p.y for p in places])
         d = np.hypot(x - near[0], y - near[1])

@@ -24,8 +24,8 @@ def plant_dirty(world: World, trails_file: str) -> tuple[pd.DataFrame, pd.DataFr
     crimes, moj, refs = _dirty_crimes(world)
     trails, fixes = _dirty_trails(world.trails, trails_file)
     listed = []
-    for file, frame, rows in (("crimes.csv", crimes, refs["crimes.csv"]), ("crimes_moj.csv", moj, refs["crimes_moj.csv"])):
-        for reason, ref, pick in rows:
+    for file, frame in (("crimes.csv", crimes), ("crimes_moj.csv", moj)):
+        for reason, ref, pick in refs[file]:
             hits = frame.index[frame["crime_ref"] == ref].tolist()
             for row in hits if pick == "all" else hits[-1:]:
                 listed.append((file, reason, ref, row + 1))
@@ -33,7 +33,8 @@ def plant_dirty(world: World, trails_file: str) -> tuple[pd.DataFrame, pd.DataFr
 
 
 def _dirty_crimes(world: World):
-    planted = set(world.truth.scenarios["crime_ref"]) | set(world.truth.windows.loc[world.truth.windows["dst_ambiguous"], "crime_ref"])
+    windows = world.truth.windows
+    planted = set(world.truth.scenarios["crime_ref"]) | set(windows.loc[windows["dst_ambiguous"], "crime_ref"])
     crimes, moj = world.crimes, world.crimes_moj
     spare = crimes[~crimes["crime_ref"].isin(planted) & crimes["crime_ref"].isin(moj["crime_ref"])]
     base = spare.iloc[:5].reset_index(drop=True)
