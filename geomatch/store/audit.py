@@ -17,15 +17,15 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.worksheet import Worksheet
 
 import geomatch
 from geomatch.errors import InputError
 from geomatch.safe import neutralise_cell, write_safe_csv
 from geomatch.store.chain import verify_chain
 from geomatch.store.engine import get_engine, read_connection
-from geomatch.store.review import UK, latest_events, uk_day_start
+from geomatch.store.review import UK, latest_event, uk_day_start
 from geomatch.store.schema import OUTCOMES, PENDING, hits, review_events
 from geomatch.times import format_uk, parse_times
 
@@ -96,17 +96,16 @@ def build_audit(db_url: str | None, month: str, *, review_days: float = 2.0,
     received = (sa.select(hits.c.hit_id, hits.c.crime_ref, hits.c.subject_id, hits.c.offence,
                           hits.c.first_received_at.label("received"))
                 .where(hits.c.first_received_at >= start, hits.c.first_received_at < end).subquery("received"))
-    latest = latest_events(as_of)
+    latest, on_latest = latest_event(received.c.hit_id, as_of)
     rows_query = (sa.select(received, latest.c.outcome, latest.c.note.label("latest_note"))
-                  .outerjoin(latest, latest.c.hit_id == received.c.hit_id)
+                  .select_from(received.outerjoin(latest, on_latest))
                   .order_by(received.c.received, received.c.hit_id))
     events_query = (sa.select(review_events.c.hit_id, review_events.c.at, review_events.c.outcome)
                     .join(received, received.c.hit_id == review_events.c.hit_id)
                     .where(review_events.c.at <= as_of).order_by(review_events.c.seq))
     with read_connection(get_engine(db_url)) as conn:
-        rows = pd.DataFrame(conn.execute(rows_query).mappings().all(),
-                            columns=[c.name for c in rows_query.selected_columns])
-        events = pd.DataFrame(conn.execute(events_query).mappings().all(), columns=["hit_id", "at", "outcome"])
+        rows, events = (pd.DataFrame.from_records(result.all(), columns=list(result.keys()))
+                        for result in (conn.execute(rows_query), conn.execute(events_query)))
     rows = _audit_rows(rows, events)
     summary = _summary(month, start, end, as_of, review_days, rows, events, db_url)
     return AuditReport(month, start, end, as_of, review_days, rows, summary)
@@ -176,8 +175,9 @@ def write_audit(report: AuditReport, path: Path) -> Path:
         raise InputError("the folder does not exist", file=str(path.parent))
     if suffix == ".csv":
         frame = report.rows.copy()
-        for column in ("received", "first_review"):
-            frame[column] = frame[column].map(lambda t: "" if pd.isna(t) else t.tz_convert(UK).floor("s").isoformat())
+        for column in ("received", "first_review"):  # ISO 8601 in UK local time with the offset
+            local = frame[column].dt.tz_convert(UK).dt.floor("s").dt.strftime("%Y-%m-%dT%H:%M:%S%z")
+            frame[column] = local.str.replace(r"(\d{2})(\d{2})$", r"\1:\2", regex=True).fillna("")
         write_safe_csv(frame.rename(columns=COLUMNS), path)
     else:
         _write_xlsx(report, path)
@@ -185,38 +185,35 @@ def write_audit(report: AuditReport, path: Path) -> Path:
 
 
 def _write_xlsx(report: AuditReport, path: Path) -> None:
-    book = Workbook()
-    summary = book.active
-    summary.title = "Summary"
-    _fill(summary, ["Measure", "Value"], [list(item) for item in report.summary], autofilter=False)
-    sheet = book.create_sheet("Hits")
-    records = []
-    for row in report.rows.itertuples(index=False):
-        record = list(row)
-        for i in (4, 5):  # received, first_review: Excel has no time zones, so UK local wall-clock time
-            record[i] = None if pd.isna(record[i]) else record[i].tz_convert(UK).tz_localize(None).floor("s").to_pydatetime()
-        record[6] = None if pd.isna(record[6]) else float(record[6])
-        records.append(record)
-    _fill(sheet, list(COLUMNS.values()), records, autofilter=True)
-    for letter in ("E", "F"):
-        for cell in sheet[letter][1:]:
-            cell.number_format = _XLSX_DATETIME
-    for cell in sheet["G"][1:]:
-        cell.number_format = "0.00"
+    book = Workbook(write_only=True)
+    _fill(book.create_sheet("Summary"), ["Measure", "Value"], [list(item) for item in report.summary])
+    frame = report.rows.astype(object).where(report.rows.notna(), None)
+    for column in ("received", "first_review"):  # Excel has no time zones: UK local wall-clock time
+        local = report.rows[column].dt.tz_convert(UK).dt.tz_localize(None).dt.floor("s")
+        frame[column] = pd.Series(local.dt.to_pydatetime(), dtype=object).where(local.notna(), None)
+    formats = {4: _XLSX_DATETIME, 5: _XLSX_DATETIME, 6: "0.00"}
+    _fill(book.create_sheet("Hits"), list(COLUMNS.values()), frame.values.tolist(), formats, autofilter=True)
     stamp = report.as_of.replace(tzinfo=None, microsecond=0)
     book.properties.created = book.properties.modified = stamp
     book.save(path)
 
 
-def _fill(sheet: Worksheet, header: list[str], records: list[list[Any]], *, autofilter: bool) -> None:
-    """Header and rows (text neutralised), frozen header, widths from the content."""
-    sheet.append([neutralise_cell(h) for h in header])
-    for record in records:
-        sheet.append([neutralise_cell(v) for v in record])
-    sheet.freeze_panes = "A2"
-    for index, name in enumerate(header, start=1):
-        lengths = [len(name)] + [16 if isinstance(r[index - 1], datetime) else len(str(r[index - 1] or ""))
+def _fill(sheet: Any, header: list[str], records: list[list[Any]], formats: dict[int, str] | None = None,
+          *, autofilter: bool = False) -> None:
+    """A write-only sheet: header, rows (text neutralised, ``formats`` by column index), frozen header, widths."""
+    formats = formats or {}
+    for index, name in enumerate(header):
+        lengths = [len(name)] + [16 if isinstance(r[index], datetime) else len(str(r[index] or ""))
                                  for r in records[:2000]]
-        sheet.column_dimensions[get_column_letter(index)].width = min(max(lengths) + 2, _MAX_WIDTH)
+        sheet.column_dimensions[get_column_letter(index + 1)].width = min(max(lengths) + 2, _MAX_WIDTH)
+    sheet.freeze_panes = "A2"
     if autofilter:
         sheet.auto_filter.ref = f"A1:{get_column_letter(len(header))}{len(records) + 1}"
+    sheet.append([neutralise_cell(h) for h in header])
+    for record in records:
+        values: list[Any] = [neutralise_cell(v) for v in record]
+        for index, number_format in formats.items():
+            cell = WriteOnlyCell(sheet, value=values[index])
+            cell.number_format = number_format
+            values[index] = cell
+        sheet.append(values)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -22,7 +21,6 @@ from sqlalchemy.engine import Connection
 import geomatch
 from geomatch.errors import InputError
 from geomatch.manifest import to_jsonable
-from geomatch.store.chain import utc_text
 from geomatch.store.engine import get_engine, write_transaction
 from geomatch.store.schema import crime_versions, crimes, hits, runs
 
@@ -85,26 +83,30 @@ def record_run(db_url: str | None, hits_frame: pd.DataFrame, crimes_frame: pd.Da
 
 
 def _records(frame: pd.DataFrame, required: Iterable[str], what: str) -> list[dict[str, Any]]:
-    """Rows as plain JSON-ready dicts (times as UTC datetimes, missing values as None)."""
+    """Rows as JSON-ready dicts: times as UTC text (``2026-10-21T08:30:00.000000Z``), missing values as None."""
     missing = [c for c in required if c not in frame.columns]
     if missing:
         raise InputError(f"the {what} table has no '{missing[0]}' column", column=missing[0])
-    frame = frame.drop(columns=[c for c in frame.columns if c in _NOT_CONTENT])
-    for column in _TIME_COLUMNS & set(frame.columns):
-        frame[column] = _utc_column(frame[column], column, what)
-    rows = []
-    for row in frame.to_dict("records"):
-        rows.append({str(k): _plain(v) for k, v in row.items()})
-    for column in required:
-        if any(row[column] is None or row[column] == "" for row in rows):
-            raise InputError(f"the {what} table has an empty '{column}'", column=column)
-        for row in rows:
-            row[column] = str(row[column])
-    return rows
+    names, columns = [], []
+    for name in frame.columns:
+        if name in _NOT_CONTENT:
+            continue
+        series = frame[name]
+        if name in _TIME_COLUMNS:
+            values = _utc_text_column(series, name, what)
+        else:
+            values = series.astype(object).where(series.notna(), None).tolist()
+        if name in required:
+            values = [None if v is None else str(v) for v in values]
+            if any(v is None or v == "" for v in values):
+                raise InputError(f"the {what} table has an empty '{name}'", column=name)
+        names.append(str(name))
+        columns.append(values)
+    return [dict(zip(names, row)) for row in zip(*columns)]
 
 
-def _utc_column(series: pd.Series, column: str, what: str) -> pd.Series:
-    """A time column as UTC, to the microsecond (the precision both databases keep)."""
+def _utc_text_column(series: pd.Series, column: str, what: str) -> list[str | None]:
+    """A time column as UTC text to the microsecond (the precision both databases keep); None where missing."""
     if pd.api.types.is_datetime64_dtype(series.dtype):
         raise InputError(f"the {what} table's times have no time zone (UTC expected)", column=column)
     if not isinstance(series.dtype, pd.DatetimeTZDtype):
@@ -112,26 +114,23 @@ def _utc_column(series: pd.Series, column: str, what: str) -> pd.Series:
             series = pd.to_datetime(series, utc=True, format="ISO8601")
         except (ValueError, TypeError) as error:
             raise InputError(f"the {what} table has a time that cannot be read: {error}", column=column) from error
-    return series.dt.tz_convert("UTC").dt.floor("us")
+    instants = series.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[us]")
+    text = np.char.add(np.datetime_as_string(instants, unit="us"), "Z")
+    return np.where(series.isna().to_numpy(), None, text).tolist()
 
 
-def _plain(value: Any) -> Any:
-    """A cell as a plain Python value: None for missing, UTC datetime for times, int/float/bool/str otherwise."""
-    if value is None or value is pd.NaT or value is pd.NA:
-        return None
-    if isinstance(value, pd.Timestamp):
-        return value.to_pydatetime()
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value
+def _typed(row: dict[str, Any], columns: Iterable[str]) -> dict[str, Any]:
+    """The values of ``columns`` for the database: UTC text back to datetimes, absent columns as None."""
+    typed = {c: row.get(c) for c in columns}
+    for column in _TIME_COLUMNS.intersection(typed):
+        if typed[column] is not None:
+            typed[column] = datetime.fromisoformat(typed[column])
+    return typed
 
 
 def _canonical(row: dict[str, Any]) -> tuple[str, str]:
-    """Canonical JSON of a row (times as UTC ISO text) and its hex SHA-256."""
-    text = json.dumps({k: utc_text(v) if isinstance(v, datetime) else v for k, v in row.items()},
-                      sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    """Canonical JSON of a row (sorted keys, no spaces, UTF-8) and its hex SHA-256."""
+    text = json.dumps(row, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
     return text, hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
@@ -160,7 +159,7 @@ def _record_crimes(conn: Connection, rows: list[dict[str, Any]], run_id: int,
     new, changed, versions = [], [], []
     for row in rows:
         content, digest = _canonical(row)
-        typed = {c: row.get(c) for c in _CRIME_TYPED}
+        typed = _typed(row, _CRIME_TYPED)
         old = stored.get(row["crime_ref"])
         if old is None:
             version = 1
@@ -197,7 +196,7 @@ def _record_hits(conn: Connection, rows: list[dict[str, Any]], run_id: int, now:
     new, changed, seen = [], [], []
     for row in rows:
         detail, digest = _canonical(row)
-        typed = {c: row.get(c) for c in _HIT_TYPED}
+        typed = _typed(row, _HIT_TYPED)
         if typed["n_fixes_in_zone"] is not None:
             typed["n_fixes_in_zone"] = int(typed["n_fixes_in_zone"])
         old = stored.get(row["hit_id"])
@@ -209,10 +208,12 @@ def _record_hits(conn: Connection, rows: list[dict[str, Any]], run_id: int, now:
             changed.append({"b_hit_id": row["hit_id"], **typed, "detail": detail, "content_sha256": digest,
                             "last_run_id": run_id, "last_seen_at": now})
         else:
-            seen.append({"b_hit_id": row["hit_id"], "last_run_id": run_id, "last_seen_at": now})
+            seen.append(row["hit_id"])
     if new:
         conn.execute(hits.insert(), new)
-    for batch in (changed, seen):
-        if batch:
-            conn.execute(hits.update().where(hits.c.hit_id == sa.bindparam("b_hit_id")), batch)
+    if changed:
+        conn.execute(hits.update().where(hits.c.hit_id == sa.bindparam("b_hit_id")), changed)
+    for start in range(0, len(seen), _CHUNK):
+        conn.execute(hits.update().where(hits.c.hit_id.in_(seen[start:start + _CHUNK]))
+                     .values(last_run_id=run_id, last_seen_at=now))
     return len(new), len(changed), len(seen)

@@ -69,14 +69,18 @@ def add_review(db_url: str | None, hit_id: str, *, outcome: str, by: str, note: 
     return ReviewEvent(seq, hit_id, at, by.strip(), outcome, note, digest)
 
 
-def latest_events(until: datetime | None = None) -> sa.Subquery:
-    """Each reviewed hit's latest event (``hit_id``, ``outcome``, ``at``, ``note``), optionally as of ``until``."""
-    events = sa.select(review_events.c.hit_id, sa.func.max(review_events.c.seq).label("seq"))
+def latest_event(hit_id: sa.ColumnElement, until: datetime | None = None) -> tuple[sa.Alias, sa.ColumnElement]:
+    """The latest review event of the hit ``hit_id`` (optionally as of ``until``), to outer-join on.
+
+    Returns the aliased events table and the join condition. The condition is a correlated ``max(seq)`` lookup
+    through the ``hit_id`` index: one index probe per hit, where joining a grouped subquery made SQLite scan
+    every event for every hit.
+    """
+    latest, earlier = review_events.alias("latest"), review_events.alias("earlier")
+    last_seq = sa.select(sa.func.max(earlier.c.seq)).where(earlier.c.hit_id == hit_id)
     if until is not None:
-        events = events.where(review_events.c.at <= until)
-    last = events.group_by(review_events.c.hit_id).subquery("last")
-    return (sa.select(review_events.c.hit_id, review_events.c.outcome, review_events.c.at, review_events.c.note)
-            .join(last, review_events.c.seq == last.c.seq).subquery("latest"))
+        last_seq = last_seq.where(earlier.c.at <= until)
+    return latest, latest.c.seq == last_seq.scalar_subquery()
 
 
 def list_hits(db_url: str | None = None, *, status: str | None = None, subject: str | None = None,
@@ -91,12 +95,12 @@ def list_hits(db_url: str | None = None, *, status: str | None = None, subject: 
     """
     if status is not None and status != PENDING and status not in OUTCOMES:
         raise InputError(f"status '{status}' is not pending nor one of {', '.join(OUTCOMES)}")
-    latest = latest_events()
+    latest, on_latest = latest_event(hits.c.hit_id)
     status_col = sa.func.coalesce(latest.c.outcome, PENDING).label("status")
     query = (sa.select(hits.c.hit_id, hits.c.score, status_col, hits.c.subject_id, hits.c.crime_ref,
                        hits.c.offence, hits.c.presence, hits.c.min_distance_m, hits.c.closest_time,
                        hits.c.first_received_at, latest.c.at.label("last_review_at"))
-             .outerjoin(latest, latest.c.hit_id == hits.c.hit_id)
+             .select_from(hits.outerjoin(latest, on_latest))
              .order_by(hits.c.score.desc().nulls_last(), hits.c.hit_id))
     if status == PENDING:
         query = query.where(latest.c.outcome.is_(None))
@@ -113,8 +117,8 @@ def list_hits(db_url: str | None = None, *, status: str | None = None, subject: 
     if min_score is not None:
         query = query.where(hits.c.score >= min_score)
     with read_connection(get_engine(db_url)) as conn:
-        rows = conn.execute(query).mappings().all()
-    return pd.DataFrame(rows, columns=[c.name for c in query.selected_columns])
+        result = conn.execute(query)
+        return pd.DataFrame.from_records(result.all(), columns=list(result.keys()))
 
 
 def uk_day_start(day: date) -> datetime:
