@@ -48,12 +48,67 @@ def transform_info(source: str = WGS84, target: str = BNG) -> TransformInfo:
     return TransformInfo(source, target, transformer.description, accuracy, "OSTN15" in transformer.definition)
 
 
+LATTICE_STEP_DEG = 0.005
+"""Spacing (degrees) of the lattice on which many WGS84 points are transformed exactly and then interpolated."""
+LATTICE_MAX_ERROR_M = 0.01
+"""Bound (m) on the interpolation error at that spacing, checked by the tests; far below any fix's accuracy."""
+_LATTICE_MIN_POINTS = 200_000
+
+
 def transform(x: np.ndarray, y: np.ndarray, source: str, target: str) -> tuple[np.ndarray, np.ndarray]:
-    """Transform coordinate arrays (x = easting or longitude, y = northing or latitude)."""
+    """Transform coordinate arrays (x = easting or longitude, y = northing or latitude).
+
+    Millions of WGS84 points in one town or county (a force's trails) are transformed exactly at the nodes of
+    a :data:`LATTICE_STEP_DEG` lattice over their extent and interpolated bilinearly in between, which is ten
+    times faster and within :data:`LATTICE_MAX_ERROR_M` of the exact result (the transformation is smooth at
+    that scale). Fewer points, or points spread so widely that the lattice would not pay, are transformed
+    one by one.
+    """
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     if source == target:
-        return np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    out_x, out_y = _transformer(source, target).transform(np.asarray(x, float), np.asarray(y, float))
+        return x, y
+    if source == WGS84 and len(x) >= _LATTICE_MIN_POINTS:
+        interpolated = _transform_on_lattice(x, y, target)
+        if interpolated is not None:
+            return interpolated
+    return _exact(x, y, source, target)
+
+
+def _exact(x: np.ndarray, y: np.ndarray, source: str, target: str) -> tuple[np.ndarray, np.ndarray]:
+    out_x, out_y = _transformer(source, target).transform(x, y)
     return np.asarray(out_x, dtype=float), np.asarray(out_y, dtype=float)
+
+
+def _transform_on_lattice(lon: np.ndarray, lat: np.ndarray, target: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """Bilinear interpolation of the exact transformation from a lattice; None when a lattice would not pay."""
+    finite = np.isfinite(lon) & np.isfinite(lat)
+    if not finite.any():
+        return None
+    step = LATTICE_STEP_DEG
+    lon0, lat0 = np.floor(lon[finite].min() / step) * step, np.floor(lat[finite].min() / step) * step
+    nx = int((lon[finite].max() - lon0) // step) + 2
+    ny = int((lat[finite].max() - lat0) // step) + 2
+    if nx * ny * 8 > len(lon):
+        return None
+    node_lon, node_lat = np.meshgrid(lon0 + step * np.arange(nx), lat0 + step * np.arange(ny))
+    node_x, node_y = _exact(node_lon.ravel(), node_lat.ravel(), WGS84, target)
+    fx = np.where(finite, (lon - lon0) / step, 0.0)
+    fy = np.where(finite, (lat - lat0) / step, 0.0)
+    ix = np.minimum(fx.astype(np.int64), nx - 2)
+    iy = np.minimum(fy.astype(np.int64), ny - 2)
+    fx -= ix
+    fy -= iy
+    corner = iy * nx + ix
+    out = []
+    for node in (node_x, node_y):
+        bottom = node[corner] * (1 - fx) + node[corner + 1] * fx
+        top = node[corner + nx] * (1 - fx) + node[corner + nx + 1] * fx
+        out.append(bottom * (1 - fy) + top * fy)
+    out_x, out_y = out
+    bad = ~finite | ~np.isfinite(out_x) | ~np.isfinite(out_y)
+    if bad.any():  # outside the valid area of the projection, or missing input: as the exact path gives it
+        out_x[bad], out_y[bad] = _exact(lon[bad], lat[bad], WGS84, target)
+    return out_x, out_y
 
 
 GB_BOUNDS_LONLAT = (-9.0, 49.75, 2.0, 61.0)

@@ -42,7 +42,9 @@ HIT_DTYPES = {
 }
 HIT_COLUMNS = list(HIT_DTYPES)
 _NS = 1_000_000_000
-_LEVELS = (256, 16)  # fixes per box at each level of the bounding-box pyramid, coarse to fine
+_GATE_SLACK_M = 1e-6  # the gate compares squares, the exact test distances: never let rounding drop a row
+_LEVELS = (256, 16)
+_WIDE_ACCURACY_M = 50.0  # fixes with a wider accuracy radius (m) are gated in their own box index  # fixes per box at each level of the bounding-box pyramid, coarse to fine
 _OBSERVED, _INTERPOLATED, _POSSIBLE, _NONE = 0, 1, 2, 3
 
 
@@ -115,10 +117,11 @@ def match_hits(trails: pd.DataFrame, crimes: pd.DataFrame, config: MatchConfig |
     fixes = _Fixes.from_frame(trails)
     zones = _Zones.from_frame(crimes, config)
     pairs = _window_pairs(fixes, zones)
-    presence = _presence(fixes, zones, pairs, config)
+    boxes = _Boxes.build(fixes)
+    presence, closest_bound = _presence(fixes, zones, pairs, boxes, config)
     is_hit = presence < _NONE
     hit_pairs = pairs.take(is_hit)
-    measured = _measure(fixes, zones, hit_pairs, config)
+    measured = _measure(fixes, zones, hit_pairs, boxes, closest_bound[is_hit], config)
     return _hits_frame(fixes, zones, crimes, hit_pairs, presence[is_hit], measured)
 
 
@@ -170,61 +173,88 @@ def _expand_ranges(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return owner, lo[owner] + offsets
 
 
-def _box_pyramid(fixes: _Fixes) -> list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
-    """Bounding boxes of runs of consecutive fixes, one level per size in ``_LEVELS``.
+@dataclass(frozen=True)
+class _BoxIndex:
+    """Bounding boxes of runs of consecutive fixes, coarse to fine (one level per size in ``_LEVELS``), over
+    all fixes or a subset of them given by their global indices.
 
     Box ``b`` of size ``B`` covers fixes ``b*B`` to ``(b+1)*B`` inclusive, so the segment leaving the run lies
-    inside it too; each box also carries the largest accuracy radius among its fixes.
+    inside it too; each box also carries the largest accuracy radius (m) among its fixes.
     """
-    n = len(fixes.t)
-    levels = []
-    fine = _LEVELS[-1]
-    n_boxes = -(-n // fine)
-    pad = n_boxes * fine - n
 
-    def runs(values: np.ndarray, reduce) -> np.ndarray:
-        padded = np.concatenate([values, np.repeat(values[-1:], pad)]) if pad else values
-        out = reduce(padded.reshape(n_boxes, fine), axis=1)
-        following = values[np.minimum((np.arange(n_boxes) + 1) * fine, n - 1)]
-        return reduce(np.stack([out, following]), axis=0)
+    index: np.ndarray | None  # global fix indices of the subset (sorted), None for all fixes
+    levels: tuple[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray], ...]
 
-    boxes = (runs(fixes.x, np.min), runs(fixes.x, np.max), runs(fixes.y, np.min), runs(fixes.y, np.max),
-             runs(fixes.accuracy, np.max))
-    levels.append((fine,) + boxes)
-    for size in reversed(_LEVELS[:-1]):
-        group = size // fine
-        coarse_n = -(-n_boxes // group)
-        extra = coarse_n * group - n_boxes
-        coarse = []
-        for values, reduce in zip(boxes, (np.min, np.max, np.min, np.max, np.max)):
-            padded = np.concatenate([values, np.repeat(values[-1:], extra)]) if extra else values
-            coarse.append(reduce(padded.reshape(coarse_n, group), axis=1))
-        levels.insert(0, (size,) + tuple(coarse))
-    return levels
+    @classmethod
+    def build(cls, x: np.ndarray, y: np.ndarray, accuracy: np.ndarray, index: np.ndarray | None = None):
+        n = len(x)
+        if n == 0:
+            return cls(index, ())
+        fine = _LEVELS[-1]
+        following = np.minimum((np.arange(-(-n // fine)) + 1) * fine, n - 1)
+        reducers = (np.minimum, np.maximum, np.minimum, np.maximum, np.maximum)
+        boxes = tuple(f(_reduce_runs(f, v, fine), v[following]) for v, f in zip((x, x, y, y, accuracy), reducers))
+        levels = [(fine,) + boxes]
+        for size in reversed(_LEVELS[:-1]):
+            levels.insert(0, (size,) + tuple(_reduce_runs(f, v, size // fine) for v, f in zip(boxes, reducers)))
+        return cls(index, tuple(levels))
+
+    def gate(self, zones: _Zones, pairs: _Pairs, reach: np.ndarray,
+             with_accuracy: bool) -> tuple[np.ndarray, np.ndarray]:
+        """(pair number, global fix index) rows, sorted and unique, of the fixes whose neighbourhood may come
+        within ``reach`` metres (per pair) of the pair's scene; ``with_accuracy`` widens it by each run's
+        largest accuracy radius.
+
+        Runs whose box lies farther from the scene are discarded level by level. Every point of the trail
+        within reach, fix or segment, lies in a surviving run.
+        """
+        lo, hi = pairs.lo, pairs.hi
+        if self.index is not None:
+            lo, hi = np.searchsorted(self.index, lo), np.searchsorted(self.index, hi)
+        owner = np.flatnonzero(hi > lo)
+        lo, hi = lo[owner], hi[owner]
+        for size, min_x, max_x, min_y, max_y, max_acc in self.levels:
+            box_owner, box = _expand_ranges(lo // size, (hi - 1) // size + 1)
+            crime = pairs.crime[owner[box_owner]]
+            dx = np.maximum(np.maximum(min_x[box] - zones.cx[crime], zones.cx[crime] - max_x[box]), 0.0)
+            dy = np.maximum(np.maximum(min_y[box] - zones.cy[crime], zones.cy[crime] - max_y[box]), 0.0)
+            limit = reach[owner[box_owner]] + (max_acc[box] if with_accuracy else 0.0) + _GATE_SLACK_M
+            near = dx * dx + dy * dy <= limit * limit
+            box_owner, box = box_owner[near], box[near]
+            owner = owner[box_owner]
+            lo = np.maximum(lo[box_owner], box * size)
+            hi = np.minimum(hi[box_owner], (box + 1) * size + 1)  # the fix after the run closes its last segment
+        row_owner, position = _expand_ranges(lo, hi)
+        pair = owner[row_owner]
+        index = position if self.index is None else self.index[position]
+        # neighbouring runs share their boundary fix: keep each (pair, fix) once
+        unique = np.ones(len(pair), dtype=bool)
+        unique[1:] = (pair[1:] != pair[:-1]) | (index[1:] != index[:-1])
+        return pair[unique], index[unique]
 
 
-def _gate(fixes: _Fixes, zones: _Zones, pairs: _Pairs) -> tuple[np.ndarray, np.ndarray]:
-    """(pair number, fix index) of every fix whose neighbourhood could touch the pair's zone.
+def _reduce_runs(ufunc: np.ufunc, values: np.ndarray, size: int) -> np.ndarray:
+    """``ufunc`` reduced over consecutive runs of ``size`` values (the last run may be shorter)."""
+    full = len(values) // size
+    out = ufunc.reduce(values[: full * size].reshape(full, size), axis=1)
+    return np.append(out, ufunc.reduce(values[full * size:])) if len(values) > full * size else out
 
-    Runs of fixes are discarded level by level when their box lies farther from the scene than the radius
-    plus the largest accuracy in the run.
-    """
-    owner = np.arange(len(pairs.lo))
-    lo, hi = pairs.lo, pairs.hi
-    for size, min_x, max_x, min_y, max_y, max_acc in _box_pyramid(fixes):
-        box_owner, box = _expand_ranges(lo // size, (hi - 1) // size + 1)
-        crime = pairs.crime[owner[box_owner]]
-        dx = np.maximum(np.maximum(min_x[box] - zones.cx[crime], zones.cx[crime] - max_x[box]), 0.0)
-        dy = np.maximum(np.maximum(min_y[box] - zones.cy[crime], zones.cy[crime] - max_y[box]), 0.0)
-        reach = zones.r[crime] + max_acc[box]
-        near = dx * dx + dy * dy <= reach * reach
-        box_owner, box = box_owner[near], box[near]
-        parent_lo, parent_hi = lo[box_owner], hi[box_owner]
-        owner = owner[box_owner]
-        lo = np.maximum(parent_lo, box * size)
-        hi = np.minimum(parent_hi, (box + 1) * size + 1)  # the fix after the run closes its last segment
-    row_owner, index = _expand_ranges(lo, hi)
-    return owner[row_owner], index
+
+@dataclass(frozen=True)
+class _Boxes:
+    """Box indexes over the trail: ``main`` over every fix (accuracy radii above ``_WIDE_ACCURACY_M`` left
+    out), ``wide`` over only the fixes with such wide radii (cell-tower or Wi-Fi fallbacks), so that a few wide
+    fixes do not make every run near every scene."""
+
+    main: _BoxIndex
+    wide: _BoxIndex
+
+    @classmethod
+    def build(cls, fixes: _Fixes) -> "_Boxes":
+        wide = fixes.accuracy > _WIDE_ACCURACY_M
+        main = _BoxIndex.build(fixes.x, fixes.y, np.where(wide, 0.0, fixes.accuracy))
+        index = np.flatnonzero(wide)
+        return cls(main, _BoxIndex.build(fixes.x[index], fixes.y[index], fixes.accuracy[index], index))
 
 
 @dataclass(frozen=True)
@@ -237,6 +267,7 @@ class _Rows:
     fix_d: np.ndarray
     fix_in_zone: np.ndarray
     fix_reaches_zone: np.ndarray
+    next_d_in_window: np.ndarray  # distance of fix i+1 when it is in the pair's range and window, else inf
     seg_valid: np.ndarray  # a segment (not a gap) whose time span meets the window
     seg_d: np.ndarray  # closest distance on the clipped segment (inf when not valid)
     seg_u: np.ndarray  # where on the segment (0..1) that closest point lies
@@ -266,6 +297,8 @@ def _rows(fixes: _Fixes, zones: _Zones, pairs: _Pairs, pair: np.ndarray, i: np.n
     t1 = fixes.t[j]
     dt = (t1 - t0).astype(np.int64)
     step_overlaps = has_next & (t0 <= we) & (t1 >= ws)
+    next_d = np.hypot(fixes.x[j] - cx, fixes.y[j] - cy)
+    next_d_in_window = np.where(has_next & (t1 >= ws) & (t1 <= we), next_d, np.inf)
     is_segment = has_next & (dt <= round(config.interp_max_gap_s * _NS))
     seg_valid = step_overlaps & is_segment
     vx, vy = fixes.x[j] - fixes.x[i], fixes.y[j] - fixes.y[i]
@@ -302,28 +335,53 @@ def _rows(fixes: _Fixes, zones: _Zones, pairs: _Pairs, pair: np.ndarray, i: np.n
     is_gap = step_overlaps & ~is_segment & (dt <= round(config.possible_max_gap_s * _NS))
     speed_per_ns = config.max_speed_mps / _NS
     arrive = np.maximum(fix_d - r, 0.0) / speed_per_ns
-    depart = dt - np.maximum(np.hypot(fixes.x[j] - cx, fixes.y[j] - cy) - r, 0.0) / speed_per_ns
+    depart = dt - np.maximum(next_d - r, 0.0) / speed_per_ns
     gap_possible = is_gap & (arrive <= depart) & (arrive <= we - t0) & (depart >= ws - t0)
 
-    return _Rows(pair, i, fix_in_window, fix_d, fix_in_zone, fix_reaches_zone, seg_valid, seg_d, u_star,
+    return _Rows(pair, i, fix_in_window, fix_d, fix_in_zone, fix_reaches_zone, next_d_in_window, seg_valid, seg_d, u_star,
                  seg_in_zone, seg_enter_ns, seg_leave_ns, dt, seg_speed, step_overlaps, gap_possible)
 
 
-def _presence(fixes: _Fixes, zones: _Zones, pairs: _Pairs, config: MatchConfig) -> np.ndarray:
-    """The presence class code of every pair (``_NONE`` when it is no hit)."""
-    presence = np.full(len(pairs.lo), _NONE, dtype=np.int8)
-    if len(presence) == 0:
-        return presence
-    pair, i = _gate(fixes, zones, pairs)
+def _presence(fixes: _Fixes, zones: _Zones, pairs: _Pairs, boxes: _Boxes,
+              config: MatchConfig) -> tuple[np.ndarray, np.ndarray]:
+    """The presence class code of every pair (``_NONE`` when it is no hit), and an upper bound (m) on each
+    pair's closest approach during the window (inf when the rows looked at do not bound it)."""
+    n = len(pairs.lo)
+    presence = np.full(n, _NONE, dtype=np.int8)
+    if n == 0:
+        return presence, np.full(n, np.inf)
+    radius = zones.r[pairs.crime]
+    wide_pair, wide_i = boxes.wide.gate(zones, pairs, radius, with_accuracy=True)
+    wide_rows = _rows(fixes, zones, pairs, wide_pair, wide_i, config)
+    presence[np.unique(wide_pair[wide_rows.fix_reaches_zone])] = _POSSIBLE
+    pair, i = boxes.main.gate(zones, pairs, radius, with_accuracy=True)
     rows = _rows(fixes, zones, pairs, pair, i, config)
     for code, hit in ((_POSSIBLE, rows.fix_reaches_zone), (_INTERPOLATED, rows.seg_in_zone),
-                      (_OBSERVED, rows.fix_in_zone)):
+                      (_OBSERVED, rows.fix_in_zone)):  # weakest first, so the strongest class wins
         presence[np.unique(pair[hit])] = code
-    gap_rows_pair, gap_rows_i = _gap_rows(fixes, pairs, presence, config)
-    gap_rows = _rows(fixes, zones, pairs, gap_rows_pair, gap_rows_i, config)
-    gap_hits = np.unique(gap_rows_pair[gap_rows.gap_possible])
+    bound = np.minimum(_min_by_pair(pair, _window_distances(rows), n),
+                       _min_by_pair(wide_pair, _window_distances(wide_rows), n))
+    gap_pair, gap_i = _gap_rows(fixes, pairs, presence, config)
+    gap_rows = _rows(fixes, zones, pairs, gap_pair, gap_i, config)
+    gap_hits = np.unique(gap_pair[gap_rows.gap_possible])
     presence[gap_hits] = np.minimum(presence[gap_hits], _POSSIBLE)
-    return presence
+    bound = np.minimum(bound, _min_by_pair(gap_pair, _window_distances(gap_rows), n))
+    return presence, bound
+
+
+def _min_by_pair(pair: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    """Per pair number ``0..n-1``, the smallest of ``values`` over its rows (``pair`` sorted); inf if none."""
+    out = np.full(n, np.inf)
+    if len(pair):
+        starts = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]])
+        out[pair[starts]] = np.minimum.reduceat(values, starts)
+    return out
+
+
+def _window_distances(rows: "_Rows") -> np.ndarray:
+    """Per row, the smallest distance (m) of a trail point in the window that the row knows of (inf if none)."""
+    fix_d = np.where(rows.fix_in_window, rows.fix_d, np.inf)
+    return np.minimum(np.minimum(fix_d, rows.next_d_in_window), rows.seg_d)
 
 
 def _gap_rows(fixes: _Fixes, pairs: _Pairs, presence: np.ndarray,
@@ -360,81 +418,81 @@ class _Measured:
     max_gap_s: np.ndarray
 
 
-def _measure(fixes: _Fixes, zones: _Zones, pairs: _Pairs, config: MatchConfig) -> _Measured:
-    """Measure each hit over its whole window (every fix and segment in its range, no gating)."""
+def _measure(fixes: _Fixes, zones: _Zones, pairs: _Pairs, boxes: _Boxes, closest_bound: np.ndarray,
+             config: MatchConfig) -> _Measured:
+    """Measure each hit over its window.
+
+    Only the fixes that may come within ``max(closest bound, radius)`` of the scene are looked at: they hold
+    the closest approach and every moment inside the zone. A hit with no trail inside its window at all has an
+    infinite bound, so all of its (two) fixes are looked at. The longest gap is a range maximum over the
+    whole window.
+    """
     n = len(pairs.lo)
-    pair, i = _expand_ranges(pairs.lo, pairs.hi)
+    pair, i = boxes.main.gate(zones, pairs, np.maximum(closest_bound, zones.r[pairs.crime]), with_accuracy=False)
     rows = _rows(fixes, zones, pairs, pair, i, config)
-    nat = np.iinfo(np.int64).min
-
-    fix_speed = _adjacent_mean_speed(pair, rows.seg_speed_mps)
-
-    # Closest approach candidates: fixes in the window, and segment points strictly between their fixes.
-    interior = rows.seg_valid & (rows.seg_u > 0) & (rows.seg_u < 1)
-    cand_d = np.concatenate([np.where(rows.fix_in_window, rows.fix_d, np.inf), np.where(interior, rows.seg_d, np.inf)])
-    j = np.minimum(i + 1, len(fixes.t) - 1)
+    starts = np.searchsorted(pair, np.arange(n))
+    if len(np.unique(pair)) != n:  # every hit has a trail point within its bound, so it keeps rows
+        raise AssertionError("a hit lost all its rows in gating")
+    nat, never = np.iinfo(np.int64).min, np.iinfo(np.int64).max
+    j = np.where(i + 1 < len(fixes.t), i + 1, i)
     u = rows.seg_u
-    cand_t = np.concatenate([fixes.t[i], fixes.t[i] + np.round(u * rows.seg_dt_ns).astype(np.int64)])
-    cand_x = np.concatenate([fixes.x[i], fixes.x[i] + u * (fixes.x[j] - fixes.x[i])])
-    cand_y = np.concatenate([fixes.y[i], fixes.y[i] + u * (fixes.y[j] - fixes.y[i])])
-    cand_speed = np.concatenate([fix_speed, rows.seg_speed_mps])
-    cand_acc = np.concatenate([fixes.accuracy[i], np.maximum(fixes.accuracy[i], fixes.accuracy[j])])
-    cand_src = np.concatenate([fixes.source[i], np.where(u < 0.5, fixes.source[i], fixes.source[j])])
-    cand_pair = np.concatenate([pair, pair])
-    # a hit with no fix or segment in its window (all gap) falls back to the fixes around the window
-    no_window_trail = ~np.isfinite(_group_min(cand_pair, cand_d, n))
-    fallback = no_window_trail[pair]
-    cand_d[: len(pair)] = np.where(fallback, rows.fix_d, cand_d[: len(pair)])
-    best = _group_argmin(cand_pair, cand_d, cand_t, n)
 
-    in_zone_start = np.concatenate([np.where(rows.fix_in_zone, fixes.t[i], nat),
-                                    np.where(rows.seg_in_zone, rows.seg_enter_ns, nat)])
-    in_zone_end = np.concatenate([np.where(rows.fix_in_zone, fixes.t[i], nat),
-                                  np.where(rows.seg_in_zone, rows.seg_leave_ns, nat)])
-    first_in = _group_reduce(np.minimum, cand_pair, np.where(in_zone_start == nat, np.iinfo(np.int64).max,
-                                                             in_zone_start), n, np.iinfo(np.int64).max)
-    first_in = np.where(first_in == np.iinfo(np.int64).max, nat, first_in)
-    last_out = _group_reduce(np.maximum, cand_pair, in_zone_end, n, nat)
+    # Closest approach: fixes in the window and segment points strictly between fixes, interleaved so that
+    # each pair's candidates are in time order; a pair with no trail in its window falls back to its fixes.
+    interior = rows.seg_valid & (u > 0) & (u < 1)
+    no_window_trail = np.minimum.reduceat(_window_distances(rows), starts) == np.inf
+    fix_d = np.where(rows.fix_in_window | no_window_trail[pair], rows.fix_d, np.inf)
+    cand_d = np.column_stack([fix_d, np.where(interior, rows.seg_d, np.inf)]).ravel()
+    cand_t = np.column_stack([fixes.t[i], fixes.t[i] + np.round(u * rows.seg_dt_ns).astype(np.int64)]).ravel()
+    cand_x = np.column_stack([fixes.x[i], fixes.x[i] + u * (fixes.x[j] - fixes.x[i])]).ravel()
+    cand_y = np.column_stack([fixes.y[i], fixes.y[i] + u * (fixes.y[j] - fixes.y[i])]).ravel()
+    cand_speed = np.column_stack([_adjacent_mean_speed(pair, i, rows.seg_speed_mps), rows.seg_speed_mps]).ravel()
+    cand_acc = np.column_stack([fixes.accuracy[i], np.maximum(fixes.accuracy[i], fixes.accuracy[j])]).ravel()
+    cand_src = np.column_stack([fixes.source[i], np.where(u < 0.5, fixes.source[i], fixes.source[j])]).ravel()
+    cand_starts = 2 * starts
+    best_d = np.minimum.reduceat(cand_d, cand_starts)
+    is_best = np.flatnonzero(cand_d == np.repeat(best_d, np.diff(np.append(cand_starts, len(cand_d)))))
+    _, first = np.unique(np.repeat(np.arange(n), 2 * np.diff(np.append(starts, len(pair))))[is_best],
+                         return_index=True)
+    best = is_best[first]
 
+    enter = np.column_stack([np.where(rows.fix_in_zone, fixes.t[i], never),
+                             np.where(rows.seg_in_zone, rows.seg_enter_ns, never)]).ravel()
+    leave = np.column_stack([np.where(rows.fix_in_zone, fixes.t[i], nat),
+                             np.where(rows.seg_in_zone, rows.seg_leave_ns, nat)]).ravel()
+    first_in = np.minimum.reduceat(enter, cand_starts)
     zone_ns = np.where(rows.seg_in_zone, rows.seg_leave_ns - rows.seg_enter_ns, 0)
+    accuracy = cand_acc[best]
     return _Measured(
         min_distance_m=cand_d[best], closest_ns=cand_t[best], closest_x=cand_x[best], closest_y=cand_y[best],
-        first_in_ns=first_in, last_out_ns=last_out,
-        time_in_zone_s=np.bincount(pair, weights=zone_ns, minlength=n) / _NS,
-        n_fixes_in_zone=np.bincount(pair, weights=rows.fix_in_zone, minlength=n).astype(np.int64),
-        speed_mps=cand_speed[best], accuracy_m=np.where(cand_acc[best] > 0, cand_acc[best], np.nan),
-        source=cand_src[best],
-        max_gap_s=_group_reduce(np.maximum, pair, np.where(rows.step_overlaps, rows.seg_dt_ns, 0), n, 0) / _NS,
+        first_in_ns=np.where(first_in == never, nat, first_in),
+        last_out_ns=np.maximum.reduceat(leave, cand_starts),
+        time_in_zone_s=np.add.reduceat(zone_ns, starts) / _NS,
+        n_fixes_in_zone=np.add.reduceat(rows.fix_in_zone.astype(np.int64), starts),
+        speed_mps=cand_speed[best], accuracy_m=np.where(accuracy > 0, accuracy, np.nan), source=cand_src[best],
+        max_gap_s=_range_max_step(fixes, pairs) / _NS,
     )
 
 
-def _adjacent_mean_speed(pair: np.ndarray, seg_speed: np.ndarray) -> np.ndarray:
-    """At each fix, the mean speed of the segments either side of it (same pair), NaN when it has none."""
+def _range_max_step(fixes: _Fixes, pairs: _Pairs) -> np.ndarray:
+    """Per pair, the longest interval (ns) between consecutive fixes in ``[lo, hi)``; every such interval
+    meets the window by construction of the range. 0 when the range holds a single fix."""
+    steps = np.append(np.diff(fixes.t), 0)
+    order = np.argsort(pairs.lo, kind="stable")  # sorted starts keep reduceat's work near the data size
+    bounds = np.column_stack([pairs.lo[order], pairs.hi[order] - 1]).ravel()
+    longest = np.empty(len(order), dtype=np.int64)
+    longest[order] = np.maximum.reduceat(steps, bounds)[::2] if len(bounds) else np.zeros(0, np.int64)
+    return np.where(pairs.hi - pairs.lo > 1, longest, 0)
+
+
+def _adjacent_mean_speed(pair: np.ndarray, i: np.ndarray, seg_speed: np.ndarray) -> np.ndarray:
+    """At each fix, the mean speed (m/s) of the segments either side of it, NaN when it has none."""
     before = np.full_like(seg_speed, np.nan)
-    before[1:] = np.where(pair[1:] == pair[:-1], seg_speed[:-1], np.nan)
+    follows = (pair[1:] == pair[:-1]) & (i[1:] == i[:-1] + 1)
+    before[1:] = np.where(follows, seg_speed[:-1], np.nan)
     both = np.stack([before, seg_speed])
     counts = np.isfinite(both).sum(axis=0)
     return np.where(counts > 0, np.nansum(both, axis=0) / np.maximum(counts, 1), np.nan)
-
-
-def _group_reduce(ufunc, group: np.ndarray, values: np.ndarray, n: int, empty) -> np.ndarray:
-    out = np.full(n, empty, dtype=values.dtype)
-    ufunc.at(out, group, values)
-    return out
-
-
-def _group_min(group: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
-    return _group_reduce(np.minimum, group, values, n, np.inf)
-
-
-def _group_argmin(group: np.ndarray, values: np.ndarray, tiebreak: np.ndarray, n: int) -> np.ndarray:
-    """Per group, the index of the smallest value (earliest ``tiebreak`` among equals)."""
-    order = np.lexsort((tiebreak, values, group))
-    first = np.ones(len(order), dtype=bool)
-    first[1:] = group[order][1:] != group[order][:-1]
-    best = np.zeros(n, dtype=np.int64)
-    best[group[order][first]] = order[first]
-    return best
 
 
 def _hits_frame(fixes: _Fixes, zones: _Zones, crimes: pd.DataFrame, pairs: _Pairs, presence: np.ndarray,

@@ -91,19 +91,24 @@ class RowChecks:
             bad |= mask
         return bad
 
-    def reasons(self) -> pd.Series:
-        """The ``;``-joined reason codes of each row (empty string when the row is clean)."""
-        out = np.full(len(self.raw), "", dtype=object)
+    def reasons(self, rows: np.ndarray) -> np.ndarray:
+        """The ``;``-joined reason codes of the rows at positions ``rows`` (empty string for a clean row)."""
+        out = np.full(len(rows), "", dtype=object)
         for code, mask in self._reasons:
-            idx = np.flatnonzero(mask)
-            out[idx] = np.where(out[idx] == "", code, out[idx] + ";" + code)
-        return pd.Series(out, index=self.raw.index, name=REASON)
+            hit = mask[rows]
+            out[hit] = np.where(out[hit] == "", code, out[hit] + ";" + code)
+        return out
 
-    def split(self, name: str, source: str, cleaned: pd.DataFrame) -> Validated:
-        """Split into accepted rows (taken from ``cleaned``, aligned to ``raw``) and quarantined raw rows."""
+    def split(self, name: str, source: str, cleaned: pd.DataFrame, order: np.ndarray | None = None) -> Validated:
+        """Split into accepted rows (taken from ``cleaned``, aligned to ``raw``) and quarantined raw rows.
+
+        ``order``, a permutation of the rows, gives the order of the accepted rows (file order by default).
+        """
         bad = self.bad
-        quarantined = self.raw.loc[bad].copy()
-        quarantined[REASON] = self.reasons().loc[bad]
-        accepted = cleaned.loc[~bad].reset_index(drop=True)
-        return Validated(name=name, source=source, accepted=accepted,
-                         quarantined=quarantined.reset_index(drop=True), rows_in=len(self.raw))
+        bad_rows = np.flatnonzero(bad)
+        quarantined = self.raw.take(bad_rows).reset_index(drop=True)
+        quarantined[REASON] = self.reasons(bad_rows)
+        kept = np.flatnonzero(~bad) if order is None else order[~bad[order]]
+        accepted = cleaned.take(kept).reset_index(drop=True)
+        return Validated(name=name, source=source, accepted=accepted, quarantined=quarantined,
+                         rows_in=len(self.raw))

@@ -85,15 +85,12 @@ def validate_trails(table: RawTable, *, crs: str | None = None, naive_tz: str | 
         "source": source,
         SOURCE_ROW: raw[SOURCE_ROW].to_numpy(),
     })
-    _check_duplicates(cleaned, checks)
-    validated = checks.split("trails", str(table.path), cleaned)
-    accepted = validated.accepted
-    accepted["subject_id"] = accepted["subject_id"].cat.remove_unused_categories()
-    order = _sort_order(accepted)
-    if order is not None:
-        accepted = accepted.take(order).reset_index(drop=True)
+    order = _sort_order(subject, times.utc)
+    _check_duplicates(subject, times.utc, x, y, order, checks)
+    validated = checks.split("trails", str(table.path), cleaned, order=order)
+    validated.accepted["subject_id"] = validated.accepted["subject_id"].cat.remove_unused_categories()
     log.info("trails %s: %s", table.path, validated.counts())
-    return Validated(validated.name, validated.source, accepted, validated.quarantined, validated.rows_in), target_crs
+    return validated, target_crs
 
 
 def _coordinates(table: RawTable, crs: str | None, checks: RowChecks) -> tuple[np.ndarray, np.ndarray, str]:
@@ -121,32 +118,40 @@ def _coordinates(table: RawTable, crs: str | None, checks: RowChecks) -> tuple[n
     return x, y, source_crs
 
 
-def _check_duplicates(cleaned: pd.DataFrame, checks: RowChecks) -> None:
-    """Exact repeats of a fix are quarantined (the first is kept); fixes of one subject at the same instant in
-    different places are all quarantined, since no rule can tell which is true."""
-    key = cleaned[["subject_id", "timestamp"]]
-    same_time = key.duplicated(keep=False).to_numpy() & cleaned["timestamp"].notna().to_numpy()
-    if not same_time.any():
-        return
-    full = cleaned[["subject_id", "timestamp", "x", "y"]]
-    repeat = full.duplicated(keep="first").to_numpy() & same_time
-    conflicting = same_time & ~full.duplicated(keep=False).to_numpy()
-    # a time shared by an exact pair and a different third fix is a conflict for all of them
-    conflict_keys = key[conflicting].drop_duplicates()
-    in_conflict = key.merge(conflict_keys.assign(_c=True), how="left", on=["subject_id", "timestamp"])["_c"]
-    conflicting = in_conflict.fillna(False).to_numpy(dtype=bool) & same_time
-    checks.add("duplicate_fix", repeat & ~conflicting)
-    checks.add("conflicting_fixes_same_time", conflicting)
-
-
-def _sort_order(fixes: pd.DataFrame) -> np.ndarray | None:
-    """The permutation sorting fixes by subject then time, or ``None`` when they are already sorted."""
-    codes = fixes["subject_id"].cat.codes.to_numpy()
-    order_of_codes = np.argsort(np.asarray(fixes["subject_id"].cat.categories, dtype=str), kind="stable")
-    rank = np.empty_like(order_of_codes)
-    rank[order_of_codes] = np.arange(len(order_of_codes))
-    subject_rank = rank[codes]
-    t = utc_ns(fixes["timestamp"])
-    if len(t) < 2 or ((np.diff(subject_rank) > 0) | ((np.diff(subject_rank) == 0) & (np.diff(t) >= 0))).all():
+def _sort_order(subject: pd.Series, times: pd.Series) -> np.ndarray | None:
+    """The stable permutation sorting fixes by subject (categories are sorted) then time, or ``None`` when they
+    are sorted already (as most exports are)."""
+    codes = subject.cat.codes.to_numpy()
+    t = utc_ns(times)
+    if len(t) < 2 or ((np.diff(codes) > 0) | ((np.diff(codes) == 0) & (np.diff(t) >= 0))).all():
         return None
-    return np.lexsort((t, subject_rank))
+    return np.lexsort((t, codes))
+
+
+def _check_duplicates(subject: pd.Series, times: pd.Series, x: np.ndarray, y: np.ndarray,
+                      order: np.ndarray | None, checks: RowChecks) -> None:
+    """Exact repeats of a fix are quarantined (the first is kept); fixes of one subject at the same instant in
+    different places are all quarantined, since no rule can tell which is true.
+
+    In subject-then-time order, fixes sharing a subject and instant are neighbours, so one pass finds them.
+    """
+    codes, t = subject.cat.codes.to_numpy(), utc_ns(times)
+    if order is not None:
+        codes, t, x, y = codes[order], t[order], x[order], y[order]
+    valid = (codes >= 0) & (t != np.iinfo(np.int64).min)
+    same_as_previous = np.zeros(len(t), dtype=bool)
+    same_as_previous[1:] = (codes[1:] == codes[:-1]) & (t[1:] == t[:-1]) & valid[1:] & valid[:-1]
+    if not same_as_previous.any():
+        return
+    run_start = np.flatnonzero(~same_as_previous)
+    run = np.cumsum(~same_as_previous) - 1
+    first = run_start[run]
+    moved = (x != x[first]) | (y != y[first])
+    conflict_run = np.maximum.reduceat(moved, run_start)
+    in_shared_run = same_as_previous | np.append(same_as_previous[1:], False)
+    conflicting = in_shared_run & conflict_run[run]
+    repeat = same_as_previous & ~conflicting
+    if order is not None:  # back to file order
+        conflicting[order], repeat[order] = conflicting.copy(), repeat.copy()
+    checks.add("duplicate_fix", repeat)
+    checks.add("conflicting_fixes_same_time", conflicting)

@@ -154,3 +154,21 @@ def test_partial_windows_without_trail_after_are_not_hits():
     trails = make_trails([("A", -7200, 0, 0, 5), ("A", -3600, 0, 0, 5)])
     assert match_hits(trails, make_crimes([("C1", 0, 0, 0, 600)]), CONFIG).empty
     assert oracle_hits(trails, make_crimes([("C1", 0, 0, 0, 600)]), CONFIG) == {}
+
+
+def test_long_trails_with_fallback_fixes_agree_with_oracle():
+    """Thousands of fixes per subject, so every level of the box index and the wide-accuracy index is used."""
+    rng = np.random.default_rng(7)
+    points = []
+    for s in range(3):
+        seconds = np.cumsum(rng.choice([30, 60, 60, 60, 200, 400, 3000], 1500))
+        x = np.cumsum(rng.normal(0, 40, 1500))
+        y = np.cumsum(rng.normal(0, 40, 1500))
+        accuracy = np.where(rng.random(1500) < 0.03, 400.0, rng.uniform(3, 30, 1500))
+        points += [(f"S{s}", t, a, b, c) for t, a, b, c in zip(seconds, x, y, accuracy)]
+    trails = make_trails(points)
+    crimes = make_crimes([(f"C{c}", *rng.choice(trails[["x", "y"]].to_numpy()) + rng.normal(0, 150, 2),
+                           start := int(rng.integers(0, 150_000)), start + int(rng.integers(60, 12 * 3600)))
+                          for c in range(40)])
+    hits = assert_agrees(trails, crimes)
+    assert set(hits.presence) == {"observed", "interpolated", "possible"}
