@@ -42,13 +42,13 @@ def count(db_url: str, table: str) -> int:
 
 def reviewer(db_url: str, worker: int, start) -> None:
     start.wait()
+    record_run(db_url, *frames(5))  # every worker creates the schema and records the same run, all at once
     for i in range(EVENTS_PER_WORKER):
         add_review(db_url, f"H{(worker + i) % 5:06d}", outcome="investigation", by=f"worker {worker}",
                    note=f"w{worker} #{i}")
 
 
-def test_concurrent_reviewers_lose_nothing(db_url):
-    record_run(db_url, *frames(5))
+def test_concurrent_reviewers_on_a_new_store_lose_nothing(db_url):
     start = SPAWN.Event()
     workers = [SPAWN.Process(target=reviewer, args=(db_url, w, start)) for w in range(N_WORKERS)]
     for process in workers:
@@ -57,6 +57,7 @@ def test_concurrent_reviewers_lose_nothing(db_url):
     for process in workers:
         process.join(120)
         assert process.exitcode == 0
+    assert count(db_url, "runs") == N_WORKERS and count(db_url, "hits") == 5
     report = verify_chain(db_url)
     assert report.ok and report.n_events == N_WORKERS * EVENTS_PER_WORKER
     with get_engine(db_url).connect() as conn:
