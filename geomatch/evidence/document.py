@@ -59,21 +59,24 @@ def _docx_table(document, block: Table, size) -> None:
     rows = ([block.header] if block.header else []) + list(block.rows)
     table = document.add_table(rows=len(rows), cols=len(rows[0]))
     table.style = "Table Grid"
+    cells = table._cells  # every cell in one pass: table.cell(r, c) rescans the table each time
+    width = len(rows[0])
     for r, values in enumerate(rows):
         for c, value in enumerate(values):
-            cell = table.cell(r, c)
-            run = cell.paragraphs[0].add_run(value)
+            run = cells[r * width + c].paragraphs[0].add_run(value)
             run.font.size = size
             run.bold = (r == 0 and block.header is not None) or (c == 0 and block.header is None)
     document.add_paragraph()
 
 
 def _write_fixed_zip(data: bytes, path: Path) -> None:
-    """Rewrite a ZIP (DOCX) with every entry dated 1980-01-01, in the same order, so the bytes are stable."""
+    """Rewrite a ZIP (DOCX) with every entry dated 1980-01-01, in the same order, so the bytes are stable
+    (python-docx stamps entries with the current time)."""
     with zipfile.ZipFile(io.BytesIO(data)) as source, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
         for info in source.infolist():
             fixed = zipfile.ZipInfo(info.filename, date_time=_ZIP_DATE)
-            fixed.compress_type = zipfile.ZIP_DEFLATED
+            compressed = info.filename.endswith((".png", ".jpeg", ".jpg"))  # images: stored as they are
+            fixed.compress_type = zipfile.ZIP_STORED if compressed else zipfile.ZIP_DEFLATED
             fixed.external_attr = 0o600 << 16
             out.writestr(fixed, source.read(info.filename))
 
@@ -106,6 +109,11 @@ def write_pdf(blocks: list[Block], path: Path, *, title: str, footer: str) -> Pa
     from reportlab.platypus import Table as PdfTable
     from reportlab.platypus import TableStyle
 
+    from reportlab import rl_config
+
+    # Binary image streams: reportlab's default ASCII85 text encoding runs in pure Python without its C
+    # accelerator and took most of the time of a pack.
+    rl_config.useA85 = 0
     regular, bold = _pdf_fonts()
     body = ParagraphStyle("body", fontName=regular, fontSize=9.5, leading=12.5, spaceAfter=5)
     strong = ParagraphStyle("strong", parent=body, fontName=bold)

@@ -24,12 +24,11 @@ from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
 
 from geomatch.errors import InputError
 from geomatch.evidence.context import EvidenceOptions, PackData
-from geomatch.evidence.style import CMAP, SOURCE_MARKERS, marker_for
+from geomatch.evidence.style import CMAP, SOURCE_MARKERS, marker_for, save_png
 from geomatch.evidence.text import fmt_duration, fmt_m, fmt_time, mpl_text, offence_name, zone_names
 from geomatch.times import UK_TZ
 
 log = logging.getLogger(__name__)
-PNG_METADATA = {"Software": None}
 MAX_LABELS = 60
 _HALO = [patheffects.withStroke(linewidth=2.5, foreground="white")]
 
@@ -77,8 +76,8 @@ def map_title(data: PackData) -> str:
 
 def draw_map(data: PackData, path: Path, options: EvidenceOptions) -> Path:
     """Draw ``map.png`` for one hit and return its path."""
-    fig = Figure(figsize=(8.27, 10.2), dpi=options.dpi, layout="constrained")
-    ax = fig.add_subplot()
+    fig = Figure(figsize=(8.27, 10.2), dpi=options.dpi)  # fixed layout: constrained layout costs ~30 %
+    ax = fig.add_axes((0.1, 0.19, 0.86, 0.71))
     xmin, xmax, ymin, ymax = map_extent(data)
     ax.set_xlim(xmin, xmax)
     ax.set_ylim(ymin, ymax)
@@ -150,14 +149,13 @@ def draw_map(data: PackData, path: Path, options: EvidenceOptions) -> Path:
     ax.set_title(map_title(data), fontsize=9, loc="left")
 
     ticks, labels = time_ticks(start, end)
-    bar = fig.colorbar(ScalarMappable(norm=norm, cmap=CMAP), ax=ax, orientation="horizontal", shrink=0.85,
-                       aspect=40, pad=0.01)
+    bar = fig.colorbar(ScalarMappable(norm=norm, cmap=CMAP), cax=fig.add_axes((0.15, 0.115, 0.76, 0.016)),
+                       orientation="horizontal")
     bar.set_ticks(ticks, labels=labels, fontsize=7)
     bar.set_label(f"Time of fix, UK local time ({zone_names(fixes['timestamp'])})", fontsize=8)
-    fig.legend(handles=_legend_handles(r, fixes), loc="outside lower center", ncols=3, fontsize=7,
-               frameon=False)
-    fig.savefig(path, format="png", metadata=PNG_METADATA)
-    return path
+    fig.legend(handles=_legend_handles(r, fixes), loc="lower center", bbox_to_anchor=(0.5, 0.005), ncols=3,
+               fontsize=7, frameon=False)
+    return save_png(fig, path)
 
 
 def _draw_arrows(ax, x: np.ndarray, y: np.ndarray, gap: np.ndarray, extent: tuple[float, ...]) -> None:

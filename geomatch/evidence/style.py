@@ -6,15 +6,29 @@ Time is shown with ``viridis``, whose lightness rises steadily (it prints as a g
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
+import numpy as np
 from matplotlib import colormaps
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import to_hex
+from matplotlib.figure import Figure
+from PIL import Image
 
 CMAP = colormaps["viridis"]
 SOURCE_MARKERS = {"GPS": "o", "LBS": "^", "WIFI": "s"}
 OTHER_MARKER = "D"
 SOURCE_WORDS = {"GPS": "satellite (GPS) fix", "LBS": "mobile-network (LBS) fix, coarse",
                 "WIFI": "Wi-Fi fix"}
+
+
+def save_png(fig: Figure, path: Path) -> Path:
+    """Render ``fig`` with Agg and save it as an RGB PNG with no metadata chunks (the bytes depend on the drawing
+    only; RGB rather than RGBA keeps the PNG smaller and quicker to embed in the PDF)."""
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    Image.fromarray(np.asarray(canvas.buffer_rgba())[..., :3]).save(path, format="PNG", compress_level=6)
+    return path
 
 
 def marker_for(source: str) -> str:

@@ -17,8 +17,7 @@ from matplotlib.patches import Patch
 from matplotlib.lines import Line2D
 
 from geomatch.evidence.context import EvidenceOptions, PackData
-from geomatch.evidence.staticmap import PNG_METADATA
-from geomatch.evidence.style import marker_for
+from geomatch.evidence.style import marker_for, save_png
 from geomatch.evidence.text import fmt_duration, fmt_m, mpl_text, zone_names
 from geomatch.times import UK_TZ
 
@@ -30,11 +29,33 @@ def _num(times) -> np.ndarray:
     return mdates.date2num(pd.DatetimeIndex(pd.Series(times)).tz_convert("UTC").tz_localize(None).to_pydatetime())
 
 
+def _path_distance(data: PackData, t: np.ndarray, samples: int = 16) -> np.ndarray:
+    """For each step between consecutive fixes, ``samples`` points (time, distance from the scene) along the
+    straight path at constant speed (its closest point to the scene included), so a path that passes the scene between two fixes dips on the chart as it
+    does in the matcher's interpolation. Shape ``(steps, samples + 1, 2)``."""
+    fixes = data.fixes
+    x, y = fixes["x"].to_numpy(float), fixes["y"].to_numpy(float)
+    dx, dy = np.diff(x), np.diff(y)
+    ox, oy = x[:-1] - float(data.crime["x"]), y[:-1] - float(data.crime["y"])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        closest = np.clip(np.nan_to_num(-(ox * dx + oy * dy) / (dx * dx + dy * dy)), 0.0, 1.0)
+    u = np.sort(np.column_stack([np.tile(np.linspace(0.0, 1.0, samples), (len(dx), 1)), closest]), axis=1)
+    px = x[:-1, None] + u * dx[:, None]
+    py = y[:-1, None] + u * dy[:, None]
+    pt = t[:-1, None] + u * np.diff(t)[:, None]
+    distance = np.hypot(px - float(data.crime["x"]), py - float(data.crime["y"]))
+    return np.stack([pt, distance], axis=2)
+
+
 def draw_timeline(data: PackData, path: Path, options: EvidenceOptions) -> Path:
-    """Draw ``timeline.png`` for one hit and return its path."""
+    """Draw ``timeline.png`` for one hit and return its path.
+
+    The distance axis stops at the larger of ``options.vicinity_m``, four radii and 1.5 times the closest
+    approach, so the approach to the zone stays readable; farther distances run off the top (and say so).
+    """
     hit, crime, fixes = data.hit, data.crime, data.fixes
-    fig = Figure(figsize=(8.27, 4.4), dpi=options.dpi, layout="constrained")
-    ax = fig.add_subplot()
+    fig = Figure(figsize=(8.27, 4.4), dpi=options.dpi)
+    ax = fig.add_axes((0.085, 0.215, 0.895, 0.71))
     ws, we = _num([hit["window_start"], hit["window_end"]])
     cf, ct = _num([crime["committed_from"], crime["committed_to"]])
     ax.axvspan(ws, we, facecolor="0.92", edgecolor="none", zorder=0)
@@ -45,11 +66,11 @@ def draw_timeline(data: PackData, path: Path, options: EvidenceOptions) -> Path:
     t = _num(fixes["timestamp"])
     d = fixes["distance_m"].to_numpy(float)
     gap = fixes["gap_after"].to_numpy()[:-1]
+    ax.add_collection(LineCollection(_path_distance(data, t)[~gap], colors="0.3", lw=1.1, zorder=3))
     steps = np.stack([np.column_stack([t[:-1], d[:-1]]), np.column_stack([t[1:], d[1:]])], axis=1)
-    ax.add_collection(LineCollection(steps[~gap], colors="0.3", lw=1.1, zorder=3))
     ax.add_collection(LineCollection(steps[gap], colors="black", lw=1.0, linestyles=(0, (5, 3)), zorder=3))
     for start, end, seconds in zip(_num(data.gaps["start"]), _num(data.gaps["end"]), data.gaps["duration_s"]):
-        ax.axvspan(start, end, facecolor="none", edgecolor="0.4", hatch="x", lw=0, zorder=1)
+        ax.axvspan(start, end, facecolor="none", edgecolor="0.6", hatch="x", lw=0, zorder=1)
         ax.text((start + end) / 2, 0.97, f"gap {fmt_duration(seconds)}", transform=ax.get_xaxis_transform(),
                 ha="center", va="top", fontsize=7, bbox={"facecolor": "white", "edgecolor": "0.5", "pad": 1.5})
     inside = fixes["in_window"].to_numpy()
@@ -60,8 +81,13 @@ def draw_timeline(data: PackData, path: Path, options: EvidenceOptions) -> Path:
     ax.scatter(_num([hit["closest_time"]]), [hit["min_distance_m"]], s=110, marker="X", c="white",
                edgecolors="black", lw=1.3, zorder=5)
 
-    top = max(float(np.nanmax(d)) if len(d) else 0.0, 2.0 * radius) * 1.12
+    farthest = float(np.nanmax(d)) if len(d) else 0.0
+    near_scale = max(options.vicinity_m, 4.0 * radius, 1.5 * float(hit["min_distance_m"]))
+    top = min(farthest * 1.08, near_scale) if farthest > 2.0 * radius else 2.2 * radius
     ax.set_ylim(0, top)
+    if farthest > top:
+        ax.text(0.995, 0.99, f"distances up to {fmt_m(farthest)} run off the top", transform=ax.transAxes,
+                ha="right", va="top", fontsize=7, bbox={"facecolor": "white", "edgecolor": "none", "pad": 1})
     ax.set_xlim(t.min() if len(t) else ws, t.max() if len(t) else we)
     ax.xaxis.set_major_locator(mdates.AutoDateLocator(tz=_UK, maxticks=9))
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M", tz=_UK))
@@ -75,9 +101,10 @@ def draw_timeline(data: PackData, path: Path, options: EvidenceOptions) -> Path:
     handles = [Patch(facecolor="0.92", edgecolor="0.7", label="Window with padding"),
                Patch(facecolor="0.78", edgecolor="0.5", label="Committed window"),
                Line2D([], [], color="black", ls="--", label=f"Match radius {radius:,.0f} m"),
-               Patch(facecolor="white", edgecolor="0.4", hatch="x", label="Gap in trail (no fixes)"),
-               Line2D([], [], ls="", marker="o", mfc="black", mec="black", ms=5, label="Fix (shape = source)"),
+               Patch(facecolor="white", edgecolor="0.6", hatch="x", label="Gap in trail (no fixes)"),
+               *(Line2D([], [], ls="", marker=marker_for(source), mfc="black", mec="black", ms=5,
+                        label=f"{source} fix (hollow: outside window)")
+                 for source in sorted(set(fixes["source"].astype(str)))),
                Line2D([], [], ls="", marker="X", mfc="white", mec="black", ms=8, label="Closest approach")]
-    fig.legend(handles=handles, loc="outside lower center", ncols=3, fontsize=7, frameon=False)
-    fig.savefig(path, format="png", metadata=PNG_METADATA)
-    return path
+    fig.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 0.0), ncols=4, fontsize=7, frameon=False)
+    return save_png(fig, path)
