@@ -5,6 +5,7 @@ import hashlib
 import json
 from datetime import date, datetime, timedelta, timezone
 
+import numpy as np
 import pandas as pd
 import pytest
 import sqlalchemy as sa
@@ -258,3 +259,25 @@ def test_unusable_database_urls_are_one_sentence(tmp_path):
 
 def test_cli_outcomes_are_the_store_outcomes():
     assert cli._OUTCOMES == OUTCOMES
+
+
+def test_geomatch_match_with_db_records_the_run_once(tmp_path):
+    seconds = np.arange(0, 3600, 30)
+    pd.DataFrame({"subject_id": "S-1", "x": 612_500 + 1.2 * seconds, "y": 240_500.0,
+                  "timestamp": (pd.Timestamp("2026-10-20T08:00Z") + pd.to_timedelta(seconds, unit="s"))
+                  .strftime("%Y-%m-%dT%H:%M:%SZ")}).to_csv(tmp_path / "trails.csv", index=False)
+    pd.DataFrame({"crime_ref": ["CR/1", "CR/2"], "offence": ["burglary_residential", "robbery_personal"],
+                  "easting": [613_220, 616_000], "northing": [240_510, 240_500],  # on the path at 08:10; far off
+                  "committed_from": ["2026-10-20 09:05:00"] * 2, "committed_to": ["2026-10-20 09:15:00"] * 2,
+                  }).to_csv(tmp_path / "crimes.csv", index=False)
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    args = ["match", "--trails", str(tmp_path / "trails.csv"), "--crimes", str(tmp_path / "crimes.csv"),
+            "--trails-crs", "EPSG:27700", "--db", url]
+    result = CliRunner().invoke(cli.geomatch, [*args, "--out", str(tmp_path / "out1")])
+    assert result.exit_code == 0, result.output
+    assert "store: run 1 recorded" in result.output and "hits 1 new" in result.output
+    matched = pd.read_parquet(tmp_path / "out1" / "hits.parquet")
+    assert list(list_hits(url)["hit_id"]) == list(matched["hit_id"])
+    result = CliRunner().invoke(cli.geomatch, [*args, "--out", str(tmp_path / "out2")])
+    assert "hits 0 new, 0 changed, 1 unchanged" in result.output
+    assert scalar(url, "SELECT count(*) FROM crimes") == 2 and scalar(url, "SELECT count(*) FROM hits") == 1
