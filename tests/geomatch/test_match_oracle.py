@@ -162,13 +162,21 @@ def test_long_trails_with_fallback_fixes_agree_with_oracle():
     points = []
     for s in range(3):
         seconds = np.cumsum(rng.choice([30, 60, 60, 60, 200, 400, 3000], 1500))
-        x = np.cumsum(rng.normal(0, 40, 1500))
-        y = np.cumsum(rng.normal(0, 40, 1500))
+        x = np.cumsum(rng.normal(0, 120, 1500))
+        y = np.cumsum(rng.normal(0, 120, 1500))
         accuracy = np.where(rng.random(1500) < 0.03, 400.0, rng.uniform(3, 30, 1500))
         points += [(f"S{s}", t, a, b, c) for t, a, b, c in zip(seconds, x, y, accuracy)]
     trails = make_trails(points)
     crimes = make_crimes([(f"C{c}", *rng.choice(trails[["x", "y"]].to_numpy()) + rng.normal(0, 150, 2),
                            start := int(rng.integers(0, 150_000)), start + int(rng.integers(60, 12 * 3600)))
                           for c in range(40)])
+    # and scenes halfway along long, quick steps, which only the straight path between fixes passes
+    step = trails[["x", "y"]].diff().pow(2).sum(axis=1).pow(0.5)
+    quick = (trails["timestamp"].diff().dt.total_seconds() <= 300) & (step > 300) & (trails["subject_id"].cat.codes.diff() == 0)
+    ends = trails.index[quick][:10]
+    middles = (trails.loc[ends, ["x", "y"]].to_numpy() + trails.loc[ends - 1, ["x", "y"]].to_numpy()) / 2
+    seconds = ((trails.loc[ends, "timestamp"] - T0).dt.total_seconds()).to_numpy()
+    crimes = pd.concat([crimes, make_crimes([(f"M{k}", mx, my, int(t) - 600, int(t))
+                                             for k, ((mx, my), t) in enumerate(zip(middles, seconds))])])
     hits = assert_agrees(trails, crimes)
     assert set(hits.presence) == {"observed", "interpolated", "possible"}
