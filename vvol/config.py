@@ -80,7 +80,7 @@ class VvolConfig:
     hotspot_min_crimes: int = 10
     link_min_shared: int = 2
     top_n: int = 25
-    xlsx_max_rows: int = 5000
+    xlsx_max_rows: int = 1000
     harm_table: str | None = None
 
     def __post_init__(self) -> None:

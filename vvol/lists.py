@@ -53,8 +53,9 @@ def _people_list(window: Window, config: VvolConfig, roles: tuple[str, ...], oth
                                   window)["crimes_12m"].to_numpy()
         scored["as_suspect_12m"] = as_suspect[keep]
         middle.insert(1, "as_suspect_12m")
-    scored["reasons"] = reasons(scored, config, flags=window.flags, people=other_name, people_word=other_name,
-                                extra=extra)
+    scored["reasons"] = reasons(scored, config, flags=window.flags, people=other_name,
+                                people_word="distinct " + ("victims" if other_name == "victims" else
+                                                           "offenders/suspects"), extra=extra)
     components = ["recency_points", "frequency_points", "gravity_points", f"{other_name}_points"]
     return _finish(scored, "person_id", components, middle, window.flags)
 
@@ -148,8 +149,8 @@ def clusters(window: Window, links: Links, config: VvolConfig) -> pd.DataFrame:
     scored = add_scores(facts, config, flags=window.flags, people=("victims", victims_count))
     size = pd.Series(scored["people"].astype(str) + " people and " + scored["premises"].astype(str)
                      + " premises linked by repeated shared crimes")
-    scored["reasons"] = reasons(scored, config, flags=window.flags, people="victims", people_word="victims",
-                                extra=[size])
+    scored["reasons"] = reasons(scored, config, flags=window.flags, people="victims",
+                                people_word="distinct victims", extra=[size])
     components = ["recency_points", "frequency_points", "gravity_points", "victims_points"]
     middle = ["people", "premises", "victims_12m", "easting", "northing", "members"]
     return _finish(scored, "cluster_id", components, middle, window.flags)

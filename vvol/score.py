@@ -82,10 +82,21 @@ def add_scores(facts: pd.DataFrame, config: VvolConfig, *, flags: tuple[str, ...
 
 
 def uk_text(utc: pd.Series) -> pd.Series:
-    """UTC times as UK local text with the offset and zone, e.g. ``2026-10-25 01:30:00 +01:00 (BST)``."""
+    """UTC times as UK local text with the offset and zone, e.g. ``2026-10-25 01:30:00 +01:00 (BST)``
+    (the text of :func:`geomatch.times.format_uk`, vectorised; missing times give "")."""
+    if utc.empty:
+        return pd.Series([], index=utc.index, dtype=object)
     local = utc.dt.tz_convert(UK_TZ)
-    text = local.dt.strftime("%Y-%m-%d %H:%M:%S %z")
-    return (text.str[:-2] + ":" + text.str[-2:] + " (" + local.dt.strftime("%Z") + ")").fillna("")
+    wall = local.dt.tz_localize(None).to_numpy("datetime64[s]")
+    offset_min = (wall - utc.dt.tz_localize(None).to_numpy("datetime64[s]")).astype(np.int64) // 60
+    text = np.char.replace(np.datetime_as_string(wall, unit="s"), "T", " ").astype(object)
+    sign = np.where(offset_min < 0, "-", "+")
+    hours, minutes = np.abs(offset_min) // 60, np.abs(offset_min) % 60
+    zone = np.where(offset_min == 0, "GMT", "BST")
+    out = pd.Series(text, index=utc.index, dtype=object) + " " + sign + pd.Series(hours, index=utc.index) \
+        .astype(str).str.zfill(2).to_numpy() + ":" + pd.Series(minutes, index=utc.index).astype(str).str.zfill(2) \
+        .to_numpy() + " (" + zone + ")"
+    return out.where(utc.notna(), "")
 
 
 def _num(values, decimals: int = 0) -> pd.Series:
@@ -99,22 +110,22 @@ def reasons(scored: pd.DataFrame, config: VvolConfig, *, flags: tuple[str, ...],
     """Each row's score in words: every component with its points and band, the uplift and the trend."""
     n = scored.reset_index(drop=True)
     parts = [
-        _num(n["crimes_12m"]) + " crimes in " + str(config.window_days) + " days (frequency "
-        + _num(n["frequency_points"], 1) + ")",
-        "harm " + _num(n["harm_12m"]) + " (gravity " + _num(n["gravity_points"], 1) + ")",
-        "last crime " + _num(n["days_since_last"]) + " days ago (recency " + _num(n["recency_points"], 1) + ")",
+        "frequency " + _num(n["frequency_points"], 1) + ": " + _num(n["crimes_12m"]) + " crimes in "
+        + str(config.window_days) + " d",
+        "gravity " + _num(n["gravity_points"], 1) + ": harm " + _num(n["harm_12m"]),
+        "recency " + _num(n["recency_points"], 1) + ": last crime " + _num(n["days_since_last"]) + " d ago",
     ]
     if people is not None:
-        parts.append(_num(n[f"{people}_12m"]) + f" {people_word} (" + people + " " + _num(n[f"{people}_points"], 1)
-                     + ")")
+        parts.append(people + " " + _num(n[f"{people}_points"], 1) + ": " + _num(n[f"{people}_12m"])
+                     + f" {people_word}")
     same = n["same_type_max"] >= config.min_repeat
-    parts.append(pd.Series(np.where(same, "same offence " + _num(n["same_type_max"]) + " times: "
+    parts.append(pd.Series(np.where(same, "same offence " + _num(n["same_type_max"]) + "x: "
                                     + n["same_type_offence"].astype(str), "")))
     for name in flags:
         on = n[flag_column(name)].to_numpy(bool)
         parts.append(pd.Series(np.where(on, f"{name} +{100 * config.uplifts.get(name, 0):g}%", "")))
-    parts.append("trend " + n["trend"] + " (" + _num(n["crimes_this_period"]) + " this period, "
-                 + _num(n["crimes_previous_period"]) + " the period before)")
+    parts.append("trend " + n["trend"] + ": " + _num(n["crimes_this_period"]) + " this period, "
+                 + _num(n["crimes_previous_period"]) + " the period before")
     parts.extend(p.reset_index(drop=True) for p in (extra or []))
     text = parts[0]
     for part in parts[1:]:

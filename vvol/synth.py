@@ -89,10 +89,12 @@ def _ids(prefix: str, numbers: np.ndarray, width: int) -> np.ndarray:
     return (prefix + pd.Series(numbers).astype(str).str.zfill(width)).to_numpy(dtype=object)
 
 
-def _times(rng: np.random.Generator, end: np.datetime64, days_ago: np.ndarray):
-    """Naive UK local text for committed_from/committed_to: evening-heavy start hours, 0-3 h windows."""
+def _times(rng: np.random.Generator, end: np.datetime64, days_ago: np.ndarray, hours: np.ndarray | None = None):
+    """Naive UK local text for committed_from/committed_to: start hours drawn from ``hours`` (default: the whole
+    day, evening-heavy), 0-3 h windows."""
     day = (end - np.timedelta64(1, "D")) - days_ago.astype("timedelta64[D]")
-    hour = rng.choice(24, size=len(days_ago), p=_HOURS)
+    hour = rng.choice(hours, size=len(days_ago)) if hours is not None else rng.choice(24, size=len(days_ago),
+                                                                                      p=_HOURS)
     start = day + (hour * 3600 + rng.integers(0, 3600, len(days_ago))).astype("timedelta64[s]")
     stop = start + rng.integers(0, 3 * 3600, len(days_ago)).astype("timedelta64[s]")
     return np.datetime_as_string(start, unit="s"), np.datetime_as_string(stop, unit="s")
@@ -150,10 +152,10 @@ def _background(rng: np.random.Generator, n: int, end: np.datetime64, days: int)
     return crimes, people
 
 
-def _block(rng, end, offset, days_ago, offences, xy, premises, area, domestic, involvements):
+def _block(rng, end, offset, days_ago, offences, xy, premises, area, domestic, involvements, hours=None):
     """A planted block of crimes (local refs from ``offset``) and its involvements ``[(i, person, role, vuln)]``."""
     n = len(days_ago)
-    start, stop = _times(rng, end, np.asarray(days_ago))
+    start, stop = _times(rng, end, np.asarray(days_ago), hours)
     crimes = pd.DataFrame({"local_ref": offset + np.arange(n), "offence": offences, "committed_from": start,
                            "committed_to": stop, "easting": np.round(xy[:, 0]), "northing": np.round(xy[:, 1]),
                            "premises_id": premises, "area": area, "domestic": np.where(domestic, "Y", "N")})
@@ -214,7 +216,7 @@ def _planted(rng: np.random.Generator, end: np.datetime64, scale: int):
           [(i, regulars[b], "offender", "") for i, (_, b) in enumerate(pairs)]
     offences = rng.choice(np.array(["assault_with_injury", "common_assault", "public_order"], dtype=object), n)
     blocks.append(_block(rng, end, offset, days_ago, offences, xy, "PUB-0001", "Ipswich", np.zeros(n, bool),
-                         inv))
+                         inv, hours=np.array([21, 22, 23])))
     offset += n
 
     n = 20

@@ -40,7 +40,7 @@ def test_min_repeat_and_same_type_view_with_a_tie(score):
     # X: harassment x2 and common_assault x2 (105A is the Home Office code of common assault): tie -> alphabetical
     assert victims.loc["X", "same_type_max"] == 2
     assert victims.loc["X", "same_type_offence"] == "common_assault"
-    assert "same offence 2 times: common_assault" in victims.loc["X", "reasons"]
+    assert "same offence 2x: common_assault" in victims.loc["X", "reasons"]
     # Y: an any-type repeat but not a same-type repeat (8N is assault with injury)
     assert victims.loc["Y", "same_type_max"] == 1
     assert victims.loc["Y", "harm_12m"] == 30 + 150
