@@ -240,7 +240,6 @@ def run_match_dask(inputs: MatchInputs, out_dir: Path | str, config: MatchConfig
             hits = _score(client, scorer, config, crimes, crimes_on_workers, hits, validated, workers, options,
                           progress)
             seconds["score"] = time.perf_counter() - started
-        del validated
 
     started = time.perf_counter()
     trails = _combined_validated(dataset, summaries)

@@ -1,0 +1,98 @@
+"""Matching on Dask: throughput with 1, 2, ... worker processes on one simulated world, and the scaling.
+
+Simulates a world (``geomatch.simulate``), writes it as a day-partitioned dataset, runs the local engine once as
+the baseline, then ``run_match_dask`` on a local cluster of each size (one thread per worker, started before
+the clock runs; its start-up time is printed apart). Prints per cluster size the wall time of the run (read and
+validate, match, write), hits per second and fixes per second, the speed-up against one worker and the scaling
+efficiency (speed-up / workers), and checks the hits are the local engine's byte for byte. Scoring is left out,
+as in ``bench_match``: it measures the spatial core.
+
+Run alone, with a larger world and more workers (on a machine with the cores for them)::
+
+    python -m benchmarks.bench_dask --workers 1,4,8,16 --subjects 2000 --days 30
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import shutil
+import time
+
+from benchmarks.common import BENCH_DIR, timed
+from geomatch.engines.dask_engine import DaskOptions, run_match_dask
+from geomatch.engines.dataset import write_partitioned
+from geomatch.pipeline import MatchInputs, run_match
+from geomatch.simulate import simulate_world, write_world
+
+
+def _world(subjects: int, days: int) -> tuple:
+    """The simulated world's trails and crimes files, and its day-partitioned dataset (made once, reused)."""
+    world_dir = BENCH_DIR / f"world_{subjects}x{days}"
+    trails, crimes = world_dir / "trails.parquet", world_dir / "crimes.csv"
+    if not trails.exists():
+        started = time.perf_counter()
+        write_world(simulate_world(n_subjects=subjects, days=days, seed=1), world_dir)
+        print(f"simulated {subjects} subjects x {days} days in {time.perf_counter() - started:.1f} s -> {world_dir}")
+    dataset = world_dir / "trails_by_day"
+    if not dataset.exists():
+        started = time.perf_counter()
+        written = write_partitioned(trails, str(dataset), by=("day",))
+        print(f"partitioned by day into {len(written)} files in {time.perf_counter() - started:.1f} s")
+    return trails, crimes, dataset
+
+
+def run(workers: list[int], subjects: int, days: int) -> None:
+    """Measure and print the scaling table (see the module docstring)."""
+    from distributed import Client, LocalCluster
+
+    trails, crimes, dataset = _world(subjects, days)
+    figures: dict[str, float] = {}
+    local_out = BENCH_DIR / "dask_local"
+    shutil.rmtree(local_out, ignore_errors=True)
+    with timed(figures, "local"):
+        local = run_match(MatchInputs(trails=trails, crimes=crimes), local_out, scorer=None)
+    n_fixes, n_hits = len(local.trails.accepted), len(local.hits)
+    print(f"world: {n_fixes:,} fixes, {len(local.crimes.accepted):,} crimes, {n_hits:,} hits")
+    print(f"  local engine, one process: {figures['local']:.2f} s  ({n_hits / figures['local']:,.0f} hits/s, "
+          f"{n_fixes / figures['local']:,.0f} fixes/s)")
+    print(f"  {'workers':>7} {'start s':>8} {'run s':>8} {'hits/s':>10} {'fixes/s':>12} {'speed-up':>9} "
+          f"{'efficiency':>10}  same bytes  (stages, s)")
+    base = None
+    for n in workers:
+        out = BENCH_DIR / f"dask_{n}"
+        shutil.rmtree(out, ignore_errors=True)
+        started = time.perf_counter()
+        with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
+            with Client(cluster) as client:  # workers import the engine before the clock runs
+                client.run(importlib.import_module, "geomatch.engines.dask_engine")
+            start_s = time.perf_counter() - started
+            with timed(figures, f"dask_{n}"):
+                dask_run = run_match_dask(MatchInputs(trails=str(dataset), crimes=crimes), out,
+                                          options=DaskOptions(scheduler=cluster.scheduler_address), scorer=None)
+        seconds = figures[f"dask_{n}"]
+        base = base or seconds * n  # one worker's time, scaled when the list does not start at 1
+        speedup = base / seconds
+        same = all((out / f).read_bytes() == (local_out / f).read_bytes() for f in ("hits.parquet", "hits.csv"))
+        print(f"  {n:>7} {start_s:>8.1f} {seconds:>8.2f} {n_hits / seconds:>10,.0f} {n_fixes / seconds:>12,.0f} "
+              f"{speedup:>8.2f}x {speedup / n:>9.0%}  {same}   "
+              f"({', '.join(f'{k} {v:.2f}' for k, v in dask_run.seconds.items())})")
+    if workers[:2] == [1, 2]:
+        ratio = figures["dask_1"] / figures["dask_2"]
+        print(f"  scaling 1 -> 2 workers: {ratio:.2f}x (efficiency {ratio / 2:.0%}; this machine has 2 cores "
+              "shared with other work)")
+
+
+def main(quick: bool = False, workers: tuple[int, ...] = (1, 2), subjects: int | None = None,
+         days: int | None = None) -> None:
+    default_subjects, default_days = (20, 3) if quick else (120, 14)
+    run(list(workers), subjects or default_subjects, days or default_days)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="a small world, for a smoke test")
+    parser.add_argument("--workers", default="1,2", help="cluster sizes, e.g. 1,2,4,8,16 (the first should be 1)")
+    parser.add_argument("--subjects", type=int, help="subjects in the world (default 120, quick 20)")
+    parser.add_argument("--days", type=int, help="days in the world (default 14, quick 3)")
+    args = parser.parse_args()
+    main(args.quick, tuple(int(w) for w in args.workers.split(",")), args.subjects, args.days)
