@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from geomatch.evidence.context import EvidenceOptions, PackData
-from geomatch.evidence.staticmap import map_extent, nice_length
+from geomatch.evidence.staticmap import focus_extent, map_extent, nice_length
 from geomatch.evidence.style import MAP_KEY, time_colour
 from geomatch.evidence.text import fmt_duration, fmt_kmh, fmt_m, fmt_time, offence_name, zone_names
 from geomatch.safe import escape_html as esc
@@ -74,7 +74,7 @@ def _placed(x: float, y: float, scale: float, inner: str, cls: str = "") -> str:
 def render_map_html(data: PackData, options: EvidenceOptions) -> str:
     """The interactive map of one hit as a complete HTML document."""
     hit, crime, fixes = data.hit, data.crime, data.fixes
-    xmin, xmax, ymin, ymax = map_extent(data)
+    xmin, xmax, ymin, ymax = focus_extent(data)  # the first view, as map.png; everything else is a zoom away
     span = xmax - xmin
 
     def sx(x) -> np.ndarray:
@@ -91,7 +91,9 @@ def render_map_html(data: PackData, options: EvidenceOptions) -> str:
              + f'<marker id="arrow" viewBox="0 0 10 10" refX="5" refY="5" markerUnits="userSpaceOnUse" '
                f'markerWidth="{_num(size * 2.2)}" markerHeight="{_num(size * 2.2)}" orient="auto">'
                f'<path d="M0,0L10,5L0,10Z" fill="#333"/></marker></defs>']
-    parts += _grid(xmin, xmax, ymin, ymax, sx, sy)
+    wide = map_extent(data)
+    parts += _grid((min(xmin, wide[0]), max(xmax, wide[1]), min(ymin, wide[2]), max(ymax, wide[3])),
+                   (xmin, xmax, ymin, ymax), sx, sy)
     cx, cy, r = float(crime["x"]), float(crime["y"]), float(hit["radius_m"])
     parts.append(f'<circle cx="{_num(sx(cx))}" cy="{_num(sy(cy))}" r="{_num(r)}" fill="rgba(0,0,0,0.06)" '
                  f'stroke="#000" stroke-width="2" vector-effect="non-scaling-stroke"/>')
@@ -169,20 +171,24 @@ def render_map_html(data: PackData, options: EvidenceOptions) -> str:
             f"<script>{_SCRIPT}</script></body></html>\n")
 
 
-def _grid(xmin: float, xmax: float, ymin: float, ymax: float, sx, sy) -> list[str]:
-    """Grid lines with easting/northing labels every round number of metres."""
-    step = nice_length(xmax - xmin)
-    size = (xmax - xmin) / 110
+def _grid(extent: tuple[float, float, float, float], view: tuple[float, float, float, float], sx,
+          sy) -> list[str]:
+    """Grid lines over ``extent`` every round number of metres, labelled along the left and bottom edges of the
+    first ``view``."""
+    xmin, xmax, ymin, ymax = extent
+    view_span = view[1] - view[0]
+    step = nice_length(view_span)
+    size = view_span / 110
     out = ['<g stroke="#ddd" stroke-width="0.7" vector-effect="non-scaling-stroke">']
     labels = []
     for e in np.arange(np.ceil(xmin / step) * step, xmax, step):
-        out.append(f'<line x1="{_num(sx(e))}" y1="0" x2="{_num(sx(e))}" y2="{_num(ymax - ymin)}" '
+        out.append(f'<line x1="{_num(sx(e))}" y1="{_num(sy(ymax))}" x2="{_num(sx(e))}" y2="{_num(sy(ymin))}" '
                    f'vector-effect="non-scaling-stroke"/>')
-        labels.append((sx(e), ymax - ymin, f"E {e:,.0f}"))
+        labels.append((sx(e), sy(view[2]), f"E {e:,.0f}"))
     for n in np.arange(np.ceil(ymin / step) * step, ymax, step):
-        out.append(f'<line x1="0" y1="{_num(sy(n))}" x2="{_num(xmax - xmin)}" y2="{_num(sy(n))}" '
+        out.append(f'<line x1="{_num(sx(xmin))}" y1="{_num(sy(n))}" x2="{_num(sx(xmax))}" y2="{_num(sy(n))}" '
                    f'vector-effect="non-scaling-stroke"/>')
-        labels.append((0.0, sy(n), f"N {n:,.0f}"))
+        labels.append((sx(view[0]), sy(n), f"N {n:,.0f}"))
     out.append("</g>")
     out += [_placed(lx, ly, size, f'<text x="0.5" y="-0.5" font-size="2.2" fill="#777">{text}</text>')
             for lx, ly, text in labels]

@@ -30,7 +30,8 @@ def build_world(folder: Path, subjects: tuple[str, ...] = ("S1", "S2", "S3")) ->
 
     S1 walks east 20 m north of the scene at 1.5 m/s (GPS every 30 s): observed, closest 20 m at 14:06:40 BST.
     S2 sends coarse LBS fixes (500 m accuracy) every 2 min 250-400 m away, then GPS: an LBS hit.
-    S3 stops reporting 800 m west at 13:49 BST and reappears 600 m east at 15:10 BST: a long gap (possible).
+    S3 stops reporting 790 m west at 13:57 BST and reappears 600 m east at 14:22 BST: a 25 min gap over the
+    window from which the scene was reachable (possible).
     A second crime 5 km away has a formula as its reference.
     """
     rows = []
@@ -43,10 +44,10 @@ def build_world(folder: Path, subjects: tuple[str, ...] = ("S1", "S2", "S3")) ->
         rows.append(("S2", T0 + pd.Timedelta(seconds=120 * k), SCENE[0] + dist * np.cos(angle),
                      SCENE[1] + dist * np.sin(angle), acc, source))
     for k in range(-30, 0):
-        rows.append(("S3", T0 + pd.Timedelta(seconds=60 * k - 600), SCENE[0] - 800 - 10 * k, SCENE[1] - 50, 10.0,
+        rows.append(("S3", T0 + pd.Timedelta(seconds=60 * k - 120), SCENE[0] - 800 - 10 * k, SCENE[1] - 50, 10.0,
                      "GPS"))
     for k in range(0, 30):
-        rows.append(("S3", T0 + pd.Timedelta(seconds=60 * k + 4200), SCENE[0] + 600 + 15 * k, SCENE[1] + 100, 10.0,
+        rows.append(("S3", T0 + pd.Timedelta(seconds=60 * k + 1320), SCENE[0] + 600 + 15 * k, SCENE[1] + 100, 10.0,
                      "GPS"))
     frame = pd.DataFrame(rows, columns=["subject_id", "timestamp", "x", "y", "accuracy_m", "source"])
     frame = frame[frame["subject_id"].isin(subjects)]
@@ -189,10 +190,10 @@ def test_long_gap_and_lbs_hits(world):
     run, evidence = world
     gap_pack = pack_of(run, evidence, "S3")
     text = docx_text(gap_pack / "statement.docx")
-    assert "2026-06-10 13:49:00 +01:00 (BST) to 2026-06-10 15:10:00 +01:00 (BST) (1 h 21 min 00 s)" in text
+    assert "2026-06-10 13:57:00 +01:00 (BST) to 2026-06-10 14:22:00 +01:00 (BST) (25 min 00 s)" in text
     assert "Possible:" in text
     points = pd.read_csv(gap_pack / "points.csv")
-    assert {"2026-06-10T12:49:00Z", "2026-06-10T14:10:00Z"} <= set(points["time_utc"])  # both ends of the gap
+    assert {"2026-06-10T12:57:00Z", "2026-06-10T13:22:00Z"} <= set(points["time_utc"])  # both ends of the gap
     lbs = pd.read_csv(pack_of(run, evidence, "S2") / "points.csv")
     assert (lbs.loc[lbs["source"] == "LBS", "confidence_radius_m"] == 500.0).all()
     assert (lbs["source"] == "LBS").sum() >= 10
