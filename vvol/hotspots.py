@@ -77,18 +77,18 @@ def _may_cluster(xy: np.ndarray, weight: np.ndarray, eps: float, min_crimes: int
     key = (cell[:, 0] + 1) * span + (cell[:, 1] + 1)
     cells, cell_of = np.unique(key, return_inverse=True)
     cell_weight = np.bincount(cell_of, weights=weight)
+    neighbours = []  # (cell index, index of its neighbour cell at one offset) for every occupied neighbour
+    for offset in (dx * span + dy for dx in (-1, 0, 1) for dy in (-1, 0, 1)):
+        at = np.minimum(np.searchsorted(cells, cells + offset), len(cells) - 1)
+        found = np.flatnonzero(cells[at] == cells + offset)
+        neighbours.append((found, at[found]))
     block = np.zeros(len(cells))
-    offsets = [dx * span + dy for dx in (-1, 0, 1) for dy in (-1, 0, 1)]
-    for offset in offsets:
-        at = np.searchsorted(cells, cells + offset)
-        found = (at < len(cells)) & (cells[np.minimum(at, len(cells) - 1)] == cells + offset)
-        block[found] += cell_weight[at[found]]
+    for own, other in neighbours:
+        block[own] += cell_weight[other]
     core_cell = block >= min_crimes
     near_core = np.zeros(len(cells), bool)
-    for offset in offsets:
-        at = np.searchsorted(cells, cells + offset)
-        found = (at < len(cells)) & (cells[np.minimum(at, len(cells) - 1)] == cells + offset)
-        near_core[found] |= core_cell[at[found]]
+    for own, other in neighbours:
+        near_core[own] |= core_cell[other]
     return near_core[cell_of]
 
 

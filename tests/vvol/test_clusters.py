@@ -72,3 +72,23 @@ def test_hotspot_dbscan_in_metres_with_weighted_duplicate_points(score):
     assert 0 < row["radius_m"] < 50
     # eps 10 m: the 30 m neighbours fall away, the 6-crime point alone is below the minimum of 10
     assert (score(crimes, [inv("S0", "p")], "2026-04-30", hotspot_eps_m=10).locations["kind"] == "hotspot").sum() == 0
+
+
+def test_dbscan_pre_filter_gives_exactly_the_clusters_of_plain_dbscan():
+    import numpy as np
+    from sklearn.cluster import DBSCAN
+    from sklearn.metrics import adjusted_rand_score
+
+    from vvol.hotspots import _may_cluster
+
+    rng = np.random.default_rng(3)
+    xy = np.round(np.vstack([rng.uniform(0, 20_000, (20_000, 2)), rng.normal(5_000, 300, (3_000, 2)),
+                             rng.normal(12_000, 60, (400, 2))]))
+    points, weight = np.unique(xy, axis=0, return_counts=True)
+    plain = DBSCAN(eps=50, min_samples=6).fit_predict(points, sample_weight=weight)
+    keep = _may_cluster(points, weight.astype(float), 50, 6)
+    assert keep.mean() < 0.5  # most sparse points are dropped before DBSCAN
+    filtered = np.full(len(points), -1)
+    filtered[keep] = DBSCAN(eps=50, min_samples=6).fit_predict(points[keep], sample_weight=weight[keep])
+    assert np.array_equal(plain >= 0, filtered >= 0)
+    assert adjusted_rand_score(plain, filtered) == 1.0

@@ -147,3 +147,14 @@ def test_repeat_premises_and_locations_list(score):
     assert locations["location_id"].tolist() == ["P:SHOP-1"]
     row = locations.iloc[0]
     assert (row["kind"], row["crimes_12m"], row["easting"], row["northing"]) == ("premises", 2, 600000, 240000)
+
+
+def test_area_option_needs_an_area_column(tmp_path):
+    from geomatch.errors import InputError
+    from vvol.pipeline import run
+
+    path = tmp_path / "c.csv"
+    pd.DataFrame([{"crime_ref": "A", "offence": "8N", "date": "2026-01-01", "easting": 1, "northing": 2}]) \
+        .to_csv(path, index=False)
+    with pytest.raises(InputError, match="'area'"):
+        run(path, None, "2026-01-31", area="Ipswich")
