@@ -29,6 +29,7 @@ from geomatch.evidence.statement import Exhibits, build_statement
 from geomatch.evidence.staticmap import draw_map
 from geomatch.evidence.timeline import draw_timeline
 from geomatch.manifest import MANIFEST_NAME, file_entry, write_manifest
+from geomatch.match import PRESENCE_CLASSES
 
 log = logging.getLogger(__name__)
 PACK_FILES = ("map.png", "map.html", "timeline.png", "points.csv", "statement.docx", "statement.pdf")
@@ -65,6 +66,22 @@ class EvidenceRun:
 def pack_folder(hit_id: str) -> str:
     """The folder name of a hit's pack (the hit id, made safe)."""
     return safe_folder_name(hit_id)
+
+
+def select_hits(hits: pd.DataFrame, *, top: int | None = None, min_score: float | None = None) -> pd.DataFrame:
+    """The hits to make packs for, most credible first: by ``score`` (highest first) when the hits are scored,
+    else by presence class and closest approach; then ``min_score`` and ``top`` applied. Ties keep hit order."""
+    if "score" in hits.columns:
+        ranked = hits.sort_values(["score", "hit_id"], ascending=[False, True], kind="stable")
+        if min_score is not None:
+            ranked = ranked[ranked["score"] >= min_score]
+    else:
+        if min_score is not None:
+            raise InputError("--min-score needs scored hits (run geomatch score first)")
+        rank = hits["presence"].map({name: i for i, name in enumerate(PRESENCE_CLASSES)})
+        ranked = hits.assign(_rank=rank).sort_values(["_rank", "min_distance_m", "hit_id"], kind="stable")
+        ranked = ranked.drop(columns="_rank")
+    return (ranked if top is None else ranked.head(top)).reset_index(drop=True)
 
 
 def make_pack(job: PackJob) -> Path:
@@ -157,10 +174,10 @@ def make_packs(hits: pd.DataFrame, trails: pd.DataFrame, crimes: pd.DataFrame, o
 def load_and_make_packs(hits_path: Path, trails_path: Path, crimes_path: Path, out_dir: Path, *,
                         config: MatchConfig | None = None, options: EvidenceOptions | None = None,
                         trails_kwargs: Mapping[str, Any] | None = None,
-                        crimes_kwargs: Mapping[str, Any] | None = None, workers: int = 1,
-                        progress: bool = False) -> EvidenceRun:
-    """``geomatch evidence``: read a hits file and reload its trails and crimes with the same loaders as
-    ``geomatch match``, then :func:`make_packs`."""
+                        crimes_kwargs: Mapping[str, Any] | None = None, top: int | None = None,
+                        min_score: float | None = None, workers: int = 1, progress: bool = False) -> EvidenceRun:
+    """``geomatch evidence``: read a hits file, choose the hits (:func:`select_hits`), reload their trails and
+    crimes with the same loaders as ``geomatch match``, then :func:`make_packs`."""
     from geomatch.crimes import load_crimes
     from geomatch.output import read_hits
     from geomatch.trails import load_trails
@@ -170,6 +187,7 @@ def load_and_make_packs(hits_path: Path, trails_path: Path, crimes_path: Path, o
         hits = read_hits(hits_path)
     except (OSError, ValueError) as error:
         raise InputError(f"the hits file could not be read ({error})", file=str(hits_path)) from error
+    hits = select_hits(hits, top=top, min_score=min_score)
     trails, crs = load_trails(trails_path, **dict(trails_kwargs or {}))
     crimes = load_crimes(crimes_path, config=config, target_crs=crs, **dict(crimes_kwargs or {}))
     options = replace(options or EvidenceOptions(), crs=crs)

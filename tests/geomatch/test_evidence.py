@@ -13,7 +13,7 @@ from pyproj import Transformer
 
 from geomatch.config import MatchConfig
 from geomatch.errors import InputError
-from geomatch.evidence import EvidenceOptions, make_packs, pack_data, safe_folder_name
+from geomatch.evidence import EvidenceOptions, make_packs, pack_data, safe_folder_name, select_hits
 from geomatch.evidence.pack import PACK_FILES
 from geomatch.evidence.points import POINT_COLUMNS, write_points
 from geomatch.manifest import verify_tree
@@ -276,3 +276,16 @@ def test_basemap_is_drawn_and_hashed_and_tiles_need_the_extra(world, tmp_path):
         with pytest.raises(InputError, match="contextily"):
             make_packs(hits, run.trails.accepted, run.crimes.accepted, tmp_path / "tiles",
                        options=EvidenceOptions(tiles="https://tiles.example/{z}/{x}/{y}.png"))
+
+
+def test_select_hits_ranks_by_score_or_presence():
+    hits = pd.DataFrame({"hit_id": ["Ha", "Hb", "Hc", "Hd"], "presence": ["possible", "observed", "observed",
+                                                                         "interpolated"],
+                         "min_distance_m": [5.0, 40.0, 10.0, 1.0], "score": [80.0, 20.0, 80.0, 50.0]})
+    assert select_hits(hits)["hit_id"].tolist() == ["Ha", "Hc", "Hd", "Hb"]  # score, then hit id
+    assert select_hits(hits, top=2, min_score=10)["hit_id"].tolist() == ["Ha", "Hc"]
+    assert select_hits(hits, min_score=50)["hit_id"].tolist() == ["Ha", "Hc", "Hd"]
+    unscored = hits.drop(columns="score")
+    assert select_hits(unscored)["hit_id"].tolist() == ["Hc", "Hb", "Hd", "Ha"]  # presence, then distance
+    with pytest.raises(InputError):
+        select_hits(unscored, min_score=1)

@@ -14,7 +14,7 @@ def test_match_with_evidence_then_evidence_from_hits_then_verify(tmp_path):
     runner = CliRunner()
     out = tmp_path / "run"
     result = runner.invoke(geomatch, ["match", "--trails", str(trails), "--crimes", str(crimes), "--out", str(out),
-                                      "--evidence"])
+                                      "--evidence", "--evidence-top", "5"])
     assert result.exit_code == 0, result.output
     assert "evidence: 1 packs" in result.output
     index = out / "evidence" / "index.html"
@@ -25,7 +25,7 @@ def test_match_with_evidence_then_evidence_from_hits_then_verify(tmp_path):
     again = tmp_path / "again"
     result = runner.invoke(geomatch, ["evidence", "--hits", str(out / "hits.parquet"), "--trails", str(trails),
                                       "--crimes", str(crimes), "--out", str(again), "--workers", "1",
-                                      "--context-min", "10", "--vicinity-m", "200"])
+                                      "--context-min", "10", "--vicinity-m", "200", "--min-score", "0"])
     assert result.exit_code == 0, result.output
     manifest = json.loads((again / pack.name / "manifest.json").read_text())
     assert manifest["tool"] == "geomatch evidence"
