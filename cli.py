@@ -71,6 +71,7 @@ def _parse_column_map(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.option("--evidence", is_flag=True, help="Also make an evidence pack per hit in OUT/evidence/.")
 @click.option("--evidence-workers", type=click.IntRange(min=1), default=1, show_default=True,
               help="Processes making evidence packs.")
+@click.option("--evidence-top", type=click.IntRange(min=1), help="Packs for only the N highest-scored hits.")
 @click.option("--engine", type=click.Choice(["local", "dask"]), default="local", show_default=True,
               help="local: one process; dask: a Dask cluster over a partitioned trails dataset.")
 @click.option("--scheduler", metavar="ADDRESS", help="Dask scheduler, e.g. tcp://10.0.0.5:8786 (default: start a "
@@ -79,7 +80,7 @@ def _parse_column_map(pairs: tuple[str, ...]) -> dict[str, str]:
               help="Workers of the local Dask cluster (one thread each).")
 def match(trails_path: str, crimes_path: Path, out_dir: Path, crimes_format: str, config_path: Path | None,
           radius_m: float | None, pad_min: float | None, trails_map: tuple[str, ...], crimes_map: tuple[str, ...],
-          evidence: bool, evidence_workers: int,
+          evidence: bool, evidence_workers: int, evidence_top: int | None,
           trails_crs: str | None, trails_tz: str | None, db_url: str | None, engine: str, scheduler: str | None,
           workers: int) -> None:
     """Match trails against crimes and write hits, quarantine and a manifest to OUT."""
@@ -104,9 +105,9 @@ def match(trails_path: str, crimes_path: Path, out_dir: Path, crimes_format: str
         run = run_match(inputs, out_dir, config, progress=True)
     click.echo(format_summary(run))
     if evidence:
-        from geomatch.evidence import EvidenceOptions, make_packs
+        from geomatch.evidence import EvidenceOptions, make_packs, select_hits
 
-        packs = make_packs(run.hits, run.trails.accepted, run.crimes.accepted, out_dir / "evidence", config=config,
+        packs = make_packs(select_hits(run.hits, top=evidence_top), run.trails.accepted, run.crimes.accepted, out_dir / "evidence", config=config,
                            options=EvidenceOptions(crs=run.crs), inputs=[Path(trails_path), crimes_path],
                            workers=evidence_workers, progress=True)
         click.echo(_evidence_summary(packs))
@@ -277,6 +278,8 @@ def _evidence_summary(run) -> str:
 @click.option("--tiles", metavar="URL", help="Tile URL template drawn under map.png (fetches tiles; needs the "
                                              "'tiles' extra). Off by default: no network.")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Processes.")
+@click.option("--top", type=click.IntRange(min=1), help="Only the N highest-scored hits (closest first if unscored).")
+@click.option("--min-score", type=click.FloatRange(0, 100), help="Only hits scored at least this (0-100).")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="MatchConfig TOML of the run.")
 @click.option("--context-min", type=click.FloatRange(min=0), default=30.0, show_default=True,
               help="Trail shown either side of the window (min).")
@@ -287,8 +290,8 @@ def _evidence_summary(run) -> str:
 @click.option("--crimes-map", multiple=True, metavar="THEIRS=OURS", help="Rename a crimes column (repeatable).")
 @click.option("--trails-crs", help="CRS of x/y trail columns, e.g. EPSG:27700.")
 @click.option("--trails-tz", help="Time zone of trail timestamps without an offset.")
-def evidence(hits_path, trails_path, crimes_path, out_dir, basemap, tiles, workers, config_path, context_min,
-             vicinity_m, crimes_format, trails_map, crimes_map, trails_crs, trails_tz) -> None:
+def evidence(hits_path, trails_path, crimes_path, out_dir, basemap, tiles, workers, top, min_score, config_path,
+             context_min, vicinity_m, crimes_format, trails_map, crimes_map, trails_crs, trails_tz) -> None:
     """Make an evidence pack per hit (maps, timeline, points, statement, manifest) and an index page in OUT."""
     from geomatch.config import MatchConfig
     from geomatch.evidence import EvidenceOptions, load_and_make_packs
@@ -298,7 +301,8 @@ def evidence(hits_path, trails_path, crimes_path, out_dir, basemap, tiles, worke
     run = load_and_make_packs(
         hits_path, trails_path, crimes_path, out_dir, config=config, options=options, workers=workers,
         trails_kwargs={"column_map": _parse_column_map(trails_map), "crs": trails_crs, "naive_tz": trails_tz},
-        crimes_kwargs={"fmt": crimes_format, "column_map": _parse_column_map(crimes_map)}, progress=True)
+        crimes_kwargs={"fmt": crimes_format, "column_map": _parse_column_map(crimes_map)}, top=top,
+        min_score=min_score, progress=True)
     click.echo(_evidence_summary(run))
 
 
