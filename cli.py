@@ -99,6 +99,10 @@ def match(trails_path: str, crimes_path: Path, out_dir: Path, crimes_format: str
     if engine == "dask":
         from geomatch.engines.dask_engine import DaskOptions, run_match_dask
 
+        if not logging.getLogger().isEnabledFor(logging.INFO):  # the cluster's own INFO chatter only with -v
+            import distributed  # noqa: F401  (it sets its loggers' levels when imported)
+
+            logging.getLogger("distributed").setLevel(logging.WARNING)
         run = run_match_dask(inputs, out_dir, config, DaskOptions(scheduler=scheduler, workers=workers),
                              progress=True)
     else:
