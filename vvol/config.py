@@ -58,7 +58,8 @@ class VvolConfig:
         link_min_shared: two entities are linked when they share at least this many crimes in the window.
         top_n: rows shown per list in ``index.html``.
         xlsx_max_rows: rows per sheet in ``tasking.xlsx`` (the CSV files always hold every row).
-        harm_table: a force's own harm table (same format as ``vvol/data/harm_weights.csv``); None = ours.
+        harm_table: a force's own harm table (same format as ``vvol/data/harm_weights.csv``); None = ours. In a
+            TOML file a relative path is taken from the TOML file's folder.
     """
 
     window_days: int = 365
@@ -129,6 +130,8 @@ def load_config(path: Path | str | None, **overrides: Any) -> VvolConfig:
         unknown = sorted(set(values) - known)
         if unknown:
             raise InputError(f"unknown configuration key '{unknown[0]}'", file=str(path))
+        if isinstance(values.get("harm_table"), str) and not Path(values["harm_table"]).is_absolute():
+            values["harm_table"] = str(path.parent / values["harm_table"])  # relative to the TOML file
         for key in ("offender_roles",):
             if key in values:
                 values[key] = tuple(values[key])

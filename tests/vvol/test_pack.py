@@ -138,3 +138,25 @@ def test_bad_as_of_and_period_exit_2(sample, tmp_path):
     assert _score(directory, tmp_path / "x", "--as-of", "soon").exit_code == 2
     result = _score(directory, tmp_path / "y", "--period", "fortnight")
     assert result.exit_code == 2 and "period" in result.output
+
+
+def test_config_file_and_force_harm_table_through_the_command(sample, tmp_path):
+    directory, _ = sample
+    (tmp_path / "harm.csv").write_text(
+        "# source: Example force, flat weights for a test\n# year: 2026\nkey,label,weight,basis,ho_codes,aliases\n"
+        + "".join(f"{k},{k},1,force,{c},\n" for k, c in
+                  [("common_assault", "105A"), ("assault_with_injury", "8N"), ("harassment", ""),
+                   ("criminal_damage", ""), ("burglary_residential", ""), ("burglary_business", ""),
+                   ("robbery_personal", ""), ("theft_from_person", ""), ("theft_of_vehicle", ""),
+                   ("theft_from_vehicle", ""), ("shoplifting", ""), ("other_theft", ""), ("public_order", ""),
+                   ("stalking", ""), ("possession_of_weapons", "")]), encoding="utf-8")
+    (tmp_path / "force.toml").write_text('harm_table = "harm.csv"\nmin_repeat = 3\n', encoding="utf-8")
+    result = _score(directory, tmp_path / "pack", "--config", str(tmp_path / "force.toml"), "--period", "28d")
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / "pack" / "manifest.json").read_text())
+    assert manifest["parameters"]["min_repeat"] == 3 and manifest["parameters"]["period_days"] == 28
+    assert manifest["harm_table"]["source"] == "Example force, flat weights for a test"
+    assert any(entry["path"].endswith("force.toml") for entry in manifest["inputs"])
+    victims = pd.read_csv(tmp_path / "pack" / "victims.csv")
+    assert (victims["crimes_12m"] >= 3).all()
+    assert (victims["harm_12m"] == victims["crimes_12m"]).all()  # every crime weighs 1 in the force table
