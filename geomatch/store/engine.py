@@ -78,7 +78,9 @@ def _create_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         return _create_sqlite_engine(parsed)
     if parsed.get_backend_name() == "postgresql":
-        return sa.create_engine(parsed, pool_pre_ping=True)
+        # No server-side prepared statements: their generic plans turned the 1000-key IN lookups of record_run
+        # into sequential scans (60 s instead of 0.5 s for 30,000 hits); every statement gets its own plan.
+        return sa.create_engine(parsed, pool_pre_ping=True, connect_args={"prepare_threshold": None})
     raise InputError(f"database {shown_url(url)} is not supported: use sqlite:///FILE or postgresql+psycopg://...")
 
 
