@@ -9,8 +9,9 @@ Layout (one Parquet file per partition, as :func:`write_partitioned` writes it):
 Keys read: ``day`` (``YYYY-MM-DD``, a UTC day: the fixes from 00:00:00Z inclusive to the next 00:00:00Z
 exclusive, or ``unknown`` for rows whose time could not be read), and ``subject_id`` or ``subject_bucket``
 (groups of subjects; a subject lies in one group only). Files hold the trail columns as in the original file
-(``subject_id``, ``timestamp``, ``lat``/``lon`` or ``x``/``y``, ...), plus ``source_row``: the row number in the
-original file, so quarantined rows can be found there.
+(``subject_id``, ``timestamp``, ``lat``/``lon`` or ``x``/``y``, ...), plus ``original_row``: the row number in the
+original file, which becomes the ``source_row`` of quarantined rows so they can be found there (without it,
+``source_row`` counts rows within the partition file).
 """
 from __future__ import annotations
 
@@ -41,6 +42,8 @@ UNKNOWN = "unknown"
 """Key value for rows whose day or subject could not be read (validation quarantines them)."""
 CRS_METADATA = b"geomatch_crs"
 """Parquet schema metadata key holding the CRS of ``x``/``y`` columns taken from a GeoParquet/GeoPackage file."""
+ORIGINAL_ROW = "original_row"
+"""Column of partition files: the row number (1-based) in the trails file they were written from."""
 _ONE_DAY = pd.Timedelta(days=1)
 
 
@@ -166,16 +169,14 @@ def read_partition(fs: fsspec.AbstractFileSystem, part: PartitionFile, shown: st
         dictionary = [reverse.get(c, c) for c in ("subject_id", "source")
                       if reverse.get(c, c) in parquet.schema_arrow.names]
         table = pq.read_table(io.BytesIO(data), read_dictionary=dictionary or None)
+        frame = table.to_pandas().rename(columns=column_map)
+        numbered = next((c for c in (ORIGINAL_ROW, SOURCE_ROW) if c in frame), None)  # row numbers kept earlier
+        frame.insert(0, SOURCE_ROW, frame.pop(numbered).astype(np.int64) if numbered
+                     else pd.RangeIndex(1, len(frame) + 1))
     except Exception as error:  # any reader failure is bad input, named in one sentence
         raise InputError(f"the partition could not be read ({type(error).__name__}: {error})".replace("\n", " "),
                          file=shown) from error
     metadata = table.schema.metadata or {}
-    frame = table.to_pandas().rename(columns=column_map)
-    if SOURCE_ROW in frame:
-        frame[SOURCE_ROW] = frame.pop(SOURCE_ROW).astype(np.int64)
-        frame = frame[[SOURCE_ROW] + [c for c in frame.columns if c != SOURCE_ROW]]
-    else:
-        frame.insert(0, SOURCE_ROW, pd.RangeIndex(1, len(frame) + 1))
     crs = metadata[CRS_METADATA].decode() if CRS_METADATA in metadata else None
     raw = RawTable(path=Path(part.name), frame=frame.reset_index(drop=True), crs=crs)
     return PartitionRead(raw, hashlib.sha256(data).hexdigest(), len(data))
@@ -218,7 +219,7 @@ def write_partitioned(trails: Path | str, out: str, *, by: tuple[str, ...] = ("d
         raise InputError("the number of subject buckets must be at least 1")
     table = read_table(trails, column_map=column_map)
     require_columns(table, ["subject_id", "timestamp"])
-    frame = table.frame
+    frame = table.frame.rename(columns={SOURCE_ROW: ORIGINAL_ROW})
     keys = []
     for key in ("subject", "day"):  # subject folders outside day folders: a subject's days sit together
         if key not in by:

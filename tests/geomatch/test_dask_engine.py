@@ -19,6 +19,7 @@ from geomatch.engines.dataset import open_dataset, write_partitioned
 from geomatch.engines.plan import Slot, plan_tasks
 from geomatch.errors import InputError
 from geomatch.pipeline import MatchInputs, run_match
+from geomatch.trails import load_trails
 
 START = pd.Timestamp("2026-10-22 00:00", tz="UTC")  # five days, over the UK clock change on 25 October
 DAYS = 5
@@ -255,11 +256,13 @@ def test_partition_writer_places_every_row_once(world, tmp_path):
     written = write_partitioned(trails, str(tmp_path / "ds"), by=("subject", "day"), buckets=4)
     parts = [pd.read_parquet(p) for p in written]
     assert sum(len(p) for p in parts) == len(pd.read_csv(trails))
-    assert sorted(np.concatenate([p["source_row"].to_numpy() for p in parts]).tolist()) == \
+    assert sorted(np.concatenate([p["original_row"].to_numpy() for p in parts]).tolist()) == \
         list(range(1, len(pd.read_csv(trails)) + 1))
     names = [Path(p).relative_to(tmp_path / "ds").as_posix() for p in written]
     assert all(n.startswith("subject_bucket=") for n in names)
     assert any("/day=unknown/" in n for n in names) and any(n.startswith("subject_bucket=unknown/") for n in names)
+    validated, _ = load_trails(written[0])  # a partition file is a trails file too
+    assert validated.rows_in == len(parts[0])
     with pytest.raises(InputError, match="already holds Parquet"):
         write_partitioned(trails, str(tmp_path / "ds"), by=("day",))
 
