@@ -78,12 +78,16 @@ def _parse_column_map(pairs: tuple[str, ...]) -> dict[str, str]:
                                                       "local cluster).")
 @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True,
               help="Workers of the local Dask cluster (one thread each).")
+@click.option("--no-score", is_flag=True, help="Leave the hits unscored (no score, reasons or features).")
+@click.option("--score-config", type=click.Path(path_type=Path), help="ScoreConfig TOML file.")
+@click.option("--score-model", type=click.Path(path_type=Path),
+              help="Fitted score model (default: the one next to a SQLite --db, if any); used only if better.")
 def match(trails_path: str, crimes_path: Path, out_dir: Path, crimes_format: str, config_path: Path | None,
           radius_m: float | None, pad_min: float | None, trails_map: tuple[str, ...], crimes_map: tuple[str, ...],
           evidence: bool, evidence_workers: int, evidence_top: int | None,
           trails_crs: str | None, trails_tz: str | None, db_url: str | None, engine: str, scheduler: str | None,
-          workers: int) -> None:
-    """Match trails against crimes and write hits, quarantine and a manifest to OUT."""
+          workers: int, no_score: bool, score_config: Path | None, score_model: Path | None) -> None:
+    """Match trails against crimes, score the hits, and write hits, quarantine and a manifest to OUT."""
     from geomatch.config import MatchConfig
     from geomatch.pipeline import MatchInputs, format_summary, run_match
 
@@ -96,6 +100,7 @@ def match(trails_path: str, crimes_path: Path, out_dir: Path, crimes_format: str
                          crimes_format=crimes_format, trails_column_map=_parse_column_map(trails_map),
                          crimes_column_map=_parse_column_map(crimes_map), trails_crs=trails_crs,
                          trails_naive_tz=trails_tz)
+    scorer = None if no_score else _scorer(score_config, score_model, db_url)
     if engine == "dask":
         from geomatch.engines.dask_engine import DaskOptions, run_match_dask
 
@@ -104,9 +109,11 @@ def match(trails_path: str, crimes_path: Path, out_dir: Path, crimes_format: str
 
             logging.getLogger("distributed").setLevel(logging.WARNING)
         run = run_match_dask(inputs, out_dir, config, DaskOptions(scheduler=scheduler, workers=workers),
-                             progress=True)
+                             progress=True, scorer=scorer)
     else:
-        run = run_match(inputs, out_dir, config, progress=True)
+        run = run_match(inputs, out_dir, config, progress=True, scorer=scorer)
+    if scorer is not None:
+        click.echo(f"  score: {_scorer_line(scorer)}")
     click.echo(format_summary(run))
     if evidence:
         from geomatch.evidence import EvidenceOptions, make_packs, select_hits
@@ -171,6 +178,24 @@ def partition(trails_path: Path, by: str, out: str, buckets: int, trails_map: tu
     written = write_partitioned(trails_path, out, by=tuple(by.split(",")), buckets=buckets,
                                 column_map=_parse_column_map(trails_map), naive_tz=trails_tz)
     click.echo(f"{len(written):,} partitions written to {out}")
+
+
+def _scorer(config_path: Path | None, model_path: Path | None, db_url: str | None = None):
+    """The scorer from a ScoreConfig TOML and a fitted model file (default: the model next to a SQLite store)."""
+    from geomatch.scoring import ScoreConfig, Scorer, default_model_path, load_model
+
+    config = ScoreConfig.from_toml(config_path) if config_path else ScoreConfig()
+    if model_path is None and db_url:
+        found = default_model_path(db_url)
+        model_path = found if found is not None and found.is_file() else None
+    return Scorer(config, load_model(model_path) if model_path else None)
+
+
+def _scorer_line(scorer) -> str:
+    if scorer.model is None:
+        return "default model (transparent points)"
+    used = "used" if scorer.uses_fitted else "not used: not better than the default on held-out reviews"
+    return f"fitted model {scorer.model.path} ({used})"
 
 
 _OUTCOMES = ("no_further_action", "already_known", "intelligence_submitted", "investigation", "arrest", "charge",
@@ -263,6 +288,62 @@ def verify(ctx, db_url: str | None) -> None:
     report = verify_chain(db_url or ctx.parent.params["db_url"])
     click.echo(format_chain(report))
     ctx.exit(0 if report.ok else 1)
+
+
+@geomatch.group(cls=FriendlyGroup, invoke_without_command=True)
+@click.option("--hits", "hits_path", type=click.Path(path_type=Path), help="hits.parquet from geomatch match.")
+@click.option("--trails", "trails_path", type=click.Path(path_type=Path), help="The trails file of that run.")
+@click.option("--crimes", "crimes_path", type=click.Path(path_type=Path),
+              help="The crimes file of that run (needed only for hits that were never scored).")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), help="Output folder (default: the hits' folder).")
+@click.option("--config", "config_path", type=click.Path(path_type=Path), help="ScoreConfig TOML file.")
+@click.option("--model", "model_path", type=click.Path(path_type=Path),
+              help="Fitted score model from `geomatch score fit` (used only if it beat the default).")
+@click.pass_context
+def score(ctx, hits_path, trails_path, crimes_path, out_dir, config_path, model_path) -> None:
+    """(Re)score a hits file: score 0-100 and reasons (or: geomatch score fit)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if hits_path is None or trails_path is None:
+        raise click.UsageError("give --hits DIR/hits.parquet and --trails FILE, or the subcommand fit")
+    from geomatch.scoring.job import rescore
+
+    scorer = _scorer(config_path, model_path)
+    run = rescore(hits_path, trails_path, out_dir, crimes_path=crimes_path, scorer=scorer, progress=True)
+    top = run.hits.sort_values(["score", "hit_id"], ascending=[False, True]).head(5)
+    click.echo(f"scored {len(run.hits):,} hits with the {_scorer_line(scorer)}; highest:")
+    for row in top.itertuples(index=False):
+        click.echo(f"  {row.score:5.1f}  {row.hit_id}  {row.subject_id} / {row.crime_ref}: {row.reasons}")
+    click.echo(f"results: {run.manifest.parent}/hits.csv, hits.parquet, manifest.json")
+
+
+@score.command("fit")
+@_db_option
+@click.option("--outcomes", "outcomes_path", type=click.Path(path_type=Path),
+              help="CSV/Parquet of hit_id, outcome (instead of the store's reviews).")
+@click.option("--hits", "hits_paths", multiple=True, type=click.Path(path_type=Path),
+              help="Scored hits.parquet with the features (repeatable; default: the hits as stored).")
+@click.option("--estimator", type=click.Choice(["logistic", "boosting"]), default="logistic", show_default=True)
+@click.option("--config", "config_path", type=click.Path(path_type=Path), help="ScoreConfig TOML file.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the folds.")
+@click.option("--model-out", type=click.Path(path_type=Path),
+              help="Model file to write (default: next to a SQLite store, DB.score_model.joblib).")
+def score_fit(db_url, outcomes_path, hits_paths, estimator, config_path, seed, model_out) -> None:
+    """Fit a calibrated model on reviewed outcomes and compare it with the default on held-out reviews."""
+    from geomatch.scoring import ScoreConfig, default_model_path, fit_model
+    from geomatch.scoring.reviews import reviewed_hits
+
+    if outcomes_path is not None and not hits_paths:
+        raise click.UsageError("--outcomes needs --hits (the scored hits the outcomes refer to)")
+    config = ScoreConfig.from_toml(config_path) if config_path else ScoreConfig()
+    reviewed = reviewed_hits(db_url, outcomes_path=outcomes_path, hits_paths=hits_paths)
+    model_out = model_out or default_model_path(db_url)
+    if model_out is None:
+        raise click.UsageError("give --model-out FILE (the store is not a SQLite file to put the model next to)")
+    fitted = fit_model(reviewed, config, estimator=estimator, seed=seed).save(model_out)
+    for line in fitted.report.lines():
+        click.echo(line)
+    click.echo(f"model written to {fitted.path} (sha256 {fitted.sha256[:12]}...)")
 
 
 def _evidence_summary(run) -> str:

@@ -17,6 +17,7 @@ from geomatch.manifest import write_manifest
 from geomatch.match import PRESENCE_CLASSES, match_hits
 from geomatch.output import write_hits
 from geomatch.quarantine import Validated
+from geomatch.scoring import Scorer
 from geomatch.trails import load_trails
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ class MatchRun:
 
 
 def run_match(inputs: MatchInputs, out_dir: Path | str, config: MatchConfig | None = None, *,
-              progress: bool = False) -> MatchRun:
+              progress: bool = False, scorer: Scorer | None = Scorer()) -> MatchRun:
     """Run the whole job and write ``out_dir/hits.parquet``, ``hits.csv``, ``quarantine/`` and ``manifest.json``.
 
     Args:
@@ -73,12 +74,14 @@ def run_match(inputs: MatchInputs, out_dir: Path | str, config: MatchConfig | No
         out_dir: output folder (created).
         config: matching parameters.
         progress: show a progress bar over the stages (on stderr).
+        scorer: scores the hits (``score``, ``reasons`` and the features); None leaves them unscored.
     """
     config = config or MatchConfig()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     seconds: dict[str, float] = {}
-    stages = tqdm(total=4, desc="geomatch match", unit="stage", disable=None if progress else True, leave=False)
+    stages = tqdm(total=5 if scorer else 4, desc="geomatch match", unit="stage", disable=None if progress else True,
+                  leave=False)
 
     def stage(name: str, start: float) -> None:
         seconds[name] = time.perf_counter() - start
@@ -97,6 +100,10 @@ def run_match(inputs: MatchInputs, out_dir: Path | str, config: MatchConfig | No
     started = time.perf_counter()
     hits = match_hits(trails.accepted, crimes.accepted, config)
     stage("match", started)
+    if scorer is not None:
+        started = time.perf_counter()
+        hits = scorer.score(hits, trails.accepted, crimes.accepted, config, progress=progress)
+        stage("score", started)
 
     started = time.perf_counter()
     outputs = write_hits(hits, out_dir)
@@ -109,7 +116,8 @@ def run_match(inputs: MatchInputs, out_dir: Path | str, config: MatchConfig | No
     info = transform_info(WGS84, crs)
     write_manifest(out_dir, tool="geomatch match", parameters={"config": config, "inputs": inputs},
                    inputs=[inputs.trails, inputs.crimes], outputs=outputs, counts=run.counts(),
-                   extra={"crs": crs, "wgs84_transformation": info})
+                   extra={"crs": crs, "wgs84_transformation": info,
+                          "score": scorer.describe() if scorer else {"model": "none"}})
     log.info("match run written to %s", out_dir)
     return run
 

@@ -1,0 +1,180 @@
+"""Features of each hit, each with a plain meaning: what the subject did in the window, and whether the place is
+part of their routine. :data:`FEATURES` lists the columns this module adds to a hits table."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from geomatch.config import MatchConfig
+from geomatch.match import _expand_ranges
+from geomatch.scoring.config import ScoreConfig
+from geomatch.scoring.routine import (DAY_NS, NS, Scenes, SubjectTrail, days_passing, days_with_stays, find_stays,
+                                      home_positions, routine_days)
+from geomatch.times import UK_TZ, utc_ns
+
+#: The feature columns added to a hits table, with their plain meaning.
+FEATURES: dict[str, str] = {
+    "approach_ratio": "closest approach divided by the accuracy radius of the fix there (1 or less: the scene "
+                      "lies within the fix's error)",
+    "stop_s": "longest stop inside the zone during the window (s): consecutive fixes in the zone, each reached "
+              "from the one before at under walking pace",
+    "speed_near_mps": "median speed along the trail where it is in the zone (m/s); the speed at the closest "
+                      "point when no fix lies in the zone",
+    "stop_offset_m": "distance from the scene to the mean position of the fixes of that longest stay (m); "
+                     "empty with fewer than 3 fixes",
+    "window_s": "length of the hit's time window, padding included (s)",
+    "home_distance_m": "distance from the scene to the subject's home, where their nights are spent (m); empty "
+                       "when no home was found",
+    "home_nights": "nights spent at that home in the routine period",
+    "days_passing": "other days in the routine period on which the trail passes through the zone",
+    "days_stopped": "other days in the routine period with a stay point (a stop of 5 min or more) in the zone",
+    "routine_days": "days of trail in the routine period (the crime window's own days excluded)",
+}
+FEATURE_DTYPES = {"approach_ratio": float, "stop_s": float, "speed_near_mps": float, "stop_offset_m": float,
+                  "window_s": float, "home_distance_m": float, "home_nights": np.int64, "days_passing": np.int64,
+                  "days_stopped": np.int64, "routine_days": np.int64}
+MIN_OFFSET_FIXES = 3
+
+
+def hit_features(hits: pd.DataFrame, trails: pd.DataFrame, config: ScoreConfig | None = None,
+                 match_config: MatchConfig | None = None, *, progress: bool = False) -> pd.DataFrame:
+    """The :data:`FEATURES` of every hit, in the hits' row order.
+
+    Args:
+        hits: hits from :func:`geomatch.match.match_hits` with the scene of their crime in ``scene_x``/``scene_y``
+            (see :func:`geomatch.scoring.with_scenes`).
+        trails: the accepted fixes they were matched on (sorted by subject and time, ``x``/``y`` in metres in the
+            hits' CRS).
+        config: routine-place parameters.
+        match_config: gives the longest step between fixes that is joined by a straight path.
+        progress: show a progress bar over subjects (stderr).
+    """
+    config = config or ScoreConfig()
+    interp_max_gap_s = (match_config or MatchConfig()).interp_max_gap_s
+    out = pd.DataFrame({name: pd.Series(np.zeros(len(hits)), dtype=dtype, index=hits.index)
+                        for name, dtype in FEATURE_DTYPES.items()})
+    if hits.empty:
+        return out
+    accuracy = hits["accuracy_at_closest_m"].fillna(config.default_accuracy_m).clip(lower=1.0)
+    out["approach_ratio"] = (hits["min_distance_m"] / accuracy).to_numpy()
+    out["window_s"] = ((utc_ns(hits["window_end"]) - utc_ns(hits["window_start"])) / NS).astype(float)
+
+    subject_of_hit = hits["subject_id"].astype(str).to_numpy()
+    fixes = _subject_fixes(trails, np.unique(subject_of_hit))
+    values = {name: np.zeros(len(hits), dtype=dtype) for name, dtype in FEATURE_DTYPES.items()
+              if name not in ("approach_ratio", "window_s")}
+    order = np.argsort(subject_of_hit, kind="stable")
+    names, first = np.unique(subject_of_hit[order], return_index=True)
+    groups = np.split(order, first[1:])
+    for name, rows in tqdm(zip(names, groups), total=len(names), desc="routine places", unit="subject",
+                           disable=None if progress else True, leave=False):
+        trail = fixes.get(name)
+        scenes = _scenes(hits.iloc[rows], config)
+        for key, column in _subject_features(trail, scenes, hits.iloc[rows], config, interp_max_gap_s).items():
+            values[key][rows] = column
+    for key, column in values.items():
+        out[key] = column
+    return out
+
+
+def _subject_fixes(trails: pd.DataFrame, subjects: np.ndarray) -> dict[str, SubjectTrail]:
+    """The fixes of ``subjects`` as :class:`SubjectTrail` arrays, with UK local days and hours."""
+    subject = trails["subject_id"].astype(str)
+    keep = subject.isin(subjects).to_numpy()
+    part = trails.loc[keep]
+    subject = subject[keep].to_numpy()
+    t = utc_ns(part["timestamp"])
+    local = part["timestamp"].dt.tz_convert(UK_TZ).dt.tz_localize(None).to_numpy(dtype="datetime64[ns]").view("i8")
+    day, hour = local // DAY_NS, (local % DAY_NS) // (3600 * NS)
+    x, y = part["x"].to_numpy(dtype=float), part["y"].to_numpy(dtype=float)
+    order = np.lexsort((t, subject))
+    subject, t, x, y, day, hour = (a[order] for a in (subject, t, x, y, day, hour))
+    names, first = np.unique(subject, return_index=True)
+    last = np.concatenate([first[1:], [len(subject)]])
+    return {str(n): SubjectTrail(t[a:b], x[a:b], y[a:b], day[a:b], hour[a:b]) for n, a, b in zip(names, first, last)}
+
+
+def _scenes(hits: pd.DataFrame, config: ScoreConfig) -> Scenes:
+    def uk_day(times: pd.Series) -> np.ndarray:
+        return times.dt.tz_convert(UK_TZ).dt.tz_localize(None).to_numpy(dtype="datetime64[ns]").view("i8") // DAY_NS
+
+    return Scenes(cx=hits["scene_x"].to_numpy(float), cy=hits["scene_y"].to_numpy(float),
+                  r=hits["radius_m"].to_numpy(float), ws=utc_ns(hits["window_start"]),
+                  we=utc_ns(hits["window_end"]), dws=uk_day(hits["window_start"]),
+                  dwe=uk_day(hits["window_end"]), lookback=int(config.lookback_days),
+                  lookahead=int(config.lookahead_days))
+
+
+def _subject_features(trail: SubjectTrail | None, scenes: Scenes, hits: pd.DataFrame, config: ScoreConfig,
+                      interp_max_gap_s: float) -> dict[str, np.ndarray]:
+    """The trail-based features of one subject's hits."""
+    m = len(scenes.cx)
+    if trail is None or len(trail.t) == 0:
+        nan, zero = np.full(m, np.nan), np.zeros(m, dtype=np.int64)
+        return {"stop_s": np.zeros(m), "speed_near_mps": hits["speed_at_closest_mps"].to_numpy(float),
+                "stop_offset_m": nan, "home_distance_m": nan, "home_nights": zero, "days_passing": zero,
+                "days_stopped": zero, "routine_days": zero}
+    stop_s, offset_m, speed = _in_zone(trail, scenes, interp_max_gap_s, config.stop_speed_mps)
+    home_x, home_y, nights = home_positions(trail, scenes, config)
+    return {
+        "stop_s": stop_s,
+        "speed_near_mps": np.where(np.isnan(speed), hits["speed_at_closest_mps"].to_numpy(float), speed),
+        "stop_offset_m": offset_m,
+        "home_distance_m": np.hypot(home_x - scenes.cx, home_y - scenes.cy),
+        "home_nights": np.where(np.isnan(home_x), 0, nights),
+        "days_passing": days_passing(trail, scenes, config, interp_max_gap_s),
+        "days_stopped": days_with_stays(find_stays(trail, config), scenes),
+        "routine_days": routine_days(trail, scenes),
+    }
+
+
+def _in_zone(trail: SubjectTrail, scenes: Scenes, interp_max_gap_s: float,
+             stop_speed_mps: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per hit: the longest continuous stay in the zone during the window (s), the distance from the scene to
+    the mean position of that stay's fixes (m, NaN with fewer than :data:`MIN_OFFSET_FIXES`), and the median
+    speed of the steps that start or end in the zone (m/s, NaN when none).
+
+    A stay is a run of consecutive fixes in the zone, each at most ``interp_max_gap_s`` after the one before and
+    reached from it slower than ``stop_speed_mps`` (so walking or driving through is no stay).
+    """
+    m, n = len(scenes.cx), len(trail.t)
+    lo = np.searchsorted(trail.t, scenes.ws, side="left")
+    hi = np.searchsorted(trail.t, scenes.we, side="right")
+    hit, i = _expand_ranges(lo, hi)
+    inside = np.hypot(trail.x[i] - scenes.cx[hit], trail.y[i] - scenes.cy[hit]) <= scenes.r[hit]
+    gap_ns = round(interp_max_gap_s * NS)
+
+    # speed of each step i -> i + 1 that is a segment and touches the zone at either end
+    j = np.minimum(i + 1, n - 1)
+    dt = trail.t[j] - trail.t[i]
+    next_inside = np.hypot(trail.x[j] - scenes.cx[hit], trail.y[j] - scenes.cy[hit]) <= scenes.r[hit]
+    step = (j > i) & (dt > 0) & (dt <= gap_ns) & (inside | next_inside)
+    speed = np.hypot(trail.x[j] - trail.x[i], trail.y[j] - trail.y[i])[step] / (dt[step] / NS)
+    median_speed = pd.Series(speed).groupby(hit[step]).median().reindex(range(m)).to_numpy(dtype=float)
+
+    # runs of consecutive fixes in the zone
+    h, k = hit[inside], i[inside]
+    stop_s, offset_m = np.zeros(m), np.full(m, np.nan)
+    if len(k) == 0:
+        return stop_s, offset_m, median_speed
+    step_s = np.diff(trail.t[k]) / NS
+    with np.errstate(invalid="ignore", divide="ignore"):
+        step_mps = np.hypot(np.diff(trail.x[k]), np.diff(trail.y[k])) / step_s
+    new_run = np.ones(len(k), dtype=bool)
+    new_run[1:] = ((h[1:] != h[:-1]) | (k[1:] != k[:-1] + 1) | (step_s > interp_max_gap_s)
+                   | ~(step_mps < stop_speed_mps))
+    first = np.flatnonzero(new_run)
+    last = np.concatenate([first[1:], [len(k)]]) - 1
+    run_hit = h[first]
+    run_s = (trail.t[k[last]] - trail.t[k[first]]) / NS
+    size = last - first + 1
+    mean_x = np.add.reduceat(trail.x[k], first) / size
+    mean_y = np.add.reduceat(trail.y[k], first) / size
+    # the longest run of each hit (the earliest among equals)
+    order = np.lexsort((np.arange(len(first)), -run_s, run_hit))
+    best = order[np.r_[True, run_hit[order][1:] != run_hit[order][:-1]]]
+    stop_s[run_hit[best]] = run_s[best]
+    distance = np.hypot(mean_x[best] - scenes.cx[run_hit[best]], mean_y[best] - scenes.cy[run_hit[best]])
+    offset_m[run_hit[best]] = np.where(size[best] >= MIN_OFFSET_FIXES, distance, np.nan)
+    return stop_s, offset_m, median_speed

@@ -1,0 +1,68 @@
+"""The ``geomatch score`` job: (re)score a hits file written by ``geomatch match`` and write it back with a
+manifest that says which model scored it."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from geomatch.config import MatchConfig
+from geomatch.crimes import load_crimes
+from geomatch.errors import InputError
+from geomatch.manifest import MANIFEST_NAME, sha256_file, write_manifest
+from geomatch.output import read_hits, write_hits
+from geomatch.scoring.scorer import Scorer
+from geomatch.trails import load_trails
+
+
+@dataclass(frozen=True)
+class ScoreRun:
+    """What a scoring job produced."""
+
+    hits: pd.DataFrame
+    outputs: tuple[Path, ...]
+    manifest: Path
+
+
+def rescore(hits_path: Path | str, trails_path: Path | str, out_dir: Path | str | None = None, *,
+            crimes_path: Path | str | None = None, scorer: Scorer | None = None,
+            match_config: MatchConfig | None = None, progress: bool = False) -> ScoreRun:
+    """Score the hits in ``hits_path`` (Parquet) against the trails they were matched on.
+
+    Args:
+        hits_path: ``hits.parquet`` from ``geomatch match``.
+        trails_path: the trails file of that run (read the same way; the metric CRS is taken from the run's
+            manifest when it is next to the hits).
+        out_dir: where to write ``hits.parquet``, ``hits.csv`` and ``manifest.json`` (default: the hits' folder;
+            its manifest is then replaced by one that keeps the match run's manifest inside it).
+        crimes_path: the crimes file, needed only when the hits were never scored (for the scenes).
+        scorer: the model and settings (default: the default model).
+        match_config: the matching parameters of the run.
+    """
+    hits_path = Path(hits_path)
+    out_dir = Path(out_dir) if out_dir is not None else hits_path.parent
+    scorer = scorer or Scorer()
+    previous_manifest = hits_path.parent / MANIFEST_NAME
+    before = json.loads(previous_manifest.read_text(encoding="utf-8")) if previous_manifest.is_file() else None
+    crs = before.get("crs") if before else None
+    try:
+        hits = read_hits(hits_path)
+    except (OSError, ValueError) as error:
+        raise InputError(f"the hits file could not be read ({error})", file=str(hits_path)) from error
+    hits_sha = sha256_file(hits_path)
+    trails, crs = load_trails(trails_path, target_crs=crs)
+    crimes = load_crimes(crimes_path, config=match_config or MatchConfig(), target_crs=crs).accepted \
+        if crimes_path is not None else None
+    scored = scorer.score(hits, trails.accepted, crimes, match_config, progress=progress)
+    outputs = write_hits(scored, out_dir)
+    inputs = [Path(trails_path)] + ([Path(crimes_path)] if crimes_path is not None else [])
+    if out_dir.resolve() != hits_path.parent.resolve():
+        inputs.insert(0, hits_path)
+    manifest = write_manifest(
+        out_dir, tool="geomatch score", parameters={"score": scorer.describe()}, inputs=inputs, outputs=outputs,
+        counts={"hits": len(scored), "trail_fixes": trails.counts()},
+        extra={"crs": crs, "score": scorer.describe(),
+               "rescored": {"hits": str(hits_path), "hits_sha256_before": hits_sha, "match_manifest": before}})
+    return ScoreRun(scored, tuple(outputs), manifest)

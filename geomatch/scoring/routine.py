@@ -1,0 +1,194 @@
+"""Routine places from a subject's own trail: stay points, home, and how often the trail passes a point.
+
+Definitions (metres in the trail's metric CRS, UK local calendar days and hours):
+
+* A fix is *stationary* when the fixes ``stay_half_window_s`` before and after it lie at most ``stay_radius_m``
+  apart (net displacement, so GPS jitter does not count as movement). A *stay point* is a run of consecutive
+  stationary fixes (no two more than ``stay_max_gap_s`` apart) lasting at least ``stay_min_s``; its place is the
+  mean position of its fixes and it counts for the UK day it began and the day it ended.
+* *Home* is where nights are spent: the median, over nights, of each night's median position between
+  ``night_start_h`` and ``night_end_h`` local time, when at least ``min_home_nights`` nights lie within
+  ``home_radius_m`` of it.
+* A *pass* near a point is any fix, or any point on the straight path between two fixes at most
+  ``interp_max_gap_s`` apart, within a given distance of it; paths are sampled every ``densify_step_m`` and
+  counted with a KD-tree (:class:`scipy.spatial.cKDTree`) per subject and day.
+
+Routine is learnt per hit over whole UK days: the ``lookback_days`` days before the first day the crime window
+touches and the ``lookahead_days`` days after the last; the window's own days are left out, so the crime
+itself never makes its scene look routine.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from geomatch.scoring.config import ScoreConfig
+
+NS = 1_000_000_000
+DAY_NS = 86_400 * NS
+
+
+@dataclass(frozen=True)
+class SubjectTrail:
+    """One subject's fixes in time order: UTC ``t`` (int64 ns), ``x``/``y`` (m), UK local ``day`` (day number
+    since 1970-01-01) and ``hour`` (0-23)."""
+
+    t: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    day: np.ndarray
+    hour: np.ndarray
+
+
+@dataclass(frozen=True)
+class Stays:
+    """Stay points of one subject: mean position (m), first and last fix time (ns) and their UK days."""
+
+    x: np.ndarray
+    y: np.ndarray
+    t0: np.ndarray
+    t1: np.ndarray
+    day0: np.ndarray
+    day1: np.ndarray
+
+
+@dataclass(frozen=True)
+class Scenes:
+    """The hits of one subject as queries: scene ``cx``/``cy`` (m), zone radius ``r`` (m), window ``ws``/``we``
+    (UTC ns), the window's first and last UK day ``dws``/``dwe``, and how many days before and after them the
+    routine period reaches (``lookback``, ``lookahead``)."""
+
+    cx: np.ndarray
+    cy: np.ndarray
+    r: np.ndarray
+    ws: np.ndarray
+    we: np.ndarray
+    dws: np.ndarray
+    dwe: np.ndarray
+    lookback: int
+    lookahead: int
+
+    def routine(self, days: np.ndarray) -> np.ndarray:
+        """(hits x days) whether each UK day belongs to each hit's routine period: one of the ``lookback`` days
+        before the window's first day or the ``lookahead`` days after its last."""
+        day = np.asarray(days)[None, :]
+        first, last = self.dws[:, None], self.dwe[:, None]
+        return ((day < first) & (day >= first - self.lookback)) | ((day > last) & (day <= last + self.lookahead))
+
+
+def find_stays(trail: SubjectTrail, config: ScoreConfig) -> Stays:
+    """Stay points of one subject (see the module docstring)."""
+    n = len(trail.t)
+    if n < 2:
+        return _no_stays()
+    half = round(config.stay_half_window_s * NS)
+    before = np.maximum(np.searchsorted(trail.t, trail.t - half, side="right") - 1, 0)
+    after = np.minimum(np.searchsorted(trail.t, trail.t + half, side="left"), n - 1)
+    moved = np.hypot(trail.x[after] - trail.x[before], trail.y[after] - trail.y[before])
+    stationary = (after > before) & (moved <= config.stay_radius_m)
+
+    index = np.flatnonzero(stationary)
+    if len(index) == 0:
+        return _no_stays()
+    starts_run = np.ones(len(index), dtype=bool)
+    starts_run[1:] = (np.diff(index) > 1) | (np.diff(trail.t[index]) > round(config.stay_max_gap_s * NS))
+    first = np.flatnonzero(starts_run)
+    last = np.concatenate([first[1:], [len(index)]]) - 1
+    t0, t1 = trail.t[index[first]], trail.t[index[last]]
+    keep = t1 - t0 >= round(config.stay_min_s * NS)
+    size = (last - first + 1).astype(float)
+    mean_x = np.add.reduceat(trail.x[index], first) / size
+    mean_y = np.add.reduceat(trail.y[index], first) / size
+    return Stays(mean_x[keep], mean_y[keep], t0[keep], t1[keep], trail.day[index[first]][keep],
+                 trail.day[index[last]][keep])
+
+
+def _no_stays() -> Stays:
+    none, never = np.zeros(0), np.zeros(0, dtype=np.int64)
+    return Stays(none, none, never, never, never, never)
+
+
+def home_positions(trail: SubjectTrail, scenes: Scenes, config: ScoreConfig) -> tuple[np.ndarray, np.ndarray,
+                                                                                          np.ndarray]:
+    """Each hit's home (x, y in m, NaN when none) and the number of nights spent within ``home_radius_m`` of it.
+
+    Nights are UK local days' fixes between ``night_start_h`` and ``night_end_h``; only nights in the hit's
+    routine period count.
+    """
+    m = len(scenes.cx)
+    night = (trail.hour >= config.night_start_h) & (trail.hour < config.night_end_h)
+    days, first = np.unique(trail.day[night], return_index=True)
+    if len(days) == 0:
+        nan = np.full(m, np.nan)
+        return nan, nan, np.zeros(m, dtype=np.int64)
+    bounds = np.concatenate([first, [int(night.sum())]])
+    nx, ny = trail.x[night], trail.y[night]
+    night_x = np.array([np.median(nx[a:b]) for a, b in zip(bounds[:-1], bounds[1:])])
+    night_y = np.array([np.median(ny[a:b]) for a, b in zip(bounds[:-1], bounds[1:])])
+    use = scenes.routine(days)
+    grid_x = np.where(use, night_x[None, :], np.nan)
+    grid_y = np.where(use, night_y[None, :], np.nan)
+    with warnings.catch_warnings():  # a hit with no nights in its period simply has no home
+        warnings.simplefilter("ignore", RuntimeWarning)
+        home_x, home_y = np.nanmedian(grid_x, axis=1), np.nanmedian(grid_y, axis=1)
+    near = np.hypot(grid_x - home_x[:, None], grid_y - home_y[:, None]) <= config.home_radius_m
+    nights = near.sum(axis=1)
+    found = nights >= config.min_home_nights
+    return np.where(found, home_x, np.nan), np.where(found, home_y, np.nan), nights.astype(np.int64)
+
+
+def days_with_stays(stays: Stays, scenes: Scenes) -> np.ndarray:
+    """Per hit, the number of distinct UK days in its routine period with a stay point inside its zone."""
+    m = len(scenes.cx)
+    if len(stays.x) == 0 or m == 0:
+        return np.zeros(m, dtype=np.int64)
+    near = np.hypot(stays.x[None, :] - scenes.cx[:, None], stays.y[None, :] - scenes.cy[:, None]) <= scenes.r[:, None]
+    days = np.unique(np.concatenate([stays.day0, stays.day1]))
+    on_day = np.zeros((m, len(days)), dtype=bool)
+    for_hit, for_stay = np.nonzero(near)
+    for stay_day in (stays.day0, stays.day1):
+        on_day[for_hit, np.searchsorted(days, stay_day)[for_stay]] = True
+    return (on_day & scenes.routine(days)).sum(axis=1).astype(np.int64)
+
+
+def days_passing(trail: SubjectTrail, scenes: Scenes, config: ScoreConfig, interp_max_gap_s: float) -> np.ndarray:
+    """Per hit, the number of distinct UK days in its routine period on which the trail comes inside its zone.
+
+    The trail is sampled at its fixes and every ``densify_step_m`` or less along its segments (a segment
+    counts for the day of its first fix); one KD-tree per day answers how many samples lie in each zone. A pass
+    within ``r - densify_step_m / 2`` of the scene is always found.
+    """
+    m, n = len(scenes.cx), len(trail.t)
+    passing = np.zeros(m, dtype=np.int64)
+    if m == 0 or n == 0:
+        return passing
+    dt = np.diff(trail.t)
+    dx, dy = np.diff(trail.x), np.diff(trail.y)
+    is_segment = (dt > 0) & (dt <= round(interp_max_gap_s * NS))
+    extra = np.where(is_segment, np.ceil(np.hypot(dx, dy) / config.densify_step_m).astype(np.int64) - 1, 0)
+    extra = np.maximum(extra, 0)
+    seg = np.repeat(np.arange(n - 1), extra)
+    u = (np.arange(len(seg)) - np.repeat(np.cumsum(extra) - extra, extra) + 1) / (extra[seg] + 1.0)
+    sample_x = np.concatenate([trail.x, trail.x[seg] + u * dx[seg]])
+    sample_y = np.concatenate([trail.y, trail.y[seg] + u * dy[seg]])
+    sample_day = np.concatenate([trail.day, trail.day[seg]])
+    order = np.argsort(sample_day, kind="stable")
+    days, first = np.unique(sample_day[order], return_index=True)
+    last = np.concatenate([first[1:], [len(order)]])
+    eligible = scenes.routine(days)
+    scene_xy = np.column_stack([scenes.cx, scenes.cy])
+    for k in np.flatnonzero(eligible.any(axis=0)):
+        on_day = order[first[k]:last[k]]
+        ask = np.flatnonzero(eligible[:, k])
+        tree = cKDTree(np.column_stack([sample_x[on_day], sample_y[on_day]]))
+        found = tree.query_ball_point(scene_xy[ask], r=scenes.r[ask], return_length=True)
+        passing[ask] += found > 0
+    return passing
+
+
+def routine_days(trail: SubjectTrail, scenes: Scenes) -> np.ndarray:
+    """Per hit, the number of distinct UK days with any fix in its routine period (how much routine there is)."""
+    return scenes.routine(np.unique(trail.day)).sum(axis=1).astype(np.int64)

@@ -1,0 +1,85 @@
+"""Scoring a hits table: features, then the default model (or a fitted one that proved better), then reasons."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from geomatch.config import MatchConfig
+from geomatch.errors import InputError
+from geomatch.manifest import to_jsonable
+from geomatch.scoring.config import ScoreConfig
+from geomatch.scoring.features import FEATURES, hit_features
+from geomatch.scoring.fit import FittedModel
+from geomatch.scoring.model import points, score_from_points
+from geomatch.scoring.reasons import all_reasons
+
+#: Columns scoring adds to a hits table, after the matcher's: the scene, the features, the score and reasons.
+SCORE_COLUMNS = ["scene_x", "scene_y", *FEATURES, "score", "reasons"]
+DEFAULT_MODEL = "default"
+
+
+def with_scenes(hits: pd.DataFrame, crimes: pd.DataFrame | None) -> pd.DataFrame:
+    """``hits`` with their crime's scene in ``scene_x``/``scene_y`` (metres, the hits' CRS), taken from
+    ``crimes`` (``crime_ref``, ``x``, ``y``), or kept from an earlier scoring when ``crimes`` is None."""
+    if crimes is None:
+        if not {"scene_x", "scene_y"} <= set(hits.columns):
+            raise InputError("the hits carry no scene coordinates (they were never scored): give the crimes file too")
+        return hits
+    scenes = crimes.drop_duplicates("crime_ref").set_index("crime_ref")[["x", "y"]]
+    refs = hits["crime_ref"].astype(str)
+    missing = ~refs.isin(scenes.index.astype(str))
+    if missing.any():
+        raise InputError(f"{int(missing.sum())} hits name a crime that is not in the crimes file, e.g. "
+                         f"'{refs[missing].iloc[0]}'", column="crime_ref")
+    scenes.index = scenes.index.astype(str)
+    out = hits.drop(columns=[c for c in ("scene_x", "scene_y") if c in hits.columns])
+    return out.assign(scene_x=scenes["x"].reindex(refs).to_numpy(float), scene_y=scenes["y"].reindex(refs).to_numpy(float))
+
+
+@dataclass(frozen=True)
+class Scorer:
+    """How hits are scored: the routine and points settings, and optionally a fitted model, which is used only
+    when its held-out comparison with the default model found it better."""
+
+    config: ScoreConfig = field(default_factory=ScoreConfig)
+    model: FittedModel | None = None
+
+    @property
+    def uses_fitted(self) -> bool:
+        return self.model is not None and self.model.report.better
+
+    def score(self, hits: pd.DataFrame, trails: pd.DataFrame, crimes: pd.DataFrame | None = None,
+              match_config: MatchConfig | None = None, *, progress: bool = False) -> pd.DataFrame:
+        """Every hit with :data:`SCORE_COLUMNS` added (replaced when already there); no hit is dropped and the
+        row order is kept.
+
+        Args:
+            hits: hits from :func:`geomatch.match.match_hits` (or an earlier scored hits table).
+            trails: the accepted fixes the hits were matched on.
+            crimes: the accepted crimes (for the scenes); may be None for hits scored before.
+            match_config: the matching parameters used (the longest step joined by a straight path).
+            progress: show a progress bar (stderr).
+        """
+        base = with_scenes(hits.drop(columns=[c for c in SCORE_COLUMNS if c in hits.columns and
+                                              c not in ("scene_x", "scene_y")]), crimes)
+        table = pd.concat([base, hit_features(base, trails, self.config, match_config, progress=progress)], axis=1)
+        terms = points(table, self.config)
+        score = self.model.scores(table, self.config) if self.uses_fitted else score_from_points(terms)
+        reasons = all_reasons(table, terms, self.config)
+        if self.uses_fitted:
+            reasons = [f"{r}; score from the model fitted on {self.model.report.n_reviews} reviews" for r in reasons]
+        return table.assign(score=np.asarray(score, dtype=float), reasons=pd.Series(reasons, index=table.index,
+                                                                                   dtype=object))
+
+    def describe(self) -> dict[str, Any]:
+        """What scored the run, for the manifest: the model used, its settings, and a fitted model's record."""
+        record: dict[str, Any] = {"model": "fitted" if self.uses_fitted else DEFAULT_MODEL,
+                                  "config": to_jsonable(self.config)}
+        if self.model is not None:
+            record["fitted_model"] = self.model.describe()
+            if not self.uses_fitted:
+                record["fitted_model"]["not_used"] = "it did not beat the default model on held-out reviews"
+        return record
