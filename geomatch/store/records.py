@@ -67,18 +67,17 @@ def record_run(db_url: str | None, hits_frame: pd.DataFrame, crimes_frame: pd.Da
     _refuse_duplicates(hit_rows, "hit_id", "hits")
     _refuse_duplicates(crime_rows, "crime_ref", "crimes")
     now = datetime.now(timezone.utc)
-    if received_at is not None:
-        if received_at.tzinfo is None or received_at > now:
-            raise InputError("the time the hits were received must be timezone-aware and not in the future")
-        now = received_at.astimezone(timezone.utc)
+    if received_at is not None and (received_at.tzinfo is None or received_at > now):
+        raise InputError("the time the hits were received must be timezone-aware and not in the future")
+    received = now if received_at is None else received_at.astimezone(timezone.utc)
     with write_transaction(get_engine(db_url)) as conn:
         run_id = conn.execute(runs.insert().values(
             recorded_at=now, tool_version=geomatch.__version__, n_hits=len(hit_rows), n_crimes=len(crime_rows),
             manifest=None if manifest is None else json.dumps(to_jsonable(manifest), sort_keys=True),
         )).inserted_primary_key[0]
-        crime_counts = _record_crimes(conn, crime_rows, run_id, now)
+        crime_counts = _record_crimes(conn, crime_rows, run_id, received)
         _check_crimes_known(conn, hit_rows, {row["crime_ref"] for row in crime_rows})
-        hit_counts = _record_hits(conn, hit_rows, run_id, now)
+        hit_counts = _record_hits(conn, hit_rows, run_id, received)
     return RecordSummary(run_id, *hit_counts, *crime_counts)
 
 
@@ -153,7 +152,7 @@ def _stored(conn: Connection, key: sa.Column, columns: list[sa.Column], keys: li
 
 
 def _record_crimes(conn: Connection, rows: list[dict[str, Any]], run_id: int,
-                   now: datetime) -> tuple[int, int, int]:
+                   received: datetime) -> tuple[int, int, int]:
     stored = _stored(conn, crimes.c.crime_ref, [crimes.c.version, crimes.c.content_sha256],
                      [row["crime_ref"] for row in rows])
     new, changed, versions = [], [], []
@@ -164,15 +163,15 @@ def _record_crimes(conn: Connection, rows: list[dict[str, Any]], run_id: int,
         if old is None:
             version = 1
             new.append({"crime_ref": row["crime_ref"], **typed, "version": 1, "content_sha256": digest,
-                        "first_received_at": now, "updated_at": now})
+                        "first_received_at": received, "updated_at": received})
         elif old.content_sha256 != digest:
             version = old.version + 1
             changed.append({"b_crime_ref": row["crime_ref"], **typed, "version": version,
-                            "content_sha256": digest, "updated_at": now})
+                            "content_sha256": digest, "updated_at": received})
         else:
             continue
         versions.append({"crime_ref": row["crime_ref"], "version": version, "content": content,
-                         "content_sha256": digest, "received_at": now, "run_id": run_id})
+                         "content_sha256": digest, "received_at": received, "run_id": run_id})
     if new:
         conn.execute(crimes.insert(), new)
     if changed:
@@ -191,7 +190,8 @@ def _check_crimes_known(conn: Connection, rows: list[dict[str, Any]], given: set
                          f"({len(missing)} such crimes)", column="crime_ref")
 
 
-def _record_hits(conn: Connection, rows: list[dict[str, Any]], run_id: int, now: datetime) -> tuple[int, int, int]:
+def _record_hits(conn: Connection, rows: list[dict[str, Any]], run_id: int,
+                 received: datetime) -> tuple[int, int, int]:
     stored = _stored(conn, hits.c.hit_id, [hits.c.content_sha256], [row["hit_id"] for row in rows])
     new, changed, seen = [], [], []
     for row in rows:
@@ -202,11 +202,11 @@ def _record_hits(conn: Connection, rows: list[dict[str, Any]], run_id: int, now:
         old = stored.get(row["hit_id"])
         if old is None:
             new.append({"hit_id": row["hit_id"], **typed, "detail": detail, "content_sha256": digest,
-                        "first_run_id": run_id, "last_run_id": run_id, "first_received_at": now,
-                        "last_seen_at": now})
+                        "first_run_id": run_id, "last_run_id": run_id, "first_received_at": received,
+                        "last_seen_at": received})
         elif old.content_sha256 != digest:
             changed.append({"b_hit_id": row["hit_id"], **typed, "detail": detail, "content_sha256": digest,
-                            "last_run_id": run_id, "last_seen_at": now})
+                            "last_run_id": run_id, "last_seen_at": received})
         else:
             seen.append(row["hit_id"])
     if new:
@@ -215,5 +215,5 @@ def _record_hits(conn: Connection, rows: list[dict[str, Any]], run_id: int, now:
         conn.execute(hits.update().where(hits.c.hit_id == sa.bindparam("b_hit_id")), changed)
     for start in range(0, len(seen), _CHUNK):
         conn.execute(hits.update().where(hits.c.hit_id.in_(seen[start:start + _CHUNK]))
-                     .values(last_run_id=run_id, last_seen_at=now))
+                     .values(last_run_id=run_id, last_seen_at=received))
     return len(new), len(changed), len(seen)
