@@ -26,8 +26,7 @@ from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
 from geomatch.errors import InputError
 from geomatch.evidence.context import EvidenceOptions, PackData
 from geomatch.evidence.style import CMAP, SOURCE_MARKERS, marker_for, save_png
-from geomatch.evidence.text import fmt_duration, fmt_m, fmt_time, mpl_text, offence_name, zone_names
-from geomatch.times import UK_TZ
+from geomatch.evidence.text import fmt_duration, fmt_m, fmt_time, mpl_text, offence_name, time_ticks, zone_names
 
 log = logging.getLogger(__name__)
 Extent = tuple[float, float, float, float]  # xmin, xmax, ymin, ymax (metres)
@@ -63,17 +62,6 @@ def nice_length(span_m: float) -> float:
     target = span_m / 5
     power = 10 ** math.floor(math.log10(target))
     return max(step * power for step in (1, 2, 5) if step * power <= target)
-
-
-def time_ticks(start: pd.Timestamp, end: pd.Timestamp, n: int = 6) -> tuple[np.ndarray, list[str]]:
-    """Colour-bar ticks (seconds after ``start``) at round minutes, labelled in UK local time."""
-    span = max((end - start).total_seconds(), 1.0)
-    step = next((s for s in (60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400)
-                 if span / s <= n), 172800)
-    ticks = pd.date_range(start.ceil(f"{step}s"), end, freq=f"{step}s")
-    same_day = start.tz_convert(UK_TZ).date() == end.tz_convert(UK_TZ).date()
-    fmt = "%H:%M" if same_day else "%d %b %H:%M"
-    return (ticks - start).total_seconds().to_numpy(), [t.strftime(fmt) for t in ticks.tz_convert(UK_TZ)]
 
 
 def map_title(data: PackData) -> str:
@@ -154,6 +142,7 @@ def draw_map(data: PackData, path: Path, options: EvidenceOptions) -> Path:
     ax.set_title(map_title(data), fontsize=9, loc="left")
 
     ticks, labels = time_ticks(start, end)
+    ticks = (ticks - start).total_seconds().to_numpy()
     bar = fig.colorbar(ScalarMappable(norm=norm, cmap=CMAP), cax=fig.add_axes((0.15, 0.115, 0.76, 0.016)),
                        orientation="horizontal")
     bar.set_ticks(ticks, labels=labels, fontsize=7)

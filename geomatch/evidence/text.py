@@ -84,3 +84,15 @@ def zone_names(times: pd.Series) -> str:
         if label not in seen:
             seen.append(label)
     return " / ".join(seen) if seen else "UK local time"
+
+
+def time_ticks(start: pd.Timestamp, end: pd.Timestamp, n: int = 6) -> tuple[pd.DatetimeIndex, list[str]]:
+    """At most ``n`` ticks at round times between two UTC instants, labelled in UK local time (``HH:MM``, with
+    the day when the range spans midnight)."""
+    span = max((end - start).total_seconds(), 1.0)
+    step = next((s for s in (60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400)
+                 if span / s <= n), 86400 * math.ceil(span / 86400 / n))
+    ticks = pd.date_range(start.ceil(f"{step}s"), end, freq=f"{step}s")
+    same_day = start.tz_convert(UK_TZ).date() == end.tz_convert(UK_TZ).date()
+    fmt = "%H:%M" if same_day else "%d %b %H:%M"
+    return ticks, [t.strftime(fmt) for t in ticks.tz_convert(UK_TZ)]

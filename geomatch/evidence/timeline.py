@@ -6,7 +6,6 @@ gaps in the trail are cross-hatched bands with their length written on them. Tim
 from __future__ import annotations
 
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -18,11 +17,8 @@ from matplotlib.lines import Line2D
 
 from geomatch.evidence.context import EvidenceOptions, PackData
 from geomatch.evidence.style import marker_for, save_png
-from geomatch.evidence.text import fmt_duration, fmt_m, mpl_text, zone_names
+from geomatch.evidence.text import fmt_duration, fmt_m, mpl_text, time_ticks, zone_names
 from geomatch.times import UK_TZ
-
-_UK = ZoneInfo(UK_TZ)
-
 
 def _num(times) -> np.ndarray:
     """UTC times as matplotlib date numbers."""
@@ -86,11 +82,10 @@ def draw_timeline(data: PackData, path: Path, options: EvidenceOptions) -> Path:
     top = min(farthest * 1.08, near_scale) if farthest > 2.0 * radius else 2.2 * radius
     ax.set_ylim(0, top)
     if farthest > top:
-        ax.text(0.995, 0.99, f"distances up to {fmt_m(farthest)} run off the top", transform=ax.transAxes,
-                ha="right", va="top", fontsize=7, bbox={"facecolor": "white", "edgecolor": "none", "pad": 1})
+        ax.set_title(f"distances up to {fmt_m(farthest)} run off the top", loc="right", fontsize=7)
     ax.set_xlim(t.min() if len(t) else ws, t.max() if len(t) else we)
-    ax.xaxis.set_major_locator(mdates.AutoDateLocator(tz=_UK, maxticks=9))
-    ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M", tz=_UK))
+    ticks, labels = time_ticks(fixes["timestamp"].iloc[0], fixes["timestamp"].iloc[-1], n=9)
+    ax.set_xticks(_num(ticks), labels=labels)
     ax.tick_params(labelsize=7)
     day = pd.Timestamp(hit["window_start"]).tz_convert(UK_TZ).strftime("%a %d %b %Y")
     ax.set_xlabel(f"UK local time ({zone_names(fixes['timestamp'])}), window starting {day}", fontsize=8)
