@@ -32,14 +32,16 @@ def _finish(frame: pd.DataFrame, id_column: str, components: list[str], middle: 
 
 
 def _people_list(window: Window, config: VvolConfig, roles: tuple[str, ...], other_roles: tuple[str, ...],
-                 other_name: str, also_roles: tuple[str, ...], also_word: str) -> pd.DataFrame:
+                 other_name: str, other_words: str, also_word: str) -> pd.DataFrame:
+    """Repeat people in ``roles``, with the distinct people in ``other_roles`` on their crimes as the fourth
+    component (``<other_name>_12m``) and whether they also appear in ``other_roles`` anywhere in the window."""
     people = window.people
     mine = people["role"].isin(roles).to_numpy()
     n = len(window.person_ids)
     facts = entity_facts(people["person"].to_numpy()[mine], people["crime"].to_numpy()[mine], n, window)
     counterparts = distinct_counterparts(window, roles, other_roles).reindex(range(n), fill_value=0).to_numpy()
     also = np.zeros(n, bool)
-    also[people["person"].to_numpy()[people["role"].isin(also_roles).to_numpy()]] = True
+    also[people["person"].to_numpy()[people["role"].isin(other_roles).to_numpy()]] = True
     facts["person_id"] = window.person_ids
     facts[f"also_{also_word}"] = also
     keep = facts["crimes_12m"].to_numpy() >= config.min_repeat
@@ -54,8 +56,7 @@ def _people_list(window: Window, config: VvolConfig, roles: tuple[str, ...], oth
         scored["as_suspect_12m"] = as_suspect[keep]
         middle.insert(1, "as_suspect_12m")
     scored["reasons"] = reasons(scored, config, flags=window.flags, people=other_name,
-                                people_word="distinct " + ("victims" if other_name == "victims" else
-                                                           "offenders/suspects"), extra=extra)
+                                people_word=f"distinct {other_words}", extra=extra)
     components = ["recency_points", "frequency_points", "gravity_points", f"{other_name}_points"]
     return _finish(scored, "person_id", components, middle, window.flags)
 
@@ -63,13 +64,13 @@ def _people_list(window: Window, config: VvolConfig, roles: tuple[str, ...], oth
 def victims(window: Window, config: VvolConfig) -> pd.DataFrame:
     """Repeat victims: ``min_repeat`` or more crimes as victim in the window; the fourth component counts the
     different offenders and suspects on their crimes."""
-    return _people_list(window, config, ("victim",), config.offender_roles, "offenders", config.offender_roles,
+    return _people_list(window, config, ("victim",), config.offender_roles, "offenders", "offenders/suspects",
                         "offender")
 
 
 def offenders(window: Window, config: VvolConfig) -> pd.DataFrame:
     """Repeat offenders and suspects (``offender_roles``); the fourth component counts their different victims."""
-    return _people_list(window, config, config.offender_roles, ("victim",), "victims", ("victim",), "victim")
+    return _people_list(window, config, config.offender_roles, ("victim",), "victims", "victims", "victim")
 
 
 def locations(window: Window, hotspots: Hotspots, config: VvolConfig) -> pd.DataFrame:
