@@ -114,8 +114,9 @@ def main(quick: bool = False) -> None:
         write_audit(report, folder / "audit.xlsx")
     with timed(seconds, "csv"):
         write_audit(report, folder / "audit.csv")
-    print(f"October audit over {len(report.rows):,} hits: query {seconds['audit']:.2f} s, XLSX "
-          f"{seconds['xlsx']:.2f} s ({(folder / 'audit.xlsx').stat().st_size / 1e6:.1f} MB), CSV {seconds['csv']:.2f} s")
+    size_mb = (folder / "audit.xlsx").stat().st_size / 1e6
+    print(f"October audit over {len(report.rows):,} hits: query {seconds['audit']:.2f} s, "
+          f"XLSX {seconds['xlsx']:.2f} s ({size_mb:.1f} MB), CSV {seconds['csv']:.2f} s")
 
 
 if __name__ == "__main__":

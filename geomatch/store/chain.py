@@ -88,7 +88,8 @@ def verify_chain(db_url: str | None = None) -> ChainReport:
                            "events were added outside geomatch")
     if head.hash != prev_hash:
         return ChainReport(False, n, prev_seq, prev_hash, prev_seq, None,
-                           f"the chain head's hash differs from event {prev_seq}'s: the head was changed outside geomatch")
+                           f"the chain head's hash differs from event {prev_seq}'s: "
+                           "the head was changed outside geomatch")
     return ChainReport(True, n, prev_seq, prev_hash)
 
 

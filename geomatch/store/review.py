@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from geomatch.errors import InputError
 from geomatch.store.chain import append_event
 from geomatch.store.engine import get_engine, read_connection, write_transaction
-from geomatch.store.schema import OUTCOMES, PENDING, crime_versions, crimes, hits, review_events
+from geomatch.store.schema import OUTCOMES, PENDING, chain_head, crime_versions, crimes, hits, review_events
 
 UK = ZoneInfo("Europe/London")
 
@@ -58,10 +58,11 @@ def add_review(db_url: str | None, hit_id: str, *, outcome: str, by: str, note: 
         if conn.execute(sa.select(hits.c.hit_id).where(hits.c.hit_id == hit_id)).first() is None:
             raise InputError(f"there is no hit '{hit_id}' in the store")
         if at is None:
-            at = now
+            at = datetime.now(timezone.utc)  # taken under the write lock, so the chain is in time order
         else:
             at = at.astimezone(timezone.utc)
-            latest = conn.execute(sa.select(sa.func.max(review_events.c.at))).scalar()
+            latest = conn.execute(sa.select(review_events.c.at)
+                                  .join(chain_head, chain_head.c.seq == review_events.c.seq)).scalar()
             if latest is not None and at < latest:
                 raise InputError(f"the review time {at.isoformat()} is before the latest recorded review "
                                  f"({latest.isoformat()}); past reviews must be imported in time order")
@@ -133,7 +134,7 @@ class HitRecord:
     hit: dict[str, Any]
     measurements: dict[str, Any]
     crime: dict[str, Any]
-    crime_versions: int
+    crime_version: int
     events: list[ReviewEvent]
 
     @property
@@ -154,6 +155,6 @@ def get_hit(db_url: str | None, hit_id: str) -> HitRecord:
                               .order_by(review_events.c.seq)).mappings().all()
     return HitRecord(
         hit=dict(hit), measurements=json.loads(hit["detail"]), crime=json.loads(content),
-        crime_versions=crime["version"],
+        crime_version=crime["version"],
         events=[ReviewEvent(e["seq"], e["hit_id"], e["at"], e["by"], e["outcome"], e["note"], e["hash"])
                 for e in events])

@@ -56,7 +56,7 @@ def format_hit(record: HitRecord) -> str:
         f"last seen {_value(hit['last_seen_at'])} (run {hit['last_run_id']})",
         "measurements:",
         *_pairs(record.measurements, skip={"hit_id", "subject_id", "crime_ref", "offence"}),
-        f"crime {hit['crime_ref']} (version {record.crime_versions}):",
+        f"crime {hit['crime_ref']} (version {record.crime_version}):",
         *_pairs(record.crime, skip={"crime_ref"}),
         f"review events ({len(record.events)}):" if record.events else "review events: none (pending)",
     ]
