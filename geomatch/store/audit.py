@@ -115,9 +115,10 @@ def _audit_rows(rows: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
     """One row per hit with its first review, days to it, current outcome and actions (``events`` oldest first)."""
     received = pd.to_datetime(rows["received"], utc=True)
     at = pd.to_datetime(events["at"], utc=True)
-    first_review = pd.to_datetime(rows["hit_id"].map(at.groupby(events["hit_id"]).min()), utc=True)
+    first = at.groupby(events["hit_id"]).min().reindex(rows["hit_id"])
+    first_review = pd.Series(pd.to_datetime(first.to_numpy(), utc=True), index=rows.index)
     labels = at.dt.tz_convert(UK).dt.strftime("%Y-%m-%d") + " " + events["outcome"]
-    actions = labels.groupby(events["hit_id"]).agg("; ".join)
+    actions = labels.groupby(events["hit_id"]).agg("; ".join).reindex(rows["hit_id"]).fillna("")
     return pd.DataFrame({
         "hit_id": rows["hit_id"],
         "crime_ref": rows["crime_ref"],
@@ -127,7 +128,7 @@ def _audit_rows(rows: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
         "first_review": first_review,
         "days_to_first_review": ((first_review - received).dt.total_seconds() / 86400.0).round(2),
         "current_outcome": rows["outcome"].fillna(PENDING),
-        "action_taken": rows["hit_id"].map(actions).fillna(""),
+        "action_taken": actions.to_numpy(),
         "latest_note": rows["latest_note"].fillna(""),
     }).reset_index(drop=True)
 

@@ -149,3 +149,12 @@ def test_cli_audit_writes_the_file_and_prints_the_summary(october, tmp_path):
     assert result.exit_code == 2 and ".xlsx or .csv" in result.output
     result = CliRunner().invoke(cli.geomatch, ["audit", "--db", october])
     assert result.exit_code == 2 and "--month" in result.output
+
+
+def test_a_month_without_hits_gives_an_empty_audit(october, tmp_path):
+    report = build_audit(october, "2026-08")
+    assert report.rows.empty and dict(report.summary)["Hits received"] == 0
+    write_audit(report, tmp_path / "august.csv")
+    assert (tmp_path / "august.csv").read_text().count("\n") == 1
+    write_audit(report, tmp_path / "august.xlsx")
+    assert openpyxl.load_workbook(tmp_path / "august.xlsx")["Hits"].max_row == 1
