@@ -39,6 +39,7 @@ class Table:
     header: tuple[str, ...] | None
     rows: tuple[tuple[str, ...], ...]
     small: bool = False
+    widths: tuple[float, ...] | None = None  # relative column widths (label and value columns by default)
 
 
 @dataclass(frozen=True)
@@ -215,4 +216,4 @@ def _points_block(data: PackData) -> Table:
     rows = tuple((str(r.sequence), r.time_uk, num(r.latitude, 6), num(r.longitude, 6),
                   num(r.confidence_radius_m, 1), num(r.speed_kmh, 1), num(r.direction_deg, 0),
                   num(r.distance_to_scene_m, 1), plain(r.source)) for r in table.itertuples(index=False))
-    return Table(_POINT_HEADER, rows, small=True)
+    return Table(_POINT_HEADER, rows, small=True, widths=(0.06, 0.2, 0.11, 0.11, 0.1, 0.09, 0.1, 0.12, 0.11))
