@@ -204,16 +204,18 @@ def _try_excursion(rng, town: Town, plan: Plan, subject: Subject, offence: str,
         return None
     if not lo <= arrive <= hi or (forced_act is None and not _in_hours(arrive, ACT_HOURS[offence])):
         return None
+    t_from, t_to = draw_window(rng, offence, arrive, arrive + dwell)
+    if not plan.spans(t_from, t_to):
+        return None
     at = insert_excursion(town, plan, i, scene, arrive, dwell, out_mps, back_mps,
                           "drive" if drive else "walk", "drive" if (drive or stolen) else "run")
-    t_from, t_to = draw_window(rng, offence, at.t0, at.t1)
     return CrimeDraft(offence, scene[0], scene[1], t_from, t_to, subject.subject_id, "committed", at.t0, at.t1, 0.0)
 
 
 # ---- innocent coincidences ------------------------------------------------------------------------------------
 
-SCENARIO_RATE_PER_WEEK = {"home_next_door": 0.5, "daily_route": 0.5, "drive_by": 0.35, "shop_stop": 0.45,
-                          "workplace_nearby": 0.35}
+SCENARIO_RATE_PER_WEEK = {"home_next_door": 0.5, "daily_route": 0.5, "drive_by": 0.45, "shop_stop": 0.45,
+                          "workplace_nearby": 0.5}
 SCENARIO_OFFENCES = {
     "home_next_door": {"burglary_residential": 0.45, "theft_from_vehicle": 0.2, "theft_of_vehicle": 0.1,
                        "vehicle_interference": 0.15, "robbery_personal": 0.1},
@@ -257,8 +259,8 @@ def _near_stay(rng, plan: Plan, scenario: str, offence: str) -> CrimeDraft | Non
     stay: Stay = stays[int(rng.integers(len(stays)))]
     anchor = rng.uniform(stay.t0, stay.t1)
     t_from, t_to = draw_window(rng, offence, anchor, anchor)
-    if kind == "home" and not stay.t0 <= t_from < t_to <= stay.t1:  # at home the whole window
-        return None
+    if not plan.spans(t_from, t_to) or (kind == "home" and not stay.t0 <= t_from < t_to <= stay.t1):
+        return None  # outside the simulated span, or not at home the whole window
     angle, dist = rng.uniform(0.0, 2.0 * np.pi), rng.uniform(d_lo, d_hi)
     x, y = stay.door[0] + dist * np.cos(angle), stay.door[1] + dist * np.sin(angle)
     if kind == "home":  # a house along the same street, or across it
@@ -283,6 +285,8 @@ def _on_trip(rng, plan: Plan, scenario: str, offence: str, fix_interval_s: float
     offset = rng.uniform(5.0, 30.0) * rng.choice([-1.0, 1.0])
     x, y = x - direction[1] * offset, y + direction[0] * offset  # a house or parked car beside the road
     t_from, t_to = draw_window(rng, offence, t_pass, t_pass)
+    if not plan.spans(t_from, t_to):
+        return None
     near = 100.0 / trip.speed_mps
     return CrimeDraft(offence, x, y, t_from, t_to, plan.subject.subject_id, scenario, t_pass - near, t_pass + near,
                       abs(offset))

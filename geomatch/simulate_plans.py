@@ -130,8 +130,16 @@ class Trip:
 
 @dataclass
 class Plan:
+    """A subject's movements over the simulated span ``start``-``end`` (UTC seconds; legs may run past the end)."""
+
     subject: Subject
+    start: float
+    end: float
     legs: list = field(default_factory=list)  # Stay and Trip, in time order
+
+    def spans(self, t_from: float, t_to: float) -> bool:
+        """Whether ``[t_from, t_to]`` lies inside the simulated span."""
+        return self.start <= t_from and t_to <= self.end
 
     def stays(self, kind: str | None = None) -> list[tuple[int, Stay]]:
         return [(i, leg) for i, leg in enumerate(self.legs) if isinstance(leg, Stay) and kind in (None, leg.kind)]
@@ -161,9 +169,9 @@ def travel_speed(rng: np.random.Generator, subject: Subject, distance_m: float) 
 class _PlanBuilder:
     """Appends stays and trips in order; ``go`` waits where the subject is, then travels."""
 
-    def __init__(self, town: Town, rng: np.random.Generator, subject: Subject, t: float) -> None:
-        self.town, self.rng, self.plan = town, rng, Plan(subject)
-        self.at, self.at_kind, self.t = subject.home, "home", t
+    def __init__(self, town: Town, rng: np.random.Generator, subject: Subject, start: float, end: float) -> None:
+        self.town, self.rng, self.plan = town, rng, Plan(subject, start, end)
+        self.at, self.at_kind, self.t = subject.home, "home", start
 
     def travel_s(self, dest: Door) -> float:
         return route_length_m(self.town, self.at, dest) / (10.0 if self.plan.subject.has_car else 1.4)
@@ -176,14 +184,14 @@ class _PlanBuilder:
         self.plan.legs.append(trip)
         self.at, self.at_kind, self.t = dest, kind, float(trip.times[-1])
 
-    def finish(self, end: float) -> Plan:
-        self.plan.legs.append(Stay(self.at_kind, self.at, self.t, max(end, self.t + 60.0)))
+    def finish(self) -> Plan:
+        self.plan.legs.append(Stay(self.at_kind, self.at, self.t, max(self.plan.end, self.t + 60.0)))
         return self.plan
 
 
 def build_plan(rng: np.random.Generator, town: Town, subject: Subject, days: list[date], end: float) -> Plan:
     """A subject's routine over ``days``: nights at home, work on workdays, shop and leisure visits."""
-    b = _PlanBuilder(town, rng, subject, local_to_utc(days[0], 0.0))
+    b = _PlanBuilder(town, rng, subject, local_to_utc(days[0], 0.0), end)
     for day in days:
         if subject.work is not None and day.weekday() in subject.workdays:
             arrive = local_to_utc(day, subject.work_start_h + rng.normal(0.0, 0.15))
@@ -208,7 +216,7 @@ def build_plan(rng: np.random.Generator, town: Town, subject: Subject, days: lis
         if rng.random() < (0.5 if subject.is_offender else 0.3) and evening > b.t + 600.0:
             b.go(subject.leisure[int(rng.integers(len(subject.leisure)))], "leisure", evening)
             b.go(subject.home, "home", b.t + rng.uniform(60, 210) * 60.0)
-    return b.finish(end)
+    return b.finish()
 
 
 def insert_excursion(town: Town, plan: Plan, leg_index: int, scene: Door, arrive: float, dwell_s: float,

@@ -107,13 +107,16 @@ def test_crimes_columns_refs_offences_and_windows(world):
     local = r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}"
     assert c["committed_from"].str.fullmatch(local).all() and c["committed_to"].str.fullmatch(local).all()
     assert c["area"].notna().all() and c["free_text"].str.len().gt(10).all()
-    assert c["easting"].between(612_000, 620_000).all() and c["northing"].between(240_000, 248_000).all()
+    assert c["easting"].between(611_800, 620_200).all() and c["northing"].between(239_800, 248_200).all()
     w = world.truth.windows
     hours = (pd.to_datetime(w["to_utc"]) - pd.to_datetime(w["from_utc"])).dt.total_seconds() / 3600
     by_offence = hours.groupby(c["offence"])
     assert by_offence.max()["burglary_residential"] > 12  # a working day or a weekend away
     assert by_offence.max()["robbery_personal"] <= 0.75 and by_offence.min()["robbery_personal"] >= 5 / 60
     assert (hours > 0).all()
+    span_start, span_end = world.trails["timestamp"].min(), world.trails["timestamp"].max()
+    assert (pd.to_datetime(w["from_utc"]) >= span_start - pd.Timedelta("1min")).all()
+    assert (pd.to_datetime(w["to_utc"]) <= span_end + pd.Timedelta("1min")).all()  # every window has trails
 
 
 def test_offenders_stop_at_their_scenes_during_the_window(world, fixes):
