@@ -67,7 +67,14 @@ def dispose_engines() -> None:
         _engines.clear()
 
 
-os.register_at_fork(after_in_child=lambda: _engines.clear())  # a child must not share the parent's sockets
+def _forget_engines_in_child() -> None:
+    """After ``fork``: drop the parent's pooled connections without closing them (they are the parent's)."""
+    for engine in _engines.values():
+        engine.dispose(close=False)
+    _engines.clear()
+
+
+os.register_at_fork(after_in_child=_forget_engines_in_child)
 
 
 def _create_engine(url: str) -> Engine:

@@ -22,10 +22,10 @@ _DB_USER = "geomatch"
 
 def find_postgres_bin() -> Path | None:
     """The newest installed PostgreSQL server's ``bin`` folder, or None."""
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"),
-                   key=lambda p: int(Path(p).parent.parent.name) if Path(p).parent.parent.name.isdigit() else 0)
-    if found:
-        return Path(found[-1]).parent
+    versions = [Path(p).parent.parent for p in glob.glob("/usr/lib/postgresql/*/bin/initdb")]
+    versions = [v for v in versions if v.name.isdigit()]
+    if versions:
+        return max(versions, key=lambda v: int(v.name)) / "bin"
     initdb = shutil.which("initdb")
     return Path(initdb).parent if initdb else None
 

@@ -124,3 +124,19 @@ def test_a_run_killed_mid_write_records_nothing(db_url):
     assert [count(db_url, t) for t in ("runs", "crimes", "crime_versions", "hits")] == [0, 0, 0, 0]
     summary = record_run(db_url, *frames(5000))
     assert summary.hits_new == 5000 and count(db_url, "hits") == 5000
+
+
+def review_once(db_url: str) -> None:
+    add_review(db_url, "H000000", outcome="investigation", by="forked child")
+
+
+def test_a_forked_child_and_its_parent_keep_their_own_connections(db_url):
+    record_run(db_url, *frames(1))
+    add_review(db_url, "H000000", outcome="investigation", by="parent")  # the parent's pool holds a connection
+    child = multiprocessing.get_context("fork").Process(target=review_once, args=(db_url,))
+    child.start()
+    child.join(60)
+    assert child.exitcode == 0
+    add_review(db_url, "H000000", outcome="arrest", by="parent")  # the parent's connection still works
+    report = verify_chain(db_url)
+    assert report.ok and report.n_events == 3
