@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from geomatch.errors import InputError
+
 if TYPE_CHECKING:
     from geomatch.simulate import World
 
@@ -21,6 +23,8 @@ UNSAFE_TEXT = '=HYPERLINK("http://example.invalid/x","details") <script>alert(1)
 def plant_dirty(world: World, trails_file: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Copies of the world's trails, crimes and MoJ crimes with bad rows added, and the list of them
     (file, reason, key, source_row)."""
+    if len(world.trails) < 500 or len(world.crimes) < 20:
+        raise InputError("dirty rows need a world of at least 500 fixes and 20 crimes")
     crimes, moj, refs = _dirty_crimes(world)
     trails, fixes = _dirty_trails(world.trails, trails_file)
     listed = []

@@ -249,3 +249,16 @@ def test_cli_writes_world_and_rejects_bad_start(tmp_path):
     assert (tmp_path / "w" / "truth" / "dirty.csv").is_file()
     bad = runner.invoke(geomatch_cli, ["simulate", "--start", "22/10/2026", str(tmp_path / "x")])
     assert bad.exit_code == 2 and "start must be a date" in bad.output
+
+
+def test_bad_arguments_are_input_errors(tmp_path):
+    from geomatch.errors import InputError
+
+    with pytest.raises(InputError):
+        simulate_world(n_subjects=0)
+    tiny = simulate_world(n_subjects=1, days=1, fix_interval_s=3600)
+    assert 0 < len(tiny.trails) <= 24  # one fix an hour, less any in gaps
+    with pytest.raises(InputError, match="dirty rows need"):
+        write_world(tiny, tmp_path, dirty=True)
+    with pytest.raises(InputError, match="trails format"):
+        write_world(tiny, tmp_path, trails_format="xlsx")
