@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
@@ -117,11 +118,28 @@ def _jobs(hits: pd.DataFrame, trails: pd.DataFrame, crimes: pd.DataFrame, out_di
     missing = sorted(set(hits["crime_ref"].astype(str)) - set(by_ref.index))
     if missing:
         raise InputError(f"{len(missing)} hit(s) name crimes not in the crimes file, e.g. {missing[0]!r}")
+    _check_same_crimes(hits, by_ref)
     for hit, fixes in zip(hits.to_dict("records"), trail_slices(hits, trails, options.context_s)):
         if fixes.empty:
             raise InputError(f"no fixes of subject {hit['subject_id']!r} around hit {hit['hit_id']} in the trails")
         yield PackJob(hit, by_ref.loc[str(hit["crime_ref"])].to_dict(), fixes,
                       out_dir / pack_folder(hit["hit_id"]), config, options, inputs)
+
+
+def _check_same_crimes(hits: pd.DataFrame, by_ref: pd.DataFrame) -> None:
+    """Refuse hits made from other versions of the crimes: each hit's closest point must lie ``min_distance_m``
+    from the crime's location (to 0.5 m) and its window must contain the crime's committed window."""
+    crime = by_ref.loc[hits["crime_ref"].astype(str)]
+    distance = np.hypot(hits["closest_x"].to_numpy(float) - crime["x"].to_numpy(float),
+                        hits["closest_y"].to_numpy(float) - crime["y"].to_numpy(float))
+    moved = np.abs(distance - hits["min_distance_m"].to_numpy(float)) > 0.5
+    widened = ((hits["window_start"].to_numpy() > crime["committed_from"].to_numpy())
+               | (hits["window_end"].to_numpy() < crime["committed_to"].to_numpy()))
+    bad = np.flatnonzero(moved | widened)
+    if len(bad):
+        first = hits.iloc[bad[0]]
+        raise InputError(f"{len(bad)} hit(s) do not match the crimes file (location or window changed since "
+                         f"matching), e.g. hit {first['hit_id']} on crime {first['crime_ref']!r}; match again")
 
 
 def make_packs(hits: pd.DataFrame, trails: pd.DataFrame, crimes: pd.DataFrame, out_dir: Path | str, *,

@@ -289,3 +289,15 @@ def test_select_hits_ranks_by_score_or_presence():
     assert select_hits(unscored)["hit_id"].tolist() == ["Hc", "Hb", "Hd", "Ha"]  # presence, then distance
     with pytest.raises(InputError):
         select_hits(unscored, min_score=1)
+
+
+def test_hits_from_other_crimes_are_refused(world, tmp_path):
+    run, _ = world
+    moved = run.crimes.accepted.copy()
+    moved.loc[moved["crime_ref"] == "CR/2026/0001", "x"] += 40.0
+    with pytest.raises(InputError, match="do not match the crimes file"):
+        make_packs(run.hits, run.trails.accepted, moved, tmp_path / "moved")
+    later = run.crimes.accepted.copy()
+    later["committed_to"] += pd.Timedelta(hours=2)
+    with pytest.raises(InputError, match="do not match the crimes file"):
+        make_packs(run.hits, run.trails.accepted, later, tmp_path / "later")
