@@ -27,7 +27,8 @@ class Weights:
             one of ``window_long_s`` or more none, linearly in log(time) between.
         home: points lost when the scene is at the subject's home (within ``ScoreConfig.home_radius_m``); the
             loss fades linearly to 0 at twice that distance.
-        pass_day, pass_max: points lost per other day the trail passes through the zone, up to ``pass_max``.
+        pass_day, pass_max: a pass without a stop loses this many points per other day the trail passes
+            through the zone, up to ``pass_max`` (passing by on other days explains passing by, not a stop).
         stay_day, stay_max: points lost per other day the subject stopped in the zone, up to ``stay_max``.
         lbs, wifi: points lost when the closest fix came from the phone network or Wi-Fi rather than GPS.
         coarse: points lost when the fix's accuracy radius is larger than the zone.
@@ -38,7 +39,7 @@ class Weights:
     observed: float = 45.0
     interpolated: float = 30.0
     possible: float = 10.0
-    proximity: float = 10.0
+    proximity: float = 15.0
     stop_per_min: float = 2.0
     stop_max: float = 25.0
     vehicle_speed_mps: float = 7.0
@@ -47,7 +48,7 @@ class Weights:
     walk: float = 6.0
     offset_free_m: float = 15.0
     offset_full_m: float = 40.0
-    offset: float = 15.0
+    offset: float = 20.0
     window_short_s: float = 3600.0
     window_long_s: float = 12 * 3600.0
     window: float = 12.0

@@ -43,7 +43,7 @@ def points(table: pd.DataFrame, config: ScoreConfig | None = None) -> pd.DataFra
         "offset": -w.offset * np.clip((offset - w.offset_free_m) / (w.offset_full_m - w.offset_free_m), 0.0, 1.0),
         "home": -w.home * np.clip(2.0 - home / config.home_radius_m, 0.0, 1.0),
         "stayed_days": -np.minimum(w.stay_day * f["days_stopped"], w.stay_max),
-        "passing_days": -np.minimum(w.pass_day * f["days_passing"], w.pass_max),
+        "passing_days": np.where(stopped, 0.0, -np.minimum(w.pass_day * f["days_passing"], w.pass_max)),
         "window": w.window * np.clip((log_long - log_window) / (log_long - log_short), 0.0, 1.0),
         "source": np.select([source == "LBS", source == "WIFI"], [-w.lbs, -w.wifi], 0.0),
         "coarse": np.where(accuracy > f["radius_m"], -w.coarse, 0.0),

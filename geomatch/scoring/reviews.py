@@ -18,12 +18,12 @@ def reviewed_from_store(db_url: str | None) -> pd.DataFrame:
     import sqlalchemy as sa
 
     from geomatch.store.engine import get_engine, read_connection
-    from geomatch.store.review import latest_events
+    from geomatch.store.review import latest_event
     from geomatch.store.schema import hits
 
-    latest = latest_events()
+    latest, on_latest = latest_event(hits.c.hit_id)
     query = (sa.select(hits.c.hit_id, hits.c.detail, latest.c.outcome)
-             .join(latest, latest.c.hit_id == hits.c.hit_id).order_by(hits.c.hit_id))
+             .select_from(hits.join(latest, on_latest)).order_by(hits.c.hit_id))
     with read_connection(get_engine(db_url)) as conn:
         rows = conn.execute(query).all()
     records = [{**json.loads(detail), "hit_id": hit_id, "outcome": outcome} for hit_id, detail, outcome in rows]
