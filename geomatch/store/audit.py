@@ -177,7 +177,7 @@ def write_audit(report: AuditReport, path: Path) -> Path:
     if suffix == ".csv":
         frame = report.rows.copy()
         for column in ("received", "first_review"):  # ISO 8601 in UK local time with the offset
-            local = frame[column].dt.tz_convert(UK).dt.floor("s").dt.strftime("%Y-%m-%dT%H:%M:%S%z")
+            local = frame[column].dt.floor("s").dt.tz_convert(UK).dt.strftime("%Y-%m-%dT%H:%M:%S%z")
             frame[column] = local.str.replace(r"(\d{2})(\d{2})$", r"\1:\2", regex=True).fillna("")
         write_safe_csv(frame.rename(columns=COLUMNS), path)
     else:
@@ -190,7 +190,7 @@ def _write_xlsx(report: AuditReport, path: Path) -> None:
     _fill(book.create_sheet("Summary"), ["Measure", "Value"], [list(item) for item in report.summary])
     frame = report.rows.astype(object).where(report.rows.notna(), None)
     for column in ("received", "first_review"):  # Excel has no time zones: UK local wall-clock time
-        local = report.rows[column].dt.tz_convert(UK).dt.tz_localize(None).dt.floor("s")
+        local = report.rows[column].dt.floor("s").dt.tz_convert(UK).dt.tz_localize(None)
         frame[column] = pd.Series(local.dt.to_pydatetime(), dtype=object).where(local.notna(), None)
     formats = {4: _XLSX_DATETIME, 5: _XLSX_DATETIME, 6: "0.00"}
     _fill(book.create_sheet("Hits"), list(COLUMNS.values()), frame.values.tolist(), formats, autofilter=True)

@@ -158,3 +158,14 @@ def test_a_month_without_hits_gives_an_empty_audit(october, tmp_path):
     assert (tmp_path / "august.csv").read_text().count("\n") == 1
     write_audit(report, tmp_path / "august.xlsx")
     assert openpyxl.load_workbook(tmp_path / "august.xlsx")["Hits"].max_row == 1
+
+
+def test_times_in_the_repeated_autumn_hour_keep_their_offset(db_url, tmp_path):
+    record(db_url, "2026-10-25T00:30:00.500Z", ["BST"])  # 01:30:00.5 BST
+    record(db_url, "2026-10-25T01:30:00.500Z", ["GMT"])  # 01:30:00.5 GMT, an hour later
+    report = build_audit(db_url, "2026-10", as_of=datetime(2026, 11, 1, tzinfo=UTC))
+    with open(write_audit(report, tmp_path / "a.csv"), newline="", encoding="utf-8") as handle:
+        received = [row["Date received (UK time)"] for row in csv.DictReader(handle)]
+    assert received == ["2026-10-25T01:30:00+01:00", "2026-10-25T01:30:00+00:00"]
+    sheet = openpyxl.load_workbook(write_audit(report, tmp_path / "a.xlsx"))["Hits"]
+    assert [c.value for c in sheet["E"][1:]] == [datetime(2026, 10, 25, 1, 30)] * 2  # Excel keeps no offset
