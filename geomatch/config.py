@@ -34,10 +34,12 @@ class MatchConfig:
         interp_max_gap_s: consecutive fixes at most this far apart (s) are joined by a straight path
             (``interpolated`` presence); longer intervals are gaps.
         possible_max_gap_s: gaps up to this long (s) can make a ``possible`` hit if the scene was reachable
-            and left again at ``max_speed_mps``; a longer gap (the tag off or uncharged) says nothing about where
+            and left again at a plausible speed; a longer gap (the tag off or uncharged) says nothing about where
             the subject was. Default 30 min.
-        max_speed_mps: the highest plausible average travel speed (m/s) for reachability in a gap; the default,
-            13.4 m/s, is 30 mph, the usual urban speed limit.
+        walk_speed_mps: the plausible speed (m/s) through a gap when the subject was still or slower on either
+            side of it (someone indoors can still walk out): 2 m/s, a brisk walk.
+        max_speed_mps: the plausible speed through a gap is the subject's own speed just before or after it, at
+            most this (m/s); the default, 13.4 m/s, is 30 mph, the usual urban speed limit.
         naive_tz: time zone of naive crime times (UK police exports are Europe/London local time).
     """
 
@@ -45,6 +47,7 @@ class MatchConfig:
     max_window_s: float = 12 * 3600.0
     interp_max_gap_s: float = 300.0
     possible_max_gap_s: float = 1800.0
+    walk_speed_mps: float = 2.0
     max_speed_mps: float = 13.4
     naive_tz: str = "Europe/London"
 

@@ -9,8 +9,10 @@ zone radius ``r`` around the scene ``c`` and padded window ``W = [committed_from
 * ``interpolated``: a segment passes within ``r`` of ``c`` at a time in ``W``.
 * ``possible``: a fix at a time in ``W`` whose accuracy circle reaches the zone (distance <= ``r`` + accuracy),
   or a gap of at most ``possible_max_gap_s`` overlapping ``W`` from which the zone could have been reached and
-  left again at ``max_speed_mps``: with ``d0``, ``d1`` the distances of the gap's end fixes beyond the zone,
-  the subject could be in the zone during ``[t0 + d0/v, t1 - d1/v]``, which must be non-empty and meet ``W``.
+  left again at a plausible speed ``v``: the faster of the subject's own speeds on the segments just before and
+  just after the gap, at least ``walk_speed_mps`` and at most ``max_speed_mps``. With ``d0``, ``d1`` the
+  distances of the gap's end fixes beyond the zone, the subject could be in the zone during
+  ``[t0 + d0/v, t1 - d1/v]``, which must be non-empty and meet ``W``.
 * The strongest class wins: observed, then interpolated, then possible.
 
 Measurements of a hit are taken over the trail during ``W`` (segments clipped to ``W``); see :data:`HIT_COLUMNS`.
@@ -333,13 +335,30 @@ def _rows(fixes: _Fixes, zones: _Zones, pairs: _Pairs, pair: np.ndarray, i: np.n
 
     # a gap: the earliest arrival at the zone and the latest departure from it, in ns after the gap starts
     is_gap = step_overlaps & ~is_segment & (dt <= round(config.possible_max_gap_s * _NS))
-    speed_per_ns = config.max_speed_mps / _NS
+    speed_per_ns = _gap_speed_mps(fixes, i, is_gap, config) / _NS
     arrive = np.maximum(fix_d - r, 0.0) / speed_per_ns
     depart = dt - np.maximum(next_d - r, 0.0) / speed_per_ns
     gap_possible = is_gap & (arrive <= depart) & (arrive <= we - t0) & (depart >= ws - t0)
 
     return _Rows(pair, i, fix_in_window, fix_d, fix_in_zone, fix_reaches_zone, next_d_in_window, seg_valid, seg_d, u_star,
                  seg_in_zone, seg_enter_ns, seg_leave_ns, dt, seg_speed, step_overlaps, gap_possible)
+
+
+def _gap_speed_mps(fixes: _Fixes, i: np.ndarray, is_gap: np.ndarray, config: MatchConfig) -> np.ndarray:
+    """The plausible speed (m/s) through the gap starting at each fix ``i``: the faster of the subject's speeds
+    on the segments just before and just after the gap, at least walking pace, at most the top speed."""
+    speed = np.full(len(i), config.walk_speed_mps)
+    gap = np.flatnonzero(is_gap)
+    start = i[gap]
+    for before, after in ((start - 1, start), (start + 1, start + 2)):  # the segment into and out of the gap
+        inside = (before >= 0) & (after < len(fixes.t))
+        before, after = np.where(inside, before, 0), np.where(inside, after, 0)
+        dt = (fixes.t[after] - fixes.t[before]) / _NS
+        is_segment = inside & (fixes.subject[before] == fixes.subject[after]) & (dt > 0) & (
+            dt <= config.interp_max_gap_s)
+        moved = np.hypot(fixes.x[after] - fixes.x[before], fixes.y[after] - fixes.y[before])
+        speed[gap] = np.maximum(speed[gap], np.where(is_segment, moved / np.where(dt > 0, dt, 1.0), 0.0))
+    return np.minimum(speed, config.max_speed_mps)
 
 
 def _presence(fixes: _Fixes, zones: _Zones, pairs: _Pairs, boxes: _Boxes,

@@ -52,17 +52,23 @@ def _one(pts, cx, cy, r, ws, we, config: MatchConfig):
                 in_zone_times.append(t)
             if d <= r + acc:
                 possible = True
-    for (t0, x0, y0, _), (t1, x1, y1, _) in zip(pts, pts[1:]):
+    def speed_of_step(k: int) -> float:  # speed on the step from fix k to k+1 if it is a segment, else 0
+        if k < 0 or k + 1 >= len(pts) or not 0 < pts[k + 1][0] - pts[k][0] <= g_ns:
+            return 0.0
+        return math.dist(pts[k][1:3], pts[k + 1][1:3]) / ((pts[k + 1][0] - pts[k][0]) / NS)
+
+    for k, ((t0, x0, y0, _), (t1, x1, y1, _)) in enumerate(zip(pts, pts[1:])):
         if t1 < ws or t0 > we:
             continue
         dt = t1 - t0
         max_gap = max(max_gap, dt / NS)
         if dt > g_ns:
             if dt <= config.possible_max_gap_s * NS:
+                v = min(max(config.walk_speed_mps, speed_of_step(k - 1), speed_of_step(k + 1)), config.max_speed_mps)
                 d0 = max(math.dist((x0, y0), (cx, cy)) - r, 0.0)
                 d1 = max(math.dist((x1, y1), (cx, cy)) - r, 0.0)
-                arrive = t0 + d0 / config.max_speed_mps * NS
-                leave = t1 - d1 / config.max_speed_mps * NS
+                arrive = t0 + d0 / v * NS
+                leave = t1 - d1 / v * NS
                 if arrive <= leave and arrive <= we and leave >= ws:
                     possible = True
             continue
