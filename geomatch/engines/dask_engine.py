@@ -353,9 +353,9 @@ def _write(inputs: MatchInputs, out_dir: Path, config: MatchConfig, options: Das
     run = MatchRun(out_dir, trails, crimes, crs, hits, tuple(outputs), out_dir / "manifest.json", seconds)
     partitions = [{"path": s.name, "sha256": s.sha256, "bytes": s.bytes, "rows_in": s.rows_in,
                    "accepted": s.accepted, "quarantined": len(s.quarantined)} for s in summaries]
-    engine = {"name": "dask", "scheduler": options.scheduler or f"LocalCluster({options.workers} workers, "
-              f"1 thread each)", "workers": workers, "retries": options.retries, "dataset": dataset.url,
-              "partitions": partitions, "match_tasks": len(tasks),
+    scheduler = options.scheduler or f"LocalCluster(n_workers={options.workers}, threads_per_worker=1)"
+    engine = {"name": "dask", "scheduler": scheduler, "workers": workers, "retries": options.retries,
+              "dataset": dataset.url, "partitions": partitions, "match_tasks": len(tasks),
               "slots_read_per_task_max": max((len(t.reads) for t in tasks), default=0)}
     write_manifest(out_dir, tool="geomatch match", parameters={"config": config, "inputs": inputs},
                    inputs=[inputs.crimes], outputs=outputs, counts=run.counts(),
