@@ -137,7 +137,8 @@ def write_pdf(blocks: list[Block], path: Path, *, title: str, footer: str) -> Pa
 
             cells = [[Paragraph(escape_html(v), cell_style(r, c)) for c, v in enumerate(values)]
                      for r, values in enumerate(rows)]
-            table = PdfTable(cells, colWidths=[width * w for w in block.widths or (0.3, 0.7)], repeatRows=1 if block.header else 0)
+            table = PdfTable(cells, colWidths=[width * w for w in block.widths or (0.3, 0.7)],
+                             repeatRows=1 if block.header else 0)
             shaded = (-1, 0) if block.header else (0, -1)  # the header row, or the label column
             table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
                                        ("VALIGN", (0, 0), (-1, -1), "TOP"),

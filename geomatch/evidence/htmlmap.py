@@ -26,7 +26,8 @@ body{font:14px/1.4 system-ui,Arial,sans-serif;margin:1em;color:#111}
 h1{font-size:1.2em;margin:0 0 .2em}p{margin:.2em 0}
 #wrap{position:relative;display:flex;gap:1em;flex-wrap:wrap}
 svg{border:1px solid #444;background:#fff;cursor:grab;width:min(92vw,760px);height:min(92vw,760px);touch-action:none}
-#north{position:absolute;left:calc(min(92vw,760px) - 4.5em);top:.5em;text-align:center;font-weight:bold;pointer-events:none}
+#north{position:absolute;left:calc(min(92vw,760px) - 4.5em);top:.5em;text-align:center;font-weight:bold;
+ pointer-events:none}
 #side{max-width:24em}#info{border:1px solid #999;padding:.5em;min-height:6em;background:#f6f6f6}
 button{margin:.2em .2em .2em 0}
 .bar{height:12px;border:1px solid #444;background:linear-gradient(to right,%s)}
@@ -49,7 +50,8 @@ svg.addEventListener('wheel',function(ev){ev.preventDefault();const p=toMap(ev);
 let drag=null;
 svg.addEventListener('pointerdown',function(ev){drag=[ev.clientX,ev.clientY];svg.setPointerCapture(ev.pointerId);});
 svg.addEventListener('pointermove',function(ev){if(!drag)return;const r=svg.getBoundingClientRect();
- vb[0]-=(ev.clientX-drag[0])/r.width*vb[2];vb[1]-=(ev.clientY-drag[1])/r.height*vb[3];drag=[ev.clientX,ev.clientY];apply();});
+ vb[0]-=(ev.clientX-drag[0])/r.width*vb[2];vb[1]-=(ev.clientY-drag[1])/r.height*vb[3];
+ drag=[ev.clientX,ev.clientY];apply();});
 svg.addEventListener('pointerup',function(){drag=null;});
 document.getElementById('zin').onclick=function(){zoom(0.67,vb[0]+vb[2]/2,vb[1]+vb[3]/2);};
 document.getElementById('zout').onclick=function(){zoom(1.5,vb[0]+vb[2]/2,vb[1]+vb[3]/2);};

@@ -71,7 +71,7 @@ def pack_folder(hit_id: str) -> str:
 
 def select_hits(hits: pd.DataFrame, *, top: int | None = None, min_score: float | None = None) -> pd.DataFrame:
     """The hits to make packs for, most credible first: by ``score`` (highest first) when the hits are scored,
-    else by presence class and closest approach; then ``min_score`` and ``top`` applied. Ties keep hit order."""
+    else by presence class and closest approach; ties by hit id; then ``min_score`` and ``top`` applied."""
     if "score" in hits.columns:
         ranked = hits.sort_values(["score", "hit_id"], ascending=[False, True], kind="stable")
         if min_score is not None:

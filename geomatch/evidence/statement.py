@@ -177,9 +177,9 @@ def build_statement(data: PackData, exhibits: Exhibits, *, version: str, inputs:
              f"hit {hid}, presence class '{hit['presence']}'."),
         Para(f"The closest position of the subject's trail to the crime location during that window was "
              f"{fmt_m(hit['min_distance_m'])}, at {fmt_time(hit['closest_time'])}. The trail recorded "
-             f"{int(hit['n_fixes_in_zone'])} position(s) inside the zone and spent {fmt_duration(hit['time_in_zone_s'])} "
-             f"inside it. The longest interval between recorded positions during the window was "
-             f"{fmt_duration(hit['max_gap_s'])}."),
+             f"{int(hit['n_fixes_in_zone'])} position(s) inside the zone and spent "
+             f"{fmt_duration(hit['time_in_zone_s'])} inside it. The longest interval between recorded positions "
+             f"during the window was {fmt_duration(hit['max_gap_s'])}."),
         Para(f"I produce as exhibit {ex[0]} a map of the trail around the crime location, as exhibit {ex[1]} a "
              f"chart of the distance from the crime location against time, and as exhibit {ex[2]} a table of the "
              f"{len(near)} recorded positions in the vicinity (file {exhibits.points_csv.name}). They are attached "

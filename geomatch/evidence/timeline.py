@@ -27,8 +27,9 @@ def _num(times) -> np.ndarray:
 
 def _path_distance(data: PackData, t: np.ndarray, samples: int = 16) -> np.ndarray:
     """For each step between consecutive fixes, ``samples`` points (time, distance from the scene) along the
-    straight path at constant speed (its closest point to the scene included), so a path that passes the scene between two fixes dips on the chart as it
-    does in the matcher's interpolation. Shape ``(steps, samples + 1, 2)``."""
+    straight path at constant speed, plus the path's closest point to the scene, so a path that passes the scene
+    between two fixes dips on the chart as it does in the matcher's interpolation. Shape
+    ``(steps, samples + 1, 2)``."""
     fixes = data.fixes
     x, y = fixes["x"].to_numpy(float), fixes["y"].to_numpy(float)
     dx, dy = np.diff(x), np.diff(y)

@@ -301,3 +301,29 @@ def test_hits_from_other_crimes_are_refused(world, tmp_path):
     later["committed_to"] += pd.Timedelta(hours=2)
     with pytest.raises(InputError, match="do not match the crimes file"):
         make_packs(run.hits, run.trails.accepted, later, tmp_path / "later")
+
+
+def test_statement_across_the_clock_change_names_both_offsets(tmp_path):
+    from geomatch.evidence.statement import Exhibits, Para, Table, build_statement
+    from geomatch.match import match_hits
+
+    start = pd.Timestamp("2026-10-24 23:30", tz="UTC")  # 00:30 BST; the clocks go back at 01:00 UTC
+    seconds = np.arange(0, 3 * 3600, 60)
+    trails = pd.DataFrame({"subject_id": pd.Categorical(["A"] * len(seconds)),
+                           "timestamp": start + pd.to_timedelta(seconds, unit="s"),
+                           "x": SCENE[0] - 3000 + seconds * 2760 / 4500, "y": SCENE[1] + 10.0, "lat": 0.0, "lon": 0.0,
+                           "accuracy_m": 5.0, "source": "GPS"})
+    crimes = pd.DataFrame({"crime_ref": ["DST/1"], "offence": ["burglary_residential"], "x": [SCENE[0] - 240.0],
+                           "y": [SCENE[1]], "committed_from": [pd.Timestamp("2026-10-25 00:10", tz="UTC")],
+                           "committed_to": [pd.Timestamp("2026-10-25 01:20", tz="UTC")], "long_window": [False],
+                           "dst_adjusted": [False], "free_text": ["x"], "area": [pd.NA],
+                           "location_accuracy_m": [np.nan]})
+    hit = match_hits(trails, crimes, MatchConfig()).iloc[0]
+    data = pack_data(hit.to_dict(), crimes.iloc[0].to_dict(), trails, MatchConfig(), EvidenceOptions())
+    blocks = build_statement(data, Exhibits(tmp_path / "m.png", tmp_path / "t.png", tmp_path / "p.csv"),
+                             version="test", inputs=())
+    text = " ".join([b.text for b in blocks if isinstance(b, Para)]
+                    + [cell for b in blocks if isinstance(b, Table) for row in b.rows for cell in row])
+    assert "Committed from 2026-10-25 01:10:00 +01:00 (BST)" in " ".join(text.split(" "))
+    assert "2026-10-25 01:10:00 +01:00 (BST) to 2026-10-25 01:20:00 +00:00 (GMT)" in text
+    assert "(BST, +01:00 / GMT, +00:00)" in text
