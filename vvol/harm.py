@@ -40,7 +40,8 @@ class HarmTable:
 
     def resolve(self, offences: pd.Series) -> tuple[pd.Series, np.ndarray]:
         """Offence text -> (key, or NA where unknown; weight in harm points, NaN where unknown), vectorised."""
-        codes, uniques = pd.factorize(offences.astype("string"), use_na_sentinel=True)
+        cat = offences.astype("category")  # free when the column was read as a categorical
+        codes, uniques = cat.cat.codes.to_numpy(), cat.cat.categories
         keys_unique = np.array([self.lookup.get(_normal(u)) for u in uniques], dtype=object)
         weight_by_key = dict(zip(self.weights["key"], self.weights["weight"]))
         weights_unique = np.array([weight_by_key.get(k, np.nan) if k else np.nan for k in keys_unique], float)

@@ -47,15 +47,16 @@ def _truthy(values: pd.Series) -> np.ndarray:
     """Flag text (``1``, ``true``, ``yes``, ``y``, ``t``, any case) or booleans as a boolean array."""
     if pd.api.types.is_bool_dtype(values.dtype):
         return values.fillna(False).to_numpy(bool)
-    cat = values.astype("string").str.strip().str.lower().astype("category")
-    hits = np.append(cat.cat.categories.isin(TRUE_TEXT), False)
+    cat = values.astype("category")
+    hits = np.append(pd.Index(cat.cat.categories.astype(str)).str.strip().str.lower().isin(TRUE_TEXT), False)
     return hits[cat.cat.codes.to_numpy()]
 
 
 def load_crimes(path: Path | str, harm: HarmTable, *, flags: Iterable[str] = (),
                 column_map: Mapping[str, str] | None = None) -> Validated:
     """Read and validate a crimes file (project table or police.uk street CSV); see :func:`validate_crimes`."""
-    table = read_table(path, column_map=column_map)
+    table = read_table(path, column_map=column_map, categorical=["offence", "premises_id", "uprn", "area",
+                                                                  *flags])
     if is_street_csv(table.frame):
         table = from_street_csv(table)
     return validate_crimes(table, harm, flags=flags)
@@ -120,7 +121,8 @@ def validate_crimes(table: RawTable, harm: HarmTable, *, flags: Iterable[str] = 
 def load_people(path: Path | str, crime_refs: pd.Series, *, flags: Iterable[str] = (),
                 column_map: Mapping[str, str] | None = None) -> Validated:
     """Read and validate an involvements file; see :func:`validate_people`."""
-    return validate_people(read_table(path, column_map=column_map), crime_refs, flags=flags)
+    table = read_table(path, column_map=column_map, categorical=["role", *flags])
+    return validate_people(table, crime_refs, flags=flags)
 
 
 def validate_people(table: RawTable, crime_refs: pd.Series, *, flags: Iterable[str] = ()) -> Validated:
