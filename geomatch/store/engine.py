@@ -21,6 +21,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from alembic.util import CommandError
 from sqlalchemy.engine import Connection, Engine
 
 from geomatch.errors import InputError
@@ -143,4 +144,7 @@ def _migrate(engine: Engine) -> None:
             command.upgrade(config, "head")
     except sa.exc.OperationalError as error:
         raise InputError(f"cannot open the database {shown_url(str(engine.url))}: {error.orig}") from error
+    except CommandError as error:  # e.g. a schema version this geomatch does not know (made by a newer one)
+        raise InputError(f"the database {shown_url(str(engine.url))} has a schema this geomatch cannot use: "
+                         f"{error}") from error
     log.info("store %s at the newest schema version", shown_url(str(engine.url)))

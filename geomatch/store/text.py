@@ -42,7 +42,7 @@ def format_hit_list(frame: pd.DataFrame) -> str:
         "closest (UK time)": frame["closest_time"].map(_value),
         "received (UK time)": frame["first_received_at"].map(_value),
     })
-    return shown.to_string(index=False) + f"\n{len(frame):,} hits"
+    return shown.to_string(index=False) + f"\n{len(frame):,} hit{'' if len(frame) == 1 else 's'}"
 
 
 def format_hit(record: HitRecord) -> str:

@@ -281,3 +281,12 @@ def test_geomatch_match_with_db_records_the_run_once(tmp_path):
     result = CliRunner().invoke(cli.geomatch, [*args, "--out", str(tmp_path / "out2")])
     assert "hits 0 new, 0 changed, 1 unchanged" in result.output
     assert scalar(url, "SELECT count(*) FROM crimes") == 2 and scalar(url, "SELECT count(*) FROM hits") == 1
+
+
+def test_a_database_from_a_newer_geomatch_is_refused_in_one_sentence(tmp_path):
+    url = f"sqlite:///{tmp_path / 'newer.db'}"
+    with sa.create_engine(url).begin() as conn:
+        conn.execute(sa.text("CREATE TABLE alembic_version (version_num VARCHAR(32) PRIMARY KEY)"))
+        conn.execute(sa.text("INSERT INTO alembic_version VALUES ('0099')"))
+    result = CliRunner().invoke(cli.geomatch, ["hits", "list", "--db", url])
+    assert result.exit_code == 2 and "schema this geomatch cannot use" in result.output
