@@ -26,13 +26,14 @@ from typing import Iterator
 import fsspec
 import numpy as np
 import pandas as pd
+from pandas.api.types import union_categoricals
 from tqdm.auto import tqdm
 
 from geomatch.config import MatchConfig
 from geomatch.crimes import load_crimes
 from geomatch.crs import WGS84, transform_info
 from geomatch.engines.dataset import Dataset, PartitionFile, open_dataset, read_partition, subject_bucket
-from geomatch.engines.plan import SlotTask, edge_fixes, plan_slots, plan_tasks
+from geomatch.engines.plan import SlotTask, edge_fixes, needed_fixes, plan_slots, plan_tasks
 from geomatch.errors import InputError
 from geomatch.manifest import write_manifest
 from geomatch.match import HIT_COLUMNS, _Zones, match_hits
@@ -133,22 +134,24 @@ def summary_of(result: ValidatedPartition) -> PartitionSummary:
     return result.summary
 
 
-def match_slot(crimes: pd.DataFrame, config: MatchConfig, owned: np.ndarray, edges: pd.DataFrame,
+def match_slot(crimes: pd.DataFrame, config: MatchConfig, task: SlotTask, edges: pd.DataFrame,
                *parts: ValidatedPartition) -> pd.DataFrame:
     """Round 2 task: the hits of the crimes a slot owns, over the fixes of the partitions it reads plus its
     edge fixes (see :mod:`geomatch.engines.plan`)."""
-    trails = _as_trails([p.fixes for p in parts] + [edges])
-    return match_hits(trails, crimes.iloc[owned].reset_index(drop=True), config)
+    trails = needed_fixes(_as_trails([p.fixes for p in parts] + [edges]), task.span_ns)
+    return match_hits(trails, crimes.iloc[task.owned].reset_index(drop=True), config)
 
 
 def _as_trails(frames: list[pd.DataFrame]) -> pd.DataFrame:
     """Pieces of trails as one table of fixes sorted by subject then time, as the loader sorts them."""
     frames = [f for f in frames if len(f)]
     if not frames:
-        return pd.DataFrame({c: pd.Series(dtype=float) for c in FIX_COLUMNS})
-    trails = pd.concat(frames, ignore_index=True)
-    trails["subject_id"] = trails["subject_id"].astype(str).astype("category")  # categories sorted
-    order = np.lexsort((utc_ns(trails["timestamp"]), trails["subject_id"].cat.codes.to_numpy()))
+        return pd.DataFrame({"subject_id": pd.Categorical([]), "timestamp": pd.Series(dtype="datetime64[ns, UTC]"),
+                             "x": [], "y": [], "accuracy_m": [], "source": pd.Categorical([])}, columns=FIX_COLUMNS)
+    subject = union_categoricals([f["subject_id"].astype("category") for f in frames], sort_categories=True)
+    trails = pd.concat([f.drop(columns="subject_id") for f in frames], ignore_index=True)
+    trails.insert(0, "subject_id", subject)
+    order = np.lexsort((utc_ns(trails["timestamp"]), subject.codes))
     return trails.take(order).reset_index(drop=True)
 
 
@@ -229,7 +232,7 @@ def run_match_dask(inputs: MatchInputs, out_dir: Path | str, config: MatchConfig
         tasks = plan_tasks(slots, zones.ws, zones.we)
         edges = edge_fixes(slots, tasks, {i: _slot_edges(slot.files, summaries) for i, slot in enumerate(slots)})
         crimes_on_workers = client.scatter(crimes.accepted, broadcast=True)
-        matched = [client.submit(match_slot, crimes_on_workers, config, task.owned, task_edges,
+        matched = [client.submit(match_slot, crimes_on_workers, config, task, task_edges,
                                  *[validated[f] for s in task.reads for f in slots[s].files],
                                  retries=options.retries, pure=False)
                    for task, task_edges in zip(tasks, edges)]

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from geomatch.engines.dataset import PartitionFile
+from geomatch.times import utc_ns
 
 _NO_LIMIT_LO = np.iinfo(np.int64).min
 _NO_LIMIT_HI = np.iinfo(np.int64).max
@@ -55,6 +56,7 @@ class SlotTask:
         owned: positions of the crimes it owns in the crimes table.
         before_slots: the group's slots before it (their last fix per subject gives the edge fix before).
         after_slots: the group's slots after its halo (their first fix per subject gives the edge fix after).
+        span_ns: the earliest window start and the latest window end of its crimes (int64 ns UTC).
     """
 
     slot: int
@@ -62,6 +64,7 @@ class SlotTask:
     owned: np.ndarray
     before_slots: tuple[int, ...]
     after_slots: tuple[int, ...]
+    span_ns: tuple[int, int]
 
 
 def plan_slots(files: tuple[PartitionFile, ...]) -> list[Slot]:
@@ -101,7 +104,8 @@ def plan_tasks(slots: list[Slot], window_start_ns: np.ndarray, window_end_ns: np
             latest_end = window_end_ns[owned].max()
             last = max(int(np.searchsorted(starts, latest_end, side="right")) - 1, k)
             tasks.append(SlotTask(slot=index, reads=tuple(members[k:last + 1]), owned=owned,
-                                  before_slots=tuple(members[:k]), after_slots=tuple(members[last + 1:])))
+                                  before_slots=tuple(members[:k]), after_slots=tuple(members[last + 1:]),
+                                  span_ns=(int(window_start_ns[owned].min()), int(latest_end))))
     return tasks
 
 
@@ -149,3 +153,22 @@ def _newest(running: pd.DataFrame, edges: pd.DataFrame) -> pd.DataFrame:
         return edges
     both = pd.concat([running, edges], ignore_index=True).astype({"subject_id": str})
     return both.drop_duplicates("subject_id", keep="last").reset_index(drop=True)
+
+
+def needed_fixes(trails: pd.DataFrame, span_ns: tuple[int, int]) -> pd.DataFrame:
+    """The fixes a task needs for crimes whose windows lie in ``span_ns``: per subject, those inside the span
+    and the one just before and just after it (``trails`` sorted by subject then time, as the loader sorts).
+
+    The rest of its partitions (the morning before its first window, the end of its halo's last day) cannot
+    change a hit, so matching skips them.
+    """
+    t = utc_ns(trails["timestamp"])
+    subject = trails["subject_id"].cat.codes.to_numpy()
+    lo, hi = span_ns
+    same_as_next = np.append(subject[1:] == subject[:-1], False)
+    same_as_prev = np.insert(subject[1:] == subject[:-1], 0, False)
+    next_t = np.append(t[1:], np.iinfo(np.int64).min)
+    prev_t = np.insert(t[:-1], 0, np.iinfo(np.int64).max)
+    keep = ((t >= lo) & (t <= hi)) | ((t < lo) & same_as_next & (next_t >= lo)) \
+        | ((t > hi) & same_as_prev & (prev_t <= hi))
+    return trails if keep.all() else trails[keep].reset_index(drop=True)

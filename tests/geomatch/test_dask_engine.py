@@ -16,7 +16,7 @@ from geomatch.config import MatchConfig
 from geomatch.crs import BNG, WGS84, transform
 from geomatch.engines import dask_engine
 from geomatch.engines.dataset import open_dataset, write_partitioned
-from geomatch.engines.plan import Slot, plan_tasks
+from geomatch.engines.plan import Slot, needed_fixes, plan_tasks
 from geomatch.errors import InputError
 from geomatch.pipeline import MatchInputs, run_match
 from geomatch.trails import load_trails
@@ -293,3 +293,14 @@ def test_overlap_rule_owns_each_crime_once_and_reads_far_enough():
     assert tasks[2].owned.tolist() == [3, 4] and tasks[2].reads == (2, 3)  # ends day 6: reads up to day 5
     assert tasks[2].before_slots == (0, 1) and tasks[2].after_slots == ()
     assert tasks[3].owned.tolist() == [5]
+
+
+def test_needed_fixes_keep_the_span_and_one_fix_either_side_per_subject():
+    t0 = pd.Timestamp("2026-10-22", tz="UTC")
+    rows = [("A", h) for h in (0, 1, 5, 6, 9, 10)] + [("B", 1), ("B", 12)] + [("C", 0), ("C", 1)]
+    trails = pd.DataFrame({"subject_id": pd.Categorical([s for s, _ in rows]),
+                           "timestamp": [t0 + pd.Timedelta(hours=h) for _, h in rows]})
+    span = ((t0 + pd.Timedelta(hours=5)).value, (t0 + pd.Timedelta(hours=8)).value)
+    kept = needed_fixes(trails, span)
+    hours = [(s, int((t - t0) / pd.Timedelta(hours=1))) for s, t in zip(kept["subject_id"], kept["timestamp"])]
+    assert hours == [("A", 1), ("A", 5), ("A", 6), ("A", 9), ("B", 1), ("B", 12)]  # C ends before the span
