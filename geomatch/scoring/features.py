@@ -80,19 +80,24 @@ def hit_features(hits: pd.DataFrame, trails: pd.DataFrame, config: ScoreConfig |
 
 def _subject_fixes(trails: pd.DataFrame, subjects: np.ndarray) -> dict[str, SubjectTrail]:
     """The fixes of ``subjects`` as :class:`SubjectTrail` arrays, with UK local days and hours."""
-    subject = trails["subject_id"].astype(str)
-    keep = subject.isin(subjects).to_numpy()
-    part = trails.loc[keep]
-    subject = subject[keep].to_numpy()
-    t = utc_ns(part["timestamp"])
-    local = part["timestamp"].dt.tz_convert(UK_TZ).dt.tz_localize(None).to_numpy(dtype="datetime64[ns]").view("i8")
+    subject = trails["subject_id"].astype("category")
+    names = np.asarray(subject.cat.categories.astype(str))
+    codes = subject.cat.codes.to_numpy()
+    keep = np.isin(codes, np.flatnonzero(np.isin(names, subjects)))
+    codes = codes[keep]
+    timestamps = trails["timestamp"][keep]
+    t = utc_ns(timestamps)
+    local = timestamps.dt.tz_convert(UK_TZ).dt.tz_localize(None).to_numpy(dtype="datetime64[ns]").view("i8")
     day, hour = local // DAY_NS, (local % DAY_NS) // (3600 * NS)
-    x, y = part["x"].to_numpy(dtype=float), part["y"].to_numpy(dtype=float)
-    order = np.lexsort((t, subject))
-    subject, t, x, y, day, hour = (a[order] for a in (subject, t, x, y, day, hour))
-    names, first = np.unique(subject, return_index=True)
-    last = np.concatenate([first[1:], [len(subject)]])
-    return {str(n): SubjectTrail(t[a:b], x[a:b], y[a:b], day[a:b], hour[a:b]) for n, a, b in zip(names, first, last)}
+    x, y = trails["x"].to_numpy(dtype=float)[keep], trails["y"].to_numpy(dtype=float)[keep]
+    in_order = len(codes) < 2 or bool(np.all((np.diff(codes) > 0) | ((np.diff(codes) == 0) & (np.diff(t) >= 0))))
+    if not in_order:
+        order = np.lexsort((t, codes))
+        codes, t, x, y, day, hour = (a[order] for a in (codes, t, x, y, day, hour))
+    first = np.flatnonzero(np.r_[True, np.diff(codes) != 0]) if len(codes) else np.zeros(0, dtype=np.int64)
+    last = np.r_[first[1:], len(codes)]
+    return {str(names[codes[a]]): SubjectTrail(t[a:b], x[a:b], y[a:b], day[a:b], hour[a:b])
+            for a, b in zip(first, last)}
 
 
 def _scenes(hits: pd.DataFrame, config: ScoreConfig) -> Scenes:

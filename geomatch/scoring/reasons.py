@@ -11,6 +11,10 @@ import pandas as pd
 from geomatch.scoring.config import ScoreConfig
 
 SEPARATOR = "; "
+#: The hit columns and features the reasons read.
+READS = ("presence", "min_distance_m", "radius_m", "accuracy_at_closest_m", "source_at_closest", "max_gap_s",
+         "stop_s", "stop_offset_m", "speed_near_mps", "window_s", "home_distance_m", "home_nights", "days_passing",
+         "days_stopped", "routine_days")
 
 
 def duration(seconds: float) -> str:
@@ -95,6 +99,6 @@ def _accuracy(row: dict, config: ScoreConfig) -> float:
 
 def all_reasons(table: pd.DataFrame, terms: pd.DataFrame, config: ScoreConfig) -> list[str]:
     """The reasons of every hit (one loop over hits, not fixes)."""
-    rows = table.to_dict("records")
+    rows = table[list(READS)].to_dict("records")
     pts = terms.to_dict("records")
     return [hit_reasons(row, p, config) for row, p in zip(rows, pts)]

@@ -316,3 +316,43 @@ def test_config_from_toml(tmp_path):
 
 def test_durations_for_people():
     assert [duration(s) for s in (40, 840, 8400, 200000)] == ["40 s", "14 min", "2 h 20 min", "2 d 7 h"]
+
+
+# ---- the command line ------------------------------------------------------------------------------------------
+
+def test_match_scores_by_default_and_score_rescores_the_same(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    import cli
+    from geomatch.manifest import verify_manifest
+
+    runner = CliRunner()
+    world, out, bare = tmp_path / "world", tmp_path / "run", tmp_path / "bare"
+    assert runner.invoke(cli.geomatch, ["simulate", str(world), "--subjects", "6", "--days", "3"]).exit_code == 0
+    common = ["--trails", str(world / "trails.parquet"), "--crimes", str(world / "crimes.csv")]
+    result = runner.invoke(cli.geomatch, ["match", *common, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "score: default model" in result.output
+    scored = pd.read_parquet(out / "hits.parquet")
+    assert len(scored) > 0 and scored["score"].between(0, 100).all() and scored["reasons"].str.len().min() > 0
+    assert json.loads((out / "manifest.json").read_text())["score"]["model"] == "default"
+
+    assert runner.invoke(cli.geomatch, ["match", *common, "--out", str(bare), "--no-score"]).exit_code == 0
+    unscored = pd.read_parquet(bare / "hits.parquet")
+    assert "score" not in unscored.columns and len(unscored) == len(scored)
+    assert json.loads((bare / "manifest.json").read_text())["score"] == {"model": "none"}
+
+    # rescoring in place needs the crimes for never-scored hits, and gives the same scores as match did
+    result = runner.invoke(cli.geomatch, ["score", "--hits", str(bare / "hits.parquet"),
+                                          "--trails", str(world / "trails.parquet")])
+    assert result.exit_code == 2 and "give the crimes file too" in result.output
+    result = runner.invoke(cli.geomatch, ["score", "--hits", str(bare / "hits.parquet"), *common[:2],
+                                          "--crimes", str(world / "crimes.csv")])
+    assert result.exit_code == 0, result.output
+    pd.testing.assert_frame_equal(pd.read_parquet(bare / "hits.parquet"), scored)
+    assert (bare / "hits.csv").read_bytes() == (out / "hits.csv").read_bytes()
+    manifest = json.loads((bare / "manifest.json").read_text())
+    assert manifest["tool"] == "geomatch score" and manifest["rescored"]["match_manifest"]["tool"] == "geomatch match"
+    assert verify_manifest(bare) == []
