@@ -14,7 +14,7 @@ def test_match_with_evidence_then_evidence_from_hits_then_verify(tmp_path):
     runner = CliRunner()
     out = tmp_path / "run"
     result = runner.invoke(geomatch, ["match", "--trails", str(trails), "--crimes", str(crimes), "--out", str(out),
-                                      "--evidence", "--evidence-top", "5"])
+                                      "--evidence", "--evidence-top", "1"])
     assert result.exit_code == 0, result.output
     assert "evidence: 1 packs" in result.output
     index = out / "evidence" / "index.html"
