@@ -99,6 +99,21 @@ class RowChecks:
             out[hit] = np.where(out[hit] == "", code, out[hit] + ";" + code)
         return out
 
+    def add_duplicate_keys(self, cleaned: pd.DataFrame, key: str) -> None:
+        """Rules for a column that must be unique: a repeated key whose row is otherwise identical is a
+        ``duplicate_row`` (the first is kept); a key repeated with different content quarantines every copy as
+        ``duplicate_<key>_conflict``, since no rule can tell which record is right. ``source_row`` is ignored."""
+        keys = cleaned[key]
+        repeated = keys.duplicated(keep=False).to_numpy() & keys.notna().to_numpy()
+        if not repeated.any():
+            return
+        content = cleaned.drop(columns=[SOURCE_ROW], errors="ignore")
+        exact_repeat = content.duplicated(keep="first").to_numpy()
+        versions = content[repeated].drop_duplicates().groupby(key, observed=True).size()
+        conflicting = keys.isin(versions[versions > 1].index).to_numpy()
+        self.add("duplicate_row", repeated & exact_repeat & ~conflicting)
+        self.add(f"duplicate_{key}_conflict", conflicting)
+
     def split(self, name: str, source: str, cleaned: pd.DataFrame, order: np.ndarray | None = None) -> Validated:
         """Split into accepted rows (taken from ``cleaned``, aligned to ``raw``) and quarantined raw rows.
 

@@ -22,7 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from geomatch.crimes import _check_duplicate_refs, _geometry_as_columns, _locations
+from geomatch.locations import geometry_as_columns, point_locations
 from geomatch.crs import BNG
 from geomatch.errors import InputError
 from geomatch.quarantine import SOURCE_ROW, RowChecks, Validated
@@ -70,14 +70,14 @@ def validate_crimes(table: RawTable, harm: HarmTable, *, flags: Iterable[str] = 
     ``premises_id``, ``area`` (categoricals), one ``flag_<name>`` boolean per flag column present, ``source_row``.
 
     Reason codes: ``missing_crime_ref``, ``unknown_offence``, ``unparseable_committed_from``,
-    ``unparseable_committed_to``, ``reversed_window``, the location codes of :mod:`geomatch.crimes`
+    ``unparseable_committed_to``, ``reversed_window``, the location codes of :mod:`geomatch.locations`
     (``missing_location``, ``both_location_kinds``, ``zero_zero``, ``lat_lon_swapped``,
     ``out_of_range_coordinates``), ``duplicate_row`` and ``duplicate_crime_ref_conflict``.
 
     Raises:
         InputError: a required column is missing.
     """
-    table = _geometry_as_columns(table)
+    table = geometry_as_columns(table)
     raw = table.frame
     if "premises_id" not in raw and "uprn" in raw:
         raw = raw.rename(columns={"uprn": "premises_id"})
@@ -98,7 +98,7 @@ def validate_crimes(table: RawTable, harm: HarmTable, *, flags: Iterable[str] = 
         end = parse_times(raw["committed_to"], side="end")
         checks.add("unparseable_committed_to", end.unparseable & given)
         checks.add("reversed_window", (end.utc < start.utc).to_numpy())
-    x, y, _, _ = _locations(raw, checks, BNG)
+    x, y, _, _ = point_locations(raw, checks, BNG)
     optional = {name: tidy_categorical(raw[name]) if name in raw else pd.Categorical([None] * len(raw))
                 for name in ("premises_id", "area")}
     cleaned = pd.DataFrame({
@@ -111,7 +111,7 @@ def validate_crimes(table: RawTable, harm: HarmTable, *, flags: Iterable[str] = 
         **{flag_column(f): _truthy(raw[f]) for f in sorted(set(flags)) if f in raw},
         SOURCE_ROW: raw[SOURCE_ROW].to_numpy(),
     }, index=raw.index)
-    _check_duplicate_refs(cleaned, checks)
+    checks.add_duplicate_keys(cleaned, "crime_ref")
     validated = checks.split("crimes", str(table.path), cleaned)
     accepted = validated.accepted.sort_values("crime_ref", kind="stable").reset_index(drop=True)
     log.info("crimes %s: %s", table.path, validated.counts())

@@ -64,7 +64,6 @@ def linked_clusters(window: Window, config: VvolConfig) -> Links:
     cluster_of_component = pd.factorize(component[linked_nodes], sort=True)[0]
     cluster = np.full(n_nodes, -1, dtype=np.int64)
     cluster[linked_nodes] = cluster_of_component
-    n_clusters = int(cluster_of_component.max()) + 1
 
     link_crime = pairs["crime"].to_numpy()[kept[inverse]]
     link_cluster = cluster[pairs["node_a"].to_numpy()[kept[inverse]]]

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from geomatch.config import MatchConfig
 from geomatch.crs import transform
 from geomatch.match import HIT_COLUMNS, hit_id, match_hits
-from tests.geomatch.oracle import NS, oracle_hits
+from tests.geomatch.oracle import oracle_hits
 
 T0 = pd.Timestamp("2026-10-24 22:00", tz="UTC")  # the UK clock change (01:00 UTC on 25 Oct) is 3 h later
 CONFIG = MatchConfig().with_uniform_rule(radius_m=100.0, pad_s=900.0)
