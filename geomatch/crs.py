@@ -1,6 +1,7 @@
 """Coordinate reference systems: WGS84 to British National Grid (OSTN15 when PROJ has the grid)."""
 from __future__ import annotations
 
+import threading
 import warnings
 from dataclasses import dataclass
 from functools import lru_cache
@@ -29,8 +30,13 @@ class TransformInfo:
     ostn15: bool
 
 
-@lru_cache(maxsize=None)
 def _transformer(source: str, target: str) -> Transformer:
+    """The transformer between two CRSs for the calling thread (pyproj transformers are not thread-safe)."""
+    return _thread_transformer(source, target, threading.get_ident())
+
+
+@lru_cache(maxsize=None)
+def _thread_transformer(source: str, target: str, thread: int) -> Transformer:
     for directory in _SYSTEM_PROJ_DIRS:  # Debian's proj-data ships the OSTN15 grid here
         if (directory / OSTN15_GRID).is_file() and str(directory) not in pyproj.datadir.get_user_data_dir():
             pyproj.datadir.append_data_dir(str(directory))
