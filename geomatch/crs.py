@@ -17,6 +17,8 @@ BNG = "EPSG:27700"
 WGS84 = "EPSG:4326"
 OSTN15_GRID = "uk_os_OSTN15_NTv2_OSGBtoETRS.tif"
 _SYSTEM_PROJ_DIRS = (Path("/usr/share/proj"), Path("/usr/local/share/proj"))
+# a missing best grid is recorded in every manifest (transform_info), not warned about on each use
+warnings.filterwarnings("ignore", message="Best transformation is not available", category=UserWarning)
 
 
 @dataclass(frozen=True)
@@ -41,9 +43,7 @@ def _thread_transformer(source: str, target: str, thread: int) -> Transformer:
         if (directory / OSTN15_GRID).is_file() and str(directory) not in pyproj.datadir.get_user_data_dir():
             pyproj.datadir.append_data_dir(str(directory))
             break
-    with warnings.catch_warnings():  # a missing best grid is recorded in the manifest, not warned about
-        warnings.simplefilter("ignore", UserWarning)
-        group = pyproj.transformer.TransformerGroup(source, target, always_xy=True)
+    group = pyproj.transformer.TransformerGroup(source, target, always_xy=True)
     return group.transformers[0]  # the most accurate operation whose grids are available here
 
 
