@@ -43,13 +43,14 @@ def labelled_hits(hits: pd.DataFrame, world_dir) -> pd.DataFrame:
 
 
 def ranking(labelled: pd.DataFrame, score: np.ndarray) -> dict[str, float]:
-    """ROC AUC (all hits; planted hard cases only) and the share of committed hits in the top 10 %."""
+    """ROC AUC (all hits; planted hard cases only), the share of committed hits in the top 10 %, and in the top
+    N where N is the number of committed hits (R-precision: a perfect ranking puts them all there)."""
     y = labelled["committed"].to_numpy()
     hard = (labelled["scenario"] != "background").to_numpy()
     order = np.lexsort((labelled["hit_id"].to_numpy(), -score))  # ties broken by hit id, as people would see
     top = order[: int(np.ceil(TOP_SHARE * len(order)))]
     return {"auc": roc_auc_score(y, score), "auc_hard": roc_auc_score(y[hard], score[hard]),
-            "top": y[top].sum() / max(y.sum(), 1)}
+            "top": y[top].sum() / max(y.sum(), 1), "top_n": y[order[: y.sum()]].sum() / max(y.sum(), 1)}
 
 
 def main(quick: bool = False) -> None:
@@ -81,10 +82,11 @@ def main(quick: bool = False) -> None:
     rows = {"default model (score)": scored["score"].to_numpy(float),
             "baseline: closest approach": -scored["min_distance_m"].to_numpy(float),
             "baseline: time in zone": scored["time_in_zone_s"].to_numpy(float)}
-    print(f"{'ranking':<30} {'ROC AUC':>8} {'AUC hard':>9} {'committed in top 10 %':>22}")
+    print(f"{'ranking':<30} {'ROC AUC':>8} {'AUC hard':>9} {'committed in top 10 %':>22} {'in top N':>9}")
     for name, values in rows.items():
         r = ranking(labelled, values)
-        print(f"{name:<30} {r['auc']:8.3f} {r['auc_hard']:9.3f} {r['top']:21.1%}")
+        print(f"{name:<30} {r['auc']:8.4f} {r['auc_hard']:9.4f} {r['top']:21.1%} {r['top_n']:9.1%}")
+    print(f"(AUC hard: committed hits against the planted innocent cases only; top N: the top {found} hits)")
     print("targets: ROC AUC >= 0.95, >= 90 % of committed crimes in the top 10 %, none lost")
 
     percentile = scored["score"].rank(pct=True, method="average")

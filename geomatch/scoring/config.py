@@ -56,7 +56,7 @@ class Weights:
     pass_day: float = 8.0
     pass_max: float = 30.0
     stay_day: float = 10.0
-    stay_max: float = 30.0
+    stay_max: float = 40.0
     lbs: float = 20.0
     wifi: float = 5.0
     coarse: float = 10.0

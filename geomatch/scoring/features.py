@@ -21,8 +21,8 @@ FEATURES: dict[str, str] = {
               "from the one before at under walking pace",
     "speed_near_mps": "median speed along the trail where it is in the zone (m/s); the speed at the closest "
                       "point when no fix lies in the zone",
-    "stop_offset_m": "distance from the scene to the mean position of the fixes of that longest stay (m); "
-                     "empty with fewer than 3 fixes",
+    "stop_offset_m": "distance from the scene to the centre (median position) of the fixes of that longest stop "
+                     "(m); empty with fewer than 3 fixes",
     "window_s": "length of the hit's time window, padding included (s)",
     "home_distance_m": "distance from the scene to the subject's home, where their nights are spent (m); empty "
                        "when no home was found",
@@ -137,7 +137,7 @@ def _subject_features(trail: SubjectTrail | None, scenes: Scenes, hits: pd.DataF
 def _in_zone(trail: SubjectTrail, scenes: Scenes, interp_max_gap_s: float,
              stop_speed_mps: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per hit: the longest continuous stay in the zone during the window (s), the distance from the scene to
-    the mean position of that stay's fixes (m, NaN with fewer than :data:`MIN_OFFSET_FIXES`), and the median
+    the median position of that stay's fixes (m, NaN with fewer than :data:`MIN_OFFSET_FIXES`), and the median
     speed of the steps that start or end in the zone (m/s, NaN when none).
 
     A stay is a run of consecutive fixes in the zone, each at most ``interp_max_gap_s`` after the one before and
@@ -174,12 +174,13 @@ def _in_zone(trail: SubjectTrail, scenes: Scenes, interp_max_gap_s: float,
     run_hit = h[first]
     run_s = (trail.t[k[last]] - trail.t[k[first]]) / NS
     size = last - first + 1
-    mean_x = np.add.reduceat(trail.x[k], first) / size
-    mean_y = np.add.reduceat(trail.y[k], first) / size
+    run = np.repeat(np.arange(len(first)), size)
+    centre = pd.DataFrame({"x": trail.x[k], "y": trail.y[k]}).groupby(run).median()
+    centre_x, centre_y = centre["x"].to_numpy(), centre["y"].to_numpy()
     # the longest run of each hit (the earliest among equals)
     order = np.lexsort((np.arange(len(first)), -run_s, run_hit))
     best = order[np.r_[True, run_hit[order][1:] != run_hit[order][:-1]]]
     stop_s[run_hit[best]] = run_s[best]
-    distance = np.hypot(mean_x[best] - scenes.cx[run_hit[best]], mean_y[best] - scenes.cy[run_hit[best]])
+    distance = np.hypot(centre_x[best] - scenes.cx[run_hit[best]], centre_y[best] - scenes.cy[run_hit[best]])
     offset_m[run_hit[best]] = np.where(size[best] >= MIN_OFFSET_FIXES, distance, np.nan)
     return stop_s, offset_m, median_speed

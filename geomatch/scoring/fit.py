@@ -5,8 +5,9 @@ Reviews with outcome arrest, charge, caution or investigation mark a hit *credib
 left out. The model is a scikit-learn :class:`~sklearn.calibration.CalibratedClassifierCV` over a logistic
 regression (default) or gradient boosting, on :func:`model_matrix` (the features, transformed, plus the default
 model's score). Both models are judged on the same out-of-fold predictions (stratified k-fold, seeded): ROC AUC
-and average precision. The fitted model is *better* when its ROC AUC is higher and its average precision is no
-lower; only then does a :class:`~geomatch.scoring.scorer.Scorer` use it.
+and average precision. The fitted model is *better* when its ROC AUC is higher by at least
+:data:`MIN_AUC_GAIN` and its average precision is no lower; only then does a
+:class:`~geomatch.scoring.scorer.Scorer` use it.
 
 Model files are written with joblib (a pickle): load only files this tool wrote (the manifest records their
 SHA-256).
@@ -31,6 +32,7 @@ CREDIBLE = ("arrest", "charge", "caution", "investigation")
 NOT_CREDIBLE = ("no_further_action",)
 MIN_PER_CLASS = 5
 MIN_REVIEWS = 20
+MIN_AUC_GAIN = 0.005  # the fitted model must beat the default's held-out ROC AUC by this much to be used
 FORMAT = "geomatch-score-model/1"
 Estimator = Literal["logistic", "boosting"]
 MATRIX_COLUMNS = ("observed", "interpolated", "possible", "distance_share", "log_approach_ratio", "log_stop_min",
@@ -206,8 +208,8 @@ def fit_model(reviewed: pd.DataFrame, config: ScoreConfig | None = None, *, esti
         fitted_average_precision=float(average_precision_score(y, held_out)),
         default_roc_auc=float(roc_auc_score(y, default)),
         default_average_precision=float(average_precision_score(y, default)), better=False)
-    better = (report.fitted_roc_auc > report.default_roc_auc
-              and report.fitted_average_precision >= report.default_average_precision)
+    better = (report.fitted_roc_auc >= report.default_roc_auc + MIN_AUC_GAIN
+              and report.fitted_average_precision >= report.default_average_precision - 1e-9)
     final = _estimator(estimator, seed).fit(X, y)
     return FittedModel(final, FitReport(**{**asdict(report), "better": bool(better)}), config)
 

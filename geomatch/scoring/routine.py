@@ -169,21 +169,26 @@ def days_passing(trail: SubjectTrail, scenes: Scenes, config: ScoreConfig, inter
     dx, dy = np.diff(trail.x), np.diff(trail.y)
     is_segment = (dt > 0) & (dt <= round(interp_max_gap_s * NS))
     extra = np.where(is_segment, np.ceil(np.hypot(dx, dy) / config.densify_step_m).astype(np.int64) - 1, 0)
-    extra = np.maximum(extra, 0)
-    seg = np.repeat(np.arange(n - 1), extra)
-    u = (np.arange(len(seg)) - np.repeat(np.cumsum(extra) - extra, extra) + 1) / (extra[seg] + 1.0)
-    sample_x = np.concatenate([trail.x, trail.x[seg] + u * dx[seg]])
-    sample_y = np.concatenate([trail.y, trail.y[seg] + u * dy[seg]])
-    sample_day = np.concatenate([trail.day, trail.day[seg]])
-    order = np.argsort(sample_day, kind="stable")
-    days, first = np.unique(sample_day[order], return_index=True)
-    last = np.concatenate([first[1:], [len(order)]])
+    extra = np.append(np.maximum(extra, 0), 0)  # samples inside the segment after each fix
+    # samples in time order: each fix, then the samples along the segment that follows it
+    position = np.arange(n) + np.cumsum(extra) - extra
+    seg = np.repeat(np.arange(n), extra)
+    step = np.arange(len(seg)) - np.repeat(np.cumsum(extra) - extra, extra) + 1
+    u = step / (extra[seg] + 1.0)
+    inner = position[seg] + step
+    xy = np.empty((n + len(seg), 2))
+    xy[position, 0], xy[position, 1] = trail.x, trail.y
+    xy[inner, 0], xy[inner, 1] = trail.x[seg] + u * dx[seg], trail.y[seg] + u * dy[seg]  # seg < n - 1 here
+    sample_day = np.empty(n + len(seg), dtype=np.int64)
+    sample_day[position], sample_day[inner] = trail.day, trail.day[seg]
+    first = np.flatnonzero(np.r_[True, np.diff(sample_day) != 0])
+    last = np.r_[first[1:], len(sample_day)]
+    days = sample_day[first]
     eligible = scenes.routine(days)
     scene_xy = np.column_stack([scenes.cx, scenes.cy])
     for k in np.flatnonzero(eligible.any(axis=0)):
-        on_day = order[first[k]:last[k]]
         ask = np.flatnonzero(eligible[:, k])
-        tree = cKDTree(np.column_stack([sample_x[on_day], sample_y[on_day]]))
+        tree = cKDTree(xy[first[k]:last[k]])
         found = tree.query_ball_point(scene_xy[ask], r=scenes.r[ask], return_length=True)
         passing[ask] += found > 0
     return passing

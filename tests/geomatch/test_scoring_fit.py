@@ -72,7 +72,7 @@ def test_a_fitted_model_that_is_not_better_is_not_used():
     credible = default_scores(reviewed) > np.median(default_scores(reviewed))
     reviewed["outcome"] = np.where(credible, "arrest", "no_further_action")
     model = fit_model(reviewed, seed=0)
-    assert model.report.default_roc_auc == 1.0 and not model.report.better
+    assert model.report.default_roc_auc == pytest.approx(1.0) and not model.report.better
     scorer = Scorer(model=model)
     assert not scorer.uses_fitted and scorer.describe()["model"] == "default"
     assert "not_used" in scorer.describe()["fitted_model"]
