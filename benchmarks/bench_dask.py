@@ -19,7 +19,7 @@ import shutil
 import time
 
 from benchmarks.common import BENCH_DIR, timed
-from geomatch.engines.dask_engine import DaskOptions, run_match_dask
+from geomatch.engines.dask_engine import DaskOptions, local_cluster, run_match_dask
 from geomatch.engines.dataset import write_partitioned
 from geomatch.pipeline import MatchInputs, run_match
 from geomatch.simulate import simulate_world, write_world
@@ -43,7 +43,7 @@ def _world(subjects: int, days: int) -> tuple:
 
 def run(workers: list[int], subjects: int, days: int) -> None:
     """Measure and print the scaling table (see the module docstring)."""
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     trails, crimes, dataset = _world(subjects, days)
     figures: dict[str, float] = {}
@@ -62,7 +62,7 @@ def run(workers: list[int], subjects: int, days: int) -> None:
         out = BENCH_DIR / f"dask_{n}"
         shutil.rmtree(out, ignore_errors=True)
         started = time.perf_counter()
-        with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
+        with local_cluster(n) as cluster:
             with Client(cluster) as client:  # workers import the engine before the clock runs
                 client.run(importlib.import_module, "geomatch.engines.dask_engine")
             start_s = time.perf_counter() - started

@@ -106,18 +106,14 @@ def world(tmp_path_factory):
 def cluster():
     """Two worker processes with one thread each, as the command line starts them (the pyproj transformer the
     loaders share is not safe to use from two threads at once)."""
-    from distributed import LocalCluster
-
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as running:
+    with dask_engine.local_cluster(2) as running:
         yield running.scheduler_address
 
 
 @pytest.fixture()
 def in_process_cluster():
     """One worker thread in this process, so that a test can patch what the tasks call."""
-    from distributed import LocalCluster
-
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0") as running:
+    with dask_engine.local_cluster(1, processes=False) as running:
         yield running.scheduler_address
 
 
@@ -218,6 +214,19 @@ def test_failed_task_is_retried(world, in_process_cluster, monkeypatch):
     with pytest.raises(OSError):
         run_dask(world, in_process_cluster, "day", "dask_not_retried", retries=0)
     assert not (directory / "dask_not_retried").exists()
+
+
+def test_dataset_behind_an_fsspec_url(world, in_process_cluster):
+    """The same run over an fsspec URL (the in-memory filesystem here, shared with the in-process worker)."""
+    directory, trails, crimes, local = world
+    written = write_partitioned(trails, "memory://geomatch-test/trails", by=("day",))
+    assert written and all(p.startswith("/geomatch-test/trails/day=") for p in written)
+    run = dask_engine.run_match_dask(MatchInputs(trails="memory://geomatch-test/trails", crimes=crimes),
+                                     directory / "dask_memory", CONFIG,
+                                     dask_engine.DaskOptions(scheduler=in_process_cluster), scorer=None)
+    unscored = run_match(MatchInputs(trails=trails, crimes=crimes), directory / "local_unscored", CONFIG, scorer=None)
+    assert (run.out_dir / "hits.parquet").read_bytes() == (unscored.out_dir / "hits.parquet").read_bytes()
+    assert json.loads(run.manifest.read_text())["engine"]["dataset"] == "memory://geomatch-test/trails"
 
 
 def test_unreadable_partition_is_named_and_nothing_is_written(world, cluster, tmp_path):
