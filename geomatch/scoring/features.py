@@ -69,9 +69,9 @@ def hit_features(hits: pd.DataFrame, trails: pd.DataFrame, config: ScoreConfig |
     groups = np.split(order, first[1:])
     for name, rows in tqdm(zip(names, groups), total=len(names), desc="routine places", unit="subject",
                            disable=None if progress else True, leave=False):
-        trail = fixes.get(name)
-        scenes = _scenes(hits.iloc[rows], config)
-        for key, column in _subject_features(trail, scenes, hits.iloc[rows], config, interp_max_gap_s).items():
+        part = hits.iloc[rows]
+        for key, column in _subject_features(fixes.get(name), _scenes(part, config), part, config,
+                                             interp_max_gap_s).items():
             values[key][rows] = column
     for key, column in values.items():
         out[key] = column

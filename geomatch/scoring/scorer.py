@@ -36,7 +36,8 @@ def with_scenes(hits: pd.DataFrame, crimes: pd.DataFrame | None) -> pd.DataFrame
                          f"'{refs[missing].iloc[0]}'", column="crime_ref")
     scenes.index = scenes.index.astype(str)
     out = hits.drop(columns=[c for c in ("scene_x", "scene_y") if c in hits.columns])
-    return out.assign(scene_x=scenes["x"].reindex(refs).to_numpy(float), scene_y=scenes["y"].reindex(refs).to_numpy(float))
+    return out.assign(scene_x=scenes["x"].reindex(refs).to_numpy(float),
+                      scene_y=scenes["y"].reindex(refs).to_numpy(float))
 
 
 @dataclass(frozen=True)
