@@ -84,7 +84,7 @@ def run(workers: list[int], subjects: int, days: int) -> None:
 
 def main(quick: bool = False, workers: tuple[int, ...] = (1, 2), subjects: int | None = None,
          days: int | None = None) -> None:
-    default_subjects, default_days = (20, 3) if quick else (120, 14)
+    default_subjects, default_days = (20, 3) if quick else (200, 30)  # bench_match's force-month world
     run(list(workers), subjects or default_subjects, days or default_days)
 
 
@@ -92,7 +92,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="a small world, for a smoke test")
     parser.add_argument("--workers", default="1,2", help="cluster sizes, e.g. 1,2,4,8,16 (the first should be 1)")
-    parser.add_argument("--subjects", type=int, help="subjects in the world (default 120, quick 20)")
-    parser.add_argument("--days", type=int, help="days in the world (default 14, quick 3)")
+    parser.add_argument("--subjects", type=int, help="subjects in the world (default 200, quick 20)")
+    parser.add_argument("--days", type=int, help="days in the world (default 30, quick 3)")
     args = parser.parse_args()
     main(args.quick, tuple(int(w) for w in args.workers.split(",")), args.subjects, args.days)

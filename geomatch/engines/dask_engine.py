@@ -1,6 +1,6 @@
 """``geomatch match --engine dask``: validation and matching over a partitioned trails dataset on Dask.
 
-Two rounds of tasks, each retried on failure:
+Rounds of tasks, each task retried on failure:
 
 1. one task per partition file reads and validates it (the same rules as a single file), keeps its accepted
    fixes on the cluster and sends back a summary: counts, quarantined rows, SHA-256 and, per subject, its first
@@ -47,7 +47,7 @@ from geomatch.trails import validate_trails
 log = logging.getLogger(__name__)
 
 FIX_COLUMNS = ["subject_id", "timestamp", "x", "y", "accuracy_m", "source"]
-"""The columns of accepted fixes that matching uses (kept on the cluster between the two rounds)."""
+"""The columns of accepted fixes that matching and scoring use (kept on the cluster between the rounds)."""
 PARTITION = "partition"
 """Column added to quarantined trail rows: the partition file they came from (relative to the dataset root)."""
 
