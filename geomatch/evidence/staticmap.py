@@ -117,7 +117,6 @@ def draw_map(data: PackData, path: Path, options: EvidenceOptions) -> Path:
     for x, y, text in label_groups(data.vicinity, LABEL_SPACING_PX * (extent[1] - extent[0]) / axes_px):
         ax.annotate(text, (x, y), xytext=(5, 4), textcoords="offset points", fontsize=7, path_effects=_HALO,
                     zorder=11, annotation_clip=True)
-    _note_wide_circles(ax, data.vicinity, extent)
     overview = map_extent(data)
     if overview[1] - overview[0] > 1.5 * (extent[1] - extent[0]):
         _draw_overview(ax, data, norm, overview, extent)
@@ -137,7 +136,7 @@ def draw_map(data: PackData, path: Path, options: EvidenceOptions) -> Path:
     ax.tick_params(labelsize=7)
     ax.tick_params(axis="y", labelrotation=90)
     ax.grid(True, color="0.85", lw=0.5, zorder=1)
-    ax.set_xlabel(f"Easting (m, {options.crs})", fontsize=8)
+    ax.set_xlabel(f"Easting (m, {options.crs})" + _wide_circles_note(data.vicinity, extent), fontsize=8)
     ax.set_ylabel(f"Northing (m, {options.crs})", fontsize=8)
     ax.set_title(map_title(data), fontsize=9, loc="left")
 
@@ -152,17 +151,17 @@ def draw_map(data: PackData, path: Path, options: EvidenceOptions) -> Path:
     return save_png(fig, path)
 
 
-def _note_wide_circles(ax, near: pd.DataFrame, extent: Extent) -> None:
-    """Name the points in view whose confidence circle is too wide to show (it would lie outside the view)."""
+def _wide_circles_note(near: pd.DataFrame, extent: Extent) -> str:
+    """A line naming the points in view whose confidence circle is too wide to show (it lies outside the view);
+    empty when there are none."""
     x, y, acc = near["x"].to_numpy(float), near["y"].to_numpy(float), near["accuracy_m"].to_numpy(float)
     in_view = (x >= extent[0]) & (x <= extent[1]) & (y >= extent[2]) & (y <= extent[3])
     wide = in_view & np.isfinite(acc) & (acc > (extent[1] - extent[0]) / 2) & near["in_window"].to_numpy()
-    if wide.any():
-        listed = ", ".join(f"{seq} ({a:,.0f} m)" for seq, a in zip(near["seq"][wide][:6], acc[wide][:6]))
-        more = f" and {wide.sum() - 6} more" if wide.sum() > 6 else ""
-        ax.text(0.99, 0.01, f"Confidence radius wider than this view: {listed}{more}", transform=ax.transAxes,
-                ha="right", va="bottom", fontsize=6.5, zorder=12,
-                bbox={"facecolor": "white", "edgecolor": "0.5", "pad": 2})
+    if not wide.any():
+        return ""
+    listed = ", ".join(f"{seq} ({a:,.0f} m)" for seq, a in zip(near["seq"][wide][:6], acc[wide][:6]))
+    more = f" and {wide.sum() - 6} more" if wide.sum() > 6 else ""
+    return f"\nConfidence radius wider than this view: fix {listed}{more}"
 
 
 def _set_view(ax, extent: Extent) -> None:
@@ -213,8 +212,15 @@ def _draw_trail(ax, data: PackData, norm: Normalize, extent: Extent, *, detail: 
 
 
 def _draw_overview(ax, data: PackData, norm: Normalize, overview: Extent, focus: Extent) -> None:
-    """An inset in the upper left showing every point in the vicinity, with the main view outlined."""
-    inset = ax.inset_axes((0.015, 0.655, 0.33, 0.33), zorder=20)
+    """An inset showing every point in the vicinity, with the main view outlined, in the upper-left or the
+    lower-right corner of the main view, whichever covers fewer fixes (scale bar and north arrow hold the
+    others)."""
+    x = (data.fixes["x"].to_numpy(float) - focus[0]) / (focus[1] - focus[0])
+    y = (data.fixes["y"].to_numpy(float) - focus[2]) / (focus[3] - focus[2])
+    upper_left = int(((x < 0.36) & (x >= 0) & (y > 0.64) & (y <= 1)).sum())
+    lower_right = int(((x > 0.64) & (x <= 1) & (y < 0.36) & (y >= 0)).sum())
+    corner = (0.015, 0.655) if upper_left <= lower_right else (0.655, 0.015)
+    inset = ax.inset_axes((*corner, 0.33, 0.33), zorder=20)
     _set_view(inset, overview)
     inset.set_facecolor("white")
     inset.set_xticks([])

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from pyproj import Transformer
 
 from geomatch.config import MatchConfig
+from geomatch.crs import BNG, WGS84, transform
 from geomatch.errors import InputError
 from geomatch.evidence import EvidenceOptions, make_packs, pack_data, safe_folder_name, select_hits
 from geomatch.evidence.pack import PACK_FILES
@@ -51,7 +51,7 @@ def build_world(folder: Path, subjects: tuple[str, ...] = ("S1", "S2", "S3")) ->
                      "GPS"))
     frame = pd.DataFrame(rows, columns=["subject_id", "timestamp", "x", "y", "accuracy_m", "source"])
     frame = frame[frame["subject_id"].isin(subjects)]
-    lon, lat = Transformer.from_crs("EPSG:27700", "EPSG:4326", always_xy=True).transform(frame["x"], frame["y"])
+    lon, lat = transform(frame["x"].to_numpy(), frame["y"].to_numpy(), BNG, WGS84)  # back again by the loader
     frame = frame.assign(lat=lat, lon=lon, timestamp=frame["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%SZ"))
     trails = folder / "trails.csv"
     frame[["subject_id", "timestamp", "lat", "lon", "accuracy_m", "source"]].to_csv(trails, index=False)
