@@ -270,12 +270,15 @@ def _shown(dataset: Dataset, part: PartitionFile) -> str:
 
 
 def _gather(client, futures: list, what: str, progress: bool) -> list:
-    """Wait for every future (a progress bar over them), then their results in order; the first failure is
-    raised (an InputError naming its partition) after the retries are spent."""
+    """Wait for every future (a progress bar over them), then their results in order. The first task to fail
+    once its retries are spent stops the wait: its error (an InputError naming its partition) is raised, and
+    the tasks still running are cancelled when the client closes."""
     from distributed import as_completed
 
     with tqdm(total=len(futures), desc=what, unit="task", disable=None if progress else True, leave=False) as bar:
-        for _ in as_completed(futures):
+        for future in as_completed(futures):
+            if future.status == "error":
+                future.result()  # raises the task's own exception
             bar.update()
     return client.gather(futures)
 

@@ -3,6 +3,7 @@ retries, an unreadable partition, quarantine across partitions, and the overlap 
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -267,6 +268,17 @@ def test_fixes_outside_their_day_stop_the_run(world, cluster, tmp_path):
     write_partitioned(trails, str(dataset), by=("day",))
     (dataset / "day=2026-10-22").rename(dataset / "day=2026-10-21")
     with pytest.raises(InputError, match="outside the partition's UTC day"):
+        dask_engine.run_match_dask(MatchInputs(trails=str(dataset), crimes=crimes), tmp_path / "out", CONFIG,
+                                   dask_engine.DaskOptions(scheduler=cluster, retries=0))
+
+
+def test_a_subject_in_two_subject_partitions_stops_the_run(world, cluster, tmp_path):
+    directory, trails, crimes, _ = world
+    dataset = tmp_path / "split"
+    written = write_partitioned(trails, str(dataset), by=("subject",), buckets=3)
+    first, second = [Path(p) for p in written if "unknown" not in p][:2]
+    shutil.copy(first, second.parent / "part-1.parquet")
+    with pytest.raises(InputError, match="appears in both subject_bucket="):
         dask_engine.run_match_dask(MatchInputs(trails=str(dataset), crimes=crimes), tmp_path / "out", CONFIG,
                                    dask_engine.DaskOptions(scheduler=cluster, retries=0))
 
