@@ -92,7 +92,7 @@ class ScoreConfig:
 
     lookback_days: int = 28
     lookahead_days: int = 28
-    densify_step_m: float = 10.0
+    densify_step_m: float = 20.0
     stay_half_window_s: float = 60.0
     stay_radius_m: float = 50.0
     stay_min_s: float = 300.0
