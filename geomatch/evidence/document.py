@@ -39,7 +39,7 @@ def write_docx(blocks: list[Block], path: Path, *, title: str) -> Path:
         elif isinstance(block, Para):
             document.add_paragraph().add_run(block.text).bold = block.bold
         elif isinstance(block, Table):
-            _docx_table(document, block, Pt(7 if block.small else 9.5))
+            _docx_table(document, block, Pt(7 if block.small else 9.5), Cm(21.0 - 2 * 1.8))
         elif isinstance(block, Picture):
             document.add_picture(str(block.path), width=Cm(16.5))
             document.add_paragraph(block.caption).runs[0].italic = True
@@ -55,15 +55,20 @@ def write_docx(blocks: list[Block], path: Path, *, title: str) -> Path:
     return path
 
 
-def _docx_table(document, block: Table, size) -> None:
+def _docx_table(document, block: Table, size, text_width) -> None:
+    """A Word table with the block's relative column widths over ``text_width``."""
     rows = ([block.header] if block.header else []) + list(block.rows)
     table = document.add_table(rows=len(rows), cols=len(rows[0]))
     table.style = "Table Grid"
+    table.autofit = False
     cells = table._cells  # every cell in one pass: table.cell(r, c) rescans the table each time
-    width = len(rows[0])
+    columns = len(rows[0])
+    widths = [int(text_width * w) for w in block.widths or (0.3, 0.7)]
     for r, values in enumerate(rows):
         for c, value in enumerate(values):
-            run = cells[r * width + c].paragraphs[0].add_run(value)
+            cell = cells[r * columns + c]
+            cell.width = widths[c]
+            run = cell.paragraphs[0].add_run(value)
             run.font.size = size
             run.bold = (r == 0 and block.header is not None) or (c == 0 and block.header is None)
     document.add_paragraph()
