@@ -114,11 +114,12 @@ class FittedModel:
     path: Path | None = None
     sha256: str | None = None
 
-    def scores(self, table: pd.DataFrame, config: ScoreConfig) -> np.ndarray:
-        """Scores 0-100: the calibrated probability that review finds the hit credible, times 100."""
+    def scores(self, table: pd.DataFrame) -> np.ndarray:
+        """Scores 0-100: the calibrated probability that review finds the hit credible, times 100 (the default
+        model's score among the inputs is taken with the settings the model was fitted with)."""
         if table.empty:
             return np.zeros(0)
-        return np.round(100.0 * self.estimator.predict_proba(model_matrix(table, config))[:, 1], 1)
+        return np.round(100.0 * self.estimator.predict_proba(model_matrix(table, self.config))[:, 1], 1)
 
     def describe(self) -> dict[str, Any]:
         return {"path": None if self.path is None else str(self.path), "sha256": self.sha256,
@@ -139,8 +140,6 @@ def load_model(path: Path | str) -> FittedModel:
     """Read a model file written by :meth:`FittedModel.save`."""
     import joblib
 
-    from geomatch.scoring.config import ScoreConfig as _Config
-
     path = Path(path)
     try:
         data = joblib.load(path)
@@ -148,7 +147,7 @@ def load_model(path: Path | str) -> FittedModel:
         raise InputError(f"the score model could not be read ({error})", file=str(path)) from error
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise InputError(f"not a geomatch score model ({FORMAT})", file=str(path))
-    config = _Config.from_mapping(json.loads(data["config"]), source=str(path))
+    config = ScoreConfig.from_mapping(json.loads(data["config"]), source=str(path))
     return FittedModel(data["estimator"], FitReport(**data["report"]), config, path, sha256_file(path))
 
 

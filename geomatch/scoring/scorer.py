@@ -43,7 +43,8 @@ def with_scenes(hits: pd.DataFrame, crimes: pd.DataFrame | None) -> pd.DataFrame
 @dataclass(frozen=True)
 class Scorer:
     """How hits are scored: the routine and points settings, and optionally a fitted model, which is used only
-    when its held-out comparison with the default model found it better."""
+    when its held-out comparison with the default model found it better. A fitted model in use brings the
+    settings it was fitted with (features must mean what they meant in training)."""
 
     config: ScoreConfig = field(default_factory=ScoreConfig)
     model: FittedModel | None = None
@@ -51,6 +52,11 @@ class Scorer:
     @property
     def uses_fitted(self) -> bool:
         return self.model is not None and self.model.report.better
+
+    @property
+    def settings(self) -> ScoreConfig:
+        """The settings in force: the fitted model's when it is used, else :attr:`config`."""
+        return self.model.config if self.uses_fitted else self.config
 
     def score(self, hits: pd.DataFrame, trails: pd.DataFrame, crimes: pd.DataFrame | None = None,
               match_config: MatchConfig | None = None, *, progress: bool = False) -> pd.DataFrame:
@@ -66,10 +72,11 @@ class Scorer:
         """
         base = with_scenes(hits.drop(columns=[c for c in SCORE_COLUMNS if c in hits.columns and
                                               c not in ("scene_x", "scene_y")]), crimes)
-        table = pd.concat([base, hit_features(base, trails, self.config, match_config, progress=progress)], axis=1)
-        terms = points(table, self.config)
-        score = self.model.scores(table, self.config) if self.uses_fitted else score_from_points(terms)
-        reasons = all_reasons(table, terms, self.config)
+        settings = self.settings
+        table = pd.concat([base, hit_features(base, trails, settings, match_config, progress=progress)], axis=1)
+        terms = points(table, settings)
+        score = self.model.scores(table) if self.uses_fitted else score_from_points(terms)
+        reasons = all_reasons(table, terms, settings)
         if self.uses_fitted:
             reasons = [f"{r}; score from the model fitted on {self.model.report.n_reviews} reviews" for r in reasons]
         return table.assign(score=np.asarray(score, dtype=float), reasons=pd.Series(reasons, index=table.index,
@@ -78,7 +85,7 @@ class Scorer:
     def describe(self) -> dict[str, Any]:
         """What scored the run, for the manifest: the model used, its settings, and a fitted model's record."""
         record: dict[str, Any] = {"model": "fitted" if self.uses_fitted else DEFAULT_MODEL,
-                                  "config": to_jsonable(self.config)}
+                                  "config": to_jsonable(self.settings)}
         if self.model is not None:
             record["fitted_model"] = self.model.describe()
             if not self.uses_fitted:

@@ -85,7 +85,7 @@ def test_save_load_and_score_with_the_fitted_model(tmp_path):
     loaded = load_model(tmp_path / "model.joblib")
     assert loaded.sha256 == saved.sha256 and loaded.report == saved.report
     table = reviewed.drop(columns="outcome")
-    first, second = saved.scores(table, saved.config), loaded.scores(table, loaded.config)
+    first, second = saved.scores(table), loaded.scores(table)
     np.testing.assert_array_equal(first, second)
     assert ((first >= 0) & (first <= 100)).all()
     described = Scorer(model=loaded).describe()
@@ -154,3 +154,19 @@ def test_inputs_of_the_model_are_the_documented_columns():
     assert set(HIT_INPUTS) | set(FEATURES) <= set(table.columns)
     assert default_scores(table).shape == (30,)
     assert json.dumps(Scorer().describe())  # the manifest record is plain JSON
+
+
+def test_a_better_fitted_model_scores_the_hits_and_says_so():
+    from geomatch.match import match_hits
+    from tests.geomatch.test_scoring import CONFIG, commuter, crimes_frame, day_of, trails_frame
+
+    trails = trails_frame([row for day in range(3) for row in day_of("A", day, commuter)])
+    crimes = crimes_frame([("C1", 1000.0, 20.0, 1, 8 * 60, 8 * 60 + 30)])
+    hits = match_hits(trails, crimes, CONFIG)
+    model = fit_model(synthetic_reviews(signal="night"), seed=0)
+    scored = Scorer(model=model).score(hits, trails, crimes, CONFIG)
+    default = Scorer().score(hits, trails, crimes, CONFIG)
+    assert scored["score"].tolist() == model.scores(default).tolist()
+    assert scored["reasons"].iloc[0] == default["reasons"].iloc[0] + "; score from the model fitted on " \
+        f"{model.report.n_reviews} reviews"
+    assert Scorer(model=model).describe()["model"] == "fitted"
