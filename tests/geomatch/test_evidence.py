@@ -327,3 +327,22 @@ def test_statement_across_the_clock_change_names_both_offsets(tmp_path):
     assert "Committed from 2026-10-25 01:10:00 +01:00 (BST)" in " ".join(text.split(" "))
     assert "2026-10-25 01:10:00 +01:00 (BST) to 2026-10-25 01:20:00 +00:00 (GMT)" in text
     assert "(BST, +01:00 / GMT, +00:00)" in text
+
+
+def test_control_characters_in_crime_text_still_give_documents(world, tmp_path):
+    from geomatch.evidence.document import write_docx, write_pdf
+    from geomatch.evidence.statement import Exhibits, build_statement
+
+    run, evidence = world
+    folder = pack_of(run, evidence, "S1")
+    hit = run.hits[run.hits["hit_id"] == folder.name].iloc[0].to_dict() | {"crime_ref": "CR\x07/../1"}
+    crime = run.crimes.accepted.set_index("crime_ref").loc["CR/2026/0001"].to_dict()
+    crime |= {"crime_ref": "CR\x07/../1", "free_text": "bell\x07 null\x00 <b>bold</b> & $x$"}
+    fixes = run.trails.accepted[run.trails.accepted["subject_id"] == "S1"]
+    data = pack_data(hit, crime, fixes, MatchConfig(), EvidenceOptions())
+    blocks = build_statement(data, Exhibits(folder / "map.png", folder / "timeline.png", folder / "points.csv"),
+                             version="test", inputs=())
+    docx = docx_text(write_docx(blocks, tmp_path / "s.docx", title="t"))
+    pdf = pdf_text(write_pdf(blocks, tmp_path / "s.pdf", title="t", footer="f"))
+    for text in (docx, pdf):
+        assert "CR?/../1" in text and "bell? null? <b>bold</b> & $x$" in text
