@@ -335,9 +335,9 @@ def test_control_characters_in_crime_text_still_give_documents(world, tmp_path):
 
     run, evidence = world
     folder = pack_of(run, evidence, "S1")
-    hit = run.hits[run.hits["hit_id"] == folder.name].iloc[0].to_dict() | {"crime_ref": "CR\x07/../1"}
+    hit = run.hits[run.hits["hit_id"] == folder.name].iloc[0].to_dict() | {"crime_ref": "CR\x07/../1 $a$"}
     crime = run.crimes.accepted.set_index("crime_ref").loc["CR/2026/0001"].to_dict()
-    crime |= {"crime_ref": "CR\x07/../1", "free_text": "bell\x07 null\x00 <b>bold</b> & $x$"}
+    crime |= {"crime_ref": "CR\x07/../1 $a$", "free_text": "bell\x07 null\x00 <b>bold</b> & $x$"}
     fixes = run.trails.accepted[run.trails.accepted["subject_id"] == "S1"]
     data = pack_data(hit, crime, fixes, MatchConfig(), EvidenceOptions())
     blocks = build_statement(data, Exhibits(folder / "map.png", folder / "timeline.png", folder / "points.csv"),
@@ -345,4 +345,9 @@ def test_control_characters_in_crime_text_still_give_documents(world, tmp_path):
     docx = docx_text(write_docx(blocks, tmp_path / "s.docx", title="t"))
     pdf = pdf_text(write_pdf(blocks, tmp_path / "s.pdf", title="t", footer="f"))
     for text in (docx, pdf):
-        assert "CR?/../1" in text and "bell? null? <b>bold</b> & $x$" in text
+        assert "CR?/../1 $a$" in text and "bell? null? <b>bold</b> & $x$" in text
+    from geomatch.evidence.staticmap import draw_map
+    from geomatch.evidence.timeline import draw_timeline
+
+    assert draw_map(data, tmp_path / "m.png", EvidenceOptions()).stat().st_size > 0  # "$" is not maths
+    assert draw_timeline(data, tmp_path / "t.png", EvidenceOptions()).stat().st_size > 0
