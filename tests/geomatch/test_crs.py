@@ -1,0 +1,41 @@
+"""WGS84 to British National Grid through the lattice: accurate to a centimetre, and batch-independent."""
+from __future__ import annotations
+
+import numpy as np
+
+from geomatch.crs import (BNG, LATTICE_MAX_ERROR_M, WGS84, _exact, choose_metric_crs, transform,
+                          transform_info)
+
+
+def test_lattice_is_within_a_centimetre_of_the_exact_transformation():
+    rng = np.random.default_rng(1)
+    for lon_range, lat_range in (((1.0, 1.3), (51.9, 52.2)), ((-6.0, 1.7), (50.0, 58.5))):  # a town, the country
+        lon, lat = rng.uniform(*lon_range, 200_000), rng.uniform(*lat_range, 200_000)
+        x, y = transform(lon, lat, WGS84, BNG)
+        exact_x, exact_y = _exact(lon, lat, WGS84, BNG)
+        assert np.abs(x - exact_x).max() < LATTICE_MAX_ERROR_M
+        assert np.abs(y - exact_y).max() < LATTICE_MAX_ERROR_M
+
+
+def test_a_point_gets_the_same_coordinates_whatever_batch_it_is_in():
+    rng = np.random.default_rng(2)
+    lon, lat = rng.uniform(1.0, 1.3, 50_000), rng.uniform(51.9, 52.2, 50_000)
+    whole = transform(lon, lat, WGS84, BNG)
+    parts = [transform(lon[i:i + 777], lat[i:i + 777], WGS84, BNG) for i in range(0, len(lon), 777)]
+    assert np.array_equal(whole[0], np.concatenate([p[0] for p in parts]))
+    assert np.array_equal(whole[1], np.concatenate([p[1] for p in parts]))
+
+
+def test_missing_values_stay_missing_and_grid_to_wgs84_is_exact():
+    x, y = transform(np.array([np.nan, 1.15]), np.array([52.05, 52.05]), WGS84, BNG)
+    assert np.isnan(x[0]) and np.isfinite(x[1])
+    lon, lat = transform(np.array([616000.0]), np.array([244000.0]), BNG, WGS84)
+    assert np.allclose(_exact(lon, lat, WGS84, BNG), ([616000.0], [244000.0]), atol=1e-6)
+
+
+def test_metric_crs_is_chosen_from_the_data():
+    assert choose_metric_crs(np.array([1.15]), np.array([52.05])) == BNG
+    assert choose_metric_crs(np.array([-8.63]), np.array([52.66])) == "EPSG:32629"  # Limerick
+    assert choose_metric_crs(np.array([8.54]), np.array([47.37])) == "EPSG:32632"  # Zurich
+    info = transform_info()
+    assert info.target == BNG and info.description
