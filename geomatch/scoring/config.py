@@ -18,7 +18,7 @@ class Weights:
         proximity: points for a closest approach at the scene itself, falling linearly to 0 at the zone's edge.
         stop_per_min, stop_max: points per minute of the longest continuous stay in the zone, up to ``stop_max``.
         vehicle_speed_mps, vehicle: a pass without a stop at ``vehicle_speed_mps`` (m/s) or faster loses
-            ``vehicle`` points (a drive-by).
+            ``vehicle`` points (a drive-by); not for a fix wider than the zone, whose speed is noise.
         walk_speed_mps, walk: a pass without a stop at ``walk_speed_mps`` or faster (but slower than a vehicle)
             loses ``walk`` points (a walk-by).
         offset_free_m, offset_full_m, offset: the centre of the subject's stop lies ``offset_free_m`` or less from

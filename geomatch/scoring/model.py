@@ -29,6 +29,7 @@ def points(table: pd.DataFrame, config: ScoreConfig | None = None) -> pd.DataFra
     stopped = f["stop_s"] >= config.stop_min_s
     speed = np.nan_to_num(f["speed_near_mps"], nan=0.0)
     accuracy = np.nan_to_num(f["accuracy_at_closest_m"], nan=config.default_accuracy_m)
+    coarse = accuracy > f["radius_m"]  # a fix wider than the zone: its speed is noise, and it is penalised itself
     log_window = np.log(np.maximum(f["window_s"], 1.0))
     log_short, log_long = np.log(w.window_short_s), np.log(w.window_long_s)
     offset = np.nan_to_num(f["stop_offset_m"], nan=0.0)
@@ -38,15 +39,16 @@ def points(table: pd.DataFrame, config: ScoreConfig | None = None) -> pd.DataFra
                               [w.observed, w.interpolated, w.possible], 0.0),
         "proximity": w.proximity * (1.0 - np.clip(f["min_distance_m"] / f["radius_m"], 0.0, 1.0)),
         "stop": np.minimum(f["stop_s"] / 60.0 * w.stop_per_min, w.stop_max),
-        "pass_speed": np.where(stopped, 0.0, np.select([speed >= w.vehicle_speed_mps, speed >= w.walk_speed_mps],
-                                                       [-w.vehicle, -w.walk], 0.0)),
+        "pass_speed": np.where(stopped | coarse, 0.0,
+                               np.select([speed >= w.vehicle_speed_mps, speed >= w.walk_speed_mps],
+                                         [-w.vehicle, -w.walk], 0.0)),
         "offset": -w.offset * np.clip((offset - w.offset_free_m) / (w.offset_full_m - w.offset_free_m), 0.0, 1.0),
         "home": -w.home * np.clip(2.0 - home / config.home_radius_m, 0.0, 1.0),
         "stayed_days": -np.minimum(w.stay_day * f["days_stopped"], w.stay_max),
         "passing_days": np.where(stopped, 0.0, -np.minimum(w.pass_day * f["days_passing"], w.pass_max)),
         "window": w.window * np.clip((log_long - log_window) / (log_long - log_short), 0.0, 1.0),
         "source": np.select([source == "LBS", source == "WIFI"], [-w.lbs, -w.wifi], 0.0),
-        "coarse": np.where(accuracy > f["radius_m"], -w.coarse, 0.0),
+        "coarse": np.where(coarse, -w.coarse, 0.0),
         "gap": -np.minimum(np.maximum(f["max_gap_s"] - w.gap_free_s, 0.0) / 60.0 * w.gap_per_min, w.gap_max),
     }
     return pd.DataFrame({name: terms[name] + 0.0 for name in TERMS}, index=table.index)

@@ -11,6 +11,7 @@ import pandas as pd
 from geomatch.scoring.config import ScoreConfig
 
 SEPARATOR = "; "
+WALK_MAX_MPS = 2.5  # passes slower than this (9 km/h) are told as walking, faster ones below vehicle speed as moving
 #: The hit columns and features the reasons read.
 READS = ("presence", "min_distance_m", "radius_m", "accuracy_at_closest_m", "source_at_closest", "max_gap_s",
          "stop_s", "stop_offset_m", "speed_near_mps", "window_s", "home_distance_m", "home_nights", "days_passing",
@@ -58,7 +59,8 @@ def hit_reasons(row: dict, pts: dict, config: ScoreConfig) -> str:
         centred = f", centred {offset:.0f} m from the scene" if not math.isnan(offset) else ""
         said.append(f"stopped {duration(row['stop_s'])} within {radius:.0f} m{centred}")
     elif pts["pass_speed"] < 0:
-        kind = "drove" if row["speed_near_mps"] >= w.vehicle_speed_mps else "walked"
+        speed = row["speed_near_mps"]
+        kind = "drove" if speed >= w.vehicle_speed_mps else "walked" if speed < WALK_MAX_MPS else "moved"
         said.append(f"{kind} past without stopping ({row['speed_near_mps'] * 3.6:.0f} km/h)")
     elif row["presence"] != "possible":
         said.append(f"no stop in the zone (longest stay {duration(row['stop_s'])})")

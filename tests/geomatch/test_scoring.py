@@ -356,3 +356,19 @@ def test_match_scores_by_default_and_score_rescores_the_same(tmp_path):
     manifest = json.loads((bare / "manifest.json").read_text())
     assert manifest["tool"] == "geomatch score" and manifest["rescored"]["match_manifest"]["tool"] == "geomatch match"
     assert verify_manifest(bare) == []
+
+
+def test_reasons_name_the_way_past_and_ignore_the_speed_of_coarse_fixes():
+    from geomatch.scoring import points
+    from geomatch.scoring.reasons import all_reasons
+
+    table = pd.DataFrame([feature_row(stop_s=0.0, speed_near_mps=v) for v in (1.4, 5.0, 12.0)]
+                         + [feature_row(stop_s=0.0, speed_near_mps=12.0, accuracy_at_closest_m=400.0,
+                                        source_at_closest="LBS")])
+    reasons = all_reasons(table, points(table), ScoreConfig())
+    assert "walked past without stopping (5 km/h)" in reasons[0]
+    assert "moved past without stopping (18 km/h)" in reasons[1]
+    assert "drove past without stopping (43 km/h)" in reasons[2]
+    assert "past" not in reasons[3] and "no stop in the zone" in reasons[3]
+    assert "closest fix from the phone network (LBS), not GPS" in reasons[3]
+    assert "fix accuracy 400 m is wider than the 100 m zone" in reasons[3]
