@@ -13,8 +13,24 @@ $(STAMP): pyproject.toml
 	$(PY) -c "import geomatch, vvol, cli"
 	touch $(STAMP)
 
+DEMO := out/demo
+BIN := $(VENV)/bin
+
 demo: $(STAMP)
-	$(PY) -m geomatch.demo out/demo
+	rm -rf $(DEMO) && mkdir -p $(DEMO)
+	$(BIN)/geomatch match --trails sample_data/trails.parquet --crimes sample_data/crimes.csv --out $(DEMO)/match \
+		--db sqlite:///$(DEMO)/geomatch.db --evidence --evidence-top 25 --evidence-workers 2
+	$(BIN)/geomatch verify $(DEMO)/match
+	$(BIN)/geomatch audit --month $$(date +%Y-%m) --out $(DEMO)/audit.xlsx --db sqlite:///$(DEMO)/geomatch.db
+	$(BIN)/vvol score --crimes sample_data/vvol/crimes.csv --people sample_data/vvol/people.csv --as-of 2026-10-31 \
+		--period 90d --out $(DEMO)/vvol --no-progress
+	@echo
+	@echo "Demo results in $(DEMO)/:"
+	@echo "  match/hits.csv, hits.parquet      hits of the sample week, scored, with reasons"
+	@echo "  match/evidence/index.html         evidence packs of the 25 highest-scored hits"
+	@echo "  match/quarantine/                 rows set aside, with reasons; match/manifest.json"
+	@echo "  geomatch.db, audit.xlsx           review store and this month's MoJ audit (hits are received today)"
+	@echo "  vvol/index.html, vvol/tasking.xlsx  V-VOL tasking pack"
 
 test: $(STAMP)
 	$(PY) -m pytest -q
