@@ -294,7 +294,7 @@ def verify(ctx, db_url: str | None) -> None:
 @click.option("--hits", "hits_path", type=click.Path(path_type=Path), help="hits.parquet from geomatch match.")
 @click.option("--trails", "trails_path", type=click.Path(path_type=Path), help="The trails file of that run.")
 @click.option("--crimes", "crimes_path", type=click.Path(path_type=Path),
-              help="The crimes file of that run (needed only for hits that were never scored).")
+              help="The crimes file of that run (needed only for hits files without scene_x/scene_y).")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), help="Output folder (default: the hits' folder).")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="ScoreConfig TOML file.")
 @click.option("--model", "model_path", type=click.Path(path_type=Path),

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from geomatch.arrays import expand_ranges
 from geomatch.config import MatchConfig
 from geomatch.times import from_utc_ns, utc_ns
 
@@ -40,7 +41,8 @@ HIT_DTYPES = {
     "last_out": "datetime64[ns, UTC]", "time_in_zone_s": float, "n_fixes_in_zone": np.int64,
     "speed_at_closest_mps": float, "accuracy_at_closest_m": float, "max_gap_s": float, "closest_x": float,
     "closest_y": float, "source_at_closest": object, "window_start": "datetime64[ns, UTC]",
-    "window_end": "datetime64[ns, UTC]", "radius_m": float, "long_window": bool,
+    "window_end": "datetime64[ns, UTC]", "radius_m": float, "long_window": bool, "scene_x": float,
+    "scene_y": float,
 }
 HIT_COLUMNS = list(HIT_DTYPES)
 _NS = 1_000_000_000
@@ -139,11 +141,16 @@ class _Zones:
 
     @classmethod
     def from_frame(cls, crimes: pd.DataFrame, config: MatchConfig) -> "_Zones":
-        rules = [config.rule(o) for o in crimes["offence"]]
-        radius = np.array([rule.radius_m for rule in rules], dtype=float)
-        pad_ns = np.array([round(rule.pad_s * _NS) for rule in rules], dtype=np.int64)
-        return cls(cx=crimes["x"].to_numpy(float), cy=crimes["y"].to_numpy(float), r=radius,
-                   ws=utc_ns(crimes["committed_from"]) - pad_ns, we=utc_ns(crimes["committed_to"]) + pad_ns)
+        radius = np.array([config.rule(o).radius_m for o in crimes["offence"]], dtype=float)
+        ws, we = padded_windows(crimes, config)
+        return cls(cx=crimes["x"].to_numpy(float), cy=crimes["y"].to_numpy(float), r=radius, ws=ws, we=we)
+
+
+def padded_windows(crimes: pd.DataFrame, config: MatchConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Each crime's padded window ``[committed_from - pad, committed_to + pad]`` as int64 ns UTC, exactly as
+    the matcher uses it (for engines that split the work by time)."""
+    pad_ns = np.array([round(config.rule(o).pad_s * _NS) for o in crimes["offence"]], dtype=np.int64)
+    return utc_ns(crimes["committed_from"]) - pad_ns, utc_ns(crimes["committed_to"]) + pad_ns
 
 
 def _window_pairs(fixes: _Fixes, zones: _Zones) -> _Pairs:
@@ -165,14 +172,6 @@ def _window_pairs(fixes: _Fixes, zones: _Zones) -> _Pairs:
     if not crime_idx:
         return _Pairs(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64))
     return _Pairs(np.concatenate(crime_idx), np.concatenate(lo_all), np.concatenate(hi_all))
-
-
-def _expand_ranges(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For ranges ``[lo, hi)``: (range number, index) of every index in every range, in order."""
-    lengths = np.maximum(hi - lo, 0)
-    owner = np.repeat(np.arange(len(lo)), lengths)
-    offsets = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    return owner, lo[owner] + offsets
 
 
 @dataclass(frozen=True)
@@ -216,7 +215,7 @@ class _BoxIndex:
         owner = np.flatnonzero(hi > lo)
         lo, hi = lo[owner], hi[owner]
         for size, min_x, max_x, min_y, max_y, max_acc in self.levels:
-            box_owner, box = _expand_ranges(lo // size, (hi - 1) // size + 1)
+            box_owner, box = expand_ranges(lo // size, (hi - 1) // size + 1)
             crime = pairs.crime[owner[box_owner]]
             dx = np.maximum(np.maximum(min_x[box] - zones.cx[crime], zones.cx[crime] - max_x[box]), 0.0)
             dy = np.maximum(np.maximum(min_y[box] - zones.cy[crime], zones.cy[crime] - max_y[box]), 0.0)
@@ -226,7 +225,7 @@ class _BoxIndex:
             owner = owner[box_owner]
             lo = np.maximum(lo[box_owner], box * size)
             hi = np.minimum(hi[box_owner], (box + 1) * size + 1)  # the fix after the run closes its last segment
-        row_owner, position = _expand_ranges(lo, hi)
+        row_owner, position = expand_ranges(lo, hi)
         pair = owner[row_owner]
         index = position if self.index is None else self.index[position]
         # neighbouring runs share their boundary fix: keep each (pair, fix) once
@@ -417,7 +416,7 @@ def _gap_rows(fixes: _Fixes, pairs: _Pairs, presence: np.ndarray,
     open_pairs = np.flatnonzero(presence == _NONE)
     first = np.searchsorted(gap_start, pairs.lo[open_pairs], side="left")
     last = np.searchsorted(gap_start, pairs.hi[open_pairs] - 1, side="left")
-    owner, position = _expand_ranges(first, last)
+    owner, position = expand_ranges(first, last)
     return open_pairs[owner], gap_start[position]
 
 
@@ -541,6 +540,8 @@ def _hits_frame(fixes: _Fixes, zones: _Zones, crimes: pd.DataFrame, pairs: _Pair
         "window_end": from_utc_ns(zones.we[pairs.crime]),
         "radius_m": zones.r[pairs.crime],
         "long_window": crimes["long_window"].to_numpy(dtype=bool)[pairs.crime],
+        "scene_x": zones.cx[pairs.crime],
+        "scene_y": zones.cy[pairs.crime],
     })
     return hits.sort_values(["crime_ref", "subject_id"], kind="stable").reset_index(drop=True)
 

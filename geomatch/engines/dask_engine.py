@@ -36,7 +36,7 @@ from geomatch.engines.dataset import Dataset, PartitionFile, open_dataset, read_
 from geomatch.engines.plan import SlotTask, edge_fixes, needed_fixes, plan_slots, plan_tasks
 from geomatch.errors import InputError
 from geomatch.manifest import write_manifest
-from geomatch.match import HIT_COLUMNS, _Zones, match_hits
+from geomatch.match import HIT_COLUMNS, match_hits, padded_windows
 from geomatch.output import write_hits
 from geomatch.pipeline import MatchInputs, MatchRun
 from geomatch.quarantine import REASON, SOURCE_ROW, Validated
@@ -242,8 +242,7 @@ def run_match_dask(inputs: MatchInputs, out_dir: Path | str, config: MatchConfig
 
         started = time.perf_counter()
         slots = plan_slots(dataset.files)
-        zones = _Zones.from_frame(crimes.accepted, config)  # the windows exactly as the matcher computes them
-        tasks = plan_tasks(slots, zones.ws, zones.we)
+        tasks = plan_tasks(slots, *padded_windows(crimes.accepted, config))
         edges = edge_fixes(slots, tasks, {i: _slot_edges(slot.files, summaries) for i, slot in enumerate(slots)})
         crimes_on_workers = client.scatter(crimes.accepted, broadcast=True)
         matched = [client.submit(match_slot, crimes_on_workers, config, task, task_edges,

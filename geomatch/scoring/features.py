@@ -7,7 +7,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from geomatch.config import MatchConfig
-from geomatch.match import _expand_ranges
+from geomatch.arrays import expand_ranges
 from geomatch.scoring.config import ScoreConfig
 from geomatch.scoring.routine import (DAY_NS, NS, Scenes, SubjectTrail, days_passing, days_with_stays, find_stays,
                                       home_positions, routine_days)
@@ -146,7 +146,7 @@ def _in_zone(trail: SubjectTrail, scenes: Scenes, interp_max_gap_s: float,
     m, n = len(scenes.cx), len(trail.t)
     lo = np.searchsorted(trail.t, scenes.ws, side="left")
     hi = np.searchsorted(trail.t, scenes.we, side="right")
-    hit, i = _expand_ranges(lo, hi)
+    hit, i = expand_ranges(lo, hi)
     inside = np.hypot(trail.x[i] - scenes.cx[hit], trail.y[i] - scenes.cy[hit]) <= scenes.r[hit]
     gap_ns = round(interp_max_gap_s * NS)
 

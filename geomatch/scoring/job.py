@@ -37,7 +37,7 @@ def rescore(hits_path: Path | str, trails_path: Path | str, out_dir: Path | str 
             manifest when it is next to the hits).
         out_dir: where to write ``hits.parquet``, ``hits.csv`` and ``manifest.json`` (default: the hits' folder;
             its manifest is then replaced by one that keeps the match run's manifest inside it).
-        crimes_path: the crimes file, needed only when the hits were never scored (for the scenes).
+        crimes_path: the crimes file, needed only for hits without ``scene_x``/``scene_y`` (older files).
         scorer: the model and settings (default: the default model).
         match_config: the matching parameters of the run.
     """

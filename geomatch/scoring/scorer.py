@@ -17,7 +17,7 @@ from geomatch.scoring.model import points, score_from_points
 from geomatch.scoring.reasons import all_reasons
 
 #: Columns scoring adds to a hits table, after the matcher's: the scene, the features, the score and reasons.
-SCORE_COLUMNS = ["scene_x", "scene_y", *FEATURES, "score", "reasons"]
+SCORE_COLUMNS = [*FEATURES, "score", "reasons"]
 DEFAULT_MODEL = "default"
 
 
@@ -26,7 +26,7 @@ def with_scenes(hits: pd.DataFrame, crimes: pd.DataFrame | None) -> pd.DataFrame
     ``crimes`` (``crime_ref``, ``x``, ``y``), or kept from an earlier scoring when ``crimes`` is None."""
     if crimes is None:
         if not {"scene_x", "scene_y"} <= set(hits.columns):
-            raise InputError("the hits carry no scene coordinates (they were never scored): give the crimes file too")
+            raise InputError("the hits carry no scene coordinates (scene_x, scene_y): give the crimes file too")
         return hits
     scenes = crimes.drop_duplicates("crime_ref").set_index("crime_ref")[["x", "y"]]
     refs = hits["crime_ref"].astype(str)
@@ -35,9 +35,10 @@ def with_scenes(hits: pd.DataFrame, crimes: pd.DataFrame | None) -> pd.DataFrame
         raise InputError(f"{int(missing.sum())} hits name a crime that is not in the crimes file, e.g. "
                          f"'{refs[missing].iloc[0]}'", column="crime_ref")
     scenes.index = scenes.index.astype(str)
-    out = hits.drop(columns=[c for c in ("scene_x", "scene_y") if c in hits.columns])
-    return out.assign(scene_x=scenes["x"].reindex(refs).to_numpy(float),
-                      scene_y=scenes["y"].reindex(refs).to_numpy(float))
+    out = hits.copy()  # the matcher's hits carry scene_x/scene_y already: replaced in place, else added
+    out["scene_x"] = scenes["x"].reindex(refs).to_numpy(float)
+    out["scene_y"] = scenes["y"].reindex(refs).to_numpy(float)
+    return out
 
 
 @dataclass(frozen=True)
@@ -66,12 +67,11 @@ class Scorer:
         Args:
             hits: hits from :func:`geomatch.match.match_hits` (or an earlier scored hits table).
             trails: the accepted fixes the hits were matched on.
-            crimes: the accepted crimes (for the scenes); may be None for hits scored before.
+            crimes: the accepted crimes, to take the scenes from; None keeps the hits' ``scene_x``/``scene_y``.
             match_config: the matching parameters used (the longest step joined by a straight path).
             progress: show a progress bar (stderr).
         """
-        base = with_scenes(hits.drop(columns=[c for c in SCORE_COLUMNS if c in hits.columns and
-                                              c not in ("scene_x", "scene_y")]), crimes)
+        base = with_scenes(hits.drop(columns=[c for c in SCORE_COLUMNS if c in hits.columns]), crimes)
         settings = self.settings
         table = pd.concat([base, hit_features(base, trails, settings, match_config, progress=progress)], axis=1)
         terms = points(table, settings)

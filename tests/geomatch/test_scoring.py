@@ -344,12 +344,9 @@ def test_match_scores_by_default_and_score_rescores_the_same(tmp_path):
     assert "score" not in unscored.columns and len(unscored) == len(scored)
     assert json.loads((bare / "manifest.json").read_text())["score"] == {"model": "none"}
 
-    # rescoring in place needs the crimes for never-scored hits, and gives the same scores as match did
+    # rescoring in place (the hits carry their scenes, so no crimes file is needed) gives match's scores
     result = runner.invoke(cli.geomatch, ["score", "--hits", str(bare / "hits.parquet"),
                                           "--trails", str(world / "trails.parquet")])
-    assert result.exit_code == 2 and "give the crimes file too" in result.output
-    result = runner.invoke(cli.geomatch, ["score", "--hits", str(bare / "hits.parquet"), *common[:2],
-                                          "--crimes", str(world / "crimes.csv")])
     assert result.exit_code == 0, result.output
     pd.testing.assert_frame_equal(pd.read_parquet(bare / "hits.parquet"), scored)
     assert (bare / "hits.csv").read_bytes() == (out / "hits.csv").read_bytes()
