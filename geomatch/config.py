@@ -1,13 +1,13 @@
 """Matching parameters: one frozen :class:`MatchConfig`, with defaults, loadable from TOML."""
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Mapping
 
 from geomatch.errors import InputError
 from geomatch.offences import offence_table
+from geomatch.tables import read_toml
 
 
 @dataclass(frozen=True)
@@ -72,12 +72,7 @@ class MatchConfig:
             radius_m = 50
             pad_min = 10
         """
-        path = Path(path)
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as error:
-            raise InputError(f"the config could not be read ({error})", file=str(path)) from error
-        return cls.from_mapping(data, source=str(path))
+        return cls.from_mapping(read_toml(path), source=str(path))
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], source: str = "config") -> "MatchConfig":

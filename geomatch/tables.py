@@ -153,3 +153,14 @@ def tidy_categorical(values: pd.Series, *, upper: bool = False) -> pd.Series:
     remap = np.append(kept.get_indexer(labels), -1)  # code -1 (missing) stays missing
     codes = remap[cat.cat.codes.to_numpy()]
     return pd.Series(pd.Categorical.from_codes(codes, categories=kept), index=values.index, name=values.name)
+
+
+def read_toml(path: Path | str) -> dict:
+    """A TOML settings file as a mapping; an unreadable or malformed file is an :class:`InputError`."""
+    import tomllib
+
+    path = Path(path)
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise InputError(f"the settings file could not be read ({error})".replace("\n", " "), file=str(path)) from error

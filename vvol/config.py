@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from geomatch.errors import InputError
+from geomatch.tables import read_toml
 
 Bands = tuple[tuple[float, float], ...]
 """``((threshold, points), ...)`` in rising threshold order: a value earns the points of the highest threshold it
@@ -122,10 +122,7 @@ def load_config(path: Path | str | None, **overrides: Any) -> VvolConfig:
     values: dict[str, Any] = {}
     if path is not None:
         path = Path(path)
-        try:
-            values = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as error:
-            raise InputError(f"the configuration could not be read ({error})", file=str(path)) from error
+        values = read_toml(path)
         known = {f.name for f in dataclasses.fields(VvolConfig)}
         unknown = sorted(set(values) - known)
         if unknown:

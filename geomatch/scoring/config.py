@@ -1,12 +1,12 @@
 """Scoring parameters: one frozen :class:`ScoreConfig` (routine places and the default model's points), from TOML."""
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Mapping
 
 from geomatch.errors import InputError
+from geomatch.tables import read_toml
 
 
 @dataclass(frozen=True)
@@ -116,12 +116,7 @@ class ScoreConfig:
             [weights]
             stop_per_min = 2.5
         """
-        path = Path(path)
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as error:
-            raise InputError(f"the score config could not be read ({error})", file=str(path)) from error
-        return cls.from_mapping(data, source=str(path))
+        return cls.from_mapping(read_toml(path), source=str(path))
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], source: str = "config") -> "ScoreConfig":
