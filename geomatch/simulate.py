@@ -4,7 +4,8 @@
 leisure places, their movements (walking 1.2-1.6 m/s, driving 8-15 m/s, along streets), GPS fixes every
 ``fix_interval_s`` with realistic accuracy, noise, fallback fixes and gaps, and a few hundred crimes a week:
 most by untagged people, some by the offenders among the subjects, and innocent coincidences planted on purpose
-(a crime next door, on a daily route, driven past, near a shop or workplace the subject is at). ``write_world``
+(a crime next door, on a daily route, driven past, near a shop or workplace the subject is at). Crimes are
+recorded with a geocoding error (10-40 m typical) from their true place, which the truth keeps. ``write_world``
 writes the files the engine reads plus ``truth/``. Same arguments, same bytes: every random draw comes from
 generators seeded with ``seed`` and every output is sorted.
 
@@ -30,7 +31,7 @@ from tqdm import tqdm
 from geomatch.crs import BNG, WGS84, transform
 from geomatch.errors import InputError
 from geomatch.simulate_dirty import plant_dirty
-from geomatch.simulate_crimes import (CrimeDraft, autumn_changes, background_rate_per_day, free_text,
+from geomatch.simulate_crimes import (CrimeDraft, autumn_changes, background_rate_per_day, free_text, geocode_error,
                                       plant_background, plant_clock_change, plant_committed, plant_innocent)
 from geomatch.simulate_plans import Plan, Stay, build_plan, local_to_utc, make_subjects
 from geomatch.simulate_town import Town, build_town, ward_of
@@ -58,8 +59,10 @@ SIGMA_PER_ACCURACY = 1.0 / 1.51  # accuracy_m is the 68 % radius: 2-D normal noi
 @dataclass(frozen=True)
 class Truth:
     """What really happened. ``committed``: crime_ref, subject_id, at_scene_from, at_scene_to (the offender's
-    stop at the scene). ``scenarios``: every planted coincidence (crime_ref, subject_id, scenario, offence,
-    planted_distance_m, near_from, near_to). ``subjects``: subject_id, home_x/y, work_x/y (BNG metres),
+    stop at the scene), true_x, true_y. ``scenarios``: every planted coincidence (crime_ref, subject_id,
+    scenario, offence, planted_distance_m (from the crime's true place), near_from, near_to, true_x, true_y,
+    geocode_error_m). true_x/true_y: where the crime really happened (BNG metres; the crimes files record it
+    geocode_error_m away). ``subjects``: subject_id, home_x/y, work_x/y (BNG metres),
     is_offender, has_car. ``windows``: crime_ref, from_utc, to_utc (the exact window the local times were made
     from), dst_ambiguous (a local bound falls in the repeated autumn hour). Times are ISO 8601 UTC text."""
 
@@ -94,8 +97,8 @@ def simulate_world(n_subjects: int = 36, days: int = 7, seed: int = 1, start: st
         first = date.fromisoformat(start)
     except ValueError as error:
         raise InputError(f"start must be a date like 2026-10-22, not {start!r}") from error
-    town_rng, plan_rng, crime_rng, fix_rng, text_rng = (np.random.default_rng(s)
-                                                        for s in np.random.SeedSequence(seed).spawn(5))
+    town_rng, plan_rng, crime_rng, fix_rng, text_rng, geo_rng = (np.random.default_rng(s)
+                                                                 for s in np.random.SeedSequence(seed).spawn(6))
     day_list = [first + timedelta(days=i) for i in range(days)]
     t_start, t_end = local_to_utc(first, 0.0), local_to_utc(first + timedelta(days=days), 0.0)
 
@@ -106,7 +109,7 @@ def simulate_world(n_subjects: int = 36, days: int = 7, seed: int = 1, start: st
     drafts = plant_crimes(crime_rng, town, plans, day_list, t_start, t_end, fix_interval_s)
     log.info("simulated %d subjects, %d crimes; drawing fixes", n_subjects, len(drafts))
     trails = make_trails(fix_rng, plans, drafts, t_start, t_end, fix_interval_s, progress=progress)
-    crimes, truth = crime_tables(text_rng, drafts, plans, first.year)
+    crimes, truth = crime_tables(text_rng, geo_rng, drafts, plans, first.year)
     return World(trails, crimes, moj_table(text_rng, crimes, truth.windows), truth)
 
 
@@ -242,17 +245,20 @@ def _in_repeated_hour(seconds) -> np.ndarray:
                       | (offset_now != (utc - pd.Timedelta(hours=1)).tz_convert("Europe/London").strftime("%z")))
 
 
-def crime_tables(rng: np.random.Generator, drafts: list[CrimeDraft], plans: list[Plan],
-                 year: int) -> tuple[pd.DataFrame, Truth]:
-    """Give crimes references in time order (``SF/26/000123``) and build the crimes table and the truth."""
+def crime_tables(rng: np.random.Generator, geo_rng: np.random.Generator, drafts: list[CrimeDraft],
+                 plans: list[Plan], year: int) -> tuple[pd.DataFrame, Truth]:
+    """Give crimes references in time order (``SF/26/000123``), record each at its true place plus a geocoding
+    error (``geo_rng``), and build the crimes table and the truth."""
     d = pd.DataFrame([c.__dict__ for c in drafts])
     d = d.sort_values(["t_from", "t_to", "x", "y", "offence"], kind="stable").reset_index(drop=True)
     d["crime_ref"] = [f"{REF_PREFIX}/{year % 100:02d}/{i + 1:06d}" for i in range(len(d))]
+    dx, dy = geocode_error(geo_rng, len(d))
+    d["rx"], d["ry"] = (d["x"] + dx).round(1), (d["y"] + dy).round(1)
     d["x"], d["y"] = d["x"].round(1), d["y"].round(1)
     crimes = pd.DataFrame({
-        "crime_ref": d["crime_ref"], "offence": d["offence"], "easting": d["x"], "northing": d["y"],
+        "crime_ref": d["crime_ref"], "offence": d["offence"], "easting": d["rx"], "northing": d["ry"],
         "committed_from": _local_text(d["t_from"]), "committed_to": _local_text(d["t_to"]),
-        "area": ward_of(d["x"].to_numpy(), d["y"].to_numpy()),
+        "area": ward_of(d["rx"].to_numpy(), d["ry"].to_numpy()),
         "free_text": [free_text(rng, o) for o in d["offence"]],
     })
     planted = d[d["scenario"].notna()].sort_values(["crime_ref", "subject_id"]).reset_index(drop=True)
@@ -260,9 +266,11 @@ def crime_tables(rng: np.random.Generator, drafts: list[CrimeDraft], plans: list
         "crime_ref": planted["crime_ref"], "subject_id": planted["subject_id"], "scenario": planted["scenario"],
         "offence": planted["offence"], "planted_distance_m": planted["distance_m"].astype(float).round(1),
         "near_from": _iso_utc(planted["near_from"]), "near_to": _iso_utc(planted["near_to"]),
+        "true_x": planted["x"], "true_y": planted["y"],
+        "geocode_error_m": np.hypot(planted["rx"] - planted["x"], planted["ry"] - planted["y"]).round(1),
     })
     committed = scenarios[scenarios["scenario"] == "committed"]
-    committed = committed[["crime_ref", "subject_id", "near_from", "near_to"]].rename(
+    committed = committed[["crime_ref", "subject_id", "near_from", "near_to", "true_x", "true_y"]].rename(
         columns={"near_from": "at_scene_from", "near_to": "at_scene_to"}).reset_index(drop=True)
     people = [p.subject for p in plans]
     work = [s.work or (np.nan, np.nan) for s in people]

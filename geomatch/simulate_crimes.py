@@ -1,10 +1,11 @@
-"""Crimes for the world generator: recorded windows, offenders' crimes, planted innocent coincidences, and the
-crimes of untagged people.
+"""Crimes for the world generator: recorded windows, offenders' crimes, planted innocent coincidences, the
+crimes of untagged people, and the geocoding error of recorded locations.
 
-Every crime is first a :class:`CrimeDraft` with its window in UTC seconds. Offenders' crimes are excursions
-inserted into their plans (they go to the scene, stop, and leave quickly). Innocent coincidences are read off
-the finished plans (the subject is next door, passing, or in a shop nearby while the crime happens) and never
-change them. All distances are metres in British National Grid, all times UTC seconds since the epoch.
+Every crime is first a :class:`CrimeDraft` with its true place and its window in UTC seconds. Offenders' crimes
+are excursions inserted into their plans (they go to the scene, stop near it, and leave quickly). Innocent
+coincidences are read off the finished plans (the subject is next door, passing, or in a shop nearby while the
+crime happens) and never change them. The place a crime is recorded at is its true place plus a geocoding error
+(:func:`geocode_error`). All distances are metres in British National Grid, all times UTC seconds since the epoch.
 """
 from __future__ import annotations
 
@@ -74,8 +75,10 @@ def draw_window(rng: np.random.Generator, offence: str, t0: float, t1: float) ->
 
 @dataclass(frozen=True)
 class CrimeDraft:
-    """A crime before it gets its reference. ``subject_id``/``scenario`` are set for planted crimes;
-    ``near_from``/``near_to`` is when the subject was at or passing the scene; ``distance_m`` how close."""
+    """A crime before it gets its reference. ``x``/``y``: the true place (the burgled house's door, the car, the
+    spot of a street robbery), before geocoding error. ``subject_id``/``scenario`` are set for planted crimes;
+    ``near_from``/``near_to`` is when the subject was at or passing the scene; ``distance_m`` how close to the
+    true place the subject was (an offender: where he stood while committing it)."""
 
     offence: str
     x: float
@@ -115,6 +118,15 @@ OFFENDER_STYLES = (  # offence mixes of burglars, vehicle thieves and street rob
 )
 OFFENDER_RATE_PER_DAY = 0.35
 _STOLEN_CAR = {"theft_of_vehicle", "aggravated_vehicle_taking"}
+_VEHICLE_SPOT = ("along", (1.0, 5.0))
+_STREET_SPOT = ("along", (5.0, 25.0))
+_PREMISES_SPOT = ("behind", (10.0, 30.0))
+OFFENDER_SPOT_M = {  # where an offender stops, from the crime's true place: how, (shortest, longest) metres
+    "burglary_residential": _PREMISES_SPOT, "burglary_business": _PREMISES_SPOT,
+    "aggravated_burglary": _PREMISES_SPOT, "robbery_business": ("behind", (5.0, 20.0)),
+    "theft_from_vehicle": _VEHICLE_SPOT, "theft_of_vehicle": _VEHICLE_SPOT, "vehicle_interference": _VEHICLE_SPOT,
+    "aggravated_vehicle_taking": _VEHICLE_SPOT, "robbery_personal": _STREET_SPOT, "theft_from_person": _STREET_SPOT,
+}
 
 
 def _choose(rng: np.random.Generator, weights: dict[str, float]) -> str:
@@ -156,6 +168,23 @@ def scene_for(rng: np.random.Generator, town: Town, offence: str, near: Door, re
     return scene
 
 
+def offender_spot(rng: np.random.Generator, scene: Door, offence: str) -> Door:
+    """Where the offender stops while committing ``offence`` at ``scene`` (the true place), as a route end on the
+    scene's street: inside or behind the premises for burglaries and shop robberies (10-30 m, 5-20 m for a shop
+    robbery, away from the street within 60 degrees of straight back), beside the car at the kerb for vehicle
+    crime (1-5 m along the street), along the pavement for street robbery and theft from the person (5-25 m)."""
+    how, (lo, hi) = OFFENDER_SPOT_M[offence]
+    x, y, on_h, street = scene
+    d = rng.uniform(lo, hi)
+    if how == "along":
+        step = d * rng.choice([-1.0, 1.0])
+        return (x + step, y, on_h, street) if on_h else (x, y + step, on_h, street)
+    away = math.copysign(1.0, (y if on_h else x) - street)
+    angle = rng.uniform(-np.pi / 3.0, np.pi / 3.0)
+    back, side = d * math.cos(angle) * away, d * math.sin(angle)
+    return (x + side, y + back, on_h, street) if on_h else (x + back, y + side, on_h, street)
+
+
 def plant_committed(rng: np.random.Generator, town: Town, plan: Plan, days: int, *, forced_act: float | None = None,
                     forced_offence: str | None = None) -> list[CrimeDraft]:
     """Offender crimes: excursions from a stay at home or leisure to a scene the subject does not otherwise visit.
@@ -189,12 +218,13 @@ def _try_excursion(rng, town: Town, plan: Plan, subject: Subject, offence: str,
                       subject.routine_doors())
     if scene is None:
         return None
+    spot = offender_spot(rng, scene, offence)
     out_mps = rng.uniform(*DRIVE_MPS) if drive else rng.uniform(1.2, 1.6)
     stolen = offence in _STOLEN_CAR
     back_mps = rng.uniform(11.0, 16.0) if (drive or stolen) else rng.uniform(2.0, 3.0)  # leaves quickly
     dwell = rng.uniform(*DWELL_MIN[offence]) * 60.0
-    out_s = route_length_m(town, stay.door, scene) / out_mps
-    back_s = route_length_m(town, scene, stay.door) / back_mps
+    out_s = route_length_m(town, stay.door, spot) / out_mps
+    back_s = route_length_m(town, spot, stay.door) / back_mps
     lo, hi = stay.t0 + out_s + 600.0, stay.t1 - dwell - back_s - 600.0
     if forced_act is not None:
         arrive = forced_act
@@ -207,14 +237,15 @@ def _try_excursion(rng, town: Town, plan: Plan, subject: Subject, offence: str,
     t_from, t_to = draw_window(rng, offence, arrive, arrive + dwell)
     if not plan.spans(t_from, t_to):
         return None
-    at = insert_excursion(town, plan, i, scene, arrive, dwell, out_mps, back_mps,
+    at = insert_excursion(town, plan, i, spot, arrive, dwell, out_mps, back_mps,
                           "drive" if drive else "walk", "drive" if (drive or stolen) else "run")
-    return CrimeDraft(offence, scene[0], scene[1], t_from, t_to, subject.subject_id, "committed", at.t0, at.t1, 0.0)
+    return CrimeDraft(offence, scene[0], scene[1], t_from, t_to, subject.subject_id, "committed", at.t0, at.t1,
+                      math.hypot(spot[0] - scene[0], spot[1] - scene[1]))
 
 
 # ---- innocent coincidences ------------------------------------------------------------------------------------
 
-SCENARIO_RATE_PER_WEEK = {"home_next_door": 0.5, "daily_route": 0.5, "drive_by": 0.45, "shop_stop": 0.45,
+SCENARIO_RATE_PER_WEEK = {"home_next_door": 0.6, "daily_route": 0.5, "drive_by": 0.55, "shop_stop": 0.6,
                           "workplace_nearby": 0.5}
 SCENARIO_OFFENCES = {
     "home_next_door": {"burglary_residential": 0.45, "theft_from_vehicle": 0.2, "theft_of_vehicle": 0.1,
@@ -228,8 +259,16 @@ SCENARIO_OFFENCES = {
     "workplace_nearby": {"burglary_business": 0.35, "theft_from_vehicle": 0.35, "theft_of_vehicle": 0.15,
                          "vehicle_interference": 0.15},
 }
-_STAY_SCENARIOS = {"home_next_door": ("home", (20.0, 80.0)), "shop_stop": ("shop", (30.0, 60.0)),
-                   "workplace_nearby": ("work", (40.0, 100.0))}
+_STAY_SCENARIOS = {  # kind of stay, bands (metres from the subject's door to the crime's true place), one drawn evenly
+    "home_next_door": ("home", ((15.0, 30.0), (30.0, 80.0))),  # the house next door, or a few doors along
+    "shop_stop": ("shop", ((10.0, 30.0), (30.0, 60.0))),  # the shop next door in the parade, or a few along
+    "workplace_nearby": ("work", ((40.0, 100.0),)),
+}
+PASS_OFFSET_BANDS_M = ((5.0, 15.0), (15.0, 30.0))  # a crime beside a route: the kerb or pavement, or a house
+
+
+def _band_distance(rng: np.random.Generator, bands: tuple[tuple[float, float], ...]) -> float:
+    return float(rng.uniform(*bands[int(rng.integers(len(bands)))]))
 
 
 def plant_innocent(rng: np.random.Generator, plan: Plan, days: int, fix_interval_s: float) -> list[CrimeDraft]:
@@ -252,7 +291,7 @@ def plant_innocent(rng: np.random.Generator, plan: Plan, days: int, fix_interval
 
 
 def _near_stay(rng, plan: Plan, scenario: str, offence: str) -> CrimeDraft | None:
-    kind, (d_lo, d_hi) = _STAY_SCENARIOS[scenario]
+    kind, bands = _STAY_SCENARIOS[scenario]
     stays = [s for _, s in plan.stays(kind) if s.t1 - s.t0 >= (3600.0 if kind == "home" else 300.0)]
     if not stays:
         return None
@@ -261,9 +300,9 @@ def _near_stay(rng, plan: Plan, scenario: str, offence: str) -> CrimeDraft | Non
     t_from, t_to = draw_window(rng, offence, anchor, anchor)
     if not plan.spans(t_from, t_to) or (kind == "home" and not stay.t0 <= t_from < t_to <= stay.t1):
         return None  # outside the simulated span, or not at home the whole window
-    angle, dist = rng.uniform(0.0, 2.0 * np.pi), rng.uniform(d_lo, d_hi)
+    angle, dist = rng.uniform(0.0, 2.0 * np.pi), _band_distance(rng, bands)
     x, y = stay.door[0] + dist * np.cos(angle), stay.door[1] + dist * np.sin(angle)
-    if kind == "home":  # a house along the same street, or across it
+    if kind in ("home", "shop"):  # a house or shop along the same side of the street
         along = rng.choice([-1.0, 1.0]) * dist
         x, y = (stay.door[0] + along, stay.door[1]) if stay.door[2] else (stay.door[0], stay.door[1] + along)
     return CrimeDraft(offence, x, y, t_from, t_to, plan.subject.subject_id, scenario,
@@ -282,7 +321,7 @@ def _on_trip(rng, plan: Plan, scenario: str, offence: str, fix_interval_s: float
     if passing is None:
         return None
     x, y, t_pass, direction = passing
-    offset = rng.uniform(5.0, 30.0) * rng.choice([-1.0, 1.0])
+    offset = _band_distance(rng, PASS_OFFSET_BANDS_M) * rng.choice([-1.0, 1.0])
     x, y = x - direction[1] * offset, y + direction[0] * offset  # a house or parked car beside the road
     t_from, t_to = draw_window(rng, offence, t_pass, t_pass)
     if not plan.spans(t_from, t_to):
@@ -360,6 +399,27 @@ def plant_background(rng: np.random.Generator, town: Town, start: float, end: fl
             x, y, _, _ = street_point(rng, town, np.array(home[:2]), 30.0)
         drafts.append(CrimeDraft(offence, x, y, t_from, t_to))
     return drafts
+
+
+# ---- where crimes are recorded --------------------------------------------------------------------------------
+
+GEOCODE_SIGMA_M = 12.0  # per axis, for a crime geocoded to its address point or street
+CENTROID_SHARE = 0.2  # crimes geocoded to a postcode centroid
+CENTROID_M = (30.0, 60.0)
+
+
+def geocode_error(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Offsets (metres east, metres north) from each of ``n`` crimes' true places to where they are recorded.
+
+    80 % are geocoded to the address point or the street: a 2-D normal with sigma 12 m per axis (distance
+    Rayleigh: median 14 m, 95 % within 29 m, clipped at 60 m); 20 % to a postcode centroid: 30-60 m away
+    (uniform). The direction is uniform. Overall median about 17 m, 10-40 m typical.
+    """
+    centroid = rng.random(n) < CENTROID_SHARE
+    distance = np.where(centroid, rng.uniform(*CENTROID_M, n),
+                        np.minimum(rng.rayleigh(GEOCODE_SIGMA_M, n), CENTROID_M[1]))
+    angle = rng.uniform(0.0, 2.0 * np.pi, n)
+    return distance * np.cos(angle), distance * np.sin(angle)
 
 
 FREE_TEXT = {
