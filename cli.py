@@ -5,6 +5,7 @@ on stderr and exit code 2.
 """
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
 
@@ -52,6 +53,30 @@ def _parse_column_map(pairs: tuple[str, ...]) -> dict[str, str]:
     return mapping
 
 
+def _reading_options(command):
+    """Options saying how to read the trails and crimes files (shared by match and evidence); the command gets
+    them as one ``reading`` mapping of :class:`geomatch.pipeline.MatchInputs` fields."""
+
+    @functools.wraps(command)
+    def with_reading(*args, crimes_format, trails_map, crimes_map, trails_crs, trails_tz, **kwargs):
+        reading = {"crimes_format": crimes_format, "trails_column_map": _parse_column_map(trails_map),
+                   "crimes_column_map": _parse_column_map(crimes_map), "trails_crs": trails_crs,
+                   "trails_naive_tz": trails_tz}
+        return command(*args, reading=reading, **kwargs)
+
+    options = [
+        click.option("--crimes-format", type=click.Choice(["auto", "table", "moj"]), default="auto",
+                     show_default=True, help="auto recognises the MoJ crime-mapping CSV."),
+        click.option("--trails-map", multiple=True, metavar="THEIRS=OURS", help="Rename a trails column (repeatable)."),
+        click.option("--crimes-map", multiple=True, metavar="THEIRS=OURS", help="Rename a crimes column (repeatable)."),
+        click.option("--trails-crs", help="CRS of x/y trail columns, e.g. EPSG:27700."),
+        click.option("--trails-tz", help="Time zone of trail timestamps without an offset, e.g. Europe/London."),
+    ]
+    for option in reversed(options):
+        with_reading = option(with_reading)
+    return with_reading
+
+
 @geomatch.command()
 @click.option("--trails", "trails_path", required=True,
               help="GPS fixes: CSV, Parquet, GeoParquet or GeoPackage; with --engine dask a partitioned "
@@ -59,14 +84,10 @@ def _parse_column_map(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.option("--crimes", "crimes_path", required=True, type=click.Path(path_type=Path),
               help="Crime records: a table, or the MoJ crime-mapping request CSV.")
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Output folder.")
-@click.option("--crimes-format", type=click.Choice(["auto", "table", "moj"]), default="auto", show_default=True)
+@_reading_options
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="MatchConfig TOML file.")
 @click.option("--radius-m", type=float, help="One match radius (m) for every offence.")
 @click.option("--pad-min", type=float, help="One time padding (min) either side of every window.")
-@click.option("--trails-map", multiple=True, metavar="THEIRS=OURS", help="Rename a trails column (repeatable).")
-@click.option("--crimes-map", multiple=True, metavar="THEIRS=OURS", help="Rename a crimes column (repeatable).")
-@click.option("--trails-crs", help="CRS of x/y trail columns, e.g. EPSG:27700.")
-@click.option("--trails-tz", help="Time zone of trail timestamps without an offset, e.g. Europe/London.")
 @click.option("--db", "db_url", metavar="URL", help="Also record the run's crimes and hits in this review store.")
 @click.option("--evidence", is_flag=True, help="Also make an evidence pack per hit in OUT/evidence/.")
 @click.option("--evidence-workers", type=click.IntRange(min=1), default=1, show_default=True,
@@ -82,10 +103,9 @@ def _parse_column_map(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.option("--score-config", type=click.Path(path_type=Path), help="ScoreConfig TOML file.")
 @click.option("--score-model", type=click.Path(path_type=Path),
               help="Fitted score model (default: the one next to a SQLite --db, if any); used only if better.")
-def match(trails_path: str, crimes_path: Path, out_dir: Path, crimes_format: str, config_path: Path | None,
-          radius_m: float | None, pad_min: float | None, trails_map: tuple[str, ...], crimes_map: tuple[str, ...],
-          evidence: bool, evidence_workers: int, evidence_top: int | None,
-          trails_crs: str | None, trails_tz: str | None, db_url: str | None, engine: str, scheduler: str | None,
+def match(trails_path: str, crimes_path: Path, out_dir: Path, reading: dict, config_path: Path | None,
+          radius_m: float | None, pad_min: float | None, evidence: bool, evidence_workers: int,
+          evidence_top: int | None, db_url: str | None, engine: str, scheduler: str | None,
           workers: int, no_score: bool, score_config: Path | None, score_model: Path | None) -> None:
     """Match trails against crimes, score the hits, and write hits, quarantine and a manifest to OUT."""
     from geomatch.config import MatchConfig
@@ -97,9 +117,7 @@ def match(trails_path: str, crimes_path: Path, out_dir: Path, crimes_format: str
     if radius_m is not None or pad_min is not None:
         config = config.with_uniform_rule(radius_m, pad_min * 60.0 if pad_min is not None else None)
     inputs = MatchInputs(trails=trails_path if engine == "dask" else Path(trails_path), crimes=crimes_path,
-                         crimes_format=crimes_format, trails_column_map=_parse_column_map(trails_map),
-                         crimes_column_map=_parse_column_map(crimes_map), trails_crs=trails_crs,
-                         trails_naive_tz=trails_tz)
+                         **reading)
     scorer = None if no_score else _scorer(score_config, score_model, db_url)
     if engine == "dask":
         from geomatch.engines.dask_engine import DaskOptions, run_match_dask
@@ -370,13 +388,9 @@ def _evidence_summary(run) -> str:
               help="Trail shown either side of the window (min).")
 @click.option("--vicinity-m", type=click.FloatRange(min=0), default=500.0, show_default=True,
               help="Fixes within this distance (m) in the window are numbered and tabled.")
-@click.option("--crimes-format", type=click.Choice(["auto", "table", "moj"]), default="auto", show_default=True)
-@click.option("--trails-map", multiple=True, metavar="THEIRS=OURS", help="Rename a trails column (repeatable).")
-@click.option("--crimes-map", multiple=True, metavar="THEIRS=OURS", help="Rename a crimes column (repeatable).")
-@click.option("--trails-crs", help="CRS of x/y trail columns, e.g. EPSG:27700.")
-@click.option("--trails-tz", help="Time zone of trail timestamps without an offset.")
+@_reading_options
 def evidence(hits_path, trails_path, crimes_path, out_dir, basemap, tiles, workers, top, min_score, config_path,
-             context_min, vicinity_m, crimes_format, trails_map, crimes_map, trails_crs, trails_tz) -> None:
+             context_min, vicinity_m, reading) -> None:
     """Make an evidence pack per hit (maps, timeline, points, statement, manifest) and an index page in OUT."""
     from geomatch.config import MatchConfig
     from geomatch.evidence import EvidenceOptions, load_and_make_packs
@@ -385,8 +399,9 @@ def evidence(hits_path, trails_path, crimes_path, out_dir, basemap, tiles, worke
     options = EvidenceOptions(context_s=context_min * 60.0, vicinity_m=vicinity_m, basemap=basemap, tiles=tiles)
     run = load_and_make_packs(
         hits_path, trails_path, crimes_path, out_dir, config=config, options=options, workers=workers,
-        trails_kwargs={"column_map": _parse_column_map(trails_map), "crs": trails_crs, "naive_tz": trails_tz},
-        crimes_kwargs={"fmt": crimes_format, "column_map": _parse_column_map(crimes_map)}, top=top,
+        trails_kwargs={"column_map": reading["trails_column_map"], "crs": reading["trails_crs"],
+                       "naive_tz": reading["trails_naive_tz"]},
+        crimes_kwargs={"fmt": reading["crimes_format"], "column_map": reading["crimes_column_map"]}, top=top,
         min_score=min_score, progress=True)
     click.echo(_evidence_summary(run))
 
