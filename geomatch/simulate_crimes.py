@@ -351,7 +351,8 @@ def plant_clock_change(rng: np.random.Generator, town: Town, plans: list[Plan], 
                                     forced_offence="theft_from_vehicle")
         if committed:
             c = committed[0]
-            lo, hi = c.near_from - rng.uniform(5, 15) * 60.0, c.near_to + rng.uniform(5, 15) * 60.0
+            lo = max(second_one_am, c.near_from - rng.uniform(5, 15) * 60.0)  # both bounds in the second 01:xx
+            hi = c.near_to + rng.uniform(5, 15) * 60.0
             drafts.append(replace(c, t_from=math.floor(lo / ROUND_S) * ROUND_S, t_to=math.ceil(hi / ROUND_S) * ROUND_S))
             break
     first_one_am = second_one_am - 3600.0  # 01:00 BST

@@ -202,6 +202,7 @@ def test_clock_change_crimes_are_ambiguous_and_one_is_committed_in_the_second_ho
     second_hour = committed["at_scene_from"].map(_utc) >= pd.Timestamp("2026-10-25 01:00", tz="UTC")
     assert second_hour.sum() == 1  # other offenders' crimes may have a bound in the first 01:xx (BST)
     row = committed[second_hour].iloc[0]
+    assert row["committed_from"] < row["committed_to"]  # both local bounds in the second 01:xx: in order
     bst_reading = pd.Timestamp(row["committed_to"]).tz_localize("Europe/London", ambiguous=True)
     assert _utc(row["at_scene_from"]) > bst_reading  # only the widened (GMT) reading contains the offender
 
