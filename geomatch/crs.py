@@ -91,10 +91,11 @@ def _transform_on_lattice(lon: np.ndarray, lat: np.ndarray, target: str) -> tupl
         ix, iy = np.floor(grid_x).astype(np.int64), np.floor(grid_y).astype(np.int64)
         fx, fy = grid_x - ix, grid_y - iy
         corners_x, corners_y = _cell_corners(ix, iy, target)  # (4, n): lower-left, lower-right, upper-left, -right
-        for out, c in ((out_x, corners_x), (out_y, corners_y)):
-            bottom = c[0] * (1 - fx) + c[1] * fx
-            top = c[2] * (1 - fx) + c[3] * fx
-            out[finite] = bottom * (1 - fy) + top * fy
+        with np.errstate(invalid="ignore"):  # corners outside the projection's area are inf: redone below
+            for out, c in ((out_x, corners_x), (out_y, corners_y)):
+                bottom = c[0] * (1 - fx) + c[1] * fx
+                top = c[2] * (1 - fx) + c[3] * fx
+                out[finite] = bottom * (1 - fy) + top * fy
     bad = ~np.isfinite(out_x) | ~np.isfinite(out_y)
     if bad.any():  # missing input, or outside the projection's valid area: exactly as PROJ gives it
         out_x[bad], out_y[bad] = _exact(lon[bad], lat[bad], WGS84, target)
