@@ -89,7 +89,7 @@ def simulate_world(n_subjects: int = 36, days: int = 7, seed: int = 1, start: st
 
     About ``n_subjects * days * 86400 / fix_interval_s`` fixes (fewer in gaps) and
     ``days * (30 + 0.1 * n_subjects)`` crimes by untagged people, plus the offenders' crimes (about 0.35 per
-    offender-day) and planted coincidences (about 2 per subject-week).
+    offender-day) and planted coincidences (about 2.5 per subject-week).
     """
     if n_subjects < 1 or days < 1 or fix_interval_s < 1:
         raise InputError("simulate needs at least one subject, one day and a fix interval of 1 s or more")
