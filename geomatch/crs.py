@@ -58,6 +58,7 @@ LATTICE_STEP_DEG = 0.005
 """Spacing (degrees) of the lattice through which WGS84 points are transformed."""
 LATTICE_MAX_ERROR_M = 0.01
 """Bound (m) on the lattice interpolation error, checked by the tests; far below any fix's accuracy."""
+_LATTICE_CHUNK = 1 << 20
 
 
 def transform(x: np.ndarray, y: np.ndarray, source: str, target: str) -> tuple[np.ndarray, np.ndarray]:
@@ -83,7 +84,16 @@ def _exact(x: np.ndarray, y: np.ndarray, source: str, target: str) -> tuple[np.n
 
 
 def _transform_on_lattice(lon: np.ndarray, lat: np.ndarray, target: str) -> tuple[np.ndarray, np.ndarray]:
-    """Bilinear interpolation inside each point's lattice cell between the exact transforms of its corners."""
+    """Bilinear interpolation inside each point's lattice cell between the exact transforms of its corners,
+    a million points at a time to keep the temporaries small."""
+    out_x, out_y = np.full(len(lon), np.nan), np.full(len(lon), np.nan)
+    for start in range(0, len(lon), _LATTICE_CHUNK):
+        part = slice(start, start + _LATTICE_CHUNK)
+        out_x[part], out_y[part] = _interpolate_chunk(lon[part], lat[part], target)
+    return out_x, out_y
+
+
+def _interpolate_chunk(lon: np.ndarray, lat: np.ndarray, target: str) -> tuple[np.ndarray, np.ndarray]:
     out_x, out_y = np.full(len(lon), np.nan), np.full(len(lon), np.nan)
     finite = np.flatnonzero(np.isfinite(lon) & np.isfinite(lat))
     if len(finite):

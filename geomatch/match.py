@@ -25,7 +25,7 @@ measured again over their whole window. ``geomatch.oracle`` states the same rule
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import pandas as pd
@@ -48,6 +48,7 @@ HIT_COLUMNS = list(HIT_DTYPES)
 _NS = 1_000_000_000
 _GATE_SLACK_M = 1e-6  # the gate compares squares, the exact test distances: never let rounding drop a row
 _LEVELS = (256, 16)
+_MEASURE_CHUNK = 10_000  # hits measured at a time (their rows: every fix near the scene in the window)
 _WIDE_ACCURACY_M = 50.0  # fixes with a wider accuracy radius (m) are gated in their own box index  # fixes per box at each level of the bounding-box pyramid, coarse to fine
 _OBSERVED, _INTERPOLATED, _POSSIBLE, _NONE = 0, 1, 2, 3
 
@@ -122,11 +123,20 @@ def match_hits(trails: pd.DataFrame, crimes: pd.DataFrame, config: MatchConfig |
     zones = _Zones.from_frame(crimes, config)
     pairs = _window_pairs(fixes, zones)
     boxes = _Boxes.build(fixes)
-    presence, closest_bound = _presence(fixes, zones, pairs, boxes, config)
+    # chunks of pairs keep the row arrays, and so the memory, bounded whatever the size of the input
+    found = [_presence(fixes, zones, pairs.take(chunk), boxes, config) for chunk in _chunks(len(pairs.lo))]
+    presence = np.concatenate([f[0] for f in found])
+    closest_bound = np.concatenate([f[1] for f in found])
     is_hit = presence < _NONE
     hit_pairs = pairs.take(is_hit)
-    measured = _measure(fixes, zones, hit_pairs, boxes, closest_bound[is_hit], config)
+    measured = _Measured.concat([_measure(fixes, zones, hit_pairs.take(chunk), boxes, closest_bound[is_hit][chunk],
+                                          config) for chunk in _chunks(len(hit_pairs.lo), _MEASURE_CHUNK)])
     return _hits_frame(fixes, zones, crimes, hit_pairs, presence[is_hit], measured)
+
+
+def _chunks(n: int, size: int = 50_000) -> list[slice]:
+    """Consecutive slices of at most ``size`` items covering ``range(n)``."""
+    return [slice(start, min(start + size, n)) for start in range(0, n, size)] or [slice(0, 0)]
 
 
 @dataclass(frozen=True)
@@ -281,9 +291,21 @@ class _Rows:
     gap_possible: np.ndarray
 
 
+def _fixes_reaching(fixes: _Fixes, zones: _Zones, pairs: _Pairs, pair: np.ndarray,
+                    i: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For (pair, fix) rows: whether the fix, in the window, has an accuracy circle reaching the zone, and its
+    distance (m) when in the window (inf otherwise). The fix alone, for the wide-accuracy fixes."""
+    crime = pairs.crime[pair]
+    t = fixes.t[i]
+    distance = np.hypot(fixes.x[i] - zones.cx[crime], fixes.y[i] - zones.cy[crime])
+    in_window = (t >= zones.ws[crime]) & (t <= zones.we[crime])
+    return in_window & (distance <= zones.r[crime] + fixes.accuracy[i]), np.where(in_window, distance, np.inf)
+
+
 def _rows(fixes: _Fixes, zones: _Zones, pairs: _Pairs, pair: np.ndarray, i: np.ndarray,
-          config: MatchConfig) -> _Rows:
-    """Measure each (pair, fix) row exactly: the fix itself and the step to the next fix of the same pair range."""
+          config: MatchConfig, *, gaps: bool = False) -> _Rows:
+    """Measure each (pair, fix) row exactly: the fix itself and the step to the next fix of the same pair range
+    (and, with ``gaps``, whether that step is a gap from which the zone was reachable)."""
     crime = pairs.crime[pair]
     cx, cy, r, ws, we = zones.cx[crime], zones.cy[crime], zones.r[crime], zones.ws[crime], zones.we[crime]
     t0 = fixes.t[i]
@@ -332,12 +354,13 @@ def _rows(fixes: _Fixes, zones: _Zones, pairs: _Pairs, pair: np.ndarray, i: np.n
     seg_enter_ns = t0 + np.round(np.where(seg_in_zone, enter, 0.0) * dt).astype(np.int64)
     seg_leave_ns = t0 + np.round(np.where(seg_in_zone, leave, 0.0) * dt).astype(np.int64)
 
-    # a gap: the earliest arrival at the zone and the latest departure from it, in ns after the gap starts
-    is_gap = step_overlaps & ~is_segment & (dt <= round(config.possible_max_gap_s * _NS))
-    speed_per_ns = _gap_speed_mps(fixes, i, is_gap, config) / _NS
-    arrive = np.maximum(fix_d - r, 0.0) / speed_per_ns
-    depart = dt - np.maximum(next_d - r, 0.0) / speed_per_ns
-    gap_possible = is_gap & (arrive <= depart) & (arrive <= we - t0) & (depart >= ws - t0)
+    gap_possible = np.zeros(len(i), dtype=bool)
+    if gaps:  # the earliest arrival at the zone and the latest departure from it, in ns after the gap starts
+        is_gap = step_overlaps & ~is_segment & (dt <= round(config.possible_max_gap_s * _NS))
+        speed_per_ns = _gap_speed_mps(fixes, i, is_gap, config) / _NS
+        arrive = np.maximum(fix_d - r, 0.0) / speed_per_ns
+        depart = dt - np.maximum(next_d - r, 0.0) / speed_per_ns
+        gap_possible = is_gap & (arrive <= depart) & (arrive <= we - t0) & (depart >= ws - t0)
 
     return _Rows(pair, i, fix_in_window, fix_d, fix_in_zone, fix_reaches_zone, next_d_in_window, seg_valid, seg_d, u_star,
                  seg_in_zone, seg_enter_ns, seg_leave_ns, dt, seg_speed, step_overlaps, gap_possible)
@@ -370,17 +393,16 @@ def _presence(fixes: _Fixes, zones: _Zones, pairs: _Pairs, boxes: _Boxes,
         return presence, np.full(n, np.inf)
     radius = zones.r[pairs.crime]
     wide_pair, wide_i = boxes.wide.gate(zones, pairs, radius, with_accuracy=True)
-    wide_rows = _rows(fixes, zones, pairs, wide_pair, wide_i, config)
-    presence[np.unique(wide_pair[wide_rows.fix_reaches_zone])] = _POSSIBLE
+    wide_reaching, wide_distance = _fixes_reaching(fixes, zones, pairs, wide_pair, wide_i)
+    presence[np.unique(wide_pair[wide_reaching])] = _POSSIBLE
     pair, i = boxes.main.gate(zones, pairs, radius, with_accuracy=True)
     rows = _rows(fixes, zones, pairs, pair, i, config)
     for code, hit in ((_POSSIBLE, rows.fix_reaches_zone), (_INTERPOLATED, rows.seg_in_zone),
                       (_OBSERVED, rows.fix_in_zone)):  # weakest first, so the strongest class wins
         presence[np.unique(pair[hit])] = code
-    bound = np.minimum(_min_by_pair(pair, _window_distances(rows), n),
-                       _min_by_pair(wide_pair, _window_distances(wide_rows), n))
+    bound = np.minimum(_min_by_pair(pair, _window_distances(rows), n), _min_by_pair(wide_pair, wide_distance, n))
     gap_pair, gap_i = _gap_rows(fixes, pairs, presence, config)
-    gap_rows = _rows(fixes, zones, pairs, gap_pair, gap_i, config)
+    gap_rows = _rows(fixes, zones, pairs, gap_pair, gap_i, config, gaps=True)
     gap_hits = np.unique(gap_pair[gap_rows.gap_possible])
     presence[gap_hits] = np.minimum(presence[gap_hits], _POSSIBLE)
     bound = np.minimum(bound, _min_by_pair(gap_pair, _window_distances(gap_rows), n))
@@ -434,6 +456,10 @@ class _Measured:
     accuracy_m: np.ndarray
     source: np.ndarray
     max_gap_s: np.ndarray
+
+    @classmethod
+    def concat(cls, parts: list["_Measured"]) -> "_Measured":
+        return cls(*(np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(cls)))
 
 
 def _measure(fixes: _Fixes, zones: _Zones, pairs: _Pairs, boxes: _Boxes, closest_bound: np.ndarray,

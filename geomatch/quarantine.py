@@ -123,7 +123,10 @@ class RowChecks:
         bad_rows = np.flatnonzero(bad)
         quarantined = self.raw.take(bad_rows).reset_index(drop=True)
         quarantined[REASON] = self.reasons(bad_rows)
-        kept = np.flatnonzero(~bad) if order is None else order[~bad[order]]
-        accepted = cleaned.take(kept).reset_index(drop=True)
+        if order is None and not bad.any():
+            accepted = cleaned.reset_index(drop=True)  # nothing to drop or reorder: no copy
+        else:
+            accepted = cleaned.take(np.flatnonzero(~bad) if order is None else order[~bad[order]])
+            accepted = accepted.reset_index(drop=True)
         return Validated(name=name, source=source, accepted=accepted, quarantined=quarantined,
                          rows_in=len(self.raw))

@@ -77,6 +77,7 @@ def read_table(path: Path | str, *, column_map: Mapping[str, str] | None = None,
 
 def _read_parquet(path: Path, column_map: Mapping[str, str], columns: Sequence[str] | None,
                   categorical: Sequence[str]):
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     schema = pq.read_schema(path)
@@ -91,7 +92,12 @@ def _read_parquet(path: Path, column_map: Mapping[str, str], columns: Sequence[s
     if columns is not None:
         wanted = [reverse.get(c, c) for c in columns if reverse.get(c, c) in schema.names]
     dictionary = [reverse.get(c, c) for c in categorical if reverse.get(c, c) in schema.names]
-    return pq.read_table(path, columns=wanted, read_dictionary=dictionary or None).to_pandas(), None
+    table = pq.read_table(path, columns=wanted, read_dictionary=dictionary or None)
+    # column by column, freeing Arrow's copy as it goes, then giving the freed memory back to the system
+    frame = table.to_pandas(self_destruct=True, split_blocks=True)
+    del table
+    pa.default_memory_pool().release_unused()
+    return frame, None
 
 
 def _read_geopackage(path: Path):

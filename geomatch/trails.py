@@ -84,7 +84,7 @@ def validate_trails(table: RawTable, *, crs: str | None = None, naive_tz: str | 
         "accuracy_m": accuracy.to_numpy(dtype=float),
         "source": source,
         SOURCE_ROW: raw[SOURCE_ROW].to_numpy(),
-    })
+    }, copy=False)  # the arrays are ours: no second copy of millions of rows
     order = _sort_order(subject, times.utc)
     _check_duplicates(subject, times.utc, x, y, order, checks)
     validated = checks.split("trails", str(table.path), cleaned, order=order)
