@@ -80,6 +80,9 @@ def test_trails_from_parquet_geopackage_and_column_map(tmp_path):
     gdf.to_file(tmp_path / "t.gpkg")
     validated, _ = load_trails(tmp_path / "t.gpkg")
     assert validated.accepted["x"].tolist() == pytest.approx([616000, 616010])
+    gdf.to_crs("EPSG:4326").to_parquet(tmp_path / "t.geoparquet")  # GeoParquet in WGS84
+    validated, crs = load_trails(tmp_path / "t.geoparquet")
+    assert crs == "EPSG:27700" and validated.accepted["x"].tolist() == pytest.approx([616000, 616010], abs=0.01)
 
 
 def test_trails_outside_great_britain_use_a_utm_zone(tmp_path):
