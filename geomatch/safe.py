@@ -22,11 +22,16 @@ def neutralise_cell(value: object) -> object:
 
 
 def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """A copy of ``frame`` with every text cell (and text column name) neutralised."""
+    """A copy of ``frame`` with every text cell (and text column name) neutralised, column by column."""
     out = frame.copy()
     for column in out.columns:
-        if out[column].dtype == object or pd.api.types.is_string_dtype(out[column]):
-            out[column] = out[column].map(neutralise_cell)
+        values = out[column]
+        if values.dtype == object or pd.api.types.is_string_dtype(values):
+            risky = values.str.startswith(FORMULA_PREFIXES).fillna(False).astype(bool)
+            if risky.any():
+                values = values.astype(object)
+                values[risky] = "'" + values[risky].astype(str)
+                out[column] = values
     out.columns = [neutralise_cell(str(c)) for c in out.columns]
     return out
 
