@@ -72,6 +72,7 @@ class _Fixes:
     source_names: np.ndarray
     starts: np.ndarray
     ends: np.ndarray
+    step_ns: np.ndarray  # time to the subject's next fix (ns); 0 after a subject's last fix
 
     @classmethod
     def from_frame(cls, trails: pd.DataFrame) -> "_Fixes":
@@ -81,13 +82,16 @@ class _Fixes:
         starts = np.concatenate([[0], boundaries]) if len(codes) else np.zeros(0, dtype=np.int64)
         ends = np.concatenate([boundaries, [len(codes)]]) if len(codes) else np.zeros(0, dtype=np.int64)
         source = trails["source"].astype("category")
+        t = utc_ns(trails["timestamp"])
+        step = np.zeros(len(t), dtype=np.int64)
+        step[:-1] = np.where(codes[1:] == codes[:-1], np.diff(t), 0)
         return cls(
-            subject=codes, t=utc_ns(trails["timestamp"]),
+            subject=codes, t=t,
             x=trails["x"].to_numpy(dtype=float), y=trails["y"].to_numpy(dtype=float),
             accuracy=np.nan_to_num(trails["accuracy_m"].to_numpy(dtype=float), nan=0.0),
             source=source.cat.codes.to_numpy(), subject_names=np.asarray(subject.cat.categories, dtype=object),
             source_names=np.asarray(source.cat.categories, dtype=object),
-            starts=starts.astype(np.int64), ends=ends.astype(np.int64),
+            starts=starts.astype(np.int64), ends=ends.astype(np.int64), step_ns=step,
         )
 
 
@@ -124,7 +128,10 @@ def match_hits(trails: pd.DataFrame, crimes: pd.DataFrame, config: MatchConfig |
     pairs = _window_pairs(fixes, zones)
     boxes = _Boxes.build(fixes)
     # chunks of pairs keep the row arrays, and so the memory, bounded whatever the size of the input
-    found = [_presence(fixes, zones, pairs.take(chunk), boxes, config) for chunk in _chunks(len(pairs.lo))]
+    gap_starts = np.flatnonzero((fixes.step_ns > round(config.interp_max_gap_s * _NS))
+                                & (fixes.step_ns <= round(config.possible_max_gap_s * _NS)))
+    found = [_presence(fixes, zones, pairs.take(chunk), boxes, gap_starts, config)
+             for chunk in _chunks(len(pairs.lo))]
     presence = np.concatenate([f[0] for f in found])
     closest_bound = np.concatenate([f[1] for f in found])
     is_hit = presence < _NONE
@@ -383,7 +390,7 @@ def _gap_speed_mps(fixes: _Fixes, i: np.ndarray, is_gap: np.ndarray, config: Mat
     return np.minimum(speed, config.max_speed_mps)
 
 
-def _presence(fixes: _Fixes, zones: _Zones, pairs: _Pairs, boxes: _Boxes,
+def _presence(fixes: _Fixes, zones: _Zones, pairs: _Pairs, boxes: _Boxes, gap_starts: np.ndarray,
               config: MatchConfig) -> tuple[np.ndarray, np.ndarray]:
     """The presence class code of every pair (``_NONE`` when it is no hit), and an upper bound (m) on each
     pair's closest approach during the window (inf when the rows looked at do not bound it)."""
@@ -401,7 +408,7 @@ def _presence(fixes: _Fixes, zones: _Zones, pairs: _Pairs, boxes: _Boxes,
                       (_OBSERVED, rows.fix_in_zone)):  # weakest first, so the strongest class wins
         presence[np.unique(pair[hit])] = code
     bound = np.minimum(_min_by_pair(pair, _window_distances(rows), n), _min_by_pair(wide_pair, wide_distance, n))
-    gap_pair, gap_i = _gap_rows(fixes, pairs, presence, config)
+    gap_pair, gap_i = _gap_rows(pairs, presence, gap_starts)
     gap_rows = _rows(fixes, zones, pairs, gap_pair, gap_i, config, gaps=True)
     gap_hits = np.unique(gap_pair[gap_rows.gap_possible])
     presence[gap_hits] = np.minimum(presence[gap_hits], _POSSIBLE)
@@ -424,17 +431,13 @@ def _window_distances(rows: "_Rows") -> np.ndarray:
     return np.minimum(np.minimum(fix_d, rows.next_d_in_window), rows.seg_d)
 
 
-def _gap_rows(fixes: _Fixes, pairs: _Pairs, presence: np.ndarray,
-              config: MatchConfig) -> tuple[np.ndarray, np.ndarray]:
-    """(pair, fix) rows that start a gap short enough to make a ``possible`` hit, for pairs not yet hits.
+def _gap_rows(pairs: _Pairs, presence: np.ndarray, gap_start: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(pair, fix) rows, for pairs not yet hits, of the fixes in ``gap_start`` (those that start a gap short
+    enough to make a ``possible`` hit).
 
     The box pyramid cannot gate gaps (from a gap the subject may have gone anywhere reachable), so every gap
     inside each remaining pair's range is tested.
     """
-    dt = np.diff(fixes.t)
-    same_subject = np.diff(fixes.subject) == 0
-    gap_start = np.flatnonzero(same_subject & (dt > round(config.interp_max_gap_s * _NS))
-                               & (dt <= round(config.possible_max_gap_s * _NS)))
     open_pairs = np.flatnonzero(presence == _NONE)
     first = np.searchsorted(gap_start, pairs.lo[open_pairs], side="left")
     last = np.searchsorted(gap_start, pairs.hi[open_pairs] - 1, side="left")
@@ -521,7 +524,7 @@ def _measure(fixes: _Fixes, zones: _Zones, pairs: _Pairs, boxes: _Boxes, closest
 def _range_max_step(fixes: _Fixes, pairs: _Pairs) -> np.ndarray:
     """Per pair, the longest interval (ns) between consecutive fixes in ``[lo, hi)``; every such interval
     meets the window by construction of the range. 0 when the range holds a single fix."""
-    steps = np.append(np.diff(fixes.t), 0)
+    steps = fixes.step_ns
     order = np.argsort(pairs.lo, kind="stable")  # sorted starts keep reduceat's work near the data size
     bounds = np.column_stack([pairs.lo[order], pairs.hi[order] - 1]).ravel()
     longest = np.empty(len(order), dtype=np.int64)
