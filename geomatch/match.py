@@ -47,9 +47,9 @@ HIT_DTYPES = {
 HIT_COLUMNS = list(HIT_DTYPES)
 _NS = 1_000_000_000
 _GATE_SLACK_M = 1e-6  # the gate compares squares, the exact test distances: never let rounding drop a row
-_LEVELS = (256, 16)
-_MEASURE_CHUNK = 10_000  # hits measured at a time (their rows: every fix near the scene in the window)
-_WIDE_ACCURACY_M = 50.0  # fixes with a wider accuracy radius (m) are gated in their own box index  # fixes per box at each level of the bounding-box pyramid, coarse to fine
+_LEVELS = (256, 16)  # fixes per box at each level of the bounding-box pyramid, coarse to fine
+_WIDE_ACCURACY_M = 50.0  # fixes with a wider accuracy radius (m) are gated in their own box index
+_MEASURE_CHUNK = 10_000  # hits measured at a time (their rows: the fixes near the scene in the window)
 _OBSERVED, _INTERPOLATED, _POSSIBLE, _NONE = 0, 1, 2, 3
 
 
@@ -136,8 +136,7 @@ def match_hits(trails: pd.DataFrame, crimes: pd.DataFrame, config: MatchConfig |
     closest_bound = np.concatenate([f[1] for f in found])
     is_hit = presence < _NONE
     hit_pairs = pairs.take(is_hit)
-    measured = _Measured.concat([_measure(fixes, zones, hit_pairs.take(chunk), boxes, closest_bound[is_hit][chunk],
-                                          config) for chunk in _chunks(len(hit_pairs.lo), _MEASURE_CHUNK)])
+    measured = _measure_hits(fixes, zones, hit_pairs, boxes, closest_bound[is_hit], config)
     return _hits_frame(fixes, zones, crimes, hit_pairs, presence[is_hit], measured)
 
 
@@ -217,14 +216,17 @@ class _BoxIndex:
             levels.insert(0, (size,) + tuple(_reduce_runs(f, v, size // fine) for v, f in zip(boxes, reducers)))
         return cls(index, tuple(levels))
 
-    def gate(self, zones: _Zones, pairs: _Pairs, reach: np.ndarray,
-             with_accuracy: bool) -> tuple[np.ndarray, np.ndarray]:
+    def gate(self, zones: _Zones, pairs: _Pairs, reach: np.ndarray, with_accuracy: bool,
+             nearest: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """(pair number, global fix index) rows, sorted and unique, of the fixes whose neighbourhood may come
         within ``reach`` metres (per pair) of the pair's scene; ``with_accuracy`` widens it by each run's
         largest accuracy radius.
 
         Runs whose box lies farther from the scene are discarded level by level. Every point of the trail
-        within reach, fix or segment, lies in a surviving run.
+        within reach, fix or segment, lies in a surviving run. With ``nearest`` (branch and bound), runs are also
+        discarded when they lie farther than some other run's farthest corner, among runs holding a fix inside
+        the window: the closest point of the trail in the window, and everything within the zone's radius, are
+        kept.
         """
         lo, hi = pairs.lo, pairs.hi
         if self.index is not None:
@@ -237,7 +239,10 @@ class _BoxIndex:
             dx = np.maximum(np.maximum(min_x[box] - zones.cx[crime], zones.cx[crime] - max_x[box]), 0.0)
             dy = np.maximum(np.maximum(min_y[box] - zones.cy[crime], zones.cy[crime] - max_y[box]), 0.0)
             limit = reach[owner[box_owner]] + (max_acc[box] if with_accuracy else 0.0) + _GATE_SLACK_M
-            near = dx * dx + dy * dy <= limit * limit
+            distance2 = dx * dx + dy * dy
+            near = distance2 <= limit * limit
+            if nearest:
+                near &= distance2 <= self._nearest_bound2(zones, pairs, owner, box_owner, box, size, lo, hi)
             box_owner, box = box_owner[near], box[near]
             owner = owner[box_owner]
             lo = np.maximum(lo[box_owner], box * size)
@@ -249,6 +254,23 @@ class _BoxIndex:
         unique = np.ones(len(pair), dtype=bool)
         unique[1:] = (pair[1:] != pair[:-1]) | (index[1:] != index[:-1])
         return pair[unique], index[unique]
+
+    def _nearest_bound2(self, zones: _Zones, pairs: _Pairs, owner: np.ndarray, box_owner: np.ndarray,
+                        box: np.ndarray, size: int, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        """Per (range, box) row: the squared distance (m²) beyond which a run cannot hold the pair's closest
+        point: the pair's smallest farthest-corner distance over boxes holding a fix strictly inside its range
+        (so inside its window), and never less than its zone's radius. Main index only (positions = fixes)."""
+        _, min_x, max_x, min_y, max_y, _ = next(level for level in self.levels if level[0] == size)
+        crime = pairs.crime[owner[box_owner]]
+        far_x = np.maximum(np.abs(min_x[box] - zones.cx[crime]), np.abs(max_x[box] - zones.cx[crime]))
+        far_y = np.maximum(np.abs(min_y[box] - zones.cy[crime]), np.abs(max_y[box] - zones.cy[crime]))
+        first = np.maximum(np.maximum(lo[box_owner], box * size), pairs.lo[owner[box_owner]] + 1)
+        last = np.minimum(np.minimum(hi[box_owner], (box + 1) * size + 1) - 1, pairs.hi[owner[box_owner]] - 2)
+        far2 = np.where(first <= last, far_x * far_x + far_y * far_y, np.inf)
+        pair_of_owner = owner  # ranges of one pair are consecutive, so the per-pair minimum is a grouped one
+        bound2 = _min_by_pair(pair_of_owner[box_owner], far2, len(pairs.lo))[pair_of_owner[box_owner]]
+        radius = zones.r[crime] + _GATE_SLACK_M
+        return np.maximum(bound2, radius * radius) * (1 + 1e-12) + _GATE_SLACK_M
 
 
 def _reduce_runs(ufunc: np.ufunc, values: np.ndarray, size: int) -> np.ndarray:
@@ -465,21 +487,25 @@ class _Measured:
         return cls(*(np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(cls)))
 
 
-def _measure(fixes: _Fixes, zones: _Zones, pairs: _Pairs, boxes: _Boxes, closest_bound: np.ndarray,
-             config: MatchConfig) -> _Measured:
-    """Measure each hit over its window.
 
-    Only the fixes that may come within ``max(closest bound, radius)`` of the scene are looked at: they hold
-    the closest approach and every moment inside the zone. A hit with no trail inside its window at all has an
-    infinite bound, so all of its (two) fixes are looked at. The longest gap is a range maximum over the
-    whole window.
-    """
+def _measure_hits(fixes: _Fixes, zones: _Zones, pairs: _Pairs, boxes: _Boxes, closest_bound: np.ndarray,
+                  config: MatchConfig) -> _Measured:
+    """Measure each hit over its window, in chunks of hits to keep the row arrays small. The closest approach
+    and every moment in the zone lie within ``max(closest bound, radius)`` of the scene, and the box index
+    narrows that down to the runs near the closest point (branch and bound)."""
+    reach = np.maximum(closest_bound, zones.r[pairs.crime])
+    return _Measured.concat([_measure(fixes, zones, pairs.take(chunk), boxes, reach[chunk], config)
+                             for chunk in _chunks(len(pairs.lo), _MEASURE_CHUNK)])
+
+
+def _measure(fixes: _Fixes, zones: _Zones, pairs: _Pairs, boxes: _Boxes, reach: np.ndarray,
+             config: MatchConfig) -> _Measured:
+    """Measure each hit from the fixes within ``reach`` metres of its scene that may hold its closest approach
+    or lie in its zone (see :func:`_measure_hits`). The longest gap is a range maximum over the window."""
     n = len(pairs.lo)
-    pair, i = boxes.main.gate(zones, pairs, np.maximum(closest_bound, zones.r[pairs.crime]), with_accuracy=False)
+    pair, i = boxes.main.gate(zones, pairs, reach, with_accuracy=False, nearest=True)
     rows = _rows(fixes, zones, pairs, pair, i, config)
-    starts = np.searchsorted(pair, np.arange(n))
-    if len(np.unique(pair)) != n:  # every hit has a trail point within its bound, so it keeps rows
-        raise AssertionError("a hit lost all its rows in gating")
+    present, starts = np.unique(pair, return_index=True)
     nat, never = np.iinfo(np.int64).min, np.iinfo(np.int64).max
     j = np.where(i + 1 < len(fixes.t), i + 1, i)
     u = rows.seg_u
@@ -487,8 +513,7 @@ def _measure(fixes: _Fixes, zones: _Zones, pairs: _Pairs, boxes: _Boxes, closest
     # Closest approach: fixes in the window and segment points strictly between fixes, interleaved so that
     # each pair's candidates are in time order; a pair with no trail in its window falls back to its fixes.
     interior = rows.seg_valid & (u > 0) & (u < 1)
-    no_window_trail = np.minimum.reduceat(_window_distances(rows), starts) == np.inf
-    fix_d = np.where(rows.fix_in_window | no_window_trail[pair], rows.fix_d, np.inf)
+    fix_d = np.where(rows.fix_in_window | ~_window_has_trail(fixes, zones, pairs, config)[pair], rows.fix_d, np.inf)
     cand_d = np.column_stack([fix_d, np.where(interior, rows.seg_d, np.inf)]).ravel()
     cand_t = np.column_stack([fixes.t[i], fixes.t[i] + np.round(u * rows.seg_dt_ns).astype(np.int64)]).ravel()
     cand_x = np.column_stack([fixes.x[i], fixes.x[i] + u * (fixes.x[j] - fixes.x[i])]).ravel()
@@ -497,28 +522,51 @@ def _measure(fixes: _Fixes, zones: _Zones, pairs: _Pairs, boxes: _Boxes, closest
     cand_acc = np.column_stack([fixes.accuracy[i], np.maximum(fixes.accuracy[i], fixes.accuracy[j])]).ravel()
     cand_src = np.column_stack([fixes.source[i], np.where(u < 0.5, fixes.source[i], fixes.source[j])]).ravel()
     cand_starts = 2 * starts
-    best_d = np.minimum.reduceat(cand_d, cand_starts)
+    best_d = np.minimum.reduceat(cand_d, cand_starts) if len(cand_d) else np.zeros(0)
     is_best = np.flatnonzero(cand_d == np.repeat(best_d, np.diff(np.append(cand_starts, len(cand_d)))))
-    _, first = np.unique(np.repeat(np.arange(n), 2 * np.diff(np.append(starts, len(pair))))[is_best],
-                         return_index=True)
+    _, first = np.unique(np.repeat(pair, 2)[is_best], return_index=True)  # the earliest of equal bests
     best = is_best[first]
 
     enter = np.column_stack([np.where(rows.fix_in_zone, fixes.t[i], never),
                              np.where(rows.seg_in_zone, rows.seg_enter_ns, never)]).ravel()
     leave = np.column_stack([np.where(rows.fix_in_zone, fixes.t[i], nat),
                              np.where(rows.seg_in_zone, rows.seg_leave_ns, nat)]).ravel()
-    first_in = np.minimum.reduceat(enter, cand_starts)
     zone_ns = np.where(rows.seg_in_zone, rows.seg_leave_ns - rows.seg_enter_ns, 0)
+
+    def per_pair(values: np.ndarray, empty) -> np.ndarray:  # values of the present pairs, spread over all
+        out = np.full(n, empty, dtype=np.asarray(values).dtype if len(values) else type(empty))
+        out[present] = values
+        return out
+
+    reduce = (lambda ufunc, values, at: ufunc.reduceat(values, at)) if len(pair) else (lambda *_: np.zeros(0))
+    first_in = per_pair(reduce(np.minimum, enter, cand_starts), never)
     accuracy = cand_acc[best]
     return _Measured(
-        min_distance_m=cand_d[best], closest_ns=cand_t[best], closest_x=cand_x[best], closest_y=cand_y[best],
+        min_distance_m=per_pair(cand_d[best], np.inf), closest_ns=per_pair(cand_t[best], nat),
+        closest_x=per_pair(cand_x[best], np.nan), closest_y=per_pair(cand_y[best], np.nan),
         first_in_ns=np.where(first_in == never, nat, first_in),
-        last_out_ns=np.maximum.reduceat(leave, cand_starts),
-        time_in_zone_s=np.add.reduceat(zone_ns, starts) / _NS,
-        n_fixes_in_zone=np.add.reduceat(rows.fix_in_zone.astype(np.int64), starts),
-        speed_mps=cand_speed[best], accuracy_m=np.where(accuracy > 0, accuracy, np.nan), source=cand_src[best],
+        last_out_ns=per_pair(reduce(np.maximum, leave, cand_starts), nat),
+        time_in_zone_s=per_pair(reduce(np.add, zone_ns, starts), 0) / _NS,
+        n_fixes_in_zone=per_pair(reduce(np.add, rows.fix_in_zone.astype(np.int64), starts), 0),
+        speed_mps=per_pair(cand_speed[best], np.nan),
+        accuracy_m=per_pair(np.where(accuracy > 0, accuracy, np.nan), np.nan),
+        source=per_pair(cand_src[best], 0),
         max_gap_s=_range_max_step(fixes, pairs) / _NS,
     )
+
+
+def _window_has_trail(fixes: _Fixes, zones: _Zones, pairs: _Pairs, config: MatchConfig) -> np.ndarray:
+    """Per pair, whether any of the trail lies in the window: a fix in it, or a segment (not a gap) across it.
+
+    The range ``[lo, hi)`` starts with the last fix before the window (if any), so the first two fixes tell.
+    """
+    ws, we = zones.ws[pairs.crime], zones.we[pairs.crime]
+    second = np.minimum(pairs.lo + 1, pairs.hi - 1)
+    t0, t1 = fixes.t[pairs.lo], fixes.t[second]
+    fix_in = ((t0 >= ws) & (t0 <= we)) | ((t1 >= ws) & (t1 <= we))
+    spanned = (second > pairs.lo) & (t0 < ws) & (t1 > we) & (
+        fixes.step_ns[pairs.lo] <= round(config.interp_max_gap_s * _NS))
+    return fix_in | spanned
 
 
 def _range_max_step(fixes: _Fixes, pairs: _Pairs) -> np.ndarray:
