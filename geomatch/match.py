@@ -127,9 +127,9 @@ def match_hits(trails: pd.DataFrame, crimes: pd.DataFrame, config: MatchConfig |
     zones = _Zones.from_frame(crimes, config)
     pairs = _window_pairs(fixes, zones)
     boxes = _Boxes.build(fixes)
-    # chunks of pairs keep the row arrays, and so the memory, bounded whatever the size of the input
     gap_starts = np.flatnonzero((fixes.step_ns > round(config.interp_max_gap_s * _NS))
                                 & (fixes.step_ns <= round(config.possible_max_gap_s * _NS)))
+    # chunks of pairs keep the row arrays, and so the memory, bounded whatever the size of the input
     found = [_presence(fixes, zones, pairs.take(chunk), boxes, gap_starts, config)
              for chunk in _chunks(len(pairs.lo))]
     presence = np.concatenate([f[0] for f in found])
@@ -235,14 +235,19 @@ class _BoxIndex:
         lo, hi = lo[owner], hi[owner]
         for size, min_x, max_x, min_y, max_y, max_acc in self.levels:
             box_owner, box = expand_ranges(lo // size, (hi - 1) // size + 1)
-            crime = pairs.crime[owner[box_owner]]
-            dx = np.maximum(np.maximum(min_x[box] - zones.cx[crime], zones.cx[crime] - max_x[box]), 0.0)
-            dy = np.maximum(np.maximum(min_y[box] - zones.cy[crime], zones.cy[crime] - max_y[box]), 0.0)
-            limit = reach[owner[box_owner]] + (max_acc[box] if with_accuracy else 0.0) + _GATE_SLACK_M
+            pair = owner[box_owner]
+            cx, cy = zones.cx[pairs.crime[pair]], zones.cy[pairs.crime[pair]]
+            dx = np.maximum(np.maximum(min_x[box] - cx, cx - max_x[box]), 0.0)
+            dy = np.maximum(np.maximum(min_y[box] - cy, cy - max_y[box]), 0.0)
+            limit = reach[pair] + (max_acc[box] if with_accuracy else 0.0) + _GATE_SLACK_M
             distance2 = dx * dx + dy * dy
             near = distance2 <= limit * limit
             if nearest:
-                near &= distance2 <= self._nearest_bound2(zones, pairs, owner, box_owner, box, size, lo, hi)
+                far2 = np.maximum(np.abs(min_x[box] - cx), np.abs(max_x[box] - cx)) ** 2 + np.maximum(
+                    np.abs(min_y[box] - cy), np.abs(max_y[box] - cy)) ** 2
+                first = np.maximum(lo[box_owner], box * size)
+                last = np.minimum(hi[box_owner], (box + 1) * size + 1) - 1
+                near &= distance2 <= _nearest_bound2(zones, pairs, pair, far2, first, last)
             box_owner, box = box_owner[near], box[near]
             owner = owner[box_owner]
             lo = np.maximum(lo[box_owner], box * size)
@@ -255,22 +260,17 @@ class _BoxIndex:
         unique[1:] = (pair[1:] != pair[:-1]) | (index[1:] != index[:-1])
         return pair[unique], index[unique]
 
-    def _nearest_bound2(self, zones: _Zones, pairs: _Pairs, owner: np.ndarray, box_owner: np.ndarray,
-                        box: np.ndarray, size: int, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-        """Per (range, box) row: the squared distance (m²) beyond which a run cannot hold the pair's closest
-        point: the pair's smallest farthest-corner distance over boxes holding a fix strictly inside its range
-        (so inside its window), and never less than its zone's radius. Main index only (positions = fixes)."""
-        _, min_x, max_x, min_y, max_y, _ = next(level for level in self.levels if level[0] == size)
-        crime = pairs.crime[owner[box_owner]]
-        far_x = np.maximum(np.abs(min_x[box] - zones.cx[crime]), np.abs(max_x[box] - zones.cx[crime]))
-        far_y = np.maximum(np.abs(min_y[box] - zones.cy[crime]), np.abs(max_y[box] - zones.cy[crime]))
-        first = np.maximum(np.maximum(lo[box_owner], box * size), pairs.lo[owner[box_owner]] + 1)
-        last = np.minimum(np.minimum(hi[box_owner], (box + 1) * size + 1) - 1, pairs.hi[owner[box_owner]] - 2)
-        far2 = np.where(first <= last, far_x * far_x + far_y * far_y, np.inf)
-        pair_of_owner = owner  # ranges of one pair are consecutive, so the per-pair minimum is a grouped one
-        bound2 = _min_by_pair(pair_of_owner[box_owner], far2, len(pairs.lo))[pair_of_owner[box_owner]]
-        radius = zones.r[crime] + _GATE_SLACK_M
-        return np.maximum(bound2, radius * radius) * (1 + 1e-12) + _GATE_SLACK_M
+
+def _nearest_bound2(zones: _Zones, pairs: _Pairs, pair: np.ndarray, far2: np.ndarray, first: np.ndarray,
+                    last: np.ndarray) -> np.ndarray:
+    """For box rows of ``pair`` (sorted) holding fixes ``first..last`` with farthest corner ``far2`` (m²): the
+    squared distance beyond which a box cannot hold the pair's closest point in the window. That is the pair's
+    smallest farthest corner over boxes holding a fix strictly inside its range (so inside its window), and
+    never less than its zone's radius (the zone is always kept)."""
+    inside = np.maximum(first, pairs.lo[pair] + 1) <= np.minimum(last, pairs.hi[pair] - 2)
+    bound2 = _min_by_pair(pair, np.where(inside, far2, np.inf), len(pairs.lo))[pair]
+    radius = zones.r[pairs.crime[pair]] + _GATE_SLACK_M
+    return np.maximum(bound2, radius * radius) * (1 + 1e-12) + _GATE_SLACK_M
 
 
 def _reduce_runs(ufunc: np.ufunc, values: np.ndarray, size: int) -> np.ndarray:

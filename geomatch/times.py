@@ -110,13 +110,6 @@ def _localise(naive: pd.Series, *, side: Side, tz: str) -> tuple[pd.Series, np.n
     return widened.dt.tz_convert("UTC"), amb, gap
 
 
-def to_uk_local(utc: pd.Series | pd.Timestamp):
-    """UTC times shown in UK local time (the offset is kept, so ``isoformat`` names it)."""
-    if isinstance(utc, pd.Timestamp):
-        return utc.tz_convert(UK_TZ)
-    return utc.dt.tz_convert(UK_TZ)
-
-
 def format_uk(ts: pd.Timestamp) -> str:
     """A UTC instant as UK local time with its offset, e.g. ``2026-10-25 01:30:00 +01:00 (BST)``."""
     if pd.isna(ts):
