@@ -126,4 +126,4 @@ def utc_ns(times: pd.Series) -> np.ndarray:
 
 def from_utc_ns(values: np.ndarray) -> pd.Series:
     """The inverse of :func:`utc_ns`: int64 nanoseconds to a ``datetime64[ns, UTC]`` Series."""
-    return pd.Series(pd.to_datetime(np.asarray(values, dtype="i8"), utc=True))
+    return pd.Series(pd.DatetimeIndex(np.asarray(values, dtype="i8").view("M8[ns]")).tz_localize("UTC"))

@@ -139,7 +139,7 @@ def match_slot(crimes: pd.DataFrame, config: MatchConfig, task: SlotTask, edges:
     """Round 2 task: the hits of the crimes a slot owns, over the fixes of the partitions it reads plus its
     edge fixes (see :mod:`geomatch.engines.plan`)."""
     trails = needed_fixes(_as_trails([p.fixes for p in parts] + [edges]), task.span_ns)
-    return match_hits(trails, crimes.iloc[task.owned].reset_index(drop=True), config)
+    return match_hits(trails, crimes.iloc[task.owned].reset_index(drop=True), config, threads=1)
 
 
 def _as_trails(frames: list[pd.DataFrame]) -> pd.DataFrame:

@@ -180,3 +180,44 @@ def test_long_trails_with_fallback_fixes_agree_with_oracle():
                                              for k, ((mx, my), t) in enumerate(zip(middles, seconds))])])
     hits = assert_agrees(trails, crimes)
     assert set(hits.presence) == {"observed", "interpolated", "possible"}
+
+
+def random_long_world(seed: int, n_fixes: int, n_crimes: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Two subjects with ``n_fixes`` fixes each: walks, drives, stops and jumps, some wide fallback fixes and
+    gaps, so that a pair's walk over the box pyramid skips and keeps runs at both levels."""
+    rng = np.random.default_rng(seed)
+    points = []
+    for s in range(2):
+        seconds = np.cumsum(rng.choice([1, 60, 60, 60, 60, 120, 301, 900, 2400], n_fixes))
+        moving = rng.random(n_fixes) < 0.6  # stops: the subject stays put for a while
+        step = np.where(moving[:, None], rng.normal(0, 150, (n_fixes, 2)), rng.normal(0, 3, (n_fixes, 2)))
+        step[rng.random(n_fixes) < 0.01] += rng.normal(0, 3000, 2)  # a long jump now and then
+        xy = np.cumsum(step, axis=0)
+        accuracy = np.where(rng.random(n_fixes) < 0.08, rng.choice([80.0, 400.0]), rng.uniform(0, 30, n_fixes))
+        points += [(f"S{s}", int(t), x, y, a) for t, (x, y), a in zip(seconds, xy, accuracy)]
+    trails = make_trails(points)
+    at = rng.integers(0, len(trails), n_crimes)  # half the crimes happen near the subject, half at any time
+    scenes = trails[["x", "y"]].to_numpy()[at] + rng.normal(0, 120, (n_crimes, 2))
+    seconds = (trails["timestamp"].iloc[at] - T0).dt.total_seconds().to_numpy()
+    span = int((trails["timestamp"].max() - T0).total_seconds())
+    starts = np.where(rng.random(n_crimes) < 0.5, seconds - rng.integers(0, 3600, n_crimes),
+                      rng.integers(-3600, span, n_crimes))
+    crimes = make_crimes([(f"C{c}", x, y, int(start), int(start + rng.integers(0, 14 * 3600)))
+                          for c, ((x, y), start) in enumerate(zip(scenes, starts))])
+    return trails, crimes
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, 2**32 - 1), st.integers(300, 1500), st.integers(1, 12))
+def test_long_random_trails_agree_with_oracle(seed, n_fixes, n_crimes):
+    """Hundreds of fixes per subject: the kernels' skipping of far runs never changes a hit or a measurement."""
+    assert_agrees(*random_long_world(seed, n_fixes, n_crimes))
+
+
+def test_result_is_the_same_on_any_number_of_threads(monkeypatch):
+    trails, crimes = random_long_world(3, 1500, 200)
+    one = match_hits(trails, crimes, CONFIG, threads=1)
+    monkeypatch.setattr("geomatch.match._PAIRS_PER_TASK", 3)  # many small tasks, finished in any order
+    many = match_hits(trails, crimes, CONFIG, threads=4)
+    assert len(one) > 10
+    pd.testing.assert_frame_equal(one, many)

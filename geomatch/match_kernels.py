@@ -1,0 +1,319 @@
+"""Compiled kernels of the matcher (numba): per subject x crime pair, one walk over the pair's fixes.
+
+The rules are stated in :mod:`geomatch.match`. Fixes are grouped in runs (``FINE`` fixes, and ``COARSE`` fixes
+one level up) with the bounding box of each run; a pair's walk skips every run whose box lies too far from the
+scene and measures the fixes of the others exactly. Each pair's result depends on that pair alone. Distances
+are in metres, times in int64 nanoseconds UTC.
+
+The arithmetic of a step (:func:`_step`) is written once and used by every kernel, so presence and measurement
+can never disagree about a fix or a segment.
+"""
+from __future__ import annotations
+
+import math
+from collections import namedtuple
+
+import numpy as np
+from numba import njit
+
+FINE, COARSE = 16, 256  # fixes per run at each level of the box pyramid (COARSE is a multiple of FINE)
+OBSERVED, INTERPOLATED, POSSIBLE, NONE = 0, 1, 2, 3
+NS = 1_000_000_000
+GATE_SLACK_M = 1e-6  # box tests compare squares, the exact tests distances: never let rounding skip a fix
+NAT, NEVER = np.iinfo(np.int64).min, np.iinfo(np.int64).max
+_MIN_X, _MAX_X, _MIN_Y, _MAX_Y, _MAX_ACC = range(5)
+
+# compiled once and cached beside this file; IEEE arithmetic as numpy does it (no fast-math, no exceptions)
+_helper = njit(cache=True, error_model="numpy")
+_inline = njit(cache=True, error_model="numpy", inline="always")
+_kernel = njit(cache=True, error_model="numpy", nogil=True)  # called from several threads at once
+
+Step = namedtuple("Step", [
+    "fix_d",  # distance of fix i from the scene (m)
+    "fix_in_window",
+    "fix_in_zone",
+    "fix_reaches_zone",  # in the window and its accuracy circle reaches the zone
+    "dt",  # ns from fix i to fix i + 1 (0 without a next fix in the range)
+    "step_overlaps",  # the interval from fix i to fix i + 1 meets the window
+    "is_segment",  # that interval is a segment (not a gap)
+    "seg_valid",  # a segment meeting the window; only then are the fields below measured
+    "seg_u",  # where on the segment clipped to the window (0..1) its closest point lies
+    "seg_d",  # the distance of that point (inf unless seg_valid)
+    "seg_in_zone",  # the clipped segment passes through the zone ...
+    "enter_ns",  # ... entering it then
+    "leave_ns",  # ... and leaving it then
+])
+
+
+@_kernel
+def _run_boxes(x: np.ndarray, y: np.ndarray, accuracy: np.ndarray, size: int) -> np.ndarray:
+    """Bounding boxes of runs of ``size`` consecutive fixes, as rows min x, max x, min y, max y, max accuracy.
+
+    Box ``b`` covers fixes ``b*size`` to ``(b+1)*size`` inclusive, so the segment leaving the run lies inside it.
+    """
+    n = len(x)
+    boxes = np.empty((5, (n + size - 1) // size))
+    for b in range(boxes.shape[1]):
+        first, last = b * size, min((b + 1) * size, n - 1)
+        min_x = max_x = x[first]
+        min_y = max_y = y[first]
+        max_acc = accuracy[first]
+        for k in range(first + 1, last + 1):
+            min_x, max_x = min(min_x, x[k]), max(max_x, x[k])
+            min_y, max_y = min(min_y, y[k]), max(max_y, y[k])
+            max_acc = max(max_acc, accuracy[k])
+        boxes[_MIN_X, b], boxes[_MAX_X, b], boxes[_MIN_Y, b], boxes[_MAX_Y, b] = min_x, max_x, min_y, max_y
+        boxes[_MAX_ACC, b] = max_acc
+    return boxes
+
+
+@_kernel
+def box_pyramid(x: np.ndarray, y: np.ndarray, accuracy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The (fine, coarse) boxes of runs of ``FINE`` and ``COARSE`` fixes (see :func:`_run_boxes`)."""
+    return _run_boxes(x, y, accuracy, FINE), _run_boxes(x, y, accuracy, COARSE)
+
+
+@_inline
+def _far(boxes: np.ndarray, b: int, cx: float, cy: float, reach: float, with_accuracy: bool) -> bool:
+    """Whether every point of box ``b`` lies more than ``reach`` (plus its widest accuracy radius, if asked)
+    from the scene."""
+    dx = max(max(boxes[_MIN_X, b] - cx, cx - boxes[_MAX_X, b]), 0.0)
+    dy = max(max(boxes[_MIN_Y, b] - cy, cy - boxes[_MAX_Y, b]), 0.0)
+    limit = reach + (boxes[_MAX_ACC, b] if with_accuracy else 0.0) + GATE_SLACK_M
+    return dx * dx + dy * dy > limit * limit
+
+
+@_inline
+def _next_near_run(pyramid, b: int, last: int, cx: float, cy: float, reach: float, with_accuracy: bool) -> int:
+    """The first fine run from ``b`` to ``last`` whose box, and whose coarse run's box, come within ``reach``
+    of the scene (see :func:`_far`); ``last + 1`` when none does. Every point of the trail within reach, fix or
+    segment, lies in such a run."""
+    fine, coarse = pyramid
+    per_coarse = COARSE // FINE
+    while b <= last:
+        if _far(coarse, b // per_coarse, cx, cy, reach, with_accuracy):
+            b = (b // per_coarse + 1) * per_coarse
+        elif _far(fine, b, cx, cy, reach, with_accuracy):
+            b += 1
+        else:
+            return b
+    return last + 1
+
+
+@_helper
+def _clip(value: float, low: float, high: float) -> float:
+    return min(max(value, low), high)
+
+
+@_inline
+def _step(t, x, y, accuracy, i, hi, cx, cy, r, ws, we, interp_ns) -> Step:
+    """Fix ``i`` of a pair whose range ends at ``hi`` (exclusive) and the step from it to fix ``i + 1``, against
+    the zone of radius ``r`` around ``(cx, cy)`` and the padded window ``[ws, we]``."""
+    t0 = t[i]
+    dx0, dy0 = x[i] - cx, y[i] - cy
+    fix_d = math.hypot(dx0, dy0)
+    fix_in_window = ws <= t0 <= we
+    has_next = i + 1 < hi
+    dt = t[i + 1] - t0 if has_next else 0
+    step_overlaps = has_next and t0 <= we and t0 + dt >= ws
+    is_segment = has_next and dt <= interp_ns
+    seg_valid = step_overlaps and is_segment
+    u, seg_d, seg_in_zone, enter_ns, leave_ns = 0.0, np.inf, False, t0, t0
+    if seg_valid:
+        vx, vy = x[i + 1] - x[i], y[i + 1] - y[i]
+        # the segment clipped to the window, as fractions u of the step; its closest point to the scene
+        u_lo = _clip((ws - t0) / dt, 0.0, 1.0) if dt > 0 else 0.0
+        u_hi = _clip((we - t0) / dt, 0.0, 1.0) if dt > 0 else 1.0
+        vv = vx * vx + vy * vy
+        dv = dx0 * vx + dy0 * vy
+        u = _clip(-dv / vv if vv > 0 else u_lo, u_lo, u_hi)
+        seg_d = math.hypot(dx0 + u * vx, dy0 + u * vy)
+        # the part of the segment inside the zone: |D + uV|^2 <= r^2, a quadratic in u
+        c0 = dx0 * dx0 + dy0 * dy0 - r * r
+        disc = dv * dv - vv * c0
+        if vv > 0:
+            root = math.sqrt(max(disc, 0.0))
+            enter, leave = (-dv - root) / vv, (-dv + root) / vv
+        else:
+            enter, leave = (0.0, 1.0) if c0 <= 0 else (np.inf, -np.inf)
+        enter, leave = max(enter, u_lo), min(leave, u_hi)
+        if (disc >= 0 or vv == 0) and enter <= leave:
+            seg_in_zone = True
+            enter_ns, leave_ns = t0 + np.int64(np.rint(enter * dt)), t0 + np.int64(np.rint(leave * dt))
+    return Step(fix_d, fix_in_window, fix_in_window and fix_d <= r, fix_in_window and fix_d <= r + accuracy[i], dt,
+                step_overlaps, is_segment, seg_valid, u, seg_d, seg_in_zone, enter_ns, leave_ns)
+
+
+@_inline
+def _window_distance(step: Step) -> float:
+    """The smallest distance (m) of a point of the trail in the window that the step measured (inf if none)."""
+    return min(step.fix_d if step.fix_in_window else np.inf, step.seg_d)
+
+
+@_helper
+def _speed(t, x, y, a) -> float:
+    """Speed (m/s) on the step from fix ``a`` to fix ``a + 1``, which must take some time."""
+    return math.hypot(x[a + 1] - x[a], y[a + 1] - y[a]) / ((t[a + 1] - t[a]) / NS)
+
+
+@_helper
+def _segment_speed(t, x, y, subject, a, interp_s) -> float:
+    """Speed (m/s) on the step from fix ``a`` to fix ``a + 1`` if it is a segment of one subject, else 0."""
+    if a < 0 or a + 1 >= len(t) or subject[a] != subject[a + 1]:
+        return 0.0
+    dt = (t[a + 1] - t[a]) / NS
+    return _speed(t, x, y, a) if 0 < dt <= interp_s else 0.0
+
+
+@_helper
+def _gap_possible(t, x, y, subject, i, step: Step, cx, cy, r, ws, we, interp_s, possible_ns, walk_mps,
+                  top_mps) -> bool:
+    """Whether the step from fix ``i`` is a short gap from which the zone was reachable, and left again, at the
+    subject's plausible speed within the window."""
+    if not step.step_overlaps or step.is_segment or step.dt > possible_ns:
+        return False
+    speed = max(walk_mps, _segment_speed(t, x, y, subject, i - 1, interp_s),
+                _segment_speed(t, x, y, subject, i + 1, interp_s))
+    speed_per_ns = min(speed, top_mps) / NS
+    arrive = max(step.fix_d - r, 0.0) / speed_per_ns
+    depart = step.dt - max(math.hypot(x[i + 1] - cx, y[i + 1] - cy) - r, 0.0) / speed_per_ns
+    return arrive <= depart and arrive <= we - t[i] and depart >= ws - t[i]
+
+
+@_kernel
+def presence(t, x, y, accuracy, subject, pyramid, wide, wide_pyramid, gap_starts, crime, lo, hi, cx, cy, r, ws,
+             we, interp_s, possible_s, walk_mps, top_mps):
+    """For each pair (crime number, fix range ``[lo, hi)``): its presence class code (``NONE`` when no hit),
+    and an upper bound (m) on its closest approach during the window (inf when none was seen).
+
+    ``pyramid`` is :func:`box_pyramid` over all fixes with the accuracy of the ``wide`` fixes (sorted indices)
+    left out, so that they do not make every run near every scene; ``wide_pyramid`` covers those alone.
+    ``gap_starts`` (sorted) are the fixes that start a gap short enough to make a ``possible`` hit; gaps cannot
+    be gated by boxes, so every one in the range is tested.
+    """
+    interp_ns, possible_ns = np.int64(round(interp_s * NS)), np.int64(round(possible_s * NS))
+    n = len(lo)
+    found = np.full(n, NONE, dtype=np.int8)
+    bound = np.full(n, np.inf)
+    for p in range(n):
+        c, start, end = crime[p], lo[p], hi[p]
+        scx, scy, sr, sws, swe = cx[c], cy[c], r[c], ws[c], we[c]
+        best, near = NONE, np.inf
+        # the wide fixes: a fix whose accuracy circle reaches the zone
+        first, stop = np.searchsorted(wide, start), np.searchsorted(wide, end)
+        b = _next_near_run(wide_pyramid, first // FINE, (stop - 1) // FINE, scx, scy, sr, True)
+        while b <= (stop - 1) // FINE:
+            for k in range(max(first, b * FINE), min(stop, (b + 1) * FINE)):
+                i = wide[k]
+                if sws <= t[i] <= swe:
+                    d = math.hypot(x[i] - scx, y[i] - scy)
+                    near = min(near, d)
+                    if d <= sr + accuracy[i]:
+                        best = POSSIBLE
+            b = _next_near_run(wide_pyramid, b + 1, (stop - 1) // FINE, scx, scy, sr, True)
+        # every fix and segment near the zone
+        b = _next_near_run(pyramid, start // FINE, (end - 1) // FINE, scx, scy, sr, True)
+        while b <= (end - 1) // FINE and best != OBSERVED:
+            for i in range(max(start, b * FINE), min(end, (b + 1) * FINE)):
+                step = _step(t, x, y, accuracy, i, end, scx, scy, sr, sws, swe, interp_ns)
+                near = min(near, _window_distance(step))
+                if step.fix_in_zone:
+                    best = OBSERVED
+                    break
+                if step.seg_in_zone:
+                    best = min(best, INTERPOLATED)
+                elif step.fix_reaches_zone:
+                    best = min(best, POSSIBLE)
+            b = _next_near_run(pyramid, b + 1, (end - 1) // FINE, scx, scy, sr, True)
+        if best == NONE:
+            for k in range(np.searchsorted(gap_starts, start), np.searchsorted(gap_starts, end - 1)):
+                i = gap_starts[k]
+                step = _step(t, x, y, accuracy, i, end, scx, scy, sr, sws, swe, interp_ns)
+                near = min(near, _window_distance(step))
+                if _gap_possible(t, x, y, subject, i, step, scx, scy, sr, sws, swe, interp_s, possible_ns, walk_mps,
+                                 top_mps):
+                    best = POSSIBLE
+        found[p], bound[p] = best, near
+    return found, bound
+
+
+@_helper
+def _window_has_trail(t, step_ns, lo, hi, ws, we, interp_ns) -> bool:
+    """Whether any of the trail lies in the window: a fix in it, or a segment (not a gap) across it. The range
+    ``[lo, hi)`` starts with the last fix before the window (if any), so its first two fixes tell."""
+    second = min(lo + 1, hi - 1)
+    t0, t1 = t[lo], t[second]
+    return ws <= t0 <= we or ws <= t1 <= we or (second > lo and t0 < ws and t1 > we and step_ns[lo] <= interp_ns)
+
+
+@_kernel
+def measure(t, x, y, accuracy, source, step_ns, pyramid, crime, lo, hi, cutoff, cx, cy, r, ws, we, interp_s):
+    """Measure each hit (crime number, fix range ``[lo, hi)``) over its window; ``cutoff`` is an upper bound
+    (m) on its closest approach (inf if unknown).
+
+    Closest approach: over the fixes in the window and the points of its segments clipped to it (a pair with no
+    trail in its window falls back to the fixes either side); the earliest of equal bests wins. Runs farther
+    from the scene than both the zone's radius and the best approach found so far are skipped (branch and
+    bound): they can hold neither a moment in the zone nor a closer point.
+
+    Returns arrays: distance (m), time (ns), x, y (m), speed (m/s), accuracy (m, NaN unknown) and source code
+    at the closest point; first in and last out (ns, NAT if never in the zone); time in the zone (ns); fixes
+    in the zone; longest interval between fixes in the range (ns).
+    """
+    interp_ns = np.int64(round(interp_s * NS))
+    n = len(lo)
+    distance, closest_ns = np.full(n, np.inf), np.full(n, NAT)
+    closest_x, closest_y, speed, acc = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
+    src = np.zeros(n, dtype=source.dtype)
+    first_in, last_out = np.full(n, NAT), np.full(n, NAT)
+    zone_ns, fixes_in_zone, longest_step = np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(n, np.int64)
+    for p in range(n):
+        c, start, end = crime[p], lo[p], hi[p]
+        scx, scy, sr, sws, swe = cx[c], cy[c], r[c], ws[c], we[c]
+        fallback = not _window_has_trail(t, step_ns, start, end, sws, swe, interp_ns)
+        best, enter, leave = np.inf, NEVER, NAT
+        b = _next_near_run(pyramid, start // FINE, (end - 1) // FINE, scx, scy, max(min(cutoff[p], best), sr), False)
+        while b <= (end - 1) // FINE:
+            for i in range(max(start, b * FINE), min(end, (b + 1) * FINE)):
+                step = _step(t, x, y, accuracy, i, end, scx, scy, sr, sws, swe, interp_ns)
+                if (step.fix_in_window or fallback) and step.fix_d < best:
+                    best = step.fix_d
+                    closest_ns[p], closest_x[p], closest_y[p] = t[i], x[i], y[i]
+                    speed[p] = _mean_speed_at(t, x, y, i, start, end, interp_ns)
+                    acc[p], src[p] = accuracy[i], source[i]
+                u = step.seg_u
+                if step.seg_valid and 0 < u < 1 and step.seg_d < best:
+                    best = step.seg_d
+                    closest_ns[p] = t[i] + np.int64(np.rint(u * step.dt))
+                    closest_x[p], closest_y[p] = x[i] + u * (x[i + 1] - x[i]), y[i] + u * (y[i + 1] - y[i])
+                    speed[p], acc[p] = _speed(t, x, y, i), max(accuracy[i], accuracy[i + 1])
+                    src[p] = source[i] if u < 0.5 else source[i + 1]
+                if step.fix_in_zone:
+                    enter, leave = min(enter, t[i]), max(leave, t[i])
+                    fixes_in_zone[p] += 1
+                if step.seg_in_zone:
+                    enter, leave = min(enter, step.enter_ns), max(leave, step.leave_ns)
+                    zone_ns[p] += step.leave_ns - step.enter_ns
+            b = _next_near_run(pyramid, b + 1, (end - 1) // FINE, scx, scy, max(min(cutoff[p], best), sr), False)
+        distance[p] = best
+        first_in[p], last_out[p] = (enter, leave) if enter != NEVER else (NAT, NAT)
+        if not acc[p] > 0:
+            acc[p] = np.nan
+        for i in range(start, end - 1):
+            longest_step[p] = max(longest_step[p], step_ns[i])
+    return (distance, closest_ns, closest_x, closest_y, speed, acc, src, first_in, last_out, zone_ns, fixes_in_zone,
+            longest_step)
+
+
+@_helper
+def _mean_speed_at(t, x, y, i, lo, hi, interp_ns) -> float:
+    """At fix ``i`` of the range ``[lo, hi)``, the mean speed (m/s) of the segments either side of it within
+    the range (NaN when it has none)."""
+    total, count = 0.0, 0
+    for a in (i - 1, i):
+        if lo <= a and a + 1 < hi:
+            dt = t[a + 1] - t[a]
+            if 0 < dt <= interp_ns:
+                total += _speed(t, x, y, a)
+                count += 1
+    return total / count if count else np.nan
