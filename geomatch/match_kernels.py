@@ -47,13 +47,14 @@ Step = namedtuple("Step", [
 
 @_kernel
 def _run_boxes(x: np.ndarray, y: np.ndarray, accuracy: np.ndarray, size: int) -> np.ndarray:
-    """Bounding boxes of runs of ``size`` consecutive fixes, as rows min x, max x, min y, max y, max accuracy.
+    """Bounding boxes of runs of ``size`` consecutive fixes: one row per run of min x, max x, min y, max y and
+    max accuracy (a box's numbers share a cache line).
 
     Box ``b`` covers fixes ``b*size`` to ``(b+1)*size`` inclusive, so the segment leaving the run lies inside it.
     """
     n = len(x)
-    boxes = np.empty((5, (n + size - 1) // size))
-    for b in range(boxes.shape[1]):
+    boxes = np.empty(((n + size - 1) // size, 5))
+    for b in range(len(boxes)):
         first, last = b * size, min((b + 1) * size, n - 1)
         min_x = max_x = x[first]
         min_y = max_y = y[first]
@@ -62,8 +63,8 @@ def _run_boxes(x: np.ndarray, y: np.ndarray, accuracy: np.ndarray, size: int) ->
             min_x, max_x = min(min_x, x[k]), max(max_x, x[k])
             min_y, max_y = min(min_y, y[k]), max(max_y, y[k])
             max_acc = max(max_acc, accuracy[k])
-        boxes[_MIN_X, b], boxes[_MAX_X, b], boxes[_MIN_Y, b], boxes[_MAX_Y, b] = min_x, max_x, min_y, max_y
-        boxes[_MAX_ACC, b] = max_acc
+        boxes[b, _MIN_X], boxes[b, _MAX_X], boxes[b, _MIN_Y], boxes[b, _MAX_Y] = min_x, max_x, min_y, max_y
+        boxes[b, _MAX_ACC] = max_acc
     return boxes
 
 
@@ -77,9 +78,9 @@ def box_pyramid(x: np.ndarray, y: np.ndarray, accuracy: np.ndarray) -> tuple[np.
 def _far(boxes: np.ndarray, b: int, cx: float, cy: float, reach: float, with_accuracy: bool) -> bool:
     """Whether every point of box ``b`` lies more than ``reach`` (plus its widest accuracy radius, if asked)
     from the scene."""
-    dx = max(max(boxes[_MIN_X, b] - cx, cx - boxes[_MAX_X, b]), 0.0)
-    dy = max(max(boxes[_MIN_Y, b] - cy, cy - boxes[_MAX_Y, b]), 0.0)
-    limit = reach + (boxes[_MAX_ACC, b] if with_accuracy else 0.0) + GATE_SLACK_M
+    dx = max(max(boxes[b, _MIN_X] - cx, cx - boxes[b, _MAX_X]), 0.0)
+    dy = max(max(boxes[b, _MIN_Y] - cy, cy - boxes[b, _MAX_Y]), 0.0)
+    limit = reach + (boxes[b, _MAX_ACC] if with_accuracy else 0.0) + GATE_SLACK_M
     return dx * dx + dy * dy > limit * limit
 
 
