@@ -49,7 +49,6 @@ HIT_DTYPES = {
 }
 HIT_COLUMNS = list(HIT_DTYPES)
 _NS = 1_000_000_000
-_WIDE_ACCURACY_M = 50.0  # fixes with a wider accuracy radius (m) are gated by boxes of their own
 _PAIRS_PER_TASK = 8192  # pairs a kernel call takes on at a time
 
 
@@ -72,32 +71,26 @@ class _Fixes:
     t: np.ndarray  # int64 ns UTC
     x: np.ndarray
     y: np.ndarray
-    accuracy: np.ndarray  # metres, 0 where unknown
+    accuracy: np.ndarray  # metres, NaN where unknown
     source: np.ndarray  # source codes
     subject_names: np.ndarray
     source_names: np.ndarray
     starts: np.ndarray
     ends: np.ndarray
-    step_ns: np.ndarray  # time to the subject's next fix (ns); 0 after a subject's last fix
 
     @classmethod
     def from_frame(cls, trails: pd.DataFrame) -> "_Fixes":
+        """Views of the frame's columns where they can be (the arrays of a force-month are tens of MB each)."""
         subject = trails["subject_id"].astype("category")
-        codes = subject.cat.codes.to_numpy()
-        boundaries = np.flatnonzero(np.diff(codes)) + 1
-        starts = np.concatenate([[0], boundaries]) if len(codes) else np.zeros(0, dtype=np.int64)
-        ends = np.concatenate([boundaries, [len(codes)]]) if len(codes) else np.zeros(0, dtype=np.int64)
         source = trails["source"].astype("category")
-        t = utc_ns(trails["timestamp"])
-        step = np.zeros(len(t), dtype=np.int64)
-        step[:-1] = np.where(codes[1:] == codes[:-1], np.diff(t), 0)
+        codes, t = subject.cat.codes.to_numpy(), utc_ns(trails["timestamp"])
+        starts = kernels.subject_starts(codes)
         return cls(
-            subject=codes, t=t,
-            x=trails["x"].to_numpy(dtype=float), y=trails["y"].to_numpy(dtype=float),
-            accuracy=np.nan_to_num(trails["accuracy_m"].to_numpy(dtype=float), nan=0.0),
-            source=source.cat.codes.to_numpy(), subject_names=np.asarray(subject.cat.categories, dtype=object),
+            subject=codes, t=t, x=trails["x"].to_numpy(dtype=float), y=trails["y"].to_numpy(dtype=float),
+            accuracy=trails["accuracy_m"].to_numpy(dtype=float), source=source.cat.codes.to_numpy(),
+            subject_names=np.asarray(subject.cat.categories, dtype=object),
             source_names=np.asarray(source.cat.categories, dtype=object),
-            starts=starts.astype(np.int64), ends=ends.astype(np.int64), step_ns=step,
+            starts=starts, ends=np.append(starts[1:], len(codes)).astype(np.int64),
         )
 
 
@@ -136,21 +129,19 @@ def match_hits(trails: pd.DataFrame, crimes: pd.DataFrame, config: MatchConfig |
     fixes = _Fixes.from_frame(trails)
     zones = _Zones.from_frame(crimes, config)
     pairs = _window_pairs(fixes, zones)
-    wide = np.flatnonzero(fixes.accuracy > _WIDE_ACCURACY_M)  # tested through boxes of their own
-    pyramid = kernels.box_pyramid(fixes.x, fixes.y, np.where(fixes.accuracy > _WIDE_ACCURACY_M, 0.0, fixes.accuracy))
-    wide_pyramid = kernels.box_pyramid(fixes.x[wide], fixes.y[wide], fixes.accuracy[wide])
-    gap_starts = np.flatnonzero((fixes.step_ns > round(config.interp_max_gap_s * _NS))
-                                & (fixes.step_ns <= round(config.possible_max_gap_s * _NS)))
+    pyramid = kernels.box_pyramid(fixes.x, fixes.y, fixes.accuracy)
+    gap_starts = kernels.gap_starts(fixes.subject, fixes.t, float(config.interp_max_gap_s),
+                                    float(config.possible_max_gap_s))
     zone_arrays = (zones.cx, zones.cy, zones.r, zones.ws, zones.we)
     presence, closest_bound = _over_pairs(lambda c: kernels.presence(
-        fixes.t, fixes.x, fixes.y, fixes.accuracy, fixes.subject, pyramid, wide, wide_pyramid, gap_starts,
+        fixes.t, fixes.x, fixes.y, fixes.accuracy, fixes.subject, pyramid, gap_starts,
         pairs.crime[c], pairs.lo[c], pairs.hi[c], *zone_arrays, float(config.interp_max_gap_s),
         float(config.possible_max_gap_s), float(config.walk_speed_mps), float(config.max_speed_mps)),
         len(pairs.lo), threads)
     is_hit = presence < kernels.NONE
     hits, cutoff = pairs.take(is_hit), closest_bound[is_hit]
     measured = _Measured(*_over_pairs(lambda c: kernels.measure(
-        fixes.t, fixes.x, fixes.y, fixes.accuracy, fixes.source, fixes.step_ns, pyramid, hits.crime[c], hits.lo[c],
+        fixes.t, fixes.x, fixes.y, fixes.accuracy, fixes.source, pyramid, hits.crime[c], hits.lo[c],
         hits.hi[c], cutoff[c], *zone_arrays, float(config.interp_max_gap_s)), len(hits.lo), threads))
     return _hits_frame(fixes, zones, crimes, hits, presence[is_hit], measured)
 

@@ -16,10 +16,11 @@ from collections import namedtuple
 import numpy as np
 from numba import njit
 
-FINE, COARSE = 16, 256  # fixes per run at each level of the box pyramid (COARSE is a multiple of FINE)
+FINE, COARSE = 8, 128  # fixes per run at each level of the box pyramid (COARSE is a multiple of FINE)
 OBSERVED, INTERPOLATED, POSSIBLE, NONE = 0, 1, 2, 3
 NS = 1_000_000_000
 GATE_SLACK_M = 1e-6  # box tests compare squares, the exact tests distances: never let rounding skip a fix
+_CROSSING_SLACK_M = 1e-6  # the crossing is solved only for segments this close to the zone (rounding is ~1e-12 m)
 NAT, NEVER = np.iinfo(np.int64).min, np.iinfo(np.int64).max
 _MIN_X, _MAX_X, _MIN_Y, _MAX_Y, _MAX_ACC = range(5)
 
@@ -46,6 +47,44 @@ Step = namedtuple("Step", [
 
 
 @_kernel
+def subject_starts(subject: np.ndarray) -> np.ndarray:
+    """Where each subject's fixes start, for fixes sorted by subject."""
+    n_subjects = 1 if len(subject) else 0
+    for i in range(1, len(subject)):
+        n_subjects += subject[i] != subject[i - 1]
+    starts = np.zeros(n_subjects, np.int64)
+    k = 1
+    for i in range(1, len(subject)):
+        if subject[i] != subject[i - 1]:
+            starts[k] = i
+            k += 1
+    return starts
+
+
+@_kernel
+def gap_starts(subject: np.ndarray, t: np.ndarray, interp_s: float, possible_s: float) -> np.ndarray:
+    """The fixes, sorted by subject then time, that start a gap (longer than ``interp_s``) short enough (at
+    most ``possible_s``) to make a ``possible`` hit."""
+    interp_ns, possible_ns = np.int64(round(interp_s * NS)), np.int64(round(possible_s * NS))
+    n = 0
+    for i in range(len(t) - 1):
+        n += subject[i + 1] == subject[i] and interp_ns < t[i + 1] - t[i] <= possible_ns
+    starts = np.empty(n, np.int64)
+    n = 0
+    for i in range(len(t) - 1):
+        if subject[i + 1] == subject[i] and interp_ns < t[i + 1] - t[i] <= possible_ns:
+            starts[n] = i
+            n += 1
+    return starts
+
+
+@_inline
+def _known(accuracy: float) -> float:
+    """An accuracy radius (m), 0 when unknown (NaN)."""
+    return 0.0 if np.isnan(accuracy) else accuracy
+
+
+@_kernel
 def _run_boxes(x: np.ndarray, y: np.ndarray, accuracy: np.ndarray, size: int) -> np.ndarray:
     """Bounding boxes of runs of ``size`` consecutive fixes: one row per run of min x, max x, min y, max y and
     max accuracy (a box's numbers share a cache line).
@@ -58,11 +97,11 @@ def _run_boxes(x: np.ndarray, y: np.ndarray, accuracy: np.ndarray, size: int) ->
         first, last = b * size, min((b + 1) * size, n - 1)
         min_x = max_x = x[first]
         min_y = max_y = y[first]
-        max_acc = accuracy[first]
+        max_acc = _known(accuracy[first])
         for k in range(first + 1, last + 1):
             min_x, max_x = min(min_x, x[k]), max(max_x, x[k])
             min_y, max_y = min(min_y, y[k]), max(max_y, y[k])
-            max_acc = max(max_acc, accuracy[k])
+            max_acc = max(max_acc, _known(accuracy[k]))
         boxes[b, _MIN_X], boxes[b, _MAX_X], boxes[b, _MIN_Y], boxes[b, _MAX_Y] = min_x, max_x, min_y, max_y
         boxes[b, _MAX_ACC] = max_acc
     return boxes
@@ -92,13 +131,20 @@ def _next_near_run(pyramid, b: int, last: int, cx: float, cy: float, reach: floa
     fine, coarse = pyramid
     per_coarse = COARSE // FINE
     while b <= last:
-        if _far(coarse, b // per_coarse, cx, cy, reach, with_accuracy):
-            b = (b // per_coarse + 1) * per_coarse
-        elif _far(fine, b, cx, cy, reach, with_accuracy):
-            b += 1
-        else:
-            return b
+        coarse_run = b // per_coarse
+        if not _far(coarse, coarse_run, cx, cy, reach, with_accuracy):
+            for near in range(b, min(last + 1, (coarse_run + 1) * per_coarse)):
+                if not _far(fine, near, cx, cy, reach, with_accuracy):
+                    return near
+        b = (coarse_run + 1) * per_coarse
     return last + 1
+
+
+@_inline
+def _length(dx: float, dy: float) -> float:
+    """The length of the vector (dx, dy), as GEOS measures it: sqrt(dx² + dy²) (libm's hypot is 7x slower and
+    guards against overflow that metre coordinates never reach)."""
+    return math.sqrt(dx * dx + dy * dy)
 
 
 @_helper
@@ -112,7 +158,7 @@ def _step(t, x, y, accuracy, i, hi, cx, cy, r, ws, we, interp_ns) -> Step:
     the zone of radius ``r`` around ``(cx, cy)`` and the padded window ``[ws, we]``."""
     t0 = t[i]
     dx0, dy0 = x[i] - cx, y[i] - cy
-    fix_d = math.hypot(dx0, dy0)
+    fix_d = _length(dx0, dy0)
     fix_in_window = ws <= t0 <= we
     has_next = i + 1 < hi
     dt = t[i + 1] - t0 if has_next else 0
@@ -123,24 +169,25 @@ def _step(t, x, y, accuracy, i, hi, cx, cy, r, ws, we, interp_ns) -> Step:
     if seg_valid:
         vx, vy = x[i + 1] - x[i], y[i + 1] - y[i]
         # the segment clipped to the window, as fractions u of the step; its closest point to the scene
-        u_lo = _clip((ws - t0) / dt, 0.0, 1.0) if dt > 0 else 0.0
-        u_hi = _clip((we - t0) / dt, 0.0, 1.0) if dt > 0 else 1.0
+        u_lo = _clip((ws - t0) / dt, 0.0, 1.0) if dt > 0 and ws > t0 else 0.0
+        u_hi = _clip((we - t0) / dt, 0.0, 1.0) if dt > 0 and we < t0 + dt else 1.0
         vv = vx * vx + vy * vy
         dv = dx0 * vx + dy0 * vy
         u = _clip(-dv / vv if vv > 0 else u_lo, u_lo, u_hi)
-        seg_d = math.hypot(dx0 + u * vx, dy0 + u * vy)
-        # the part of the segment inside the zone: |D + uV|^2 <= r^2, a quadratic in u
-        c0 = dx0 * dx0 + dy0 * dy0 - r * r
-        disc = dv * dv - vv * c0
-        if vv > 0:
-            root = math.sqrt(max(disc, 0.0))
-            enter, leave = (-dv - root) / vv, (-dv + root) / vv
-        else:
-            enter, leave = (0.0, 1.0) if c0 <= 0 else (np.inf, -np.inf)
-        enter, leave = max(enter, u_lo), min(leave, u_hi)
-        if (disc >= 0 or vv == 0) and enter <= leave:
-            seg_in_zone = True
-            enter_ns, leave_ns = t0 + np.int64(np.rint(enter * dt)), t0 + np.int64(np.rint(leave * dt))
+        seg_d = _length(dx0 + u * vx, dy0 + u * vy)
+        if seg_d <= r + _CROSSING_SLACK_M:  # else the clipped segment cannot meet the zone
+            # the part of the segment inside the zone: |D + uV|^2 <= r^2, a quadratic in u
+            c0 = dx0 * dx0 + dy0 * dy0 - r * r
+            disc = dv * dv - vv * c0
+            if vv > 0:
+                root = math.sqrt(max(disc, 0.0))
+                enter, leave = (-dv - root) / vv, (-dv + root) / vv
+            else:
+                enter, leave = (0.0, 1.0) if c0 <= 0 else (np.inf, -np.inf)
+            enter, leave = max(enter, u_lo), min(leave, u_hi)
+            if (disc >= 0 or vv == 0) and enter <= leave:
+                seg_in_zone = True
+                enter_ns, leave_ns = t0 + np.int64(np.rint(enter * dt)), t0 + np.int64(np.rint(leave * dt))
     return Step(fix_d, fix_in_window, fix_in_window and fix_d <= r, fix_in_window and fix_d <= r + accuracy[i], dt,
                 step_overlaps, is_segment, seg_valid, u, seg_d, seg_in_zone, enter_ns, leave_ns)
 
@@ -154,7 +201,7 @@ def _window_distance(step: Step) -> float:
 @_helper
 def _speed(t, x, y, a) -> float:
     """Speed (m/s) on the step from fix ``a`` to fix ``a + 1``, which must take some time."""
-    return math.hypot(x[a + 1] - x[a], y[a + 1] - y[a]) / ((t[a + 1] - t[a]) / NS)
+    return _length(x[a + 1] - x[a], y[a + 1] - y[a]) / ((t[a + 1] - t[a]) / NS)
 
 
 @_helper
@@ -177,20 +224,18 @@ def _gap_possible(t, x, y, subject, i, step: Step, cx, cy, r, ws, we, interp_s, 
                 _segment_speed(t, x, y, subject, i + 1, interp_s))
     speed_per_ns = min(speed, top_mps) / NS
     arrive = max(step.fix_d - r, 0.0) / speed_per_ns
-    depart = step.dt - max(math.hypot(x[i + 1] - cx, y[i + 1] - cy) - r, 0.0) / speed_per_ns
+    depart = step.dt - max(_length(x[i + 1] - cx, y[i + 1] - cy) - r, 0.0) / speed_per_ns
     return arrive <= depart and arrive <= we - t[i] and depart >= ws - t[i]
 
 
 @_kernel
-def presence(t, x, y, accuracy, subject, pyramid, wide, wide_pyramid, gap_starts, crime, lo, hi, cx, cy, r, ws,
-             we, interp_s, possible_s, walk_mps, top_mps):
+def presence(t, x, y, accuracy, subject, pyramid, gap_starts, crime, lo, hi, cx, cy, r, ws, we, interp_s,
+             possible_s, walk_mps, top_mps):
     """For each pair (crime number, fix range ``[lo, hi)``): its presence class code (``NONE`` when no hit),
     and an upper bound (m) on its closest approach during the window (inf when none was seen).
 
-    ``pyramid`` is :func:`box_pyramid` over all fixes with the accuracy of the ``wide`` fixes (sorted indices)
-    left out, so that they do not make every run near every scene; ``wide_pyramid`` covers those alone.
-    ``gap_starts`` (sorted) are the fixes that start a gap short enough to make a ``possible`` hit; gaps cannot
-    be gated by boxes, so every one in the range is tested.
+    ``pyramid`` is :func:`box_pyramid` over all fixes. ``gap_starts`` (sorted) are the fixes that start a gap
+    short enough to make a ``possible`` hit; gaps cannot be gated by boxes, so every one in the range is tested.
     """
     interp_ns, possible_ns = np.int64(round(interp_s * NS)), np.int64(round(possible_s * NS))
     n = len(lo)
@@ -200,19 +245,7 @@ def presence(t, x, y, accuracy, subject, pyramid, wide, wide_pyramid, gap_starts
         c, start, end = crime[p], lo[p], hi[p]
         scx, scy, sr, sws, swe = cx[c], cy[c], r[c], ws[c], we[c]
         best, near = NONE, np.inf
-        # the wide fixes: a fix whose accuracy circle reaches the zone
-        first, stop = np.searchsorted(wide, start), np.searchsorted(wide, end)
-        b = _next_near_run(wide_pyramid, first // FINE, (stop - 1) // FINE, scx, scy, sr, True)
-        while b <= (stop - 1) // FINE:
-            for k in range(max(first, b * FINE), min(stop, (b + 1) * FINE)):
-                i = wide[k]
-                if sws <= t[i] <= swe:
-                    d = math.hypot(x[i] - scx, y[i] - scy)
-                    near = min(near, d)
-                    if d <= sr + accuracy[i]:
-                        best = POSSIBLE
-            b = _next_near_run(wide_pyramid, b + 1, (stop - 1) // FINE, scx, scy, sr, True)
-        # every fix and segment near the zone
+        # every fix and segment near the zone, and every fix whose accuracy circle may reach it
         b = _next_near_run(pyramid, start // FINE, (end - 1) // FINE, scx, scy, sr, True)
         while b <= (end - 1) // FINE and best != OBSERVED:
             for i in range(max(start, b * FINE), min(end, (b + 1) * FINE)):
@@ -239,16 +272,16 @@ def presence(t, x, y, accuracy, subject, pyramid, wide, wide_pyramid, gap_starts
 
 
 @_helper
-def _window_has_trail(t, step_ns, lo, hi, ws, we, interp_ns) -> bool:
+def _window_has_trail(t, lo, hi, ws, we, interp_ns) -> bool:
     """Whether any of the trail lies in the window: a fix in it, or a segment (not a gap) across it. The range
     ``[lo, hi)`` starts with the last fix before the window (if any), so its first two fixes tell."""
     second = min(lo + 1, hi - 1)
     t0, t1 = t[lo], t[second]
-    return ws <= t0 <= we or ws <= t1 <= we or (second > lo and t0 < ws and t1 > we and step_ns[lo] <= interp_ns)
+    return ws <= t0 <= we or ws <= t1 <= we or (second > lo and t0 < ws and t1 > we and t1 - t0 <= interp_ns)
 
 
 @_kernel
-def measure(t, x, y, accuracy, source, step_ns, pyramid, crime, lo, hi, cutoff, cx, cy, r, ws, we, interp_s):
+def measure(t, x, y, accuracy, source, pyramid, crime, lo, hi, cutoff, cx, cy, r, ws, we, interp_s):
     """Measure each hit (crime number, fix range ``[lo, hi)``) over its window; ``cutoff`` is an upper bound
     (m) on its closest approach (inf if unknown).
 
@@ -271,7 +304,7 @@ def measure(t, x, y, accuracy, source, step_ns, pyramid, crime, lo, hi, cutoff, 
     for p in range(n):
         c, start, end = crime[p], lo[p], hi[p]
         scx, scy, sr, sws, swe = cx[c], cy[c], r[c], ws[c], we[c]
-        fallback = not _window_has_trail(t, step_ns, start, end, sws, swe, interp_ns)
+        fallback = not _window_has_trail(t, start, end, sws, swe, interp_ns)
         best, enter, leave = np.inf, NEVER, NAT
         b = _next_near_run(pyramid, start // FINE, (end - 1) // FINE, scx, scy, max(min(cutoff[p], best), sr), False)
         while b <= (end - 1) // FINE:
@@ -287,7 +320,7 @@ def measure(t, x, y, accuracy, source, step_ns, pyramid, crime, lo, hi, cutoff, 
                     best = step.seg_d
                     closest_ns[p] = t[i] + np.int64(np.rint(u * step.dt))
                     closest_x[p], closest_y[p] = x[i] + u * (x[i + 1] - x[i]), y[i] + u * (y[i + 1] - y[i])
-                    speed[p], acc[p] = _speed(t, x, y, i), max(accuracy[i], accuracy[i + 1])
+                    speed[p], acc[p] = _speed(t, x, y, i), max(_known(accuracy[i]), _known(accuracy[i + 1]))
                     src[p] = source[i] if u < 0.5 else source[i + 1]
                 if step.fix_in_zone:
                     enter, leave = min(enter, t[i]), max(leave, t[i])
@@ -301,7 +334,7 @@ def measure(t, x, y, accuracy, source, step_ns, pyramid, crime, lo, hi, cutoff, 
         if not acc[p] > 0:
             acc[p] = np.nan
         for i in range(start, end - 1):
-            longest_step[p] = max(longest_step[p], step_ns[i])
+            longest_step[p] = max(longest_step[p], t[i + 1] - t[i])
     return (distance, closest_ns, closest_x, closest_y, speed, acc, src, first_in, last_out, zone_ns, fixes_in_zone,
             longest_step)
 
