@@ -4,11 +4,18 @@ Prints, from one run: the project's end-to-end time (read, validate, match, writ
 process; its match-only time; the time to just read the fix columns from Parquet; the same matching done the
 way an analyst would with geopandas (buffer the crimes, ``sjoin`` the fixes, filter by time); and a check that
 the observed hits equal a brute-force oracle (every fix in each window against the scene, in numpy).
+
+Match-only and the Parquet read are each timed three times in a row: the first time is what a run pays (fresh
+memory: on this project's VM a page fault costs microseconds, and pyarrow's allocator keeps its pages for the
+next read while numpy's large arrays go back to the system), the best of three is the usual benchmark
+figure. Both ratios are printed; the target is judged on the stricter.
 """
 from __future__ import annotations
 
 import gc
+import os
 import shutil
+import time
 
 import geopandas as gpd
 import numpy as np
@@ -60,6 +67,17 @@ def oracle_observed(trails: pd.DataFrame, crimes: pd.DataFrame, config: MatchCon
     return pairs
 
 
+def repeat(action, times: int = 3) -> tuple[float, float]:
+    """The wall time (s) of the first of ``times`` runs of ``action``, and the best."""
+    seconds = []
+    for _ in range(times):
+        started = time.perf_counter()
+        action()
+        seconds.append(time.perf_counter() - started)
+        gc.collect()
+    return seconds[0], min(seconds)
+
+
 def main(quick: bool = False) -> None:
     subjects, days = (20, 3) if quick else (200, 30)
     world_dir = BENCH_DIR / f"world_{subjects}x{days}"
@@ -78,13 +96,13 @@ def main(quick: bool = False) -> None:
     with timed(figures, "end_to_end"):
         run = run_match(MatchInputs(trails=trails_path, crimes=crimes_path), out_dir / "in_process", config,
                         scorer=None)
-    with timed(figures, "parquet_read"):
-        pd.read_parquet(trails_path, columns=FIX_COLUMNS)
+    reads = repeat(lambda: pd.read_parquet(trails_path, columns=FIX_COLUMNS))
     gc.collect()
     trails, crs = load_trails(trails_path)
     crimes = load_crimes(crimes_path, target_crs=crs, config=config)
-    with timed(figures, "match_only"):
-        hits = match_hits(trails.accepted, crimes.accepted, config)
+    matches = repeat(lambda: match_hits(trails.accepted, crimes.accepted, config))
+    one_thread = repeat(lambda: match_hits(trails.accepted, crimes.accepted, config, threads=1))
+    hits = match_hits(trails.accepted, crimes.accepted, config)
     with timed(figures, "oracle"):
         oracle = oracle_observed(trails.accepted, crimes.accepted, config)
     del trails
@@ -101,18 +119,20 @@ def main(quick: bool = False) -> None:
     rows = [
         ("end-to-end: read, validate, match, write (in process)", figures["end_to_end"]),
         ("  the same as a command in a fresh process (imports included)", fresh.seconds),
-        ("match only (in memory)", figures["match_only"]),
-        ("read fix columns from Parquet (pandas)", figures["parquet_read"]),
+        (f"match only, in memory, on {len(os.sched_getaffinity(0))} threads (first, best of 3)", *matches),
+        ("match only, in memory, on 1 thread (first, best of 3)", *one_thread),
+        ("read fix columns from Parquet with pandas (first, best of 3)", *reads),
         ("geopandas way (read, to_crs, buffer, sjoin, time filter)", figures["geopandas"]),
         ("brute-force oracle, observed only", figures["oracle"]),
     ]
-    for name, seconds in rows:
-        print(f"  {name:<64} {seconds:8.2f} s")
+    for name, *seconds in rows:
+        print(f"  {name:<72} {'  '.join(f'{s:6.2f} s' for s in seconds)}")
     print(f"  end-to-end stages (s): {stages}")
     speedup = figures["geopandas"] / figures["end_to_end"]
     print(f"  geopandas / end-to-end: {speedup:6.1f}x   (target >= 20x)   {'OK' if speedup >= 20 else 'MISSED'}")
-    ratio = figures["match_only"] / figures["parquet_read"]
-    print(f"  match-only / Parquet read: {ratio:5.2f}   (target <= 1)    {'OK' if ratio <= 1 else 'MISSED'}")
+    first, best = matches[0] / reads[0], matches[1] / reads[1]
+    print(f"  match-only / Parquet read: first {first:4.2f}, best of 3 {best:4.2f}   (target <= 1)    "
+          f"{'OK' if max(first, best) <= 1 else 'MISSED'}")
     print(f"  peak memory of the command: {fresh.peak_rss_mb:,.0f} MiB (target < 2048 MiB)   "
           f"{'OK' if fresh.peak_rss_mb < 2048 else 'MISSED'}")
     same = observed == oracle

@@ -128,34 +128,32 @@ def match_hits(trails: pd.DataFrame, crimes: pd.DataFrame, config: MatchConfig |
     threads = threads or len(os.sched_getaffinity(0))
     fixes = _Fixes.from_frame(trails)
     zones = _Zones.from_frame(crimes, config)
-    pairs = _window_pairs(fixes, zones)
-    pyramid = kernels.box_pyramid(fixes.x, fixes.y, fixes.accuracy)
-    gap_starts = kernels.gap_starts(fixes.subject, fixes.t, float(config.interp_max_gap_s),
-                                    float(config.possible_max_gap_s))
+    rule_s = (float(config.interp_max_gap_s), float(config.possible_max_gap_s))
     zone_arrays = (zones.cx, zones.cy, zones.r, zones.ws, zones.we)
-    presence, closest_bound = _over_pairs(lambda c: kernels.presence(
-        fixes.t, fixes.x, fixes.y, fixes.accuracy, fixes.subject, pyramid, gap_starts,
-        pairs.crime[c], pairs.lo[c], pairs.hi[c], *zone_arrays, float(config.interp_max_gap_s),
-        float(config.possible_max_gap_s), float(config.walk_speed_mps), float(config.max_speed_mps)),
-        len(pairs.lo), threads)
-    is_hit = presence < kernels.NONE
-    hits, cutoff = pairs.take(is_hit), closest_bound[is_hit]
-    measured = _Measured(*_over_pairs(lambda c: kernels.measure(
-        fixes.t, fixes.x, fixes.y, fixes.accuracy, fixes.source, pyramid, hits.crime[c], hits.lo[c],
-        hits.hi[c], cutoff[c], *zone_arrays, float(config.interp_max_gap_s)), len(hits.lo), threads))
-    return _hits_frame(fixes, zones, crimes, hits, presence[is_hit], measured)
+    with ThreadPoolExecutor(threads) as pool:  # the kernels release the GIL, so they run beside the Python work
+        pyramid = pool.submit(kernels.box_pyramid, fixes.x, fixes.y, fixes.accuracy)
+        gap_starts = pool.submit(kernels.gap_starts, fixes.subject, fixes.t, *rule_s)
+        pairs = _window_pairs(fixes, zones, pool)
+        presence, closest_bound = _by_chunks(pool, lambda c: kernels.presence(
+            fixes.t, fixes.x, fixes.y, fixes.accuracy, fixes.subject, pyramid.result(), gap_starts.result(),
+            pairs.crime[c], pairs.lo[c], pairs.hi[c], *zone_arrays, *rule_s, float(config.walk_speed_mps),
+            float(config.max_speed_mps)), len(pairs.lo))()
+        is_hit = presence < kernels.NONE
+        hits, cutoff = pairs.take(is_hit), closest_bound[is_hit]
+        measured = _by_chunks(pool, lambda c: kernels.measure(
+            fixes.t, fixes.x, fixes.y, fixes.accuracy, fixes.source, pyramid.result(), hits.crime[c], hits.lo[c],
+            hits.hi[c], cutoff[c], *zone_arrays, rule_s[0]), len(hits.lo))
+        labelled = _labelled_hits(fixes, zones, crimes, hits)  # while the hits are measured
+        return _with_measurements(labelled, presence[is_hit], _Measured(*measured()), fixes.source_names)
 
 
-def _over_pairs(kernel: Callable[[slice], tuple[np.ndarray, ...]], n: int, threads: int) -> tuple[np.ndarray, ...]:
-    """Run ``kernel`` over consecutive slices of the ``n`` pairs, on ``threads`` threads (the kernels release
-    the GIL), and join its per-pair result arrays in order."""
+def _by_chunks(pool: ThreadPoolExecutor, kernel: Callable[[slice], tuple[np.ndarray, ...]],
+               n: int) -> Callable[[], tuple[np.ndarray, ...]]:
+    """Start ``kernel`` on consecutive slices of the ``n`` pairs in ``pool``; the function returned waits for
+    them and joins their per-pair result arrays in order (so the result never depends on the threads)."""
     chunks = [slice(start, min(start + _PAIRS_PER_TASK, n)) for start in range(0, n, _PAIRS_PER_TASK)]
-    if threads > 1 and len(chunks) > 1:
-        with ThreadPoolExecutor(threads) as pool:
-            parts = list(pool.map(kernel, chunks))
-    else:
-        parts = [kernel(chunk) for chunk in chunks or [slice(0, 0)]]
-    return tuple(np.concatenate(column) for column in zip(*parts))
+    tasks = [pool.submit(kernel, chunk) for chunk in chunks or [slice(0, 0)]]
+    return lambda: tuple(np.concatenate(column) for column in zip(*(task.result() for task in tasks)))
 
 
 @dataclass(frozen=True)
@@ -182,26 +180,15 @@ def padded_windows(crimes: pd.DataFrame, config: MatchConfig) -> tuple[np.ndarra
     return utc_ns(crimes["committed_from"]) - pad_ns, utc_ns(crimes["committed_to"]) + pad_ns
 
 
-def _window_pairs(fixes: _Fixes, zones: _Zones) -> _Pairs:
-    """Every subject x crime pair whose fixes reach into the window, found by binary search per subject (on
-    window bounds in sorted order, which numpy searches quicker)."""
-    crime_idx, lo_all, hi_all = [], [], []
+def _window_pairs(fixes: _Fixes, zones: _Zones, pool: ThreadPoolExecutor) -> _Pairs:
+    """Every subject x crime pair whose fixes reach into the window (see
+    :func:`geomatch.match_kernels.subject_windows`), subject by subject in ``pool``."""
     by_start, by_end = np.argsort(zones.ws, kind="stable"), np.argsort(zones.we, kind="stable")
-    first_at_or_after, first_after = np.empty(len(zones.ws), np.int64), np.empty(len(zones.we), np.int64)
-    for start, end in zip(fixes.starts, fixes.ends):
-        t = fixes.t[start:end]
-        first_at_or_after[by_start] = np.searchsorted(t, zones.ws[by_start], side="left")
-        first_after[by_end] = np.searchsorted(t, zones.we[by_end], side="right")
-        # fixes inside the window, or a step between two fixes that spans it; a trail that ends before the
-        # window or starts after it says nothing about it
-        keep = np.flatnonzero((first_after > first_at_or_after)
-                              | ((first_at_or_after > 0) & (first_after < end - start)))
-        crime_idx.append(keep)
-        lo_all.append(np.maximum(first_at_or_after[keep] - 1, 0) + start)
-        hi_all.append(np.minimum(first_after[keep] + 1, end - start) + start)
-    if not crime_idx:
+    found = list(pool.map(lambda bounds: kernels.subject_windows(fixes.t, *bounds, zones.ws, zones.we, by_start,
+                                                                by_end), zip(fixes.starts, fixes.ends)))
+    if not found:
         return _Pairs(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64))
-    return _Pairs(np.concatenate(crime_idx), np.concatenate(lo_all), np.concatenate(hi_all))
+    return _Pairs(*(np.concatenate(column) for column in zip(*found)))
 
 
 @dataclass(frozen=True)
@@ -222,17 +209,39 @@ class _Measured:
     max_gap_ns: np.ndarray
 
 
-def _hits_frame(fixes: _Fixes, zones: _Zones, crimes: pd.DataFrame, pairs: _Pairs, presence: np.ndarray,
-                m: _Measured) -> pd.DataFrame:
-    """The hits table, sorted by crime reference then subject."""
+@dataclass(frozen=True)
+class _Labelled:
+    """The columns of the hits that need no measuring, and the row order of the table (by crime reference,
+    then subject: ranks sorted instead of strings, the same order, quicker)."""
+
+    frame: pd.DataFrame
+    order: np.ndarray
+
+
+def _labelled_hits(fixes: _Fixes, zones: _Zones, crimes: pd.DataFrame, pairs: _Pairs) -> _Labelled:
     subject_names = fixes.subject_names.astype(str).astype(object)
     crime_refs = crimes["crime_ref"].to_numpy(dtype=object).astype(str).astype(object)
     subject_id, crime_ref = subject_names[fixes.subject[pairs.lo]], crime_refs[pairs.crime]
-    hits = pd.DataFrame({
+    frame = pd.DataFrame({
         "hit_id": hit_ids(subject_id, crime_ref),
         "subject_id": subject_id,
         "crime_ref": crime_ref,
         "offence": crimes["offence"].to_numpy(dtype=object).astype(str).astype(object)[pairs.crime],
+        "window_start": from_utc_ns(zones.ws[pairs.crime]),
+        "window_end": from_utc_ns(zones.we[pairs.crime]),
+        "radius_m": zones.r[pairs.crime],
+        "long_window": crimes["long_window"].to_numpy(dtype=bool)[pairs.crime],
+        "scene_x": zones.cx[pairs.crime],
+        "scene_y": zones.cy[pairs.crime],
+    })
+    order = np.lexsort((_ranks(subject_names)[fixes.subject[pairs.lo]], _ranks(crime_refs)[pairs.crime]))
+    return _Labelled(frame, order)
+
+
+def _with_measurements(labelled: _Labelled, presence: np.ndarray, m: _Measured,
+                       source_names: np.ndarray) -> pd.DataFrame:
+    """The hits table: :data:`HIT_COLUMNS` in order, rows sorted by crime reference then subject."""
+    measured = pd.DataFrame({
         "presence": np.asarray(PRESENCE_CLASSES, dtype=object)[presence],
         "min_distance_m": m.min_distance_m,
         "closest_time": from_utc_ns(m.closest_ns),
@@ -245,17 +254,10 @@ def _hits_frame(fixes: _Fixes, zones: _Zones, crimes: pd.DataFrame, pairs: _Pair
         "max_gap_s": m.max_gap_ns / _NS,
         "closest_x": m.closest_x,
         "closest_y": m.closest_y,
-        "source_at_closest": fixes.source_names[m.source].astype(str),
-        "window_start": from_utc_ns(zones.ws[pairs.crime]),
-        "window_end": from_utc_ns(zones.we[pairs.crime]),
-        "radius_m": zones.r[pairs.crime],
-        "long_window": crimes["long_window"].to_numpy(dtype=bool)[pairs.crime],
-        "scene_x": zones.cx[pairs.crime],
-        "scene_y": zones.cy[pairs.crime],
+        "source_at_closest": source_names[m.source].astype(str),
     })
-    # sorted on ranks, not strings: the order is the same (a stable sort, ties kept in pair order) and quicker
-    order = np.lexsort((_ranks(subject_names)[fixes.subject[pairs.lo]], _ranks(crime_refs)[pairs.crime]))
-    return hits.take(order).reset_index(drop=True)
+    hits = pd.concat([labelled.frame, measured], axis=1)[HIT_COLUMNS]
+    return hits.take(labelled.order).reset_index(drop=True)
 
 
 def _ranks(values: np.ndarray) -> np.ndarray:

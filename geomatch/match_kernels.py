@@ -78,6 +78,35 @@ def gap_starts(subject: np.ndarray, t: np.ndarray, interp_s: float, possible_s: 
     return starts
 
 
+@_kernel
+def subject_windows(t: np.ndarray, start: int, end: int, ws: np.ndarray, we: np.ndarray, by_start: np.ndarray,
+                    by_end: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For one subject's fixes ``t[start:end]`` (sorted), the crimes whose windows ``[ws, we]`` its fixes reach
+    into: a fix inside the window, or a step between two fixes that spans it (a trail that ends before the
+    window or starts after it says nothing about it). Returns their numbers and the range ``[lo, hi)`` of fix
+    indices covering each window, the last fix before it and the first after it included.
+
+    ``by_start``/``by_end`` order the crimes by ``ws``/``we``, so one merge over the fixes finds every bound.
+    """
+    n_crimes = len(ws)
+    first_at_or_after, first_after = np.empty(n_crimes, np.int64), np.empty(n_crimes, np.int64)
+    j = start
+    for k in by_start:
+        while j < end and t[j] < ws[k]:
+            j += 1
+        first_at_or_after[k] = j
+    j = start
+    for k in by_end:
+        while j < end and t[j] <= we[k]:
+            j += 1
+        first_after[k] = j
+    keep = (first_after > first_at_or_after) | ((first_at_or_after > start) & (first_after < end))
+    crime = np.flatnonzero(keep)
+    lo = np.maximum(first_at_or_after[crime] - 1, start)
+    hi = np.minimum(first_after[crime] + 1, end)
+    return crime, lo, hi
+
+
 @_inline
 def _known(accuracy: float) -> float:
     """An accuracy radius (m), 0 when unknown (NaN)."""
