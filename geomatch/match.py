@@ -49,7 +49,7 @@ HIT_DTYPES = {
 }
 HIT_COLUMNS = list(HIT_DTYPES)
 _NS = 1_000_000_000
-_PAIRS_PER_TASK = 8192  # pairs a kernel call takes on at a time
+_PAIRS_PER_TASK = 16384  # pairs a kernel call takes on at a time
 
 
 def hit_id(subject_id: str, crime_ref: str) -> str:
@@ -211,53 +211,60 @@ class _Measured:
 
 @dataclass(frozen=True)
 class _Labelled:
-    """The columns of the hits that need no measuring, and the row order of the table (by crime reference,
-    then subject: ranks sorted instead of strings, the same order, quicker)."""
+    """The columns of the hits that need no measuring, in table order (by crime reference, then subject), and
+    that order as positions in the pairs."""
 
-    frame: pd.DataFrame
+    columns: dict[str, object]
     order: np.ndarray
 
 
 def _labelled_hits(fixes: _Fixes, zones: _Zones, crimes: pd.DataFrame, pairs: _Pairs) -> _Labelled:
     subject_names = fixes.subject_names.astype(str).astype(object)
     crime_refs = crimes["crime_ref"].to_numpy(dtype=object).astype(str).astype(object)
-    subject_id, crime_ref = subject_names[fixes.subject[pairs.lo]], crime_refs[pairs.crime]
-    frame = pd.DataFrame({
-        "hit_id": hit_ids(subject_id, crime_ref),
-        "subject_id": subject_id,
-        "crime_ref": crime_ref,
-        "offence": crimes["offence"].to_numpy(dtype=object).astype(str).astype(object)[pairs.crime],
-        "window_start": from_utc_ns(zones.ws[pairs.crime]),
-        "window_end": from_utc_ns(zones.we[pairs.crime]),
-        "radius_m": zones.r[pairs.crime],
-        "long_window": crimes["long_window"].to_numpy(dtype=bool)[pairs.crime],
-        "scene_x": zones.cx[pairs.crime],
-        "scene_y": zones.cy[pairs.crime],
-    })
+    # ranks sorted instead of strings: the same order (stable, ties in pair order), quicker
     order = np.lexsort((_ranks(subject_names)[fixes.subject[pairs.lo]], _ranks(crime_refs)[pairs.crime]))
-    return _Labelled(frame, order)
+    subject, crime = fixes.subject[pairs.lo][order], pairs.crime[order]
+    offences = crimes["offence"].to_numpy(dtype=object).astype(str).astype(object)
+    return _Labelled({
+        "hit_id": pd.array(hit_ids(subject_names[subject], crime_refs[crime]), dtype="str"),
+        "subject_id": _strings(subject_names).take(subject),
+        "crime_ref": _strings(crime_refs).take(crime),
+        "offence": _strings(offences).take(crime),
+        "window_start": from_utc_ns(zones.ws[crime]).array,
+        "window_end": from_utc_ns(zones.we[crime]).array,
+        "radius_m": zones.r[crime],
+        "long_window": crimes["long_window"].to_numpy(dtype=bool)[crime],
+        "scene_x": zones.cx[crime],
+        "scene_y": zones.cy[crime],
+    }, order)
 
 
 def _with_measurements(labelled: _Labelled, presence: np.ndarray, m: _Measured,
                        source_names: np.ndarray) -> pd.DataFrame:
     """The hits table: :data:`HIT_COLUMNS` in order, rows sorted by crime reference then subject."""
-    measured = pd.DataFrame({
-        "presence": np.asarray(PRESENCE_CLASSES, dtype=object)[presence],
-        "min_distance_m": m.min_distance_m,
-        "closest_time": from_utc_ns(m.closest_ns),
-        "first_in": from_utc_ns(m.first_in_ns),
-        "last_out": from_utc_ns(m.last_out_ns),
-        "time_in_zone_s": m.zone_ns / _NS,
-        "n_fixes_in_zone": m.n_fixes_in_zone,
-        "speed_at_closest_mps": m.speed_mps,
-        "accuracy_at_closest_m": m.accuracy_m,
-        "max_gap_s": m.max_gap_ns / _NS,
-        "closest_x": m.closest_x,
-        "closest_y": m.closest_y,
-        "source_at_closest": source_names[m.source].astype(str),
-    })
-    hits = pd.concat([labelled.frame, measured], axis=1)[HIT_COLUMNS]
-    return hits.take(labelled.order).reset_index(drop=True)
+    o = labelled.order
+    measured = {
+        "presence": _strings(np.asarray(PRESENCE_CLASSES, dtype=object)).take(presence[o].astype(np.intp)),
+        "min_distance_m": m.min_distance_m[o],
+        "closest_time": from_utc_ns(m.closest_ns[o]).array,
+        "first_in": from_utc_ns(m.first_in_ns[o]).array,
+        "last_out": from_utc_ns(m.last_out_ns[o]).array,
+        "time_in_zone_s": m.zone_ns[o] / _NS,
+        "n_fixes_in_zone": m.n_fixes_in_zone[o],
+        "speed_at_closest_mps": m.speed_mps[o],
+        "accuracy_at_closest_m": m.accuracy_m[o],
+        "max_gap_s": m.max_gap_ns[o] / _NS,
+        "closest_x": m.closest_x[o],
+        "closest_y": m.closest_y[o],
+        "source_at_closest": _strings(source_names.astype(str).astype(object)).take(m.source[o].astype(np.intp)),
+    }
+    return pd.DataFrame({name: labelled.columns.get(name, measured.get(name)) for name in HIT_COLUMNS})
+
+
+def _strings(values: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """A few distinct strings as a pandas string array, from which columns are taken by code (no string is
+    converted once per row)."""
+    return pd.array(values, dtype="str")
 
 
 def _ranks(values: np.ndarray) -> np.ndarray:
