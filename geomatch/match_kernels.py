@@ -289,8 +289,10 @@ def presence(t, x, y, accuracy, subject, pyramid, gap_starts, crime, lo, hi, cx,
                     best = min(best, POSSIBLE)
             b = _next_near_run(pyramid, b + 1, (end - 1) // FINE, scx, scy, sr, True)
         if best == NONE:
-            for k in range(np.searchsorted(gap_starts, start), np.searchsorted(gap_starts, end - 1)):
+            for k in range(np.searchsorted(gap_starts, start), len(gap_starts)):  # those before the range's end
                 i = gap_starts[k]
+                if i >= end - 1:
+                    break
                 step = _step(t, x, y, accuracy, i, end, scx, scy, sr, sws, swe, interp_ns)
                 near = min(near, _window_distance(step))
                 if _gap_possible(t, x, y, subject, i, step, scx, scy, sr, sws, swe, interp_s, possible_ns, walk_mps,
