@@ -168,7 +168,7 @@ class _Zones:
 
     @classmethod
     def from_frame(cls, crimes: pd.DataFrame, config: MatchConfig) -> "_Zones":
-        radius = np.array([config.rule(o).radius_m for o in crimes["offence"]], dtype=float)
+        radius = _per_offence(crimes, lambda rule: rule.radius_m, config).astype(float)
         ws, we = padded_windows(crimes, config)
         return cls(cx=crimes["x"].to_numpy(float), cy=crimes["y"].to_numpy(float), r=radius, ws=ws, we=we)
 
@@ -176,8 +176,14 @@ class _Zones:
 def padded_windows(crimes: pd.DataFrame, config: MatchConfig) -> tuple[np.ndarray, np.ndarray]:
     """Each crime's padded window ``[committed_from - pad, committed_to + pad]`` as int64 ns UTC, exactly as
     the matcher uses it (for engines that split the work by time)."""
-    pad_ns = np.array([round(config.rule(o).pad_s * _NS) for o in crimes["offence"]], dtype=np.int64)
+    pad_ns = _per_offence(crimes, lambda rule: round(rule.pad_s * _NS), config).astype(np.int64)
     return utc_ns(crimes["committed_from"]) - pad_ns, utc_ns(crimes["committed_to"]) + pad_ns
+
+
+def _per_offence(crimes: pd.DataFrame, setting: Callable, config: MatchConfig) -> np.ndarray:
+    """``setting(rule)`` of each crime's offence rule, looked up once per distinct offence."""
+    codes, offences = pd.factorize(crimes["offence"])
+    return np.array([setting(config.rule(o)) for o in offences])[codes] if len(codes) else np.zeros(0)
 
 
 def _window_pairs(fixes: _Fixes, zones: _Zones, pool: ThreadPoolExecutor) -> _Pairs:

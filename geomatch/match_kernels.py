@@ -138,8 +138,18 @@ def _run_boxes(x: np.ndarray, y: np.ndarray, accuracy: np.ndarray, size: int) ->
 
 @_kernel
 def box_pyramid(x: np.ndarray, y: np.ndarray, accuracy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The (fine, coarse) boxes of runs of ``FINE`` and ``COARSE`` fixes (see :func:`_run_boxes`)."""
-    return _run_boxes(x, y, accuracy, FINE), _run_boxes(x, y, accuracy, COARSE)
+    """The (fine, coarse) boxes of runs of ``FINE`` and ``COARSE`` fixes (see :func:`_run_boxes`); a coarse
+    box is the union of the fine boxes of its run."""
+    fine = _run_boxes(x, y, accuracy, FINE)
+    per_coarse = COARSE // FINE
+    coarse = np.empty(((len(fine) + per_coarse - 1) // per_coarse, 5))
+    for b in range(len(coarse)):
+        members = fine[b * per_coarse: (b + 1) * per_coarse]
+        for column in (_MIN_X, _MIN_Y):
+            coarse[b, column] = members[:, column].min()
+        for column in (_MAX_X, _MAX_Y, _MAX_ACC):
+            coarse[b, column] = members[:, column].max()
+    return fine, coarse
 
 
 @_inline
