@@ -33,7 +33,8 @@ from geomatch.config import MatchConfig
 from geomatch.crimes import load_crimes
 from geomatch.crs import WGS84, transform_info
 from geomatch.engines.dataset import Dataset, PartitionFile, open_dataset, read_partition, subject_bucket
-from geomatch.engines.plan import SlotTask, edge_fixes, needed_fixes, plan_slots, plan_tasks
+from geomatch.engines.plan import (EDGE_FIXES, SlotTask, edge_fixes, extreme_fixes, needed_fixes, plan_slots,
+                                   plan_tasks)
 from geomatch.errors import InputError
 from geomatch.manifest import write_manifest
 from geomatch.match import HIT_COLUMNS, match_hits, padded_windows
@@ -80,8 +81,8 @@ class PartitionSummary:
     rows_in: int
     accepted: int
     quarantined: pd.DataFrame
-    first_fixes: pd.DataFrame  # per subject, its first accepted fix (FIX_COLUMNS)
-    last_fixes: pd.DataFrame  # per subject, its last accepted fix
+    first_fixes: pd.DataFrame  # per subject, its first EDGE_FIXES accepted fixes (FIX_COLUMNS)
+    last_fixes: pd.DataFrame  # per subject, its last EDGE_FIXES accepted fixes
 
 
 @dataclass(frozen=True)
@@ -105,12 +106,12 @@ def validate_partition(fs: fsspec.AbstractFileSystem, part: PartitionFile, shown
     _check_day(fixes, part, shown)
     quarantined = validated.quarantined
     quarantined.insert(0, PARTITION, part.name)
-    subject = fixes["subject_id"]
+    by_subject = fixes.groupby("subject_id", observed=True, sort=False)
     summary = PartitionSummary(
         name=part.name, sha256=read.sha256, bytes=read.bytes, crs=crs, rows_in=validated.rows_in,
         accepted=len(fixes), quarantined=quarantined,
-        first_fixes=fixes[~subject.duplicated(keep="first")].reset_index(drop=True),
-        last_fixes=fixes[~subject.duplicated(keep="last")].reset_index(drop=True))
+        first_fixes=by_subject.head(EDGE_FIXES).reset_index(drop=True),
+        last_fixes=by_subject.tail(EDGE_FIXES).reset_index(drop=True))
     return ValidatedPartition(fixes, summary)
 
 
@@ -305,17 +306,9 @@ def _check_groups(dataset: Dataset, summaries: list[PartitionSummary]) -> None:
 
 
 def _slot_edges(files: tuple[int, ...], summaries: list[PartitionSummary]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(first fix, last fix) per subject over a slot's files."""
-    def extreme(frames: list[pd.DataFrame], keep: str) -> pd.DataFrame:
-        frames = [f for f in frames if len(f)]
-        if not frames:
-            return pd.DataFrame()
-        every = pd.concat(frames, ignore_index=True).astype({"subject_id": str})
-        every = every.sort_values("timestamp", kind="stable")
-        return every.drop_duplicates("subject_id", keep=keep).reset_index(drop=True)
-
-    return (extreme([summaries[f].first_fixes for f in files], "first"),
-            extreme([summaries[f].last_fixes for f in files], "last"))
+    """(first fixes, last fixes) per subject over a slot's files."""
+    return (extreme_fixes([summaries[f].first_fixes for f in files], "first"),
+            extreme_fixes([summaries[f].last_fixes for f in files], "last"))
 
 
 def _combine(parts: list[pd.DataFrame], crimes: pd.DataFrame, config: MatchConfig) -> pd.DataFrame:

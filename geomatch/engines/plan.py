@@ -1,10 +1,11 @@
 """Which partitions each matching task reads, and which crimes it owns: the overlap rule.
 
 The matcher's result for a subject x crime pair depends only on that subject's fixes inside the crime's padded
-window ``[ws, we]`` plus the one fix just before ``ws`` and the one just after ``we`` (see
-:mod:`geomatch.match`: the pair's fix range, its steps and gaps, and ``max_gap_s`` all come from those). So a
-task reproduces the single-process result exactly for every crime it owns if it sees a *contiguous* piece of
-each subject's trail that contains them. The rule:
+window ``[ws, we]`` plus the ``EDGE_FIXES`` (two) fixes just before ``ws`` and just after ``we`` (see
+:mod:`geomatch.match`: the pair's fix range, its steps and gaps and ``max_gap_s`` come from the window and the
+one fix either side; the plausible speed through a gap at either end of that range comes from the segment into
+or out of the gap, which reaches one fix further). So a task reproduces the single-process result exactly for
+every crime it owns if it sees a *contiguous* piece of each subject's trail that contains them. The rule:
 
 * A **slot** is one subject group's day (``day=D``: fixes in ``[D, D + 1 day)`` UTC). Slots of a group are
   ordered by day; slot ``p`` starts at ``a_p``.
@@ -13,10 +14,10 @@ each subject's trail that contains them. The rule:
   no hit is duplicated, and the combined hits need no de-duplication.
 * Slot ``p`` **reads** its own fixes and those of the following slots up to the last one starting at or
   before the latest ``we`` of its crimes (the halo: the longest padded window it owns), and, per subject, the
-  last fix before ``a_p`` and the first fix after the last slot read (the *edge fixes*, from a summary of
-  every slot). That is every fix from the one before ``a_p <= ws`` to the one after ``we``, contiguous, so no
-  hit across a slot boundary is lost and every measurement (``max_gap_s`` after a three-day gap included)
-  is the one the local engine makes.
+  last two fixes before ``a_p`` and the first two after the last slot read (the *edge fixes*, from a summary
+  of every slot). That is every fix from the second before ``a_p <= ws`` to the second after ``we``,
+  contiguous, so no hit across a slot boundary is lost and every measurement (``max_gap_s`` after a three-day
+  gap included) is the one the local engine makes.
 
 Datasets partitioned by subject only have one slot per group covering all time: each owns every crime and
 reads only itself.
@@ -32,6 +33,7 @@ import pandas as pd
 from geomatch.engines.dataset import PartitionFile
 from geomatch.times import utc_ns
 
+EDGE_FIXES = 2  # fixes a task needs on either side of its windows, per subject (see above)
 _NO_LIMIT_LO = np.iinfo(np.int64).min
 _NO_LIMIT_HI = np.iinfo(np.int64).max
 
@@ -54,8 +56,8 @@ class SlotTask:
         slot: the owning slot (index into the slots).
         reads: the slots whose fixes it reads (itself, then its halo), in time order.
         owned: positions of the crimes it owns in the crimes table.
-        before_slots: the group's slots before it (their last fix per subject gives the edge fix before).
-        after_slots: the group's slots after its halo (their first fix per subject gives the edge fix after).
+        before_slots: the group's slots before it (their last fixes per subject give the edge fixes before).
+        after_slots: the group's slots after its halo (their first fixes per subject give the edge fixes after).
         span_ns: the earliest window start and the latest window end of its crimes (int64 ns UTC).
     """
 
@@ -120,12 +122,11 @@ def _groups(slots: list[Slot]) -> list[list[int]]:
 
 def edge_fixes(slots: list[Slot], tasks: list[SlotTask],
                slot_edges: dict[int, tuple[pd.DataFrame, pd.DataFrame]]) -> list[pd.DataFrame]:
-    """Each task's edge fixes: per subject, the latest fix in its ``before_slots`` and the earliest in its
-    ``after_slots``; one pass forward and one backward over each group's slots.
+    """Each task's edge fixes: per subject, the latest ``EDGE_FIXES`` fixes in its ``before_slots`` and the
+    earliest in its ``after_slots``; one pass forward and one backward over each group's slots.
 
     Args:
-        slot_edges: per slot, (first fix per subject, last fix per subject); slots are contiguous in time and
-            ordered, so a later slot's last fix of a subject is later than any earlier slot's.
+        slot_edges: per slot, (first fixes per subject, last fixes per subject), as :func:`extreme_fixes` gives.
     """
     latest_before: dict[int, pd.DataFrame] = {}
     earliest_after: dict[int, pd.DataFrame] = {}
@@ -134,10 +135,10 @@ def edge_fixes(slots: list[Slot], tasks: list[SlotTask],
         running = empty
         for index in members:
             latest_before[index] = running
-            running = _newest(running, slot_edges[index][1])
+            running = extreme_fixes([running, slot_edges[index][1]], "last")
         running = empty
         for index in reversed(members):
-            running = _newest(running, slot_edges[index][0])
+            running = extreme_fixes([running, slot_edges[index][0]], "first")
             earliest_after[index] = running
     return [pd.concat([f for f in (latest_before[task.slot],
                                    earliest_after[task.after_slots[0]] if task.after_slots else empty) if len(f)]
@@ -145,19 +146,22 @@ def edge_fixes(slots: list[Slot], tasks: list[SlotTask],
             for task in tasks]
 
 
-def _newest(running: pd.DataFrame, edges: pd.DataFrame) -> pd.DataFrame:
-    """Per subject, the fix in ``edges`` where it has one, else the one in ``running``."""
-    if not len(edges):
-        return running
-    if not len(running):
-        return edges
-    both = pd.concat([running, edges], ignore_index=True).astype({"subject_id": str})
-    return both.drop_duplicates("subject_id", keep="last").reset_index(drop=True)
+def extreme_fixes(frames: list[pd.DataFrame], keep: str) -> pd.DataFrame:
+    """Per subject, its ``EDGE_FIXES`` earliest (``keep="first"``) or latest (``"last"``) fixes over ``frames``,
+    in time order."""
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return pd.DataFrame()
+    every = pd.concat(frames, ignore_index=True).astype({"subject_id": str})
+    every = every.sort_values("timestamp", kind="stable").drop_duplicates(["subject_id", "timestamp"])
+    by_subject = every.groupby("subject_id", sort=False)
+    return (by_subject.head if keep == "first" else by_subject.tail)(EDGE_FIXES).reset_index(drop=True)
 
 
 def needed_fixes(trails: pd.DataFrame, span_ns: tuple[int, int]) -> pd.DataFrame:
     """The fixes a task needs for crimes whose windows lie in ``span_ns``: per subject, those inside the span
-    and the one just before and just after it (``trails`` sorted by subject then time, as the loader sorts).
+    and the ``EDGE_FIXES`` just before and just after it (``trails`` sorted by subject then time, as the loader
+    sorts).
 
     The rest of its partitions (the morning before its first window, the end of its halo's last day) cannot
     change a hit, so matching skips them.
@@ -165,10 +169,13 @@ def needed_fixes(trails: pd.DataFrame, span_ns: tuple[int, int]) -> pd.DataFrame
     t = utc_ns(trails["timestamp"])
     subject = trails["subject_id"].cat.codes.to_numpy()
     lo, hi = span_ns
-    same_as_next = np.append(subject[1:] == subject[:-1], False)
-    same_as_prev = np.insert(subject[1:] == subject[:-1], 0, False)
-    next_t = np.append(t[1:], np.iinfo(np.int64).min)
-    prev_t = np.insert(t[:-1], 0, np.iinfo(np.int64).max)
-    keep = ((t >= lo) & (t <= hi)) | ((t < lo) & same_as_next & (next_t >= lo)) \
-        | ((t > hi) & same_as_prev & (prev_t <= hi))
+    keep = (t >= lo) & (t <= hi)
+    n = len(t)
+    for offset in range(1, EDGE_FIXES + 1):  # a fix at most EDGE_FIXES before the span's first, or after its last
+        same = subject[offset:] == subject[:-offset] if n > offset else np.zeros(0, dtype=bool)
+        later = np.zeros(n, dtype=bool)
+        later[:n - offset] = same & (t[offset:] >= lo)
+        earlier = np.zeros(n, dtype=bool)
+        earlier[offset:] = same & (t[:n - offset] <= hi)
+        keep |= ((t < lo) & later) | ((t > hi) & earlier)
     return trails if keep.all() else trails[keep].reset_index(drop=True)

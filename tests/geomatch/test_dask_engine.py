@@ -316,12 +316,37 @@ def test_overlap_rule_owns_each_crime_once_and_reads_far_enough():
     assert tasks[3].owned.tolist() == [5]
 
 
-def test_needed_fixes_keep_the_span_and_one_fix_either_side_per_subject():
+def test_needed_fixes_keep_the_span_and_two_fixes_either_side_per_subject():
     t0 = pd.Timestamp("2026-10-22", tz="UTC")
-    rows = [("A", h) for h in (0, 1, 5, 6, 9, 10)] + [("B", 1), ("B", 12)] + [("C", 0), ("C", 1)]
+    rows = [("A", h) for h in (0, 1, 2, 5, 6, 9, 10, 11)] + [("B", 1), ("B", 12)] + [("C", 0), ("C", 1)]
     trails = pd.DataFrame({"subject_id": pd.Categorical([s for s, _ in rows]),
                            "timestamp": [t0 + pd.Timedelta(hours=h) for _, h in rows]})
     span = ((t0 + pd.Timedelta(hours=5)).value, (t0 + pd.Timedelta(hours=8)).value)
     kept = needed_fixes(trails, span)
     hours = [(s, int((t - t0) / pd.Timedelta(hours=1))) for s, t in zip(kept["subject_id"], kept["timestamp"])]
-    assert hours == [("A", 1), ("A", 5), ("A", 6), ("A", 9), ("B", 1), ("B", 12)]  # C ends before the span
+    # the second fix either side gives the speed into or out of a gap at the end of a pair's range
+    assert hours == [("A", 1), ("A", 2), ("A", 5), ("A", 6), ("A", 9), ("A", 10), ("B", 1), ("B", 12)]  # C ends before
+
+
+def test_speed_into_a_gap_at_a_window_edge_comes_from_the_day_before(cluster, tmp_path):
+    """A subject driving east at 12 m/s goes dark at 23:58 and reappears 25 min later, 2 km on; the scene, 4 km
+    from both fixes, was reachable in the gap only at the speed of the segment 23:57-23:58: the day before the
+    slot that owns the crime, and two fixes before its window. The Dask engine must see that fix too."""
+    dark = pd.Timestamp("2026-11-02 23:58", tz="UTC")  # November: UK local time is UTC
+    times = [dark - pd.Timedelta(minutes=m) for m in range(10, -1, -1)]
+    times += [dark + pd.Timedelta(minutes=25 + m) for m in range(10)]
+    x = np.array([615_000.0 - 720 * m for m in range(10, -1, -1)] + [617_000.0] * 10)
+    lon, lat = transform(x, np.full(len(x), 244_000.0), BNG, WGS84)
+    trails = tmp_path / "trails.csv"
+    pd.DataFrame({"subject_id": "S01", "timestamp": [t.strftime("%Y-%m-%dT%H:%M:%SZ") for t in times],
+                  "lat": np.round(lat, 8), "lon": np.round(lon, 8), "accuracy_m": 5.0}).to_csv(trails, index=False)
+    crimes = tmp_path / "crimes.csv"
+    pd.DataFrame([{"crime_ref": "C1", "offence": "burglary_residential", "easting": 616_000.0,
+                   "northing": 244_000.0 + 3873.0, "committed_from": "2026-11-03 00:20:00",
+                   "committed_to": "2026-11-03 00:25:00"}]).to_csv(crimes, index=False)
+    local = run_match(MatchInputs(trails=trails, crimes=crimes), tmp_path / "local", CONFIG, scorer=None)
+    assert local.hits["presence"].tolist() == ["possible"]
+    write_partitioned(trails, str(tmp_path / "ds"), by=("day",))
+    run = dask_engine.run_match_dask(MatchInputs(trails=str(tmp_path / "ds"), crimes=crimes), tmp_path / "dask",
+                                     CONFIG, dask_engine.DaskOptions(scheduler=cluster), scorer=None)
+    assert (run.out_dir / "hits.csv").read_bytes() == (local.out_dir / "hits.csv").read_bytes()
