@@ -17,8 +17,8 @@ zone radius ``r`` around the scene ``c`` and padded window ``W = [committed_from
 
 Measurements of a hit are taken over the trail during ``W`` (segments clipped to ``W``); see :data:`HIT_COLUMNS`.
 
-The implementation never loops over fixes in Python. Per subject, a binary search finds each crime's window in
-the subject's fixes; compiled kernels (:mod:`geomatch.match_kernels`) then walk each subject x crime pair's
+The implementation never loops over fixes in Python. Per subject, a merge against the crimes' sorted window
+bounds finds each crime's window in the subject's fixes; compiled kernels (:mod:`geomatch.match_kernels`) then walk each subject x crime pair's
 fixes, skipping the runs of fixes whose bounding box cannot come near the scene, to find its presence class,
 and walk each hit again to measure it. ``tests/geomatch/oracle.py`` states the same rules as plain loops.
 """

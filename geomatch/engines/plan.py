@@ -153,7 +153,7 @@ def extreme_fixes(frames: list[pd.DataFrame], keep: str) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame()
     every = pd.concat(frames, ignore_index=True).astype({"subject_id": str})
-    every = every.sort_values("timestamp", kind="stable").drop_duplicates(["subject_id", "timestamp"])
+    every = every.sort_values("timestamp", kind="stable")
     by_subject = every.groupby("subject_id", sort=False)
     return (by_subject.head if keep == "first" else by_subject.tail)(EDGE_FIXES).reset_index(drop=True)
 
