@@ -131,7 +131,7 @@ def match_hits(trails: pd.DataFrame, crimes: pd.DataFrame, config: MatchConfig |
     rule_s = (float(config.interp_max_gap_s), float(config.possible_max_gap_s))
     zone_arrays = (zones.cx, zones.cy, zones.r, zones.ws, zones.we)
     with ThreadPoolExecutor(threads) as pool:  # the kernels release the GIL, so they run beside the Python work
-        pyramid = pool.submit(kernels.box_pyramid, fixes.x, fixes.y, fixes.accuracy)
+        pyramid = pool.submit(kernels.box_pyramid, fixes.t, fixes.x, fixes.y, fixes.accuracy)
         gap_starts = pool.submit(kernels.gap_starts, fixes.subject, fixes.t, *rule_s)
         pairs = _window_pairs(fixes, zones, pool)
         presence, closest_bound = _by_chunks(pool, lambda c: kernels.presence(

@@ -114,16 +114,19 @@ def _known(accuracy: float) -> float:
 
 
 @_kernel
-def _run_boxes(x: np.ndarray, y: np.ndarray, accuracy: np.ndarray, size: int) -> np.ndarray:
-    """Bounding boxes of runs of ``size`` consecutive fixes: one row per run of min x, max x, min y, max y and
-    max accuracy (a box's numbers share a cache line).
+def _fine_runs(t: np.ndarray, x: np.ndarray, y: np.ndarray, accuracy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The runs of ``FINE`` consecutive fixes: their bounding boxes, one row per run of min x, max x, min y,
+    max y and max accuracy (a box's numbers share a cache line), and their longest steps (ns).
 
-    Box ``b`` covers fixes ``b*size`` to ``(b+1)*size`` inclusive, so the segment leaving the run lies inside it.
+    Box ``b`` covers fixes ``b*FINE`` to ``(b+1)*FINE`` inclusive, so the segment leaving the run lies inside it;
+    its longest step is the longest of those segments' durations (steps between two subjects included: a run
+    is only ever used whole inside one subject's fixes).
     """
     n = len(x)
-    boxes = np.empty(((n + size - 1) // size, 5))
+    boxes = np.empty(((n + FINE - 1) // FINE, 5))
+    longest_steps = np.zeros(len(boxes), np.int64)
     for b in range(len(boxes)):
-        first, last = b * size, min((b + 1) * size, n - 1)
+        first, last = b * FINE, min((b + 1) * FINE, n - 1)
         min_x = max_x = x[first]
         min_y = max_y = y[first]
         max_acc = _known(accuracy[first])
@@ -131,25 +134,44 @@ def _run_boxes(x: np.ndarray, y: np.ndarray, accuracy: np.ndarray, size: int) ->
             min_x, max_x = min(min_x, x[k]), max(max_x, x[k])
             min_y, max_y = min(min_y, y[k]), max(max_y, y[k])
             max_acc = max(max_acc, _known(accuracy[k]))
+            longest_steps[b] = max(longest_steps[b], t[k] - t[k - 1])
         boxes[b, _MIN_X], boxes[b, _MAX_X], boxes[b, _MIN_Y], boxes[b, _MAX_Y] = min_x, max_x, min_y, max_y
         boxes[b, _MAX_ACC] = max_acc
-    return boxes
+    return boxes, longest_steps
 
 
 @_kernel
-def box_pyramid(x: np.ndarray, y: np.ndarray, accuracy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The (fine, coarse) boxes of runs of ``FINE`` and ``COARSE`` fixes (see :func:`_run_boxes`); a coarse
-    box is the union of the fine boxes of its run."""
-    fine = _run_boxes(x, y, accuracy, FINE)
+def box_pyramid(t: np.ndarray, x: np.ndarray, y: np.ndarray, accuracy: np.ndarray):
+    """The runs of ``FINE`` and of ``COARSE`` fixes (see :func:`_fine_runs`): (fine boxes, coarse boxes, fine
+    longest steps, coarse longest steps). A coarse run is the union of the fine runs it holds."""
+    fine, fine_steps = _fine_runs(t, x, y, accuracy)
     per_coarse = COARSE // FINE
     coarse = np.empty(((len(fine) + per_coarse - 1) // per_coarse, 5))
+    coarse_steps = np.empty(len(coarse), np.int64)
     for b in range(len(coarse)):
         members = fine[b * per_coarse: (b + 1) * per_coarse]
         for column in (_MIN_X, _MIN_Y):
             coarse[b, column] = members[:, column].min()
         for column in (_MAX_X, _MAX_Y, _MAX_ACC):
             coarse[b, column] = members[:, column].max()
-    return fine, coarse
+        coarse_steps[b] = fine_steps[b * per_coarse: (b + 1) * per_coarse].max()
+    return fine, coarse, fine_steps, coarse_steps
+
+
+@_helper
+def _longest_step(t, pyramid, lo: int, hi: int) -> int:
+    """The longest interval (ns) between consecutive fixes of ``[lo, hi)`` (0 for a single fix): whole runs
+    inside the range are read from the pyramid."""
+    fine_steps, coarse_steps = pyramid[2], pyramid[3]
+    longest, i = 0, lo
+    while i < hi - 1:  # the step from fix i to fix i + 1
+        if i % COARSE == 0 and i + COARSE <= hi - 1:
+            longest, i = max(longest, coarse_steps[i // COARSE]), i + COARSE
+        elif i % FINE == 0 and i + FINE <= hi - 1:
+            longest, i = max(longest, fine_steps[i // FINE]), i + FINE
+        else:
+            longest, i = max(longest, t[i + 1] - t[i]), i + 1
+    return longest
 
 
 @_inline
@@ -167,7 +189,7 @@ def _next_near_run(pyramid, b: int, last: int, cx: float, cy: float, reach: floa
     """The first fine run from ``b`` to ``last`` whose box, and whose coarse run's box, come within ``reach``
     of the scene (see :func:`_far`); ``last + 1`` when none does. Every point of the trail within reach, fix or
     segment, lies in such a run."""
-    fine, coarse = pyramid
+    fine, coarse = pyramid[0], pyramid[1]
     per_coarse = COARSE // FINE
     while b <= last:
         coarse_run = b // per_coarse
@@ -374,8 +396,7 @@ def measure(t, x, y, accuracy, source, pyramid, crime, lo, hi, cutoff, cx, cy, r
         first_in[p], last_out[p] = (enter, leave) if enter != NEVER else (NAT, NAT)
         if not acc[p] > 0:
             acc[p] = np.nan
-        for i in range(start, end - 1):
-            longest_step[p] = max(longest_step[p], t[i + 1] - t[i])
+        longest_step[p] = _longest_step(t, pyramid, start, end)
     return (distance, closest_ns, closest_x, closest_y, speed, acc, src, first_in, last_out, zone_ns, fixes_in_zone,
             longest_step)
 
