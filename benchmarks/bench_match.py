@@ -13,7 +13,6 @@ figure. Both ratios are printed; the target is judged on the stricter.
 from __future__ import annotations
 
 import gc
-import os
 import shutil
 import time
 
@@ -24,7 +23,7 @@ import pandas as pd
 from benchmarks.common import BENCH_DIR, run_cli, timed
 from geomatch.config import MatchConfig
 from geomatch.crimes import load_crimes
-from geomatch.match import match_hits
+from geomatch.match import available_cores, match_hits
 from geomatch.pipeline import MatchInputs, run_match
 from geomatch.simulate import simulate_world, write_world
 from geomatch.times import utc_ns
@@ -124,7 +123,7 @@ def main(quick: bool = False) -> None:
     rows = [
         ("end-to-end: read, validate, match, write (in process)", figures["end_to_end"]),
         ("  the same as a command in a fresh process (imports included)", fresh.seconds),
-        (f"match only, in memory, on {len(os.sched_getaffinity(0))} threads (first, best of 3)", *matches),
+        (f"match only, in memory, on {available_cores()} threads (first, best of 3)", *matches),
         ("match only, in memory, on 1 thread (first, best of 3)", *one_thread),
         ("read fix columns from Parquet with pandas (first, best of 3)", *reads),
         ("geopandas way (read, to_crs, buffer, sjoin, time filter)", figures["geopandas"]),

@@ -116,7 +116,7 @@ def match_hits(trails: pd.DataFrame, crimes: pd.DataFrame, config: MatchConfig |
             in metres.
         crimes: accepted crimes (``geomatch.crimes``) with ``x``/``y`` in the same CRS.
         config: radii, paddings and trail rules.
-        threads: threads the kernels run on (``None``: one per CPU core this process may use). The result is
+        threads: threads the kernels run on (``None``: :func:`available_cores`). The result is
             the same whatever the number.
 
     Returns:
@@ -125,7 +125,7 @@ def match_hits(trails: pd.DataFrame, crimes: pd.DataFrame, config: MatchConfig |
     config = config or MatchConfig()
     if trails.empty or crimes.empty:
         return _empty_hits()
-    threads = threads or len(os.sched_getaffinity(0))
+    threads = threads or available_cores()
     fixes = _Fixes.from_frame(trails)
     zones = _Zones.from_frame(crimes, config)
     rule_s = (float(config.interp_max_gap_s), float(config.possible_max_gap_s))
@@ -145,6 +145,12 @@ def match_hits(trails: pd.DataFrame, crimes: pd.DataFrame, config: MatchConfig |
             hits.hi[c], cutoff[c], *zone_arrays, rule_s[0]), len(hits.lo))
         labelled = _labelled_hits(fixes, zones, crimes, hits)  # while the hits are measured
         return _with_measurements(labelled, presence[is_hit], _Measured(*measured()), fixes.source_names)
+
+
+def available_cores() -> int:
+    """The CPU cores this process may run on (all of the machine's where the system cannot say)."""
+    affinity = getattr(os, "sched_getaffinity", None)  # Linux
+    return len(affinity(0)) if affinity else os.cpu_count() or 1
 
 
 def _by_chunks(pool: ThreadPoolExecutor, kernel: Callable[[slice], tuple[np.ndarray, ...]],
