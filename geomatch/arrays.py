@@ -1,4 +1,4 @@
-"""Small vectorised array helpers shared by the matcher and the scorer."""
+"""Small vectorised array helpers (the scorer expands ranges of fixes with them)."""
 from __future__ import annotations
 
 import numpy as np
