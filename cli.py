@@ -1,6 +1,6 @@
 """Command line for ``geomatch`` and ``vvol``: parses options and calls the library, nothing more.
 
-Library code logs and raises; this module prints. An :class:`geomatch.errors.InputError` becomes one sentence
+Library code logs and raises; this module prints. An :class:`geomatch.core.errors.InputError` becomes one sentence
 on stderr and exit code 2.
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from geomatch.errors import InputError
+from geomatch.core.errors import InputError
 
 
 class FriendlyGroup(click.Group):
@@ -108,7 +108,7 @@ def match(trails_path: str, crimes_path: Path, out_dir: Path, reading: dict, con
           evidence_top: int | None, db_url: str | None, engine: str, scheduler: str | None,
           workers: int, no_score: bool, score_config: Path | None, score_model: Path | None) -> None:
     """Match trails against crimes, score the hits, and write hits, quarantine and a manifest to OUT."""
-    from geomatch.config import MatchConfig
+    from geomatch.match.config import MatchConfig
     from geomatch.pipeline import MatchInputs, format_summary, run_match
 
     if evidence and engine == "dask":
@@ -164,7 +164,7 @@ def match(trails_path: str, crimes_path: Path, out_dir: Path, reading: dict, con
 def geomatch_simulate(out_dir: Path, subjects: int, days: int, seed: int, start: str, fix_interval_s: int,
                       trails_format: str, dirty: bool) -> None:
     """Generate a seeded synthetic world (trails, crimes, ground truth) in OUT_DIR."""
-    from geomatch.simulate import simulate_world, write_world
+    from geomatch.simulate.world import simulate_world, write_world
 
     world = simulate_world(n_subjects=subjects, days=days, seed=seed, start=start, fix_interval_s=fix_interval_s,
                            progress=True)
@@ -392,7 +392,7 @@ def _evidence_summary(run) -> str:
 def evidence(hits_path, trails_path, crimes_path, out_dir, basemap, tiles, workers, top, min_score, config_path,
              context_min, vicinity_m, reading) -> None:
     """Make an evidence pack per hit (maps, timeline, points, statement, manifest) and an index page in OUT."""
-    from geomatch.config import MatchConfig
+    from geomatch.match.config import MatchConfig
     from geomatch.evidence import EvidenceOptions, load_and_make_packs
 
     config = MatchConfig.from_toml(config_path) if config_path else MatchConfig()
@@ -412,7 +412,7 @@ def evidence(hits_path, trails_path, crimes_path, out_dir, basemap, tiles, worke
 def verify_outputs(ctx, directory: Path) -> None:
     """Check every file listed in DIRECTORY's manifest.json files (and its subfolders'): exit 0 when all match,
     1 naming each changed or missing file."""
-    from geomatch.manifest import verify_tree
+    from geomatch.core.manifest import verify_tree
 
     manifests, problems = verify_tree(directory)
     if manifests == 0:

@@ -1,6 +1,6 @@
 """Matching on Dask: throughput with 1, 2, ... worker processes on one simulated world, and the scaling.
 
-Simulates a world (``geomatch.simulate``), writes it as a day-partitioned dataset, runs the local engine once as
+Simulates a world (``geomatch.simulate.world``), writes it as a day-partitioned dataset, runs the local engine once as
 the baseline, then ``run_match_dask`` on a local cluster of each size (one thread per worker, started before
 the clock runs; its start-up time is printed apart). Prints per cluster size the wall time of the run (read and
 validate, match, write), hits per second and fixes per second, the speed-up against one worker and the scaling
@@ -22,7 +22,7 @@ from benchmarks.common import BENCH_DIR, timed
 from geomatch.engines.dask_engine import DaskOptions, local_cluster, run_match_dask
 from geomatch.engines.dataset import write_partitioned
 from geomatch.pipeline import MatchInputs, run_match
-from geomatch.simulate import simulate_world, write_world
+from geomatch.simulate.world import simulate_world, write_world
 
 
 def _world(subjects: int, days: int) -> tuple:

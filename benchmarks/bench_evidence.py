@@ -12,12 +12,12 @@ import shutil
 from pathlib import Path
 
 from benchmarks.common import BENCH_DIR
-from geomatch.config import MatchConfig
-from geomatch.crimes import load_crimes
+from geomatch.match.config import MatchConfig
+from geomatch.ingest.crimes import load_crimes
 from geomatch.evidence import EvidenceOptions, make_packs, select_hits
-from geomatch.match import match_hits
-from geomatch.simulate import simulate_world, write_world
-from geomatch.trails import load_trails
+from geomatch.match.matcher import match_hits
+from geomatch.simulate.world import simulate_world, write_world
+from geomatch.ingest.trails import load_trails
 
 
 def _digests(root: Path) -> dict[str, str]:

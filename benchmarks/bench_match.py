@@ -21,13 +21,13 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.common import BENCH_DIR, run_cli, timed
-from geomatch.config import MatchConfig
-from geomatch.crimes import load_crimes
-from geomatch.match import available_cores, match_hits
+from geomatch.match.config import MatchConfig
+from geomatch.ingest.crimes import load_crimes
+from geomatch.match.matcher import available_cores, match_hits
 from geomatch.pipeline import MatchInputs, run_match
-from geomatch.simulate import simulate_world, write_world
-from geomatch.times import utc_ns
-from geomatch.trails import load_trails
+from geomatch.simulate.world import simulate_world, write_world
+from geomatch.core.times import utc_ns
+from geomatch.ingest.trails import load_trails
 
 FIX_COLUMNS = ["subject_id", "timestamp", "lat", "lon", "accuracy_m", "source"]
 

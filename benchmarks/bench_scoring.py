@@ -20,12 +20,12 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 from benchmarks.common import BENCH_DIR, timed
-from geomatch.config import MatchConfig
-from geomatch.crimes import load_crimes
-from geomatch.match import match_hits
+from geomatch.match.config import MatchConfig
+from geomatch.ingest.crimes import load_crimes
+from geomatch.match.matcher import match_hits
 from geomatch.scoring import Scorer, fit_model
-from geomatch.simulate import simulate_world, write_world
-from geomatch.trails import load_trails
+from geomatch.simulate.world import simulate_world, write_world
+from geomatch.ingest.trails import load_trails
 
 TOP_SHARE = 0.10
 

@@ -10,15 +10,15 @@ from typing import Mapping
 import pandas as pd
 from tqdm.auto import tqdm
 
-from geomatch.config import MatchConfig
-from geomatch.crimes import CrimesFormat, load_crimes
-from geomatch.crs import WGS84, transform_info
-from geomatch.manifest import write_manifest
-from geomatch.match import PRESENCE_CLASSES, match_hits
-from geomatch.output import write_hits
-from geomatch.quarantine import Validated
+from geomatch.match.config import MatchConfig
+from geomatch.ingest.crimes import CrimesFormat, load_crimes
+from geomatch.core.crs import WGS84, transform_info
+from geomatch.core.manifest import write_manifest
+from geomatch.match.matcher import PRESENCE_CLASSES, match_hits
+from geomatch.match.output import write_hits
+from geomatch.core.quarantine import Validated
 from geomatch.scoring import Scorer
-from geomatch.trails import load_trails
+from geomatch.ingest.trails import load_trails
 
 log = logging.getLogger(__name__)
 

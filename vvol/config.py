@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from geomatch.errors import InputError
-from geomatch.tables import read_toml
+from geomatch.core.errors import InputError
+from geomatch.core.tables import read_toml
 
 Bands = tuple[tuple[float, float], ...]
 """``((threshold, points), ...)`` in rising threshold order: a value earns the points of the highest threshold it

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from geomatch.errors import InputError
+from geomatch.core.errors import InputError
 
 HARM_COLUMNS = ("key", "label", "weight", "basis", "ho_codes", "aliases")
 

@@ -1,8 +1,8 @@
 """Reading and validating V-VOL input: a crimes table and an involvements (people) table.
 
-Both go through the shared readers and quarantine (:mod:`geomatch.tables`, :mod:`geomatch.quarantine`), the shared
+Both go through the shared readers and quarantine (:mod:`geomatch.core.tables`, :mod:`geomatch.core.quarantine`), the shared
 time parser (naive times are Europe/London) and the shared location rules and WGS84 -> British National Grid
-transformation of the spatial core (:mod:`geomatch.crimes`, :mod:`geomatch.crs`). Every row read is accepted or
+transformation of the spatial core (:mod:`geomatch.ingest.crimes`, :mod:`geomatch.core.crs`). Every row read is accepted or
 quarantined with a reason code.
 
 Crimes: ``crime_ref``, ``offence`` (Home Office code, harm-table key or alias), ``committed_from`` (and optionally
@@ -22,12 +22,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from geomatch.locations import geometry_as_columns, point_locations
-from geomatch.crs import BNG
-from geomatch.errors import InputError
-from geomatch.quarantine import SOURCE_ROW, RowChecks, Validated
-from geomatch.tables import RawTable, read_table, require_columns, tidy_categorical
-from geomatch.times import parse_times
+from geomatch.core.locations import geometry_as_columns, point_locations
+from geomatch.core.crs import BNG
+from geomatch.core.errors import InputError
+from geomatch.core.quarantine import SOURCE_ROW, RowChecks, Validated
+from geomatch.core.tables import RawTable, read_table, require_columns, tidy_categorical
+from geomatch.core.times import parse_times
 from vvol.harm import HarmTable
 from vvol.policeuk import from_street_csv, is_street_csv
 
@@ -70,7 +70,7 @@ def validate_crimes(table: RawTable, harm: HarmTable, *, flags: Iterable[str] = 
     ``premises_id``, ``area`` (categoricals), one ``flag_<name>`` boolean per flag column present, ``source_row``.
 
     Reason codes: ``missing_crime_ref``, ``unknown_offence``, ``unparseable_committed_from``,
-    ``unparseable_committed_to``, ``reversed_window``, the location codes of :mod:`geomatch.locations`
+    ``unparseable_committed_to``, ``reversed_window``, the location codes of :mod:`geomatch.core.locations`
     (``missing_location``, ``both_location_kinds``, ``zero_zero``, ``lat_lon_swapped``,
     ``out_of_range_coordinates``), ``duplicate_row`` and ``duplicate_crime_ref_conflict``.
 

@@ -20,10 +20,10 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
-from geomatch.crs import transform_info
-from geomatch.manifest import write_manifest
-from geomatch.safe import neutralise_frame, write_safe_csv
-from geomatch.times import format_uk
+from geomatch.core.crs import transform_info
+from geomatch.core.manifest import write_manifest
+from geomatch.core.safe import neutralise_frame, write_safe_csv
+from geomatch.core.times import format_uk
 from vvol import charts
 from vvol.pipeline import Tasking
 from vvol.repeats import as_of_day

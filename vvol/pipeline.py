@@ -12,8 +12,8 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
-from geomatch.errors import InputError
-from geomatch.quarantine import Validated
+from geomatch.core.errors import InputError
+from geomatch.core.quarantine import Validated
 from vvol.config import VvolConfig
 from vvol.harm import HarmTable, load_harm_table
 from vvol.hotspots import Hotspots, find_hotspots

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from geomatch.quarantine import SOURCE_ROW
-from geomatch.tables import RawTable
+from geomatch.core.quarantine import SOURCE_ROW
+from geomatch.core.tables import RawTable
 
 STREET_COLUMNS = ("Crime ID", "Month", "Longitude", "Latitude", "Crime type")
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from geomatch.times import UK_TZ
+from geomatch.core.times import UK_TZ
 from vvol.config import VvolConfig
 from vvol.inputs import flag_column
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from geomatch.times import UK_TZ
+from geomatch.core.times import UK_TZ
 from vvol.config import Bands, VvolConfig
 from vvol.inputs import flag_column
 
@@ -83,7 +83,7 @@ def add_scores(facts: pd.DataFrame, config: VvolConfig, *, flags: tuple[str, ...
 
 def uk_text(utc: pd.Series) -> pd.Series:
     """UTC times as UK local text with the offset and zone, e.g. ``2026-10-25 01:30:00 +01:00 (BST)``
-    (the text of :func:`geomatch.times.format_uk`, vectorised; missing times give "")."""
+    (the text of :func:`geomatch.core.times.format_uk`, vectorised; missing times give "")."""
     if utc.empty:
         return pd.Series([], index=utc.index, dtype=object)
     local = utc.dt.tz_convert(UK_TZ)

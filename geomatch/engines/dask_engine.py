@@ -5,14 +5,14 @@ Rounds of tasks, each task retried on failure:
 1. one task per partition file reads and validates it (the same rules as a single file), keeps its accepted
    fixes on the cluster and sends back a summary: counts, quarantined rows, SHA-256 and, per subject, its first
    and last fix;
-2. one task per slot (a group's day) that owns crimes matches them with :func:`geomatch.match.match_hits`,
+2. one task per slot (a group's day) that owns crimes matches them with :func:`geomatch.match.matcher.match_hits`,
    unchanged, over the fixes the overlap rule of :mod:`geomatch.engines.plan` gives it; the crimes are scattered
    to every worker once;
 3. when scoring, one task per subject bucket scores its subjects' hits with :class:`geomatch.scoring.Scorer`
    over their whole trails (scoring looks at each subject's routine), gathered from every partition.
 
 The hits are sorted as the local engine sorts them, and nothing is written until every task has succeeded: a
-partition that cannot be read stops the run with an :class:`~geomatch.errors.InputError` naming it.
+partition that cannot be read stops the run with an :class:`~geomatch.core.errors.InputError` naming it.
 """
 from __future__ import annotations
 
@@ -29,21 +29,21 @@ import pandas as pd
 from pandas.api.types import union_categoricals
 from tqdm.auto import tqdm
 
-from geomatch.config import MatchConfig
-from geomatch.crimes import load_crimes
-from geomatch.crs import WGS84, transform_info
+from geomatch.match.config import MatchConfig
+from geomatch.ingest.crimes import load_crimes
+from geomatch.core.crs import WGS84, transform_info
 from geomatch.engines.dataset import Dataset, PartitionFile, open_dataset, read_partition, subject_bucket
 from geomatch.engines.plan import (EDGE_FIXES, SlotTask, edge_fixes, extreme_fixes, needed_fixes, plan_slots,
                                    plan_tasks)
-from geomatch.errors import InputError
-from geomatch.manifest import write_manifest
-from geomatch.match import HIT_COLUMNS, match_hits, padded_windows
-from geomatch.output import write_hits
+from geomatch.core.errors import InputError
+from geomatch.core.manifest import write_manifest
+from geomatch.match.matcher import HIT_COLUMNS, match_hits, padded_windows
+from geomatch.match.output import write_hits
 from geomatch.pipeline import MatchInputs, MatchRun
-from geomatch.quarantine import REASON, SOURCE_ROW, Validated
+from geomatch.core.quarantine import REASON, SOURCE_ROW, Validated
 from geomatch.scoring import Scorer
-from geomatch.times import utc_ns
-from geomatch.trails import validate_trails
+from geomatch.core.times import utc_ns
+from geomatch.ingest.trails import validate_trails
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ class ValidatedPartition:
 
 def validate_partition(fs: fsspec.AbstractFileSystem, part: PartitionFile, shown: str,
                        inputs: MatchInputs) -> ValidatedPartition:
-    """Round 1 task: read one partition file and validate its rows as :func:`geomatch.trails.load_trails` would.
+    """Round 1 task: read one partition file and validate its rows as :func:`geomatch.ingest.trails.load_trails` would.
 
     Raises:
         InputError: the file cannot be read, lacks a required column, or holds accepted fixes outside its day.
@@ -312,7 +312,7 @@ def _slot_edges(files: tuple[int, ...], summaries: list[PartitionSummary]) -> tu
 
 
 def _combine(parts: list[pd.DataFrame], crimes: pd.DataFrame, config: MatchConfig) -> pd.DataFrame:
-    """The slots' hits as one table, sorted as :func:`geomatch.match.match_hits` sorts them."""
+    """The slots' hits as one table, sorted as :func:`geomatch.match.matcher.match_hits` sorts them."""
     found = [p for p in parts if len(p)]
     if not found:
         return match_hits(pd.DataFrame(columns=FIX_COLUMNS), crimes, config)  # the empty hits table

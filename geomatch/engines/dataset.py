@@ -29,10 +29,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from geomatch.errors import InputError
-from geomatch.quarantine import SOURCE_ROW
-from geomatch.tables import RawTable, read_table, require_columns
-from geomatch.times import parse_times
+from geomatch.core.errors import InputError
+from geomatch.core.quarantine import SOURCE_ROW
+from geomatch.core.tables import RawTable, read_table, require_columns
+from geomatch.core.times import parse_times
 
 log = logging.getLogger(__name__)
 

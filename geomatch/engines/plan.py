@@ -2,7 +2,7 @@
 
 The matcher's result for a subject x crime pair depends only on that subject's fixes inside the crime's padded
 window ``[ws, we]`` plus the ``EDGE_FIXES`` (two) fixes just before ``ws`` and just after ``we`` (see
-:mod:`geomatch.match`: the pair's fix range, its steps and gaps and ``max_gap_s`` come from the window and the
+:mod:`geomatch.match.matcher`: the pair's fix range, its steps and gaps and ``max_gap_s`` come from the window and the
 one fix either side; the plausible speed through a gap at either end of that range comes from the segment into
 or out of the gap, which reaches one fix further). So a task reproduces the single-process result exactly for
 every crime it owns if it sees a *contiguous* piece of each subject's trail that contains them. The rule:
@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from geomatch.engines.dataset import PartitionFile
-from geomatch.times import utc_ns
+from geomatch.core.times import utc_ns
 
 EDGE_FIXES = 2  # fixes a task needs on either side of its windows, per subject (see above)
 _NO_LIMIT_LO = np.iinfo(np.int64).min

@@ -13,8 +13,8 @@ from typing import Any, Iterator, Mapping
 import numpy as np
 import pandas as pd
 
-from geomatch.config import MatchConfig
-from geomatch.times import utc_ns
+from geomatch.match.config import MatchConfig
+from geomatch.core.times import utc_ns
 
 _NS = 1_000_000_000
 
@@ -47,8 +47,8 @@ class PackData:
     """One hit ready to draw.
 
     Attributes:
-        hit: the hit row (``geomatch.match.HIT_COLUMNS``, plus ``score``/``reasons`` when scored).
-        crime: the crime row (``geomatch.crimes`` columns).
+        hit: the hit row (``geomatch.match.matcher.HIT_COLUMNS``, plus ``score``/``reasons`` when scored).
+        crime: the crime row (``geomatch.ingest.crimes`` columns).
         fixes: the subject's fixes from ``context_s`` before the window to ``context_s`` after it, in time order,
             with ``seq`` (1-based), ``distance_m``, ``speed_mps``, ``direction_deg``, ``in_window``, ``in_zone``,
             ``vicinity`` and ``gap_after`` (the interval to the next fix is a gap).

@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from geomatch.evidence.statement import Block, Heading, PageBreak, Para, Picture, Table
-from geomatch.safe import escape_html
+from geomatch.core.safe import escape_html
 
 FIXED_DATE = datetime(2000, 1, 1)
 """Creation and modification dates written into documents (the real time is in the pack's manifest)."""

@@ -14,7 +14,7 @@ from geomatch.evidence.context import EvidenceOptions, PackData
 from geomatch.evidence.staticmap import focus_extent, map_extent, nice_length
 from geomatch.evidence.style import MAP_KEY, time_colour
 from geomatch.evidence.text import fmt_duration, fmt_kmh, fmt_m, fmt_time, offence_name, zone_names
-from geomatch.safe import escape_html as esc
+from geomatch.core.safe import escape_html as esc
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
 _SHAPES = {"GPS": '<circle r="1"/>', "LBS": '<path d="M0,-1.25L1.1,0.7L-1.1,0.7Z"/>',

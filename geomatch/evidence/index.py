@@ -9,8 +9,8 @@ import pandas as pd
 
 from geomatch.evidence.htmlmap import CSP
 from geomatch.evidence.text import fmt_duration, fmt_m, fmt_time, offence_name
-from geomatch.match import PRESENCE_CLASSES
-from geomatch.safe import escape_html as esc
+from geomatch.match.matcher import PRESENCE_CLASSES
+from geomatch.core.safe import escape_html as esc
 
 _INDEX_CSP = CSP.replace("img-src data:", "img-src 'self' file: data:")  # the packs' map thumbnails
 _STYLE = """

@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from geomatch.config import MatchConfig
-from geomatch.errors import InputError
+from geomatch.match.config import MatchConfig
+from geomatch.core.errors import InputError
 from geomatch.evidence.context import EvidenceOptions, pack_data, trail_slices
 from geomatch.evidence.document import write_docx, write_pdf
 from geomatch.evidence.htmlmap import write_map_html
@@ -29,8 +29,8 @@ from geomatch.evidence.points import write_points
 from geomatch.evidence.statement import Exhibits, build_statement
 from geomatch.evidence.staticmap import draw_map
 from geomatch.evidence.timeline import draw_timeline
-from geomatch.manifest import MANIFEST_NAME, file_entry, write_manifest
-from geomatch.match import PRESENCE_CLASSES
+from geomatch.core.manifest import MANIFEST_NAME, file_entry, write_manifest
+from geomatch.match.matcher import PRESENCE_CLASSES
 
 log = logging.getLogger(__name__)
 PACK_FILES = ("map.png", "map.html", "timeline.png", "points.csv", "statement.docx", "statement.pdf")
@@ -87,7 +87,7 @@ def select_hits(hits: pd.DataFrame, *, top: int | None = None, min_score: float 
 
 def make_pack(job: PackJob) -> Path:
     """Make one pack: maps, timeline, points table, statement (DOCX and PDF) and its manifest."""
-    from geomatch import __version__
+    from geomatch.core.version import __version__
 
     folder = job.folder
     folder.mkdir(parents=True, exist_ok=True)
@@ -148,9 +148,9 @@ def make_packs(hits: pd.DataFrame, trails: pd.DataFrame, crimes: pd.DataFrame, o
     """Make a pack per hit in ``out_dir/<hit id>/``, then ``out_dir/index.html`` and ``out_dir/manifest.json``.
 
     Args:
-        hits: hits as :func:`geomatch.match.match_hits` returns them (``score``/``reasons`` used when present).
-        trails: accepted fixes (:func:`geomatch.trails.load_trails`), sorted by subject then time.
-        crimes: accepted crimes (:func:`geomatch.crimes.load_crimes`) in the same CRS.
+        hits: hits as :func:`geomatch.match.matcher.match_hits` returns them (``score``/``reasons`` used when present).
+        trails: accepted fixes (:func:`geomatch.ingest.trails.load_trails`), sorted by subject then time.
+        crimes: accepted crimes (:func:`geomatch.ingest.crimes.load_crimes`) in the same CRS.
         out_dir: the evidence folder (created).
         config: the matching parameters the hits were made with (the gap length).
         options: drawing options.
@@ -196,9 +196,9 @@ def load_and_make_packs(hits_path: Path, trails_path: Path, crimes_path: Path, o
                         min_score: float | None = None, workers: int = 1, progress: bool = False) -> EvidenceRun:
     """``geomatch evidence``: read a hits file, choose the hits (:func:`select_hits`), reload their trails and
     crimes with the same loaders as ``geomatch match``, then :func:`make_packs`."""
-    from geomatch.crimes import load_crimes
-    from geomatch.output import read_hits
-    from geomatch.trails import load_trails
+    from geomatch.ingest.crimes import load_crimes
+    from geomatch.match.output import read_hits
+    from geomatch.ingest.trails import load_trails
 
     config = config or MatchConfig()
     try:

@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 
 from geomatch.evidence.context import PackData
-from geomatch.safe import write_safe_csv
-from geomatch.times import UK_TZ
+from geomatch.core.safe import write_safe_csv
+from geomatch.core.times import UK_TZ
 
 POINT_COLUMNS = ["sequence", "time_uk", "time_utc", "latitude", "longitude", "easting_m", "northing_m",
                  "confidence_radius_m", "speed_kmh", "direction_deg", "distance_to_scene_m", "in_zone", "source"]

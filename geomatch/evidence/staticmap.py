@@ -23,7 +23,7 @@ from matplotlib.patches import Circle, Rectangle
 from matplotlib.ticker import FuncFormatter
 from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
 
-from geomatch.errors import InputError
+from geomatch.core.errors import InputError
 from geomatch.evidence.context import EvidenceOptions, PackData
 from geomatch.evidence.style import CMAP, SOURCE_MARKERS, marker_for, save_png
 from geomatch.evidence.text import fmt_duration, fmt_m, fmt_time, mpl_text, offence_name, time_ticks, zone_names

@@ -1,7 +1,7 @@
 """Wording and number formats shared by every part of a pack (maps, statement, HTML), so they always agree.
 
 Distances are shown in metres, speeds in km/h, times in UK local time with the offset
-(:func:`geomatch.times.format_uk`).
+(:func:`geomatch.core.times.format_uk`).
 """
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import re
 
 import pandas as pd
 
-from geomatch.offences import offence_table
-from geomatch.times import UK_TZ, format_uk
+from geomatch.ingest.offences import offence_table
+from geomatch.core.times import UK_TZ, format_uk
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
@@ -70,7 +70,7 @@ def fmt_duration(seconds: float) -> str:
 
 
 def fmt_time(ts: pd.Timestamp) -> str:
-    """A UTC instant to the nearest second, in UK local time with the offset (:func:`geomatch.times.format_uk`)."""
+    """A UTC instant to the nearest second, in UK local time with the offset (:func:`geomatch.core.times.format_uk`)."""
     return format_uk(ts if pd.isna(ts) else pd.Timestamp(ts).round("s"))
 
 

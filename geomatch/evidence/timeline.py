@@ -18,7 +18,7 @@ from matplotlib.lines import Line2D
 from geomatch.evidence.context import EvidenceOptions, PackData
 from geomatch.evidence.style import marker_for, save_png
 from geomatch.evidence.text import fmt_duration, fmt_m, mpl_text, time_ticks, zone_names
-from geomatch.times import UK_TZ
+from geomatch.core.times import UK_TZ
 
 def _num(times) -> np.ndarray:
     """UTC times as matplotlib date numbers."""

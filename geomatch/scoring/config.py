@@ -5,8 +5,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Mapping
 
-from geomatch.errors import InputError
-from geomatch.tables import read_toml
+from geomatch.core.errors import InputError
+from geomatch.core.tables import read_toml
 
 
 @dataclass(frozen=True)

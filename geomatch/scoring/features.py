@@ -6,12 +6,12 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from geomatch.config import MatchConfig
-from geomatch.arrays import expand_ranges
+from geomatch.match.config import MatchConfig
+from geomatch.core.arrays import expand_ranges
 from geomatch.scoring.config import ScoreConfig
 from geomatch.scoring.routine import (DAY_NS, NS, Scenes, SubjectTrail, days_passing, days_with_stays, find_stays,
                                       home_positions, routine_days)
-from geomatch.times import UK_TZ, utc_ns
+from geomatch.core.times import UK_TZ, utc_ns
 
 #: The feature columns added to a hits table, with their plain meaning.
 FEATURES: dict[str, str] = {
@@ -42,7 +42,7 @@ def hit_features(hits: pd.DataFrame, trails: pd.DataFrame, config: ScoreConfig |
     """The :data:`FEATURES` of every hit, in the hits' row order.
 
     Args:
-        hits: hits from :func:`geomatch.match.match_hits` with the scene of their crime in ``scene_x``/``scene_y``
+        hits: hits from :func:`geomatch.match.matcher.match_hits` with the scene of their crime in ``scene_x``/``scene_y``
             (see :func:`geomatch.scoring.with_scenes`).
         trails: the accepted fixes they were matched on (sorted by subject and time, ``x``/``y`` in metres in the
             hits' CRS).

@@ -22,8 +22,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from geomatch.errors import InputError
-from geomatch.manifest import sha256_file
+from geomatch.core.errors import InputError
+from geomatch.core.manifest import sha256_file
 from geomatch.scoring.config import ScoreConfig
 from geomatch.scoring.features import FEATURES
 from geomatch.scoring.model import HIT_INPUTS, default_scores

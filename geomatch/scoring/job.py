@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from geomatch.config import MatchConfig
-from geomatch.crimes import load_crimes
-from geomatch.errors import InputError
-from geomatch.manifest import MANIFEST_NAME, sha256_file, write_manifest
-from geomatch.output import read_hits, write_hits
+from geomatch.match.config import MatchConfig
+from geomatch.ingest.crimes import load_crimes
+from geomatch.core.errors import InputError
+from geomatch.core.manifest import MANIFEST_NAME, sha256_file, write_manifest
+from geomatch.match.output import read_hits, write_hits
 from geomatch.scoring.scorer import Scorer
-from geomatch.trails import load_trails
+from geomatch.ingest.trails import load_trails
 
 
 @dataclass(frozen=True)

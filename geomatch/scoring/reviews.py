@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from geomatch.errors import InputError
-from geomatch.tables import read_table
+from geomatch.core.errors import InputError
+from geomatch.core.tables import read_table
 
 
 def reviewed_from_store(db_url: str | None) -> pd.DataFrame:

@@ -7,9 +7,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from geomatch.config import MatchConfig
-from geomatch.errors import InputError
-from geomatch.manifest import to_jsonable
+from geomatch.match.config import MatchConfig
+from geomatch.core.errors import InputError
+from geomatch.core.manifest import to_jsonable
 from geomatch.scoring.config import ScoreConfig
 from geomatch.scoring.features import FEATURES, hit_features
 from geomatch.scoring.fit import FittedModel
@@ -65,7 +65,7 @@ class Scorer:
         row order is kept.
 
         Args:
-            hits: hits from :func:`geomatch.match.match_hits` (or an earlier scored hits table).
+            hits: hits from :func:`geomatch.match.matcher.match_hits` (or an earlier scored hits table).
             trails: the accepted fixes the hits were matched on.
             crimes: the accepted crimes, to take the scenes from; None keeps the hits' ``scene_x``/``scene_y``.
             match_config: the matching parameters used (the longest step joined by a straight path).

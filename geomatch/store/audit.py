@@ -20,14 +20,14 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.utils import get_column_letter
 
-import geomatch
-from geomatch.errors import InputError
-from geomatch.safe import neutralise_cell, write_safe_csv
+from geomatch.core.version import __version__
+from geomatch.core.errors import InputError
+from geomatch.core.safe import neutralise_cell, write_safe_csv
 from geomatch.store.chain import verify_chain
 from geomatch.store.engine import get_engine, read_connection
 from geomatch.store.review import UK, latest_event, uk_day_start
 from geomatch.store.schema import OUTCOMES, PENDING, hits, review_events
-from geomatch.times import format_uk, parse_times
+from geomatch.core.times import format_uk, parse_times
 
 #: Audit columns: internal name -> header shown in the CSV and XLSX.
 COLUMNS = {
@@ -161,7 +161,7 @@ def _summary(month: str, start: datetime, end: datetime, as_of: datetime, review
         ("Review chain verified at export", "yes" if chain.ok else f"NO: event {chain.broken_seq}: {chain.problem}"),
         ("Review chain events", chain.head_seq),
         ("Review chain head (SHA-256)", chain.head_hash),
-        ("Produced by", f"geomatch {geomatch.__version__}"),
+        ("Produced by", f"geomatch {__version__}"),
     ]
     return summary
 

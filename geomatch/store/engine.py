@@ -24,7 +24,7 @@ from alembic.config import Config
 from alembic.util import CommandError
 from sqlalchemy.engine import Connection, Engine
 
-from geomatch.errors import InputError
+from geomatch.core.errors import InputError
 
 log = logging.getLogger(__name__)
 

@@ -18,9 +18,9 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-import geomatch
-from geomatch.errors import InputError
-from geomatch.manifest import to_jsonable
+from geomatch.core.version import __version__
+from geomatch.core.errors import InputError
+from geomatch.core.manifest import to_jsonable
 from geomatch.store.engine import get_engine, write_transaction
 from geomatch.store.schema import crime_versions, crimes, hits, runs
 
@@ -72,7 +72,7 @@ def record_run(db_url: str | None, hits_frame: pd.DataFrame, crimes_frame: pd.Da
     received = now if received_at is None else received_at.astimezone(timezone.utc)
     with write_transaction(get_engine(db_url)) as conn:
         run_id = conn.execute(runs.insert().values(
-            recorded_at=now, tool_version=geomatch.__version__, n_hits=len(hit_rows), n_crimes=len(crime_rows),
+            recorded_at=now, tool_version=__version__, n_hits=len(hit_rows), n_crimes=len(crime_rows),
             manifest=None if manifest is None else json.dumps(to_jsonable(manifest), sort_keys=True),
         )).inserted_primary_key[0]
         crime_counts = _record_crimes(conn, crime_rows, run_id, received)

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import sqlalchemy as sa
 
-from geomatch.errors import InputError
+from geomatch.core.errors import InputError
 from geomatch.store.chain import append_event
 from geomatch.store.engine import get_engine, read_connection, write_transaction
 from geomatch.store.schema import OUTCOMES, PENDING, chain_head, crime_versions, crimes, hits, review_events

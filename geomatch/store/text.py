@@ -8,7 +8,7 @@ import pandas as pd
 
 from geomatch.store.chain import ChainReport
 from geomatch.store.review import HitRecord, ReviewEvent
-from geomatch.times import format_uk
+from geomatch.core.times import format_uk
 
 _UTC_TEXT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
 

@@ -1,6 +1,6 @@
 """Brute-force statement of the matching rules, for tests: plain loops over every subject, crime and fix.
 
-Written independently of :mod:`geomatch.match` (scalar maths, a different derivation of the segment-circle
+Written independently of :mod:`geomatch.match.matcher` (scalar maths, a different derivation of the segment-circle
 crossing) so that agreement between the two means something.
 """
 from __future__ import annotations
@@ -9,7 +9,7 @@ import math
 
 import pandas as pd
 
-from geomatch.config import MatchConfig
+from geomatch.match.config import MatchConfig
 
 NS = 1_000_000_000
 

@@ -10,10 +10,10 @@ import pytest
 from click.testing import CliRunner
 
 import cli
-from geomatch.errors import InputError
-from geomatch.safe import FORMULA_PREFIXES
+from geomatch.core.errors import InputError
+from geomatch.core.safe import FORMULA_PREFIXES
 from geomatch.store import add_review, build_audit, month_bounds, record_run, write_audit
-from geomatch.store.testing import store_url, why_no_postgres
+from tests.pgserver import store_url, why_no_postgres
 
 UTC = timezone.utc
 SUBJECT_FORMULA = '=HYPERLINK("http://evil.example","click")'

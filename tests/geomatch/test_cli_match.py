@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from cli import geomatch
-from geomatch.manifest import sha256_file, verify_manifest
-from geomatch.match import HIT_COLUMNS
-from geomatch.simulate import simulate_world, write_world
+from geomatch.core.manifest import sha256_file, verify_manifest
+from geomatch.match.matcher import HIT_COLUMNS
+from geomatch.simulate.world import simulate_world, write_world
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from geomatch.crs import (BNG, LATTICE_MAX_ERROR_M, WGS84, _exact, choose_metric_crs, transform,
+from geomatch.core.crs import (BNG, LATTICE_MAX_ERROR_M, WGS84, _exact, choose_metric_crs, transform,
                           transform_info)
 
 

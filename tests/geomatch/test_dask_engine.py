@@ -13,14 +13,14 @@ import pytest
 from click.testing import CliRunner
 
 import cli
-from geomatch.config import MatchConfig
-from geomatch.crs import BNG, WGS84, transform
+from geomatch.match.config import MatchConfig
+from geomatch.core.crs import BNG, WGS84, transform
 from geomatch.engines import dask_engine
 from geomatch.engines.dataset import open_dataset, write_partitioned
 from geomatch.engines.plan import Slot, needed_fixes, plan_tasks
-from geomatch.errors import InputError
+from geomatch.core.errors import InputError
 from geomatch.pipeline import MatchInputs, run_match
-from geomatch.trails import load_trails
+from geomatch.ingest.trails import load_trails
 
 START = pd.Timestamp("2026-10-22 00:00", tz="UTC")  # five days, over the UK clock change on 25 October
 DAYS = 5

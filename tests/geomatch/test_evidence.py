@@ -10,13 +10,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from geomatch.config import MatchConfig
-from geomatch.crs import BNG, WGS84, transform
-from geomatch.errors import InputError
+from geomatch.match.config import MatchConfig
+from geomatch.core.crs import BNG, WGS84, transform
+from geomatch.core.errors import InputError
 from geomatch.evidence import EvidenceOptions, make_packs, pack_data, safe_folder_name, select_hits
 from geomatch.evidence.pack import PACK_FILES
 from geomatch.evidence.points import POINT_COLUMNS, write_points
-from geomatch.manifest import verify_tree
+from geomatch.core.manifest import verify_tree
 from geomatch.pipeline import MatchInputs, run_match
 
 T0 = pd.Timestamp("2026-06-10 13:00", tz="UTC")  # 14:00 BST
@@ -305,7 +305,7 @@ def test_hits_from_other_crimes_are_refused(world, tmp_path):
 
 def test_statement_across_the_clock_change_names_both_offsets(tmp_path):
     from geomatch.evidence.statement import Exhibits, Para, Table, build_statement
-    from geomatch.match import match_hits
+    from geomatch.match.matcher import match_hits
 
     start = pd.Timestamp("2026-10-24 23:30", tz="UTC")  # 00:30 BST; the clocks go back at 01:00 UTC
     seconds = np.arange(0, 3 * 3600, 60)

@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 from shapely.geometry import Point
 
-from geomatch.crimes import MOJ_COLUMNS, detect_format, load_crimes
-from geomatch.errors import InputError
-from geomatch.trails import load_trails
+from geomatch.ingest.crimes import MOJ_COLUMNS, detect_format, load_crimes
+from geomatch.core.errors import InputError
+from geomatch.ingest.trails import load_trails
 
 GOOD_FIX = {"subject_id": "S1", "timestamp": "2026-10-22T10:00:00Z", "lat": 52.05, "lon": 1.15, "accuracy_m": 8,
             "source": "GPS"}

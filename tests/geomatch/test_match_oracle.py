@@ -7,9 +7,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from geomatch.config import MatchConfig
-from geomatch.crs import transform
-from geomatch.match import HIT_COLUMNS, hit_id, match_hits
+from geomatch.match.config import MatchConfig
+from geomatch.core.crs import transform
+from geomatch.match.matcher import HIT_COLUMNS, hit_id, match_hits
 from tests.geomatch.oracle import oracle_hits
 
 T0 = pd.Timestamp("2026-10-24 22:00", tz="UTC")  # the UK clock change (01:00 UTC on 25 Oct) is 3 h later
@@ -217,7 +217,7 @@ def test_long_random_trails_agree_with_oracle(seed, n_fixes, n_crimes):
 def test_result_is_the_same_on_any_number_of_threads(monkeypatch):
     trails, crimes = random_long_world(3, 1500, 200)
     one = match_hits(trails, crimes, CONFIG, threads=1)
-    monkeypatch.setattr("geomatch.match._PAIRS_PER_TASK", 3)  # many small tasks, finished in any order
+    monkeypatch.setattr("geomatch.match.matcher._PAIRS_PER_TASK", 3)  # many small tasks, finished in any order
     many = match_hits(trails, crimes, CONFIG, threads=4)
     assert len(one) > 10
     pd.testing.assert_frame_equal(one, many)

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from geomatch.config import MatchConfig
-from geomatch.errors import InputError
-from geomatch.match import match_hits
+from geomatch.match.config import MatchConfig
+from geomatch.core.errors import InputError
+from geomatch.match.matcher import match_hits
 from geomatch.scoring import SCORE_COLUMNS, ScoreConfig, Scorer, default_scores, hit_features, with_scenes
 from geomatch.scoring.routine import Scenes, SubjectTrail, days_passing, find_stays, home_positions
 from geomatch.scoring.reasons import duration
@@ -326,7 +326,7 @@ def test_match_scores_by_default_and_score_rescores_the_same(tmp_path):
     from click.testing import CliRunner
 
     import cli
-    from geomatch.manifest import verify_manifest
+    from geomatch.core.manifest import verify_manifest
 
     runner = CliRunner()
     world, out, bare = tmp_path / "world", tmp_path / "run", tmp_path / "bare"

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 import cli
-from geomatch.errors import InputError
+from geomatch.core.errors import InputError
 from geomatch.scoring import FEATURES, Scorer, default_model_path, default_scores, fit_model, load_model
 from geomatch.scoring.fit import labels
 from geomatch.scoring.model import HIT_INPUTS
@@ -157,7 +157,7 @@ def test_inputs_of_the_model_are_the_documented_columns():
 
 
 def test_a_better_fitted_model_scores_the_hits_and_says_so():
-    from geomatch.match import match_hits
+    from geomatch.match.matcher import match_hits
     from tests.geomatch.test_scoring import CONFIG, commuter, crimes_frame, day_of, trails_frame
 
     trails = trails_frame([row for day in range(3) for row in day_of("A", day, commuter)])

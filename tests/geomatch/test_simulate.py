@@ -11,10 +11,10 @@ import pytest
 from click.testing import CliRunner
 
 from cli import geomatch as geomatch_cli
-from geomatch.crs import BNG, WGS84, transform
-from geomatch.offences import offence_table
-from geomatch.simulate import CRIME_COLUMNS, MOJ_CODES, TRAIL_COLUMNS, simulate_world, write_world
-from geomatch.times import parse_times
+from geomatch.core.crs import BNG, WGS84, transform
+from geomatch.ingest.offences import offence_table
+from geomatch.simulate.world import CRIME_COLUMNS, MOJ_CODES, TRAIL_COLUMNS, simulate_world, write_world
+from geomatch.core.times import parse_times
 
 
 @pytest.fixture(scope="module")
@@ -225,8 +225,8 @@ def test_moj_file_has_13_columns_one_location_kind_and_utc_times(world, tmp_path
 
 
 def test_written_files_and_dirty_rows_reach_the_quarantine(world, tmp_path):
-    from geomatch.crimes import load_crimes
-    from geomatch.trails import load_trails
+    from geomatch.ingest.crimes import load_crimes
+    from geomatch.ingest.trails import load_trails
 
     paths = write_world(world, tmp_path, dirty=True)
     assert {p.name for p in paths} == {"trails.parquet", "crimes.csv", "crimes_moj.csv", "committed.csv",
@@ -276,7 +276,7 @@ def test_cli_writes_world_and_rejects_bad_start(tmp_path):
 
 
 def test_bad_arguments_are_input_errors(tmp_path):
-    from geomatch.errors import InputError
+    from geomatch.core.errors import InputError
 
     with pytest.raises(InputError):
         simulate_world(n_subjects=0)

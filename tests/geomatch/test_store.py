@@ -14,11 +14,11 @@ from alembic.migration import MigrationContext
 from click.testing import CliRunner
 
 import cli
-from geomatch.errors import InputError
+from geomatch.core.errors import InputError
 from geomatch.store import (OUTCOMES, add_review, get_engine, get_hit, list_hits, record_run, resolve_db_url,
                             verify_chain)
 from geomatch.store.schema import metadata
-from geomatch.store.testing import store_url, why_no_postgres
+from tests.pgserver import store_url, why_no_postgres
 from geomatch.store.text import format_hit
 
 UTC = timezone.utc

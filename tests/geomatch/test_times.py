@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from geomatch.times import format_uk, parse_times
+from geomatch.core.times import format_uk, parse_times
 
 
 def ts(text: str) -> pd.Timestamp:

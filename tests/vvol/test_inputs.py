@@ -4,7 +4,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from geomatch.errors import InputError
+from geomatch.core.errors import InputError
 from vvol.config import VvolConfig, load_config, parse_days
 from vvol.harm import load_harm_table
 from vvol.inputs import load_crimes, load_people

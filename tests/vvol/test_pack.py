@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 import cli
-from geomatch.manifest import verify_manifest
+from geomatch.core.manifest import verify_manifest
 from vvol import synth
 
 LISTS = {"victims": "person_id", "offenders": "person_id", "locations": "location_id", "clusters": "cluster_id"}

@@ -150,7 +150,7 @@ def test_repeat_premises_and_locations_list(score):
 
 
 def test_area_option_needs_an_area_column(tmp_path):
-    from geomatch.errors import InputError
+    from geomatch.core.errors import InputError
     from vvol.pipeline import run
 
     path = tmp_path / "c.csv"

@@ -8,7 +8,7 @@ import pandas as pd
 
 
 def _read_data(name: str) -> pd.DataFrame:
-    with resources.files("geomatch").joinpath("data", name).open("r", encoding="utf-8") as handle:
+    with resources.files("geomatch.ingest").joinpath("data", name).open("r", encoding="utf-8") as handle:
         return pd.read_csv(handle, comment="#", dtype=str, keep_default_na=False)
 
 

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from geomatch.simulate_town import Door, Town, route
+from geomatch.simulate.town import Door, Town, route
 
 LONDON = ZoneInfo("Europe/London")
 WALK_MPS = (1.2, 1.6)

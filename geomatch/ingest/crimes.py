@@ -10,13 +10,13 @@ from typing import Literal, Mapping
 import numpy as np
 import pandas as pd
 
-from geomatch.config import MatchConfig
-from geomatch.crs import BNG
-from geomatch.locations import geometry_as_columns, point_locations
-from geomatch.offences import normalise_offences
-from geomatch.quarantine import SOURCE_ROW, RowChecks, Validated
-from geomatch.tables import CSV_SUFFIXES, RawTable, read_table, require_columns, to_number
-from geomatch.times import parse_times
+from geomatch.match.config import MatchConfig
+from geomatch.core.crs import BNG
+from geomatch.core.locations import geometry_as_columns, point_locations
+from geomatch.ingest.offences import normalise_offences
+from geomatch.core.quarantine import SOURCE_ROW, RowChecks, Validated
+from geomatch.core.tables import CSV_SUFFIXES, RawTable, read_table, require_columns, to_number
+from geomatch.core.times import parse_times
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from geomatch.safe import neutralise_frame
+from geomatch.core.safe import neutralise_frame
 
 CSV_DECIMALS = 3
 """Measurements in CSV are rounded to 3 decimals (millimetres, milliseconds); Parquet keeps full precision."""

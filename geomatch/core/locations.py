@@ -8,9 +8,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from geomatch.crs import BNG, WGS84, transform
-from geomatch.quarantine import RowChecks
-from geomatch.tables import RawTable, to_number
+from geomatch.core.crs import BNG, WGS84, transform
+from geomatch.core.quarantine import RowChecks
+from geomatch.core.tables import RawTable, to_number
 
 _BNG_RANGE = ((0.0, 700_000.0), (0.0, 1_300_000.0))
 

@@ -15,9 +15,9 @@ from datetime import date, timedelta
 
 import numpy as np
 
-from geomatch.simulate_plans import (DRIVE_MPS, Plan, Stay, Subject, Trip, insert_excursion, local_day, local_hours,
+from geomatch.simulate.plans import (DRIVE_MPS, Plan, Stay, Subject, Trip, insert_excursion, local_day, local_hours,
                                      local_to_utc, pass_point, route_length_m)
-from geomatch.simulate_town import Door, Town, street_point
+from geomatch.simulate.town import Door, Town, street_point
 
 ROUND_S = 300  # recorded windows are rounded outwards to 5 minutes
 

@@ -8,11 +8,11 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from geomatch.crs import BNG, WGS84, choose_metric_crs, transform
-from geomatch.errors import InputError
-from geomatch.quarantine import SOURCE_ROW, RowChecks, Validated
-from geomatch.tables import RawTable, read_table, require_columns, tidy_categorical, to_number
-from geomatch.times import parse_times, utc_ns
+from geomatch.core.crs import BNG, WGS84, choose_metric_crs, transform
+from geomatch.core.errors import InputError
+from geomatch.core.quarantine import SOURCE_ROW, RowChecks, Validated
+from geomatch.core.tables import RawTable, read_table, require_columns, tidy_categorical, to_number
+from geomatch.core.times import parse_times, utc_ns
 
 log = logging.getLogger(__name__)
 

@@ -57,7 +57,7 @@ class Validated:
 
     def write_quarantine(self, directory: Path) -> Path:
         """Write the quarantined rows to ``directory/<name>.csv`` (always written, possibly with no rows)."""
-        from geomatch.safe import write_safe_csv
+        from geomatch.core.safe import write_safe_csv
 
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / f"{self.name}.csv"

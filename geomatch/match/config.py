@@ -5,9 +5,9 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Mapping
 
-from geomatch.errors import InputError
-from geomatch.offences import offence_table
-from geomatch.tables import read_toml
+from geomatch.core.errors import InputError
+from geomatch.ingest.offences import offence_table
+from geomatch.core.tables import read_toml
 
 
 @dataclass(frozen=True)

@@ -62,7 +62,7 @@ def write_manifest(directory: Path, *, tool: str, parameters: Any, inputs: Itera
         counts: row counts and other figures of the run.
         extra: anything else worth recording (the CRS transformation used, say).
     """
-    from geomatch import __version__
+    from geomatch.core.version import __version__
 
     manifest = {
         "tool": tool,

@@ -18,7 +18,7 @@ zone radius ``r`` around the scene ``c`` and padded window ``W = [committed_from
 Measurements of a hit are taken over the trail during ``W`` (segments clipped to ``W``); see :data:`HIT_COLUMNS`.
 
 The implementation never loops over fixes in Python. Per subject, a merge against the crimes' sorted window
-bounds finds each crime's window in the subject's fixes; compiled kernels (:mod:`geomatch.match_kernels`) then walk each subject x crime pair's
+bounds finds each crime's window in the subject's fixes; compiled kernels (:mod:`geomatch.match._kernels`) then walk each subject x crime pair's
 fixes, skipping the runs of fixes whose bounding box cannot come near the scene, to find its presence class,
 and walk each hit again to measure it. ``tests/geomatch/oracle.py`` states the same rules as plain loops.
 """
@@ -33,9 +33,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from geomatch import match_kernels as kernels
-from geomatch.config import MatchConfig
-from geomatch.times import from_utc_ns, utc_ns
+from geomatch.match import _kernels as kernels
+from geomatch.match.config import MatchConfig
+from geomatch.core.times import from_utc_ns, utc_ns
 
 PRESENCE_CLASSES = ("observed", "interpolated", "possible")
 HIT_DTYPES = {
@@ -112,9 +112,9 @@ def match_hits(trails: pd.DataFrame, crimes: pd.DataFrame, config: MatchConfig |
     """Match validated trails against validated crimes.
 
     Args:
-        trails: accepted fixes (``geomatch.trails``), sorted by ``subject_id`` then ``timestamp``, with ``x``/``y``
+        trails: accepted fixes (``geomatch.ingest.trails``), sorted by ``subject_id`` then ``timestamp``, with ``x``/``y``
             in metres.
-        crimes: accepted crimes (``geomatch.crimes``) with ``x``/``y`` in the same CRS.
+        crimes: accepted crimes (``geomatch.ingest.crimes``) with ``x``/``y`` in the same CRS.
         config: radii, paddings and trail rules.
         threads: threads the kernels run on (``None``: :func:`available_cores`). The result is
             the same whatever the number.
@@ -194,7 +194,7 @@ def _per_offence(crimes: pd.DataFrame, setting: Callable, config: MatchConfig) -
 
 def _window_pairs(fixes: _Fixes, zones: _Zones, pool: ThreadPoolExecutor) -> _Pairs:
     """Every subject x crime pair whose fixes reach into the window (see
-    :func:`geomatch.match_kernels.subject_windows`), subject by subject in ``pool``."""
+    :func:`geomatch.match._kernels.subject_windows`), subject by subject in ``pool``."""
     by_start, by_end = np.argsort(zones.ws, kind="stable"), np.argsort(zones.we, kind="stable")
     found = list(pool.map(lambda bounds: kernels.subject_windows(fixes.t, *bounds, zones.ws, zones.we, by_start,
                                                                 by_end), zip(fixes.starts, fixes.ends)))
@@ -205,7 +205,7 @@ def _window_pairs(fixes: _Fixes, zones: _Zones, pool: ThreadPoolExecutor) -> _Pa
 
 @dataclass(frozen=True)
 class _Measured:
-    """The measurements of each hit, as :func:`geomatch.match_kernels.measure` returns them."""
+    """The measurements of each hit, as :func:`geomatch.match._kernels.measure` returns them."""
 
     min_distance_m: np.ndarray
     closest_ns: np.ndarray

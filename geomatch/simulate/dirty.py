@@ -8,14 +8,10 @@ accepted, and neutralised or escaped in every output.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import pandas as pd
 
-from geomatch.errors import InputError
-
-if TYPE_CHECKING:
-    from geomatch.simulate import World
+from geomatch.core.errors import InputError
+from geomatch.simulate.model import World
 
 UNSAFE_TEXT = '=HYPERLINK("http://example.invalid/x","details") <script>alert(1)</script>'
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 class InputError(Exception):
     """Input that cannot be used at all: an unreadable file or a missing required column.
 
-    Row-level problems never raise; they are quarantined with a reason (see :mod:`geomatch.quarantine`).
+    Row-level problems never raise; they are quarantined with a reason (see :mod:`geomatch.core.quarantine`).
     The command line turns this error into one sentence and exit code 2.
     """
 

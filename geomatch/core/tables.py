@@ -14,8 +14,8 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from geomatch.errors import InputError
-from geomatch.quarantine import SOURCE_ROW
+from geomatch.core.errors import InputError
+from geomatch.core.quarantine import SOURCE_ROW
 
 CSV_SUFFIXES = {".csv", ".txt", ".tsv"}
 PARQUET_SUFFIXES = {".parquet", ".geoparquet", ".pq"}

@@ -1,6 +1,6 @@
 """Compiled kernels of the matcher (numba): per subject x crime pair, one walk over the pair's fixes.
 
-The rules are stated in :mod:`geomatch.match`. Fixes are grouped in runs (``FINE`` fixes, and ``COARSE`` fixes
+The rules are stated in :mod:`geomatch.match.matcher`. Fixes are grouped in runs (``FINE`` fixes, and ``COARSE`` fixes
 one level up) with the bounding box of each run; a pair's walk skips every run whose box lies too far from the
 scene and measures the fixes of the others exactly. Each pair's result depends on that pair alone. Distances
 are in metres, times in int64 nanoseconds UTC.

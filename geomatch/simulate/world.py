@@ -9,13 +9,12 @@ recorded with a geocoding error (10-40 m typical) from their true place, which t
 writes the files the engine reads plus ``truth/``. Same arguments, same bytes: every random draw comes from
 generators seeded with ``seed`` and every output is sorted.
 
-Modules: :mod:`geomatch.simulate_town` (streets, addresses, routes), :mod:`geomatch.simulate_plans` (subjects
-and their movements), :mod:`geomatch.simulate_crimes` (windows, offenders' crimes, planted coincidences).
+Modules: :mod:`geomatch.simulate.town` (streets, addresses, routes), :mod:`geomatch.simulate.plans` (subjects
+and their movements), :mod:`geomatch.simulate.crimes` (windows, offenders' crimes, planted coincidences).
 """
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -28,13 +27,14 @@ import pyarrow.parquet as pq
 from scipy.signal import lfilter
 from tqdm import tqdm
 
-from geomatch.crs import BNG, WGS84, transform
-from geomatch.errors import InputError
-from geomatch.simulate_dirty import plant_dirty
-from geomatch.simulate_crimes import (CrimeDraft, autumn_changes, background_rate_per_day, free_text, geocode_error,
+from geomatch.core.crs import BNG, WGS84, transform
+from geomatch.core.errors import InputError
+from geomatch.simulate.dirty import plant_dirty
+from geomatch.simulate.model import Truth, World
+from geomatch.simulate.crimes import (CrimeDraft, autumn_changes, background_rate_per_day, free_text, geocode_error,
                                       plant_background, plant_clock_change, plant_committed, plant_innocent)
-from geomatch.simulate_plans import Plan, Stay, build_plan, local_to_utc, make_subjects
-from geomatch.simulate_town import Town, build_town, ward_of
+from geomatch.simulate.plans import Plan, Stay, build_plan, local_to_utc, make_subjects
+from geomatch.simulate.town import Town, build_town, ward_of
 
 log = logging.getLogger(__name__)
 
@@ -54,33 +54,6 @@ TRAIL_COLUMNS = ["subject_id", "timestamp", "lat", "lon", "accuracy_m", "source"
 CRIME_COLUMNS = ["crime_ref", "offence", "easting", "northing", "committed_from", "committed_to", "area", "free_text"]
 SOURCES = ("GPS", "LBS", "WIFI")
 SIGMA_PER_ACCURACY = 1.0 / 1.51  # accuracy_m is the 68 % radius: 2-D normal noise with sigma = accuracy / 1.51
-
-
-@dataclass(frozen=True)
-class Truth:
-    """What really happened. ``committed``: crime_ref, subject_id, at_scene_from, at_scene_to (the offender's
-    stop at the scene), true_x, true_y. ``scenarios``: every planted coincidence (crime_ref, subject_id,
-    scenario, offence, planted_distance_m (from the crime's true place), near_from, near_to, true_x, true_y,
-    geocode_error_m). true_x/true_y: where the crime really happened (BNG metres; the crimes files record it
-    geocode_error_m away). ``subjects``: subject_id, home_x/y, work_x/y (BNG metres),
-    is_offender, has_car. ``windows``: crime_ref, from_utc, to_utc (the exact window the local times were made
-    from), dst_ambiguous (a local bound falls in the repeated autumn hour). Times are ISO 8601 UTC text."""
-
-    committed: pd.DataFrame
-    scenarios: pd.DataFrame
-    subjects: pd.DataFrame
-    windows: pd.DataFrame
-
-
-@dataclass(frozen=True)
-class World:
-    """Trails (one row per fix, sorted by subject and time), crimes (the table format, sorted by crime_ref),
-    the same crimes in the MoJ request format (those with an MoJ code), and the truth."""
-
-    trails: pd.DataFrame
-    crimes: pd.DataFrame
-    crimes_moj: pd.DataFrame
-    truth: Truth
 
 
 def simulate_world(n_subjects: int = 36, days: int = 7, seed: int = 1, start: str = "2026-10-22",
