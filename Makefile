@@ -7,16 +7,21 @@ STAMP := $(VENV)/.installed
 .PHONY: demo test bench clean
 
 $(STAMP): pyproject.toml
+	@echo "==> Creating the virtual environment in $(VENV)/"
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip 2>/dev/null || true
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]' 2>&1 | grep -v "is ignored: it is neither" || true
-	$(PY) -c "import geomatch, vvol, cli"
-	touch $(STAMP)
+	@$(PY) -m pip install --quiet --upgrade pip 2>/dev/null || true
+	@echo "==> Installing geomatch, vvol and their dependencies into $(VENV)/ (a few minutes the first time)"
+	@$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]' 2>&1 | grep -v "is ignored: it is neither" || true
+	@echo "==> Compiling the matcher's kernels (numba, once per machine: about a minute on 2 cores)"
+	@$(PY) -c "import geomatch, vvol, cli; from geomatch.match import _kernels" && $(PY) -m geomatch.match.warmup
+	@touch $(STAMP)
+	@echo "==> Installed. Use the commands as .venv/bin/geomatch and .venv/bin/vvol, or run '. .venv/bin/activate' first."
 
 DEMO := out/demo
 BIN := $(VENV)/bin
 
 demo: $(STAMP)
+	@echo "==> Running the demo on sample_data/ into $(DEMO)/"
 	rm -rf $(DEMO) && mkdir -p $(DEMO)
 	$(BIN)/geomatch match --trails sample_data/trails.parquet --crimes sample_data/crimes.csv --out $(DEMO)/match \
 		--db sqlite:///$(DEMO)/geomatch.db --evidence --evidence-top 25 --evidence-workers 2

@@ -12,6 +12,8 @@ from pathlib import Path
 import click
 
 from geomatch.core.errors import InputError
+from geomatch.core.version import __version__
+from geomatch.store.outcomes import OUTCOMES
 
 
 class FriendlyGroup(click.Group):
@@ -27,6 +29,7 @@ class FriendlyGroup(click.Group):
 
 @click.group(cls=FriendlyGroup)
 @click.option("-v", "--verbose", is_flag=True, help="Log progress details.")
+@click.version_option(__version__, prog_name="geomatch", message="%(prog)s %(version)s")
 def geomatch(verbose: bool) -> None:
     """Match GPS trails of tagged subjects against crime records, score, review and audit the hits."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -34,6 +37,7 @@ def geomatch(verbose: bool) -> None:
 
 @click.group(cls=FriendlyGroup)
 @click.option("-v", "--verbose", is_flag=True, help="Log progress details.")
+@click.version_option(__version__, prog_name="vvol", message="%(prog)s %(version)s")
 def vvol(verbose: bool) -> None:
     """V-VOL: repeat victims, offenders and locations, scored for tasking meetings."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -109,43 +113,36 @@ def match(trails_path: str, crimes_path: Path, out_dir: Path, reading: dict, con
           workers: int, no_score: bool, score_config: Path | None, score_model: Path | None) -> None:
     """Match trails against crimes, score the hits, and write hits, quarantine and a manifest to OUT."""
     from geomatch.match.config import MatchConfig
-    from geomatch.pipeline import MatchInputs, format_summary, run_match
+    from geomatch.jobs import match_evidence_store
+    from geomatch.pipeline import MatchInputs, format_summary
 
-    if evidence and engine == "dask":
-        raise click.UsageError("--evidence needs the trails in this process: run geomatch evidence on the hits")
     config = MatchConfig.from_toml(config_path) if config_path else MatchConfig()
     if radius_m is not None or pad_min is not None:
         config = config.with_uniform_rule(radius_m, pad_min * 60.0 if pad_min is not None else None)
     inputs = MatchInputs(trails=trails_path if engine == "dask" else Path(trails_path), crimes=crimes_path,
                          **reading)
     scorer = None if no_score else _scorer(score_config, score_model, db_url)
+    dask = None
     if engine == "dask":
-        from geomatch.engines.dask_engine import DaskOptions, run_match_dask
+        from geomatch.engines.dask_engine import DaskOptions
 
         if not logging.getLogger().isEnabledFor(logging.INFO):  # the cluster's own INFO chatter only with -v
             import distributed  # noqa: F401  (it sets its loggers' levels when imported)
 
             logging.getLogger("distributed").setLevel(logging.WARNING)
-        run = run_match_dask(inputs, out_dir, config, DaskOptions(scheduler=scheduler, workers=workers),
-                             progress=True, scorer=scorer)
-    else:
-        run = run_match(inputs, out_dir, config, progress=True, scorer=scorer)
+        dask = DaskOptions(scheduler=scheduler, workers=workers)
+    job = match_evidence_store(inputs, out_dir, config, scorer=scorer, evidence_top=evidence_top,
+                               evidence_workers=evidence_workers if evidence else None, db_url=db_url, dask=dask,
+                               progress=True)
     if scorer is not None:
         click.echo(f"  score: {_scorer_line(scorer)}")
-    click.echo(format_summary(run))
-    if evidence:
-        from geomatch.evidence import EvidenceOptions, make_packs, select_hits
+    click.echo(format_summary(job.run))
+    if job.evidence is not None:
+        click.echo(_evidence_summary(job.evidence))
+    if job.recorded is not None:
+        from geomatch.store import shown_url
 
-        packs = make_packs(select_hits(run.hits, top=evidence_top), run.trails.accepted, run.crimes.accepted, out_dir / "evidence", config=config,
-                           options=EvidenceOptions(crs=run.crs), inputs=[Path(trails_path), crimes_path],
-                           workers=evidence_workers, progress=True)
-        click.echo(_evidence_summary(packs))
-    if db_url:
-        import json
-
-        from geomatch.store import record_run, shown_url
-
-        recorded = record_run(db_url, run.hits, run.crimes.accepted, json.loads(run.manifest.read_text()))
+        recorded = job.recorded
         click.echo(f"  store: run {recorded.run_id} recorded in {shown_url(db_url)}: hits {recorded.hits_new:,} new, "
                    f"{recorded.hits_changed:,} changed, {recorded.hits_unchanged:,} unchanged; crimes "
                    f"{recorded.crimes_new:,} new, {recorded.crimes_changed:,} new versions")
@@ -216,8 +213,6 @@ def _scorer_line(scorer) -> str:
     return f"fitted model {scorer.model.path} ({used})"
 
 
-_OUTCOMES = ("no_further_action", "already_known", "intelligence_submitted", "investigation", "arrest", "charge",
-             "caution", "recall")  # geomatch.store.OUTCOMES (a test checks they agree); kept here for a fast start
 _db_option = click.option("--db", "db_url", metavar="URL",
                           help="Review store: sqlite:///FILE or postgresql+psycopg://USER@HOST/DB "
                                "(default: $GEOMATCH_DB, else sqlite:///geomatch.db in the working folder).")
@@ -230,7 +225,7 @@ def hits() -> None:
 
 @hits.command("list")
 @_db_option
-@click.option("--status", type=click.Choice(["pending", *_OUTCOMES]), help="Latest outcome, or pending.")
+@click.option("--status", type=click.Choice(["pending", *OUTCOMES]), help="Latest outcome, or pending.")
 @click.option("--subject", help="Subject reference.")
 @click.option("--offence", help="Offence key, e.g. burglary_residential.")
 @click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="Received on or after this UK date.")
@@ -259,7 +254,7 @@ def hits_show(hit_id: str, db_url: str | None) -> None:
 
 @geomatch.command()
 @click.argument("hit_id")
-@click.option("--outcome", required=True, type=click.Choice(_OUTCOMES), help="What was done.")
+@click.option("--outcome", required=True, type=click.Choice(OUTCOMES), help="What was done.")
 @click.option("--by", "by", required=True, help="Who reviewed (name or collar number).")
 @click.option("--note", default="", help="Free text.")
 @_db_option
@@ -427,7 +422,7 @@ def verify_outputs(ctx, directory: Path) -> None:
 # ---- vvol commands -----------------------------------------------------------------------------------------
 
 
-@vvol.command()
+@vvol.command("score")
 @click.option("--crimes", "crimes_path", required=True, type=click.Path(path_type=Path),
               help="Crimes: CSV, Parquet or GeoPackage table, or a police.uk street-level CSV.")
 @click.option("--people", "people_path", type=click.Path(path_type=Path),
@@ -438,7 +433,7 @@ def verify_outputs(ctx, directory: Path) -> None:
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="VvolConfig TOML file.")
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Output folder for the pack.")
 @click.option("--progress/--no-progress", default=True, help="Progress bar on stderr.")
-def score(crimes_path: Path, people_path: Path | None, as_of: str, period: str | None, area: str | None,
+def vvol_score(crimes_path: Path, people_path: Path | None, as_of: str, period: str | None, area: str | None,
           config_path: Path | None, out_dir: Path, progress: bool) -> None:
     """Score repeat victims, offenders, locations and linked clusters; write a tasking pack."""
     import pandas as pd
@@ -458,13 +453,13 @@ def score(crimes_path: Path, people_path: Path | None, as_of: str, period: str |
     click.echo(summary_text(tasking, out_dir))
 
 
-@vvol.command()
+@vvol.command("simulate")
 @click.option("--crimes", "n_crimes", default=5000, show_default=True, help="Background crimes to generate.")
 @click.option("--seed", default=0, show_default=True, help="Random seed.")
 @click.option("--as-of", "as_of", default="2026-10-31", show_default=True, help="Last day of the data.")
 @click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv", show_default=True)
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Output folder.")
-def simulate(n_crimes: int, seed: int, as_of: str, fmt: str, out_dir: Path) -> None:
+def vvol_simulate(n_crimes: int, seed: int, as_of: str, fmt: str, out_dir: Path) -> None:
     """Write a seeded synthetic crimes + people set with planted repeat problems (see vvol.synth)."""
     from vvol import synth
 

@@ -31,13 +31,14 @@ def main(quick: bool = False) -> None:
     shutil.rmtree(root, ignore_errors=True)
     write_world(simulate_world(n_subjects=subjects, days=days, seed=3), root / "world")
     config = MatchConfig()
-    trails, crs = load_trails(root / "world" / "trails.parquet")
-    crimes = load_crimes(root / "world" / "crimes.csv", config=config, target_crs=crs)
+    trails = load_trails(root / "world" / "trails.parquet")
+    crimes = load_crimes(root / "world" / "crimes.csv", target_crs=trails.crs, naive_tz=config.naive_tz,
+                         max_window_s=config.max_window_s)
     hits = match_hits(trails.accepted, crimes.accepted, config)
     chosen = select_hits(hits, top=n_hits)
     print(f"world: {subjects} subjects x {days} days, {len(trails.accepted):,} fixes, {len(hits):,} hits; packs for "
           f"the {len(chosen):,} strongest (observed first, then closest)")
-    options = EvidenceOptions(crs=crs)
+    options = EvidenceOptions(crs=trails.crs)
     inputs = [root / "world" / "trails.parquet", root / "world" / "crimes.csv"]
     runs = {}
     for workers in (1, 2):

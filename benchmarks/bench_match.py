@@ -104,8 +104,9 @@ def main(quick: bool = False) -> None:
                         scorer=None)
     reads = repeat(lambda: pd.read_parquet(trails_path, columns=FIX_COLUMNS))
     gc.collect()
-    trails, crs = load_trails(trails_path)
-    crimes = load_crimes(crimes_path, target_crs=crs, config=config)
+    trails = load_trails(trails_path)
+    crimes = load_crimes(crimes_path, target_crs=trails.crs, naive_tz=config.naive_tz,
+                         max_window_s=config.max_window_s)
     matches, one_thread, hits = match_timings(trails.accepted, crimes.accepted, config)
     with timed(figures, "oracle"):
         oracle = oracle_observed(trails.accepted, crimes.accepted, config)

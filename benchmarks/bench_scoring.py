@@ -62,8 +62,9 @@ def main(quick: bool = False) -> None:
             write_world(simulate_world(n_subjects=subjects, days=days, seed=1), world_dir)
         print(f"simulated {subjects} subjects x {days} days in {figures['simulate']:.1f} s -> {world_dir}")
     config = MatchConfig()
-    trails, crs = load_trails(world_dir / "trails.parquet")
-    crimes = load_crimes(world_dir / "crimes.csv", config=config, target_crs=crs)
+    trails = load_trails(world_dir / "trails.parquet")
+    crimes = load_crimes(world_dir / "crimes.csv", target_crs=trails.crs, naive_tz=config.naive_tz,
+                         max_window_s=config.max_window_s)
     with timed(figures, "match"):
         hits = match_hits(trails.accepted, crimes.accepted, config)
     with timed(figures, "score"):

@@ -19,9 +19,9 @@ Layers (each imports only those above it; ``tests/test_layering.py`` checks it):
 """
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
 
+from geomatch.core.lazy import lazy_exports
 from geomatch.core.version import __version__
 
 _EXPORTS = {
@@ -36,7 +36,10 @@ _EXPORTS = {
     "MatchInputs": "geomatch.pipeline",
     "MatchRun": "geomatch.pipeline",
     "run_match": "geomatch.pipeline",
-    "match_evidence_store": "geomatch.pipeline",
+    "format_summary": "geomatch.pipeline",
+    "format_uk": "geomatch.core.times",
+    "match_evidence_store": "geomatch.jobs",
+    "MatchJob": "geomatch.jobs",
     "Scorer": "geomatch.scoring",
     "ScoreConfig": "geomatch.scoring",
     "fit_model": "geomatch.scoring",
@@ -60,21 +63,9 @@ _EXPORTS = {
 __all__ = ["__version__", *_EXPORTS]
 
 
-def __getattr__(name: str):
-    """Import a public name from its module the first time it is used."""
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'geomatch' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
-
-
-if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names come from __getattr__
+if TYPE_CHECKING:  # noqa: F401  (for type checkers and IDEs; at run time the names come from __getattr__)
     from geomatch.core.errors import InputError
     from geomatch.core.manifest import verify_tree
     from geomatch.core.quarantine import Validated
@@ -84,7 +75,9 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names come from
     from geomatch.match.config import MatchConfig
     from geomatch.match.matcher import PRESENCE_CLASSES, match_hits
     from geomatch.match.output import read_hits
-    from geomatch.pipeline import MatchInputs, MatchRun, match_evidence_store, run_match
+    from geomatch.core.times import format_uk
+    from geomatch.jobs import MatchJob, match_evidence_store
+    from geomatch.pipeline import MatchInputs, MatchRun, format_summary, run_match
     from geomatch.scoring import ScoreConfig, Scorer, fit_model, load_model
     from geomatch.simulate import simulate_world, write_world
     from geomatch.store import (add_review, build_audit, get_hit, list_hits, record_run, verify_chain,

@@ -1,4 +1,8 @@
-"""The ``geomatch match`` job: read and validate both inputs, match, write hits, quarantine and manifest."""
+"""The ``geomatch match`` job: read and validate both inputs, match, write hits, quarantine and manifest.
+
+:func:`run_match` is the job in one process; :func:`write_match_run` writes any engine's results the same way
+(the Dask engine uses it too). :func:`geomatch.jobs.match_evidence_store` adds evidence packs and the review store.
+"""
 from __future__ import annotations
 
 import logging
@@ -10,15 +14,15 @@ from typing import Mapping
 import pandas as pd
 from tqdm.auto import tqdm
 
-from geomatch.match.config import MatchConfig
-from geomatch.ingest.crimes import CrimesFormat, load_crimes
-from geomatch.core.crs import WGS84, transform_info
+from geomatch.core.crs import WGS84, transform_info, zone_span_warning
 from geomatch.core.manifest import write_manifest
+from geomatch.core.quarantine import Validated
+from geomatch.ingest.crimes import CrimesFormat, load_crimes
+from geomatch.ingest.trails import load_trails
+from geomatch.match.config import MatchConfig
 from geomatch.match.matcher import PRESENCE_CLASSES, match_hits
 from geomatch.match.output import write_hits
-from geomatch.core.quarantine import Validated
 from geomatch.scoring import Scorer
-from geomatch.ingest.trails import load_trails
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +42,8 @@ class MatchInputs:
 
 @dataclass(frozen=True)
 class MatchRun:
-    """What one run produced: validated inputs, the hits, the files written and how long each stage took (s)."""
+    """What one run produced: validated inputs, the hits, the files written, how long each stage took (s) and
+    warnings for people (also in the manifest)."""
 
     out_dir: Path
     trails: Validated
@@ -48,6 +53,7 @@ class MatchRun:
     outputs: tuple[Path, ...]
     manifest: Path
     seconds: Mapping[str, float]
+    warnings: tuple[str, ...] = ()
 
     def counts(self) -> dict[str, object]:
         """Row counts per input, hits by presence class, and crimes whose times were widened or flagged."""
@@ -89,35 +95,62 @@ def run_match(inputs: MatchInputs, out_dir: Path | str, config: MatchConfig | No
         stages.update()
 
     started = time.perf_counter()
-    trails, crs = load_trails(inputs.trails, column_map=inputs.trails_column_map, crs=inputs.trails_crs,
-                              naive_tz=inputs.trails_naive_tz)
+    trails = load_trails(inputs.trails, column_map=inputs.trails_column_map, crs=inputs.trails_crs,
+                         naive_tz=inputs.trails_naive_tz)
     stage("read_trails", started)
     started = time.perf_counter()
     crimes = load_crimes(inputs.crimes, fmt=inputs.crimes_format, column_map=inputs.crimes_column_map,
-                         config=config, target_crs=crs)
+                         target_crs=trails.crs, naive_tz=config.naive_tz, max_window_s=config.max_window_s)
     stage("read_crimes", started)
 
     started = time.perf_counter()
-    hits = match_hits(trails.accepted, crimes.accepted, config)
+    hits = match_hits(trails, crimes, config)
     stage("match", started)
     if scorer is not None:
         started = time.perf_counter()
         hits = scorer.score(hits, trails.accepted, crimes.accepted, config, progress=progress)
         stage("score", started)
 
+    run = write_match_run(out_dir, trails, crimes, hits, config=config, inputs=inputs,
+                          input_files=[inputs.trails, inputs.crimes], scorer=scorer, seconds=seconds)
+    stages.update()
+    stages.close()
+    return run
+
+
+def write_match_run(out_dir: Path, trails: Validated, crimes: Validated, hits: pd.DataFrame, *,
+                    config: MatchConfig, inputs: MatchInputs, input_files: list[Path | str],
+                    scorer: Scorer | None, seconds: dict[str, float],
+                    engine: Mapping[str, object] | None = None) -> MatchRun:
+    """Write a run's hits, quarantine and manifest (any engine), timing the writing as ``seconds["write"]``.
+
+    Args:
+        out_dir: the output folder (exists).
+        trails, crimes: the validated inputs (their ``crs`` is the run's metric CRS).
+        hits: the hits, scored or not.
+        config, inputs: recorded in the manifest as the run's parameters.
+        input_files: the files hashed into the manifest's inputs.
+        scorer: how the hits were scored (``None``: unscored).
+        seconds: time per stage so far (s); ``write`` is added.
+        engine: how the run was distributed (the Dask engine's description), recorded in the manifest.
+    """
     started = time.perf_counter()
     outputs = write_hits(hits, out_dir)
     quarantine_dir = out_dir / "quarantine"
     outputs += [trails.write_quarantine(quarantine_dir), crimes.write_quarantine(quarantine_dir)]
-    stage("write", started)
-    stages.close()
-
-    run = MatchRun(out_dir, trails, crimes, crs, hits, tuple(outputs), out_dir / "manifest.json", seconds)
-    info = transform_info(WGS84, crs)
+    seconds["write"] = time.perf_counter() - started
+    crs = trails.crs
+    span = zone_span_warning(trails.accepted["lon"].to_numpy(), crs) if "lon" in trails.accepted else None
+    warnings = (span,) if span else ()
+    run = MatchRun(out_dir, trails, crimes, crs, hits, tuple(outputs), out_dir / "manifest.json", seconds, warnings)
+    extra: dict[str, object] = {"crs": crs, "wgs84_transformation": transform_info(WGS84, crs)}
+    if engine is not None:
+        extra["engine"] = engine
+    extra["score"] = scorer.describe() if scorer else {"model": "none"}
+    if warnings:
+        extra["warnings"] = list(warnings)
     write_manifest(out_dir, tool="geomatch match", parameters={"config": config, "inputs": inputs},
-                   inputs=[inputs.trails, inputs.crimes], outputs=outputs, counts=run.counts(),
-                   extra={"crs": crs, "wgs84_transformation": info,
-                          "score": scorer.describe() if scorer else {"model": "none"}})
+                   inputs=input_files, outputs=outputs, counts=run.counts(), extra=extra)
     log.info("match run written to %s", out_dir)
     return run
 
@@ -138,4 +171,5 @@ def format_summary(run: MatchRun) -> str:
     timing = ", ".join(f"{k} {v:.2f}" for k, v in run.seconds.items())
     lines.append(f"   time: {sum(run.seconds.values()):.2f} s ({timing})")
     lines.append(f"results: {run.out_dir}/hits.csv, hits.parquet, quarantine/, manifest.json")
+    lines.extend(f"warning: {warning}" for warning in run.warnings)
     return "\n".join(lines)

@@ -17,8 +17,6 @@ BNG = "EPSG:27700"
 WGS84 = "EPSG:4326"
 OSTN15_GRID = "uk_os_OSTN15_NTv2_OSGBtoETRS.tif"
 _SYSTEM_PROJ_DIRS = (Path("/usr/share/proj"), Path("/usr/local/share/proj"))
-# a missing best grid is recorded in every manifest (transform_info), not warned about on each use
-warnings.filterwarnings("ignore", message="Best transformation is not available", category=UserWarning)
 
 
 @dataclass(frozen=True)
@@ -43,7 +41,9 @@ def _thread_transformer(source: str, target: str, thread: int) -> Transformer:
         if (directory / OSTN15_GRID).is_file() and str(directory) not in pyproj.datadir.get_user_data_dir():
             pyproj.datadir.append_data_dir(str(directory))
             break
-    group = pyproj.transformer.TransformerGroup(source, target, always_xy=True)
+    with warnings.catch_warnings():  # a missing best grid is recorded in every manifest (transform_info)
+        warnings.filterwarnings("ignore", message="Best transformation is not available", category=UserWarning)
+        group = pyproj.transformer.TransformerGroup(source, target, always_xy=True)
     return group.transformers[0]  # the most accurate operation whose grids are available here
 
 
@@ -135,13 +135,56 @@ def _cell_corners(ix: np.ndarray, iy: np.ndarray, target: str) -> tuple[np.ndarr
 
 
 GB_BOUNDS_LONLAT = (-9.0, 49.75, 2.0, 61.0)
+"""Great Britain's box in WGS84 degrees: west, south, east, north."""
+UTM_ZONE_WIDTH_DEG = 6.0
+"""Longitude width of one UTM zone; distances in a zone's CRS are scaled by up to ~1 % beyond it."""
+
+
+def in_gb_box(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """True where a WGS84 point lies in :data:`GB_BOUNDS_LONLAT`."""
+    west, south, east, north = GB_BOUNDS_LONLAT
+    return (lon >= west) & (lon <= east) & (lat >= south) & (lat <= north)
+
+
+def looks_swapped_gb(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """True where lat/lon look swapped: the "latitude" lies in Great Britain's longitude range and vice versa."""
+    return in_gb_box(lat, lon)
+
+
+def same_crs(a: str, b: str) -> bool:
+    """Whether two CRS strings (``EPSG:27700``, a WKT, a PROJ string) name the same CRS."""
+    return a == b or pyproj.CRS.from_user_input(a) == pyproj.CRS.from_user_input(b)
+
+
+def crs_name(crs: str) -> str:
+    """A CRS as people read it: ``British National Grid (EPSG:27700)``, ``UTM zone 30N (EPSG:32630)``, or the
+    CRS's own name and code."""
+    if crs == BNG:
+        return f"British National Grid ({BNG})"
+    parsed = pyproj.CRS.from_user_input(crs)
+    utm = parsed.utm_zone
+    if utm:
+        return f"UTM zone {utm} ({crs})"
+    return f"{parsed.name} ({crs})"
+
+
+def zone_span_warning(lon: np.ndarray, crs: str) -> str | None:
+    """A warning when fixes projected to a UTM zone span more than one zone's width of longitude (their
+    distances are then scaled by up to ~1 %), else ``None``. British National Grid covers the whole of GB."""
+    lon = lon[np.isfinite(lon)]
+    if crs == BNG or len(lon) == 0 or not pyproj.CRS.from_user_input(crs).utm_zone:
+        return None
+    span = float(lon.max() - lon.min())
+    if span <= UTM_ZONE_WIDTH_DEG:
+        return None
+    return (f"the fixes span {span:.1f} degrees of longitude, more than one UTM zone ({UTM_ZONE_WIDTH_DEG:g}); "
+            f"distances in {crs_name(crs)} are scaled by up to about 1 % at the far edges")
 
 
 def choose_metric_crs(lon: np.ndarray, lat: np.ndarray) -> str:
     """British National Grid when the data's median point lies in Great Britain, else its UTM zone (WGS84)."""
     lon_mid, lat_mid = float(np.nanmedian(lon)), float(np.nanmedian(lat))
-    west, south, east, north = GB_BOUNDS_LONLAT
-    if west <= lon_mid <= east and south <= lat_mid <= north and not _in_ireland(lon_mid, lat_mid):
+    if in_gb_box(lon_mid, lat_mid) and not _in_ireland(lon_mid, lat_mid):
         return BNG
     zones = query_utm_crs_info(datum_name="WGS 84",
                                area_of_interest=AreaOfInterest(lon_mid, lat_mid, lon_mid, lat_mid))

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 
-class InputError(Exception):
+class InputError(ValueError):
     """Input that cannot be used at all: an unreadable file or a missing required column.
 
     Row-level problems never raise; they are quarantined with a reason (see :mod:`geomatch.core.quarantine`).

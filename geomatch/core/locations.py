@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from geomatch.core.crs import BNG, WGS84, transform
+from geomatch.core.crs import BNG, WGS84, looks_swapped_gb, transform
 from geomatch.core.quarantine import RowChecks
 from geomatch.core.tables import RawTable, to_number
 
@@ -46,7 +46,7 @@ def point_locations(raw: pd.DataFrame, checks: RowChecks,
     checks.add("missing_location", ~has_grid & ~has_geo)
     zero = (has_grid & (easting == 0) & (northing == 0)) | (has_geo & (lat == 0) & (lon == 0))
     checks.add("zero_zero", zero)
-    swapped = has_geo & (lat >= -9.0) & (lat <= 2.0) & (lon >= 49.75) & (lon <= 61.0)
+    swapped = has_geo & looks_swapped_gb(lon, lat)
     checks.add("lat_lon_swapped", swapped)
     (e_lo, e_hi), (n_lo, n_hi) = _BNG_RANGE
     off_grid = has_grid & ((easting < e_lo) | (easting > e_hi) | (northing < n_lo) | (northing > n_hi))

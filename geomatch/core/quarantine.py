@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from geomatch.core.errors import InputError
+
 SOURCE_ROW = "source_row"
 """Column carried on every table read from a file: the 1-based data row number in that file."""
 
@@ -29,6 +31,8 @@ class Validated:
         accepted: the rows that passed, cleaned.
         quarantined: the rows that failed with their original values, ``source_row`` and ``reason``.
         rows_in: number of rows read.
+        crs: the CRS of the accepted rows' ``x``/``y`` (metres; ``EPSG:27700`` or a UTM zone), or ``None`` for
+            rows without coordinates.
     """
 
     name: str
@@ -36,6 +40,7 @@ class Validated:
     accepted: pd.DataFrame
     quarantined: pd.DataFrame
     rows_in: int
+    crs: str | None = None
 
     def __post_init__(self) -> None:
         if self.rows_in != len(self.accepted) + len(self.quarantined):
@@ -114,10 +119,12 @@ class RowChecks:
         self.add("duplicate_row", repeated & exact_repeat & ~conflicting)
         self.add(f"duplicate_{key}_conflict", conflicting)
 
-    def split(self, name: str, source: str, cleaned: pd.DataFrame, order: np.ndarray | None = None) -> Validated:
+    def split(self, name: str, source: str, cleaned: pd.DataFrame, order: np.ndarray | None = None, *,
+              crs: str | None = None) -> Validated:
         """Split into accepted rows (taken from ``cleaned``, aligned to ``raw``) and quarantined raw rows.
 
-        ``order``, a permutation of the rows, gives the order of the accepted rows (file order by default).
+        ``order``, a permutation of the rows, gives the order of the accepted rows (file order by default);
+        ``crs`` is that of the cleaned ``x``/``y``.
         """
         bad = self.bad
         bad_rows = np.flatnonzero(bad)
@@ -129,4 +136,25 @@ class RowChecks:
             accepted = cleaned.take(np.flatnonzero(~bad) if order is None else order[~bad[order]])
             accepted = accepted.reset_index(drop=True)
         return Validated(name=name, source=source, accepted=accepted, quarantined=quarantined,
-                         rows_in=len(self.raw))
+                         rows_in=len(self.raw), crs=crs)
+
+
+def accepted_in_one_crs(trails: Validated | pd.DataFrame,
+                        crimes: Validated | pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, str | None]:
+    """The accepted rows of trails and crimes, and their shared CRS (``None`` where neither says).
+
+    Plain DataFrames are taken as they are (their CRS unknown); :class:`Validated` inputs say theirs.
+
+    Raises:
+        InputError: both say their CRS and the two differ (every distance between them would be wrong).
+    """
+    from geomatch.core.crs import same_crs  # pyproj only when needed
+
+    trails_crs = trails.crs if isinstance(trails, Validated) else None
+    crimes_crs = crimes.crs if isinstance(crimes, Validated) else None
+    if trails_crs and crimes_crs and not same_crs(trails_crs, crimes_crs):
+        raise InputError(f"the trails' x/y are in {trails_crs} but the crimes' in {crimes_crs}, so no distance "
+                         f"between them would be true; load the crimes with target_crs=trails.crs",
+                         file=crimes.source)
+    return (trails.accepted if isinstance(trails, Validated) else trails,
+            crimes.accepted if isinstance(crimes, Validated) else crimes, trails_crs or crimes_crs)

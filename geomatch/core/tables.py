@@ -67,12 +67,22 @@ def read_table(path: Path | str, *, column_map: Mapping[str, str] | None = None,
                              file=str(path))
     except InputError:
         raise
-    except Exception as error:  # any reader failure is bad input, named in one sentence
+    except _reader_errors() as error:  # a file the readers cannot make sense of: bad input, in one sentence
         raise InputError(f"the file could not be read ({type(error).__name__}: {error})".replace("\n", " "),
                          file=str(path)) from error
     frame = frame.rename(columns=column_map)
     frame.insert(0, SOURCE_ROW, pd.RangeIndex(1, len(frame) + 1))
     return RawTable(path=path, frame=frame.reset_index(drop=True), crs=crs)
+
+
+def _reader_errors() -> tuple[type[BaseException], ...]:
+    """What the readers raise for a file they cannot read: bad input. Anything else is a bug and propagates."""
+    import pyarrow as pa
+    import pyogrio.errors
+
+    return (OSError, ValueError, UnicodeError, csv.Error, pa.ArrowException, pd.errors.ParserError,
+            pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, pyogrio.errors.FieldError,
+            pyogrio.errors.CRSError, pyogrio.errors.GeometryError, pyogrio.errors.FeatureError)
 
 
 def _read_parquet(path: Path, column_map: Mapping[str, str], columns: Sequence[str] | None,

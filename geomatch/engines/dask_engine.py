@@ -31,15 +31,12 @@ from tqdm.auto import tqdm
 
 from geomatch.match.config import MatchConfig
 from geomatch.ingest.crimes import load_crimes
-from geomatch.core.crs import WGS84, transform_info
 from geomatch.engines.dataset import Dataset, PartitionFile, open_dataset, read_partition, subject_bucket
 from geomatch.engines.plan import (EDGE_FIXES, SlotTask, edge_fixes, extreme_fixes, needed_fixes, plan_slots,
                                    plan_tasks)
 from geomatch.core.errors import InputError
-from geomatch.core.manifest import write_manifest
 from geomatch.match.matcher import HIT_COLUMNS, match_hits, padded_windows
-from geomatch.match.output import write_hits
-from geomatch.pipeline import MatchInputs, MatchRun
+from geomatch.pipeline import MatchInputs, MatchRun, write_match_run
 from geomatch.core.quarantine import REASON, SOURCE_ROW, Validated
 from geomatch.scoring import Scorer
 from geomatch.core.times import utc_ns
@@ -101,14 +98,14 @@ def validate_partition(fs: fsspec.AbstractFileSystem, part: PartitionFile, shown
         InputError: the file cannot be read, lacks a required column, or holds accepted fixes outside its day.
     """
     read = read_partition(fs, part, shown, inputs.trails_column_map)
-    validated, crs = validate_trails(read.table, crs=inputs.trails_crs, naive_tz=inputs.trails_naive_tz)
+    validated = validate_trails(read.table, crs=inputs.trails_crs, naive_tz=inputs.trails_naive_tz)
     fixes = validated.accepted[FIX_COLUMNS]
     _check_day(fixes, part, shown)
     quarantined = validated.quarantined
     quarantined.insert(0, PARTITION, part.name)
     by_subject = fixes.groupby("subject_id", observed=True, sort=False)
     summary = PartitionSummary(
-        name=part.name, sha256=read.sha256, bytes=read.bytes, crs=crs, rows_in=validated.rows_in,
+        name=part.name, sha256=read.sha256, bytes=read.bytes, crs=validated.crs, rows_in=validated.rows_in,
         accepted=len(fixes), quarantined=quarantined,
         first_fixes=by_subject.head(EDGE_FIXES).reset_index(drop=True),
         last_fixes=by_subject.tail(EDGE_FIXES).reset_index(drop=True))
@@ -238,7 +235,7 @@ def run_match_dask(inputs: MatchInputs, out_dir: Path | str, config: MatchConfig
 
         started = time.perf_counter()
         crimes = load_crimes(inputs.crimes, fmt=inputs.crimes_format, column_map=inputs.crimes_column_map,
-                             config=config, target_crs=crs)
+                             target_crs=crs, naive_tz=config.naive_tz, max_window_s=config.max_window_s)
         seconds["read_crimes"] = time.perf_counter() - started
 
         started = time.perf_counter()
@@ -258,10 +255,11 @@ def run_match_dask(inputs: MatchInputs, out_dir: Path | str, config: MatchConfig
                           progress)
             seconds["score"] = time.perf_counter() - started
 
-    started = time.perf_counter()
-    trails = _combined_validated(dataset, summaries)
-    return _write(inputs, Path(out_dir), config, options, scorer, dataset, summaries, trails, crimes, crs, hits,
-                  tasks, workers, seconds, started)
+    run = write_match_run(Path(out_dir), _combined_validated(dataset, summaries, crs), crimes, hits, config=config,
+                          inputs=inputs, input_files=[inputs.crimes], scorer=scorer, seconds=seconds,
+                          engine=_engine(options, dataset, summaries, tasks, workers))
+    log.info("dask match run written to %s (%d workers, %d partitions)", out_dir, workers, len(summaries))
+    return run
 
 
 def _shown(dataset: Dataset, part: PartitionFile) -> str:
@@ -342,7 +340,7 @@ def _score(client, scorer: Scorer, config: MatchConfig, crimes: Validated, crime
     return combined.loc[hits.index]
 
 
-def _combined_validated(dataset: Dataset, summaries: list[PartitionSummary]) -> Validated:
+def _combined_validated(dataset: Dataset, summaries: list[PartitionSummary], crs: str) -> Validated:
     """Trail validation over all partitions: the quarantined rows of every partition (in partition, then row
     order) and the counts. The accepted fixes stay on the cluster, so ``accepted`` here has their number of rows
     and no columns."""
@@ -350,28 +348,15 @@ def _combined_validated(dataset: Dataset, summaries: list[PartitionSummary]) -> 
     combined = (pd.concat(quarantined, ignore_index=True) if quarantined
                 else pd.DataFrame(columns=[PARTITION, SOURCE_ROW, REASON]))
     accepted = pd.DataFrame(index=pd.RangeIndex(sum(s.accepted for s in summaries)))
-    return Validated("trails", dataset.url, accepted, combined, sum(s.rows_in for s in summaries))
+    return Validated("trails", dataset.url, accepted, combined, sum(s.rows_in for s in summaries), crs=crs)
 
 
-def _write(inputs: MatchInputs, out_dir: Path, config: MatchConfig, options: DaskOptions, scorer: Scorer | None,
-           dataset: Dataset,
-           summaries: list[PartitionSummary], trails: Validated, crimes: Validated, crs: str, hits: pd.DataFrame,
-           tasks: list[SlotTask], workers: int, seconds: dict[str, float], started: float) -> MatchRun:
-    """Write hits, quarantine and manifest (only now, after every task succeeded)."""
-    outputs = write_hits(hits, out_dir)
-    quarantine_dir = out_dir / "quarantine"
-    outputs += [trails.write_quarantine(quarantine_dir), crimes.write_quarantine(quarantine_dir)]
-    seconds["write"] = time.perf_counter() - started
-    run = MatchRun(out_dir, trails, crimes, crs, hits, tuple(outputs), out_dir / "manifest.json", seconds)
+def _engine(options: DaskOptions, dataset: Dataset, summaries: list[PartitionSummary], tasks: list[SlotTask],
+            workers: int) -> dict[str, object]:
+    """How the run was distributed, for the manifest: scheduler, workers, retries and the partitions read."""
     partitions = [{"path": s.name, "sha256": s.sha256, "bytes": s.bytes, "rows_in": s.rows_in,
                    "accepted": s.accepted, "quarantined": len(s.quarantined)} for s in summaries]
     scheduler = options.scheduler or f"LocalCluster(n_workers={options.workers}, threads_per_worker=1)"
-    engine = {"name": "dask", "scheduler": scheduler, "workers": workers, "retries": options.retries,
-              "dataset": dataset.url, "partitions": partitions, "match_tasks": len(tasks),
-              "slots_read_per_task_max": max((len(t.reads) for t in tasks), default=0)}
-    write_manifest(out_dir, tool="geomatch match", parameters={"config": config, "inputs": inputs},
-                   inputs=[inputs.crimes], outputs=outputs, counts=run.counts(),
-                   extra={"crs": crs, "wgs84_transformation": transform_info(WGS84, crs), "engine": engine,
-                          "score": scorer.describe() if scorer else {"model": "none"}})
-    log.info("dask match run written to %s (%d workers, %d partitions)", out_dir, workers, len(summaries))
-    return run
+    return {"name": "dask", "scheduler": scheduler, "workers": workers, "retries": options.retries,
+            "dataset": dataset.url, "partitions": partitions, "match_tasks": len(tasks),
+            "slots_read_per_task_max": max((len(t.reads) for t in tasks), default=0)}

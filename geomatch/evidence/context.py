@@ -30,7 +30,8 @@ class EvidenceOptions:
             side of the closest approach, and at both ends of a gap during the window, are always listed.
         basemap: a local vector file (roads, buildings; anything GeoPandas reads) drawn under the map.
         tiles: a tile URL template (``https://.../{z}/{x}/{y}.png``); used only when given (needs contextily).
-        crs: the metric CRS of the fixes' ``x``/``y`` (named on the map axes).
+        crs: the metric CRS of the fixes' ``x``/``y`` (named on the maps and in the statement); ``None`` takes it
+            from the trails given to :func:`geomatch.evidence.make_packs` (``Validated.crs``).
         dpi: resolution of the PNG exhibits.
     """
 
@@ -38,7 +39,7 @@ class EvidenceOptions:
     vicinity_m: float = 500.0
     basemap: Path | None = None
     tiles: str | None = None
-    crs: str = "EPSG:27700"
+    crs: str | None = None
     dpi: int = 150
 
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from geomatch.evidence.context import EvidenceOptions, PackData
 from geomatch.evidence.staticmap import focus_extent, map_extent, nice_length
-from geomatch.evidence.style import MAP_KEY, time_colour
+from geomatch.evidence.style import map_key, time_colour
 from geomatch.evidence.text import fmt_duration, fmt_kmh, fmt_m, fmt_time, offence_name, zone_names
 from geomatch.core.safe import escape_html as esc
 
@@ -150,7 +150,7 @@ def render_map_html(data: PackData, options: EvidenceOptions) -> str:
 
     stops = ",".join(time_colour(f) for f in np.linspace(0, 1, 9))
     ticks = "".join(f"<span>{esc(fmt_time(t))}</span>" for t in (start, start + (end - start) / 2, end))
-    key = "".join(f"<tr><td>{esc(k.symbol)}</td><td>{esc(k.meaning)}</td></tr>" for k in MAP_KEY)
+    key = "".join(f"<tr><td>{esc(k.symbol)}</td><td>{esc(k.meaning)}</td></tr>" for k in map_key(options.crs))
     gaps = "; ".join(f"{fmt_time(g.start)} to {fmt_time(g.end)} ({fmt_duration(g.duration_s)})"
                      for g in data.gaps[data.gaps["in_window"]].itertuples()) or "none"
     title = f"{hit['crime_ref']} · {offence_name(hit['offence'])}"

@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 
 from geomatch.match.config import MatchConfig
 from geomatch.core.errors import InputError
+from geomatch.core.quarantine import Validated, accepted_in_one_crs
 from geomatch.evidence.context import EvidenceOptions, pack_data, trail_slices
 from geomatch.evidence.document import write_docx, write_pdf
 from geomatch.evidence.htmlmap import write_map_html
@@ -98,7 +99,7 @@ def make_pack(job: PackJob) -> Path:
     draw_timeline(data, exhibits.timeline_png, job.options)
     write_points(data, exhibits.points_csv)
     names = tuple(Path(entry["path"]).name for entry in job.inputs)
-    blocks = build_statement(data, exhibits, version=__version__, inputs=names)
+    blocks = build_statement(data, exhibits, version=__version__, inputs=names, crs=job.options.crs)
     title = f"Evidence pack {job.hit['hit_id']}"
     write_docx(blocks, folder / "statement.docx", title=title)
     write_pdf(blocks, folder / "statement.pdf", title=title,
@@ -142,25 +143,37 @@ def _check_same_crimes(hits: pd.DataFrame, by_ref: pd.DataFrame) -> None:
                          f"matching), e.g. hit {first['hit_id']} on crime {first['crime_ref']!r}; match again")
 
 
-def make_packs(hits: pd.DataFrame, trails: pd.DataFrame, crimes: pd.DataFrame, out_dir: Path | str, *,
+def make_packs(hits: pd.DataFrame, trails: Validated | pd.DataFrame, crimes: Validated | pd.DataFrame,
+               out_dir: Path | str, *,
                config: MatchConfig | None = None, options: EvidenceOptions | None = None,
                inputs: Sequence[Path] = (), workers: int = 1, progress: bool = False) -> EvidenceRun:
     """Make a pack per hit in ``out_dir/<hit id>/``, then ``out_dir/index.html`` and ``out_dir/manifest.json``.
 
     Args:
         hits: hits as :func:`geomatch.match.matcher.match_hits` returns them (``score``/``reasons`` used when present).
-        trails: accepted fixes (:func:`geomatch.ingest.trails.load_trails`), sorted by subject then time.
-        crimes: accepted crimes (:func:`geomatch.ingest.crimes.load_crimes`) in the same CRS.
+        trails: validated fixes (:func:`geomatch.ingest.trails.load_trails`) or their accepted rows, sorted by
+            subject then time.
+        crimes: validated crimes (:func:`geomatch.ingest.crimes.load_crimes`) or their accepted rows, in the
+            same CRS.
         out_dir: the evidence folder (created).
         config: the matching parameters the hits were made with (the gap length).
         options: drawing options.
         inputs: the input files, hashed into every manifest.
         workers: processes drawing packs (1 draws in this process).
         progress: show a progress bar.
+
+    Raises:
+        InputError: the CRS of the fixes is unknown (plain frames and no ``options.crs``), or trails and crimes
+            are in different CRSs.
     """
     started = time.perf_counter()
     config = config or MatchConfig()
     options = options or EvidenceOptions()
+    trails, crimes, crs = accepted_in_one_crs(trails, crimes)
+    if options.crs is None and crs is None:
+        raise InputError("evidence needs the CRS of the fixes' x/y: pass the trails as load_trails returns them, "
+                         "or set EvidenceOptions(crs=...)")
+    options = replace(options, crs=options.crs or crs)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     input_paths = [Path(p) for p in inputs] + ([Path(options.basemap)] if options.basemap else [])
@@ -206,9 +219,9 @@ def load_and_make_packs(hits_path: Path, trails_path: Path, crimes_path: Path, o
     except (OSError, ValueError) as error:
         raise InputError(f"the hits file could not be read ({error})", file=str(hits_path)) from error
     hits = select_hits(hits, top=top, min_score=min_score)
-    trails, crs = load_trails(trails_path, **dict(trails_kwargs or {}))
-    crimes = load_crimes(crimes_path, config=config, target_crs=crs, **dict(crimes_kwargs or {}))
-    options = replace(options or EvidenceOptions(), crs=crs)
-    return make_packs(hits, trails.accepted, crimes.accepted, out_dir, config=config, options=options,
+    trails = load_trails(trails_path, **dict(trails_kwargs or {}))
+    crimes = load_crimes(crimes_path, target_crs=trails.crs, naive_tz=config.naive_tz,
+                         max_window_s=config.max_window_s, **dict(crimes_kwargs or {}))
+    return make_packs(hits, trails, crimes, out_dir, config=config, options=options,
                       inputs=[hits_path, trails_path, crimes_path], workers=workers, progress=progress)
 

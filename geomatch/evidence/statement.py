@@ -14,9 +14,9 @@ import pandas as pd
 
 from geomatch.evidence.context import PackData
 from geomatch.evidence.points import points_table
-from geomatch.evidence.style import MAP_KEY
-from geomatch.evidence.text import (PRESENCE_WORDS, fmt_duration, fmt_kmh, fmt_m, fmt_time, offence_name, plain,
-                                    zone_names)
+from geomatch.evidence.style import map_key
+from geomatch.evidence.text import (PRESENCE_WORDS, fmt_duration, fmt_kmh, fmt_m, fmt_time, grid_phrase,
+                                    offence_name, plain, zone_names)
 
 MAX_TABLE_ROWS = 150
 """Rows of the points table printed in the statement; ``points.csv`` always has them all."""
@@ -81,8 +81,9 @@ def _optional(value: object) -> str:
     return "—" if value is None or pd.isna(value) else plain(value)
 
 
-def build_statement(data: PackData, exhibits: Exhibits, *, version: str, inputs: tuple[str, ...]) -> list[Block]:
-    """Every block of the statement for one hit, in order."""
+def build_statement(data: PackData, exhibits: Exhibits, *, version: str, inputs: tuple[str, ...],
+                    crs: str) -> list[Block]:
+    """Every block of the statement for one hit, in order; ``crs`` is the metric CRS of the distances."""
     hit, crime = data.hit, data.crime
     hid, subject, ref = hit["hit_id"], plain(hit["subject_id"]), plain(hit["crime_ref"])
     offence = f"{offence_name(hit['offence'])} ({hit['offence']})"
@@ -97,7 +98,7 @@ def build_statement(data: PackData, exhibits: Exhibits, *, version: str, inputs:
         Heading(f"Location-monitoring evidence pack: hit {hid}", 0),
         Para(f"Subject {subject} · crime {ref} · {offence}. All times are UK local time with the offset from UTC "
              f"shown ({zone_names(pd.Series([hit['window_start'], hit['window_end']]))}); distances are in metres "
-             f"on the British National Grid."),
+             f"{grid_phrase(crs)}."),
         Heading("1. Summary of the request and the matched person"),
         Para(f"Crime {ref} was compared automatically with the location-monitoring trails of tagged subjects. The "
              f"trail of subject {subject} came within {fmt_m(hit['min_distance_m'])} of the recorded crime location "
@@ -197,7 +198,7 @@ def build_statement(data: PackData, exhibits: Exhibits, *, version: str, inputs:
         _points_block(data),
         *truncated,
         Heading("7. Key to map symbols"),
-        Table(("Symbol", "Meaning"), tuple((k.symbol, k.meaning) for k in MAP_KEY)),
+        Table(("Symbol", "Meaning"), tuple((k.symbol, k.meaning) for k in map_key(crs))),
     ]
     return blocks
 

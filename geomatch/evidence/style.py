@@ -15,6 +15,8 @@ from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 from PIL import Image
 
+from geomatch.core.crs import BNG, crs_name
+
 CMAP = colormaps["viridis"]
 SOURCE_MARKERS = {"GPS": "o", "LBS": "^", "WIFI": "s"}
 OTHER_MARKER = "D"
@@ -65,5 +67,10 @@ MAP_KEY = (
     KeyEntry("Dashed line", "A gap in the trail: no fixes were recorded between its ends."),
     KeyEntry("White X with black outline", "The closest approach to the crime location during the window "
              "(on a fix or on the straight line between fixes)."),
-    KeyEntry("Scale bar and N arrow", "Distance in metres; N points to grid north (British National Grid)."),
 )
+
+
+def map_key(crs: str) -> tuple[KeyEntry, ...]:
+    """The map key, its last entry naming the grid the map is drawn in."""
+    grid = "British National Grid" if crs == BNG else crs_name(crs)
+    return (*MAP_KEY, KeyEntry("Scale bar and N arrow", f"Distance in metres; N points to grid north ({grid})."))

@@ -11,6 +11,7 @@ import re
 import pandas as pd
 
 from geomatch.ingest.offences import offence_table
+from geomatch.core.crs import BNG, crs_name
 from geomatch.core.times import UK_TZ, format_uk
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -96,3 +97,9 @@ def time_ticks(start: pd.Timestamp, end: pd.Timestamp, n: int = 6) -> tuple[pd.D
     same_day = start.tz_convert(UK_TZ).date() == end.tz_convert(UK_TZ).date()
     fmt = "%H:%M" if same_day else "%d %b %H:%M"
     return ticks, [t.strftime(fmt) for t in ticks.tz_convert(UK_TZ)]
+
+
+def grid_phrase(crs: str) -> str:
+    """Where distances are measured, for a sentence: "on the British National Grid" or "in UTM zone 30N
+    (EPSG:32630)"."""
+    return "on the British National Grid" if crs == BNG else f"in {crs_name(crs)}"

@@ -1,50 +1,35 @@
-"""Loading and validating crime records: the project's table format and the MoJ crime-mapping request CSV."""
+"""Loading and validating crime records: the project's table format and the MoJ crime-mapping request CSV
+(read by :mod:`geomatch.ingest.moj`)."""
 from __future__ import annotations
 
-import csv
 import logging
-import re
 from pathlib import Path
 from typing import Literal, Mapping
 
 import numpy as np
 import pandas as pd
 
-from geomatch.match.config import MatchConfig
 from geomatch.core.crs import BNG
 from geomatch.core.locations import geometry_as_columns, point_locations
-from geomatch.ingest.offences import normalise_offences
 from geomatch.core.quarantine import SOURCE_ROW, RowChecks, Validated
-from geomatch.core.tables import CSV_SUFFIXES, RawTable, read_table, require_columns, to_number
-from geomatch.core.times import parse_times
+from geomatch.core.tables import RawTable, read_table, require_columns, to_number
+from geomatch.core.times import UK_TZ, parse_times
+from geomatch.ingest import moj
+from geomatch.ingest.offences import normalise_offences
 
 log = logging.getLogger(__name__)
 
 CrimesFormat = Literal["auto", "table", "moj"]
 
-MOJ_COLUMNS = ["police_force", "crime_type_code", "crime_type_description", "batch_id", "crime_ref",
-               "committed_from", "committed_to", "easting", "northing", "lat", "lon", "datum", "free_text"]
-"""The 13 header-less columns of the MoJ crime-mapping request CSV (times ``yyyyMMddHHmmss`` in UTC)."""
-
 CRIME_COLUMNS = ["crime_ref", "offence", "x", "y", "lat", "lon", "committed_from", "committed_to", "area",
                  "location_accuracy_m", "free_text", "long_window", "dst_adjusted", SOURCE_ROW]
-_MOJ_TIME = re.compile(r"^\d{14}$")
-
-
-def detect_format(path: Path) -> Literal["table", "moj"]:
-    """``moj`` for a header-less 13-column CSV whose 6th field is a ``yyyyMMddHHmmss`` time, else ``table``."""
-    if path.suffix.lower() not in CSV_SUFFIXES:
-        return "table"
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as handle:
-            first = next(csv.reader(handle), [])
-    except (OSError, UnicodeDecodeError):
-        return "table"  # the reader will name the problem
-    return "moj" if len(first) == 13 and _MOJ_TIME.match(first[5].strip()) else "table"
+DEFAULT_MAX_WINDOW_S = 12 * 3600.0
+"""Crime windows longer than this (s) are matched but flagged ``long_window`` (12 h)."""
 
 
 def load_crimes(path: Path | str, *, fmt: CrimesFormat = "auto", column_map: Mapping[str, str] | None = None,
-                config: MatchConfig | None = None, target_crs: str = BNG) -> Validated:
+                target_crs: str = BNG, naive_tz: str = UK_TZ,
+                max_window_s: float = DEFAULT_MAX_WINDOW_S) -> Validated:
     """Read and validate a crimes file.
 
     Args:
@@ -53,29 +38,24 @@ def load_crimes(path: Path | str, *, fmt: CrimesFormat = "auto", column_map: Map
             crime-mapping request CSV.
         fmt: ``auto`` recognises the MoJ format; ``table`` or ``moj`` name it.
         column_map: ``{name in file: our name}`` (table format).
-        config: for the naive-time zone and the long-window limit.
-        target_crs: the metric CRS of the trails they will be matched with.
+        target_crs: the metric CRS of the trails they will be matched with (``trails.crs``).
+        naive_tz: time zone of times without an offset in the table format (the MoJ format is UTC).
+        max_window_s: windows longer than this (s) are flagged ``long_window`` (still matched).
 
     Returns:
-        Validated crimes sorted by ``crime_ref`` (columns ``CRIME_COLUMNS``); times are UTC, and a naive local
-        time in a clock-change hour has been widened (``dst_adjusted``).
+        Validated crimes sorted by ``crime_ref`` (columns ``CRIME_COLUMNS``), with ``crs`` = ``target_crs``;
+        times are UTC, and a naive local time in a clock-change hour has been widened (``dst_adjusted``).
     """
     path = Path(path)
-    config = config or MatchConfig()
-    if fmt == "auto":
-        fmt = detect_format(path)
-    if fmt == "moj":
-        table = read_table(path, header=False, names=MOJ_COLUMNS)
-        frame = table.frame.rename(columns={"crime_type_code": "offence"})
-        table = RawTable(table.path, frame, table.crs)
-        return validate_crimes(table, config=config, naive_tz="UTC", time_format="%Y%m%d%H%M%S",
-                               target_crs=target_crs)
-    return validate_crimes(read_table(path, column_map=column_map), config=config, naive_tz=config.naive_tz,
-                           target_crs=target_crs)
+    if fmt == "moj" or (fmt == "auto" and moj.is_moj_file(path)):
+        return validate_crimes(moj.read_moj(path), naive_tz="UTC", time_format=moj.TIME_FORMAT,
+                               target_crs=target_crs, max_window_s=max_window_s)
+    return validate_crimes(read_table(path, column_map=column_map), naive_tz=naive_tz, target_crs=target_crs,
+                           max_window_s=max_window_s)
 
 
-def validate_crimes(table: RawTable, *, config: MatchConfig, naive_tz: str, time_format: str | None = None,
-                    target_crs: str = BNG) -> Validated:
+def validate_crimes(table: RawTable, *, naive_tz: str, time_format: str | None = None, target_crs: str = BNG,
+                    max_window_s: float = DEFAULT_MAX_WINDOW_S) -> Validated:
     """Validate raw crime rows into accepted and quarantined rows (see :func:`load_crimes`)."""
     table = geometry_as_columns(table)
     raw = table.frame
@@ -109,7 +89,7 @@ def validate_crimes(table: RawTable, *, config: MatchConfig, naive_tz: str, time
         "location_accuracy_m": accuracy.to_numpy(float),
         "free_text": raw["free_text"].astype("string") if "free_text" in raw
         else pd.Series(pd.NA, index=raw.index, dtype="string"),
-        "long_window": (window_s > config.max_window_s).to_numpy(),
+        "long_window": (window_s > max_window_s).to_numpy(),
         "dst_adjusted": start.ambiguous | start.nonexistent | end.ambiguous | end.nonexistent,
         SOURCE_ROW: raw[SOURCE_ROW].to_numpy(),
     })
@@ -117,4 +97,5 @@ def validate_crimes(table: RawTable, *, config: MatchConfig, naive_tz: str, time
     validated = checks.split("crimes", str(table.path), cleaned)
     accepted = validated.accepted.sort_values("crime_ref", kind="stable").reset_index(drop=True)
     log.info("crimes %s: %s", table.path, validated.counts())
-    return Validated(validated.name, validated.source, accepted, validated.quarantined, validated.rows_in)
+    return Validated(validated.name, validated.source, accepted, validated.quarantined, validated.rows_in,
+                     crs=target_crs)

@@ -8,7 +8,7 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from geomatch.core.crs import BNG, WGS84, choose_metric_crs, transform
+from geomatch.core.crs import BNG, WGS84, choose_metric_crs, looks_swapped_gb, transform
 from geomatch.core.errors import InputError
 from geomatch.core.quarantine import SOURCE_ROW, RowChecks, Validated
 from geomatch.core.tables import RawTable, read_table, require_columns, tidy_categorical, to_number
@@ -17,14 +17,12 @@ from geomatch.core.times import parse_times, utc_ns
 log = logging.getLogger(__name__)
 
 SOURCES = ("GPS", "LBS", "WIFI")
+"""Where a fix came from: satellites, or a fallback (mobile-network cells, Wi-Fi) when there is no GPS."""
 TRAIL_COLUMNS = ["subject_id", "timestamp", "x", "y", "lat", "lon", "accuracy_m", "source", SOURCE_ROW]
-# Lat/lon pairs that look swapped: the "latitude" lies in Great Britain's longitude range and vice versa.
-_GB_LON = (-9.0, 2.0)
-_GB_LAT = (49.75, 61.0)
 
 
 def load_trails(path: Path | str, *, column_map: Mapping[str, str] | None = None, crs: str | None = None,
-                naive_tz: str | None = None, target_crs: str | None = None) -> tuple[Validated, str]:
+                naive_tz: str | None = None, target_crs: str | None = None) -> Validated:
     """Read and validate a trails file.
 
     Args:
@@ -36,15 +34,15 @@ def load_trails(path: Path | str, *, column_map: Mapping[str, str] | None = None
         target_crs: metric CRS for ``x``/``y``; chosen from the data when ``None`` (British National Grid in GB).
 
     Returns:
-        The validated fixes, sorted by ``subject_id`` then ``timestamp`` (columns in ``TRAIL_COLUMNS``), and the
-        metric CRS of their ``x``/``y``.
+        The validated fixes, sorted by ``subject_id`` then ``timestamp`` (columns in ``TRAIL_COLUMNS``); its
+        ``crs`` is the metric CRS of their ``x``/``y``.
     """
     table = read_table(path, column_map=column_map, categorical=("subject_id", "source"))
     return validate_trails(table, crs=crs, naive_tz=naive_tz, target_crs=target_crs)
 
 
 def validate_trails(table: RawTable, *, crs: str | None = None, naive_tz: str | None = None,
-                    target_crs: str | None = None) -> tuple[Validated, str]:
+                    target_crs: str | None = None) -> Validated:
     """Validate raw fixes into accepted rows and quarantined rows with reasons (see :func:`load_trails`)."""
     raw = table.frame
     require_columns(table, ["subject_id", "timestamp"], any_of=[("lat", "lon"), ("x", "y")])
@@ -87,10 +85,10 @@ def validate_trails(table: RawTable, *, crs: str | None = None, naive_tz: str | 
     }, copy=False)  # the arrays are ours: no second copy of millions of rows
     order = _sort_order(subject, times.utc)
     _check_duplicates(subject, times.utc, x, y, order, checks)
-    validated = checks.split("trails", str(table.path), cleaned, order=order)
+    validated = checks.split("trails", str(table.path), cleaned, order=order, crs=target_crs)
     validated.accepted["subject_id"] = validated.accepted["subject_id"].cat.remove_unused_categories()
     log.info("trails %s: %s", table.path, validated.counts())
-    return validated, target_crs
+    return validated
 
 
 def _coordinates(table: RawTable, crs: str | None, checks: RowChecks) -> tuple[np.ndarray, np.ndarray, str]:
@@ -102,7 +100,7 @@ def _coordinates(table: RawTable, crs: str | None, checks: RowChecks) -> tuple[n
         missing = np.isnan(lat) | np.isnan(lon)
         checks.add("missing_coordinates", missing)
         checks.add("zero_zero", (lat == 0) & (lon == 0))
-        swapped = ((lat >= _GB_LON[0]) & (lat <= _GB_LON[1]) & (lon >= _GB_LAT[0]) & (lon <= _GB_LAT[1]))
+        swapped = looks_swapped_gb(lon, lat)
         checks.add("lat_lon_swapped", swapped)
         checks.add("out_of_range_coordinates", ~missing & ((np.abs(lat) > 90) | (np.abs(lon) > 180)) & ~swapped)
         return lon, lat, WGS84

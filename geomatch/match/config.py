@@ -1,13 +1,16 @@
 """Matching parameters: one frozen :class:`MatchConfig`, with defaults, loadable from TOML."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Mapping
+from zoneinfo import ZoneInfo
 
 from geomatch.core.errors import InputError
-from geomatch.ingest.offences import offence_table
 from geomatch.core.tables import read_toml
+from geomatch.core.times import UK_TZ
+from geomatch.ingest.offences import offence_table
 
 
 @dataclass(frozen=True)
@@ -17,6 +20,19 @@ class OffenceRule:
 
     radius_m: float
     pad_s: float
+
+
+def _require(value: object, name: str, *, above: float | None = None, at_least: float | None = None,
+             bound_name: str | None = None) -> None:
+    """Raise :class:`InputError` naming ``name`` unless ``value`` is a finite number above ``above`` / at least
+    ``at_least`` (``bound_name`` names the field that bound comes from)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise InputError(f"{name} must be a finite number, got {value!r}")
+    if above is not None and not value > above:
+        raise InputError(f"{name} must be > {above:g}, got {value:g}")
+    if at_least is not None and not value >= at_least:
+        bound = f"{bound_name} ({at_least:g})" if bound_name else f"{at_least:g}"
+        raise InputError(f"{name} must be >= {bound}, got {value:g}")
 
 
 def _default_rules() -> dict[str, OffenceRule]:
@@ -29,8 +45,13 @@ class MatchConfig:
     """Every parameter of matching.
 
     Attributes:
-        rules: per-offence radius (m) and padding (s); defaults from ``geomatch/data/offences.csv``.
+        rules: per-offence radius (m, > 0) and padding (s, >= 0); defaults from
+            ``geomatch/ingest/data/offences.csv``.
         max_window_s: crime windows longer than this (s) are still matched but flagged ``long_window``.
+
+    Every value is checked when the config is made: distances, times and speeds must be finite and positive,
+    ``possible_max_gap_s >= interp_max_gap_s``, ``max_speed_mps >= walk_speed_mps``, and ``naive_tz`` a known
+    IANA zone; anything else raises :class:`~geomatch.core.errors.InputError` naming the field.
         interp_max_gap_s: consecutive fixes at most this far apart (s) are joined by a straight path
             (``interpolated`` presence); longer intervals are gaps.
         possible_max_gap_s: gaps up to this long (s) can make a ``possible`` hit if the scene was reachable
@@ -49,7 +70,23 @@ class MatchConfig:
     possible_max_gap_s: float = 1800.0
     walk_speed_mps: float = 2.0
     max_speed_mps: float = 13.4
-    naive_tz: str = "Europe/London"
+    naive_tz: str = UK_TZ
+
+    def __post_init__(self) -> None:
+        """Refuse values that make no sense, naming the field (scikit-learn style parameter checks)."""
+        for key, rule in self.rules.items():
+            _require(rule.radius_m, f"offences.{key}.radius_m", above=0.0)
+            _require(rule.pad_s, f"offences.{key}.pad_s", at_least=0.0)
+        _require(self.max_window_s, "max_window_s", above=0.0)
+        _require(self.interp_max_gap_s, "interp_max_gap_s", above=0.0)
+        _require(self.possible_max_gap_s, "possible_max_gap_s", at_least=self.interp_max_gap_s,
+                 bound_name="interp_max_gap_s")
+        _require(self.walk_speed_mps, "walk_speed_mps", above=0.0)
+        _require(self.max_speed_mps, "max_speed_mps", at_least=self.walk_speed_mps, bound_name="walk_speed_mps")
+        try:
+            ZoneInfo(self.naive_tz)
+        except (TypeError, ValueError, KeyError):  # ZoneInfoNotFoundError is a KeyError
+            raise InputError(f"naive_tz must be an IANA time zone such as Europe/London, got {self.naive_tz!r}") from None
 
     def rule(self, offence: str) -> OffenceRule:
         """The radius and padding for ``offence`` (a taxonomy key)."""
@@ -86,6 +123,17 @@ class MatchConfig:
         for key, values in dict(data.get("offences", {})).items():
             if key not in rules:
                 raise InputError(f"unknown offence '{key}' in [offences]", file=source)
-            rules[key] = OffenceRule(float(values.get("radius_m", rules[key].radius_m)),
-                                     float(values.get("pad_min", rules[key].pad_s / 60.0)) * 60.0)
-        return replace(base, rules=rules, **{k: v for k, v in data.items() if k in scalars})
+            unknown = set(values) - {"radius_m", "pad_min"}
+            if unknown:
+                raise InputError(f"unknown setting(s) in [offences.{key}]: {', '.join(sorted(unknown))} (expected "
+                                 f"radius_m, pad_min)", file=source)
+            try:
+                rules[key] = OffenceRule(float(values.get("radius_m", rules[key].radius_m)),
+                                         float(values.get("pad_min", rules[key].pad_s / 60.0)) * 60.0)
+            except (TypeError, ValueError) as error:
+                raise InputError(f"[offences.{key}] radius_m and pad_min must be numbers ({error})",
+                                 file=source) from None
+        try:
+            return replace(base, rules=rules, **{k: v for k, v in data.items() if k in scalars})
+        except InputError as error:
+            raise InputError(error.message, file=source) from None

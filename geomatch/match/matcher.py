@@ -33,9 +33,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from geomatch.core.quarantine import Validated, accepted_in_one_crs
+from geomatch.core.times import from_utc_ns, utc_ns
 from geomatch.match import _kernels as kernels
 from geomatch.match.config import MatchConfig
-from geomatch.core.times import from_utc_ns, utc_ns
 
 PRESENCE_CLASSES = ("observed", "interpolated", "possible")
 HIT_DTYPES = {
@@ -107,22 +108,27 @@ class _Pairs:
         return _Pairs(self.crime[keep], self.lo[keep], self.hi[keep])
 
 
-def match_hits(trails: pd.DataFrame, crimes: pd.DataFrame, config: MatchConfig | None = None, *,
-               threads: int | None = None) -> pd.DataFrame:
+def match_hits(trails: Validated | pd.DataFrame, crimes: Validated | pd.DataFrame,
+               config: MatchConfig | None = None, *, threads: int | None = None) -> pd.DataFrame:
     """Match validated trails against validated crimes.
 
     Args:
-        trails: accepted fixes (``geomatch.ingest.trails``), sorted by ``subject_id`` then ``timestamp``, with ``x``/``y``
-            in metres.
-        crimes: accepted crimes (``geomatch.ingest.crimes``) with ``x``/``y`` in the same CRS.
+        trails: validated fixes (:func:`geomatch.ingest.trails.load_trails`) or their accepted rows, sorted by
+            ``subject_id`` then ``timestamp``, with ``x``/``y`` in metres.
+        crimes: validated crimes (:func:`geomatch.ingest.crimes.load_crimes`) or their accepted rows, with
+            ``x``/``y`` in the same CRS.
         config: radii, paddings and trail rules.
         threads: threads the kernels run on (``None``: :func:`available_cores`). The result is
             the same whatever the number.
 
     Returns:
         One row per hit with :data:`HIT_COLUMNS`, sorted by ``crime_ref`` then ``subject_id``.
+
+    Raises:
+        InputError: trails and crimes are both :class:`Validated` and their ``x``/``y`` are in different CRSs.
     """
     config = config or MatchConfig()
+    trails, crimes, _ = accepted_in_one_crs(trails, crimes)
     if trails.empty or crimes.empty:
         return _empty_hits()
     threads = threads or available_cores()

@@ -46,15 +46,15 @@ def rescore(hits_path: Path | str, trails_path: Path | str, out_dir: Path | str 
     scorer = scorer or Scorer()
     previous_manifest = hits_path.parent / MANIFEST_NAME
     before = json.loads(previous_manifest.read_text(encoding="utf-8")) if previous_manifest.is_file() else None
-    crs = before.get("crs") if before else None
     try:
         hits = read_hits(hits_path)
     except (OSError, ValueError) as error:
         raise InputError(f"the hits file could not be read ({error})", file=str(hits_path)) from error
     hits_sha = sha256_file(hits_path)
-    trails, crs = load_trails(trails_path, target_crs=crs)
-    crimes = load_crimes(crimes_path, config=match_config or MatchConfig(), target_crs=crs).accepted \
-        if crimes_path is not None else None
+    match_config = match_config or MatchConfig()
+    trails = load_trails(trails_path)  # the same trails choose the same metric CRS as at match time
+    crimes = load_crimes(crimes_path, target_crs=trails.crs, naive_tz=match_config.naive_tz,
+                         max_window_s=match_config.max_window_s).accepted if crimes_path is not None else None
     scored = scorer.score(hits, trails.accepted, crimes, match_config, progress=progress)
     outputs = write_hits(scored, out_dir)
     inputs = [Path(trails_path)] + ([Path(crimes_path)] if crimes_path is not None else [])
@@ -63,6 +63,6 @@ def rescore(hits_path: Path | str, trails_path: Path | str, out_dir: Path | str 
     manifest = write_manifest(
         out_dir, tool="geomatch score", parameters={"score": scorer.describe()}, inputs=inputs, outputs=outputs,
         counts={"hits": len(scored), "trail_fixes": trails.counts()},
-        extra={"crs": crs, "score": scorer.describe(),
+        extra={"crs": trails.crs, "score": scorer.describe(),
                "rescored": {"hits": str(hits_path), "hits_sha256_before": hits_sha, "match_manifest": before}})
     return ScoreRun(scored, tuple(outputs), manifest)

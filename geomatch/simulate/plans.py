@@ -13,9 +13,10 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from geomatch.core.times import UK_TZ
 from geomatch.simulate.town import Door, Town, route
 
-LONDON = ZoneInfo("Europe/London")
+LONDON = ZoneInfo(UK_TZ)
 WALK_MPS = (1.2, 1.6)
 DRIVE_MPS = (8.0, 15.0)
 DRIVE_MIN_M = 800.0  # subjects with a car drive trips longer than this

@@ -29,10 +29,13 @@ from tqdm import tqdm
 
 from geomatch.core.crs import BNG, WGS84, transform
 from geomatch.core.errors import InputError
-from geomatch.simulate.dirty import plant_dirty
-from geomatch.simulate.model import Truth, World
+from geomatch.core.times import UK_TZ
+from geomatch.ingest.moj import MOJ_COLUMNS
+from geomatch.ingest.trails import SOURCES
 from geomatch.simulate.crimes import (CrimeDraft, autumn_changes, background_rate_per_day, free_text, geocode_error,
                                       plant_background, plant_clock_change, plant_committed, plant_innocent)
+from geomatch.simulate.dirty import plant_dirty
+from geomatch.simulate.model import Truth, World
 from geomatch.simulate.plans import Plan, Stay, build_plan, local_to_utc, make_subjects
 from geomatch.simulate.town import Town, build_town, ward_of
 
@@ -48,11 +51,8 @@ MOJ_CODES = {  # taxonomy key -> MoJ crime-mapping code and description (vehicle
     "aggravated_vehicle_taking": ("TOMV", "Theft of a motor vehicle"),
     "theft_from_vehicle": ("TFMV", "Theft from a motor vehicle"), "theft_from_person": ("TFP", "Theft from the person"),
 }
-MOJ_COLUMNS = ["police_force", "crime_type_code", "crime_type_description", "batch_id", "crime_ref",
-               "date_time_from", "date_time_to", "easting", "northing", "latitude", "longitude", "datum", "free_text"]
 TRAIL_COLUMNS = ["subject_id", "timestamp", "lat", "lon", "accuracy_m", "source"]
 CRIME_COLUMNS = ["crime_ref", "offence", "easting", "northing", "committed_from", "committed_to", "area", "free_text"]
-SOURCES = ("GPS", "LBS", "WIFI")
 SIGMA_PER_ACCURACY = 1.0 / 1.51  # accuracy_m is the 68 % radius: 2-D normal noise with sigma = accuracy / 1.51
 
 
@@ -207,15 +207,15 @@ def _iso_utc(seconds) -> pd.Series:
 def _local_text(seconds) -> pd.Series:
     """UTC seconds as naive UK local time text, as police systems export it."""
     utc = pd.to_datetime(np.asarray(seconds, dtype=float), unit="s", utc=True)
-    return pd.Series(utc.tz_convert("Europe/London").strftime("%Y-%m-%d %H:%M:%S"))
+    return pd.Series(utc.tz_convert(UK_TZ).strftime("%Y-%m-%d %H:%M:%S"))
 
 
 def _in_repeated_hour(seconds) -> np.ndarray:
     """Whether a UTC instant reads, in UK local time, as a wall-clock time that happens twice."""
     utc = pd.to_datetime(np.asarray(seconds, dtype=float), unit="s", utc=True)
-    offset_now = utc.tz_convert("Europe/London").strftime("%z")
-    return np.asarray((offset_now != (utc + pd.Timedelta(hours=1)).tz_convert("Europe/London").strftime("%z"))
-                      | (offset_now != (utc - pd.Timedelta(hours=1)).tz_convert("Europe/London").strftime("%z")))
+    offset_now = utc.tz_convert(UK_TZ).strftime("%z")
+    return np.asarray((offset_now != (utc + pd.Timedelta(hours=1)).tz_convert(UK_TZ).strftime("%z"))
+                      | (offset_now != (utc - pd.Timedelta(hours=1)).tz_convert(UK_TZ).strftime("%z")))
 
 
 def crime_tables(rng: np.random.Generator, geo_rng: np.random.Generator, drafts: list[CrimeDraft],

@@ -1,19 +1,24 @@
 """The review store: runs, crimes (with versions), hits, append-only review events and the MoJ monthly audit.
 
 SQLite file by default, PostgreSQL by URL, through SQLAlchemy; the schema is migrated (Alembic) on first use.
-Every function takes the store's URL first (None: ``$GEOMATCH_DB`` or ``sqlite:///geomatch.db``).
+Every function takes the store's URL first (None: ``$GEOMATCH_DB`` or ``sqlite:///geomatch.db``). The names below
+are imported on first use, so ``geomatch.store.outcomes`` can be read without loading SQLAlchemy.
 """
 from __future__ import annotations
 
-from geomatch.store.audit import AuditReport, build_audit, month_bounds, write_audit
-from geomatch.store.chain import ChainReport, verify_chain
-from geomatch.store.engine import DB_ENV_VAR, DEFAULT_DB_URL, get_engine, resolve_db_url, shown_url
-from geomatch.store.records import RecordSummary, record_run
-from geomatch.store.review import HitRecord, ReviewEvent, add_review, get_hit, list_hits
-from geomatch.store.schema import OUTCOMES, PENDING
+from geomatch.core.lazy import lazy_exports
+from geomatch.store.outcomes import OUTCOMES, PENDING
 
-__all__ = [
-    "AuditReport", "ChainReport", "DB_ENV_VAR", "DEFAULT_DB_URL", "HitRecord", "OUTCOMES", "PENDING",
-    "RecordSummary", "ReviewEvent", "add_review", "build_audit", "get_engine", "get_hit", "list_hits",
-    "month_bounds", "record_run", "resolve_db_url", "shown_url", "verify_chain", "write_audit",
-]
+_EXPORTS = {
+    "AuditReport": "geomatch.store.audit", "build_audit": "geomatch.store.audit",
+    "month_bounds": "geomatch.store.audit", "write_audit": "geomatch.store.audit",
+    "ChainReport": "geomatch.store.chain", "verify_chain": "geomatch.store.chain",
+    "DB_ENV_VAR": "geomatch.store.engine", "DEFAULT_DB_URL": "geomatch.store.engine",
+    "get_engine": "geomatch.store.engine", "resolve_db_url": "geomatch.store.engine",
+    "shown_url": "geomatch.store.engine",
+    "RecordSummary": "geomatch.store.records", "record_run": "geomatch.store.records",
+    "HitRecord": "geomatch.store.review", "ReviewEvent": "geomatch.store.review",
+    "add_review": "geomatch.store.review", "get_hit": "geomatch.store.review", "list_hits": "geomatch.store.review",
+}
+__all__ = ["OUTCOMES", "PENDING", *_EXPORTS]
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

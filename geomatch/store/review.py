@@ -14,11 +14,12 @@ import pandas as pd
 import sqlalchemy as sa
 
 from geomatch.core.errors import InputError
+from geomatch.core.times import UK_TZ
 from geomatch.store.chain import append_event
 from geomatch.store.engine import get_engine, read_connection, write_transaction
 from geomatch.store.schema import OUTCOMES, PENDING, chain_head, crime_versions, crimes, hits, review_events
 
-UK = ZoneInfo("Europe/London")
+UK = ZoneInfo(UK_TZ)
 
 
 @dataclass(frozen=True)

@@ -11,13 +11,8 @@ from datetime import datetime, timezone
 import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 
-#: The outcomes a review event may record, in the order the audit lists them.
-OUTCOMES: tuple[str, ...] = (
-    "no_further_action", "already_known", "intelligence_submitted", "investigation",
-    "arrest", "charge", "caution", "recall",
-)
-#: The status of a hit that has no review event yet.
-PENDING = "pending"
+from geomatch.store.outcomes import OUTCOMES, PENDING  # noqa: F401  (re-exported)
+
 #: The ``prev_hash`` of the first review event.
 GENESIS_HASH = "0" * 64
 

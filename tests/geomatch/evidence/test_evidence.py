@@ -70,7 +70,7 @@ def world(tmp_path_factory):
     folder = tmp_path_factory.mktemp("evidence")
     trails, crimes = build_world(folder)
     run = run_match(MatchInputs(trails, crimes), folder / "run")
-    evidence = make_packs(run.hits, run.trails.accepted, run.crimes.accepted, folder / "run" / "evidence",
+    evidence = make_packs(run.hits, run.trails, run.crimes, folder / "run" / "evidence",
                           inputs=[trails, crimes])
     return run, evidence
 
@@ -221,7 +221,7 @@ def test_points_csv_is_neutralised(world, tmp_path):
     crime = run.crimes.accepted.set_index("crime_ref").loc["CR/2026/0001"].to_dict() | {"crime_ref": "CR/2026/0001"}
     fixes = run.trails.accepted[run.trails.accepted["subject_id"] == "S1"].copy()
     fixes["source"] = "=1+2"
-    data = pack_data(hit, crime, fixes, MatchConfig(), EvidenceOptions())
+    data = pack_data(hit, crime, fixes, MatchConfig(), EvidenceOptions(crs="EPSG:27700"))
     text = write_points(data, tmp_path / "points.csv").read_text()
     assert ",'=1+2\n" in text and ",=1+2" not in text
 
@@ -229,7 +229,7 @@ def test_points_csv_is_neutralised(world, tmp_path):
 def test_same_bytes_whatever_the_workers(world, tmp_path):
     run, evidence = world
     inputs = [run.out_dir.parent / "trails.csv", run.out_dir.parent / "crimes.csv"]
-    again = make_packs(run.hits, run.trails.accepted, run.crimes.accepted, tmp_path / "ev2", workers=2,
+    again = make_packs(run.hits, run.trails, run.crimes, tmp_path / "ev2", workers=2,
                        inputs=inputs)
 
     def digests(root: Path) -> dict[str, str]:
@@ -265,8 +265,8 @@ def test_basemap_is_drawn_and_hashed_and_tiles_need_the_extra(world, tmp_path):
     basemap = tmp_path / "roads.gpkg"
     roads.to_file(basemap, driver="GPKG")
     hits = run.hits[(run.hits["subject_id"] == "S1") & (run.hits["crime_ref"] == "CR/2026/0001")]
-    plain = make_packs(hits, run.trails.accepted, run.crimes.accepted, tmp_path / "plain")
-    drawn = make_packs(hits, run.trails.accepted, run.crimes.accepted, tmp_path / "base",
+    plain = make_packs(hits, run.trails, run.crimes, tmp_path / "plain")
+    drawn = make_packs(hits, run.trails, run.crimes, tmp_path / "base",
                        options=EvidenceOptions(basemap=basemap))
     assert (plain.packs[0] / "map.png").read_bytes() != (drawn.packs[0] / "map.png").read_bytes()
     assert "roads.gpkg" in (drawn.packs[0] / "manifest.json").read_text()
@@ -274,7 +274,7 @@ def test_basemap_is_drawn_and_hashed_and_tiles_need_the_extra(world, tmp_path):
         import contextily  # noqa: F401
     except ImportError:
         with pytest.raises(InputError, match="contextily"):
-            make_packs(hits, run.trails.accepted, run.crimes.accepted, tmp_path / "tiles",
+            make_packs(hits, run.trails, run.crimes, tmp_path / "tiles",
                        options=EvidenceOptions(tiles="https://tiles.example/{z}/{x}/{y}.png"))
 
 
@@ -296,11 +296,11 @@ def test_hits_from_other_crimes_are_refused(world, tmp_path):
     moved = run.crimes.accepted.copy()
     moved.loc[moved["crime_ref"] == "CR/2026/0001", "x"] += 40.0
     with pytest.raises(InputError, match="do not match the crimes file"):
-        make_packs(run.hits, run.trails.accepted, moved, tmp_path / "moved")
+        make_packs(run.hits, run.trails, moved, tmp_path / "moved")
     later = run.crimes.accepted.copy()
     later["committed_to"] += pd.Timedelta(hours=2)
     with pytest.raises(InputError, match="do not match the crimes file"):
-        make_packs(run.hits, run.trails.accepted, later, tmp_path / "later")
+        make_packs(run.hits, run.trails, later, tmp_path / "later")
 
 
 def test_statement_across_the_clock_change_names_both_offsets(tmp_path):
@@ -319,9 +319,9 @@ def test_statement_across_the_clock_change_names_both_offsets(tmp_path):
                            "dst_adjusted": [False], "free_text": ["x"], "area": [pd.NA],
                            "location_accuracy_m": [np.nan]})
     hit = match_hits(trails, crimes, MatchConfig()).iloc[0]
-    data = pack_data(hit.to_dict(), crimes.iloc[0].to_dict(), trails, MatchConfig(), EvidenceOptions())
+    data = pack_data(hit.to_dict(), crimes.iloc[0].to_dict(), trails, MatchConfig(), EvidenceOptions(crs="EPSG:27700"))
     blocks = build_statement(data, Exhibits(tmp_path / "m.png", tmp_path / "t.png", tmp_path / "p.csv"),
-                             version="test", inputs=())
+                             version="test", inputs=(), crs="EPSG:27700")
     text = " ".join([b.text for b in blocks if isinstance(b, Para)]
                     + [cell for b in blocks if isinstance(b, Table) for row in b.rows for cell in row])
     assert "Committed from 2026-10-25 01:10:00 +01:00 (BST)" in " ".join(text.split(" "))
@@ -339,9 +339,9 @@ def test_control_characters_in_crime_text_still_give_documents(world, tmp_path):
     crime = run.crimes.accepted.set_index("crime_ref").loc["CR/2026/0001"].to_dict()
     crime |= {"crime_ref": "CR\x07/../1 $a$", "free_text": "bell\x07 null\x00 <b>bold</b> & $x$"}
     fixes = run.trails.accepted[run.trails.accepted["subject_id"] == "S1"]
-    data = pack_data(hit, crime, fixes, MatchConfig(), EvidenceOptions())
+    data = pack_data(hit, crime, fixes, MatchConfig(), EvidenceOptions(crs="EPSG:27700"))
     blocks = build_statement(data, Exhibits(folder / "map.png", folder / "timeline.png", folder / "points.csv"),
-                             version="test", inputs=())
+                             version="test", inputs=(), crs="EPSG:27700")
     docx = docx_text(write_docx(blocks, tmp_path / "s.docx", title="t"))
     pdf = pdf_text(write_pdf(blocks, tmp_path / "s.pdf", title="t", footer="f"))
     for text in (docx, pdf):
@@ -349,5 +349,5 @@ def test_control_characters_in_crime_text_still_give_documents(world, tmp_path):
     from geomatch.evidence.staticmap import draw_map
     from geomatch.evidence.timeline import draw_timeline
 
-    assert draw_map(data, tmp_path / "m.png", EvidenceOptions()).stat().st_size > 0  # "$" is not maths
-    assert draw_timeline(data, tmp_path / "t.png", EvidenceOptions()).stat().st_size > 0
+    assert draw_map(data, tmp_path / "m.png", EvidenceOptions(crs="EPSG:27700")).stat().st_size > 0  # "$" is not maths
+    assert draw_timeline(data, tmp_path / "t.png", EvidenceOptions(crs="EPSG:27700")).stat().st_size > 0

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from geomatch.match.config import MatchConfig
 from geomatch.core.crs import transform
 from geomatch.match.matcher import HIT_COLUMNS, hit_id, match_hits
-from tests.geomatch.oracle import oracle_hits
+from tests.geomatch.match.oracle import oracle_hits
 
 T0 = pd.Timestamp("2026-10-24 22:00", tz="UTC")  # the UK clock change (01:00 UTC on 25 Oct) is 3 h later
 CONFIG = MatchConfig().with_uniform_rule(radius_m=100.0, pad_s=900.0)
@@ -84,7 +84,7 @@ def test_long_gap_is_not_interpolated_but_possible_when_reachable():
     trails = make_trails([("A", 0, -1000, 0, 5), ("A", 1200, 1000, 0, 5)])
     hits = assert_agrees(trails, make_crimes([("C1", 0, 0, 0, 1200)]))
     assert hits.iloc[0].presence == "possible" and hits.iloc[0].max_gap_s == 1200
-    slow = MatchConfig(max_speed_mps=1.0).with_uniform_rule(100.0, 900.0)
+    slow = MatchConfig(walk_speed_mps=1.0, max_speed_mps=1.0).with_uniform_rule(100.0, 900.0)
     assert match_hits(trails, make_crimes([("C1", 0, 0, 0, 1200)]), slow).empty
 
 

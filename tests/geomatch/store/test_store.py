@@ -257,8 +257,11 @@ def test_unusable_database_urls_are_one_sentence(tmp_path):
         get_engine("mysql://localhost/x")
 
 
-def test_cli_outcomes_are_the_store_outcomes():
-    assert cli._OUTCOMES == OUTCOMES
+def test_cli_outcome_choices_are_the_store_outcomes():
+    review_outcome = next(p for p in cli.review.params if p.name == "outcome")
+    list_status = next(p for p in cli.hits_list.params if p.name == "status")
+    assert tuple(review_outcome.type.choices) == OUTCOMES
+    assert tuple(list_status.type.choices) == ("pending", *OUTCOMES)
 
 
 def test_geomatch_match_with_db_records_the_run_once(tmp_path):

@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 from shapely.geometry import Point
 
-from geomatch.ingest.crimes import MOJ_COLUMNS, detect_format, load_crimes
+from geomatch.ingest.crimes import load_crimes
+from geomatch.ingest.moj import MOJ_COLUMNS, is_moj_file
 from geomatch.core.errors import InputError
 from geomatch.ingest.trails import load_trails
 
@@ -26,7 +27,7 @@ def write_csv(tmp_path: Path, rows: list[dict], name: str) -> Path:
 
 def trail_reasons(tmp_path: Path, bad: dict, **kwargs) -> list[str]:
     rows = [GOOD_FIX, {**GOOD_FIX, "timestamp": "2026-10-22T10:01:00Z", **bad}]
-    validated, _ = load_trails(write_csv(tmp_path, rows, "trails.csv"), **kwargs)
+    validated = load_trails(write_csv(tmp_path, rows, "trails.csv"), **kwargs)
     assert validated.rows_in == len(validated.accepted) + len(validated.quarantined) == 2
     return validated.quarantined["reason"].tolist()
 
@@ -48,22 +49,22 @@ def test_trail_rules(tmp_path, bad, reason):
 
 def test_trail_duplicates_and_conflicts(tmp_path):
     rows = [GOOD_FIX, GOOD_FIX, {**GOOD_FIX, "subject_id": "S2"}, {**GOOD_FIX, "subject_id": "S2", "lat": 52.06}]
-    validated, _ = load_trails(write_csv(tmp_path, rows, "trails.csv"))
+    validated = load_trails(write_csv(tmp_path, rows, "trails.csv"))
     assert validated.counts() == {"rows_in": 4, "accepted": 1, "quarantined": 3}
     assert sorted(validated.quarantined["reason"]) == ["conflicting_fixes_same_time"] * 2 + ["duplicate_fix"]
 
 
 def test_naive_trail_times_with_an_explicit_zone(tmp_path):
     rows = [{**GOOD_FIX, "timestamp": "2026-07-01 12:00"}, {**GOOD_FIX, "timestamp": "2026-10-25 01:30"}]
-    validated, _ = load_trails(write_csv(tmp_path, rows, "trails.csv"), naive_tz="Europe/London")
+    validated = load_trails(write_csv(tmp_path, rows, "trails.csv"), naive_tz="Europe/London")
     assert validated.accepted["timestamp"].tolist() == [pd.Timestamp("2026-07-01 11:00", tz="UTC")]
     assert validated.quarantined["reason"].tolist() == ["ambiguous_local_time"]
 
 
 def test_trails_sorted_and_in_british_national_grid(tmp_path):
     rows = [{**GOOD_FIX, "subject_id": "S2"}, {**GOOD_FIX, "timestamp": "2026-10-22T10:05:00Z"}, GOOD_FIX]
-    validated, crs = load_trails(write_csv(tmp_path, rows, "trails.csv"))
-    assert crs == "EPSG:27700"
+    validated = load_trails(write_csv(tmp_path, rows, "trails.csv"))
+    assert validated.crs == "EPSG:27700"
     accepted = validated.accepted
     assert accepted["subject_id"].tolist() == ["S1", "S1", "S2"]
     assert accepted["timestamp"].iloc[0] < accepted["timestamp"].iloc[1]
@@ -73,22 +74,21 @@ def test_trails_sorted_and_in_british_national_grid(tmp_path):
 def test_trails_from_parquet_geopackage_and_column_map(tmp_path):
     frame = pd.DataFrame([GOOD_FIX, {**GOOD_FIX, "timestamp": "2026-10-22T10:01:00Z"}])
     frame.rename(columns={"subject_id": "tag"}).to_parquet(tmp_path / "t.parquet")
-    validated, _ = load_trails(tmp_path / "t.parquet", column_map={"tag": "subject_id"})
+    validated = load_trails(tmp_path / "t.parquet", column_map={"tag": "subject_id"})
     assert len(validated.accepted) == 2
     gdf = gpd.GeoDataFrame(frame.drop(columns=["lat", "lon"]),
                            geometry=[Point(616000, 244000), Point(616010, 244000)], crs="EPSG:27700")
     gdf.to_file(tmp_path / "t.gpkg")
-    validated, _ = load_trails(tmp_path / "t.gpkg")
+    validated = load_trails(tmp_path / "t.gpkg")
     assert validated.accepted["x"].tolist() == pytest.approx([616000, 616010])
     gdf.to_crs("EPSG:4326").to_parquet(tmp_path / "t.geoparquet")  # GeoParquet in WGS84
-    validated, crs = load_trails(tmp_path / "t.geoparquet")
-    assert crs == "EPSG:27700" and validated.accepted["x"].tolist() == pytest.approx([616000, 616010], abs=0.01)
+    validated = load_trails(tmp_path / "t.geoparquet")
+    assert validated.crs == "EPSG:27700" and validated.accepted["x"].tolist() == pytest.approx([616000, 616010], abs=0.01)
 
 
 def test_trails_outside_great_britain_use_a_utm_zone(tmp_path):
     rows = [{**GOOD_FIX, "lat": 52.66, "lon": -8.63}]  # Limerick, Ireland
-    _, crs = load_trails(write_csv(tmp_path, rows, "trails.csv"))
-    assert crs == "EPSG:32629"
+    assert load_trails(write_csv(tmp_path, rows, "trails.csv")).crs == "EPSG:32629"
 
 
 def test_missing_column_and_unreadable_file_stop_with_one_sentence(tmp_path):
@@ -157,11 +157,11 @@ def moj_row(**changes) -> list[str]:
 
 def test_moj_crime_mapping_format_is_recognised(tmp_path):
     path = tmp_path / "moj.csv"
-    rows = [moj_row(), moj_row(crime_ref="SF/2", crime_type_code="TFP", easting="", northing="", lat="52.05",
-                               lon="1.15"), moj_row(crime_ref="SF/3", lat="52.05", lon="1.15"),
+    rows = [moj_row(), moj_row(crime_ref="SF/2", crime_type_code="TFP", easting="", northing="", latitude="52.05",
+                               longitude="1.15"), moj_row(crime_ref="SF/3", latitude="52.05", longitude="1.15"),
             moj_row(crime_ref="SF/4", crime_type_code="XX")]
     pd.DataFrame(rows).to_csv(path, header=False, index=False)
-    assert detect_format(path) == "moj"
+    assert is_moj_file(path)
     validated = load_crimes(path)
     accepted = validated.accepted.set_index("crime_ref")
     assert accepted.loc["SF/1", "offence"] == "burglary_residential"

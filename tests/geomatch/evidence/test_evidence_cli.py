@@ -6,7 +6,7 @@ import json
 from click.testing import CliRunner
 
 from cli import geomatch
-from tests.geomatch.test_evidence import build_world
+from tests.geomatch.evidence.test_evidence import build_world
 
 
 def test_match_with_evidence_then_evidence_from_hits_then_verify(tmp_path):

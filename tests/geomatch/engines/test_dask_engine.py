@@ -143,7 +143,7 @@ def test_hits_identical_to_local_engine_byte_for_byte(world, cluster, layout):
 @pytest.mark.slow
 def test_sample_world_identical_to_local_engine(cluster, tmp_path):
     """The committed sample world (36 subjects x 7 days over the clock change, with dirty rows), scored."""
-    sample = Path(__file__).parents[2] / "sample_data"
+    sample = Path(__file__).parents[3] / "sample_data"
     local = run_match(MatchInputs(trails=sample / "trails.parquet", crimes=sample / "crimes.csv"), tmp_path / "local")
     write_partitioned(sample / "trails.parquet", str(tmp_path / "ds"), by=("day",))
     run = dask_engine.run_match_dask(MatchInputs(trails=str(tmp_path / "ds"), crimes=sample / "crimes.csv"),
@@ -293,7 +293,7 @@ def test_partition_writer_places_every_row_once(world, tmp_path):
     names = [Path(p).relative_to(tmp_path / "ds").as_posix() for p in written]
     assert all(n.startswith("subject_bucket=") for n in names)
     assert any("/day=unknown/" in n for n in names) and any(n.startswith("subject_bucket=unknown/") for n in names)
-    validated, _ = load_trails(written[0])  # a partition file is a trails file too
+    validated = load_trails(written[0])  # a partition file is a trails file too
     assert validated.rows_in == len(parts[0])
     with pytest.raises(InputError, match="already holds Parquet"):
         write_partitioned(trails, str(tmp_path / "ds"), by=("day",))

@@ -158,7 +158,7 @@ def test_inputs_of_the_model_are_the_documented_columns():
 
 def test_a_better_fitted_model_scores_the_hits_and_says_so():
     from geomatch.match.matcher import match_hits
-    from tests.geomatch.test_scoring import CONFIG, commuter, crimes_frame, day_of, trails_frame
+    from tests.geomatch.scoring.test_scoring import CONFIG, commuter, crimes_frame, day_of, trails_frame
 
     trails = trails_frame([row for day in range(3) for row in day_of("A", day, commuter)])
     crimes = crimes_frame([("C1", 1000.0, 20.0, 1, 8 * 60, 8 * 60 + 30)])
