@@ -11,7 +11,8 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install --quiet --upgrade pip 2>/dev/null || true
 	@echo "==> Installing geomatch, vvol and their dependencies into $(VENV)/ (a few minutes the first time)"
-	@$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]' 2>&1 | grep -v "is ignored: it is neither" || true
+	@$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]' > $(VENV)/install.log 2>&1 \
+		|| { cat $(VENV)/install.log; echo "pip install failed: see $(VENV)/install.log"; exit 1; }
 	@echo "==> Compiling the matcher's kernels (numba, once per machine: about a minute on 2 cores)"
 	@$(PY) -c "import geomatch, vvol, cli; from geomatch.match import _kernels" && $(PY) -m geomatch.match.warmup
 	@touch $(STAMP)

@@ -39,3 +39,11 @@ def test_metric_crs_is_chosen_from_the_data():
     assert choose_metric_crs(np.array([8.54]), np.array([47.37])) == "EPSG:32632"  # Zurich
     info = transform_info()
     assert info.target == BNG and info.description
+
+
+def test_crs_names_say_what_people_read():
+    from geomatch.core.crs import crs_name
+
+    assert crs_name("EPSG:27700") == "British National Grid (EPSG:27700)"
+    assert crs_name("EPSG:32630") == "UTM zone 30N (EPSG:32630)"
+    assert crs_name("EPSG:32750") == "UTM zone 50S (EPSG:32750)"
