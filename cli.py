@@ -427,33 +427,52 @@ def verify_outputs(ctx, directory: Path) -> None:
 # ---- vvol commands -----------------------------------------------------------------------------------------
 
 
+def _iso_day(text: str, option: str) -> str:
+    """An ISO date (YYYY-MM-DD) or a one-sentence error; 10/11/2026 is refused rather than guessed."""
+    import re
+
+    import pandas as pd
+
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text.strip()):
+        raise InputError(f"{option} '{text}' is not an ISO date (write YYYY-MM-DD; a date such as 10/11/2026 "
+                         f"could be 10 November or 11 October)")
+    try:
+        pd.Timestamp(text.strip())
+    except ValueError as error:
+        raise InputError(f"{option} '{text}' is not a date") from error
+    return text.strip()
+
+
 @vvol.command()
-@click.option("--crimes", "crimes_path", required=True, type=click.Path(path_type=Path),
-              help="Crimes: CSV, Parquet or GeoPackage table, or a police.uk street-level CSV.")
-@click.option("--people", "people_path", type=click.Path(path_type=Path),
-              help="Involvements (crime_ref, person_id, role); without it only locations are scored.")
+@click.option("--crimes", "crimes_paths", required=True, multiple=True, type=click.Path(path_type=Path),
+              help="Crimes: CSV (or .csv.gz), Parquet or GeoPackage table, or police.uk street-level CSVs; a "
+                   "file, a folder or a glob pattern (quote it); repeat the option for several.")
+@click.option("--people", "people_paths", multiple=True, type=click.Path(path_type=Path),
+              help="Involvements (crime_ref, person_id, role), in the same forms; without it only locations are "
+                   "scored.")
 @click.option("--as-of", "as_of", required=True, help="Last day of the period (YYYY-MM-DD, UK local, whole day).")
-@click.option("--period", default=None, help="Reporting period, e.g. 90d, 4w, 1m (default: the config's, 90d).")
-@click.option("--area", default=None, help="Only crimes whose 'area' is this name.")
+@click.option("--period", default=None, help="Reporting period, e.g. 90d, 4w, 3m, 1y (default: the config's, "
+                                              "90d); the window becomes two periods when that is over a year.")
+@click.option("--window", default=None, help="Repeat window, e.g. 365d or 12m (default: the config's, 365d).")
+@click.option("--area", default=None, help="Only crimes whose 'area' is this name (any case).")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="VvolConfig TOML file.")
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Output folder for the pack.")
 @click.option("--progress/--no-progress", default=True, help="Progress bar on stderr.")
-def score(crimes_path: Path, people_path: Path | None, as_of: str, period: str | None, area: str | None,
-          config_path: Path | None, out_dir: Path, progress: bool) -> None:
+def score(crimes_paths: tuple[Path, ...], people_paths: tuple[Path, ...], as_of: str, period: str | None,
+          window: str | None, area: str | None, config_path: Path | None, out_dir: Path, progress: bool) -> None:
     """Score repeat victims, offenders, locations and linked clusters; write a tasking pack."""
-    import pandas as pd
-
     from vvol.config import load_config, parse_days
+    from vvol.inputs import expand_paths
     from vvol.pack import summary_text, write_pack
     from vvol.pipeline import run as run_vvol
 
-    try:
-        pd.Timestamp(as_of)
-    except ValueError as error:
-        raise InputError(f"--as-of '{as_of}' is not a date (write YYYY-MM-DD)") from error
-    config = load_config(config_path, period_days=parse_days(period) if period else None)
-    tasking = run_vvol(crimes_path, people_path, as_of, config, area=area, progress=progress)
-    inputs = [crimes_path] + ([people_path] if people_path else []) + ([config_path] if config_path else [])
+    as_of = _iso_day(as_of, "--as-of")
+    config = load_config(config_path, period_days=parse_days(period) if period else None,
+                         window_days=parse_days(window) if window else None)
+    crimes_files = expand_paths(crimes_paths)
+    people_files = expand_paths(people_paths) if people_paths else None
+    tasking = run_vvol(crimes_files, people_files, as_of, config, area=area, progress=progress)
+    inputs = crimes_files + (people_files or []) + ([config_path] if config_path else [])
     write_pack(tasking, out_dir, inputs=inputs)
     click.echo(summary_text(tasking, out_dir))
 

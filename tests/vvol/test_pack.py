@@ -61,7 +61,7 @@ def test_score_writes_a_complete_verified_pack(sample, pack):
     assert manifest["harm_table"]["year"] == "2016"
     for name, id_column in LISTS.items():
         frame = pd.read_csv(pack / f"{name}.csv", keep_default_na=False)
-        assert frame.columns[0] == id_column and frame.columns[1] == "score"
+        assert list(frame.columns[:4]) == ["rank", id_column, "score", "tied_on_score"]
         assert frame.columns[-1] == "reasons"
         assert "recency_points" in frame.columns and "frequency_points" in frame.columns
         ordered = frame.sort_values(["score", id_column], ascending=[False, True], kind="stable")
