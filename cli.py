@@ -478,6 +478,52 @@ def score(crimes_paths: tuple[Path, ...], people_paths: tuple[Path, ...], as_of:
 
 
 @vvol.command()
+@click.option("--cohort", "cohort_paths", required=True, multiple=True, type=click.Path(path_type=Path),
+              help="Cohort members: person_id, cohort, start, optional end and left_area (file, folder or glob).")
+@click.option("--crimes", "crimes_paths", required=True, multiple=True, type=click.Path(path_type=Path),
+              help="Crimes, as for vvol score (repeatable; files, folders, globs).")
+@click.option("--people", "people_paths", required=True, multiple=True, type=click.Path(path_type=Path),
+              help="Involvements (crime_ref, person_id, role); offenders never in a cohort form the comparison group.")
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Output folder.")
+@click.option("--window", default="12m", show_default=True, help="Before and after windows, in months (12m, 1y).")
+@click.option("--as-of", "as_of", default=None, help="Last day of the data (YYYY-MM-DD); default: the latest crime.")
+@click.option("--data-from", "data_from", default=None,
+              help="First day the crimes data covers (YYYY-MM-DD); default: the earliest crime.")
+@click.option("--include-suspects", is_flag=True, help="Count crimes where the person is a suspect too.")
+@click.option("--costs", "cost_table", type=click.Path(path_type=Path), default=None,
+              help="A force's own unit-cost table (format of vvol/data/crime_costs.csv).")
+@click.option("--bootstrap", "n_boot", default=2000, show_default=True, help="Bootstrap resamples.")
+@click.option("--seed", default=0, show_default=True, help="Seed of the bootstrap and the candidate sample.")
+@click.option("--progress/--no-progress", default=True, help="Progress bar on stderr.")
+def cohort(cohort_paths, crimes_paths, people_paths, out_dir: Path, window: str, as_of: str | None,
+           data_from: str | None, include_suspects: bool, cost_table: Path | None, n_boot: int, seed: int,
+           progress: bool) -> None:
+    """IOM cohort report: each member's crimes, harm and cost before, during and after management, with honest
+    statistics (bootstrap CI, signed-rank test, matched comparison group, difference in differences)."""
+    from vvol.cohort import parse_window
+    from vvol.cohort_pipeline import CohortSettings, run_cohort
+    from vvol.cohort_report import write_cohort
+    from vvol.cohort_stats import verdict
+    from vvol.inputs import expand_paths
+
+    settings = CohortSettings(window_months=parse_window(window),
+                              as_of=_iso_day(as_of, "--as-of") if as_of else None,
+                              data_from=_iso_day(data_from, "--data-from") if data_from else None,
+                              include_suspects=include_suspects, n_boot=n_boot, seed=seed)
+    files = {name: expand_paths(paths) for name, paths in
+             (("cohort", cohort_paths), ("crimes", crimes_paths), ("people", people_paths))}
+    result = run_cohort(files["cohort"], files["crimes"], files["people"], settings,
+                        cost_table=str(cost_table) if cost_table else None, progress=progress)
+    write_cohort(result, out_dir, inputs=[p for paths in files.values() for p in paths]
+                 + ([cost_table] if cost_table else []))
+    for name in result.cohorts:
+        stats = result.statistics[name]
+        row = stats[(stats["measure"] == "crimes") & (stats["comparison"] == "before -> after")].iloc[0]
+        click.echo(f"{name}: {int((result.table['cohort'] == name).sum()):,} members; {verdict(row)}")
+    click.echo(f"report: {Path(out_dir) / 'cohort.html'}")
+
+
+@vvol.command()
 @click.option("--crimes", "n_crimes", default=5000, show_default=True, help="Background crimes to generate.")
 @click.option("--seed", default=0, show_default=True, help="Random seed.")
 @click.option("--as-of", "as_of", default="2026-10-31", show_default=True, help="Last day of the data.")
