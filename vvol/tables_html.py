@@ -3,7 +3,8 @@
 ``vvol/data/vendor/tabulator`` holds ``tabulator-tables`` 6.5.3 from the npm registry (MIT licence, see its
 README): its script and style are inlined into each page, so the pages work with no network. Each table's rows
 travel as JSON inside the page; Tabulator shows cell text through its plain-text formatter, which escapes HTML,
-and the JSON is written so that no ``</script>`` in the data can close the script element.
+and the JSON is written with ``<``, ``>`` and ``&`` as ``\\u`` escapes, so no text in the data can end or
+change the script element that carries it.
 """
 from __future__ import annotations
 
@@ -59,7 +60,8 @@ def table_spec(frame: pd.DataFrame, *, element_id: str, titles: dict[str, str] |
         columns.append(column)
     data = [{f"c{i}": _json_value(v) for i, v in enumerate(row)} for row in frame.itertuples(index=False)]
     spec = {"id": element_id, "data": data, "columns": columns, "pageSize": page_size}
-    return json.dumps(spec, ensure_ascii=False, allow_nan=False).replace("</", "<\\/")
+    text = json.dumps(spec, ensure_ascii=False, allow_nan=False)
+    return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
 
 
 BOOT_SCRIPT = r"""

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from cli import vvol
 from geomatch.core.manifest import verify_manifest
+from tests.vvol.helpers import CHROMIUM, render_in_chromium
 from vvol import synth_cohort
 from vvol.cohort import add_months, months_between, parse_window, today_day
 from vvol.cohort_pipeline import CohortSettings, run_cohort
@@ -222,6 +223,10 @@ def test_cohort_command_writes_a_verified_report(tmp_path):
     assert table["person_id"].str.startswith("'=").any()  # formula neutralised
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["cost_table"]["price_year"] == "2015/16"
+    if CHROMIUM:  # the tables are built by the page's own script in a real browser
+        dom = render_in_chromium(out / "cohort.html", tmp_path / "profile")
+        assert dom.count('class="tabulator') >= 5 and "&lt;script&gt;alert(1)&lt;/script&gt;" in dom
+        assert "<script>alert" not in dom
 
 
 def test_cohort_command_refuses_ambiguous_dates(tmp_path):
