@@ -35,14 +35,18 @@ STAT_COLUMNS = ["measure", "comparison", "n", "mean_before", "mean_after", "mean
                 "comparison_mean_change", "did", "did_ci_low", "did_ci_high", "did_p_signed_rank"]
 
 
-def _png(fig) -> str:
+def _png(fig) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
     plt.close(fig)
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    return buffer.getvalue()
 
 
-def windows_chart(people: pd.DataFrame, comparison: pd.DataFrame | None) -> str:
+def _data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def windows_chart(people: pd.DataFrame, comparison: pd.DataFrame | None) -> bytes:
     """Mean rate per 12 months at risk before, during and after, one panel per measure; the matched comparison
     group beside the members when there is one. Each bar is labelled with its value and its number of people."""
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
@@ -70,7 +74,7 @@ def windows_chart(people: pd.DataFrame, comparison: pd.DataFrame | None) -> str:
     return _png(fig)
 
 
-def slope_chart(people: pd.DataFrame, measure: str = "crimes") -> str:
+def slope_chart(people: pd.DataFrame, measure: str = "crimes") -> bytes:
     """One line per member from before through during to after (rate per 12 months at risk), the median in
     black; a symmetric-log axis keeps the many low offenders and the few prolific ones on one picture."""
     fig, ax = plt.subplots(figsize=(7, 4.6))
@@ -227,8 +231,8 @@ def write_cohort_html(result: CohortResult, path: Path) -> Path:
         sections.append({
             "name": name, "anchor": f"cohort-{index}", "members": len(people),
             "ended": int((people["status"] == "ended").sum()),
-            "windows_chart": windows_chart(people, matched.comparison if matched is not None else None),
-            "slope_chart": slope_chart(people),
+            "windows_chart": _data_uri(windows_chart(people, matched.comparison if matched is not None else None)),
+            "slope_chart": _data_uri(slope_chart(people)),
             "rtm": rtm_text(result, name),
             "verdicts": [verdict(row) for _, row in stats.iterrows()],
             "matched": None if matched is None else {
