@@ -76,11 +76,13 @@ def real_police_data(root: Path) -> None:
     if not POLICE_UK_2025.is_dir():
         print(f"police.uk extract not found at {POLICE_UK_2025}: skipped")
         return
+    cpu_before = _child_cpu_s()
     run = run_cli("vvol", ["score", "--crimes", str(POLICE_UK_2025), "--as-of", "2025-09-30", "--out",
                            str(root / "police-uk-pack"), "--no-progress"])
+    cpu = _child_cpu_s() - cpu_before
     print("\n".join("  " + line for line in run.output.strip().splitlines()[:6]))
-    print(f"vvol score on police.uk (7 gzipped monthly files): wall {run.seconds:.1f} s, peak RSS "
-          f"{run.peak_rss_mb:,.0f} MB")
+    print(f"vvol score on police.uk (7 gzipped monthly files): wall {run.seconds:.1f} s, CPU {cpu:.1f} s, peak "
+          f"RSS {run.peak_rss_mb:,.0f} MB; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     locations = pd.read_csv(root / "police-uk-pack" / "locations.csv", keep_default_na=False)
     top = locations.head(25)
     print(f"  top 25: {int((top['score'] == top['score'].iloc[0]).sum())} share the top score "
@@ -92,11 +94,15 @@ def cohort(root: Path, quick: bool) -> None:
     """``vvol cohort`` on a generated population: 1,000 members among 30,000 offenders (a tenth when quick)."""
     scale = 10 if quick else 1
     data = synth_cohort.generate(n_offenders=30_000 // scale, n_members=1000 // scale, effect=0.3, seed=42)
-    crimes, people, members = synth_cohort.write(data, root / "cohort-input")
-    print(f"generated {len(data.crimes):,} crimes, {len(data.people):,} involvements, {len(data.cohort):,} members")
+    crimes, people, members = synth_cohort.write(data, root / "cohort-input", fmt="parquet")
+    print(f"generated {len(data.crimes):,} crimes, {len(data.people):,} involvements (Parquet), "
+          f"{len(data.cohort):,} members")
+    cpu_before = _child_cpu_s()
     run = run_cli("vvol", ["cohort", "--cohort", str(members), "--crimes", str(crimes), "--people", str(people),
                            "--as-of", data.as_of, "--out", str(root / "cohort-report"), "--no-progress"])
+    cpu = _child_cpu_s() - cpu_before
     print("  " + run.output.strip().splitlines()[0][:300])
     print(f"vvol cohort: wall {run.seconds:.1f} s (target {COHORT_TARGET_S:.0f} s: "
-          f"{run.seconds / COHORT_TARGET_S:.2f}x of target), peak RSS {run.peak_rss_mb:,.0f} MB (target "
-          f"{TARGET_MB:,.0f} MB: {run.peak_rss_mb / TARGET_MB:.2f}x)")
+          f"{run.seconds / COHORT_TARGET_S:.2f}x of target), CPU {cpu:.1f} s, peak RSS {run.peak_rss_mb:,.0f} MB "
+          f"(target {TARGET_MB:,.0f} MB: {run.peak_rss_mb / TARGET_MB:.2f}x); load average "
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")

@@ -138,7 +138,13 @@ def top_lists(crimes: Validated, people: Validated, table: pd.DataFrame, as_of_d
     the 365 days up to the as-of day; every member with a crime in it is scored, not only repeats)."""
     config = VvolConfig(min_repeat=1)
     as_of = as_of_instant(str(np.datetime64(as_of_day, "D")))
-    window = select_window(crimes.accepted, people.accepted, as_of, config)
+    involved = people.accepted
+    member = involved["person_id"].isin(set(table["person_id"])).to_numpy() & \
+        involved["role"].isin(config.offender_roles).to_numpy()
+    their_crimes = set(involved.loc[member, "crime_ref"])
+    involved = involved[involved["crime_ref"].isin(their_crimes).to_numpy()]  # members' crimes, all their people
+    window = select_window(crimes.accepted[crimes.accepted["crime_ref"].isin(their_crimes).to_numpy()],
+                           involved, as_of, config)
     scored = offenders(window, config).drop(columns="rank")
     out = {}
     for name in sorted(table["cohort"].unique()):

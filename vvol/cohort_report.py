@@ -18,6 +18,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.collections import LineCollection  # noqa: E402
 from openpyxl import Workbook  # noqa: E402
 
 from geomatch.core.manifest import write_manifest  # noqa: E402
@@ -79,17 +80,18 @@ def slope_chart(people: pd.DataFrame, measure: str = "crimes") -> bytes:
     black; a symmetric-log axis keeps the many low offenders and the few prolific ones on one picture."""
     fig, ax = plt.subplots(figsize=(7, 4.6))
     values = np.column_stack([rate(people, measure, w) for w in WINDOWS])
-    for row in values:
-        ok = np.isfinite(row)
-        ax.plot(np.arange(3)[ok], row[ok], color="#4c72b0", alpha=max(0.04, min(0.5, 30 / max(len(values), 1))),
-                lw=0.8, marker="o", ms=2)
+    segments = [np.column_stack([np.arange(3)[np.isfinite(row)], row[np.isfinite(row)]]) for row in values]
+    ax.add_collection(LineCollection(segments, colors="#4c72b0", linewidths=0.8,
+                                     alpha=max(0.04, min(0.5, 30 / max(len(values), 1)))))
+    ax.scatter(np.tile(np.arange(3), len(values)), values.ravel(), s=4, color="#4c72b0",
+               alpha=max(0.04, min(0.5, 30 / max(len(values), 1))), linewidths=0)
     median = np.array([np.nanmedian(values[:, i]) if np.isfinite(values[:, i]).any() else np.nan for i in range(3)])
     ax.plot(np.arange(3), median, color="black", lw=3, marker="o", label="median")
     ax.set_yscale("symlog", linthresh=1)
     ax.set_xticks(range(3), [f"{w}\n(n={int(np.isfinite(values[:, i]).sum())})" for i, w in enumerate(WINDOWS)])
     ax.set_ylabel(f"{UNITS[measure]} per 12 months at risk (symlog)")
     ax.set_title(f"Each member's {measure} rate, before / during / after ({len(values)} members)", fontsize=9)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper right")
     fig.tight_layout()
     return _png(fig)
 

@@ -33,7 +33,7 @@ COMPARISONS = (("before", "during"), ("before", "after"))
 ALPHA = 0.05
 CALIPER_SD = 0.2
 """Matching caliper in standard deviations of the logit of the propensity score (Austin 2011)."""
-MAX_CANDIDATES_PER_MEMBER = 200
+MAX_CANDIDATES_PER_MEMBER = 100
 """Comparison candidates considered per member at most (a seeded random sample of the pool beyond that)."""
 
 
@@ -162,12 +162,14 @@ def match_comparison(members: pd.DataFrame, candidates: pd.Index, ledger: Offenc
     logit = np.log(np.clip(score, 1e-9, 1 - 1e-9) / np.clip(1 - score, 1e-9, 1))
     caliper = CALIPER_SD * float(np.std(logit))
     member_rows = np.flatnonzero(label == 1)
+    member_rows = member_rows[np.argsort(day_of[member_rows], kind="stable")]
     pool_order = np.lexsort((logit, day_of))
     pool_order = pool_order[label[pool_order] == 0]
+    pool_days, member_days = day_of[pool_order], day_of[member_rows]
     member_row, match_row = [], []
     for day in np.unique(start):
-        pool = pool_order[day_of[pool_order] == day]
-        mine = member_rows[day_of[member_rows] == day]
+        pool = pool_order[np.searchsorted(pool_days, day):np.searchsorted(pool_days, day, side="right")]
+        mine = member_rows[np.searchsorted(member_days, day):np.searchsorted(member_days, day, side="right")]
         if len(pool) == 0:
             continue
         at = np.clip(np.searchsorted(logit[pool], logit[mine]), 1, len(pool)) - 1

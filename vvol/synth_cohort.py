@@ -95,11 +95,12 @@ def generate(n_offenders: int = 4000, n_members: int = 300, *, effect: float = 0
     return CohortData(crimes=crimes, people=people, cohort=cohort, as_of=as_of, effect=effect)
 
 
-def write(data: CohortData, out: Path | str) -> tuple[Path, Path, Path]:
-    """Write ``crimes.csv``, ``people.csv`` and ``cohort.csv`` into ``out``."""
+def write(data: CohortData, out: Path | str, fmt: str = "csv") -> tuple[Path, Path, Path]:
+    """Write ``crimes``, ``people`` (``.csv`` or ``.parquet``) and ``cohort.csv`` into ``out``."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    paths = out / "crimes.csv", out / "people.csv", out / "cohort.csv"
-    for frame, path in zip((data.crimes, data.people, data.cohort), paths):
-        frame.to_csv(path, index=False)
+    paths = out / f"crimes.{fmt}", out / f"people.{fmt}", out / "cohort.csv"
+    for frame, path in zip((data.crimes, data.people), paths):
+        frame.to_parquet(path, index=False) if fmt == "parquet" else frame.to_csv(path, index=False)
+    data.cohort.to_csv(paths[2], index=False)
     return paths
