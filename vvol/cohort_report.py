@@ -113,8 +113,8 @@ def rtm_text(result: CohortResult, cohort: str) -> str:
         text += (" No offenders outside the cohort are in the people file, so no comparison group could be "
                  "matched: the changes below cannot be credited to management.")
     else:
-        text += (f" The comparison group (offenders never in any cohort, matched on prior offending) shows how much "
-                 f"of the fall is expected anyway; the difference in differences is the change beyond it.")
+        text += (" The comparison group (offenders never in any cohort, matched on prior offending) shows how much "
+                 "of the fall is expected anyway; the difference in differences is the change beyond it.")
     return text
 
 

@@ -8,10 +8,7 @@ table in the same format can replace it. The CSV has ``#`` header lines naming `
 """
 from __future__ import annotations
 
-import io
-import re
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +16,7 @@ import pandas as pd
 
 from geomatch.core.errors import InputError
 from vvol.harm import HarmTable
+from vvol.reference import read_reference_table
 
 COST_COLUMNS = ("key", "unit_cost_gbp", "ho_category", "basis")
 
@@ -69,27 +67,9 @@ def load_cost_table(path: Path | str | None = None) -> CostTable:
     Raises:
         InputError: unreadable, a column or header line missing, or a cost that is not a non-negative number.
     """
-    if path is None:
-        text = resources.files("vvol").joinpath("data", "crime_costs.csv").read_text(encoding="utf-8")
-        shown = "vvol/data/crime_costs.csv"
-    else:
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except OSError as error:
-            raise InputError(f"the cost table could not be read ({error})", file=str(path)) from error
-        shown = str(path)
-    header = {}
-    for line in text.splitlines():
-        match = re.match(r"#\s*(source|year|price_year):\s*(.*)", line)
-        if match:
-            header[match.group(1)] = match.group(2).strip()
-    for needed in ("source", "year", "price_year"):
-        if needed not in header:
-            raise InputError(f"the cost table needs a '# {needed}: ...' header line", file=shown)
-    frame = pd.read_csv(io.StringIO(text), comment="#", dtype=str, keep_default_na=False)
-    for column in COST_COLUMNS:
-        if column not in frame.columns:
-            raise InputError("required column is missing from the cost table", file=shown, column=column)
+    table = read_reference_table(path, package_file="crime_costs.csv", what="cost table",
+                                 headers=("source", "year", "price_year"), columns=COST_COLUMNS)
+    frame, header, shown = table.frame, table.header, table.shown
     cost = pd.to_numeric(frame["unit_cost_gbp"].replace("", np.nan), errors="coerce")
     bad = (frame["unit_cost_gbp"] != "") & (cost.isna() | (cost < 0))
     if bad.any():
