@@ -10,6 +10,8 @@ problems came out on top.
 """
 from __future__ import annotations
 
+import concurrent.futures
+import multiprocessing
 import os
 import resource
 import time
@@ -31,19 +33,39 @@ def _child_cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _in_child(function, *args):
+    """Run ``function(*args)`` in a fresh process and return its (small) result. On Linux a child's peak RSS
+    starts from its parent's size when it forks, so the data is generated away from the process that forks the
+    measured commands."""
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        return pool.submit(function, *args).result()
+
+
+def _score_input(n_crimes: int, out: Path):
+    data = synth.generate(n_crimes, seed=42)
+    crimes_path, people_path = synth.write(data, out, fmt="parquet")
+    return crimes_path, people_path, data.as_of, data.truth, len(data.crimes), len(data.people)
+
+
+def _cohort_input(n_offenders: int, n_members: int, out: Path):
+    data = synth_cohort.generate(n_offenders=n_offenders, n_members=n_members, effect=0.3, seed=42)
+    paths = synth_cohort.write(data, out, fmt="parquet")
+    return paths, data.as_of, len(data.crimes), len(data.people), len(data.cohort)
+
+
 def main(quick: bool = False) -> None:
     n_crimes = 100_000 if quick else 1_000_000
     root = BENCH_DIR / "vvol"
     started = time.perf_counter()
-    data = synth.generate(n_crimes, seed=42)
-    crimes_path, people_path = synth.write(data, root / "input", fmt="parquet")
-    print(f"generated {len(data.crimes):,} crimes and {len(data.people):,} involvements (seed 42, Parquet) in "
+    crimes_path, people_path, as_of, truth, n_rows, n_people = _in_child(_score_input, n_crimes, root / "input")
+    print(f"generated {n_rows:,} crimes and {n_people:,} involvements (seed 42, Parquet) in "
           f"{time.perf_counter() - started:.1f} s")
 
     load_before = os.getloadavg()[0]
     cpu_before = _child_cpu_s()
     run = run_cli("vvol", ["score", "--crimes", str(crimes_path), "--people", str(people_path), "--as-of",
-                           data.as_of, "--period", "90d", "--out", str(root / "pack"), "--no-progress"])
+                           as_of, "--period", "90d", "--out", str(root / "pack"), "--no-progress"])
     cpu = _child_cpu_s() - cpu_before
     load_after = os.getloadavg()[0]
     print(run.output.strip().splitlines()[0])
@@ -57,7 +79,6 @@ def main(quick: bool = False) -> None:
     offenders = pd.read_csv(pack / "offenders.csv", usecols=["person_id"])
     victims = pd.read_csv(pack / "victims.csv", usecols=["person_id"])
     clusters = pd.read_csv(pack / "clusters.csv", usecols=["members"], keep_default_na=False)
-    truth = data.truth
     top_offenders = set(offenders["person_id"].head(2 * len(truth.prolific_offenders)))
     top_victims = set(victims["person_id"].head(5 * len(truth.repeat_victims)))
     triads = sum(any(f"person:{v} " in m and f"person:{o} " in m and f"premises:{h}" in m
@@ -93,13 +114,12 @@ def real_police_data(root: Path) -> None:
 def cohort(root: Path, quick: bool) -> None:
     """``vvol cohort`` on a generated population: 1,000 members among 30,000 offenders (a tenth when quick)."""
     scale = 10 if quick else 1
-    data = synth_cohort.generate(n_offenders=30_000 // scale, n_members=1000 // scale, effect=0.3, seed=42)
-    crimes, people, members = synth_cohort.write(data, root / "cohort-input", fmt="parquet")
-    print(f"generated {len(data.crimes):,} crimes, {len(data.people):,} involvements (Parquet), "
-          f"{len(data.cohort):,} members")
+    (crimes, people, members), as_of, n_crimes, n_people, n_members = _in_child(
+        _cohort_input, 30_000 // scale, 1000 // scale, root / "cohort-input")
+    print(f"generated {n_crimes:,} crimes, {n_people:,} involvements (Parquet), {n_members:,} members")
     cpu_before = _child_cpu_s()
     run = run_cli("vvol", ["cohort", "--cohort", str(members), "--crimes", str(crimes), "--people", str(people),
-                           "--as-of", data.as_of, "--out", str(root / "cohort-report"), "--no-progress"])
+                           "--as-of", as_of, "--out", str(root / "cohort-report"), "--no-progress"])
     cpu = _child_cpu_s() - cpu_before
     print("  " + run.output.strip().splitlines()[0][:300])
     print(f"vvol cohort: wall {run.seconds:.1f} s (target {COHORT_TARGET_S:.0f} s: "
