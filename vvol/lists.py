@@ -102,10 +102,10 @@ def locations(window: Window, hotspots: Hotspots, config: VvolConfig) -> pd.Data
         facts["location_id"] = np.asarray(ids, dtype=object) if kind == "hotspot" else \
             ("P:" + pd.Index(ids).astype(str)).to_numpy(dtype=object)
         facts["kind"] = kind
-        facts["place"] = _place(crimes, code, crime_index, n, kind)
+        facts["area"] = _most_common(crimes, "area", code, crime_index, n)[0]
+        facts["place"] = _place(crimes, code, crime_index, n, kind, facts["location_id"].to_numpy(), facts["area"])
         facts["easting"], facts["northing"] = _centroid(crimes, code, crime_index, n)
         facts["radius_m"] = np.round(hotspots.radius_m, 1) if kind == "hotspot" else 0.0
-        facts["area"] = _most_common(crimes, "area", code, crime_index, n)[0]
         facts["people_12m"] = _people_at(window, code, crime_index, n)
         if kind == "premises":
             twin = np.full(n, "", dtype=object)
@@ -144,15 +144,16 @@ def _hotspot_is_premises(premises: np.ndarray, hotspots: Hotspots, premises_coun
     return same
 
 
-def _place(crimes: pd.DataFrame, code: np.ndarray, crime_index: np.ndarray, n: int, kind: str) -> np.ndarray:
+def _place(crimes: pd.DataFrame, code: np.ndarray, crime_index: np.ndarray, n: int, kind: str,
+           ids: np.ndarray, area: pd.Series) -> np.ndarray:
     """The name of each entry: its commonest ``place`` text (else premises id, else area), plus "and N other
-    places" for a hot spot whose crimes carry several."""
+    places" for a hot spot whose crimes carry several. ``ids`` are the entries' location ids, ``area`` their
+    areas."""
     name, distinct = _most_common(crimes, "place", code, crime_index, n)
-    premises, _ = _most_common(crimes, "premises_id", code, crime_index, n)
-    area, _ = _most_common(crimes, "area", code, crime_index, n)
     if kind == "premises":
-        return np.where(name != "", name, premises)
-    out = np.where(name != "", name, np.where(premises != "", premises, area))
+        return np.where(name != "", name, pd.Series(ids, dtype=object).str.removeprefix("P:").to_numpy(object))
+    premises, _ = _most_common(crimes, "premises_id", code, crime_index, n)
+    out = np.where(name != "", name, np.where(premises != "", premises, np.asarray(area, dtype=object)))
     others = distinct - 1
     suffix = np.where(others > 1, " and " + others.astype(str) + " other places",
                       np.where(others == 1, " and 1 other place", ""))
