@@ -2,14 +2,17 @@
 
 Both go through the shared readers and quarantine (:mod:`geomatch.core.tables`, :mod:`geomatch.core.quarantine`), the shared
 time parser (naive times are Europe/London) and the shared location rules and WGS84 -> British National Grid
-transformation of the spatial core (:mod:`geomatch.ingest.crimes`, :mod:`geomatch.core.crs`). Every row read is accepted or
+transformation of the spatial core (:mod:`geomatch.core.locations`, :mod:`geomatch.core.crs`). Every row read is accepted or
 quarantined with a reason code.
 
 Crimes: ``crime_ref``, ``offence`` (Home Office code, harm-table key or alias), ``committed_from`` (and optionally
 ``committed_to``) or ``date``, ``easting``/``northing`` or ``lat``/``lon``; optional ``premises_id`` (or ``uprn``),
-``area`` and flag columns (``domestic`` ...). A police.uk street-level CSV is recognised and adapted
-(:mod:`vvol.policeuk`). People: ``crime_ref``, ``person_id``, ``role`` (``victim``, ``offender``, ``suspect``),
-optional flag columns (``vulnerable`` ...).
+``area``, ``place`` (a name people know) and flag columns (``domestic`` ...). A police.uk street-level CSV is
+recognised and adapted (:mod:`vvol.policeuk`). People: ``crime_ref``, ``person_id``, ``role`` (``victim``,
+``offender``, ``suspect``), optional flag columns (``vulnerable`` ...).
+
+Each input may be several files, a folder or a glob (:func:`read_inputs_table`); rows keep their file in
+``source_file`` and the balance holds per file (:func:`reconcile`).
 """
 from __future__ import annotations
 
@@ -152,8 +155,7 @@ def _adapt_police_uk(table: RawTable) -> RawTable:
 def load_crimes(paths: Paths, harm: HarmTable, *, flags: Iterable[str] = (),
                 column_map: Mapping[str, str] | None = None) -> Validated:
     """Read and validate crimes files (project tables or police.uk street CSVs); see :func:`validate_crimes`.
-    The result's ``per_file`` attribute is not set; use :func:`reconcile` with the per-file counts of
-    :func:`load_crimes_files` for the per-file balance."""
+    :func:`load_crimes_files` also gives the per-file balance."""
     return load_crimes_files(paths, harm, flags=flags, column_map=column_map)[0]
 
 
