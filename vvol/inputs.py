@@ -120,7 +120,8 @@ def read_inputs_table(paths: Paths, *, column_map: Mapping[str, str] | None = No
             if missing:
                 raise InputError(f"the column is missing (the first file, {tables[0].path.name}, has it)",
                                  file=str(path), column=str(missing[0]))
-        table.frame[SOURCE_FILE] = pd.Categorical([str(path)] * len(table.frame), categories=[str(p) for p in files])
+        table.frame[SOURCE_FILE] = pd.Categorical.from_codes(np.full(len(table.frame), len(tables), np.int32),
+                                                             categories=[str(p) for p in files])
         tables.append(table)
     per_file = pd.DataFrame({SOURCE_FILE: [str(p) for p in files], "rows_in": [len(t.frame) for t in tables]})
     if len(tables) == 1:
@@ -173,12 +174,14 @@ def validate_crimes(table: RawTable, harm: HarmTable, *, flags: Iterable[str] = 
 
     Accepted rows, sorted by ``crime_ref``: ``crime_ref``, ``offence`` (harm-table key, categorical), ``harm``
     (harm points), ``t`` (``committed_from``, or ``date``, as UTC), ``x``/``y`` (metres, EPSG:27700),
-    ``premises_id``, ``area`` (categoricals), one ``flag_<name>`` boolean per flag column present, ``source_row``.
+    ``premises_id``, ``area``, ``place`` (categoricals), one ``flag_<name>`` boolean per flag column present,
+    ``source_row`` (and ``source_file``).
 
     Reason codes: ``missing_crime_ref``, ``unknown_offence``, ``unparseable_committed_from``,
     ``unparseable_committed_to``, ``reversed_window``, the location codes of :mod:`geomatch.core.locations`
     (``missing_location``, ``both_location_kinds``, ``zero_zero``, ``lat_lon_swapped``,
-    ``out_of_range_coordinates``), ``duplicate_row`` and ``duplicate_crime_ref_conflict``.
+    ``out_of_range_coordinates``), ``duplicate_row`` and ``repeated_crime_ref_not_kept`` (see
+    :func:`_repeated_crime_refs`; those rows carry ``kept_copy`` in the quarantine).
 
     Raises:
         InputError: a required column is missing.
