@@ -452,7 +452,8 @@ def _iso_day(text: str, option: str) -> str:
                    "scored.")
 @click.option("--as-of", "as_of", required=True, help="Last day of the period (YYYY-MM-DD, UK local, whole day).")
 @click.option("--period", default=None, help="Reporting period, e.g. 90d, 4w, 3m, 1y (default: the config's, "
-                                              "90d); the window becomes two periods when that is over a year.")
+                                              "90d); unless --window is given, the window is two periods when "
+                                              "they are longer than a year.")
 @click.option("--window", default=None, help="Repeat window, e.g. 365d or 12m (default: the config's, 365d).")
 @click.option("--area", default=None, help="Only crimes whose 'area' is this name (any case).")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="VvolConfig TOML file.")

@@ -145,13 +145,14 @@ def load_config(path: Path | str | None, **overrides: Any) -> VvolConfig:
 
 
 def parse_days(text: str) -> int:
-    """A period such as ``90d``, ``12w``, ``3m`` (30-day months; on month-level data a period is rounded to whole
-    calendar months, see :func:`vvol.repeats.window_months`), ``1y`` (365 days) or ``90`` as whole days."""
+    """A period such as ``90d``, ``12w``, ``3m`` (30-day months, but every 12 months is a 365-day year: ``12m`` =
+    365, ``15m`` = 455; on month-level data a period is rounded to whole calendar months, see
+    :func:`vvol.repeats.window_months`), ``1y`` (365 days) or ``90`` as whole days."""
     match = re.fullmatch(r"\s*(\d+)\s*([dwmy]?)\s*", str(text).lower())
     if not match:
         raise InputError(f"'{text}' is not a period (write 90d, 12w, 3m or 1y)", column="period")
     number, unit = int(match.group(1)), match.group(2) or "d"
-    days = number * {"d": 1, "w": 7, "m": 30, "y": 365}[unit]
+    days = (number // 12 * 365 + number % 12 * 30) if unit == "m" else number * {"d": 1, "w": 7, "y": 365}[unit]
     if days < 1:
         raise InputError("the period must be at least one day", column="period")
     return days
