@@ -422,35 +422,101 @@ def verify_outputs(ctx, directory: Path) -> None:
 # ---- vvol commands -----------------------------------------------------------------------------------------
 
 
+def _iso_day(text: str, option: str) -> str:
+    """An ISO date (YYYY-MM-DD) or a one-sentence error; 10/11/2026 is refused rather than guessed."""
+    import re
+
+    import pandas as pd
+
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text.strip()):
+        raise InputError(f"{option} '{text}' is not an ISO date (write YYYY-MM-DD; a date such as 10/11/2026 "
+                         f"could be 10 November or 11 October)")
+    try:
+        pd.Timestamp(text.strip())
+    except ValueError as error:
+        raise InputError(f"{option} '{text}' is not a date") from error
+    return text.strip()
+
+
 @vvol.command("score")
-@click.option("--crimes", "crimes_path", required=True, type=click.Path(path_type=Path),
-              help="Crimes: CSV, Parquet or GeoPackage table, or a police.uk street-level CSV.")
-@click.option("--people", "people_path", type=click.Path(path_type=Path),
-              help="Involvements (crime_ref, person_id, role); without it only locations are scored.")
+@click.option("--crimes", "crimes_paths", required=True, multiple=True, type=click.Path(path_type=Path),
+              help="Crimes: CSV (or .csv.gz), Parquet or GeoPackage table, or police.uk street-level CSVs; a "
+                   "file, a folder or a glob pattern (quote it); repeat the option for several.")
+@click.option("--people", "people_paths", multiple=True, type=click.Path(path_type=Path),
+              help="Involvements (crime_ref, person_id, role), in the same forms; without it only locations are "
+                   "scored.")
 @click.option("--as-of", "as_of", required=True, help="Last day of the period (YYYY-MM-DD, UK local, whole day).")
-@click.option("--period", default=None, help="Reporting period, e.g. 90d, 4w, 1m (default: the config's, 90d).")
-@click.option("--area", default=None, help="Only crimes whose 'area' is this name.")
+@click.option("--period", default=None, help="Reporting period, e.g. 90d, 4w, 3m, 1y (default: the config's, "
+                                              "90d); unless --window is given, the window is two periods when "
+                                              "they are longer than a year.")
+@click.option("--window", default=None, help="Repeat window, e.g. 365d or 12m (default: the config's, 365d).")
+@click.option("--area", default=None, help="Only crimes whose 'area' is this name (any case).")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="VvolConfig TOML file.")
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Output folder for the pack.")
 @click.option("--progress/--no-progress", default=True, help="Progress bar on stderr.")
-def vvol_score(crimes_path: Path, people_path: Path | None, as_of: str, period: str | None, area: str | None,
-          config_path: Path | None, out_dir: Path, progress: bool) -> None:
+def vvol_score(crimes_paths: tuple[Path, ...], people_paths: tuple[Path, ...], as_of: str, period: str | None,
+               window: str | None, area: str | None, config_path: Path | None, out_dir: Path, progress: bool) -> None:
     """Score repeat victims, offenders, locations and linked clusters; write a tasking pack."""
-    import pandas as pd
-
     from vvol.config import load_config, parse_days
+    from vvol.inputs import expand_paths
     from vvol.pack import summary_text, write_pack
     from vvol.pipeline import run as run_vvol
 
-    try:
-        pd.Timestamp(as_of)
-    except ValueError as error:
-        raise InputError(f"--as-of '{as_of}' is not a date (write YYYY-MM-DD)") from error
-    config = load_config(config_path, period_days=parse_days(period) if period else None)
-    tasking = run_vvol(crimes_path, people_path, as_of, config, area=area, progress=progress)
-    inputs = [crimes_path] + ([people_path] if people_path else []) + ([config_path] if config_path else [])
+    as_of = _iso_day(as_of, "--as-of")
+    config = load_config(config_path, period_days=parse_days(period) if period else None,
+                         window_days=parse_days(window) if window else None)
+    crimes_files = expand_paths(crimes_paths)
+    people_files = expand_paths(people_paths) if people_paths else None
+    tasking = run_vvol(crimes_files, people_files, as_of, config, area=area, progress=progress)
+    inputs = crimes_files + (people_files or []) + ([config_path] if config_path else [])
     write_pack(tasking, out_dir, inputs=inputs)
     click.echo(summary_text(tasking, out_dir))
+
+
+@vvol.command("cohort")
+@click.option("--cohort", "cohort_paths", required=True, multiple=True, type=click.Path(path_type=Path),
+              help="Cohort members: person_id, cohort, start, optional end and left_area (file, folder or glob).")
+@click.option("--crimes", "crimes_paths", required=True, multiple=True, type=click.Path(path_type=Path),
+              help="Crimes, as for vvol score (repeatable; files, folders, globs).")
+@click.option("--people", "people_paths", required=True, multiple=True, type=click.Path(path_type=Path),
+              help="Involvements (crime_ref, person_id, role); offenders never in a cohort form the comparison group.")
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Output folder.")
+@click.option("--window", default="12m", show_default=True, help="Before and after windows, in months (12m, 1y).")
+@click.option("--as-of", "as_of", default=None, help="Last day of the data (YYYY-MM-DD); default: the latest crime.")
+@click.option("--data-from", "data_from", default=None,
+              help="First day the crimes data covers (YYYY-MM-DD); default: the earliest crime.")
+@click.option("--include-suspects", is_flag=True, help="Count crimes where the person is a suspect too.")
+@click.option("--costs", "cost_table", type=click.Path(path_type=Path), default=None,
+              help="A force's own unit-cost table (format of vvol/data/crime_costs.csv).")
+@click.option("--bootstrap", "n_boot", default=2000, show_default=True, help="Bootstrap resamples.")
+@click.option("--seed", default=0, show_default=True, help="Seed of the bootstrap and the candidate sample.")
+@click.option("--progress/--no-progress", default=True, help="Progress bar on stderr.")
+def vvol_cohort(cohort_paths, crimes_paths, people_paths, out_dir: Path, window: str, as_of: str | None,
+           data_from: str | None, include_suspects: bool, cost_table: Path | None, n_boot: int, seed: int,
+           progress: bool) -> None:
+    """IOM cohort report: each member's crimes, harm and cost before, during and after management, with honest
+    statistics (bootstrap CI, signed-rank test, matched comparison group, difference in differences)."""
+    from vvol.cohort import parse_window
+    from vvol.cohort_pipeline import CohortSettings, run_cohort
+    from vvol.cohort_report import write_cohort
+    from vvol.cohort_stats import verdict
+    from vvol.inputs import expand_paths
+
+    settings = CohortSettings(window_months=parse_window(window),
+                              as_of=_iso_day(as_of, "--as-of") if as_of else None,
+                              data_from=_iso_day(data_from, "--data-from") if data_from else None,
+                              include_suspects=include_suspects, n_boot=n_boot, seed=seed)
+    files = {name: expand_paths(paths) for name, paths in
+             (("cohort", cohort_paths), ("crimes", crimes_paths), ("people", people_paths))}
+    result = run_cohort(files["cohort"], files["crimes"], files["people"], settings,
+                        cost_table=str(cost_table) if cost_table else None, progress=progress)
+    write_cohort(result, out_dir, inputs=[p for paths in files.values() for p in paths]
+                 + ([cost_table] if cost_table else []))
+    for name in result.cohorts:
+        stats = result.statistics[name]
+        row = stats[(stats["measure"] == "crimes") & (stats["comparison"] == "before -> after")].iloc[0]
+        click.echo(f"{name}: {int((result.table['cohort'] == name).sum()):,} members; {verdict(row)}")
+    click.echo(f"report: {Path(out_dir) / 'cohort.html'}")
 
 
 @vvol.command("simulate")

@@ -34,7 +34,9 @@ class VvolConfig:
     """Parameters of a V-VOL run. Units are in the names (``_days``, ``_m``); points are score points.
 
     Attributes:
-        window_days: the rolling window that decides who and where is a repeat (365: "12 months").
+        window_days: the rolling window that decides who and where is a repeat (365: "12 months"). When a file
+            or the command line sets ``period_days`` but not ``window_days``, the window follows the period: the
+            larger of 365 days and two periods.
         min_repeat: crimes in the window needed to be a repeat (victim, offender or premises).
         period_days: the reporting period; the trend compares the last period with the one before.
         offender_roles: involvement roles counted as perpetrators (offenders and suspects).
@@ -136,16 +138,21 @@ def load_config(path: Path | str | None, **overrides: Any) -> VvolConfig:
             if key in values:
                 values[key] = tuple(tuple(pair) for pair in values[key])
     values.update({k: v for k, v in overrides.items() if v is not None})
+    if "window_days" not in values and "period_days" in values:
+        # the window follows the period: at least two periods (the trend compares two), at least a year
+        values["window_days"] = max(VvolConfig.window_days, 2 * int(values["period_days"]))
     return VvolConfig(**values)
 
 
 def parse_days(text: str) -> int:
-    """A period such as ``90d``, ``12w``, ``3m`` (30-day months) or ``90`` as a whole number of days."""
-    match = re.fullmatch(r"\s*(\d+)\s*([dwm]?)\s*", str(text).lower())
+    """A period such as ``90d``, ``12w``, ``3m`` (30-day months, but every 12 months is a 365-day year: ``12m`` =
+    365, ``15m`` = 455; on month-level data a period is rounded to whole calendar months, see
+    :func:`vvol.repeats.window_months`), ``1y`` (365 days) or ``90`` as whole days."""
+    match = re.fullmatch(r"\s*(\d+)\s*([dwmy]?)\s*", str(text).lower())
     if not match:
-        raise InputError(f"'{text}' is not a period (write 90d, 12w or 3m)", column="period")
+        raise InputError(f"'{text}' is not a period (write 90d, 12w, 3m or 1y)", column="period")
     number, unit = int(match.group(1)), match.group(2) or "d"
-    days = number * {"d": 1, "w": 7, "m": 30}[unit]
+    days = (number // 12 * 365 + number % 12 * 30) if unit == "m" else number * {"d": 1, "w": 7, "y": 365}[unit]
     if days < 1:
         raise InputError("the period must be at least one day", column="period")
     return days

@@ -8,16 +8,15 @@ punctuation read as ``_``.
 """
 from __future__ import annotations
 
-import io
 import re
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from geomatch.core.errors import InputError
+from vvol.reference import read_reference_table
 
 HARM_COLUMNS = ("key", "label", "weight", "basis", "ho_codes", "aliases")
 
@@ -70,27 +69,9 @@ def load_harm_table(path: Path | str | None = None) -> HarmTable:
         InputError: the file is unreadable, lacks a column or a ``source:``/``year:`` header, has a weight that is
             not a non-negative number, or gives one name or code to two keys.
     """
-    if path is None:
-        text = resources.files("vvol").joinpath("data", "harm_weights.csv").read_text(encoding="utf-8")
-        shown = "vvol/data/harm_weights.csv"
-    else:
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except OSError as error:
-            raise InputError(f"the harm table could not be read ({error})", file=str(path)) from error
-        shown = str(path)
-    header = {}
-    for line in text.splitlines():
-        match = re.match(r"#\s*(source|year):\s*(.*)", line)
-        if match:
-            header[match.group(1)] = match.group(2).strip()
-    for needed in ("source", "year"):
-        if needed not in header:
-            raise InputError(f"the harm table needs a '# {needed}: ...' header line", file=shown)
-    frame = pd.read_csv(io.StringIO(text), comment="#", dtype=str, keep_default_na=False)
-    for column in HARM_COLUMNS:
-        if column not in frame.columns:
-            raise InputError("required column is missing from the harm table", file=shown, column=column)
+    table = read_reference_table(path, package_file="harm_weights.csv", what="harm table",
+                                 headers=("source", "year"), columns=HARM_COLUMNS)
+    frame, header, shown = table.frame, table.header, table.shown
     weight = pd.to_numeric(frame["weight"], errors="coerce")
     if weight.isna().any() or (weight < 0).any():
         row = int(np.flatnonzero(weight.isna() | (weight < 0))[0]) + 1

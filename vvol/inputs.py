@@ -2,20 +2,25 @@
 
 Both go through the shared readers and quarantine (:mod:`geomatch.core.tables`, :mod:`geomatch.core.quarantine`), the shared
 time parser (naive times are Europe/London) and the shared location rules and WGS84 -> British National Grid
-transformation of the spatial core (:mod:`geomatch.ingest.crimes`, :mod:`geomatch.core.crs`). Every row read is accepted or
+transformation of the spatial core (:mod:`geomatch.core.locations`, :mod:`geomatch.core.crs`). Every row read is accepted or
 quarantined with a reason code.
 
 Crimes: ``crime_ref``, ``offence`` (Home Office code, harm-table key or alias), ``committed_from`` (and optionally
 ``committed_to``) or ``date``, ``easting``/``northing`` or ``lat``/``lon``; optional ``premises_id`` (or ``uprn``),
-``area`` and flag columns (``domestic`` ...). A police.uk street-level CSV is recognised and adapted
-(:mod:`vvol.policeuk`). People: ``crime_ref``, ``person_id``, ``role`` (``victim``, ``offender``, ``suspect``),
-optional flag columns (``vulnerable`` ...).
+``area``, ``place`` (a name people know) and flag columns (``domestic`` ...). A police.uk street-level CSV is
+recognised and adapted (:mod:`vvol.policeuk`). People: ``crime_ref``, ``person_id``, ``role`` (``victim``,
+``offender``, ``suspect``), optional flag columns (``vulnerable`` ...).
+
+Each input may be several files, a folder or a glob (:func:`read_inputs_table`); rows keep their file in
+``source_file`` and the balance holds per file (:func:`reconcile`).
 """
 from __future__ import annotations
 
+import glob
 import logging
+import os
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Callable, Iterable, Mapping, Sequence, Union
 
 import numpy as np
 import pandas as pd
@@ -25,7 +30,7 @@ import pyarrow.compute as pc
 from geomatch.core.locations import geometry_as_columns, point_locations
 from geomatch.core.crs import BNG
 from geomatch.core.errors import InputError
-from geomatch.core.quarantine import SOURCE_ROW, RowChecks, Validated
+from geomatch.core.quarantine import REASON, SOURCE_ROW, RowChecks, Validated
 from geomatch.core.tables import RawTable, read_table, require_columns, tidy_categorical
 from geomatch.core.times import parse_times
 from vvol.harm import HarmTable
@@ -52,14 +57,116 @@ def _truthy(values: pd.Series) -> np.ndarray:
     return hits[cat.cat.codes.to_numpy()]
 
 
-def load_crimes(path: Path | str, harm: HarmTable, *, flags: Iterable[str] = (),
+Paths = Union[Path, str, Sequence[Union[Path, str]]]
+"""One input or several: files, folders (every table file in it) and glob patterns, in any mix."""
+
+TABLE_SUFFIXES = (".csv", ".csv.gz", ".txt", ".tsv", ".parquet", ".geoparquet", ".pq", ".gpkg")
+SOURCE_FILE = "source_file"
+"""Column on every row read through :func:`read_inputs_table`: the file it came from (as given or expanded)."""
+
+
+def expand_paths(paths: Paths) -> list[Path]:
+    """The files named by ``paths``: a folder gives its table files (sorted by name), a pattern with ``*``, ``?`` or
+    ``[`` gives its matches (sorted); a file is kept as it is. The order is deterministic.
+
+    Raises:
+        InputError: a folder or pattern that names no table file, or no input at all.
+    """
+    items = [paths] if isinstance(paths, (str, Path)) else list(paths)
+    files: list[Path] = []
+    for item in items:
+        path = Path(item)
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.is_file() and p.name.lower().endswith(TABLE_SUFFIXES))
+            if not found:
+                raise InputError("the folder holds no table file (" + ", ".join(TABLE_SUFFIXES) + ")",
+                                 file=str(path))
+            files += found
+        elif any(ch in str(item) for ch in "*?[") and not path.exists():
+            found = sorted(Path(p) for p in glob.glob(str(item)) if Path(p).is_file())
+            if not found:
+                raise InputError("the pattern matches no file", file=str(item))
+            files += found
+        else:
+            files.append(path)
+    if not files:
+        raise InputError("no input file was given")
+    return files
+
+
+def read_inputs_table(paths: Paths, *, column_map: Mapping[str, str] | None = None,
+                      categorical: Sequence[str] = (),
+                      adapt: Callable[[RawTable], RawTable] | None = None) -> tuple[RawTable, pd.DataFrame]:
+    """Read one or several files with :func:`geomatch.core.tables.read_table` and stack them.
+
+    Each file is read (and passed through ``adapt`` when given, e.g. the police.uk adapter) on its own; rows keep
+    their file's ``source_row`` and gain ``source_file``. Every file must have the columns of the first.
+
+    Returns:
+        The stacked table (its ``path`` is the single file, or the common folder of several) and one row per file:
+        ``source_file``, ``rows_in``.
+
+    Raises:
+        InputError: a file is unreadable, or lacks a column the first file has.
+    """
+    files = expand_paths(paths)
+    tables = []
+    for path in files:
+        table = read_table(path, column_map=column_map, categorical=categorical)
+        if adapt is not None:
+            table = adapt(table)
+        if tables:
+            missing = [c for c in tables[0].frame.columns if c not in table.frame.columns and c != SOURCE_FILE]
+            if missing:
+                raise InputError(f"the column is missing (the first file, {tables[0].path.name}, has it)",
+                                 file=str(path), column=str(missing[0]))
+        table.frame[SOURCE_FILE] = pd.Categorical.from_codes(np.full(len(table.frame), len(tables), np.int32),
+                                                             categories=[str(p) for p in files])
+        tables.append(table)
+    per_file = pd.DataFrame({SOURCE_FILE: [str(p) for p in files], "rows_in": [len(t.frame) for t in tables]})
+    if len(tables) == 1:
+        return tables[0], per_file
+    frame = pd.concat([t.frame for t in tables], ignore_index=True)
+    for name in categorical:
+        if name in frame and not isinstance(frame[name].dtype, pd.CategoricalDtype):
+            frame[name] = frame[name].astype("category")
+    folder = Path(os.path.commonpath([str(p.parent.resolve()) for p in files]))
+    return RawTable(path=folder, frame=frame, crs=tables[0].crs), per_file
+
+
+def reconcile(validated: Validated, per_file: pd.DataFrame) -> pd.DataFrame:
+    """Rows in = accepted + quarantined, per file and in total (last row ``total``); ``ok`` says it holds."""
+    accepted = validated.accepted[SOURCE_FILE].astype(str).value_counts() if len(validated.accepted) else pd.Series()
+    quarantined = (validated.quarantined[SOURCE_FILE].astype(str).value_counts() if len(validated.quarantined)
+                   else pd.Series(dtype=int))
+    out = per_file.copy()
+    out["accepted"] = out[SOURCE_FILE].map(accepted).fillna(0).astype(int)
+    out["quarantined"] = out[SOURCE_FILE].map(quarantined).fillna(0).astype(int)
+    total = pd.DataFrame({SOURCE_FILE: ["total"], "rows_in": [out["rows_in"].sum()],
+                          "accepted": [len(validated.accepted)], "quarantined": [len(validated.quarantined)]})
+    out = pd.concat([out, total], ignore_index=True)
+    out["ok"] = out["rows_in"] == out["accepted"] + out["quarantined"]
+    return out
+
+
+def _adapt_police_uk(table: RawTable) -> RawTable:
+    return from_street_csv(table) if is_street_csv(table.frame) else table
+
+
+def load_crimes(paths: Paths, harm: HarmTable, *, flags: Iterable[str] = (),
                 column_map: Mapping[str, str] | None = None) -> Validated:
-    """Read and validate a crimes file (project table or police.uk street CSV); see :func:`validate_crimes`."""
-    table = read_table(path, column_map=column_map, categorical=["offence", "premises_id", "uprn", "area",
-                                                                  *flags])
-    if is_street_csv(table.frame):
-        table = from_street_csv(table)
-    return validate_crimes(table, harm, flags=flags)
+    """Read and validate crimes files (project tables or police.uk street CSVs); see :func:`validate_crimes`.
+    :func:`load_crimes_files` also gives the per-file balance."""
+    return load_crimes_files(paths, harm, flags=flags, column_map=column_map)[0]
+
+
+def load_crimes_files(paths: Paths, harm: HarmTable, *, flags: Iterable[str] = (),
+                      column_map: Mapping[str, str] | None = None) -> tuple[Validated, pd.DataFrame]:
+    """:func:`load_crimes` and the per-file reconciliation of :func:`reconcile`."""
+    table, per_file = read_inputs_table(paths, column_map=column_map, adapt=_adapt_police_uk,
+                                        categorical=["offence", "premises_id", "uprn", "area", "place", *flags])
+    validated = validate_crimes(table, harm, flags=flags)
+    return validated, reconcile(validated, per_file)
 
 
 def validate_crimes(table: RawTable, harm: HarmTable, *, flags: Iterable[str] = ()) -> Validated:
@@ -67,12 +174,14 @@ def validate_crimes(table: RawTable, harm: HarmTable, *, flags: Iterable[str] = 
 
     Accepted rows, sorted by ``crime_ref``: ``crime_ref``, ``offence`` (harm-table key, categorical), ``harm``
     (harm points), ``t`` (``committed_from``, or ``date``, as UTC), ``x``/``y`` (metres, EPSG:27700),
-    ``premises_id``, ``area`` (categoricals), one ``flag_<name>`` boolean per flag column present, ``source_row``.
+    ``premises_id``, ``area``, ``place`` (categoricals), one ``flag_<name>`` boolean per flag column present,
+    ``source_row`` (and ``source_file``).
 
     Reason codes: ``missing_crime_ref``, ``unknown_offence``, ``unparseable_committed_from``,
     ``unparseable_committed_to``, ``reversed_window``, the location codes of :mod:`geomatch.core.locations`
     (``missing_location``, ``both_location_kinds``, ``zero_zero``, ``lat_lon_swapped``,
-    ``out_of_range_coordinates``), ``duplicate_row`` and ``duplicate_crime_ref_conflict``.
+    ``out_of_range_coordinates``), ``duplicate_row`` and ``repeated_crime_ref_not_kept`` (see
+    :func:`_repeated_crime_refs`; those rows carry ``kept_copy`` in the quarantine).
 
     Raises:
         InputError: a required column is missing.
@@ -100,7 +209,7 @@ def validate_crimes(table: RawTable, harm: HarmTable, *, flags: Iterable[str] = 
         checks.add("reversed_window", (end.utc < start.utc).to_numpy())
     x, y, _, _ = point_locations(raw, checks, BNG)
     optional = {name: tidy_categorical(raw[name]) if name in raw else pd.Categorical([None] * len(raw))
-                for name in ("premises_id", "area")}
+                for name in ("premises_id", "area", "place")}
     cleaned = pd.DataFrame({
         "crime_ref": crime_ref,
         "offence": offence.astype("category"),
@@ -110,19 +219,70 @@ def validate_crimes(table: RawTable, harm: HarmTable, *, flags: Iterable[str] = 
         **{name: pd.Series(values, index=raw.index) for name, values in optional.items()},
         **{flag_column(f): _truthy(raw[f]) for f in sorted(set(flags)) if f in raw},
         SOURCE_ROW: raw[SOURCE_ROW].to_numpy(),
+        **({SOURCE_FILE: raw[SOURCE_FILE].to_numpy()} if SOURCE_FILE in raw else {}),
     }, index=raw.index)
-    checks.add_duplicate_keys(cleaned, "crime_ref")
+    kept_copy = _repeated_crime_refs(checks, cleaned)
     validated = checks.split("crimes", str(table.path), cleaned)
     accepted = validated.accepted.sort_values("crime_ref", kind="stable").reset_index(drop=True)
+    quarantined = validated.quarantined
+    if len(kept_copy):
+        ref = quarantined["crime_ref"].astype("string").str.strip()
+        quarantined = quarantined.assign(kept_copy=ref.map(kept_copy).where(
+            quarantined[REASON].str.contains(REPEAT_NOT_KEPT, regex=False), ""))
     log.info("crimes %s: %s", table.path, validated.counts())
-    return Validated(validated.name, validated.source, accepted, validated.quarantined, validated.rows_in)
+    return Validated(validated.name, validated.source, accepted, quarantined, validated.rows_in)
 
 
-def load_people(path: Path | str, crime_refs: pd.Series, *, flags: Iterable[str] = (),
+REPEAT_NOT_KEPT = "repeated_crime_ref_not_kept"
+"""Reason code of the other copies of a repeated crime reference whose copies differ (one copy is kept)."""
+
+
+def _repeated_crime_refs(checks: RowChecks, cleaned: pd.DataFrame) -> pd.Series:
+    """The rule for a ``crime_ref`` that appears more than once (police.uk repeats about 1 % of its Crime IDs
+    within a month, most with a different map point or crime type).
+
+    - An exact copy (same content, ``source_row`` and ``source_file`` aside) is a ``duplicate_row``; the first is
+      kept.
+    - Copies that differ are one crime recorded twice, so exactly one is kept, chosen by a stated rule: the
+      highest harm (the principal-crime rule of the Home Office Counting Rules), then the earliest time, then
+      the first in input order (file order, then row). The others are quarantined as
+      :data:`REPEAT_NOT_KEPT` with a ``kept_copy`` column naming the kept row (``file:row``); no crime is lost.
+
+    Returns:
+        ``crime_ref`` -> the kept copy as ``file:row``, for the repeated references with differing copies.
+    """
+    keys = cleaned["crime_ref"]
+    repeated = keys.duplicated(keep=False).to_numpy() & keys.notna().to_numpy() & ~checks.bad
+    if not repeated.any():
+        return pd.Series(dtype=object)
+    content = cleaned.drop(columns=[SOURCE_ROW, SOURCE_FILE], errors="ignore")
+    exact_repeat = content.duplicated(keep="first").to_numpy() & repeated
+    checks.add("duplicate_row", exact_repeat)
+    candidates = cleaned.loc[repeated & ~exact_repeat]
+    order = candidates.assign(_harm=-candidates["harm"], _pos=np.flatnonzero(repeated & ~exact_repeat)) \
+        .sort_values(["crime_ref", "_harm", "t", "_pos"], kind="stable")
+    first = ~order["crime_ref"].duplicated(keep="first")
+    not_kept = np.zeros(len(cleaned), bool)
+    not_kept[order.loc[~first.to_numpy(), "_pos"].to_numpy()] = True
+    checks.add(REPEAT_NOT_KEPT, not_kept)
+    kept = order.loc[first.to_numpy() & order["crime_ref"].duplicated(keep=False).to_numpy()]
+    where = (kept[SOURCE_FILE].astype(str).map(lambda f: Path(f).name) + ":" if SOURCE_FILE in kept
+             else pd.Series("row ", index=kept.index)) + kept[SOURCE_ROW].astype(str)
+    return pd.Series(where.to_numpy(), index=kept["crime_ref"].to_numpy())
+
+
+def load_people(paths: Paths, crime_refs: pd.Series, *, flags: Iterable[str] = (),
                 column_map: Mapping[str, str] | None = None) -> Validated:
-    """Read and validate an involvements file; see :func:`validate_people`."""
-    table = read_table(path, column_map=column_map, categorical=["role", *flags])
-    return validate_people(table, crime_refs, flags=flags)
+    """Read and validate involvements files; see :func:`validate_people`."""
+    return load_people_files(paths, crime_refs, flags=flags, column_map=column_map)[0]
+
+
+def load_people_files(paths: Paths, crime_refs: pd.Series, *, flags: Iterable[str] = (),
+                      column_map: Mapping[str, str] | None = None) -> tuple[Validated, pd.DataFrame]:
+    """:func:`load_people` and the per-file reconciliation of :func:`reconcile`."""
+    table, per_file = read_inputs_table(paths, column_map=column_map, categorical=["role", *flags])
+    validated = validate_people(table, crime_refs, flags=flags)
+    return validated, reconcile(validated, per_file)
 
 
 def validate_people(table: RawTable, crime_refs: pd.Series, *, flags: Iterable[str] = ()) -> Validated:
@@ -154,6 +314,7 @@ def validate_people(table: RawTable, crime_refs: pd.Series, *, flags: Iterable[s
         "role": role,
         **{flag_column(f): _truthy(raw[f]) for f in sorted(set(flags)) if f in raw},
         SOURCE_ROW: raw[SOURCE_ROW].to_numpy(),
+        **({SOURCE_FILE: raw[SOURCE_FILE].to_numpy()} if SOURCE_FILE in raw else {}),
     }, index=raw.index)
     repeat = cleaned.duplicated(["crime_ref", "person_id", "role"], keep="first").to_numpy()
     checks.add("duplicate_involvement", repeat & person.notna().to_numpy() & crime_ref.notna().to_numpy())

@@ -17,7 +17,7 @@ from geomatch.core.quarantine import Validated
 from vvol.config import VvolConfig
 from vvol.harm import HarmTable, load_harm_table
 from vvol.hotspots import Hotspots, find_hotspots
-from vvol.inputs import load_crimes, load_people
+from vvol.inputs import Paths, load_crimes_files, load_people_files
 from vvol.links import Links, linked_clusters
 from vvol.lists import clusters, locations, offenders, victims
 from vvol.repeats import Window, as_of_instant, select_window
@@ -42,6 +42,8 @@ class Tasking:
     offenders: pd.DataFrame
     locations: pd.DataFrame
     clusters: pd.DataFrame
+    crimes_files: pd.DataFrame | None = None
+    people_files: pd.DataFrame | None = None
 
     def counts(self) -> dict[str, object]:
         """Row counts and list lengths for the summary and the manifest."""
@@ -55,27 +57,53 @@ class Tasking:
         for name in ("victims", "offenders", "locations", "clusters"):
             counts[name] = len(getattr(self, name))
         counts["hotspots"] = len(self.hotspots.ids)
+        counts["dates"] = "calendar months (month-level dates)" if self.window.months else "days"
+        counts["window"] = self.window.window_text
+        for name in ("crimes_files", "people_files"):
+            files = getattr(self, name)
+            if files is not None:
+                counts[name] = files.drop(columns="ok").to_dict(orient="records")
         return counts
 
 
-def read_inputs(crimes_path: Path | str, people_path: Path | str | None, config: VvolConfig,
-                harm: HarmTable) -> tuple[Validated, Validated | None]:
-    """Read and validate both tables; involvements are checked against the accepted crimes."""
+def read_inputs(crimes_paths: Paths, people_paths: Paths | None, config: VvolConfig, harm: HarmTable
+                ) -> tuple[Validated, Validated | None, pd.DataFrame, pd.DataFrame | None]:
+    """Read and validate both tables (each one or several files); involvements are checked against the accepted
+    crimes. Returns both and their per-file reconciliations (:func:`vvol.inputs.reconcile`)."""
     flags = tuple(config.uplifts)
-    crimes = load_crimes(crimes_path, harm, flags=flags)
-    people = None
-    if people_path is not None:
-        people = load_people(people_path, crimes.accepted["crime_ref"], flags=flags)
-    return crimes, people
+    crimes, crimes_files = load_crimes_files(crimes_paths, harm, flags=flags)
+    people = people_files = None
+    if people_paths is not None and (isinstance(people_paths, (str, Path)) or len(people_paths)):
+        people, people_files = load_people_files(people_paths, crimes.accepted["crime_ref"], flags=flags)
+    return crimes, people, crimes_files, people_files
 
 
-def run(crimes_path: Path | str, people_path: Path | str | None, as_of: str | pd.Timestamp,
+def check_area(crimes: pd.DataFrame, area: str | None, source: str) -> str | None:
+    """The area as the data spells it (matched without regard to case), or None for all areas.
+
+    Raises:
+        InputError: the crimes carry no ``area``, or none of them is in ``area`` (the message lists the known ones).
+    """
+    if area is None:
+        return None
+    known = pd.Index(crimes["area"].dropna().astype(str).unique()).sort_values()
+    if known.empty:
+        raise InputError("--area needs an 'area' column in the crimes", file=source, column="area")
+    found = [name for name in known if name.lower() == area.strip().lower()]
+    if not found:
+        shown = ", ".join(known[:40]) + (f" and {len(known) - 40} more" if len(known) > 40 else "")
+        raise InputError(f"no crime is in area '{area}' (the areas are: {shown})", file=source, column="area")
+    return found[0]
+
+
+def run(crimes_path: Paths, people_path: Paths | None, as_of: str | pd.Timestamp,
         config: VvolConfig | None = None, *, area: str | None = None, progress: bool = False) -> Tasking:
     """Score one tasking period from files.
 
     Args:
-        crimes_path: crimes table (CSV, Parquet, GeoPackage, or a police.uk street-level CSV).
-        people_path: involvements table, or None to score locations only.
+        crimes_path: crimes table(s) (CSV, CSV.GZ, Parquet, GeoPackage, or police.uk street-level CSVs): a file,
+            a folder, a glob pattern or a list of them.
+        people_path: involvements table(s) in the same forms, or None to score locations only.
         as_of: the last day of the period (the whole day, UK local time) or a tz-aware instant.
         config: the bands and parameters (defaults when None).
         area: keep only crimes whose ``area`` is this name.
@@ -90,10 +118,9 @@ def run(crimes_path: Path | str, people_path: Path | str | None, as_of: str | pd
         bar.update(1)
 
     harm = load_harm_table(config.harm_table)
-    crimes, people = read_inputs(crimes_path, people_path, config, harm)
+    crimes, people, crimes_files, people_files = read_inputs(crimes_path, people_path, config, harm)
     step("read")
-    if area is not None and crimes.accepted["area"].isna().all():
-        raise InputError("--area needs an 'area' column in the crimes", file=str(crimes_path), column="area")
+    area = check_area(crimes.accepted, area, crimes.source)
     empty_people = pd.DataFrame({"crime_ref": pd.Series(dtype="string"), "person_id": pd.Series(dtype="string"),
                                  "role": pd.Categorical([], categories=["victim", "offender", "suspect"])})
     window = select_window(crimes.accepted, people.accepted if people is not None else empty_people,
@@ -114,4 +141,5 @@ def run(crimes_path: Path | str, people_path: Path | str | None, as_of: str | pd
     bar.close()
     return Tasking(config=config, harm=harm, as_of=window.as_of, area=area, crimes=crimes, people=people,
                    window=window, hotspots=hot, links=links, victims=victim_list, offenders=offender_list,
-                   locations=location_list, clusters=cluster_list)
+                   locations=location_list, clusters=cluster_list, crimes_files=crimes_files,
+                   people_files=people_files)

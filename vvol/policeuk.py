@@ -10,7 +10,8 @@ each row becomes a crime in the project's contract, with
 - ``lat``/``lon`` = ``Latitude``/``Longitude`` (WGS84);
 - ``premises_id`` = the anonymised map point (``Location`` text and coordinates): police.uk snaps every crime to
   one of a fixed set of points, which is the nearest thing the open data has to a premises;
-- ``area`` = the local authority district from ``LSOA name`` (``Babergh 001A`` -> ``Babergh``).
+- ``area`` = the local authority district from ``LSOA name`` (``Babergh 001A`` -> ``Babergh``);
+- ``place`` = ``Location`` (``On or near Broad Street``), the name the tasking lists show.
 """
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ def from_street_csv(table: RawTable) -> RawTable:
     crime_type = raw["Crime type"].astype("string").str.strip()
     crime_id = raw["Crime ID"].astype("string").str.strip()
     is_asb = crime_type.str.lower().eq("anti-social behaviour").fillna(False)
-    asb_ref = "ASB-" + table.path.stem + "-" + raw[SOURCE_ROW].astype(str)
+    asb_ref = "ASB-" + table.path.name.split(".")[0] + "-" + raw[SOURCE_ROW].astype(str)
     crime_ref = crime_id.mask(crime_id.isna() & is_asb, asb_ref)
     month = pd.to_datetime(raw["Month"].astype("string").str.strip(), format="%Y-%m", errors="coerce")
     start = month.dt.strftime("%Y-%m-%dT00:00:00")
@@ -45,5 +46,5 @@ def from_street_csv(table: RawTable) -> RawTable:
             if "LSOA name" in raw else pd.Series(pd.NA, index=raw.index, dtype="string"))
     adapted = raw.assign(crime_ref=crime_ref, offence=crime_type, committed_from=start, committed_to=end,
                          lat=raw["Latitude"], lon=raw["Longitude"], premises_id=point.where(has_point),
-                         area=area)
+                         area=area, place=location)
     return RawTable(path=table.path, frame=adapted, crs=table.crs)

@@ -44,6 +44,11 @@ class Window:
         people: involvements of window crimes: ``crime`` (crime code), ``person`` (person code), ``role``.
         person_ids: person code -> ``person_id``.
         flags: the flag names present.
+        months: True when the crimes carry a month only (every time is midnight on the 1st, as in police.uk): the
+            window and the periods are then whole calendar months.
+        window_text, current_text, previous_text: the window and the two periods in words, e.g. ``12 months
+            (2024-10 to 2025-09)`` or ``365 days``.
+        month_counts: with ``months``, crimes per calendar month of the window (oldest first, ``YYYY-MM`` index).
     """
 
     as_of: pd.Timestamp
@@ -51,23 +56,86 @@ class Window:
     people: pd.DataFrame
     person_ids: np.ndarray
     flags: tuple[str, ...]
+    months: bool = False
+    window_text: str = ""
+    current_text: str = ""
+    previous_text: str = ""
+    month_counts: pd.Series | None = None
+
+
+DAYS_PER_MONTH = 365.25 / 12
+
+
+def is_month_level(t: pd.Series) -> bool:
+    """True when every time is midnight on the 1st of a month, UK local time (dates given as months only)."""
+    distinct = pd.Series(pd.unique(t.dropna()))
+    if distinct.empty:
+        return False
+    local = pd.DatetimeIndex(distinct).tz_convert(UK_TZ)
+    return bool(((local.day == 1) & (local.hour == 0) & (local.minute == 0) & (local.second == 0)).all())
+
+
+def window_months(config: VvolConfig) -> tuple[int, int]:
+    """(window, period) in calendar months for month-level data: ``period_days`` and ``window_days`` rounded to
+    whole months (at least one), the window at least two periods long."""
+    period = max(1, round(config.period_days / DAYS_PER_MONTH))
+    return max(round(config.window_days / DAYS_PER_MONTH), 2 * period), period
+
+
+def _month_index(t: pd.Series | pd.Timestamp) -> np.ndarray:
+    local = pd.DatetimeIndex(t if isinstance(t, pd.Series) else [t]).tz_convert(UK_TZ)
+    return (local.year * 12 + local.month - 1).to_numpy(np.int64)
+
+
+def _month_name(index: int) -> str:
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+def _months_text(first: int, last: int) -> str:
+    return _month_name(last) if first == last else f"{_month_name(first)} to {_month_name(last)}"
 
 
 def select_window(crimes: pd.DataFrame, people: pd.DataFrame, as_of: pd.Timestamp, config: VvolConfig,
                   area: str | None = None) -> Window:
-    """Crimes in ``[as_of - window_days, as_of)`` (and in ``area`` when given), and their involvements.
+    """The crimes of the window (and of ``area`` when given, matched without regard to case) and their
+    involvements.
 
-    With the default as-of instant (midnight after the as-of day) that is exactly the last ``window_days`` local
-    days; the current period is ``[as_of - period_days, as_of)`` and the previous one the same length before it.
+    Day-level times: crimes in ``[as_of - window_days, as_of)``; with the default as-of instant (midnight after
+    the as-of day) that is exactly the last ``window_days`` local days; the current period is
+    ``[as_of - period_days, as_of)`` and the previous one the same length before it.
+
+    Month-level times (:func:`is_month_level`): the window is the last :func:`window_months` calendar months up
+    to and including the month of the as-of day, and the periods are whole months (a 90-day period is the last
+    3 months), so two periods always hold the same number of months.
     """
-    days_ago = (as_of.value - crimes["t"].to_numpy("datetime64[ns]").view("i8")) / DAY_NS
-    keep = (days_ago > 0) & (days_ago <= config.window_days)
+    t = crimes["t"]
+    days_ago = (as_of.value - t.to_numpy("datetime64[ns]").view("i8")) / DAY_NS
+    months = is_month_level(t)
+    if months:
+        n_window, n_period = window_months(config)
+        last = int(_month_index(as_of - pd.Timedelta(1, "ns"))[0])
+        months_ago = last - _month_index(t)
+        keep = (months_ago >= 0) & (months_ago < n_window)
+        period_of = months_ago // n_period
+        window_text = f"{n_window} months ({_months_text(last - n_window + 1, last)})"
+        current_text = f"{n_period} month{'s' if n_period > 1 else ''} ({_months_text(last - n_period + 1, last)})"
+        previous_text = f"{n_period} month{'s' if n_period > 1 else ''} " \
+                        f"({_months_text(last - 2 * n_period + 1, last - n_period)})"
+    else:
+        keep = (days_ago > 0) & (days_ago <= config.window_days)
+        period_of = np.ceil(days_ago / config.period_days) - 1
+        window_text = f"{config.window_days} days"
+        current_text = f"the last {config.period_days} days"
+        previous_text = f"the {config.period_days} days before"
     if area is not None:
-        keep &= (crimes["area"].astype("string") == area).fillna(False).to_numpy()
+        keep &= (crimes["area"].astype("string").str.lower() == area.lower()).fillna(False).to_numpy()
     window = crimes.loc[keep].reset_index(drop=True)
-    window["days_ago"] = days_ago[keep]
-    period = np.ceil(window["days_ago"].to_numpy() / config.period_days) - 1
-    window["period"] = np.minimum(period, EARLIER).astype(np.int8)
+    window["days_ago"] = np.maximum(days_ago[keep], 0.0)
+    window["period"] = np.minimum(period_of[keep], EARLIER).astype(np.int8)
+    month_counts = None
+    if months:
+        counts = np.bincount(months_ago[keep], minlength=n_window)[::-1]
+        month_counts = pd.Series(counts, index=[_month_name(last - n_window + 1 + i) for i in range(n_window)])
     crime_code = pd.Index(window["crime_ref"]).get_indexer(people["crime_ref"])
     involved = people.loc[crime_code >= 0]
     crime_code = crime_code[crime_code >= 0]
@@ -85,7 +153,8 @@ def select_window(crimes: pd.DataFrame, people: pd.DataFrame, as_of: pd.Timestam
             window[column] = on_crime
             flags.append(name)
     return Window(as_of=as_of, crimes=window, people=frame, person_ids=np.asarray(person_ids, dtype=object),
-                  flags=tuple(flags))
+                  flags=tuple(flags), months=months, window_text=window_text, current_text=current_text,
+                  previous_text=previous_text, month_counts=month_counts)
 
 
 def entity_facts(entity: np.ndarray, crime: np.ndarray, n_entities: int, window: Window) -> pd.DataFrame:

@@ -106,14 +106,20 @@ def _num(values, decimals: int = 0) -> pd.Series:
 
 
 def reasons(scored: pd.DataFrame, config: VvolConfig, *, flags: tuple[str, ...], people: str | None = None,
-            people_word: str = "people", extra: list[pd.Series] | None = None) -> pd.Series:
-    """Each row's score in words: every component with its points and band, the uplift and the trend."""
+            people_word: str = "people", extra: list[pd.Series] | None = None,
+            window_text: str | None = None, months: bool = False) -> pd.Series:
+    """Each row's score in words: every component with its points and band, the uplift and the trend.
+    ``window_text`` names the window (``365 days``, ``12 months (2024-10 to 2025-09)``); with ``months`` (month-level
+    dates) the latest crime is named by its month, and its days are counted from the 1st of that month."""
     n = scored.reset_index(drop=True)
     parts = [
         "frequency " + _num(n["frequency_points"], 1) + ": " + _num(n["crimes_12m"]) + " crimes in "
-        + str(config.window_days) + " d",
+        + (window_text or f"{config.window_days} days"),
         "gravity " + _num(n["gravity_points"], 1) + ": harm " + _num(n["harm_12m"]),
-        "recency " + _num(n["recency_points"], 1) + ": last crime " + _num(n["days_since_last"]) + " d ago",
+        "recency " + _num(n["recency_points"], 1) + ": last crime " + (
+            "in " + n["last_t"].dt.tz_convert(UK_TZ).dt.strftime("%Y-%m").fillna("?") + " ("
+            + _num(n["days_since_last"]) + " d from its 1st to the as-of day)" if months
+            else _num(n["days_since_last"]) + " d ago"),
     ]
     if people is not None:
         parts.append(people + " " + _num(n[f"{people}_points"], 1) + ": " + _num(n[f"{people}_12m"])
@@ -133,6 +139,23 @@ def reasons(scored: pd.DataFrame, config: VvolConfig, *, flags: tuple[str, ...],
     return pd.Series(np.asarray(text, dtype=object), index=scored.index)
 
 
+TIE_BREAK = (("score", False), ("harm_12m", False), ("crimes_12m", False), ("days_since_last", True))
+"""The order of every list: score, then the uncapped facts behind it (harm, crimes, days since the latest crime),
+so entries whose band points reach the same caps are still ordered by what they hold; the id last."""
+
+
 def sort_list(frame: pd.DataFrame, id_column: str) -> pd.DataFrame:
-    """Score descending, then id ascending: the order of every list."""
-    return frame.sort_values(["score", id_column], ascending=[False, True], kind="stable", ignore_index=True)
+    """Sort by :data:`TIE_BREAK` then id, and number the rows: ``rank`` 1.. (equal ranks only for rows equal on
+    every tie-break column), ``tied_on_score`` (how many rows share the score)."""
+    columns = [c for c, _ in TIE_BREAK if c in frame] + [id_column]
+    ascending = [a for c, a in TIE_BREAK if c in frame] + [True]
+    out = frame.sort_values(columns, ascending=ascending, kind="stable", ignore_index=True)
+    key = out[columns[:-1]]
+    new_group = np.ones(len(out), bool)
+    if len(out) > 1:
+        new_group[1:] = (key.iloc[1:].to_numpy() != key.iloc[:-1].to_numpy()).any(axis=1)
+    rank = np.maximum.accumulate(np.where(new_group, np.arange(1, len(out) + 1), 0))
+    out.insert(0, "rank", rank.astype(np.int64))
+    out.insert(out.columns.get_loc("score") + 1, "tied_on_score",
+               out.groupby("score")["score"].transform("size").astype(np.int64))
+    return out

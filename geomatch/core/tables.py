@@ -20,6 +20,7 @@ from geomatch.core.quarantine import SOURCE_ROW
 CSV_SUFFIXES = {".csv", ".txt", ".tsv"}
 PARQUET_SUFFIXES = {".parquet", ".geoparquet", ".pq"}
 GPKG_SUFFIXES = {".gpkg"}
+COMPRESSED_SUFFIXES = {".gz", ".bz2", ".xz", ".zst"}
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,8 @@ def read_table(path: Path | str, *, column_map: Mapping[str, str] | None = None,
     if not path.is_file():
         raise InputError("the file does not exist or is not a file", file=str(path))
     suffix = path.suffix.lower()
+    if suffix in COMPRESSED_SUFFIXES:  # x.csv.gz: pandas decompresses by the file name
+        suffix = Path(path.stem).suffix.lower()
     column_map = dict(column_map or {})
     crs = None
     try:

@@ -130,7 +130,7 @@ def test_config_from_toml_and_periods(tmp_path):
     path.write_text("colour = 'red'\n", encoding="utf-8")
     with pytest.raises(InputError, match="unknown configuration key 'colour'"):
         load_config(path)
-    assert [parse_days(t) for t in ("90d", "12w", "3m", "30")] == [90, 84, 90, 30]
+    assert [parse_days(t) for t in ("90d", "12w", "3m", "30", "12m", "1y", "13m")] == [90, 84, 90, 30, 365, 365, 395]
     with pytest.raises(InputError):
         parse_days("soon")
     with pytest.raises(InputError):

@@ -1,6 +1,7 @@
 """``vvol score`` end to end through click: the tasking pack, its safety and determinism, and exit codes."""
 from __future__ import annotations
 
+import datetime
 import json
 
 import openpyxl
@@ -10,6 +11,7 @@ from click.testing import CliRunner
 
 import cli
 from geomatch.core.manifest import verify_manifest
+from tests.vvol.helpers import CHROMIUM, render_in_chromium
 from vvol import synth
 
 LISTS = {"victims": "person_id", "offenders": "person_id", "locations": "location_id", "clusters": "cluster_id"}
@@ -61,19 +63,21 @@ def test_score_writes_a_complete_verified_pack(sample, pack):
     assert manifest["harm_table"]["year"] == "2016"
     for name, id_column in LISTS.items():
         frame = pd.read_csv(pack / f"{name}.csv", keep_default_na=False)
-        assert frame.columns[0] == id_column and frame.columns[1] == "score"
+        assert list(frame.columns[:4]) == ["rank", id_column, "score", "tied_on_score"]
         assert frame.columns[-1] == "reasons"
         assert "recency_points" in frame.columns and "frequency_points" in frame.columns
-        ordered = frame.sort_values(["score", id_column], ascending=[False, True], kind="stable")
+        ordered = frame.sort_values(["score", "harm_12m", "crimes_12m", "days_since_last", id_column],
+                                    ascending=[False, False, False, True, True], kind="stable")
         assert frame[id_column].tolist() == ordered[id_column].tolist()
 
 
 def test_input_text_is_escaped_and_neutralised(pack):
     pack, _ = pack
     html = (pack / "index.html").read_text(encoding="utf-8")
-    assert "<script>" not in html and "<b>PG01</b>" not in html
-    assert "&lt;b&gt;PG01&lt;/b&gt;" in html
-    assert "<link" not in html and 'src="http' not in html and "href=" not in html  # offline: no CDN, no tiles
+    assert "<script>alert" not in html and "<b>PG01</b>" not in html
+    assert "\\u003cb\\u003ePG01\\u003c/b\\u003e" in html  # table data: JSON with < > & escaped
+    # offline: no CDN, no tiles; links only to the pack's own files
+    assert "<link" not in html and 'src="http' not in html and 'href="http' not in html
     locations = pd.read_csv(pack / "locations.csv", dtype=str, keep_default_na=False)
     assert any(v.startswith("'P:=") or v.startswith("P:=") for v in locations["location_id"])
     sheet = openpyxl.load_workbook(pack / "tasking.xlsx")["clusters"]
@@ -87,11 +91,17 @@ def test_workbook_sheets_are_typed_with_frozen_headers(pack):
     assert book.sheetnames == ["victims", "offenders", "locations", "clusters", "about"]
     sheet = book["offenders"]
     header = [c.value for c in sheet[1]]
-    assert header[:2] == ["person_id", "score"] and sheet.freeze_panes == "B2"
+    assert header[:3] == ["Rank", "Person id", "Score"] and sheet.freeze_panes == "C2"
     row = {h: c.value for h, c in zip(header, sheet[2])}
-    assert isinstance(row["score"], float) and isinstance(row["crimes_12m"], int)
-    assert isinstance(row["also_victim"], bool)
-    assert sheet.column_dimensions["A"].width >= len("person_id")
+    assert isinstance(row["Score"], float) and isinstance(row["Crimes 12m"], int)
+    assert isinstance(row["Also victim"], bool)
+    assert isinstance(row["Last crime"], datetime.datetime)  # a date, not text
+    assert sheet.column_dimensions["B"].width >= len("Person id")
+    # a real Excel table (sort and filter buttons) over every row, and a colour scale on the score
+    (table,) = sheet.tables.values()
+    assert table.ref == f"A1:{openpyxl.utils.get_column_letter(len(header))}{sheet.max_row}"
+    assert any("ColorScale" in str(rule.colorScale.__class__) for rules in sheet.conditional_formatting
+               for rule in rules.rules)
 
 
 def test_pack_is_deterministic(sample, pack, tmp_path):
@@ -160,3 +170,16 @@ def test_config_file_and_force_harm_table_through_the_command(sample, tmp_path):
     victims = pd.read_csv(tmp_path / "pack" / "victims.csv")
     assert (victims["crimes_12m"] >= 3).all()
     assert (victims["harm_12m"] == victims["crimes_12m"]).all()  # every crime weighs 1 in the force table
+
+
+@pytest.mark.skipif(not CHROMIUM, reason="Chromium is not installed (.ci/run installs it)")
+def test_pack_tables_work_in_a_browser(pack, tmp_path):
+    pack, _ = pack
+    dom = render_in_chromium(pack / "index.html", tmp_path / "profile")
+    # every list and the per-file balance became a Tabulator table with a filter box under each title
+    for element in ("list-victims", "list-offenders", "list-locations", "list-clusters", "files"):
+        assert f'id="{element}" class="tabulator' in dom, element
+    assert dom.count("tabulator-header-filter") > 40 and dom.count('class="tabulator-row ') > 50
+    # hostile input text is shown as text, never run or parsed as markup
+    assert "<b>PG01</b>" not in dom and "<script>alert" not in dom
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in dom or "&lt;b&gt;PG01&lt;/b&gt;" in dom
