@@ -445,7 +445,7 @@ def evidence(hits_path, trails_path, crimes_path, db_url, hit_ids, status, out_d
 @click.pass_context
 def verify_outputs(ctx, directory: Path) -> None:
     """Check every file listed in DIRECTORY's manifest.json files (and its subfolders'): exit 0 when all match,
-    1 naming each changed or missing file."""
+    1 naming each changed or missing file and each file no manifest lists."""
     from geomatch.core.manifest import verify_tree
 
     manifests, problems = verify_tree(directory)
@@ -453,8 +453,8 @@ def verify_outputs(ctx, directory: Path) -> None:
         raise InputError("no manifest.json in this folder or below", file=str(directory))
     for problem in problems:
         click.echo(f"{problem.problem}: {problem.path}")
-    click.echo(f"{manifests:,} manifest(s): " + (f"{len(problems):,} file(s) changed or missing" if problems
-                                                  else "every file matches"))
+    click.echo(f"{manifests:,} manifest(s): " + (f"{len(problems):,} file(s) changed, missing or not listed"
+                                                  if problems else "every file matches"))
     ctx.exit(1 if problems else 0)
 
 

@@ -163,9 +163,10 @@ def _road_width_pt(ax, extent: Extent) -> float:
 
 def road_labels(roads, extent: Extent, *, min_share: float = 0.12,
                 spacing_share: float = 0.18) -> list[tuple[float, float, float, str]]:
-    """Street-name labels ``(x, y, angle_deg, name)``: one per name, at the middle of its longest piece in the
-    view (pieces shorter than ``min_share`` of the view's width get none), no two closer than ``spacing_share``
-    of the view's width; the angle keeps the text upright."""
+    """Street-name labels ``(x, y, angle_deg, name)``: one per name, on its longest piece in the view (pieces
+    shorter than ``min_share`` of the view's width get none), at the middle or, when that is within
+    ``spacing_share`` of the view's width of a label already placed (longest roads first), 30 %, 70 %, 20 % or
+    80 % along it (else none); the angle keeps the text upright."""
     import shapely
 
     span = extent[1] - extent[0]
@@ -182,13 +183,15 @@ def road_labels(roads, extent: Extent, *, min_share: float = 0.12,
     labels: list[tuple[float, float, float, str]] = []
     for name in sorted(best, key=lambda n: (-best[n][0], n)):
         piece = best[name][1]
-        middle = piece.interpolate(0.5, normalized=True)
-        ahead = piece.interpolate(min(0.5 + 0.01, 1.0), normalized=True)
-        behind = piece.interpolate(max(0.5 - 0.01, 0.0), normalized=True)
-        angle = math.degrees(math.atan2(ahead.y - behind.y, ahead.x - behind.x))
-        angle = angle - 180 if angle > 90 else angle + 180 if angle <= -90 else angle
-        if all(math.hypot(middle.x - x, middle.y - y) >= spacing_share * span for x, y, _, _ in labels):
-            labels.append((middle.x, middle.y, angle, name))
+        for at in (0.5, 0.3, 0.7, 0.2, 0.8):  # the middle, else further along, clear of the labels placed
+            point = piece.interpolate(at, normalized=True)
+            if all(math.hypot(point.x - x, point.y - y) >= spacing_share * span for x, y, _, _ in labels):
+                ahead = piece.interpolate(at + 0.01, normalized=True)
+                behind = piece.interpolate(at - 0.01, normalized=True)
+                angle = math.degrees(math.atan2(ahead.y - behind.y, ahead.x - behind.x))
+                angle = angle - 180 if angle > 90 else angle + 180 if angle <= -90 else angle
+                labels.append((point.x, point.y, angle, name))
+                break
     return labels
 
 
@@ -265,9 +268,8 @@ def _read_layer(path: str, layer: str, name_column: str | None, crs: str, extent
         return frame
     frame = frame.to_crs(crs)
     geometry = shapely.clip_by_rect(frame.geometry.values, extent[0], extent[2], extent[1], extent[3])
-    names = frame[name_column].astype(object) if name_column else None
-    out = gpd.GeoDataFrame({"name": names.to_numpy() if names is not None else None}, geometry=geometry,
-                           crs=crs)
+    names = frame[name_column].astype(object).to_numpy() if name_column else np.full(len(frame), None, object)
+    out = gpd.GeoDataFrame({"name": names}, geometry=geometry, crs=crs)
     return out[~out.geometry.is_empty & out.geometry.notna()].reset_index(drop=True)
 
 

@@ -28,6 +28,7 @@ from geomatch.evidence.document import write_docx, write_pdf
 from geomatch.evidence.htmlmap import write_map_html
 from geomatch.evidence.index import write_index
 from geomatch.evidence.naming import safe_folder_name
+from geomatch.evidence.outputs import remove_earlier_run
 from geomatch.evidence.points import write_points
 from geomatch.evidence.statement import Exhibits, build_statement
 from geomatch.evidence.staticmap import draw_map
@@ -191,6 +192,7 @@ def make_packs(hits: pd.DataFrame, trails: Validated | pd.DataFrame, crimes: Val
         hit_inputs = {str(k): tuple(dict(e) for e in v) for k, v in hit_inputs.items()}
         entries = tuple({json.dumps(e, sort_keys=True): e for hit in hits["hit_id"].astype(str)
                          for e in hit_inputs[hit]}.values()) + basemap_entries
+    remove_earlier_run(out_dir)  # the folder holds this run's packs only (geomatch.evidence.outputs)
     jobs = _jobs(hits.reset_index(drop=True), trails, crimes, out_dir, config, options, entries, hit_inputs,
                  basemap_entries)
     bar = tqdm(total=len(hits), desc="evidence packs", unit="pack", disable=None if progress else True,
