@@ -231,8 +231,9 @@ def page_data(data: PackData, options: EvidenceOptions) -> dict[str, Any]:
     keep = thin_fixes(data)
     shown = fixes[keep]
     times = shown["timestamp"]
-    t0 = int(pd.Timestamp(times.iloc[0]).value // 1_000_000)  # ms since the epoch, UTC
-    t_ms = (times.astype("int64") // 1_000_000).to_numpy() - t0 if len(times) else np.zeros(0)
+    ms = utc_ns(times) // 1_000_000  # ms since the epoch, UTC
+    t0 = int(ms[0])
+    t_ms = ms - t0
     sources = sorted(set(shown["source"].astype(str).str.upper()))
     quality = (shown["quality"].astype(str) if "quality" in shown.columns
                else pd.Series("ok", index=shown.index))
@@ -285,7 +286,7 @@ def _offsets(times: pd.Series, t0: int) -> list[list[Any]]:
     local = times.dt.tz_convert(UK_TZ)
     offset = (local.dt.tz_localize(None) - times.dt.tz_localize(None)).dt.total_seconds().to_numpy()
     starts = np.concatenate([[0], np.flatnonzero(np.diff(offset) != 0) + 1])
-    ms = (times.astype("int64") // 1_000_000).to_numpy() - t0
+    ms = utc_ns(times) // 1_000_000 - t0
     names = local.dt.strftime("%Z").to_numpy()
     return [[0 if k == 0 else int(ms[i]), int(offset[i]), str(names[i])] for k, i in enumerate(starts)]
 
