@@ -95,12 +95,12 @@ def check_basemap(paths: Iterable[Path]) -> tuple[Path, ...]:
 
 
 def read_basemap(paths: Iterable[Path], crs: str, extent: Extent, *, raster_px: int = 1000) -> Basemap:
-    """The features of every basemap file inside ``extent`` (reprojected to ``crs`` and cut to it); rasters
-    resampled ``raster_px`` pixels across."""
+    """The features of every basemap file inside ``extent`` (reprojected to ``crs`` and cut to it; the frames
+    carry no CRS object, their coordinates are in ``crs``); rasters resampled ``raster_px`` pixels across."""
     import geopandas as gpd
-    import pandas as pd
 
-    parts: dict[str, list] = {kind: [] for kind in KINDS}
+    names: dict[str, list] = {kind: [] for kind in KINDS}
+    shapes: dict[str, list] = {kind: [] for kind in KINDS}
     rasters = []
     for path in paths:
         if Path(path).suffix.lower() in RASTER_SUFFIXES:
@@ -109,18 +109,16 @@ def read_basemap(paths: Iterable[Path], crs: str, extent: Extent, *, raster_px: 
                 rasters.append(raster)
             continue
         for layer, kind, name_column in _vector_layers(str(path)):
-            frame = _read_layer(str(path), layer, name_column, crs, extent)
-            if not frame.empty:
-                parts[kind].append(frame)
+            layer_names, layer_shapes = _read_layer(str(path), layer, name_column, crs, extent)
+            names[kind].append(layer_names)
+            shapes[kind].append(layer_shapes)
 
-    def combined(kind: str):
-        frames = parts[kind]
-        if not frames:
-            return gpd.GeoDataFrame({"name": pd.Series([], dtype=object)}, geometry=[], crs=crs)
-        return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=crs)
+    def joined(parts: list) -> np.ndarray:
+        return np.concatenate(parts) if parts else np.empty(0, dtype=object)
 
-    roads = combined("roads")
-    return Basemap(roads, combined("buildings").geometry, combined("water").geometry, tuple(rasters))
+    roads = gpd.GeoDataFrame({"name": joined(names["roads"])}, geometry=joined(shapes["roads"]))
+    return Basemap(roads, gpd.GeoSeries(joined(shapes["buildings"])), gpd.GeoSeries(joined(shapes["water"])),
+                   tuple(rasters))
 
 
 def draw_basemap(ax, options, extent: Extent) -> None:
@@ -252,25 +250,37 @@ def _layer_kind(layer: str, geometry_type: str, columns: list[str]) -> str | Non
     return "roads" if "line" in geometry_type.lower() else "buildings"
 
 
-def _read_layer(path: str, layer: str, name_column: str | None, crs: str, extent: Extent):
-    """One layer's features inside ``extent``, in ``crs``, cut to it, with a ``name`` column."""
-    import geopandas as gpd
+@lru_cache(maxsize=64)
+def _to_layer(path: str, layer: str, crs: str):
+    """The transformer from ``crs`` to the layer's CRS, and back (``None`` both ways when they are the same)."""
     import pyogrio
-    import shapely
     from pyproj import CRS, Transformer
 
-    layer_crs = pyogrio.read_info(path, layer=layer)["crs"]
-    to_layer = Transformer.from_crs(CRS.from_user_input(crs), CRS.from_user_input(layer_crs), always_xy=True)
-    bbox = to_layer.transform_bounds(extent[0], extent[2], extent[1], extent[3], densify_pts=8)
-    frame = pyogrio.read_dataframe(path, layer=layer, bbox=tuple(bbox),
-                                   columns=[name_column] if name_column else [])
-    if frame.empty:
-        return frame
-    frame = frame.to_crs(crs)
-    geometry = shapely.clip_by_rect(frame.geometry.values, extent[0], extent[2], extent[1], extent[3])
-    names = frame[name_column].astype(object).to_numpy() if name_column else np.full(len(frame), None, object)
-    out = gpd.GeoDataFrame({"name": names}, geometry=geometry, crs=crs)
-    return out[~out.geometry.is_empty & out.geometry.notna()].reset_index(drop=True)
+    source, target = CRS.from_user_input(crs), CRS.from_user_input(pyogrio.read_info(path, layer=layer)["crs"])
+    if source == target:
+        return None, None
+    return (Transformer.from_crs(source, target, always_xy=True),
+            Transformer.from_crs(target, source, always_xy=True))
+
+
+def _read_layer(path: str, layer: str, name_column: str | None, crs: str, extent: Extent):
+    """One layer's features inside ``extent``, in ``crs``, cut to it: ``(names, geometries)`` (object arrays)."""
+    import pyogrio
+    import shapely
+
+    to_layer, from_layer = _to_layer(path, layer, crs)
+    bbox = (extent[0], extent[2], extent[1], extent[3])
+    if to_layer is not None:
+        bbox = to_layer.transform_bounds(*bbox, densify_pts=8)
+    _, _, wkb, fields = pyogrio.raw.read(path, layer=layer, bbox=tuple(bbox),
+                                         columns=[name_column] if name_column else [])
+    geometry = shapely.from_wkb(wkb)
+    if from_layer is not None and len(geometry):
+        geometry = shapely.transform(geometry, lambda xy: np.column_stack(from_layer.transform(xy[:, 0], xy[:, 1])))
+    geometry = shapely.clip_by_rect(geometry, extent[0], extent[2], extent[1], extent[3])
+    names = np.asarray(fields[0], dtype=object) if name_column else np.full(len(geometry), None, dtype=object)
+    keep = ~shapely.is_empty(geometry) & ~shapely.is_missing(geometry)
+    return names[keep], geometry[keep]
 
 
 # ---- MBTiles ------------------------------------------------------------------------------------------------
