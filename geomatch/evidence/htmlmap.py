@@ -45,6 +45,7 @@ MAX_SHOWN = 15_000
 BASEMAP_MAX_M = 3000.0
 """The basemap embedded in the page covers the overview, at most this many metres across."""
 SOURCES_SHAPES = {"GPS": "circle", "LBS": "triangle", "WIFI": "square"}
+_NOT_ON_THE_PAGE = ("Number beside",)  # key entries of map.png only: the page gives each fix's number on hover
 
 _STYLE = """
 body{font:14px/1.4 system-ui,Arial,sans-serif;margin:1em;color:#111}
@@ -360,7 +361,8 @@ def render_map_html(data: PackData, options: EvidenceOptions) -> str:
     ws, we = pd.Timestamp(hit["window_start"]), pd.Timestamp(hit["window_end"])
     stops = ",".join(time_colour(f) for f in np.linspace(0, 1, 9))
     ticks = "".join(f"<span>{esc(fmt_time(t))}</span>" for t in (ws, ws + (we - ws) / 2, we))
-    key = "".join(f"<tr><td>{esc(k.symbol)}</td><td>{esc(k.meaning)}</td></tr>" for k in map_key(options.crs))
+    key = "".join(f"<tr><td>{esc(k.symbol)}</td><td>{esc(k.meaning)}</td></tr>" for k in map_key(options.crs)
+                  if not k.symbol.startswith(_NOT_ON_THE_PAGE))
     gaps = "; ".join(f"{fmt_time(g.start)} to {fmt_time(g.end)} ({fmt_duration(g.duration_s)})"
                      for g in data.gaps[data.gaps["in_window"]].itertuples()) or "none"
     title = f"{hit['crime_ref']} · {offence_name(hit['offence'])}"
