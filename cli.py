@@ -140,7 +140,9 @@ def match(trails_path: str, crimes_path: Path, out_dir: Path, reading: dict, con
     from geomatch.evidence.context import EvidenceOptions
     from geomatch.evidence.settings import load_settings
 
-    evidence_options = EvidenceOptions(basemap=tuple(basemap) or load_settings(settings_path).basemap)
+    evidence_options = None
+    if evidence:  # the settings file matters only to the packs
+        evidence_options = EvidenceOptions(basemap=tuple(basemap) or load_settings(settings_path).basemap)
     job = match_evidence_store(inputs, out_dir, config, scorer=scorer, evidence_top=evidence_top,
                                evidence_workers=evidence_workers if evidence else None,
                                evidence_options=evidence_options, db_url=db_url, dask=dask, progress=True)

@@ -145,3 +145,27 @@ def test_the_page_renders_in_chromium_and_fetches_nothing(dense, tmp_path):
     map_area = shot[100:800, 20:760]
     assert (map_area.sum(axis=2) < 200).mean() > 0.001  # dark: fixes, star, outlines drawn
     assert (np.abs(map_area - [220, 220, 220]).sum(axis=2) < 12).mean() > 0.002  # the basemap's grey buildings
+
+
+def test_the_reachable_area_is_drawn_when_the_pack_has_one(dense):
+    """A pack whose data carry a reachable area (an ellipse with the gap's end fixes as foci) gets it as a layer."""
+    from dataclasses import dataclass
+
+    from shapely import affinity
+    from shapely.geometry import Point
+
+    from geomatch.evidence.context import PackData
+
+    @dataclass(frozen=True)
+    class WithReach(PackData):
+        reachable: object = None
+
+    data, options = dense
+    ellipse = affinity.scale(Point(SCENE[0] - 500, SCENE[1]).buffer(1.0, 64), 400, 150)
+    reach = WithReach(data.hit, data.crime, data.fixes, data.gaps, data.interp_max_gap_s, reachable=ellipse)
+    (ring,) = page_data(reach, options)["reachable"]
+    assert len(ring) == len(ellipse.exterior.coords)
+    assert min(x for x, _ in ring) == pytest.approx(-900, abs=0.1) and max(y for _, y in ring) == pytest.approx(150,
+                                                                                                             abs=0.1)
+    assert page_data(data, options)["reachable"] == []
+    assert "Reachable area during the gap" in render_map_html(reach, options)
