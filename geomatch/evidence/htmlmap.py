@@ -67,7 +67,8 @@ table{border-collapse:collapse;font-size:12px}td{border:1px solid #bbb;padding:2
 _SCRIPT = r"""
 (function(){
 const D=JSON.parse(document.getElementById('data').textContent);
-function esc(s){return String(s).replace(/[&<>"']/g,c=>({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;',"'":'&#39;'}[c]));}
+const ENTITIES={'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;',"'":'&#39;'};
+function esc(s){return String(s).replace(/[&<>"']/g,c=>ENTITIES[c]);}
 function undelta(a){let s=0;return a.map(v=>s+=v);}
 const F=D.fixes,X=undelta(F.x).map(v=>v/10),Y=undelta(F.y).map(v=>v/10),T=undelta(F.t),SEQ=undelta(F.seq);
 function col(v){return Array.isArray(v)?v:new Array(X.length).fill(v);}
@@ -78,17 +79,15 @@ const map=L.map('map',{crs:crs,preferCanvas:true,zoomSnap:0.25,zoomDelta:0.5,min
 function ll(x,y){return L.latLng(y,x);}
 map.createPane('basemap').style.zIndex=250;map.createPane('top').style.zIndex=640;
 const topRenderer=L.canvas({pane:'top'});
+const star=[],w=0.38;for(let i=0;i<10;i++){const a=-Math.PI/2+i*Math.PI/5,q=i%2?0.45:1;
+ star.push([q*Math.cos(a),q*Math.sin(a)]);}
+const SHAPES={triangle:[[0,-1.3],[1.15,0.75],[-1.15,0.75]],square:[[-0.9,-0.9],[0.9,-0.9],[0.9,0.9],[-0.9,0.9]],
+ diamond:[[0,-1.25],[1.25,0],[0,1.25],[-1.25,0]],star:star,
+ cross:[[-1,-1+w],[-1+w,-1],[0,-w],[1-w,-1],[1,-1+w],[w,0],[1,1-w],[1-w,1],[0,w],[-1+w,1],[-1,1-w],[-w,0]]};
 const Shape=L.CircleMarker.extend({_updatePath:function(){const r=this._renderer;
- if(!r._drawing||this._empty())return;const p=this._point,c=r._ctx,s=this._radius,k=this.options.shape;
+ if(!r._drawing||this._empty())return;const p=this._point,c=r._ctx,s=this._radius,v=SHAPES[this.options.shape];
  c.beginPath();
- if(k==='triangle'){c.moveTo(p.x,p.y-s*1.3);c.lineTo(p.x+s*1.15,p.y+s*0.75);c.lineTo(p.x-s*1.15,p.y+s*0.75);c.closePath();}
- else if(k==='square'){c.rect(p.x-s*0.9,p.y-s*0.9,s*1.8,s*1.8);}
- else if(k==='diamond'){c.moveTo(p.x,p.y-s*1.25);c.lineTo(p.x+s*1.25,p.y);c.lineTo(p.x,p.y+s*1.25);c.lineTo(p.x-s*1.25,p.y);c.closePath();}
- else if(k==='star'){for(let i=0;i<10;i++){const a=-Math.PI/2+i*Math.PI/5,q=i%2?s*0.45:s;
-  c[i?'lineTo':'moveTo'](p.x+q*Math.cos(a),p.y+q*Math.sin(a));}c.closePath();}
- else if(k==='cross'){const w=s*0.38;c.moveTo(p.x-s,p.y-s+w);c.lineTo(p.x-s+w,p.y-s);c.lineTo(p.x,p.y-w);
-  c.lineTo(p.x+s-w,p.y-s);c.lineTo(p.x+s,p.y-s+w);c.lineTo(p.x+w,p.y);c.lineTo(p.x+s,p.y+s-w);
-  c.lineTo(p.x+s-w,p.y+s);c.lineTo(p.x,p.y+w);c.lineTo(p.x-s+w,p.y+s);c.lineTo(p.x-s,p.y+s-w);c.lineTo(p.x-w,p.y);c.closePath();}
+ if(v){v.forEach((q,i)=>c[i?'lineTo':'moveTo'](p.x+q[0]*s,p.y+q[1]*s));c.closePath();}
  else{c.arc(p.x,p.y,s,0,Math.PI*2);}
  r._fillStroke(c,this);}});
 const ramp=D.ramp;
@@ -99,7 +98,8 @@ function ukTime(ms){let o=D.offsets[0];for(const c of D.offsets){if(ms>=c[0])o=c
  const d=new Date(D.t0+ms+o[1]*1000),h=Math.floor(Math.abs(o[1])/3600),m=Math.floor(Math.abs(o[1])%3600/60);
  return d.getUTCFullYear()+'-'+pad(d.getUTCMonth()+1)+'-'+pad(d.getUTCDate())+' '+pad(d.getUTCHours())+':'+
   pad(d.getUTCMinutes())+':'+pad(d.getUTCSeconds())+' '+(o[1]<0?'-':'+')+pad(h)+':'+pad(m)+' ('+o[2]+')';}
-function num(v,d){return v===null?'unknown':v.toLocaleString('en-GB',{minimumFractionDigits:d,maximumFractionDigits:d});}
+function num(v,d){
+ return v===null?'unknown':v.toLocaleString('en-GB',{minimumFractionDigits:d,maximumFractionDigits:d});}
 function tip(i){const f=F.flag[i],q=D.qualities[Q[i]],r=D.reasons[QR[i]];
  return '<b>#'+SEQ[i]+'</b> '+esc(ukTime(T[i]))+'<br>'+esc(D.sources[SRC[i]])+' fix, accuracy '+
   num(F.acc[i]===null?null:F.acc[i]/10,1)+' m<br>speed '+num(F.spd[i]===null?null:F.spd[i]/10,1)+' km/h'+
@@ -108,13 +108,15 @@ function tip(i){const f=F.flag[i],q=D.qualities[Q[i]],r=D.reasons[QR[i]];
   (f&1?'':'<br>outside the window (context)');}
 const layers={};
 if(D.basemap){const B=D.basemap,g=L.layerGroup(),o={pane:'basemap',interactive:false};
- for(const r of B.rasters){g.addLayer(L.imageOverlay(r.src,[ll(r.extent[0],r.extent[2]),ll(r.extent[1],r.extent[3])],o));}
+ for(const r of B.rasters){const e=r.extent;g.addLayer(L.imageOverlay(r.src,[ll(e[0],e[2]),ll(e[1],e[3])],o));}
  const geo=(geom,style)=>L.geoJSON(geom,L.extend({coordsToLatLng:c=>ll(c[0],c[1]),style:()=>style},o));
  if(B.water)g.addLayer(geo(B.water,{color:D.bs.water.edge,weight:0.6,fillColor:D.bs.water.face,fillOpacity:1}));
- if(B.buildings)g.addLayer(geo(B.buildings,{color:D.bs.buildings.edge,weight:0.5,fillColor:D.bs.buildings.face,fillOpacity:1}));
+ if(B.buildings)g.addLayer(geo(B.buildings,{color:D.bs.buildings.edge,weight:0.5,fillColor:D.bs.buildings.face,
+  fillOpacity:1}));
  if(B.roads){g.addLayer(geo(B.roads,{color:D.bs.roads.casing,weight:6,lineCap:'round'}));
   g.addLayer(geo(B.roads,{color:D.bs.roads.fill,weight:4.4,lineCap:'round'}));}
- for(const l of B.labels){g.addLayer(L.marker(ll(l[0],l[1]),{interactive:false,pane:'basemap',icon:L.divIcon({className:'road',
+ for(const l of B.labels){g.addLayer(L.marker(ll(l[0],l[1]),{interactive:false,pane:'basemap',
+  icon:L.divIcon({className:'road',
   iconSize:null,html:'<span style="transform:translate(-50%,-50%) rotate('+(-l[2])+'deg)">'+esc(l[3])+'</span>'})}));}
  layers['Basemap']=g;}
 const trail=L.layerGroup(),solid=[],dashed=[];let run=[];
@@ -136,10 +138,13 @@ fixes.bindTooltip(l=>tip(l.options.i),{direction:'top',offset:[0,-6]});
 fixes.on('mouseover',e=>{document.getElementById('info').innerHTML=tip(e.layer.options.i);});
 layers['Fixes (shade = time in the window)']=fixes;
 const zone=L.layerGroup();
-zone.addLayer(L.circle(ll(0,0),{radius:D.radius,color:'#000',weight:2,fillColor:'#000',fillOpacity:0.06,interactive:false}));
-zone.addLayer(L.polyline([ll(0,0),ll(D.closest[0],D.closest[1])],{color:'#000',weight:1,dashArray:'1 4',interactive:false}));
+zone.addLayer(L.circle(ll(0,0),{radius:D.radius,color:'#000',weight:2,fillColor:'#000',fillOpacity:0.06,
+ interactive:false}));
+zone.addLayer(L.polyline([ll(0,0),ll(D.closest[0],D.closest[1])],{color:'#000',weight:1,dashArray:'1 4',
+ interactive:false}));
 layers['Match zone']=zone;
-if(D.reachable.length){const g=L.layerGroup();for(const ring of D.reachable){g.addLayer(L.polygon(ring.map(c=>ll(c[0],c[1])),
+if(D.reachable.length){const g=L.layerGroup();
+ for(const ring of D.reachable){g.addLayer(L.polygon(ring.map(c=>ll(c[0],c[1])),
  {color:'#000',weight:1.5,dashArray:'10 4 2 4',fillColor:'#000',fillOpacity:0.04,interactive:false}));}
  layers['Reachable area during the gap']=g;}
 const marks=L.featureGroup();
