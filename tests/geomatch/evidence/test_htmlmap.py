@@ -169,3 +169,22 @@ def test_the_reachable_area_is_drawn_when_the_pack_has_one(dense):
                                                                                                              abs=0.1)
     assert page_data(data, options)["reachable"] == []
     assert "Reachable area during the gap" in render_map_html(reach, options)
+
+
+def test_quality_flags_travel_to_the_hover(dense):
+    """With the trail-quality columns (CONTRACTS.md), each drawn fix carries its flag and reason; without them,
+    every fix is ok."""
+    data, options = dense
+    fixes = data.fixes.copy()
+    flagged = fixes["in_zone"].to_numpy().nonzero()[0][:3]
+    fixes["quality"] = pd.Categorical(["ok"] * len(fixes), categories=["ok", "fallback", "outlier"])
+    fixes["quality_reason"] = ""
+    fixes.loc[flagged, "quality"] = "outlier"
+    fixes.loc[flagged, "quality_reason"] = "outlier: 57 m/s from both neighbours"
+    payload = page_data(type(data)(data.hit, data.crime, fixes, data.gaps, data.interp_max_gap_s), options)
+    quality = np.asarray(payload["qualities"])[payload["fixes"]["q"]]
+    seq = decoded(payload)["seq"]
+    assert set(seq[quality == "outlier"]) == set(fixes.loc[flagged, "seq"])
+    reasons = np.asarray(payload["reasons"])[payload["fixes"]["qr"]]
+    assert set(reasons[quality == "outlier"]) == {"outlier: 57 m/s from both neighbours"}
+    assert page_data(data, options)["qualities"] == ["ok"]
