@@ -25,7 +25,8 @@ demo: $(STAMP)
 	@echo "==> Running the demo on sample_data/ into $(DEMO)/"
 	rm -rf $(DEMO) && mkdir -p $(DEMO)
 	$(BIN)/geomatch match --trails sample_data/trails.parquet --crimes sample_data/crimes.csv --out $(DEMO)/match \
-		--db sqlite:///$(DEMO)/geomatch.db --evidence --evidence-top 25 --evidence-workers 2
+		--db sqlite:///$(DEMO)/geomatch.db --evidence --evidence-top 25 --evidence-workers 2 \
+		--basemap sample_data/basemap.gpkg
 	$(BIN)/geomatch verify $(DEMO)/match
 	$(BIN)/geomatch audit --month $$(date +%Y-%m) --out $(DEMO)/audit.xlsx --db sqlite:///$(DEMO)/geomatch.db
 	$(BIN)/vvol score --crimes sample_data/vvol/crimes.csv --people sample_data/vvol/people.csv --as-of 2026-10-31 \
@@ -33,7 +34,7 @@ demo: $(STAMP)
 	@echo
 	@echo "Demo results in $(DEMO)/:"
 	@echo "  match/hits.csv, hits.parquet      hits of the sample week, scored, with reasons"
-	@echo "  match/evidence/index.html         evidence packs of the 25 highest-scored hits"
+	@echo "  match/evidence/index.html         evidence packs of the 25 highest-scored hits, on the town's streets"
 	@echo "  match/quarantine/                 rows set aside, with reasons; match/manifest.json"
 	@echo "  geomatch.db, audit.xlsx           review store and this month's MoJ audit (hits are received today)"
 	@echo "  vvol/index.html, vvol/tasking.xlsx  V-VOL tasking pack"

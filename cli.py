@@ -97,6 +97,11 @@ def _reading_options(command):
 @click.option("--evidence-workers", type=click.IntRange(min=1), default=1, show_default=True,
               help="Processes making evidence packs.")
 @click.option("--evidence-top", type=click.IntRange(min=1), help="Packs for only the N highest-scored hits.")
+@click.option("--basemap", type=click.Path(path_type=Path, exists=True, dir_okay=False), multiple=True,
+              help="Local basemap under the packs' maps (repeatable; see geomatch evidence --help). Default: "
+                   "[evidence] basemap in the settings file.")
+@click.option("--settings", "settings_path", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              help="Settings TOML (default: geomatch.toml in the working folder, if any).")
 @click.option("--engine", type=click.Choice(["local", "dask"]), default="local", show_default=True,
               help="local: one process; dask: a Dask cluster over a partitioned trails dataset.")
 @click.option("--scheduler", metavar="ADDRESS", help="Dask scheduler, e.g. tcp://10.0.0.5:8786 (default: start a "
@@ -109,7 +114,8 @@ def _reading_options(command):
               help="Fitted score model (default: the one next to a SQLite --db, if any); used only if better.")
 def match(trails_path: str, crimes_path: Path, out_dir: Path, reading: dict, config_path: Path | None,
           radius_m: float | None, pad_min: float | None, evidence: bool, evidence_workers: int,
-          evidence_top: int | None, db_url: str | None, engine: str, scheduler: str | None,
+          evidence_top: int | None, basemap: tuple[Path, ...], settings_path: Path | None, db_url: str | None,
+          engine: str, scheduler: str | None,
           workers: int, no_score: bool, score_config: Path | None, score_model: Path | None) -> None:
     """Match trails against crimes, score the hits, and write hits, quarantine and a manifest to OUT."""
     from geomatch.match.config import MatchConfig
@@ -131,9 +137,15 @@ def match(trails_path: str, crimes_path: Path, out_dir: Path, reading: dict, con
 
             logging.getLogger("distributed").setLevel(logging.WARNING)
         dask = DaskOptions(scheduler=scheduler, workers=workers)
+    from geomatch.evidence.context import EvidenceOptions
+    from geomatch.evidence.settings import load_settings
+
+    evidence_options = None
+    if evidence:  # the settings file matters only to the packs
+        evidence_options = EvidenceOptions(basemap=tuple(basemap) or load_settings(settings_path).basemap)
     job = match_evidence_store(inputs, out_dir, config, scorer=scorer, evidence_top=evidence_top,
-                               evidence_workers=evidence_workers if evidence else None, db_url=db_url, dask=dask,
-                               progress=True)
+                               evidence_workers=evidence_workers if evidence else None,
+                               evidence_options=evidence_options, db_url=db_url, dask=dask, progress=True)
     if scorer is not None:
         click.echo(f"  score: {_scorer_line(scorer)}")
     click.echo(format_summary(job.run))
@@ -365,33 +377,62 @@ def _evidence_summary(run) -> str:
 
 
 @geomatch.command()
-@click.option("--hits", "hits_path", required=True, type=click.Path(path_type=Path), help="hits.parquet of a run.")
-@click.option("--trails", "trails_path", required=True, type=click.Path(path_type=Path),
+@click.option("--hits", "hits_path", type=click.Path(path_type=Path), help="hits.parquet of a run.")
+@click.option("--trails", "trails_path", type=click.Path(path_type=Path),
               help="The trails file the hits were matched from.")
-@click.option("--crimes", "crimes_path", required=True, type=click.Path(path_type=Path),
+@click.option("--crimes", "crimes_path", type=click.Path(path_type=Path),
               help="The crimes file the hits were matched from.")
+@click.option("--db", "db_url", metavar="URL",
+              help="Make the packs from the review store instead of the files (runs recorded by geomatch match "
+                   "--db keep each hit's fixes); choose hits with --hit, or --status/--min-score.")
+@click.option("--hit", "hit_ids", multiple=True, metavar="ID", help="With --db: this hit (repeatable).")
+@click.option("--status", type=click.Choice(["pending", *OUTCOMES]), help="With --db: hits with this status.")
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Evidence folder.")
-@click.option("--basemap", type=click.Path(path_type=Path, exists=True, dir_okay=False),
-              help="Local vector file (roads, buildings) drawn under the maps.")
+@click.option("--basemap", type=click.Path(path_type=Path, exists=True, dir_okay=False), multiple=True,
+              help="Local basemap drawn under the maps (repeatable): a vector file (GeoPackage, Shapefile, "
+                   "GeoJSON, FlatGeobuf: roads, buildings, water) or an MBTiles archive of raster tiles. "
+                   "Default: [evidence] basemap in the settings file.")
+@click.option("--settings", "settings_path", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              help="Settings TOML (default: geomatch.toml in the working folder, if any).")
 @click.option("--tiles", metavar="URL", help="Tile URL template drawn under map.png (fetches tiles; needs the "
                                              "'tiles' extra). Off by default: no network.")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Processes.")
 @click.option("--top", type=click.IntRange(min=1), help="Only the N highest-scored hits (closest first if unscored).")
 @click.option("--min-score", type=click.FloatRange(0, 100), help="Only hits scored at least this (0-100).")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="MatchConfig TOML of the run.")
-@click.option("--context-min", type=click.FloatRange(min=0), default=30.0, show_default=True,
-              help="Trail shown either side of the window (min).")
+@click.option("--context-min", type=click.FloatRange(min=0),
+              help="Trail shown either side of the window (min)  [default: 30; with --db, what the store kept]")
 @click.option("--vicinity-m", type=click.FloatRange(min=0), default=500.0, show_default=True,
               help="Fixes within this distance (m) in the window are numbered and tabled.")
 @_reading_options
-def evidence(hits_path, trails_path, crimes_path, out_dir, basemap, tiles, workers, top, min_score, config_path,
-             context_min, vicinity_m, reading) -> None:
-    """Make an evidence pack per hit (maps, timeline, points, statement, manifest) and an index page in OUT."""
+def evidence(hits_path, trails_path, crimes_path, db_url, hit_ids, status, out_dir, basemap, settings_path, tiles,
+             workers, top, min_score, config_path, context_min, vicinity_m, reading) -> None:
+    """Make an evidence pack per hit (maps, timeline, points, statement, manifest) and an index page in OUT,
+    from a run's files or from the review store (--db)."""
     from geomatch.match.config import MatchConfig
     from geomatch.evidence import EvidenceOptions, load_and_make_packs
+    from geomatch.evidence.settings import load_settings
 
+    settings = load_settings(settings_path)
+    options = EvidenceOptions(vicinity_m=vicinity_m, basemap=tuple(basemap) or settings.basemap, tiles=tiles)
+    if db_url:
+        if hits_path or trails_path or crimes_path or config_path:
+            raise click.UsageError("--db makes packs from the store: leave out --hits, --trails, --crimes, --config")
+        from geomatch.evidence.stored import make_packs_from_store
+
+        run = make_packs_from_store(db_url, out_dir, hit_ids=hit_ids, status=status, min_score=min_score,
+                                    top=top, options=options, workers=workers, progress=True,
+                                    context_s=None if context_min is None else context_min * 60.0)
+        click.echo(_evidence_summary(run))
+        return
+    if hit_ids or status:
+        raise click.UsageError("--hit and --status choose hits in the store: give --db URL")
+    if not (hits_path and trails_path and crimes_path):
+        raise click.UsageError("give --hits, --trails and --crimes (the run's files), or --db URL")
     config = MatchConfig.from_toml(config_path) if config_path else MatchConfig()
-    options = EvidenceOptions(context_s=context_min * 60.0, vicinity_m=vicinity_m, basemap=basemap, tiles=tiles)
+    from dataclasses import replace
+
+    options = replace(options, context_s=(30.0 if context_min is None else context_min) * 60.0)
     run = load_and_make_packs(
         hits_path, trails_path, crimes_path, out_dir, config=config, options=options, workers=workers,
         trails_kwargs={"column_map": reading["trails_column_map"], "crs": reading["trails_crs"],
@@ -406,7 +447,7 @@ def evidence(hits_path, trails_path, crimes_path, out_dir, basemap, tiles, worke
 @click.pass_context
 def verify_outputs(ctx, directory: Path) -> None:
     """Check every file listed in DIRECTORY's manifest.json files (and its subfolders'): exit 0 when all match,
-    1 naming each changed or missing file."""
+    1 naming each changed or missing file and each file no manifest lists."""
     from geomatch.core.manifest import verify_tree
 
     manifests, problems = verify_tree(directory)
@@ -414,8 +455,8 @@ def verify_outputs(ctx, directory: Path) -> None:
         raise InputError("no manifest.json in this folder or below", file=str(directory))
     for problem in problems:
         click.echo(f"{problem.problem}: {problem.path}")
-    click.echo(f"{manifests:,} manifest(s): " + (f"{len(problems):,} file(s) changed or missing" if problems
-                                                  else "every file matches"))
+    click.echo(f"{manifests:,} manifest(s): " + (f"{len(problems):,} file(s) changed, missing or not listed"
+                                                  if problems else "every file matches"))
     ctx.exit(1 if problems else 0)
 
 

@@ -14,7 +14,7 @@ from geomatch.scoring import Scorer
 
 if TYPE_CHECKING:  # imported where used: Dask, matplotlib and SQLAlchemy load only for the steps asked for
     from geomatch.engines.dask_engine import DaskOptions
-    from geomatch.evidence import EvidenceRun
+    from geomatch.evidence import EvidenceOptions, EvidenceRun
     from geomatch.store import RecordSummary
 
 
@@ -30,7 +30,8 @@ class MatchJob:
 
 def match_evidence_store(inputs: MatchInputs, out_dir: Path | str, config: MatchConfig | None = None, *,
                          scorer: Scorer | None = Scorer(), evidence_top: int | None = None,
-                         evidence_workers: int | None = None, db_url: str | None = None,
+                         evidence_workers: int | None = None, evidence_options: EvidenceOptions | None = None,
+                         db_url: str | None = None,
                          dask: DaskOptions | None = None, progress: bool = False) -> MatchJob:
     """``geomatch match``: the match job (:func:`run_match`, or on Dask when ``dask`` is given), then evidence
     packs in ``out_dir/evidence`` when ``evidence_workers`` is given, then the run recorded in the review store at
@@ -40,7 +41,9 @@ def match_evidence_store(inputs: MatchInputs, out_dir: Path | str, config: Match
         inputs, out_dir, config, scorer, progress: as for :func:`run_match`.
         evidence_top: packs for only the N highest-scored hits (``None``: every hit).
         evidence_workers: processes making packs; ``None`` makes no packs.
-        db_url: review store URL (SQLAlchemy), or ``None``.
+        evidence_options: how packs are drawn (the basemap, say); default :class:`EvidenceOptions`.
+        db_url: review store URL (SQLAlchemy), or ``None``; the store also keeps, per hit, the rows its pack is
+            drawn from (:mod:`geomatch.evidence.stored`), so ``geomatch evidence --db`` can make it later.
         dask: run on Dask with these options (``inputs.trails`` is then a partitioned dataset).
 
     Raises:
@@ -62,11 +65,20 @@ def match_evidence_store(inputs: MatchInputs, out_dir: Path | str, config: Match
         from geomatch.evidence import make_packs, select_hits
 
         packs = make_packs(select_hits(run.hits, top=evidence_top), run.trails, run.crimes, out_dir / "evidence",
-                           config=config, inputs=[Path(inputs.trails), Path(inputs.crimes)],
+                           config=config, options=evidence_options,
+                           inputs=[Path(inputs.trails), Path(inputs.crimes)],
                            workers=evidence_workers, progress=progress)
     recorded = None
     if db_url:
         from geomatch.store import record_run
 
-        recorded = record_run(db_url, run.hits, run.crimes.accepted, json.loads(run.manifest.read_text()))
+        sources = None
+        if dask is None:  # a Dask run's fixes stay on the cluster: its packs need the input files
+            from geomatch.evidence.stored import pack_sources
+
+            sources = pack_sources(run.hits, run.trails.accepted, run.crimes.accepted, crs=run.crs, config=config,
+                                   inputs=[Path(inputs.trails), Path(inputs.crimes)],
+                                   **({"context_s": evidence_options.context_s} if evidence_options else {}))
+        recorded = record_run(db_url, run.hits, run.crimes.accepted, json.loads(run.manifest.read_text()),
+                              pack_sources=sources)
     return MatchJob(run, packs, recorded)

@@ -86,7 +86,7 @@ class VerifyProblem:
     """One output file that does not match its manifest."""
 
     path: str
-    problem: str  # "changed" or "missing"
+    problem: str  # "changed", "missing" or "not listed" (a file no manifest in the tree lists)
 
 
 def verify_manifest(directory: Path) -> list[VerifyProblem]:
@@ -104,14 +104,22 @@ def verify_manifest(directory: Path) -> list[VerifyProblem]:
 
 def verify_tree(directory: Path) -> tuple[int, list[VerifyProblem]]:
     """Verify every ``manifest.json`` in ``directory`` and its subfolders (an evidence folder has one per pack
-    plus the run's own). Returns the number of manifests and the problems, with paths relative to ``directory``.
+    plus the run's own), and report every file that none of them lists (left by an earlier run, or added since).
+    Returns the number of manifests and the problems, with paths relative to ``directory``.
     """
     directory = Path(directory)
     manifests = sorted(directory.rglob(MANIFEST_NAME))
     problems = []
+    listed = {m.resolve() for m in manifests}
     for manifest in manifests:
         folder = manifest.parent
         prefix = folder.relative_to(directory)
         for problem in verify_manifest(folder):
             problems.append(VerifyProblem((prefix / problem.path).as_posix(), problem.problem))
+        entries = json.loads(manifest.read_text(encoding="utf-8"))["outputs"]
+        listed.update((folder / entry["path"]).resolve() for entry in entries)
+    if manifests:
+        for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+            if path.resolve() not in listed:
+                problems.append(VerifyProblem(path.relative_to(directory).as_posix(), "not listed"))
     return len(manifests), problems

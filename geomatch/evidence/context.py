@@ -28,7 +28,9 @@ class EvidenceOptions:
         vicinity_m: fixes in the window (and the fix just before and after it) within this distance of the scene
             (m) are the "points in the vicinity": numbered on the map and listed in the table. The fixes either
             side of the closest approach, and at both ends of a gap during the window, are always listed.
-        basemap: a local vector file (roads, buildings; anything GeoPandas reads) drawn under the map.
+        basemap: local basemap files drawn under both maps (:mod:`geomatch.evidence.basemap`: vector files of
+            roads, buildings and water, MBTiles raster archives); one path or several, kept as a tuple
+            (``None`` when there are none).
         tiles: a tile URL template (``https://.../{z}/{x}/{y}.png``); used only when given (needs contextily).
         crs: the metric CRS of the fixes' ``x``/``y`` (named on the maps and in the statement); ``None`` takes it
             from the trails given to :func:`geomatch.evidence.make_packs` (``Validated.crs``).
@@ -37,10 +39,16 @@ class EvidenceOptions:
 
     context_s: float = 1800.0
     vicinity_m: float = 500.0
-    basemap: Path | None = None
+    basemap: Path | tuple[Path, ...] | None = None
     tiles: str | None = None
     crs: str | None = None
     dpi: int = 150
+
+    def __post_init__(self) -> None:
+        basemap = self.basemap
+        paths = ((Path(basemap),) if isinstance(basemap, (str, Path))
+                 else tuple(Path(p) for p in basemap or ()))
+        object.__setattr__(self, "basemap", paths or None)
 
 
 @dataclass(frozen=True)

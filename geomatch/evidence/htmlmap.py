@@ -1,200 +1,402 @@
-"""Exhibit: ``map.html``, the map as one self-contained page (inline SVG and a little inline script).
+"""Exhibit: ``map.html``, the map as one self-contained page on Leaflet (vendored in ``vendor/leaflet``, inlined).
 
-Zoom with the mouse wheel or the buttons, drag to pan, hover a point for its time, accuracy and speed. The page
-fetches nothing: no CDN, no tiles, and a Content-Security-Policy that forbids it. All text from the inputs is
-HTML-escaped. Coordinates are metres of the metric CRS, with the y axis flipped for SVG.
+Layers that can be switched: the basemap (from the local files of ``EvidenceOptions.basemap``), the trail
+(straight lines between fixes, gaps dashed), the fixes (shape by source, shade by time in the window, hollow
+grey outside it), their confidence circles, the match zone with the crime location and the closest approach,
+and the reachable area of a ``possible`` hit when the pack has one. A scale bar, grid north, the grid
+coordinates under the pointer, and hover on a fix for its time (UK local time with the offset), source,
+accuracy, speed, direction, quality flag and distance from the crime location.
+
+The page draws in the hit's metric CRS: Leaflet's ``CRS.Simple`` over metres east and north of the crime
+location, so distances and the scale bar are grid metres. It fetches nothing: Leaflet's script, stylesheet and
+images are inline, the data is inline JSON, and a Content-Security-Policy forbids any request. Text from the
+inputs is HTML-escaped (in Python for the page, in the script for tooltips). Dense trails are thinned for drawing
+outside the zone (:func:`thin_fixes`); ``points.csv`` keeps every point in the vicinity.
 """
 from __future__ import annotations
 
+import base64
+import io
+import json
+import math
+from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pandas as pd
 
-from geomatch.evidence.context import EvidenceOptions, PackData
-from geomatch.evidence.staticmap import focus_extent, map_extent, nice_length
-from geomatch.evidence.style import map_key, time_colour
-from geomatch.evidence.text import fmt_duration, fmt_kmh, fmt_m, fmt_time, offence_name, zone_names
 from geomatch.core.safe import escape_html as esc
+from geomatch.core.times import UK_TZ, utc_ns
+from geomatch.evidence.basemap import STYLE as BASEMAP_STYLE
+from geomatch.evidence.basemap import basemap_paths, read_basemap, road_labels
+from geomatch.evidence.context import EvidenceOptions, PackData
+from geomatch.evidence.staticmap import focus_extent, map_extent
+from geomatch.evidence.style import map_key, time_colour
+from geomatch.evidence.text import fmt_duration, fmt_m, fmt_time, offence_name, zone_names
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
-_SHAPES = {"GPS": '<circle r="1"/>', "LBS": '<path d="M0,-1.25L1.1,0.7L-1.1,0.7Z"/>',
-           "WIFI": '<rect x="-0.9" y="-0.9" width="1.8" height="1.8"/>'}
-_OTHER_SHAPE = '<path d="M0,-1.2L1.2,0L0,1.2L-1.2,0Z"/>'
+VENDOR = Path(__file__).with_name("vendor") / "leaflet"
+THIN_STEP_S = 10.0
+"""Outside the zone a fix is drawn only when it was recorded at least this many seconds after the last fix drawn
+(fixes that matter are always drawn): a 1 s trail is drawn at 10 s, finer than most tags record."""
+MAX_SHOWN = 15_000
+"""At most this many fixes are drawn; beyond it, fixes in the zone are thinned too (every k-th kept)."""
+BASEMAP_MAX_M = 3000.0
+"""The basemap embedded in the page covers the overview, at most this many metres across."""
+SOURCES_SHAPES = {"GPS": "circle", "LBS": "triangle", "WIFI": "square"}
+_NOT_ON_THE_PAGE = ("Number beside",)  # key entries of map.png only: the page gives each fix's number on hover
 
 _STYLE = """
 body{font:14px/1.4 system-ui,Arial,sans-serif;margin:1em;color:#111}
 h1{font-size:1.2em;margin:0 0 .2em}p{margin:.2em 0}
-#wrap{position:relative;display:flex;gap:1em;flex-wrap:wrap}
-svg{border:1px solid #444;background:#fff;cursor:grab;width:min(92vw,760px);height:min(92vw,760px);touch-action:none}
-#north{position:absolute;left:calc(min(92vw,760px) - 4.5em);top:.5em;text-align:center;font-weight:bold;
- pointer-events:none}
-#side{max-width:24em}#info{border:1px solid #999;padding:.5em;min-height:6em;background:#f6f6f6}
-button{margin:.2em .2em .2em 0}
+#wrap{display:flex;gap:1em;flex-wrap:wrap;align-items:flex-start}
+#map{width:min(94vw,760px);height:min(94vw,760px);border:1px solid #444;background:#fff}
+#side{max-width:26em}#info{border:1px solid #999;padding:.5em;min-height:5em;background:#f6f6f6}
 .bar{height:12px;border:1px solid #444;background:linear-gradient(to right,%s)}
 .ticks{display:flex;justify-content:space-between;font-size:12px}
 table{border-collapse:collapse;font-size:12px}td{border:1px solid #bbb;padding:2px 4px;vertical-align:top}
+.north{background:rgba(255,255,255,.85);padding:2px 6px;text-align:center;font-weight:bold;line-height:1.1}
+.north small{font-weight:normal;font-size:10px}
+.coords{background:rgba(255,255,255,.85);padding:1px 5px;font-size:11px}
+.road{white-space:nowrap;font-size:10px;font-style:italic;color:%s;text-shadow:0 0 2px #fff,0 0 2px #fff}
+.road span{display:inline-block;transform-origin:center}
+.leaflet-container{background:#fff}
 """
 
-_SCRIPT = """
+_SCRIPT = r"""
 (function(){
-const svg=document.getElementById('map');const home=svg.getAttribute('viewBox').split(' ').map(Number);
-let vb=home.slice();const info=document.getElementById('info');
-function apply(){svg.setAttribute('viewBox',vb.join(' '));const k=vb[2]/home[2];
- svg.querySelectorAll('[data-x]').forEach(function(e){
-  e.setAttribute('transform','translate('+e.dataset.x+' '+e.dataset.y+') scale('+(e.dataset.s*k)+')');});}
-function zoom(f,cx,cy){const w=vb[2]*f,h=vb[3]*f;vb=[cx-(cx-vb[0])*f,cy-(cy-vb[1])*f,w,h];apply();}
-function toMap(ev){const r=svg.getBoundingClientRect();
- return [vb[0]+(ev.clientX-r.left)/r.width*vb[2],vb[1]+(ev.clientY-r.top)/r.height*vb[3]];}
-svg.addEventListener('wheel',function(ev){ev.preventDefault();const p=toMap(ev);
- zoom(ev.deltaY>0?1.25:0.8,p[0],p[1]);},{passive:false});
-let drag=null;
-svg.addEventListener('pointerdown',function(ev){drag=[ev.clientX,ev.clientY];svg.setPointerCapture(ev.pointerId);});
-svg.addEventListener('pointermove',function(ev){if(!drag)return;const r=svg.getBoundingClientRect();
- vb[0]-=(ev.clientX-drag[0])/r.width*vb[2];vb[1]-=(ev.clientY-drag[1])/r.height*vb[3];
- drag=[ev.clientX,ev.clientY];apply();});
-svg.addEventListener('pointerup',function(){drag=null;});
-document.getElementById('zin').onclick=function(){zoom(0.67,vb[0]+vb[2]/2,vb[1]+vb[3]/2);};
-document.getElementById('zout').onclick=function(){zoom(1.5,vb[0]+vb[2]/2,vb[1]+vb[3]/2);};
-document.getElementById('zhome').onclick=function(){vb=home.slice();apply();};
-svg.querySelectorAll('.fix').forEach(function(e){e.addEventListener('mouseenter',function(){
- info.textContent=e.querySelector('title').textContent;});});
-apply();})();
+const D=JSON.parse(document.getElementById('data').textContent);
+const ENTITIES={'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;',"'":'&#39;'};
+function esc(s){return String(s).replace(/[&<>"']/g,c=>ENTITIES[c]);}
+function undelta(a){let s=0;return a.map(v=>s+=v);}
+const F=D.fixes,X=undelta(F.x).map(v=>v/10),Y=undelta(F.y).map(v=>v/10),T=undelta(F.t),SEQ=undelta(F.seq);
+function col(v){return Array.isArray(v)?v:new Array(X.length).fill(v);}
+const SRC=col(F.src),Q=col(F.q),QR=col(F.qr);
+const crs=L.extend({},L.CRS.Simple);
+const map=L.map('map',{crs:crs,preferCanvas:true,zoomSnap:0.25,zoomDelta:0.5,minZoom:-8,maxZoom:7,
+ attributionControl:false});
+function ll(x,y){return L.latLng(y,x);}
+map.createPane('basemap').style.zIndex=250;map.createPane('top').style.zIndex=640;
+const topRenderer=L.canvas({pane:'top'});
+const star=[],w=0.38;for(let i=0;i<10;i++){const a=-Math.PI/2+i*Math.PI/5,q=i%2?0.45:1;
+ star.push([q*Math.cos(a),q*Math.sin(a)]);}
+const SHAPES={triangle:[[0,-1.3],[1.15,0.75],[-1.15,0.75]],square:[[-0.9,-0.9],[0.9,-0.9],[0.9,0.9],[-0.9,0.9]],
+ diamond:[[0,-1.25],[1.25,0],[0,1.25],[-1.25,0]],star:star,
+ cross:[[-1,-1+w],[-1+w,-1],[0,-w],[1-w,-1],[1,-1+w],[w,0],[1,1-w],[1-w,1],[0,w],[-1+w,1],[-1,1-w],[-w,0]]};
+const Shape=L.CircleMarker.extend({_updatePath:function(){const r=this._renderer;
+ if(!r._drawing||this._empty())return;const p=this._point,c=r._ctx,s=this._radius,v=SHAPES[this.options.shape];
+ c.beginPath();
+ if(v){v.forEach((q,i)=>c[i?'lineTo':'moveTo'](p.x+q[0]*s,p.y+q[1]*s));c.closePath();}
+ else{c.arc(p.x,p.y,s,0,Math.PI*2);}
+ r._fillStroke(c,this);}});
+const ramp=D.ramp;
+function colour(f){f=Math.min(Math.max(f,0),1)*(ramp.length-1);const i=Math.min(Math.floor(f),ramp.length-2),
+ u=f-i,a=ramp[i],b=ramp[i+1];return 'rgb('+[0,1,2].map(j=>Math.round(a[j]+(b[j]-a[j])*u)).join(',')+')';}
+function pad(n){return String(n).padStart(2,'0');}
+function ukTime(ms){let o=D.offsets[0];for(const c of D.offsets){if(ms>=c[0])o=c;}
+ const d=new Date(D.t0+ms+o[1]*1000),h=Math.floor(Math.abs(o[1])/3600),m=Math.floor(Math.abs(o[1])%3600/60);
+ return d.getUTCFullYear()+'-'+pad(d.getUTCMonth()+1)+'-'+pad(d.getUTCDate())+' '+pad(d.getUTCHours())+':'+
+  pad(d.getUTCMinutes())+':'+pad(d.getUTCSeconds())+' '+(o[1]<0?'-':'+')+pad(h)+':'+pad(m)+' ('+o[2]+')';}
+function num(v,d){
+ return v===null?'unknown':v.toLocaleString('en-GB',{minimumFractionDigits:d,maximumFractionDigits:d});}
+function tip(i){const f=F.flag[i],q=D.qualities[Q[i]],r=D.reasons[QR[i]];
+ return '<b>#'+SEQ[i]+'</b> '+esc(ukTime(T[i]))+'<br>'+esc(D.sources[SRC[i]])+' fix, accuracy '+
+  num(F.acc[i]===null?null:F.acc[i]/10,1)+' m<br>speed '+num(F.spd[i]===null?null:F.spd[i]/10,1)+' km/h'+
+  (F.dir[i]===null?'':', heading '+F.dir[i]+'\u00b0')+'<br>quality: '+esc(q)+(r?' ('+esc(r)+')':'')+'<br>'+
+  num(Math.hypot(X[i],Y[i]),1)+' m from the crime location'+(f&2?', in the zone':'')+
+  (f&1?'':'<br>outside the window (context)');}
+const layers={};
+if(D.basemap){const B=D.basemap,g=L.layerGroup(),o={pane:'basemap',interactive:false};
+ for(const r of B.rasters){const e=r.extent;g.addLayer(L.imageOverlay(r.src,[ll(e[0],e[2]),ll(e[1],e[3])],o));}
+ const geo=(geom,style)=>L.geoJSON(geom,L.extend({coordsToLatLng:c=>ll(c[0],c[1]),style:()=>style},o));
+ if(B.water)g.addLayer(geo(B.water,{color:D.bs.water.edge,weight:0.6,fillColor:D.bs.water.face,fillOpacity:1}));
+ if(B.buildings)g.addLayer(geo(B.buildings,{color:D.bs.buildings.edge,weight:0.5,fillColor:D.bs.buildings.face,
+  fillOpacity:1}));
+ if(B.roads){g.addLayer(geo(B.roads,{color:D.bs.roads.casing,weight:6,lineCap:'round'}));
+  g.addLayer(geo(B.roads,{color:D.bs.roads.fill,weight:4.4,lineCap:'round'}));}
+ for(const l of B.labels){g.addLayer(L.marker(ll(l[0],l[1]),{interactive:false,pane:'basemap',
+  icon:L.divIcon({className:'road',
+  iconSize:null,html:'<span style="transform:translate(-50%,-50%) rotate('+(-l[2])+'deg)">'+esc(l[3])+'</span>'})}));}
+ layers['Basemap']=g;}
+const trail=L.layerGroup(),solid=[],dashed=[];let run=[];
+for(let i=0;i<X.length;i++){run.push(ll(X[i],Y[i]));
+ if(F.flag[i]&8||i===X.length-1){if(run.length>1)solid.push(run);run=[ll(X[i],Y[i])];
+  if(F.flag[i]&8&&i+1<X.length)dashed.push([ll(X[i],Y[i]),ll(X[i+1],Y[i+1])]);}}
+trail.addLayer(L.polyline(solid,{color:'#555',weight:1.4,interactive:false}));
+trail.addLayer(L.polyline(dashed,{color:'#000',weight:1.8,dashArray:'7 5',interactive:false}));
+layers['Trail (straight lines between fixes; gaps dashed)']=trail;
+const circles=L.layerGroup();
+for(let i=0;i<X.length;i++){if(F.flag[i]&1&&F.acc[i]){circles.addLayer(L.circle(ll(X[i],Y[i]),{radius:F.acc[i]/10,
+ color:'#555',weight:0.8,dashArray:'2 3',fill:false,interactive:false}));}}
+layers['Confidence circles (fixes in the window)']=circles;
+const fixes=L.featureGroup(),span=Math.max(D.window[1]-D.window[0],1);
+for(let i=0;i<X.length;i++){const w=F.flag[i]&1;fixes.addLayer(new Shape(ll(X[i],Y[i]),{i:i,
+ shape:D.shapes[SRC[i]],radius:w?5:3,weight:w?0.8:0.8,color:w?'#000':'#888',
+ fillColor:w?colour((T[i]-D.window[0])/span):'#fff',fillOpacity:1,opacity:1}));}
+fixes.bindTooltip(l=>tip(l.options.i),{direction:'top',offset:[0,-6]});
+fixes.on('mouseover',e=>{document.getElementById('info').innerHTML=tip(e.layer.options.i);});
+layers['Fixes (shade = time in the window)']=fixes;
+const zone=L.layerGroup();
+zone.addLayer(L.circle(ll(0,0),{radius:D.radius,color:'#000',weight:2,fillColor:'#000',fillOpacity:0.06,
+ interactive:false}));
+zone.addLayer(L.polyline([ll(0,0),ll(D.closest[0],D.closest[1])],{color:'#000',weight:1,dashArray:'1 4',
+ interactive:false}));
+layers['Match zone']=zone;
+if(D.reachable.length){const g=L.layerGroup();
+ for(const ring of D.reachable){g.addLayer(L.polygon(ring.map(c=>ll(c[0],c[1])),
+ {color:'#000',weight:1.5,dashArray:'10 4 2 4',fillColor:'#000',fillOpacity:0.04,interactive:false}));}
+ layers['Reachable area during the gap']=g;}
+const marks=L.featureGroup();
+marks.addLayer(new Shape(ll(0,0),{shape:'star',radius:11,color:'#fff',weight:1.2,fillColor:'#000',fillOpacity:1,
+ renderer:topRenderer}).bindTooltip(esc(D.crimeText)));
+marks.addLayer(new Shape(ll(D.closest[0],D.closest[1]),{shape:'cross',radius:8,color:'#000',weight:1.3,fillColor:'#fff',
+ fillOpacity:1,renderer:topRenderer}).bindTooltip(esc(D.closestText)));
+layers['Crime location and closest approach']=marks;
+for(const name in layers)map.addLayer(layers[name]);
+L.control.layers(null,layers,{collapsed:false}).addTo(map);
+L.control.scale({imperial:false,maxWidth:160,position:'bottomleft'}).addTo(map);
+const North=L.Control.extend({onAdd:function(){const d=L.DomUtil.create('div','north');
+ d.innerHTML='\u25b2<br>N<br><small>grid north</small>';return d;}});new North({position:'topleft'}).addTo(map);
+const Coords=L.Control.extend({onAdd:function(){const d=L.DomUtil.create('div','coords');this._d=d;return d;}});
+const coords=new Coords({position:'bottomright'}).addTo(map);
+map.on('mousemove',e=>{coords._d.textContent='E '+num(D.origin[0]+e.latlng.lng,0)+'  N '+
+ num(D.origin[1]+e.latlng.lat,0)+' ('+D.crs+')';});
+const f=D.focus;map.fitBounds([ll(f[0],f[2]),ll(f[1],f[3])]);
+document.getElementById('zhome').addEventListener('click',()=>map.fitBounds([ll(f[0],f[2]),ll(f[1],f[3])]));
+const o=D.overview;
+document.getElementById('zall').addEventListener('click',()=>map.fitBounds([ll(o[0],o[2]),ll(o[1],o[3])]));
+window.geomatchMap=map;
+})();
 """
 
 
-def _num(value: float) -> str:
-    return f"{value:.2f}"
+@lru_cache(maxsize=1)
+def leaflet_assets() -> tuple[str, str]:
+    """Leaflet's script (without its source-map comment) and stylesheet (images as ``data:`` URIs), to inline."""
+    script = (VENDOR / "leaflet.js").read_text(encoding="utf-8")
+    script = "\n".join(line for line in script.splitlines() if not line.startswith("//# sourceMappingURL"))
+    css = (VENDOR / "leaflet.css").read_text(encoding="utf-8")
+    for name in ("layers.png", "layers-2x.png"):
+        uri = "data:image/png;base64," + base64.b64encode((VENDOR / name).read_bytes()).decode("ascii")
+        css = css.replace(f"url(images/{name})", f"url({uri})")
+    css = css.replace("url(images/marker-icon.png)", "none")  # default markers are never used
+    return script, css
 
 
-def _placed(x: float, y: float, scale: float, inner: str, cls: str = "") -> str:
-    """A group drawn at map point (x, y) in a size that the script keeps constant on screen while zooming."""
-    attrs = f' class="{cls}"' if cls else ""
-    return (f'<g{attrs} data-x="{_num(x)}" data-y="{_num(y)}" data-s="{_num(scale)}" '
-            f'transform="translate({_num(x)} {_num(y)}) scale({_num(scale)})">{inner}</g>')
+def thin_fixes(data: PackData, *, step_s: float = THIN_STEP_S, max_shown: int = MAX_SHOWN) -> np.ndarray:
+    """Which fixes to draw: every fix in the zone, both ends of every gap, the fixes either side of the closest
+    approach, the first and the last; of the others, a fix only when it was recorded ``step_s`` seconds or more
+    after the last fix drawn. When more than ``max_shown`` remain, fixes in the zone are thinned to every k-th
+    too. Returns a boolean mask over ``data.fixes``."""
+    fixes = data.fixes
+    n = len(fixes)
+    gap = fixes["gap_after"].to_numpy(bool)
+    must = gap | np.concatenate([[False], gap[:-1]])
+    t = utc_ns(fixes["timestamp"])
+    closest = pd.Timestamp(data.hit["closest_time"]).value
+    must[np.flatnonzero(t <= closest)[-1:]] = True  # the fixes either side of the closest approach
+    must[np.flatnonzero(t >= closest)[:1]] = True
+    must[[0, n - 1]] = True
+    in_zone = fixes["in_zone"].to_numpy(bool)
+    if (must | in_zone).sum() > max_shown:
+        every = int(math.ceil(in_zone.sum() / max(max_shown - must.sum(), 1)))
+        zone_rows = np.flatnonzero(in_zone & ~must)
+        in_zone = np.zeros(n, dtype=bool)
+        in_zone[zone_rows[::max(every, 1)]] = True
+    keep = must | in_zone
+    step = round(step_s * 1e9)
+    last = t[0]
+    for i in range(n):  # sequential by nature (time since the last fix drawn); ~20 ms per 50,000 fixes
+        if keep[i] or t[i] - last >= step:
+            keep[i] = True
+            last = t[i]
+    return keep
+
+
+def _deltas(values: np.ndarray) -> list[int]:
+    ints = np.asarray(values, dtype=np.int64)
+    return np.diff(ints, prepend=0).tolist()
+
+
+def _compact(values: list[int]) -> int | list[int]:
+    """A column of indices, or its one value when every row has it."""
+    return values[0] if values and all(v == values[0] for v in values) else values
+
+
+def _nullable(values: np.ndarray, scale: float) -> list[Any]:
+    return [None if not np.isfinite(v) else int(round(v * scale)) for v in values]
+
+
+def page_data(data: PackData, options: EvidenceOptions) -> dict[str, Any]:
+    """Everything the page's script draws, in metres east and north of the crime location (fixes as columns,
+    positions and times delta-encoded)."""
+    hit, crime, fixes = data.hit, data.crime, data.fixes
+    ox, oy = float(crime["x"]), float(crime["y"])
+    overview = map_extent(data)
+    keep = thin_fixes(data)
+    shown = fixes[keep]
+    times = shown["timestamp"]
+    ms = utc_ns(times) // 1_000_000  # ms since the epoch, UTC
+    t0 = int(ms[0])
+    t_ms = ms - t0
+    sources = sorted(set(shown["source"].astype(str).str.upper()))
+    quality = (shown["quality"].astype(str) if "quality" in shown.columns
+               else pd.Series("ok", index=shown.index))
+    reason = (shown["quality_reason"].fillna("").astype(str) if "quality_reason" in shown.columns
+              else pd.Series("", index=shown.index))
+    qualities, reasons = sorted(set(quality)), sorted(set(reason))
+    flag = (shown["in_window"].to_numpy(int) | shown["in_zone"].to_numpy(int) << 1
+            | shown["vicinity"].to_numpy(int) << 2 | _gap_to_next_shown(fixes, keep) << 3)
+    ws, we = pd.Timestamp(hit["window_start"]), pd.Timestamp(hit["window_end"])
+    focus = focus_extent(data)
+    return {
+        "crs": options.crs, "origin": [ox, oy], "t0": t0, "offsets": _offsets(times, t0),
+        "focus": [focus[0] - ox, focus[1] - ox, focus[2] - oy, focus[3] - oy],
+        "overview": [overview[0] - ox, overview[1] - ox, overview[2] - oy, overview[3] - oy],
+        "window": [ws.value // 1_000_000 - t0, we.value // 1_000_000 - t0],
+        "radius": float(hit["radius_m"]),
+        "closest": [round(float(hit["closest_x"]) - ox, 2), round(float(hit["closest_y"]) - oy, 2)],
+        "crimeText": f"Crime location: {hit['crime_ref']}",
+        "closestText": f"Closest approach {fmt_m(hit['min_distance_m'])} at {fmt_time(hit['closest_time'])}",
+        "ramp": [[int(c[i:i + 2], 16) for i in (1, 3, 5)] for c in (time_colour(f) for f in np.linspace(0, 1, 9))],
+        "sources": sources, "shapes": [SOURCES_SHAPES.get(s, "diamond") for s in sources],
+        "qualities": qualities, "reasons": reasons,
+        "fixes": {
+            "x": _deltas(np.round((shown["x"].to_numpy(float) - ox) * 10)),
+            "y": _deltas(np.round((shown["y"].to_numpy(float) - oy) * 10)),
+            "t": _deltas(t_ms),
+            "acc": _nullable(shown["accuracy_m"].to_numpy(float), 10),
+            "spd": _nullable(shown["speed_mps"].to_numpy(float), 36),
+            "dir": _nullable(shown["direction_deg"].to_numpy(float), 1),
+            "src": _compact([sources.index(s) for s in shown["source"].astype(str).str.upper()]),
+            "q": _compact([qualities.index(q) for q in quality]), "qr": _compact([reasons.index(r) for r in reason]),
+            "seq": _deltas(shown["seq"].to_numpy()), "flag": flag.tolist(),
+        },
+        "shown": int(keep.sum()), "total": len(fixes),
+        "reachable": _reachable_rings(data, ox, oy),
+        "basemap": _basemap(options, overview, ox, oy), "bs": BASEMAP_STYLE,
+    }
+
+
+def _gap_to_next_shown(fixes: pd.DataFrame, keep: np.ndarray) -> np.ndarray:
+    """For each drawn fix, 1 when the step to the next drawn fix is a gap (thinning always keeps gap ends)."""
+    gap = fixes["gap_after"].to_numpy(bool)
+    return gap[keep].astype(int)
+
+
+def _offsets(times: pd.Series, t0: int) -> list[list[Any]]:
+    """UK offsets from UTC over the drawn fixes: ``[ms from t0 where it starts, offset s, zone name]``."""
+    if times.empty:
+        return [[0, 0, "GMT"]]
+    local = times.dt.tz_convert(UK_TZ)
+    offset = (local.dt.tz_localize(None) - times.dt.tz_localize(None)).dt.total_seconds().to_numpy()
+    starts = np.concatenate([[0], np.flatnonzero(np.diff(offset) != 0) + 1])
+    ms = utc_ns(times) // 1_000_000 - t0
+    names = local.dt.strftime("%Z").to_numpy()
+    return [[0 if k == 0 else int(ms[i]), int(offset[i]), str(names[i])] for k, i in enumerate(starts)]
+
+
+def _reachable_rings(data: PackData, ox: float, oy: float) -> list[list[list[float]]]:
+    """The reachable area(s) of the pack, when it has any (``PackData.reachable``: shapely polygons, or
+    objects with a ``polygon`` attribute), as rings in page coordinates."""
+    found = getattr(data, "reachable", None)
+    if found is None:
+        return []
+    items = found if isinstance(found, (list, tuple)) else [found]
+    rings = []
+    for item in items:
+        polygon = getattr(item, "polygon", item)
+        exterior = getattr(polygon, "exterior", None)
+        if exterior is None:
+            continue
+        rings.append([[round(x - ox, 1), round(y - oy, 1)] for x, y in exterior.coords])
+    return rings
+
+
+def _basemap(options: EvidenceOptions, overview: tuple[float, float, float, float], ox: float,
+             oy: float) -> dict[str, Any] | None:
+    """The basemap over the overview (at most :data:`BASEMAP_MAX_M` across, centred on it) as GeoJSON
+    geometries and JPEG images in page coordinates."""
+    import shapely
+
+    paths = basemap_paths(options.basemap)
+    if not paths:
+        return None
+    cx, cy = (overview[0] + overview[1]) / 2, (overview[2] + overview[3]) / 2
+    half = min((overview[1] - overview[0]) * 0.65, BASEMAP_MAX_M / 2)
+    extent = (cx - half, cx + half, cy - half, cy + half)
+    basemap = read_basemap(paths, options.crs, extent, raster_px=900)
+
+    def geojson(geometries) -> Any:
+        parts = [g for g in shapely.get_parts(np.asarray(geometries)) if not g.is_empty]
+        if not parts:
+            return None
+        shifted = shapely.transform(np.asarray(parts, dtype=object), lambda c: np.round(c - [ox, oy], 1))
+        return json.loads(shapely.to_geojson(shapely.geometrycollections(shifted)))
+
+    rasters = []
+    for raster in basemap.rasters:
+        from PIL import Image
+
+        alpha = raster.alpha[..., None] / 255.0
+        rgb = (raster.rgb * alpha + 255 * (1 - alpha)).astype(np.uint8)
+        buffer = io.BytesIO()
+        Image.fromarray(rgb).save(buffer, format="JPEG", quality=80)
+        e = raster.extent
+        rasters.append({"src": "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii"),
+                        "extent": [e[0] - ox, e[1] - ox, e[2] - oy, e[3] - oy]})
+    labels = [[round(x - ox, 1), round(y - oy, 1), round(angle, 1), name]
+              for x, y, angle, name in road_labels(basemap.roads, extent, min_share=0.06, spacing_share=0.1)]
+    return {"water": geojson(basemap.water.values), "buildings": geojson(basemap.buildings.values),
+            "roads": geojson(basemap.roads.geometry.values), "labels": labels, "rasters": rasters}
+
+
+def _json_for_script(value: Any) -> str:
+    """JSON safe inside a ``<script>`` element (no ``<``, ``>`` or ``&`` that could end it)."""
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def render_map_html(data: PackData, options: EvidenceOptions) -> str:
-    """The interactive map of one hit as a complete HTML document."""
-    hit, crime, fixes = data.hit, data.crime, data.fixes
-    xmin, xmax, ymin, ymax = focus_extent(data)  # the first view, as map.png; everything else is a zoom away
-    span = xmax - xmin
-
-    def sx(x) -> np.ndarray:
-        return np.asarray(x, float) - xmin
-
-    def sy(y) -> np.ndarray:
-        return ymax - np.asarray(y, float)
-
-    size = span / 110  # marker size in metres at the initial zoom (rescaled by the script)
-    parts = [f'<svg id="map" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_num(span)} {_num(ymax - ymin)}" '
-             f'role="img" aria-label="Map of the trail around the crime location">',
-             "<defs>" + "".join(f'<g id="m-{name}">{shape}</g>' for name, shape in _SHAPES.items())
-             + f'<g id="m-other">{_OTHER_SHAPE}</g>'
-             + f'<marker id="arrow" viewBox="0 0 10 10" refX="5" refY="5" markerUnits="userSpaceOnUse" '
-               f'markerWidth="{_num(size * 2.2)}" markerHeight="{_num(size * 2.2)}" orient="auto">'
-               f'<path d="M0,0L10,5L0,10Z" fill="#333"/></marker></defs>']
-    wide = map_extent(data)
-    parts += _grid((min(xmin, wide[0]), max(xmax, wide[1]), min(ymin, wide[2]), max(ymax, wide[3])),
-                   (xmin, xmax, ymin, ymax), sx, sy)
-    cx, cy, r = float(crime["x"]), float(crime["y"]), float(hit["radius_m"])
-    parts.append(f'<circle cx="{_num(sx(cx))}" cy="{_num(sy(cy))}" r="{_num(r)}" fill="rgba(0,0,0,0.06)" '
-                 f'stroke="#000" stroke-width="2" vector-effect="non-scaling-stroke"/>')
-    window = fixes[fixes["in_window"]]
-    for row in window.itertuples(index=False):
-        if np.isfinite(row.accuracy_m) and row.accuracy_m > 0:
-            parts.append(f'<circle cx="{_num(sx(row.x))}" cy="{_num(sy(row.y))}" r="{_num(row.accuracy_m)}" '
-                         f'fill="none" stroke="#555" stroke-width="0.8" stroke-dasharray="2 3" '
-                         f'vector-effect="non-scaling-stroke"/>')
-    x, y = sx(fixes["x"]), sy(fixes["y"])
-    gap = fixes["gap_after"].to_numpy()[:-1]
-    for i in range(len(gap)):
-        mid = f"{_num((x[i] + x[i + 1]) / 2)},{_num((y[i] + y[i + 1]) / 2)}"
-        style = ('stroke="#000" stroke-width="1.5" stroke-dasharray="6 4"' if gap[i] else
-                 'stroke="#444" stroke-width="1.2" marker-mid="url(#arrow)"')
-        parts.append(f'<polyline points="{_num(x[i])},{_num(y[i])} {mid} {_num(x[i + 1])},{_num(y[i + 1])}" '
-                     f'fill="none" {style} vector-effect="non-scaling-stroke"/>')
-    start, end = fixes["timestamp"].iloc[0], fixes["timestamp"].iloc[-1]
-    total = max((end - start).total_seconds(), 1.0)
-    near = set(data.vicinity["seq"])
-    for row in fixes.itertuples(index=False):
-        source = str(row.source).upper()
-        shape = f"m-{source}" if source in _SHAPES else "m-other"
-        fill = time_colour((row.timestamp - start).total_seconds() / total) if row.in_window else "none"
-        stroke = "#000" if row.in_window else "#888"
-        scale = size if row.in_window else size * 0.6
-        tip = (f"#{row.seq} {fmt_time(row.timestamp)} | {source} | accuracy {fmt_m(row.accuracy_m)} | speed "
-               f"{fmt_kmh(row.speed_mps)} | {fmt_m(row.distance_m)} from the crime location"
-               + ("" if row.in_window else " | outside the window"))
-        px, py = x[row.seq - 1], y[row.seq - 1]
-        parts.append(_placed(px, py, scale, f'<use href="#{shape}" fill="{fill}" stroke="{stroke}" '
-                                            f'stroke-width="0.2"/><title>{esc(tip)}</title>', "fix"))
-        if row.seq in near:
-            parts.append(_placed(px, py, size, f'<text x="1.3" y="-1.3" font-size="2.6" paint-order="stroke" '
-                                               f'stroke="#fff" stroke-width="0.6">{row.seq}</text>'))
-    qx, qy = sx(hit["closest_x"]), sy(hit["closest_y"])
-    parts.append(f'<line x1="{_num(sx(cx))}" y1="{_num(sy(cy))}" x2="{_num(qx)}" y2="{_num(qy)}" stroke="#000" '
-                 f'stroke-dasharray="1 3" vector-effect="non-scaling-stroke"/>')
-    star = ('<path d="M0,-1L0.29,-0.4L0.95,-0.31L0.48,0.15L0.59,0.81L0,0.5L-0.59,0.81L-0.48,0.15L-0.95,-0.31'
-            'L-0.29,-0.4Z" fill="#000" stroke="#fff" stroke-width="0.08"/>')
-    parts.append(_placed(sx(cx), sy(cy), size * 2.2,
-                         f'{star}<title>{esc("Crime location: " + str(hit["crime_ref"]))}</title>', "fix"))
-    cross = ('<path d="M-1,-0.6L-0.6,-1L0,-0.4L0.6,-1L1,-0.6L0.4,0L1,0.6L0.6,1L0,0.4L-0.6,1L-1,0.6L-0.4,0Z" '
-             'fill="#fff" stroke="#000" stroke-width="0.15"/>')
-    closest = f"Closest approach {fmt_m(hit['min_distance_m'])} at {fmt_time(hit['closest_time'])}"
-    parts.append(_placed(qx, qy, size * 1.4, f"{cross}<title>{esc(closest)}</title>", "fix"))
-    length = nice_length(span)
-    bx, by = span * 0.04, (ymax - ymin) * 0.95
-    parts.append(f'<rect x="{_num(bx)}" y="{_num(by - span / 200)}" width="{_num(length)}" height="{_num(span / 200)}"'
-                 f' fill="#000"/>' + _placed(bx, by - span / 100, size, f'<text font-size="3">{length:,.0f} m</text>'))
-    parts.append("</svg>")
-
+    """The whole ``map.html`` page for one hit."""
+    hit, fixes = data.hit, data.fixes
+    payload = page_data(data, options)
+    script, css = leaflet_assets()
+    ws, we = pd.Timestamp(hit["window_start"]), pd.Timestamp(hit["window_end"])
     stops = ",".join(time_colour(f) for f in np.linspace(0, 1, 9))
-    ticks = "".join(f"<span>{esc(fmt_time(t))}</span>" for t in (start, start + (end - start) / 2, end))
-    key = "".join(f"<tr><td>{esc(k.symbol)}</td><td>{esc(k.meaning)}</td></tr>" for k in map_key(options.crs))
+    ticks = "".join(f"<span>{esc(fmt_time(t))}</span>" for t in (ws, ws + (we - ws) / 2, we))
+    key = "".join(f"<tr><td>{esc(k.symbol)}</td><td>{esc(k.meaning)}</td></tr>" for k in map_key(options.crs)
+                  if not k.symbol.startswith(_NOT_ON_THE_PAGE))
     gaps = "; ".join(f"{fmt_time(g.start)} to {fmt_time(g.end)} ({fmt_duration(g.duration_s)})"
                      for g in data.gaps[data.gaps["in_window"]].itertuples()) or "none"
     title = f"{hit['crime_ref']} · {offence_name(hit['offence'])}"
+    thinned = (f"{payload['shown']:,} of the {payload['total']:,} fixes shown are drawn: every fix in the zone, "
+               f"both ends of every gap and the fixes either side of the closest approach; elsewhere a fix recorded "
+               f"less than {THIN_STEP_S:g} s after the last one drawn is left out. The table of points "
+               f"(points.csv) lists every point in the vicinity." if payload["shown"] < payload["total"]
+               else f"All {payload['total']:,} fixes shown are drawn.")
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
             f'<meta name="viewport" content="width=device-width,initial-scale=1">'
-            f"<title>{esc(title)}</title><style>{_STYLE % stops}</style></head><body>"
+            f"<title>{esc(title)}</title><style>{css}</style>"
+            f"<style>{_STYLE % (stops, BASEMAP_STYLE['roads']['label'])}</style></head><body>"
             f"<h1>{esc(title)}</h1>"
-            f"<p>Window (with padding): {esc(fmt_time(hit['window_start']))} to {esc(fmt_time(hit['window_end']))}"
-            f"</p><p>Subject {esc(hit['subject_id'])} · {esc(hit['presence'])} · closest approach "
+            f"<p>Window (with padding): {esc(fmt_time(ws))} to {esc(fmt_time(we))}</p>"
+            f"<p>Subject {esc(hit['subject_id'])} · {esc(hit['presence'])} · closest approach "
             f"{esc(fmt_m(hit['min_distance_m']))} at {esc(fmt_time(hit['closest_time']))} · gaps during the "
             f"window: {esc(gaps)}</p>"
-            f'<div id="wrap">{"".join(parts)}<div id="north">▲<br>N<br><small>grid north</small></div>'
-            f'<div id="side"><div><button id="zin">Zoom in</button><button id="zout">Zoom out</button>'
-            f'<button id="zhome">Reset</button></div><div id="info">Hover a point for its time, accuracy and '
-            f'speed. Wheel to zoom, drag to pan.</div>'
-            f"<p>Time of fix, UK local time ({esc(zone_names(fixes['timestamp']))}):</p>"
+            f'<div id="wrap"><div id="map"></div><div id="side">'
+            f'<p><button id="zhome">Zone view</button> <button id="zall">Whole vicinity</button></p>'
+            f'<div id="info">Hover a fix for its time, source, accuracy, speed and quality. Wheel or +/- to zoom, '
+            f"drag to pan; switch layers at the top right.</div>"
+            f"<p>Time of fix in the window, UK local time ({esc(zone_names(fixes['timestamp']))}); fixes outside "
+            f"the window are hollow grey:</p>"
             f'<div class="bar"></div><div class="ticks">{ticks}</div>'
-            f"<p>Grid: {esc(options.crs)} metres.</p><table>{key}</table></div></div>"
-            f"<script>{_SCRIPT}</script></body></html>\n")
-
-
-def _grid(extent: tuple[float, float, float, float], view: tuple[float, float, float, float], sx,
-          sy) -> list[str]:
-    """Grid lines over ``extent`` every round number of metres, labelled along the left and bottom edges of the
-    first ``view``."""
-    xmin, xmax, ymin, ymax = extent
-    view_span = view[1] - view[0]
-    step = nice_length(view_span)
-    size = view_span / 110
-    out = ['<g stroke="#ddd" stroke-width="0.7" vector-effect="non-scaling-stroke">']
-    labels = []
-    for e in np.arange(np.ceil(xmin / step) * step, xmax, step):
-        out.append(f'<line x1="{_num(sx(e))}" y1="{_num(sy(ymax))}" x2="{_num(sx(e))}" y2="{_num(sy(ymin))}" '
-                   f'vector-effect="non-scaling-stroke"/>')
-        labels.append((sx(e), sy(view[2]), f"E {e:,.0f}"))
-    for n in np.arange(np.ceil(ymin / step) * step, ymax, step):
-        out.append(f'<line x1="{_num(sx(xmin))}" y1="{_num(sy(n))}" x2="{_num(sx(xmax))}" y2="{_num(sy(n))}" '
-                   f'vector-effect="non-scaling-stroke"/>')
-        labels.append((sx(view[0]), sy(n), f"N {n:,.0f}"))
-    out.append("</g>")
-    out += [_placed(lx, ly, size, f'<text x="0.5" y="-0.5" font-size="2.2" fill="#777">{text}</text>')
-            for lx, ly, text in labels]
-    return out
+            f"<p>Grid: {esc(options.crs)} metres; the scale bar is in grid metres.</p>"
+            f"<p>{esc(thinned)}</p><table>{key}</table></div></div>"
+            f'<script type="application/json" id="data">{_json_for_script(payload)}</script>'
+            f"<script>{script}</script><script>{_SCRIPT}</script></body></html>\n")
 
 
 def write_map_html(data: PackData, path: Path, options: EvidenceOptions) -> Path:

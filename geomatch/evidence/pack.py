@@ -6,6 +6,7 @@ differs between runs).
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -21,11 +22,13 @@ from tqdm.auto import tqdm
 from geomatch.match.config import MatchConfig
 from geomatch.core.errors import InputError
 from geomatch.core.quarantine import Validated, accepted_in_one_crs
+from geomatch.evidence.basemap import basemap_paths, check_basemap
 from geomatch.evidence.context import EvidenceOptions, pack_data, trail_slices
 from geomatch.evidence.document import write_docx, write_pdf
 from geomatch.evidence.htmlmap import write_map_html
 from geomatch.evidence.index import write_index
 from geomatch.evidence.naming import safe_folder_name
+from geomatch.evidence.outputs import remove_earlier_run
 from geomatch.evidence.points import write_points
 from geomatch.evidence.statement import Exhibits, build_statement
 from geomatch.evidence.staticmap import draw_map
@@ -114,7 +117,9 @@ def make_pack(job: PackJob) -> Path:
 
 
 def _jobs(hits: pd.DataFrame, trails: pd.DataFrame, crimes: pd.DataFrame, out_dir: Path, config: MatchConfig,
-          options: EvidenceOptions, inputs: tuple[Mapping[str, Any], ...]) -> Iterator[PackJob]:
+          options: EvidenceOptions, inputs: tuple[Mapping[str, Any], ...],
+          hit_inputs: Mapping[str, tuple[Mapping[str, Any], ...]] | None = None,
+          extra_inputs: tuple[Mapping[str, Any], ...] = ()) -> Iterator[PackJob]:
     by_ref = crimes.set_index(crimes["crime_ref"].astype(str), drop=False)
     missing = sorted(set(hits["crime_ref"].astype(str)) - set(by_ref.index))
     if missing:
@@ -123,8 +128,9 @@ def _jobs(hits: pd.DataFrame, trails: pd.DataFrame, crimes: pd.DataFrame, out_di
     for hit, fixes in zip(hits.to_dict("records"), trail_slices(hits, trails, options.context_s)):
         if fixes.empty:
             raise InputError(f"no fixes of subject {hit['subject_id']!r} around hit {hit['hit_id']} in the trails")
+        entries = inputs if hit_inputs is None else tuple(hit_inputs[str(hit["hit_id"])]) + extra_inputs
         yield PackJob(hit, by_ref.loc[str(hit["crime_ref"])].to_dict(), fixes,
-                      out_dir / pack_folder(hit["hit_id"]), config, options, inputs)
+                      out_dir / pack_folder(hit["hit_id"]), config, options, entries)
 
 
 def _check_same_crimes(hits: pd.DataFrame, by_ref: pd.DataFrame) -> None:
@@ -146,7 +152,8 @@ def _check_same_crimes(hits: pd.DataFrame, by_ref: pd.DataFrame) -> None:
 def make_packs(hits: pd.DataFrame, trails: Validated | pd.DataFrame, crimes: Validated | pd.DataFrame,
                out_dir: Path | str, *,
                config: MatchConfig | None = None, options: EvidenceOptions | None = None,
-               inputs: Sequence[Path] = (), workers: int = 1, progress: bool = False) -> EvidenceRun:
+               inputs: Sequence[Path] = (), workers: int = 1, progress: bool = False,
+               hit_inputs: Mapping[str, Sequence[Mapping[str, Any]]] | None = None) -> EvidenceRun:
     """Make a pack per hit in ``out_dir/<hit id>/``, then ``out_dir/index.html`` and ``out_dir/manifest.json``.
 
     Args:
@@ -159,6 +166,8 @@ def make_packs(hits: pd.DataFrame, trails: Validated | pd.DataFrame, crimes: Val
         config: the matching parameters the hits were made with (the gap length).
         options: drawing options.
         inputs: the input files, hashed into every manifest.
+        hit_inputs: instead of ``inputs``, per hit id the manifest entries of the files it was matched from
+            (packs made from the store, :mod:`geomatch.evidence.stored`; the files need not exist here).
         workers: processes drawing packs (1 draws in this process).
         progress: show a progress bar.
 
@@ -176,9 +185,16 @@ def make_packs(hits: pd.DataFrame, trails: Validated | pd.DataFrame, crimes: Val
     options = replace(options, crs=options.crs or crs)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    input_paths = [Path(p) for p in inputs] + ([Path(options.basemap)] if options.basemap else [])
+    input_paths = [Path(p) for p in inputs] + list(check_basemap(basemap_paths(options.basemap)))
     entries = tuple(file_entry(p) for p in input_paths)
-    jobs = _jobs(hits.reset_index(drop=True), trails, crimes, out_dir, config, options, entries)
+    basemap_entries = entries[len(inputs):]
+    if hit_inputs is not None:  # the run manifest lists every hit's input files once, then the basemap
+        hit_inputs = {str(k): tuple(dict(e) for e in v) for k, v in hit_inputs.items()}
+        entries = tuple({json.dumps(e, sort_keys=True): e for hit in hits["hit_id"].astype(str)
+                         for e in hit_inputs[hit]}.values()) + basemap_entries
+    remove_earlier_run(out_dir)  # the folder holds this run's packs only (geomatch.evidence.outputs)
+    jobs = _jobs(hits.reset_index(drop=True), trails, crimes, out_dir, config, options, entries, hit_inputs,
+                 basemap_entries)
     bar = tqdm(total=len(hits), desc="evidence packs", unit="pack", disable=None if progress else True,
                leave=False)
     folders: list[Path] = []

@@ -24,6 +24,7 @@ from matplotlib.ticker import FuncFormatter
 from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
 
 from geomatch.core.errors import InputError
+from geomatch.evidence.basemap import draw_basemap
 from geomatch.evidence.context import EvidenceOptions, PackData
 from geomatch.evidence.style import CMAP, SOURCE_MARKERS, marker_for, save_png
 from geomatch.evidence.text import fmt_duration, fmt_m, fmt_time, mpl_text, offence_name, time_ticks, zone_names
@@ -104,8 +105,7 @@ def draw_map(data: PackData, path: Path, options: EvidenceOptions) -> Path:
     ax = fig.add_axes((0.1, 0.19, 0.86, 0.71))
     extent = focus_extent(data)
     _set_view(ax, extent)
-    if options.basemap is not None:
-        _draw_basemap(ax, options.basemap, options.crs, extent)
+    draw_basemap(ax, options, extent)
     if options.tiles:
         _draw_tiles(ax, options.tiles, options.crs)
     fixes = data.fixes
@@ -259,27 +259,6 @@ def _legend_handles(radius: float, fixes: pd.DataFrame) -> list[Line2D]:
                 Line2D([], [], color="0.3", lw=1.1, marker=">", ms=5, label="Between fixes, direction"),
                 Line2D([], [], color="black", lw=1.3, ls=(0, (5, 3)), label="Gap in trail (no fixes)")]
     return handles
-
-
-def _draw_basemap(ax, path: Path, crs: str, extent: Extent) -> None:
-    """Draw a local vector file (roads, buildings) under the trail, reprojected and cut to the view."""
-    import geopandas as gpd
-
-    try:
-        layer = gpd.read_file(path)
-    except Exception as error:  # noqa: BLE001 - any reader failure is bad input
-        raise InputError(f"the basemap could not be read ({error})", file=str(path)) from error
-    if layer.crs is not None:
-        layer = layer.to_crs(crs)
-    layer = layer.cx[extent[0]:extent[1], extent[2]:extent[3]]
-    if layer.empty:
-        return
-    polygons = layer[layer.geom_type.isin(["Polygon", "MultiPolygon"])]
-    lines = layer[~layer.index.isin(polygons.index)]
-    if not polygons.empty:
-        polygons.plot(ax=ax, facecolor="0.9", edgecolor="0.75", lw=0.4, zorder=0.5)
-    if not lines.empty:
-        lines.plot(ax=ax, color="0.7", lw=1.0, zorder=0.6)
 
 
 def _draw_tiles(ax, url: str, crs: str) -> None:

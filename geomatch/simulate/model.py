@@ -1,9 +1,13 @@
 """What the world generator returns: the world's tables and the truth behind them."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import pandas as pd
+
+if TYPE_CHECKING:
+    from geomatch.simulate.town import Town
 
 
 @dataclass(frozen=True)
@@ -25,9 +29,11 @@ class Truth:
 @dataclass(frozen=True)
 class World:
     """Trails (one row per fix, sorted by subject and time), crimes (the table format, sorted by crime_ref),
-    the same crimes in the MoJ request format (those with an MoJ code), and the truth."""
+    the same crimes in the MoJ request format (those with an MoJ code), the truth, and the town (streets and
+    addresses; written as the basemap)."""
 
     trails: pd.DataFrame
     crimes: pd.DataFrame
     crimes_moj: pd.DataFrame
     truth: Truth
+    town: Town | None = field(default=None, compare=False, repr=False)

@@ -83,7 +83,7 @@ def simulate_world(n_subjects: int = 36, days: int = 7, seed: int = 1, start: st
     log.info("simulated %d subjects, %d crimes; drawing fixes", n_subjects, len(drafts))
     trails = make_trails(fix_rng, plans, drafts, t_start, t_end, fix_interval_s, progress=progress)
     crimes, truth = crime_tables(text_rng, geo_rng, drafts, plans, first.year)
-    return World(trails, crimes, moj_table(text_rng, crimes, truth.windows), truth)
+    return World(trails, crimes, moj_table(text_rng, crimes, truth.windows), truth, town)
 
 
 def plant_crimes(rng: np.random.Generator, town: Town, plans: list[Plan], days: list[date], t_start: float,
@@ -289,7 +289,8 @@ def moj_table(rng: np.random.Generator, crimes: pd.DataFrame, windows: pd.DataFr
 
 def write_world(world: World, out_dir: str | Path, *, trails_format: str = "parquet",
                 dirty: bool = False) -> list[Path]:
-    """Write ``trails.parquet`` (or ``trails.csv``), ``crimes.csv``, ``crimes_moj.csv`` (no header) and
+    """Write ``trails.parquet`` (or ``trails.csv``), ``crimes.csv``, ``crimes_moj.csv`` (no header),
+    ``basemap.gpkg`` (the town's named streets and buildings, when the world has its town) and
     ``truth/{committed,scenarios,subjects,windows}.csv``; with ``dirty`` also plant a few bad rows for the
     quarantine and list them in ``truth/dirty.csv``. Returns the paths written."""
     if trails_format not in ("parquet", "csv"):
@@ -307,6 +308,10 @@ def write_world(world: World, out_dir: str | Path, *, trails_format: str = "parq
              "subjects": world.truth.subjects, "windows": world.truth.windows}
     if dirty:
         truth["dirty"] = dirty_rows
+    if world.town is not None:
+        from geomatch.simulate.streets import write_town_basemap
+
+        paths.append(write_town_basemap(world.town, out / "basemap.gpkg"))
     for name, frame in truth.items():
         paths.append(out / "truth" / f"{name}.csv")
         _write_csv(frame, paths[-1])

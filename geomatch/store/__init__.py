@@ -16,6 +16,8 @@ _EXPORTS = {
     "DB_ENV_VAR": "geomatch.store.engine", "DEFAULT_DB_URL": "geomatch.store.engine",
     "get_engine": "geomatch.store.engine", "resolve_db_url": "geomatch.store.engine",
     "shown_url": "geomatch.store.engine",
+    "PackSources": "geomatch.store.packs", "keep_pack_sources": "geomatch.store.packs",
+    "load_pack_sources": "geomatch.store.packs",
     "RecordSummary": "geomatch.store.records", "record_run": "geomatch.store.records",
     "HitRecord": "geomatch.store.review", "ReviewEvent": "geomatch.store.review",
     "add_review": "geomatch.store.review", "get_hit": "geomatch.store.review", "list_hits": "geomatch.store.review",

@@ -22,6 +22,7 @@ from geomatch.core.version import __version__
 from geomatch.core.errors import InputError
 from geomatch.core.manifest import to_jsonable
 from geomatch.store.engine import get_engine, write_transaction
+from geomatch.store.packs import PackSources, keep_pack_sources
 from geomatch.store.schema import crime_versions, crimes, hits, runs
 
 HIT_REQUIRED = ("hit_id", "subject_id", "crime_ref", "offence")
@@ -46,10 +47,12 @@ class RecordSummary:
     crimes_new: int
     crimes_changed: int
     crimes_unchanged: int
+    pack_sources_kept: int = 0  # hits whose pack sources were kept (``record_run(pack_sources=...)``)
 
 
 def record_run(db_url: str | None, hits_frame: pd.DataFrame, crimes_frame: pd.DataFrame,
-               manifest: dict | None = None, *, received_at: datetime | None = None) -> RecordSummary:
+               manifest: dict | None = None, *, received_at: datetime | None = None,
+               pack_sources: PackSources | None = None) -> RecordSummary:
     """Store one matching run's crimes and hits (one transaction; the schema is created on first use).
 
     Args:
@@ -61,6 +64,8 @@ def record_run(db_url: str | None, hits_frame: pd.DataFrame, crimes_frame: pd.Da
         manifest: the run manifest, stored as JSON with the run.
         received_at: when the hits were received (timezone-aware; default now). Only for importing hits
             received earlier, such as a backlog kept by hand; never in the future.
+        pack_sources: the rows each hit's evidence pack is drawn from, kept in the same transaction so packs can
+            be made later from the store (:mod:`geomatch.store.packs`).
     """
     hit_rows = _records(hits_frame, HIT_REQUIRED, "hits")
     crime_rows = _records(crimes_frame, CRIME_REQUIRED, "crimes")
@@ -78,7 +83,8 @@ def record_run(db_url: str | None, hits_frame: pd.DataFrame, crimes_frame: pd.Da
         crime_counts = _record_crimes(conn, crime_rows, run_id, received)
         _check_crimes_known(conn, hit_rows, {row["crime_ref"] for row in crime_rows})
         hit_counts = _record_hits(conn, hit_rows, run_id, received)
-    return RecordSummary(run_id, *hit_counts, *crime_counts)
+        kept = 0 if pack_sources is None else keep_pack_sources(conn, run_id, pack_sources)
+    return RecordSummary(run_id, *hit_counts, *crime_counts, kept)
 
 
 def _records(frame: pd.DataFrame, required: Iterable[str], what: str) -> list[dict[str, Any]]:

@@ -118,3 +118,29 @@ chain_head = sa.Table(
     sa.Column("hash", sa.String(64), nullable=False),
     sa.CheckConstraint("id = 1", name="ck_chain_head_single_row"),
 )
+
+# Pack sources (migration 0003): what each hit's evidence pack is drawn from, so packs can be made from the store.
+pack_runs = sa.Table(
+    "pack_runs", metadata,
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.run_id"), primary_key=True, autoincrement=False),
+    sa.Column("crs", sa.String(64), nullable=False),  # the metric CRS of the fixes' and crimes' x/y
+    sa.Column("context_s", sa.Float, nullable=False),  # trail kept either side of each padded window (s)
+    sa.Column("config", sa.Text, nullable=False),  # the MatchConfig as JSON
+    sa.Column("inputs", sa.Text, nullable=False),  # manifest entries (path, sha256, bytes) of the input files
+    sa.Column("hits", sa.LargeBinary, nullable=False),  # Parquet: the run's hits as matched (and scored)
+    sa.Column("crimes", sa.LargeBinary, nullable=False),  # Parquet: their crimes as loaded, in the CRS
+)
+
+pack_fixes = sa.Table(
+    "pack_fixes", metadata,
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("pack_runs.run_id"), primary_key=True, autoincrement=False),
+    sa.Column("subject_id", sa.String(128), primary_key=True),
+    sa.Column("n_fixes", sa.Integer, nullable=False),
+    sa.Column("fixes", sa.LargeBinary, nullable=False),  # Parquet: the subject's fixes that the run's packs need
+)
+
+pack_sources = sa.Table(
+    "pack_sources", metadata,
+    sa.Column("hit_id", sa.String(64), sa.ForeignKey("hits.hit_id"), primary_key=True),
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("pack_runs.run_id"), nullable=False, index=True),  # latest
+)

@@ -229,8 +229,8 @@ def test_written_files_and_dirty_rows_reach_the_quarantine(world, tmp_path):
     from geomatch.ingest.trails import load_trails
 
     paths = write_world(world, tmp_path, dirty=True)
-    assert {p.name for p in paths} == {"trails.parquet", "crimes.csv", "crimes_moj.csv", "committed.csv",
-                                       "scenarios.csv", "subjects.csv", "windows.csv", "dirty.csv"}
+    assert {p.name for p in paths} == {"trails.parquet", "crimes.csv", "crimes_moj.csv", "basemap.gpkg",
+                                       "committed.csv", "scenarios.csv", "subjects.csv", "windows.csv", "dirty.csv"}
     stored = pd.read_parquet(tmp_path / "trails.parquet")
     assert str(stored["timestamp"].dtype) == "datetime64[ns, UTC]" and stored["timestamp"].isna().sum() == 1
     dirty = pd.read_csv(tmp_path / "truth" / "dirty.csv")
