@@ -23,7 +23,9 @@ class FriendlyGroup(click.Group):
         try:
             return super().invoke(ctx)
         except InputError as error:
-            click.echo(f"error: {error.sentence()}", err=True)
+            from geomatch.core.safe import terminal_text
+
+            click.echo(f"error: {terminal_text(error.sentence())}", err=True)
             ctx.exit(2)
 
 
@@ -55,6 +57,21 @@ def _parse_column_map(pairs: tuple[str, ...]) -> dict[str, str]:
             raise click.BadParameter(f"expected THEIRS=OURS, got {pair!r}")
         mapping[theirs.strip()] = ours.strip()
     return mapping
+
+
+_key_option = click.option(
+    "--key-file", type=click.Path(path_type=Path),
+    help="Audit key (HMAC) kept outside the database: review events and hit seals are keyed with it, so a forged "
+         "chain does not verify (default: $GEOMATCH_AUDIT_KEY, or the file named by $GEOMATCH_AUDIT_KEY_FILE).")
+
+
+def _audit_key(key_file: Path | None):
+    """A context in which the store uses the key in ``key_file`` (without one: the environment's, if any)."""
+    import contextlib
+
+    from geomatch.store.keys import load_key_file, using_key
+
+    return using_key(load_key_file(key_file)) if key_file is not None else contextlib.nullcontext()
 
 
 def _reading_options(command):
@@ -93,6 +110,7 @@ def _reading_options(command):
 @click.option("--radius-m", type=float, help="One match radius (m) for every offence.")
 @click.option("--pad-min", type=float, help="One time padding (min) either side of every window.")
 @click.option("--db", "db_url", metavar="URL", help="Also record the run's crimes and hits in this review store.")
+@_key_option
 @click.option("--evidence", is_flag=True, help="Also make an evidence pack per hit in OUT/evidence/.")
 @click.option("--evidence-workers", type=click.IntRange(min=1), default=1, show_default=True,
               help="Processes making evidence packs.")
@@ -109,7 +127,7 @@ def _reading_options(command):
               help="Fitted score model (default: the one next to a SQLite --db, if any); used only if better.")
 def match(trails_path: str, crimes_path: Path, out_dir: Path, reading: dict, config_path: Path | None,
           radius_m: float | None, pad_min: float | None, evidence: bool, evidence_workers: int,
-          evidence_top: int | None, db_url: str | None, engine: str, scheduler: str | None,
+          evidence_top: int | None, db_url: str | None, key_file: Path | None, engine: str, scheduler: str | None,
           workers: int, no_score: bool, score_config: Path | None, score_model: Path | None) -> None:
     """Match trails against crimes, score the hits, and write hits, quarantine and a manifest to OUT."""
     from geomatch.match.config import MatchConfig
@@ -131,9 +149,10 @@ def match(trails_path: str, crimes_path: Path, out_dir: Path, reading: dict, con
 
             logging.getLogger("distributed").setLevel(logging.WARNING)
         dask = DaskOptions(scheduler=scheduler, workers=workers)
-    job = match_evidence_store(inputs, out_dir, config, scorer=scorer, evidence_top=evidence_top,
-                               evidence_workers=evidence_workers if evidence else None, db_url=db_url, dask=dask,
-                               progress=True)
+    with _audit_key(key_file):
+        job = match_evidence_store(inputs, out_dir, config, scorer=scorer, evidence_top=evidence_top,
+                                   evidence_workers=evidence_workers if evidence else None, db_url=db_url,
+                                   dask=dask, progress=True)
     if scorer is not None:
         click.echo(f"  score: {_scorer_line(scorer)}")
     click.echo(format_summary(job.run))
@@ -258,12 +277,15 @@ def hits_show(hit_id: str, db_url: str | None) -> None:
 @click.option("--by", "by", required=True, help="Who reviewed (name or collar number).")
 @click.option("--note", default="", help="Free text.")
 @_db_option
-def review(hit_id: str, outcome: str, by: str, note: str, db_url: str | None) -> None:
+@_key_option
+def review(hit_id: str, outcome: str, by: str, note: str, db_url: str | None, key_file: Path | None) -> None:
     """Record a review of a hit (appended to the hash-chained event log)."""
     from geomatch.store import add_review
     from geomatch.store.text import format_event
 
-    click.echo(format_event(add_review(db_url, hit_id, outcome=outcome, by=by, note=note)))
+    with _audit_key(key_file):
+        event = add_review(db_url, hit_id, outcome=outcome, by=by, note=note)
+    click.echo(format_event(event))
 
 
 @geomatch.group(cls=FriendlyGroup, invoke_without_command=True)
@@ -273,8 +295,9 @@ def review(hit_id: str, outcome: str, by: str, note: str, db_url: str | None) ->
               help="Agreed time from receiving a hit to its first review, in days.")
 @click.option("--as-of", help="Outcomes as of this UK local time, e.g. '2026-11-05 09:00' (default: now).")
 @_db_option
+@_key_option
 @click.pass_context
-def audit(ctx, month, out_path, review_days, as_of, db_url) -> None:
+def audit(ctx, month, out_path, review_days, as_of, db_url, key_file) -> None:
     """MoJ monthly audit of the hits received in a month (or: geomatch audit verify)."""
     if ctx.invoked_subcommand is not None:
         return
@@ -283,7 +306,8 @@ def audit(ctx, month, out_path, review_days, as_of, db_url) -> None:
     from geomatch.store import build_audit, write_audit
     from geomatch.store.audit import parse_as_of
 
-    report = build_audit(db_url, month, review_days=review_days, as_of=parse_as_of(as_of) if as_of else None)
+    with _audit_key(key_file):
+        report = build_audit(db_url, month, review_days=review_days, as_of=parse_as_of(as_of) if as_of else None)
     write_audit(report, out_path)
     for measure, value in report.summary:
         click.echo(f"{measure}: {value}")
@@ -292,15 +316,21 @@ def audit(ctx, month, out_path, review_days, as_of, db_url) -> None:
 
 @audit.command()
 @_db_option
+@_key_option
 @click.pass_context
-def verify(ctx, db_url: str | None) -> None:
-    """Recompute the review events' hash chain: exit 0 when intact, 1 naming the first broken event."""
+def verify(ctx, db_url: str | None, key_file: Path | None) -> None:
+    """Recompute the review events' hash chain and check every hit row against its recorded content and the
+    newest seal: exit 0 when intact, 1 naming the first broken event and the hits at fault."""
     from geomatch.store import verify_chain
-    from geomatch.store.text import format_chain
+    from geomatch.store.seal import verify_hits
+    from geomatch.store.text import format_chain, format_hits_check
 
-    report = verify_chain(db_url or ctx.parent.params["db_url"])
-    click.echo(format_chain(report))
-    ctx.exit(0 if report.ok else 1)
+    db_url = db_url or ctx.parent.params["db_url"]
+    with _audit_key(key_file or ctx.parent.params["key_file"]):
+        chain, hit_rows = verify_chain(db_url), verify_hits(db_url)
+    click.echo(format_chain(chain))
+    click.echo(format_hits_check(hit_rows))
+    ctx.exit(0 if chain.ok and hit_rows.ok else 1)
 
 
 @geomatch.group(cls=FriendlyGroup, invoke_without_command=True)
@@ -319,6 +349,7 @@ def score(ctx, hits_path, trails_path, crimes_path, out_dir, config_path, model_
         return
     if hits_path is None or trails_path is None:
         raise click.UsageError("give --hits DIR/hits.parquet and --trails FILE, or the subcommand fit")
+    from geomatch.core.safe import terminal_text
     from geomatch.scoring.job import rescore
 
     scorer = _scorer(config_path, model_path)
@@ -326,7 +357,8 @@ def score(ctx, hits_path, trails_path, crimes_path, out_dir, config_path, model_
     top = run.hits.sort_values(["score", "hit_id"], ascending=[False, True]).head(5)
     click.echo(f"scored {len(run.hits):,} hits with the {_scorer_line(scorer)}; highest:")
     for row in top.itertuples(index=False):
-        click.echo(f"  {row.score:5.1f}  {row.hit_id}  {row.subject_id} / {row.crime_ref}: {row.reasons}")
+        click.echo(terminal_text(f"  {row.score:5.1f}  {row.hit_id}  {row.subject_id} / {row.crime_ref}: "
+                                 f"{row.reasons}"))
     click.echo(f"results: {run.manifest.parent}/hits.csv, hits.parquet, manifest.json")
 
 
@@ -406,16 +438,17 @@ def evidence(hits_path, trails_path, crimes_path, out_dir, basemap, tiles, worke
 @click.pass_context
 def verify_outputs(ctx, directory: Path) -> None:
     """Check every file listed in DIRECTORY's manifest.json files (and its subfolders'): exit 0 when all match,
-    1 naming each changed or missing file."""
+    1 naming each changed, missing or unlisted file."""
     from geomatch.core.manifest import verify_tree
+    from geomatch.core.safe import terminal_text
 
     manifests, problems = verify_tree(directory)
     if manifests == 0:
         raise InputError("no manifest.json in this folder or below", file=str(directory))
     for problem in problems:
-        click.echo(f"{problem.problem}: {problem.path}")
-    click.echo(f"{manifests:,} manifest(s): " + (f"{len(problems):,} file(s) changed or missing" if problems
-                                                  else "every file matches"))
+        click.echo(f"{problem.problem}: {terminal_text(problem.path)}")
+    click.echo(f"{manifests:,} manifest(s): " + (f"{len(problems):,} file(s) changed, missing or not listed"
+                                                  if problems else "every file matches"))
     ctx.exit(1 if problems else 0)
 
 

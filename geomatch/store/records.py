@@ -23,6 +23,7 @@ from geomatch.core.errors import InputError
 from geomatch.core.manifest import to_jsonable
 from geomatch.store.engine import get_engine, write_transaction
 from geomatch.store.schema import crime_versions, crimes, hits, runs
+from geomatch.store.seal import seal_hits
 
 HIT_REQUIRED = ("hit_id", "subject_id", "crime_ref", "offence")
 CRIME_REQUIRED = ("crime_ref", "offence")
@@ -61,6 +62,9 @@ def record_run(db_url: str | None, hits_frame: pd.DataFrame, crimes_frame: pd.Da
         manifest: the run manifest, stored as JSON with the run.
         received_at: when the hits were received (timezone-aware; default now). Only for importing hits
             received earlier, such as a backlog kept by hand; never in the future.
+
+    The run ends by sealing the stored hits (:func:`geomatch.store.seal.seal_hits`), keyed when an audit key is
+    in force.
     """
     hit_rows = _records(hits_frame, HIT_REQUIRED, "hits")
     crime_rows = _records(crimes_frame, CRIME_REQUIRED, "crimes")
@@ -78,6 +82,7 @@ def record_run(db_url: str | None, hits_frame: pd.DataFrame, crimes_frame: pd.Da
         crime_counts = _record_crimes(conn, crime_rows, run_id, received)
         _check_crimes_known(conn, hit_rows, {row["crime_ref"] for row in crime_rows})
         hit_counts = _record_hits(conn, hit_rows, run_id, received)
+        seal_hits(conn, run_id)
     return RecordSummary(run_id, *hit_counts, *crime_counts)
 
 
