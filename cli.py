@@ -136,7 +136,12 @@ def match(trails_path: str, crimes_path: Path, out_dir: Path, reading: dict, con
 
     config = MatchConfig.from_toml(config_path) if config_path else MatchConfig()
     if radius_m is not None or pad_min is not None:
-        config = config.with_uniform_rule(radius_m, pad_min * 60.0 if pad_min is not None else None)
+        try:
+            config = config.with_uniform_rule(radius_m, pad_min * 60.0 if pad_min is not None else None)
+        except InputError as error:  # name the option given, not the config field it fills
+            given = " ".join(f"{name} {value:g}" for name, value in (("--radius-m", radius_m), ("--pad-min", pad_min))
+                             if value is not None)
+            raise InputError(f"{given} makes no sense for matching: {error.message}") from None
     inputs = MatchInputs(trails=trails_path if engine == "dask" else Path(trails_path), crimes=crimes_path,
                          **reading)
     scorer = None if no_score else _scorer(score_config, score_model, db_url)

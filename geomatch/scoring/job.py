@@ -10,7 +10,6 @@ import pandas as pd
 
 from geomatch.match.config import MatchConfig
 from geomatch.ingest.crimes import load_crimes
-from geomatch.core.errors import InputError
 from geomatch.core.manifest import MANIFEST_NAME, sha256_file, write_manifest
 from geomatch.match.output import read_hits, write_hits
 from geomatch.scoring.scorer import Scorer
@@ -46,10 +45,7 @@ def rescore(hits_path: Path | str, trails_path: Path | str, out_dir: Path | str 
     scorer = scorer or Scorer()
     previous_manifest = hits_path.parent / MANIFEST_NAME
     before = json.loads(previous_manifest.read_text(encoding="utf-8")) if previous_manifest.is_file() else None
-    try:
-        hits = read_hits(hits_path)
-    except (OSError, ValueError) as error:
-        raise InputError(f"the hits file could not be read ({error})", file=str(hits_path)) from error
+    hits = read_hits(hits_path)  # one sentence naming the file when it is not a hits file
     hits_sha = sha256_file(hits_path)
     match_config = match_config or MatchConfig()
     trails = load_trails(trails_path)  # the same trails choose the same metric CRS as at match time

@@ -87,20 +87,20 @@ def format_event(event: ReviewEvent) -> str:
             f"at {_value(event.at)}")
 
 
-def _protection(n_keyed: int, key_id: str | None) -> str:
-    """What a verification with or without a key proves, in words."""
-    if key_id is not None and n_keyed:
+def _protection(key_id: str | None) -> str:
+    """What an intact check proves: with the key the chain was keyed with, or without one."""
+    if key_id is not None:
         return f"keyed with audit key {key_id}: a forger without the key cannot rewrite it"
-    return ("no audit key: this detects accidental edits, not a forger with write access to the database "
-            "(see --key-file)")
+    return "no audit key: this detects accidental edits, not a forger with write access to the database (--key-file)"
 
 
 def format_chain(report: ChainReport) -> str:
     """The result of :func:`geomatch.store.verify_chain` in one or two lines."""
     if report.ok:
-        keyed = f", {report.n_keyed:,} keyed" if report.n_keyed else ""
-        return (f"review chain intact: {report.n_events:,} events{keyed}, head {report.head_hash} "
-                f"({_protection(report.n_keyed, report.key_id)})")
+        events = f"{report.n_events:,} event{'' if report.n_events == 1 else 's'}"
+        keyed = f" ({report.n_keyed:,} keyed)" if report.n_keyed else ""
+        return (f"review chain intact: {events}{keyed}, head {report.head_hash}; "
+                f"{_protection(report.key_id if report.n_keyed else None)}")
     hit = f" (hit {terminal_text(report.broken_hit_id)})" if report.broken_hit_id else ""
     return (f"review chain BROKEN at event {report.broken_seq}{hit}: {report.problem}\n"
             f"last intact event: {report.head_seq} ({report.head_hash})")
@@ -108,11 +108,12 @@ def format_chain(report: ChainReport) -> str:
 
 def format_hits_check(report: HitsReport) -> str:
     """The result of :func:`geomatch.store.seal.verify_hits`: one line, then one per problem."""
+    hits = f"{report.n_hits:,} hit{'' if report.n_hits == 1 else 's'}"
+    if not report.ok:
+        lines = [f"hit rows BROKEN: {len(report.problems):,} problem(s) in {hits}"]
+        return "\n".join(lines + [f"  {terminal_text(problem)}" for problem in report.problems])
     if report.sealed_run is None:
-        cover = "no run has sealed them (recorded before seals): deletions and rewritten hashes go unseen"
-    else:
-        cover = f"sealed by run {report.sealed_run}, {_protection(int(report.keyed), report.key_id)}"
-    if report.ok:
-        return f"hit rows intact: {report.n_hits:,} hits agree with their recorded content; {cover}"
-    lines = [f"hit rows BROKEN: {len(report.problems):,} problem(s) in {report.n_hits:,} hits ({cover})"]
-    return "\n".join(lines + [f"  {terminal_text(problem)}" for problem in report.problems])
+        return (f"hit rows intact: {hits} agree with their recorded content; no run has sealed them (recorded "
+                "before seals), so deleted hits and rewritten hashes go unseen until the next run is recorded")
+    return (f"hit rows intact: {hits} agree with their recorded content and run {report.sealed_run}'s seal; "
+            f"{_protection(report.key_id if report.keyed else None)}")
