@@ -17,16 +17,29 @@ from geomatch.store.outcomes import OUTCOMES
 
 
 class FriendlyGroup(click.Group):
-    """A click group whose commands all report bad input as one sentence with exit code 2."""
+    """A click group whose commands all report bad input as one sentence with exit code 2: an
+    :class:`InputError`, an option value click refuses, or a file the system cannot read or write (a folder
+    where a file is expected, a file where a folder is, no permission, a full disk)."""
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except InputError as error:
-            from geomatch.core.safe import terminal_text
+            self._fail(ctx, error.sentence())
+        except click.BadParameter as error:
+            self._fail(ctx, error.format_message())
+        except OSError as error:
+            if error.filename is None:
+                raise
+            reason = error.strerror or type(error).__name__
+            self._fail(ctx, InputError(f"{reason[0].lower()}{reason[1:]}", file=str(error.filename)).sentence())
 
-            click.echo(f"error: {terminal_text(error.sentence())}", err=True)
-            ctx.exit(2)
+    @staticmethod
+    def _fail(ctx, sentence: str) -> None:
+        from geomatch.core.safe import terminal_text
+
+        click.echo(f"error: {terminal_text(sentence)}", err=True)
+        ctx.exit(2)
 
 
 @click.group(cls=FriendlyGroup)
@@ -104,7 +117,8 @@ def _reading_options(command):
                    "Parquet dataset (folder or fsspec URL, see geomatch partition).")
 @click.option("--crimes", "crimes_path", required=True, type=click.Path(path_type=Path),
               help="Crime records: a table, or the MoJ crime-mapping request CSV.")
-@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Output folder.")
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False),
+              help="Output folder.")
 @_reading_options
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="MatchConfig TOML file.")
 @click.option("--radius-m", type=float, help="One match radius (m) for every offence.")
@@ -173,7 +187,7 @@ def match(trails_path: str, crimes_path: Path, out_dir: Path, reading: dict, con
 
 
 @geomatch.command("simulate")
-@click.argument("out_dir", type=click.Path(path_type=Path))
+@click.argument("out_dir", type=click.Path(path_type=Path, file_okay=False))
 @click.option("--subjects", type=click.IntRange(min=1), default=36, show_default=True, help="Tagged subjects.")
 @click.option("--days", type=click.IntRange(min=1), default=7, show_default=True, help="Days simulated.")
 @click.option("--seed", type=int, default=1, show_default=True, help="Random seed (same seed, same files).")
@@ -460,6 +474,19 @@ def verify_outputs(ctx, directory: Path) -> None:
 # ---- vvol commands -----------------------------------------------------------------------------------------
 
 
+def _check_as_of(as_of: str) -> None:
+    """Refuse an ``--as-of`` that is not a date, or lies outside the years a pack can be dated (1980-2100: the
+    workbook's zip entries cannot be dated before 1980)."""
+    import pandas as pd
+
+    try:
+        day = pd.Timestamp(as_of)
+    except (ValueError, OverflowError) as error:
+        raise InputError(f"--as-of '{as_of}' is not a date (write YYYY-MM-DD)") from error
+    if pd.isna(day) or not 1980 <= day.year <= 2100:
+        raise InputError(f"--as-of '{as_of}' is outside the years 1980 to 2100")
+
+
 @vvol.command("score")
 @click.option("--crimes", "crimes_path", required=True, type=click.Path(path_type=Path),
               help="Crimes: CSV, Parquet or GeoPackage table, or a police.uk street-level CSV.")
@@ -469,21 +496,17 @@ def verify_outputs(ctx, directory: Path) -> None:
 @click.option("--period", default=None, help="Reporting period, e.g. 90d, 4w, 1m (default: the config's, 90d).")
 @click.option("--area", default=None, help="Only crimes whose 'area' is this name.")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="VvolConfig TOML file.")
-@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Output folder for the pack.")
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False),
+              help="Output folder for the pack.")
 @click.option("--progress/--no-progress", default=True, help="Progress bar on stderr.")
 def vvol_score(crimes_path: Path, people_path: Path | None, as_of: str, period: str | None, area: str | None,
           config_path: Path | None, out_dir: Path, progress: bool) -> None:
     """Score repeat victims, offenders, locations and linked clusters; write a tasking pack."""
-    import pandas as pd
-
     from vvol.config import load_config, parse_days
     from vvol.pack import summary_text, write_pack
     from vvol.pipeline import run as run_vvol
 
-    try:
-        pd.Timestamp(as_of)
-    except ValueError as error:
-        raise InputError(f"--as-of '{as_of}' is not a date (write YYYY-MM-DD)") from error
+    _check_as_of(as_of)
     config = load_config(config_path, period_days=parse_days(period) if period else None)
     tasking = run_vvol(crimes_path, people_path, as_of, config, area=area, progress=progress)
     inputs = [crimes_path] + ([people_path] if people_path else []) + ([config_path] if config_path else [])
@@ -492,15 +515,18 @@ def vvol_score(crimes_path: Path, people_path: Path | None, as_of: str, period: 
 
 
 @vvol.command("simulate")
-@click.option("--crimes", "n_crimes", default=5000, show_default=True, help="Background crimes to generate.")
+@click.option("--crimes", "n_crimes", type=click.IntRange(min=0), default=5000, show_default=True,
+              help="Background crimes to generate.")
 @click.option("--seed", default=0, show_default=True, help="Random seed.")
 @click.option("--as-of", "as_of", default="2026-10-31", show_default=True, help="Last day of the data.")
 @click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv", show_default=True)
-@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Output folder.")
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False),
+              help="Output folder.")
 def vvol_simulate(n_crimes: int, seed: int, as_of: str, fmt: str, out_dir: Path) -> None:
     """Write a seeded synthetic crimes + people set with planted repeat problems (see vvol.synth)."""
     from vvol import synth
 
+    _check_as_of(as_of)
     data = synth.generate(n_crimes, seed=seed, as_of=as_of)
     crimes_path, people_path = synth.write(data, out_dir, fmt=fmt)
     click.echo(f"{len(data.crimes):,} crimes -> {crimes_path}; {len(data.people):,} involvements -> {people_path}")
