@@ -223,7 +223,7 @@ def _verify_after(change: Callable[[str], None], *, key: str | None = None, veri
 
 def _match_with(world: Path, folder: Path, *options: str, config: str | None = None) -> tuple:
     args = ["match", "--trails", str(world / "trails.parquet"), "--crimes", str(world / "crimes.csv"),
-            "--out", str(folder / "out"), "--no-score", *options]
+            "--out", str(folder / "out"), *([] if "--score-model" in options else ["--no-score"]), *options]
     if config is not None:
         (folder / "match.toml").write_text(config)
         args += ["--config", str(folder / "match.toml")]
@@ -355,6 +355,30 @@ CASES = [
     Case("a keyed store verified with the key from the environment", _verify_after(lambda u: None, key=KEY),
          "result", env={"GEOMATCH_AUDIT_KEY": KEY},
          check=lambda r, f: "keyed with audit key" in r.output or pytest.fail(r.output)),
+    Case("an existing file given as the output folder (match)",
+         lambda w, f: _match_with(w, f, "--out", str(_write(f / "afile", "x"))), "error", says="is a file"),
+    Case("an existing file given as the output folder (vvol score)",
+         lambda w, f: (vvol, ["score", "--crimes", "sample_data/vvol/crimes.csv", "--as-of", "2025-06-30", "--out",
+                              str(_write(f / "afile", "x")), "--no-progress"]), "error", says="is a file"),
+    Case("an output folder inside a file (partition)",
+         lambda w, f: (geomatch, ["partition", "--trails", str(w / "trails.parquet"), "--out",
+                                  str(_write(f / "afile", "x") / "inside")]), "error", says="afile"),
+    Case("binary junk given as a score model",
+         lambda w, f: _match_with(w, f, "--score-model", str(_write(f / "m.joblib", os.urandom(3000)))), "error",
+         says="the score model could not be read"),
+    Case("binary junk given as a match config",
+         lambda w, f: _match_with(w, f, "--config", str(_write(f / "m.toml", os.urandom(3000)))), "error",
+         says="settings file could not be read"),
+    Case("vvol --as-of in the year 9999",
+         lambda w, f: (vvol, ["score", "--crimes", "sample_data/vvol/crimes.csv", "--as-of", "9999-12-31", "--out",
+                              str(f / "v"), "--no-progress"]), "error", says="outside the years"),
+    Case("vvol --as-of before 1980",
+         lambda w, f: (vvol, ["score", "--crimes", "sample_data/vvol/crimes.csv", "--as-of", "1900-01-01", "--out",
+                              str(f / "v"), "--no-progress"]), "error", says="outside the years"),
+    Case("vvol simulate --crimes -5", lambda w, f: (vvol, ["simulate", "--crimes", "-5", "--out", str(f / "v")]),
+         "error", says="--crimes"),
+    Case("vvol simulate --as-of that is not a date",
+         lambda w, f: (vvol, ["simulate", "--as-of", "soon", "--out", str(f / "v")]), "error", says="not a date"),
     # -- options and settings that make no sense
     Case("--radius-m -100", lambda w, f: _match_with(w, f, "--radius-m", "-100"), "error", says="radius"),
     Case("--radius-m nan", lambda w, f: _match_with(w, f, "--radius-m", "nan"), "error", says="finite"),

@@ -35,15 +35,18 @@ _TIMES = {"closest_time", "first_in", "last_out"}
 
 
 def _hits_digest(conn: Connection) -> tuple[str, int]:
-    """SHA-256 over every stored hit's identity, content hash and receipt (sorted by hit id), and the count."""
+    """SHA-256 over every stored hit's identity, content hash and receipt (sorted by hit id), and the count: the
+    JSON rows ``[hit_id, content_sha256, first_received_at (UTC, ISO 8601), first_run_id]``, each followed by a
+    line feed, hashed 10,000 rows at a time."""
     total, count = hashlib.sha256(), 0
     query = (sa.select(hits.c.hit_id, hits.c.content_sha256, hits.c.first_received_at, hits.c.first_run_id)
              .order_by(hits.c.hit_id))
-    for row in conn.execute(query).yield_per(10_000):
-        line = json.dumps([row.hit_id, row.content_sha256, utc_text(row.first_received_at), row.first_run_id],
-                          separators=(",", ":"), ensure_ascii=False)
-        total.update(line.encode("utf-8") + b"\n")
-        count += 1
+    for part in conn.execute(query).yield_per(10_000).partitions():
+        rows = [[hit_id, sha, received.isoformat(timespec="microseconds"), run_id]
+                for hit_id, sha, received, run_id in part]
+        text = json.dumps(rows, separators=(",", ":"), ensure_ascii=False)  # one encoder call per partition
+        total.update(text[1:-1].replace("],[", "]\n[").encode("utf-8") + b"\n")
+        count += len(rows)
     return total.hexdigest(), count
 
 
@@ -174,7 +177,8 @@ def _seal_problems(sealed: list[tuple[int, dict[str, Any]]], latest_run: int | N
     run_id, seal = sealed[-1]
     if key is not None and not is_keyed(seal["seal"]):
         problems.append(f"the newest hit seal (run {run_id}) is not keyed although a key was given: the hits were "
-                        "recorded or resealed without the audit key")
+                        "recorded or resealed without the audit key (after a key is first set, the next run "
+                        "recorded with it seals them)")
     elif latest_run != run_id:
         problems.append(f"run {latest_run} has no hit seal although run {run_id} has: it was recorded without "
                         "sealing (an older geomatch) or its seal was removed")
