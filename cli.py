@@ -42,12 +42,29 @@ class FriendlyGroup(click.Group):
         ctx.exit(2)
 
 
+class _TerminalSafeFormatter(logging.Formatter):
+    """Log lines with the message's control characters escaped (a warning may quote text from an input)."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802  (logging's name)
+        from geomatch.core.safe import terminal_text
+
+        return super().formatMessage(logging.makeLogRecord({**record.__dict__,
+                                                            "message": terminal_text(record.message)}))
+
+
+def _configure_logging(verbose: bool) -> None:
+    """Log to stderr at INFO (``-v``) or WARNING, unless logging is already set up (by a host program or tests)."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(_TerminalSafeFormatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])
+
+
 @click.group(cls=FriendlyGroup)
 @click.option("-v", "--verbose", is_flag=True, help="Log progress details.")
 @click.version_option(__version__, prog_name="geomatch", message="%(prog)s %(version)s")
 def geomatch(verbose: bool) -> None:
     """Match GPS trails of tagged subjects against crime records, score, review and audit the hits."""
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    _configure_logging(verbose)
 
 
 @click.group(cls=FriendlyGroup)
@@ -55,7 +72,7 @@ def geomatch(verbose: bool) -> None:
 @click.version_option(__version__, prog_name="vvol", message="%(prog)s %(version)s")
 def vvol(verbose: bool) -> None:
     """V-VOL: repeat victims, offenders and locations, scored for tasking meetings."""
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    _configure_logging(verbose)
 
 
 # ---- geomatch commands -------------------------------------------------------------------------------------

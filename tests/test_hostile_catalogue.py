@@ -419,3 +419,14 @@ def test_hostile(case: Case, world: Path, tmp_path: Path, monkeypatch) -> None:
         assert case.says in result.output
     if case.check is not None:
         case.check(result, tmp_path)
+
+
+def test_log_lines_escape_control_characters_from_inputs():
+    import logging
+
+    from cli import _TerminalSafeFormatter
+
+    record = logging.makeLogRecord({"name": "geomatch.ingest", "levelname": "WARNING", "levelno": logging.WARNING,
+                                    "msg": "crime %s is far from every trail", "args": (f"CR{ESC_TITLE}",)})
+    line = _TerminalSafeFormatter("%(levelname)s %(name)s: %(message)s").format(record)
+    assert line == "WARNING geomatch.ingest: crime CR\\x1b]0;pwned\\x07 is far from every trail"
