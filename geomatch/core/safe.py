@@ -26,8 +26,8 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 #: Characters an XLSX cell cannot hold (the C0 controls but tab, line feed and carriage return), and DEL and the
 #: C1 controls, which XML allows but no reader shows: escaped in every spreadsheet cell.
-_CELL_CONTROLS = "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"
-_CELL_CONTROL_RE = re.compile(_CELL_CONTROLS)
+_CELL_CONTROLS_ESCAPED = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"  # for Arrow's regex engine as for Python's
+_CELL_CONTROL_RE = re.compile(_CELL_CONTROLS_ESCAPED)
 #: Every control character and the bidirectional overrides and isolates: escaped in terminal output.
 _TERMINAL_RE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
 
@@ -60,23 +60,27 @@ def neutralise_cell(value: object) -> object:
 
 def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy of ``frame`` with every text cell (and text column name) neutralised as by :func:`neutralise_cell`,
-    column by column (vectorised; columns with nothing to change are not copied again)."""
+    column by column: the search is vectorised, and only the cells found are rewritten."""
     out = frame.copy()
     for column in out.columns:
         values = out[column]
-        if values.dtype == object or pd.api.types.is_string_dtype(values):
-            text = values.map(lambda v: v if isinstance(v, str) else None, na_action="ignore").astype(object)
-            controls = text.str.contains(_CELL_CONTROLS, regex=True).fillna(False).astype(bool)
-            if controls.any():
-                values = values.astype(object)
-                values[controls] = text[controls].str.replace(_CELL_CONTROL_RE, _escape, regex=True)
-                text = values.map(lambda v: v if isinstance(v, str) else None, na_action="ignore").astype(object)
-            risky = text.str.startswith(FORMULA_PREFIXES).fillna(False).astype(bool)
-            if risky.any():
-                values = values.astype(object)
-                values[risky] = "'" + values[risky].astype(str)
-            if controls.any() or risky.any():
-                out[column] = values
+        if not (values.dtype == object or pd.api.types.is_string_dtype(values)):
+            continue
+        try:
+            text = values.str
+        except AttributeError:  # an object column without any text (numbers, dates, missing values)
+            continue
+        controls = text.contains(_CELL_CONTROLS_ESCAPED, regex=True).fillna(False).astype(bool)
+        if controls.any():
+            values = values.astype(object)
+            values[controls] = [escape_controls(v) for v in values[controls]]
+            text = values.str
+        risky = text.startswith(FORMULA_PREFIXES).fillna(False).astype(bool)
+        if risky.any():
+            values = values.astype(object)
+            values[risky] = "'" + values[risky].astype(str)
+        if controls.any() or risky.any():
+            out[column] = values
     out.columns = [neutralise_cell(str(c)) for c in out.columns]
     return out
 
