@@ -193,6 +193,20 @@ def _manifest_outside(world: Path, folder: Path) -> tuple:
     return geomatch, ["verify", str(out)]
 
 
+def _rescored_in_place(world: Path, folder: Path) -> tuple:
+    out = _match_out(world, folder)
+    result = CliRunner().invoke(geomatch, ["score", "--hits", str(out / "hits.parquet"), "--trails",
+                                           str(world / "trails.parquet")])
+    assert result.exit_code == 0, result.output
+    return geomatch, ["verify", str(out)]
+
+
+def _score_next_to_truncated_manifest(world: Path, folder: Path) -> tuple:
+    _truncate_manifest(world, folder)
+    return geomatch, ["score", "--hits", str(folder / "run" / "hits.parquet"), "--trails",
+                      str(world / "trails.parquet")]
+
+
 def _extra_file(world: Path, folder: Path) -> tuple:
     out = _match_out(world, folder)
     (out / "quarantine" / "planted.csv").write_text("subject_id\nS-999\n")
@@ -310,6 +324,10 @@ CASES = [
     Case("a binary manifest.json given to verify", _binary_manifest, "error", says="manifest"),
     Case("a JSON manifest.json that is not a manifest", _manifest_not_a_manifest, "error", says="no list of outputs"),
     Case("a manifest listing a file outside its folder", _manifest_outside, "error", says="outside its folder"),
+    Case("a run folder rescored in place still verifies (its quarantine files stay listed)", _rescored_in_place,
+         "result", says="every file matches"),
+    Case("a truncated manifest.json next to the hits given to score", _score_next_to_truncated_manifest, "error",
+         says="not valid JSON"),
     Case("an extra file in a run folder that its manifest does not list", _extra_file, "broken",
          says="not listed: quarantine/planted.csv"),
     Case("an audit key file that is too short",
