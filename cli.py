@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 from pathlib import Path
 
 import click
@@ -14,6 +15,16 @@ import click
 from geomatch.core.errors import InputError
 from geomatch.core.version import __version__
 from geomatch.store.outcomes import OUTCOMES
+
+
+class FiniteFloatRange(click.FloatRange):
+    """A :class:`click.FloatRange` that also refuses nan and infinities (click lets nan through every bound)."""
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{number} is not a finite number", param, ctx)
+        return number
 
 
 class FriendlyGroup(click.Group):
@@ -285,7 +296,7 @@ def hits() -> None:
 @click.option("--offence", help="Offence key, e.g. burglary_residential.")
 @click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="Received on or after this UK date.")
 @click.option("--until", type=click.DateTime(["%Y-%m-%d"]), help="Received on or before this UK date.")
-@click.option("--min-score", type=click.FloatRange(0, 100), help="Lowest score (0-100).")
+@click.option("--min-score", type=FiniteFloatRange(0, 100), help="Lowest score (0-100).")
 def hits_list(db_url, status, subject, offence, since, until, min_score) -> None:
     """Stored hits with their review status, highest score first."""
     from geomatch.store import list_hits
@@ -327,7 +338,7 @@ def review(hit_id: str, outcome: str, by: str, note: str, db_url: str | None, ke
 @geomatch.group(cls=FriendlyGroup, invoke_without_command=True)
 @click.option("--month", metavar="YYYY-MM", help="UK calendar month (Europe/London) the hits were received in.")
 @click.option("--out", "out_path", type=click.Path(path_type=Path), help="FILE.xlsx or FILE.csv.")
-@click.option("--review-days", type=click.FloatRange(min=0, min_open=True), default=2.0, show_default=True,
+@click.option("--review-days", type=FiniteFloatRange(min=0, min_open=True), default=2.0, show_default=True,
               help="Agreed time from receiving a hit to its first review, in days.")
 @click.option("--as-of", help="Outcomes as of this UK local time, e.g. '2026-11-05 09:00' (default: now).")
 @_db_option
@@ -445,11 +456,11 @@ def _evidence_summary(run) -> str:
                                              "'tiles' extra). Off by default: no network.")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Processes.")
 @click.option("--top", type=click.IntRange(min=1), help="Only the N highest-scored hits (closest first if unscored).")
-@click.option("--min-score", type=click.FloatRange(0, 100), help="Only hits scored at least this (0-100).")
+@click.option("--min-score", type=FiniteFloatRange(0, 100), help="Only hits scored at least this (0-100).")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="MatchConfig TOML of the run.")
-@click.option("--context-min", type=click.FloatRange(min=0), default=30.0, show_default=True,
+@click.option("--context-min", type=FiniteFloatRange(min=0), default=30.0, show_default=True,
               help="Trail shown either side of the window (min).")
-@click.option("--vicinity-m", type=click.FloatRange(min=0), default=500.0, show_default=True,
+@click.option("--vicinity-m", type=FiniteFloatRange(min=0), default=500.0, show_default=True,
               help="Fixes within this distance (m) in the window are numbered and tabled.")
 @_reading_options
 def evidence(hits_path, trails_path, crimes_path, out_dir, basemap, tiles, workers, top, min_score, config_path,
