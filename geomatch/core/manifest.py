@@ -107,7 +107,7 @@ def read_manifest(path: Path) -> dict[str, Any]:
     if not isinstance(outputs, list):
         raise InputError("the manifest has no list of outputs: it is not a geomatch or vvol manifest", file=str(path))
     for number, entry in enumerate(outputs, start=1):
-        if not (isinstance(entry, dict) and isinstance(entry.get("path"), str) and isinstance(entry.get("sha256"), str)):
+        if not (isinstance(entry, dict) and all(isinstance(entry.get(k), str) for k in ("path", "sha256"))):
             raise InputError(f"output {number} of the manifest has no path and sha256", file=str(path))
         relative = Path(entry["path"])
         if relative.is_absolute() or ".." in relative.parts:
