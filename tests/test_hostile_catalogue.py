@@ -464,3 +464,15 @@ def test_log_lines_escape_control_characters_from_inputs():
                                     "msg": "crime %s is far from every trail", "args": (f"CR{ESC_TITLE}",)})
     line = _TerminalSafeFormatter("%(levelname)s %(name)s: %(message)s").format(record)
     assert line == "WARNING geomatch.ingest: crime CR\\x1b]0;pwned\\x07 is far from every trail"
+
+
+def test_the_installed_command_gives_one_sentence_without_traceback(tmp_path):
+    import subprocess
+    import sys
+
+    junk = _write(tmp_path / "x.db", os.urandom(4096))
+    done = subprocess.run([sys.executable, "cli.py", "hits", "list", "--db", f"sqlite:///{junk}"],
+                          capture_output=True, text=True, timeout=120, cwd=Path(__file__).parents[1])
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.strip().splitlines() == [f"error: sqlite:///{junk} is not a geomatch review store (file is "
+                                                "not a database): give the database that geomatch match --db wrote."]
