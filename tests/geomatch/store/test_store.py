@@ -239,7 +239,8 @@ def test_cli_review_list_show_and_verify(db_url):
     assert result.exit_code == 2 and "no hit 'H77'" in result.output
     for args in (["audit", "verify", "--db", db_url], ["audit", "--db", db_url, "verify"]):
         result = runner.invoke(cli.geomatch, args)
-        assert result.exit_code == 0 and "intact: 1 events" in result.output
+        assert result.exit_code == 0 and "review chain intact: 1 event," in result.output
+        assert "hit rows intact: 4 hits" in result.output
 
 
 def test_db_url_comes_from_the_environment_then_the_default(monkeypatch, tmp_path):
