@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 from pathlib import Path
 
 import click
@@ -16,15 +17,57 @@ from geomatch.core.version import __version__
 from geomatch.store.outcomes import OUTCOMES
 
 
+class FiniteFloatRange(click.FloatRange):
+    """A :class:`click.FloatRange` that also refuses nan and infinities (click lets nan through every bound)."""
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{number} is not a finite number", param, ctx)
+        return number
+
+
 class FriendlyGroup(click.Group):
-    """A click group whose commands all report bad input as one sentence with exit code 2."""
+    """A click group whose commands all report bad input as one sentence with exit code 2: an
+    :class:`InputError`, an option value click refuses, or a file the system cannot read or write (a folder
+    where a file is expected, a file where a folder is, no permission, a full disk)."""
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except InputError as error:
-            click.echo(f"error: {error.sentence()}", err=True)
-            ctx.exit(2)
+            self._fail(ctx, error.sentence())
+        except click.BadParameter as error:
+            self._fail(ctx, error.format_message())
+        except OSError as error:
+            if error.filename is None:
+                raise
+            reason = error.strerror or type(error).__name__
+            self._fail(ctx, InputError(f"{reason[0].lower()}{reason[1:]}", file=str(error.filename)).sentence())
+
+    @staticmethod
+    def _fail(ctx, sentence: str) -> None:
+        from geomatch.core.safe import terminal_text
+
+        click.echo(f"error: {terminal_text(sentence)}", err=True)
+        ctx.exit(2)
+
+
+class _TerminalSafeFormatter(logging.Formatter):
+    """Log lines with the message's control characters escaped (a warning may quote text from an input)."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802  (logging's name)
+        from geomatch.core.safe import terminal_text
+
+        return super().formatMessage(logging.makeLogRecord({**record.__dict__,
+                                                            "message": terminal_text(record.message)}))
+
+
+def _configure_logging(verbose: bool) -> None:
+    """Log to stderr at INFO (``-v``) or WARNING, unless logging is already set up (by a host program or tests)."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(_TerminalSafeFormatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])
 
 
 @click.group(cls=FriendlyGroup)
@@ -32,7 +75,7 @@ class FriendlyGroup(click.Group):
 @click.version_option(__version__, prog_name="geomatch", message="%(prog)s %(version)s")
 def geomatch(verbose: bool) -> None:
     """Match GPS trails of tagged subjects against crime records, score, review and audit the hits."""
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    _configure_logging(verbose)
 
 
 @click.group(cls=FriendlyGroup)
@@ -40,7 +83,7 @@ def geomatch(verbose: bool) -> None:
 @click.version_option(__version__, prog_name="vvol", message="%(prog)s %(version)s")
 def vvol(verbose: bool) -> None:
     """V-VOL: repeat victims, offenders and locations, scored for tasking meetings."""
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    _configure_logging(verbose)
 
 
 # ---- geomatch commands -------------------------------------------------------------------------------------
@@ -55,6 +98,21 @@ def _parse_column_map(pairs: tuple[str, ...]) -> dict[str, str]:
             raise click.BadParameter(f"expected THEIRS=OURS, got {pair!r}")
         mapping[theirs.strip()] = ours.strip()
     return mapping
+
+
+_key_option = click.option(
+    "--key-file", type=click.Path(path_type=Path),
+    help="Audit key (HMAC) kept outside the database: review events and hit seals are keyed with it, so a forged "
+         "chain does not verify (default: $GEOMATCH_AUDIT_KEY, or the file named by $GEOMATCH_AUDIT_KEY_FILE).")
+
+
+def _audit_key(key_file: Path | None):
+    """A context in which the store uses the key in ``key_file`` (without one: the environment's, if any)."""
+    import contextlib
+
+    from geomatch.store.keys import load_key_file, using_key
+
+    return using_key(load_key_file(key_file)) if key_file is not None else contextlib.nullcontext()
 
 
 def _reading_options(command):
@@ -87,12 +145,14 @@ def _reading_options(command):
                    "Parquet dataset (folder or fsspec URL, see geomatch partition).")
 @click.option("--crimes", "crimes_path", required=True, type=click.Path(path_type=Path),
               help="Crime records: a table, or the MoJ crime-mapping request CSV.")
-@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Output folder.")
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False),
+              help="Output folder.")
 @_reading_options
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="MatchConfig TOML file.")
 @click.option("--radius-m", type=float, help="One match radius (m) for every offence.")
 @click.option("--pad-min", type=float, help="One time padding (min) either side of every window.")
 @click.option("--db", "db_url", metavar="URL", help="Also record the run's crimes and hits in this review store.")
+@_key_option
 @click.option("--evidence", is_flag=True, help="Also make an evidence pack per hit in OUT/evidence/.")
 @click.option("--evidence-workers", type=click.IntRange(min=1), default=1, show_default=True,
               help="Processes making evidence packs.")
@@ -115,7 +175,7 @@ def _reading_options(command):
 def match(trails_path: str, crimes_path: Path, out_dir: Path, reading: dict, config_path: Path | None,
           radius_m: float | None, pad_min: float | None, evidence: bool, evidence_workers: int,
           evidence_top: int | None, basemap: tuple[Path, ...], settings_path: Path | None, db_url: str | None,
-          engine: str, scheduler: str | None,
+          key_file: Path | None, engine: str, scheduler: str | None,
           workers: int, no_score: bool, score_config: Path | None, score_model: Path | None) -> None:
     """Match trails against crimes, score the hits, and write hits, quarantine and a manifest to OUT."""
     from geomatch.match.config import MatchConfig
@@ -124,7 +184,12 @@ def match(trails_path: str, crimes_path: Path, out_dir: Path, reading: dict, con
 
     config = MatchConfig.from_toml(config_path) if config_path else MatchConfig()
     if radius_m is not None or pad_min is not None:
-        config = config.with_uniform_rule(radius_m, pad_min * 60.0 if pad_min is not None else None)
+        try:
+            config = config.with_uniform_rule(radius_m, pad_min * 60.0 if pad_min is not None else None)
+        except InputError as error:  # name the option given, not the config field it fills
+            given = " ".join(f"{name} {value:g}" for name, value in (("--radius-m", radius_m), ("--pad-min", pad_min))
+                             if value is not None)
+            raise InputError(f"{given} makes no sense for matching: {error.message}") from None
     inputs = MatchInputs(trails=trails_path if engine == "dask" else Path(trails_path), crimes=crimes_path,
                          **reading)
     scorer = None if no_score else _scorer(score_config, score_model, db_url)
@@ -143,9 +208,10 @@ def match(trails_path: str, crimes_path: Path, out_dir: Path, reading: dict, con
     evidence_options = None
     if evidence:  # the settings file matters only to the packs
         evidence_options = EvidenceOptions(basemap=tuple(basemap) or load_settings(settings_path).basemap)
-    job = match_evidence_store(inputs, out_dir, config, scorer=scorer, evidence_top=evidence_top,
-                               evidence_workers=evidence_workers if evidence else None,
-                               evidence_options=evidence_options, db_url=db_url, dask=dask, progress=True)
+    with _audit_key(key_file):
+        job = match_evidence_store(inputs, out_dir, config, scorer=scorer, evidence_top=evidence_top,
+                                   evidence_workers=evidence_workers if evidence else None,
+                                   evidence_options=evidence_options, db_url=db_url, dask=dask, progress=True)
     if scorer is not None:
         click.echo(f"  score: {_scorer_line(scorer)}")
     click.echo(format_summary(job.run))
@@ -161,7 +227,7 @@ def match(trails_path: str, crimes_path: Path, out_dir: Path, reading: dict, con
 
 
 @geomatch.command("simulate")
-@click.argument("out_dir", type=click.Path(path_type=Path))
+@click.argument("out_dir", type=click.Path(path_type=Path, file_okay=False))
 @click.option("--subjects", type=click.IntRange(min=1), default=36, show_default=True, help="Tagged subjects.")
 @click.option("--days", type=click.IntRange(min=1), default=7, show_default=True, help="Days simulated.")
 @click.option("--seed", type=int, default=1, show_default=True, help="Random seed (same seed, same files).")
@@ -242,7 +308,7 @@ def hits() -> None:
 @click.option("--offence", help="Offence key, e.g. burglary_residential.")
 @click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="Received on or after this UK date.")
 @click.option("--until", type=click.DateTime(["%Y-%m-%d"]), help="Received on or before this UK date.")
-@click.option("--min-score", type=click.FloatRange(0, 100), help="Lowest score (0-100).")
+@click.option("--min-score", type=FiniteFloatRange(0, 100), help="Lowest score (0-100).")
 def hits_list(db_url, status, subject, offence, since, until, min_score) -> None:
     """Stored hits with their review status, highest score first."""
     from geomatch.store import list_hits
@@ -270,23 +336,27 @@ def hits_show(hit_id: str, db_url: str | None) -> None:
 @click.option("--by", "by", required=True, help="Who reviewed (name or collar number).")
 @click.option("--note", default="", help="Free text.")
 @_db_option
-def review(hit_id: str, outcome: str, by: str, note: str, db_url: str | None) -> None:
+@_key_option
+def review(hit_id: str, outcome: str, by: str, note: str, db_url: str | None, key_file: Path | None) -> None:
     """Record a review of a hit (appended to the hash-chained event log)."""
     from geomatch.store import add_review
     from geomatch.store.text import format_event
 
-    click.echo(format_event(add_review(db_url, hit_id, outcome=outcome, by=by, note=note)))
+    with _audit_key(key_file):
+        event = add_review(db_url, hit_id, outcome=outcome, by=by, note=note)
+    click.echo(format_event(event))
 
 
 @geomatch.group(cls=FriendlyGroup, invoke_without_command=True)
 @click.option("--month", metavar="YYYY-MM", help="UK calendar month (Europe/London) the hits were received in.")
 @click.option("--out", "out_path", type=click.Path(path_type=Path), help="FILE.xlsx or FILE.csv.")
-@click.option("--review-days", type=click.FloatRange(min=0, min_open=True), default=2.0, show_default=True,
+@click.option("--review-days", type=FiniteFloatRange(min=0, min_open=True), default=2.0, show_default=True,
               help="Agreed time from receiving a hit to its first review, in days.")
 @click.option("--as-of", help="Outcomes as of this UK local time, e.g. '2026-11-05 09:00' (default: now).")
 @_db_option
+@_key_option
 @click.pass_context
-def audit(ctx, month, out_path, review_days, as_of, db_url) -> None:
+def audit(ctx, month, out_path, review_days, as_of, db_url, key_file) -> None:
     """MoJ monthly audit of the hits received in a month (or: geomatch audit verify)."""
     if ctx.invoked_subcommand is not None:
         return
@@ -295,7 +365,8 @@ def audit(ctx, month, out_path, review_days, as_of, db_url) -> None:
     from geomatch.store import build_audit, write_audit
     from geomatch.store.audit import parse_as_of
 
-    report = build_audit(db_url, month, review_days=review_days, as_of=parse_as_of(as_of) if as_of else None)
+    with _audit_key(key_file):
+        report = build_audit(db_url, month, review_days=review_days, as_of=parse_as_of(as_of) if as_of else None)
     write_audit(report, out_path)
     for measure, value in report.summary:
         click.echo(f"{measure}: {value}")
@@ -304,15 +375,21 @@ def audit(ctx, month, out_path, review_days, as_of, db_url) -> None:
 
 @audit.command()
 @_db_option
+@_key_option
 @click.pass_context
-def verify(ctx, db_url: str | None) -> None:
-    """Recompute the review events' hash chain: exit 0 when intact, 1 naming the first broken event."""
+def verify(ctx, db_url: str | None, key_file: Path | None) -> None:
+    """Recompute the review events' hash chain and check every hit row against its recorded content and the
+    newest seal: exit 0 when intact, 1 naming the first broken event and the hits at fault."""
     from geomatch.store import verify_chain
-    from geomatch.store.text import format_chain
+    from geomatch.store.seal import verify_hits
+    from geomatch.store.text import format_chain, format_hits_check
 
-    report = verify_chain(db_url or ctx.parent.params["db_url"])
-    click.echo(format_chain(report))
-    ctx.exit(0 if report.ok else 1)
+    db_url = db_url or ctx.parent.params["db_url"]
+    with _audit_key(key_file or ctx.parent.params["key_file"]):
+        chain, hit_rows = verify_chain(db_url), verify_hits(db_url)
+    click.echo(format_chain(chain))
+    click.echo(format_hits_check(hit_rows))
+    ctx.exit(0 if chain.ok and hit_rows.ok else 1)
 
 
 @geomatch.group(cls=FriendlyGroup, invoke_without_command=True)
@@ -331,6 +408,7 @@ def score(ctx, hits_path, trails_path, crimes_path, out_dir, config_path, model_
         return
     if hits_path is None or trails_path is None:
         raise click.UsageError("give --hits DIR/hits.parquet and --trails FILE, or the subcommand fit")
+    from geomatch.core.safe import terminal_text
     from geomatch.scoring.job import rescore
 
     scorer = _scorer(config_path, model_path)
@@ -338,7 +416,8 @@ def score(ctx, hits_path, trails_path, crimes_path, out_dir, config_path, model_
     top = run.hits.sort_values(["score", "hit_id"], ascending=[False, True]).head(5)
     click.echo(f"scored {len(run.hits):,} hits with the {_scorer_line(scorer)}; highest:")
     for row in top.itertuples(index=False):
-        click.echo(f"  {row.score:5.1f}  {row.hit_id}  {row.subject_id} / {row.crime_ref}: {row.reasons}")
+        click.echo(terminal_text(f"  {row.score:5.1f}  {row.hit_id}  {row.subject_id} / {row.crime_ref}: "
+                                 f"{row.reasons}"))
     click.echo(f"results: {run.manifest.parent}/hits.csv, hits.parquet, manifest.json")
 
 
@@ -398,11 +477,11 @@ def _evidence_summary(run) -> str:
                                              "'tiles' extra). Off by default: no network.")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Processes.")
 @click.option("--top", type=click.IntRange(min=1), help="Only the N highest-scored hits (closest first if unscored).")
-@click.option("--min-score", type=click.FloatRange(0, 100), help="Only hits scored at least this (0-100).")
+@click.option("--min-score", type=FiniteFloatRange(0, 100), help="Only hits scored at least this (0-100).")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="MatchConfig TOML of the run.")
-@click.option("--context-min", type=click.FloatRange(min=0),
+@click.option("--context-min", type=FiniteFloatRange(min=0),
               help="Trail shown either side of the window (min)  [default: 30; with --db, what the store kept]")
-@click.option("--vicinity-m", type=click.FloatRange(min=0), default=500.0, show_default=True,
+@click.option("--vicinity-m", type=FiniteFloatRange(min=0), default=500.0, show_default=True,
               help="Fixes within this distance (m) in the window are numbered and tabled.")
 @_reading_options
 def evidence(hits_path, trails_path, crimes_path, db_url, hit_ids, status, out_dir, basemap, settings_path, tiles,
@@ -447,14 +526,15 @@ def evidence(hits_path, trails_path, crimes_path, db_url, hit_ids, status, out_d
 @click.pass_context
 def verify_outputs(ctx, directory: Path) -> None:
     """Check every file listed in DIRECTORY's manifest.json files (and its subfolders'): exit 0 when all match,
-    1 naming each changed or missing file and each file no manifest lists."""
+    1 naming each changed, missing or unlisted file."""
     from geomatch.core.manifest import verify_tree
+    from geomatch.core.safe import terminal_text
 
     manifests, problems = verify_tree(directory)
     if manifests == 0:
         raise InputError("no manifest.json in this folder or below", file=str(directory))
     for problem in problems:
-        click.echo(f"{problem.problem}: {problem.path}")
+        click.echo(f"{problem.problem}: {terminal_text(problem.path)}")
     click.echo(f"{manifests:,} manifest(s): " + (f"{len(problems):,} file(s) changed, missing or not listed"
                                                   if problems else "every file matches"))
     ctx.exit(1 if problems else 0)
@@ -473,9 +553,11 @@ def _iso_day(text: str, option: str) -> str:
         raise InputError(f"{option} '{text}' is not an ISO date (write YYYY-MM-DD; a date such as 10/11/2026 "
                          f"could be 10 November or 11 October)")
     try:
-        pd.Timestamp(text.strip())
-    except ValueError as error:
+        day = pd.Timestamp(text.strip())
+    except (ValueError, OverflowError) as error:
         raise InputError(f"{option} '{text}' is not a date") from error
+    if not 1980 <= day.year <= 2100:  # a pack's workbook cannot be dated before 1980 (zip entries)
+        raise InputError(f"{option} '{text}' is outside the years 1980 to 2100")
     return text.strip()
 
 
@@ -493,7 +575,8 @@ def _iso_day(text: str, option: str) -> str:
 @click.option("--window", default=None, help="Repeat window, e.g. 365d or 12m (default: the config's, 365d).")
 @click.option("--area", default=None, help="Only crimes whose 'area' is this name (any case).")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="VvolConfig TOML file.")
-@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Output folder for the pack.")
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False),
+              help="Output folder for the pack.")
 @click.option("--progress/--no-progress", default=True, help="Progress bar on stderr.")
 def vvol_score(crimes_paths: tuple[Path, ...], people_paths: tuple[Path, ...], as_of: str, period: str | None,
                window: str | None, area: str | None, config_path: Path | None, out_dir: Path, progress: bool) -> None:
@@ -561,15 +644,18 @@ def vvol_cohort(cohort_paths, crimes_paths, people_paths, out_dir: Path, window:
 
 
 @vvol.command("simulate")
-@click.option("--crimes", "n_crimes", default=5000, show_default=True, help="Background crimes to generate.")
+@click.option("--crimes", "n_crimes", type=click.IntRange(min=0), default=5000, show_default=True,
+              help="Background crimes to generate.")
 @click.option("--seed", default=0, show_default=True, help="Random seed.")
 @click.option("--as-of", "as_of", default="2026-10-31", show_default=True, help="Last day of the data.")
 @click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv", show_default=True)
-@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Output folder.")
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False),
+              help="Output folder.")
 def vvol_simulate(n_crimes: int, seed: int, as_of: str, fmt: str, out_dir: Path) -> None:
     """Write a seeded synthetic crimes + people set with planted repeat problems (see vvol.synth)."""
     from vvol import synth
 
+    as_of = _iso_day(as_of, "--as-of")
     data = synth.generate(n_crimes, seed=seed, as_of=as_of)
     crimes_path, people_path = synth.write(data, out_dir, fmt=fmt)
     click.echo(f"{len(data.crimes):,} crimes -> {crimes_path}; {len(data.people):,} involvements -> {people_path}")

@@ -83,15 +83,43 @@ def write_manifest(directory: Path, *, tool: str, parameters: Any, inputs: Itera
 
 @dataclass(frozen=True)
 class VerifyProblem:
-    """One output file that does not match its manifest."""
+    """One file that does not match the manifests."""
 
     path: str
-    problem: str  # "changed", "missing" or "not listed" (a file no manifest in the tree lists)
+    problem: str  # "changed", "missing" or "not listed" (in the folder but in no manifest)
+
+
+def read_manifest(path: Path) -> dict[str, Any]:
+    """A ``manifest.json`` read and checked for the shape verification needs; :class:`InputError` naming the file
+    when it is unreadable, not JSON (a truncated file, say) or not a manifest."""
+    from geomatch.core.errors import InputError
+
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise InputError(f"cannot read the manifest: {error.strerror or error}", file=str(path)) from error
+    except UnicodeDecodeError as error:
+        raise InputError("the manifest is not UTF-8 text (a binary file?)", file=str(path)) from error
+    except json.JSONDecodeError as error:
+        raise InputError(f"the manifest is not valid JSON (line {error.lineno}, column {error.colno}: {error.msg}); "
+                         "it may be truncated", file=str(path)) from error
+    outputs = manifest.get("outputs") if isinstance(manifest, dict) else None
+    if not isinstance(outputs, list):
+        raise InputError("the manifest has no list of outputs: it is not a geomatch or vvol manifest", file=str(path))
+    for number, entry in enumerate(outputs, start=1):
+        if not (isinstance(entry, dict) and all(isinstance(entry.get(k), str) for k in ("path", "sha256"))):
+            raise InputError(f"output {number} of the manifest has no path and sha256", file=str(path))
+        relative = Path(entry["path"])
+        if relative.is_absolute() or ".." in relative.parts:
+            raise InputError(f"output {number} of the manifest ({entry['path']}) lies outside its folder",
+                             file=str(path))
+    return manifest
 
 
 def verify_manifest(directory: Path) -> list[VerifyProblem]:
-    """Recompute every output hash in ``directory/manifest.json``; return the files that changed or are missing."""
-    manifest = json.loads((directory / MANIFEST_NAME).read_text(encoding="utf-8"))
+    """Recompute every output hash in ``directory/manifest.json``; return the files that changed or are missing
+    (:func:`verify_tree` also finds the files no manifest lists)."""
+    manifest = read_manifest(directory / MANIFEST_NAME)
     problems = []
     for entry in manifest["outputs"]:
         path = directory / entry["path"]
@@ -104,22 +132,24 @@ def verify_manifest(directory: Path) -> list[VerifyProblem]:
 
 def verify_tree(directory: Path) -> tuple[int, list[VerifyProblem]]:
     """Verify every ``manifest.json`` in ``directory`` and its subfolders (an evidence folder has one per pack
-    plus the run's own), and report every file that none of them lists (left by an earlier run, or added since).
-    Returns the number of manifests and the problems, with paths relative to ``directory``.
+    plus the run's own), and report every file that no manifest lists. Returns the number of manifests and the
+    problems, with paths relative to ``directory``.
+
+    A ``manifest.json`` need not be listed itself (the outermost one cannot be); every other file must be listed
+    by a manifest in its folder or a folder above it.
     """
     directory = Path(directory)
     manifests = sorted(directory.rglob(MANIFEST_NAME))
-    problems = []
-    listed = {m.resolve() for m in manifests}
+    problems, listed = [], set()
     for manifest in manifests:
         folder = manifest.parent
         prefix = folder.relative_to(directory)
         for problem in verify_manifest(folder):
             problems.append(VerifyProblem((prefix / problem.path).as_posix(), problem.problem))
-        entries = json.loads(manifest.read_text(encoding="utf-8"))["outputs"]
-        listed.update((folder / entry["path"]).resolve() for entry in entries)
+        listed.update((prefix / entry["path"]).as_posix() for entry in read_manifest(manifest)["outputs"])
     if manifests:
-        for path in sorted(p for p in directory.rglob("*") if p.is_file()):
-            if path.resolve() not in listed:
-                problems.append(VerifyProblem(path.relative_to(directory).as_posix(), "not listed"))
+        for path in sorted(p for p in directory.rglob("*") if not p.is_dir()):
+            relative = path.relative_to(directory).as_posix()
+            if path.name != MANIFEST_NAME and relative not in listed:
+                problems.append(VerifyProblem(relative, "not listed"))
     return len(manifests), problems

@@ -230,10 +230,7 @@ def load_and_make_packs(hits_path: Path, trails_path: Path, crimes_path: Path, o
     from geomatch.ingest.trails import load_trails
 
     config = config or MatchConfig()
-    try:
-        hits = read_hits(hits_path)
-    except (OSError, ValueError) as error:
-        raise InputError(f"the hits file could not be read ({error})", file=str(hits_path)) from error
+    hits = read_hits(hits_path)  # one sentence naming the file when it is not a hits file
     hits = select_hits(hits, top=top, min_score=min_score)
     trails = load_trails(trails_path, **dict(trails_kwargs or {}))
     crimes = load_crimes(crimes_path, target_crs=trails.crs, naive_tz=config.naive_tz,

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from geomatch.core.errors import InputError
 from geomatch.core.safe import neutralise_frame
 
 CSV_DECIMALS = 3
@@ -31,6 +32,24 @@ def write_hits(hits: pd.DataFrame, out_dir: Path, stem: str = "hits") -> list[Pa
     return [parquet_path, csv_path]
 
 
+#: Columns without which a table is not a hits file (a trails or crimes file given as ``--hits``, say).
+HITS_FILE_COLUMNS = ("hit_id", "subject_id", "crime_ref", "offence", "presence")
+
+
 def read_hits(path: Path | str) -> pd.DataFrame:
-    """Read a hits Parquet file written by :func:`write_hits`."""
-    return pd.read_parquet(path)
+    """Read a hits Parquet file written by :func:`write_hits`; :class:`InputError` naming the file when it is
+    not a file, not Parquet, or not a hits table."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("the hits file does not exist or is not a file (give the hits.parquet that geomatch "
+                         "match wrote)", file=str(path))
+    try:
+        hits = pd.read_parquet(path)
+    except (OSError, ValueError) as error:
+        raise InputError(f"the hits file could not be read as Parquet ({type(error).__name__}: "
+                         f"{str(error).splitlines()[0] if str(error) else ''})", file=str(path)) from error
+    missing = [c for c in HITS_FILE_COLUMNS if c not in hits.columns]
+    if missing:
+        raise InputError(f"this is not a hits file (no '{missing[0]}' column): give the hits.parquet that geomatch "
+                         "match wrote", file=str(path), column=missing[0])
+    return hits

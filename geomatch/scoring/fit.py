@@ -138,13 +138,17 @@ class FittedModel:
 
 def load_model(path: Path | str) -> FittedModel:
     """Read a model file written by :meth:`FittedModel.save`."""
+    import pickle
+
     import joblib
 
     path = Path(path)
     try:
         data = joblib.load(path)
-    except (OSError, EOFError, ValueError, KeyError, ImportError, AttributeError) as error:
-        raise InputError(f"the score model could not be read ({error})", file=str(path)) from error
+    except (OSError, EOFError, ValueError, KeyError, ImportError, AttributeError, IndexError, TypeError,
+            pickle.UnpicklingError) as error:  # what unpickling a file that is not a model raises
+        raise InputError(f"the score model could not be read ({type(error).__name__}: {error})",
+                         file=str(path)) from error
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise InputError(f"not a geomatch score model ({FORMAT})", file=str(path))
     config = ScoreConfig.from_mapping(json.loads(data["config"]), source=str(path))

@@ -2,7 +2,6 @@
 manifest that says which model scored it."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,8 +9,7 @@ import pandas as pd
 
 from geomatch.match.config import MatchConfig
 from geomatch.ingest.crimes import load_crimes
-from geomatch.core.errors import InputError
-from geomatch.core.manifest import MANIFEST_NAME, sha256_file, write_manifest
+from geomatch.core.manifest import MANIFEST_NAME, read_manifest, sha256_file, write_manifest
 from geomatch.match.output import read_hits, write_hits
 from geomatch.scoring.scorer import Scorer
 from geomatch.ingest.trails import load_trails
@@ -45,11 +43,8 @@ def rescore(hits_path: Path | str, trails_path: Path | str, out_dir: Path | str 
     out_dir = Path(out_dir) if out_dir is not None else hits_path.parent
     scorer = scorer or Scorer()
     previous_manifest = hits_path.parent / MANIFEST_NAME
-    before = json.loads(previous_manifest.read_text(encoding="utf-8")) if previous_manifest.is_file() else None
-    try:
-        hits = read_hits(hits_path)
-    except (OSError, ValueError) as error:
-        raise InputError(f"the hits file could not be read ({error})", file=str(hits_path)) from error
+    before = read_manifest(previous_manifest) if previous_manifest.is_file() else None
+    hits = read_hits(hits_path)  # one sentence naming the file when it is not a hits file
     hits_sha = sha256_file(hits_path)
     match_config = match_config or MatchConfig()
     trails = load_trails(trails_path)  # the same trails choose the same metric CRS as at match time
@@ -57,6 +52,8 @@ def rescore(hits_path: Path | str, trails_path: Path | str, out_dir: Path | str 
                          max_window_s=match_config.max_window_s).accepted if crimes_path is not None else None
     scored = scorer.score(hits, trails.accepted, crimes, match_config, progress=progress)
     outputs = write_hits(scored, out_dir)
+    if before is not None and out_dir.resolve() == hits_path.parent.resolve():
+        outputs += _unchanged_outputs(before, out_dir, outputs)
     inputs = [Path(trails_path)] + ([Path(crimes_path)] if crimes_path is not None else [])
     if out_dir.resolve() != hits_path.parent.resolve():
         inputs.insert(0, hits_path)
@@ -66,3 +63,14 @@ def rescore(hits_path: Path | str, trails_path: Path | str, out_dir: Path | str 
         extra={"crs": trails.crs, "score": scorer.describe(),
                "rescored": {"hits": str(hits_path), "hits_sha256_before": hits_sha, "match_manifest": before}})
     return ScoreRun(scored, tuple(outputs), manifest)
+
+
+def _unchanged_outputs(before: dict, out_dir: Path, rewritten: list[Path]) -> list[Path]:
+    """The files the replaced manifest listed (quarantine, evidence) that are not rewritten and still match it, so
+    the new manifest lists them too; a file that changed is left out and ``geomatch verify`` reports it."""
+    kept, rewritten_names = [], {p.resolve() for p in rewritten}
+    for entry in before["outputs"]:
+        path = out_dir / entry["path"]
+        if path.resolve() not in rewritten_names and path.is_file() and sha256_file(path) == entry["sha256"]:
+            kept.append(path)
+    return kept

@@ -70,6 +70,8 @@ def simulate_world(n_subjects: int = 36, days: int = 7, seed: int = 1, start: st
         first = date.fromisoformat(start)
     except ValueError as error:
         raise InputError(f"start must be a date like 2026-10-22, not {start!r}") from error
+    if not (date(1971, 1, 1) <= first and (date(2200, 1, 1) - first).days >= days):
+        raise InputError(f"a world from {start} for {days} days lies outside the years 1971 to 2200")
     town_rng, plan_rng, crime_rng, fix_rng, text_rng, geo_rng = (np.random.default_rng(s)
                                                                  for s in np.random.SeedSequence(seed).spawn(6))
     day_list = [first + timedelta(days=i) for i in range(days)]

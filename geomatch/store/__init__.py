@@ -1,4 +1,6 @@
-"""The review store: runs, crimes (with versions), hits, append-only review events and the MoJ monthly audit.
+"""The review store: runs, crimes (with versions), hits, append-only review events and the MoJ monthly audit;
+hit seals and an optional audit key (HMAC) so that edits and forgeries are found by ``verify_chain`` and
+``verify_hits``.
 
 SQLite file by default, PostgreSQL by URL, through SQLAlchemy; the schema is migrated (Alembic) on first use.
 Every function takes the store's URL first (None: ``$GEOMATCH_DB`` or ``sqlite:///geomatch.db``). The names below
@@ -21,6 +23,8 @@ _EXPORTS = {
     "RecordSummary": "geomatch.store.records", "record_run": "geomatch.store.records",
     "HitRecord": "geomatch.store.review", "ReviewEvent": "geomatch.store.review",
     "add_review": "geomatch.store.review", "get_hit": "geomatch.store.review", "list_hits": "geomatch.store.review",
+    "HitsReport": "geomatch.store.seal", "verify_hits": "geomatch.store.seal",
+    "AuditKey": "geomatch.store.keys", "load_key_file": "geomatch.store.keys", "using_key": "geomatch.store.keys",
 }
 __all__ = ["OUTCOMES", "PENDING", *_EXPORTS]
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

@@ -26,6 +26,7 @@ from geomatch.core.safe import neutralise_cell, write_safe_csv
 from geomatch.store.chain import verify_chain
 from geomatch.store.engine import get_engine, read_connection
 from geomatch.store.review import UK, latest_event, uk_day_start
+from geomatch.store.seal import verify_hits
 from geomatch.store.schema import OUTCOMES, PENDING, hits, review_events
 from geomatch.core.times import format_uk, parse_times
 
@@ -139,7 +140,7 @@ def _summary(month: str, start: datetime, end: datetime, as_of: datetime, review
     reviewed = rows["first_review"].notna()
     in_time = reviewed & (rows["first_review"] - rows["received"] <= agreed)
     pending_late = ~reviewed & (rows["received"] + agreed < pd.Timestamp(as_of))
-    chain = verify_chain(db_url)
+    chain, hit_rows = verify_chain(db_url), verify_hits(db_url)
     summary: list[tuple[str, Any]] = [
         ("Month (UK calendar month, Europe/London)", month),
         ("Period start (UK time)", format_uk(pd.Timestamp(start))),
@@ -159,6 +160,9 @@ def _summary(month: str, start: datetime, end: datetime, as_of: datetime, review
         ("Hits with an arrest (any event)", events.loc[events["outcome"] == "arrest", "hit_id"].nunique()),
         ("Hits with a charge (any event)", events.loc[events["outcome"] == "charge", "hit_id"].nunique()),
         ("Review chain verified at export", "yes" if chain.ok else f"NO: event {chain.broken_seq}: {chain.problem}"),
+        ("Hit rows verified at export", "yes" if hit_rows.ok else f"NO: {hit_rows.problems[0]}"),
+        ("Audit key (HMAC) of chain and seals", chain.key_id if chain.key_id and chain.n_keyed else
+         "none: detects accidental edits, not a forger with database access"),
         ("Review chain events", chain.head_seq),
         ("Review chain head (SHA-256)", chain.head_hash),
         ("Produced by", f"geomatch {__version__}"),

@@ -135,7 +135,11 @@ def _migrate(engine: Engine) -> None:
             config.attributes["connection"] = conn
             command.upgrade(config, "head")
     except sa.exc.OperationalError as error:
-        raise InputError(f"cannot open the database {shown_url(str(engine.url))}: {error.orig}") from error
+        reason = str(error.orig).strip().splitlines()[0] if str(error.orig).strip() else type(error.orig).__name__
+        raise InputError(f"cannot open the database {shown_url(str(engine.url))}: {reason}") from error
+    except sa.exc.DatabaseError as error:  # e.g. SQLite's "file is not a database": some other file given as --db
+        raise InputError(f"{shown_url(str(engine.url))} is not a geomatch review store ({error.orig}): give "
+                         "the database that geomatch match --db wrote") from error
     except CommandError as error:  # e.g. a schema version this geomatch does not know (made by a newer one)
         raise InputError(f"the database {shown_url(str(engine.url))} has a schema this geomatch cannot use: "
                          f"{error}") from error

@@ -24,6 +24,7 @@ from geomatch.core.manifest import to_jsonable
 from geomatch.store.engine import get_engine, write_transaction
 from geomatch.store.packs import PackSources, keep_pack_sources
 from geomatch.store.schema import crime_versions, crimes, hits, runs
+from geomatch.store.seal import seal_hits
 
 HIT_REQUIRED = ("hit_id", "subject_id", "crime_ref", "offence")
 CRIME_REQUIRED = ("crime_ref", "offence")
@@ -66,6 +67,9 @@ def record_run(db_url: str | None, hits_frame: pd.DataFrame, crimes_frame: pd.Da
             received earlier, such as a backlog kept by hand; never in the future.
         pack_sources: the rows each hit's evidence pack is drawn from, kept in the same transaction so packs can
             be made later from the store (:mod:`geomatch.store.packs`).
+
+    The run ends by sealing the stored hits (:func:`geomatch.store.seal.seal_hits`), keyed when an audit key is
+    in force.
     """
     hit_rows = _records(hits_frame, HIT_REQUIRED, "hits")
     crime_rows = _records(crimes_frame, CRIME_REQUIRED, "crimes")
@@ -84,6 +88,7 @@ def record_run(db_url: str | None, hits_frame: pd.DataFrame, crimes_frame: pd.Da
         _check_crimes_known(conn, hit_rows, {row["crime_ref"] for row in crime_rows})
         hit_counts = _record_hits(conn, hit_rows, run_id, received)
         kept = 0 if pack_sources is None else keep_pack_sources(conn, run_id, pack_sources)
+        seal_hits(conn, run_id)
     return RecordSummary(run_id, *hit_counts, *crime_counts, kept)
 
 

@@ -92,7 +92,9 @@ def test_recording_the_same_run_twice_never_duplicates_and_keeps_first_received(
     assert scalar(db_url, "SELECT count(*) FROM hits") == 4
     hit = get_hit(db_url, "H01").hit
     assert hit["first_received_at"] == received and hit["last_run_id"] == second.run_id
-    assert json.loads(scalar(db_url, "SELECT manifest FROM runs WHERE run_id = 1")) == {"tool": "geomatch match"}
+    stored = json.loads(scalar(db_url, "SELECT manifest FROM runs WHERE run_id = 1"))
+    assert stored.pop("hit_seal")["n_hits"] == 4  # the run's seal of the stored hits (geomatch.store.seal)
+    assert stored == {"tool": "geomatch match"}
 
 
 def test_a_changed_hit_is_updated_in_place(db_url):
@@ -249,7 +251,8 @@ def test_cli_review_list_show_and_verify(db_url):
     assert result.exit_code == 2 and "no hit 'H77'" in result.output
     for args in (["audit", "verify", "--db", db_url], ["audit", "--db", db_url, "verify"]):
         result = runner.invoke(cli.geomatch, args)
-        assert result.exit_code == 0 and "intact: 1 events" in result.output
+        assert result.exit_code == 0 and "review chain intact: 1 event," in result.output
+        assert "hit rows intact: 4 hits" in result.output
 
 
 def test_db_url_comes_from_the_environment_then_the_default(monkeypatch, tmp_path):
