@@ -26,6 +26,17 @@ def _value(value: Any) -> str:
     return str(value)
 
 
+display_value = _value  # public name, for the web pages
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def safe_terminal(text: str) -> str:
+    """``text`` with control characters (escape sequences, carriage returns, ...) shown as ``\\xNN``, so text
+    typed by someone else (a user name at a failed login) cannot move the cursor or recolour a terminal."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
 def format_hit_list(frame: pd.DataFrame) -> str:
     """The hits from :func:`geomatch.store.list_hits` as an aligned table."""
     if frame.empty:
@@ -80,8 +91,21 @@ def format_event(event: ReviewEvent) -> str:
 
 def format_chain(report: ChainReport) -> str:
     """The result of :func:`geomatch.store.verify_chain` in one or two lines."""
+    name, entries, key = (("review chain", "events", "hit") if report.entry == "event"
+                          else ("access log", "entries", "user"))
     if report.ok:
-        return f"review chain intact: {report.n_events:,} events, head {report.head_hash}"
-    hit = f" (hit {report.broken_hit_id})" if report.broken_hit_id else ""
-    return (f"review chain BROKEN at event {report.broken_seq}{hit}: {report.problem}\n"
-            f"last intact event: {report.head_seq} ({report.head_hash})")
+        return f"{name} intact: {report.n_events:,} {entries}, head {report.head_hash}"
+    which = f" ({key} {report.broken_hit_id})" if report.broken_hit_id else ""
+    return (f"{name} BROKEN at {report.entry} {report.broken_seq}{which}: {report.problem}\n"
+            f"last intact {report.entry}: {report.head_seq} ({report.head_hash})")
+
+
+def format_access_log(frame: pd.DataFrame) -> str:
+    """Access-log entries from :func:`geomatch.store.access.list_access` as an aligned table (UK local time)."""
+    if frame.empty:
+        return "no accesses match"
+    shown = pd.DataFrame({"seq": frame["seq"], "when (UK time)": frame["at"].map(_value), "user": frame["username"],
+                          "kind": frame["kind"], "action": frame["action"], "what": frame["target"],
+                          "from": frame["client"], "detail": frame["detail"]})
+    shown = shown.map(lambda v: safe_terminal(v) if isinstance(v, str) else v)
+    return shown.to_string(index=False) + f"\n{len(frame):,} entr{'y' if len(frame) == 1 else 'ies'}"

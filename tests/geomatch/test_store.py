@@ -67,7 +67,7 @@ def scalar(db_url: str, sql: str):
 def test_migrated_schema_matches_the_query_tables(db_url):
     with get_engine(db_url).connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), metadata) == []
-        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0002"
 
 
 def test_recording_the_same_run_twice_never_duplicates_and_keeps_first_received(db_url):
