@@ -81,7 +81,7 @@ def login(request: Request, username: str = Form(""), password: str = Form(""), 
     result = check_login(settings.db_url, username.strip()[:128], password, client=client_of(request))
     if result.user is None:
         # Slow down repeated failures (0.25 s, 0.5 s, 1 s, ... up to 4 s) on top of the lock after LOCK_AFTER.
-        time.sleep(min(4.0, 0.25 * 2 ** max(0, result.failures - 1)))
+        time.sleep(settings.login_delay_s * min(16, 2 ** max(0, result.failures - 1)))
         problem = "This account is locked for a while after repeated failed logins." if "locked" in (
             result.problem or "") else "Wrong user name or password."
         return login_form(request, next=next, problem=problem)

@@ -27,6 +27,8 @@ class WebSettings:
         review_days: agreed time from receiving a hit to its first review, in days; pending hits older stand out.
         secure_cookies: mark cookies Secure (served over HTTPS by a reverse proxy).
         page_size: hits per queue page.
+        login_delay_s: the first failed login's answer is delayed this long, doubling with each further
+            consecutive failure (at most 16 times as long), on top of the lock after repeated failures.
     """
 
     db_url: str | None = None
@@ -37,6 +39,7 @@ class WebSettings:
     review_days: float = 2.0
     secure_cookies: bool = False
     page_size: int = 50
+    login_delay_s: float = 0.25
 
     def __post_init__(self) -> None:
         if self.evidence_dir is not None and not Path(self.evidence_dir).is_dir():
