@@ -125,3 +125,15 @@ def login(client: TestClient, name: str, password: str = PASSWORD):
 
 def bearer(tokens: dict[str, str], name: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {tokens[name]}"}
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashing(monkeypatch):
+    """argon2id with its smallest cost: the tests check the logic, not the cost (the server keeps the defaults)."""
+    from argon2 import PasswordHasher
+
+    from geomatch.store import accounts
+
+    cheap = PasswordHasher(time_cost=1, memory_cost=256, parallelism=1)
+    monkeypatch.setattr(accounts, "_hasher", cheap)
+    monkeypatch.setattr(accounts, "_DUMMY_HASH", cheap.hash("a password nobody has"))
