@@ -448,8 +448,10 @@ def verify_outputs(ctx, directory: Path) -> None:
 @click.option("--review-days", type=click.FloatRange(min=0, min_open=True), default=2.0, show_default=True,
               help="Agreed time from receiving a hit to its first review, in days; older pending hits stand out.")
 @click.option("--secure-cookies", is_flag=True, help="Mark cookies Secure (when a proxy serves HTTPS).")
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Server processes (one per core you give it).")
 def serve(db_url, host, port, evidence_dir, trust_user_header, forwarded_allow_ips, reviewers_see_all, review_days,
-          secure_cookies) -> None:
+          secure_cookies, workers) -> None:
     """Serve the review web application (queue, hits, outcomes, audit, access log) over the review store."""
     from geomatch.store.engine import require_store, shown_url
     from geomatch.web import WebSettings, serve as run_server
@@ -459,7 +461,7 @@ def serve(db_url, host, port, evidence_dir, trust_user_header, forwarded_allow_i
                            reviewers_see_all=reviewers_see_all, review_days=review_days,
                            secure_cookies=secure_cookies)
     click.echo(f"serving {shown_url(url)} on http://{host}:{port}/ (Ctrl-C to stop)")
-    run_server(settings, host=host, port=port, forwarded_allow_ips=forwarded_allow_ips)
+    run_server(settings, host=host, port=port, forwarded_allow_ips=forwarded_allow_ips, workers=workers)
 
 
 @geomatch.group(cls=FriendlyGroup)

@@ -159,10 +159,25 @@ def require_store(db_url: str | None = None) -> str:
 @contextmanager
 def write_transaction(engine: Engine) -> Iterator[Connection]:
     """A connection inside a write transaction that holds the store's write lock; committed on success."""
+    if engine.dialect.name == "sqlite":
+        # Threads of one process queue here in turn rather than in SQLite's busy handler, which sleeps up to
+        # 100 ms between tries: under many concurrent writers (the web application) that made the slowest
+        # writes wait seconds.
+        with _sqlite_write_lock(engine), engine.execution_options(geomatch_write=True).begin() as conn:
+            yield conn
+        return
     with engine.execution_options(geomatch_write=True).begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_WRITE_LOCK_KEY})
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_WRITE_LOCK_KEY})
         yield conn
+
+
+_write_locks: dict[int, threading.Lock] = {}
+_write_locks_lock = threading.Lock()  # not _engines_lock: get_engine holds that while migrating (a write)
+
+
+def _sqlite_write_lock(engine: Engine) -> threading.Lock:
+    with _write_locks_lock:
+        return _write_locks.setdefault(id(engine), threading.Lock())
 
 
 @contextmanager

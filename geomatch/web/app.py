@@ -84,3 +84,12 @@ def create_app(settings: WebSettings) -> FastAPI:
 
 def _wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/") or request.url.path == "/healthz"
+
+
+def app_from_environment() -> FastAPI:
+    """The application for the settings its parent put in ``$GEOMATCH_WEB_SETTINGS`` (uvicorn workers)."""
+    import os
+
+    from geomatch.web.settings import SETTINGS_ENV_VAR, settings_from_json
+
+    return create_app(settings_from_json(os.environ[SETTINGS_ENV_VAR]))

@@ -132,12 +132,21 @@ def queue(request: Request) -> Response:
     log_access(settings.db_url, Access(who.user.username, "view_queue", urlencode(query), client_of(request),
                                        f"{len(page.rows)} hits shown, page {filters.page}"))
     context = {"filters": filters, "rows": page.rows, "has_more": page.has_more, "statuses": STATUSES,
-               "offences": offences(settings.db_url), "review_days": settings.review_days,
+               "offences": _offences(request), "review_days": settings.review_days,
                "first": (filters.page - 1) * size + 1,
                "prev_url": _page_url(query, filters.page - 1) if filters.page > 1 else None,
                "next_url": _page_url(query, filters.page + 1) if page.has_more else None}
     template = "queue_table.html" if request.headers.get("HX-Request") else "queue.html"
     return _render(request, template, context, who=who)
+
+
+def _offences(request: Request, ttl_s: float = 60.0) -> list[str]:
+    """The stored hits' offences for the filter, read again at most once a minute (a scan of every hit)."""
+    cached = getattr(request.app.state, "offences", None)
+    if cached is None or time.monotonic() - cached[0] > ttl_s:
+        cached = (time.monotonic(), offences(_settings(request).db_url))
+        request.app.state.offences = cached
+    return cached[1]
 
 
 def _page_url(query: dict[str, str], page: int) -> str:

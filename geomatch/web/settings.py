@@ -1,14 +1,16 @@
 """How one ``geomatch serve`` runs: its store, evidence folder, secret and policy choices."""
 from __future__ import annotations
 
+import json
 import os
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from geomatch.core.errors import InputError
 
 SECRET_ENV_VAR = "GEOMATCH_SECRET_KEY"
+SETTINGS_ENV_VAR = "GEOMATCH_WEB_SETTINGS"  # how `geomatch serve --workers N` hands its settings to the workers
 
 
 @dataclass(frozen=True)
@@ -52,3 +54,17 @@ class WebSettings:
             raise InputError(f"a queue page holds 1 to 500 hits, not {self.page_size}")
         if self.trust_user_header is not None and not self.trust_user_header.strip():
             raise InputError("--trust-user-header needs a header name, e.g. X-Remote-User")
+
+
+def settings_to_json(settings: WebSettings) -> str:
+    """The settings as JSON (for worker processes; it holds the secret key, so it goes only to children)."""
+    values = asdict(settings)
+    values["evidence_dir"] = None if settings.evidence_dir is None else str(settings.evidence_dir)
+    return json.dumps(values)
+
+
+def settings_from_json(text: str) -> WebSettings:
+    values = json.loads(text)
+    if values["evidence_dir"] is not None:
+        values["evidence_dir"] = Path(values["evidence_dir"])
+    return WebSettings(**values)

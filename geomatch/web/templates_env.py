@@ -3,10 +3,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 from fastapi.templating import Jinja2Templates
 
 from geomatch.store.schema import OUTCOMES
+from geomatch.store.review import UK as UK_TZ
 from geomatch.store.text import display_value
+
+
+def short_uk(value) -> str:
+    """A UTC time as a short UK local time for tables: ``10 Jun 2026 14:23 BST`` (``—`` when missing)."""
+    if value is None or value is pd.NaT:
+        return "—"
+    return pd.Timestamp(value).tz_convert(UK_TZ).strftime("%d %b %Y %H:%M %Z")
 
 
 def outcome_label(outcome: str) -> str:
@@ -20,5 +29,6 @@ def make_templates() -> Jinja2Templates:
     env.autoescape = True  # every template, whatever its name
     env.filters["shown"] = display_value
     env.filters["outcome"] = outcome_label
+    env.filters["short_uk"] = short_uk
     env.globals["OUTCOMES"] = OUTCOMES
     return templates

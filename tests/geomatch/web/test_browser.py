@@ -143,7 +143,9 @@ def test_review_a_hit_in_a_real_browser(server, browser, tmp_path):
     _wait(lambda: browser.find_elements(By.CSS_SELECTOR, "svg#map circle, svg#map path"), what="the map")
     browser.switch_to.default_content()
     assert browser.find_element(By.CSS_SELECTOR, "img.timeline").get_property("naturalWidth") > 100
+    browser.set_window_size(1440, 1900)  # the summary, reasons, form and the map in one picture
     _screenshot(browser, "web-hit.png", tmp_path)
+    browser.set_window_size(1440, 1000)
 
     Select(browser.find_element(By.ID, "outcome")).select_by_value("intelligence_submitted")
     note = browser.find_element(By.ID, "note")
