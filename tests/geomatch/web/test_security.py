@@ -2,7 +2,6 @@
 script in crime records and notes, path tricks on pack files, SQL in filters, disabled accounts, guessing."""
 from __future__ import annotations
 
-import pytest
 from fastapi.testclient import TestClient
 
 from geomatch.store import add_review, get_hit
