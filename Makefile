@@ -29,6 +29,8 @@ demo: $(STAMP)
 		--basemap sample_data/basemap.gpkg
 	$(BIN)/geomatch verify $(DEMO)/match
 	$(BIN)/geomatch audit --month $$(date +%Y-%m) --out $(DEMO)/audit.xlsx --db sqlite:///$(DEMO)/geomatch.db
+	echo "demo-password-2026" | $(BIN)/geomatch users add demo --role supervisor --password-stdin \
+		--db sqlite:///$(DEMO)/geomatch.db
 	$(BIN)/vvol score --crimes sample_data/vvol/crimes.csv --people sample_data/vvol/people.csv --as-of 2026-10-31 \
 		--period 90d --out $(DEMO)/vvol --no-progress
 	@echo
@@ -38,6 +40,9 @@ demo: $(STAMP)
 	@echo "  match/quarantine/                 rows set aside, with reasons; match/manifest.json"
 	@echo "  geomatch.db, audit.xlsx           review store and this month's MoJ audit (hits are received today)"
 	@echo "  vvol/index.html, vvol/tasking.xlsx  V-VOL tasking pack"
+	@echo
+	@echo "Review the hits in a browser (user demo, password demo-password-2026), then open http://127.0.0.1:8765/ :"
+	@echo "  $(BIN)/geomatch serve --db sqlite:///$(DEMO)/geomatch.db --evidence-dir $(DEMO)/match/evidence"
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -312,9 +312,10 @@ def hits() -> None:
 def hits_list(db_url, status, subject, offence, since, until, min_score) -> None:
     """Stored hits with their review status, highest score first."""
     from geomatch.store import list_hits
+    from geomatch.store.engine import require_store
     from geomatch.store.text import format_hit_list
 
-    frame = list_hits(db_url, status=status, subject=subject, offence=offence, since=since and since.date(),
+    frame = list_hits(require_store(db_url), status=status, subject=subject, offence=offence, since=since and since.date(),
                       until=until and until.date(), min_score=min_score)
     click.echo(format_hit_list(frame))
 
@@ -325,9 +326,10 @@ def hits_list(db_url, status, subject, offence, since, until, min_score) -> None
 def hits_show(hit_id: str, db_url: str | None) -> None:
     """One hit in full: measurements, crime and review history (times in UK local time)."""
     from geomatch.store import get_hit
+    from geomatch.store.engine import require_store
     from geomatch.store.text import format_hit
 
-    click.echo(format_hit(get_hit(db_url, hit_id)))
+    click.echo(format_hit(get_hit(require_store(db_url), hit_id)))
 
 
 @geomatch.command()
@@ -378,18 +380,23 @@ def audit(ctx, month, out_path, review_days, as_of, db_url, key_file) -> None:
 @_key_option
 @click.pass_context
 def verify(ctx, db_url: str | None, key_file: Path | None) -> None:
-    """Recompute the review events' hash chain and check every hit row against its recorded content and the
-    newest seal: exit 0 when intact, 1 naming the first broken event and the hits at fault."""
+    """Recompute the hash chains of the review events and of the access log, and check every hit row against its
+    recorded content and the newest seal: exit 0 when all are intact, 1 naming the first broken entry and the
+    hits at fault."""
     from geomatch.store import verify_chain
+    from geomatch.store.chain import ACCESS_CHAIN
+    from geomatch.store.engine import require_store
     from geomatch.store.seal import verify_hits
     from geomatch.store.text import format_chain, format_hits_check
 
-    db_url = db_url or ctx.parent.params["db_url"]
+    url = require_store(db_url or ctx.parent.params["db_url"])
     with _audit_key(key_file or ctx.parent.params["key_file"]):
-        chain, hit_rows = verify_chain(db_url), verify_hits(db_url)
-    click.echo(format_chain(chain))
+        reports = [verify_chain(url), verify_chain(url, ACCESS_CHAIN)]
+        hit_rows = verify_hits(url)
+    for report in reports:
+        click.echo(format_chain(report))
     click.echo(format_hits_check(hit_rows))
-    ctx.exit(0 if chain.ok and hit_rows.ok else 1)
+    ctx.exit(0 if all(report.ok for report in reports) and hit_rows.ok else 1)
 
 
 @geomatch.group(cls=FriendlyGroup, invoke_without_command=True)
@@ -538,6 +545,146 @@ def verify_outputs(ctx, directory: Path) -> None:
     click.echo(f"{manifests:,} manifest(s): " + (f"{len(problems):,} file(s) changed, missing or not listed"
                                                   if problems else "every file matches"))
     ctx.exit(1 if problems else 0)
+
+
+# ---- the review web application: serve, accounts, subjects, access log --------------------------------------
+
+
+@geomatch.command()
+@_db_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8765, show_default=True, help="Port to listen on.")
+@click.option("--evidence-dir", type=click.Path(path_type=Path, file_okay=False),
+              help="Folder of evidence packs (geomatch evidence --out), shown in the hit pages.")
+@click.option("--trust-user-header", metavar="NAME",
+              help="Take the user from this header set by a single-sign-on reverse proxy (off by default).")
+@click.option("--forwarded-allow-ips", metavar="IPS",
+              help="Reverse proxies whose X-Forwarded-For gives the client address (default 127.0.0.1).")
+@click.option("--reviewers-see-all", is_flag=True, help="Reviewers see and review every hit, not only their own.")
+@click.option("--review-days", type=click.FloatRange(min=0, min_open=True), default=2.0, show_default=True,
+              help="Agreed time from receiving a hit to its first review, in days; older pending hits stand out.")
+@click.option("--secure-cookies", is_flag=True, help="Mark cookies Secure (when a proxy serves HTTPS).")
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Server processes (one per core you give it).")
+def serve(db_url, host, port, evidence_dir, trust_user_header, forwarded_allow_ips, reviewers_see_all, review_days,
+          secure_cookies, workers) -> None:
+    """Serve the review web application (queue, hits, outcomes, audit, access log) over the review store."""
+    from geomatch.store.engine import require_store, shown_url
+    from geomatch.web import WebSettings, serve as run_server
+
+    url = require_store(db_url)
+    settings = WebSettings(db_url=url, evidence_dir=evidence_dir, trust_user_header=trust_user_header,
+                           reviewers_see_all=reviewers_see_all, review_days=review_days,
+                           secure_cookies=secure_cookies)
+    click.echo(f"serving {shown_url(url)} on http://{host}:{port}/ (Ctrl-C to stop)")
+    run_server(settings, host=host, port=port, forwarded_allow_ips=forwarded_allow_ips, workers=workers)
+
+
+@geomatch.group(cls=FriendlyGroup)
+def users() -> None:
+    """Accounts of the review web application."""
+
+
+@users.command("add")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice(["reviewer", "supervisor", "auditor", "admin"]))
+@click.option("--team", help="Team (supervisors see and reassign their team's hits).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input (first line).")
+@_db_option
+def users_add(name, role, team, password_stdin, db_url) -> None:
+    """Add an account (without --password-stdin it logs in only by API token or a trusted proxy header)."""
+    import sys
+
+    from geomatch.store.accounts import add_user
+
+    password = sys.stdin.readline().rstrip("\r\n") if password_stdin else None
+    user = add_user(db_url, name, role=role, password=password, team=team)
+    click.echo(f"user {user.username} added ({user.role}{', team ' + user.team if user.team else ''})")
+
+
+@users.command("disable")
+@click.argument("name")
+@_db_option
+def users_disable(name, db_url) -> None:
+    """Disable an account: its sessions end and its API token is refused."""
+    from geomatch.store.accounts import set_active
+    from geomatch.store.engine import require_store
+
+    set_active(require_store(db_url), name, False)
+    click.echo(f"user {name} disabled")
+
+
+@users.command("enable")
+@click.argument("name")
+@_db_option
+def users_enable(name, db_url) -> None:
+    """Enable an account again (also lifts a lock after failed logins)."""
+    from geomatch.store.accounts import set_active
+    from geomatch.store.engine import require_store
+
+    set_active(require_store(db_url), name, True)
+    click.echo(f"user {name} enabled")
+
+
+@users.command("token")
+@click.argument("name")
+@_db_option
+def users_token(name, db_url) -> None:
+    """Print a new API token for NAME, once (it replaces any earlier one; only its hash is stored)."""
+    from geomatch.store.accounts import new_token
+    from geomatch.store.engine import require_store
+
+    click.echo(new_token(require_store(db_url), name))
+
+
+@users.command("list")
+@_db_option
+def users_list(db_url) -> None:
+    """Every account with its role, team and state."""
+    from geomatch.store.accounts import list_users
+    from geomatch.store.engine import require_store
+    from geomatch.store.text import display_value
+
+    for u in list_users(require_store(db_url)):
+        state = "disabled" if not u["active"] else (f"locked until {display_value(u['locked_until'])}"
+                                                    if u["locked_until"] else "active")
+        click.echo(f"{u['username']}\t{u['role']}\t{u['team'] or '-'}\t{state}\t"
+                   f"password {'yes' if u['password'] else 'no'}, token {'yes' if u['token'] else 'no'}")
+
+
+@geomatch.group(cls=FriendlyGroup)
+def subjects() -> None:
+    """Subjects' offender managers and teams (who reviews which hit)."""
+
+
+@subjects.command("load")
+@click.argument("path", type=click.Path(path_type=Path, dir_okay=False))
+@_db_option
+def subjects_load(path: Path, db_url) -> None:
+    """Load a subjects file (CSV: subject_id, offender_manager, optional team): each hit goes to its subject's
+    offender manager."""
+    from geomatch.store.assignment import load_subjects, read_subjects
+
+    summary = load_subjects(db_url, read_subjects(path), source=str(path))
+    click.echo(f"subjects: {summary.new} new, {summary.changed} changed, {summary.unchanged} unchanged")
+    if summary.managers_without_account:
+        click.echo("offender managers without an account yet (geomatch users add): "
+                   + ", ".join(summary.managers_without_account))
+
+
+@geomatch.command("access-log")
+@click.option("--user", help="Only this user's accesses.")
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="From this UK date.")
+@click.option("--limit", type=click.IntRange(min=1), help="At most this many entries (newest first).")
+@_db_option
+def access_log(user, since, limit, db_url) -> None:
+    """Who consulted, disclosed or altered what, when and from where, and every login (newest first)."""
+    from geomatch.store.access import list_access
+    from geomatch.store.engine import require_store
+    from geomatch.store.text import format_access_log
+
+    frame = list_access(require_store(db_url), user=user, since=since and since.date(), limit=limit)
+    click.echo(format_access_log(frame))
 
 
 # ---- vvol commands -----------------------------------------------------------------------------------------

@@ -30,7 +30,6 @@ from tqdm import tqdm
 from geomatch.core.crs import BNG, WGS84, transform
 from geomatch.core.errors import InputError
 from geomatch.core.times import UK_TZ
-from geomatch.ingest.moj import MOJ_COLUMNS
 from geomatch.ingest.trails import SOURCES
 from geomatch.simulate.crimes import (CrimeDraft, autumn_changes, background_rate_per_day, free_text, geocode_error,
                                       plant_background, plant_clock_change, plant_committed, plant_innocent)

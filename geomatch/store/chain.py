@@ -1,13 +1,16 @@
-"""The hash chain over review events: each event's SHA-256 covers its fields and the previous event's hash.
+"""Hash chains over append-only logs: each entry's SHA-256 covers its fields and the previous entry's hash.
 
-An event's hash is the SHA-256 of the canonical JSON (sorted keys, no spaces, UTF-8) of ``seq``, ``hit_id``,
-``at`` (UTC, ISO 8601 with microseconds and ``Z``), ``by``, ``outcome``, ``note`` and ``prev_hash``. The first
-event's ``prev_hash`` is 64 zeros. Events are numbered 1, 2, 3 ... with no gaps, and the ``chain_head`` row
-names the last one, so an edited, inserted or deleted event (the newest included) breaks the chain.
+The store keeps two such chains, described by :class:`Chain`: the review events (:data:`REVIEW_CHAIN`) and the
+access log (:data:`ACCESS_CHAIN`, see :mod:`geomatch.store.access`). An entry's hash is the SHA-256 of the
+canonical JSON (sorted keys, no spaces, UTF-8) of its ``seq``, its chain's fields and ``prev_hash``; times are
+written in UTC, ISO 8601 with microseconds and ``Z``. A review event's fields are ``hit_id``, ``at``, ``by``,
+``outcome`` and ``note``. The first entry's ``prev_hash`` is 64 zeros. Entries are numbered 1, 2, 3 ... with no
+gaps, and the chain's head row names the last one, so an edited, inserted or deleted entry (the newest included)
+breaks the chain.
 
-With an audit key (:mod:`geomatch.store.keys`) an event's hash is an HMAC-SHA256 under the key instead, so a
+With an audit key (:mod:`geomatch.store.keys`) an entry's hash is an HMAC-SHA256 under the key instead, so a
 forger with write access to the database but not the key cannot rewrite the chain. Verifying with a key also
-requires the newest event, and every event after the first keyed one, to be keyed: a chain rewritten without the
+requires the newest entry, and every entry after the first keyed one, to be keyed: a chain rewritten without the
 key does not pass. Without a key the chain detects accidental edits, not a forger with database access.
 """
 from __future__ import annotations
@@ -15,13 +18,38 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from geomatch.store.engine import get_engine, read_connection
 from geomatch.store.keys import AuditKey, check_digest, current_key, digest, is_keyed
-from geomatch.store.schema import GENESIS_HASH, chain_head, review_events
+from geomatch.store.schema import GENESIS_HASH, access_head, access_log, chain_head, review_events
+
+
+@dataclass(frozen=True)
+class Chain:
+    """One hash-chained, append-only table and its head row.
+
+    Attributes:
+        table: the entries (columns ``seq``, the ``fields``, ``prev_hash``, ``hash``).
+        head: the single-row table (``id`` 1) naming the last entry's ``seq`` and ``hash``.
+        fields: the hashed columns besides ``seq`` and ``prev_hash``.
+        key: the column named in a report of a broken entry (the hit of a review event, the user of an access).
+        entry: what an entry is called in messages ("event", "access").
+    """
+
+    table: sa.Table
+    head: sa.Table
+    fields: tuple[str, ...]
+    key: str
+    entry: str
+
+
+REVIEW_CHAIN = Chain(review_events, chain_head, ("hit_id", "at", "by", "outcome", "note"), "hit_id", "event")
+ACCESS_CHAIN = Chain(access_log, access_head, ("at", "username", "action", "target", "client", "detail"),
+                     "username", "access")
 
 
 def utc_text(at: datetime) -> str:
@@ -29,45 +57,58 @@ def utc_text(at: datetime) -> str:
     return at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def event_hash(*, seq: int, hit_id: str, at: datetime, by: str, outcome: str, note: str, prev_hash: str,
-               key: AuditKey | None = None) -> str:
-    """Hex SHA-256 of one review event's canonical serialisation, chained to ``prev_hash`` (with ``key``: the
-    keyed digest of :func:`geomatch.store.keys.digest`)."""
-    return digest(_canonical_event(seq=seq, hit_id=hit_id, at=at, by=by, outcome=outcome, note=note,
-                                   prev_hash=prev_hash), key)
-
-
-def _canonical_event(*, seq: int, hit_id: str, at: datetime, by: str, outcome: str, note: str,
-                     prev_hash: str) -> bytes:
-    fields = {"seq": seq, "hit_id": hit_id, "at": utc_text(at), "by": by, "outcome": outcome, "note": note,
-              "prev_hash": prev_hash}
+def _canonical(seq: int, values: dict[str, Any], prev_hash: str) -> bytes:
+    """One entry's canonical serialisation (``values``: its chain's fields), the bytes that are hashed."""
+    fields = {name: utc_text(v) if isinstance(v, datetime) else v for name, v in values.items()}
+    fields.update(seq=seq, prev_hash=prev_hash)
     return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-def append_event(conn: Connection, *, hit_id: str, at: datetime, by: str, outcome: str, note: str) -> tuple[int, str]:
-    """Append one event at the head of the chain; ``conn`` must hold the store's write lock. Returns (seq, hash).
-    The hash is keyed when an audit key is in force (:func:`geomatch.store.keys.current_key`)."""
-    head = conn.execute(sa.select(chain_head.c.seq, chain_head.c.hash).where(chain_head.c.id == 1)).one()
+def entry_hash(seq: int, values: dict[str, Any], prev_hash: str, key: AuditKey | None = None) -> str:
+    """Hex SHA-256 of one entry's canonical serialisation, chained to ``prev_hash`` (with ``key``: the keyed
+    digest of :func:`geomatch.store.keys.digest`)."""
+    return digest(_canonical(seq, values, prev_hash), key)
+
+
+def event_hash(*, seq: int, hit_id: str, at: datetime, by: str, outcome: str, note: str, prev_hash: str,
+               key: AuditKey | None = None) -> str:
+    """The hash of one review event, chained to ``prev_hash``."""
+    return entry_hash(seq, {"hit_id": hit_id, "at": at, "by": by, "outcome": outcome, "note": note}, prev_hash,
+                      key)
+
+
+def append_entry(conn: Connection, chain: Chain, **values: Any) -> tuple[int, str]:
+    """Append one entry (``values``: the chain's fields) at the head of ``chain``; ``conn`` must hold the store's
+    write lock. Returns (seq, hash), the hash keyed when an audit key is in force
+    (:func:`geomatch.store.keys.current_key`)."""
+    if set(values) != set(chain.fields):
+        raise ValueError(f"a {chain.entry} entry has the fields {', '.join(chain.fields)}, got {', '.join(values)}")
+    head = conn.execute(sa.select(chain.head.c.seq, chain.head.c.hash).where(chain.head.c.id == 1)).one()
     seq = head.seq + 1
-    hashed = event_hash(seq=seq, hit_id=hit_id, at=at, by=by, outcome=outcome, note=note, prev_hash=head.hash,
-                        key=current_key())
-    conn.execute(review_events.insert().values(seq=seq, hit_id=hit_id, at=at, by=by, outcome=outcome, note=note,
-                                               prev_hash=head.hash, hash=hashed))
-    conn.execute(chain_head.update().where(chain_head.c.id == 1).values(seq=seq, hash=hashed))
+    hashed = entry_hash(seq, values, head.hash, current_key())
+    conn.execute(chain.table.insert().values(seq=seq, **values, prev_hash=head.hash, hash=hashed))
+    conn.execute(chain.head.update().where(chain.head.c.id == 1).values(seq=seq, hash=hashed))
     return seq, hashed
+
+
+def append_event(conn: Connection, *, hit_id: str, at: datetime, by: str, outcome: str, note: str) -> tuple[int, str]:
+    """Append one review event at the head of the chain; ``conn`` must hold the store's write lock."""
+    return append_entry(conn, REVIEW_CHAIN, hit_id=hit_id, at=at, by=by, outcome=outcome, note=note)
 
 
 @dataclass(frozen=True)
 class ChainReport:
-    """The result of recomputing the chain.
+    """The result of recomputing a chain.
 
     Attributes:
-        ok: every event's hash recomputes, links to the one before, and the head names the last event.
-        n_events: events read.
-        head_seq, head_hash: the last intact event (0 and 64 zeros when there is none).
-        broken_seq: the first broken event's number (None when intact); broken_hit_id: its hit.
+        ok: every entry's hash recomputes, links to the one before, and the head names the last entry.
+        n_events: entries read.
+        head_seq, head_hash: the last intact entry (0 and 64 zeros when there is none).
+        broken_seq: the first broken entry's number (None when intact); broken_hit_id: its key (the hit of a
+            review event, the user of an access).
         problem: what is wrong there, in words.
-        n_keyed: events whose hash is keyed (HMAC under an audit key).
+        entry: what an entry is called ("event", "access").
+        n_keyed: entries whose hash is keyed (HMAC under an audit key).
         key_id: the id of the key they were checked with (None: no key given).
     """
 
@@ -78,61 +119,65 @@ class ChainReport:
     broken_seq: int | None = None
     broken_hit_id: str | None = None
     problem: str | None = None
+    entry: str = "event"
     n_keyed: int = 0
     key_id: str | None = None
 
 
-def verify_chain(db_url: str | None = None) -> ChainReport:
-    """Recompute every review event's hash in order and report the first break, if any (keyed hashes with the
-    audit key in force, :func:`geomatch.store.keys.current_key`)."""
+def verify_chain(db_url: str | None = None, chain: Chain = REVIEW_CHAIN) -> ChainReport:
+    """Recompute every entry's hash of ``chain`` (default: the review events) in order; report the first break
+    (keyed hashes with the audit key in force, :func:`geomatch.store.keys.current_key`)."""
     key = current_key()
     key_id = key.key_id if key is not None else None
-    columns = [review_events.c[name] for name in
-               ("seq", "hit_id", "at", "by", "outcome", "note", "prev_hash", "hash")]
+    names = ("seq", *chain.fields, "prev_hash", "hash")
+    columns = [chain.table.c[name] for name in names]
+    entry = chain.entry
     with read_connection(get_engine(db_url)) as conn:
-        head = conn.execute(sa.select(chain_head.c.seq, chain_head.c.hash).where(chain_head.c.id == 1)).one()
-        rows = conn.execute(sa.select(*columns).order_by(review_events.c.seq)).yield_per(10_000)
+        head = conn.execute(sa.select(chain.head.c.seq, chain.head.c.hash).where(chain.head.c.id == 1)).one()
+        rows = conn.execute(sa.select(*columns).order_by(chain.table.c.seq)).yield_per(10_000)
         prev_seq, prev_hash, n, n_keyed = 0, GENESIS_HASH, 0, 0
         for row in rows:
             n += 1
-            problem = _link_problem(row, prev_seq, prev_hash, key)
+            problem = _link_problem(chain, row._mapping, prev_seq, prev_hash, key)
             if problem is None and key is not None and n_keyed and not is_keyed(row.hash):
-                problem = ("it is not keyed although earlier events are: it was written without the audit key, "
-                           "or forged")
+                problem = (f"it is not keyed although earlier {entry} entries are: it was written without the "
+                           "audit key, or forged")
             if problem is not None:
-                return ChainReport(False, n, prev_seq, prev_hash, row.seq, row.hit_id, problem, n_keyed, key_id)
+                return ChainReport(False, n, prev_seq, prev_hash, row.seq, row._mapping[chain.key], problem, entry,
+                                   n_keyed, key_id)
             n_keyed += is_keyed(row.hash)
             prev_seq, prev_hash = row.seq, row.hash
     if key is not None and prev_seq and not is_keyed(prev_hash):
         return ChainReport(False, n, prev_seq, prev_hash, prev_seq, None,
-                           "the newest event is not keyed although a key was given: the chain was written or "
-                           "rewritten without the audit key", n_keyed, key_id)
+                           f"the newest {entry} entry is not keyed although a key was given: the chain was written "
+                           "or rewritten without the audit key", entry, n_keyed, key_id)
     if head.seq > prev_seq:
         return ChainReport(False, n, prev_seq, prev_hash, prev_seq + 1, None,
-                           f"the chain head records {head.seq} events but the last event is {prev_seq}: "
-                           f"events {prev_seq + 1} to {head.seq} were deleted", n_keyed, key_id)
+                           f"the chain head records {head.seq} {entry} entries but the last one is {prev_seq}: "
+                           f"{entry} entries {prev_seq + 1} to {head.seq} were deleted", entry, n_keyed, key_id)
     if head.seq < prev_seq:
         return ChainReport(False, n, head.seq, head.hash, head.seq + 1, None,
-                           f"the chain head records {head.seq} events but events go on to {prev_seq}: "
-                           "events were added outside geomatch", n_keyed, key_id)
+                           f"the chain head records {head.seq} {entry} entries but they go on to {prev_seq}: "
+                           f"{entry} entries were added outside geomatch", entry, n_keyed, key_id)
     if head.hash != prev_hash:
         return ChainReport(False, n, prev_seq, prev_hash, prev_seq, None,
-                           f"the chain head's hash differs from event {prev_seq}'s: "
-                           "the head was changed outside geomatch", n_keyed, key_id)
-    return ChainReport(True, n, prev_seq, prev_hash, n_keyed=n_keyed, key_id=key_id)
+                           f"the chain head's hash differs from {entry} {prev_seq}'s: "
+                           "the head was changed outside geomatch", entry, n_keyed, key_id)
+    return ChainReport(True, n, prev_seq, prev_hash, entry=entry, n_keyed=n_keyed, key_id=key_id)
 
 
-def _link_problem(row, prev_seq: int, prev_hash: str, key: AuditKey | None = None) -> str | None:
-    """Why ``row`` does not follow the event before it, or None."""
-    if row.seq != prev_seq + 1:
-        missing = (f"event {prev_seq + 1} is missing" if row.seq == prev_seq + 2
-                   else f"events {prev_seq + 1} to {row.seq - 1} are missing")
-        return f"{missing} (deleted): event {row.seq} follows event {prev_seq}"
-    if row.prev_hash != prev_hash:
-        return f"its previous-event hash does not match event {prev_seq}: an earlier event was changed or replaced"
-    canonical = _canonical_event(seq=row.seq, hit_id=row.hit_id, at=row.at, by=row.by, outcome=row.outcome,
-                                 note=row.note, prev_hash=row.prev_hash)
-    problem = check_digest(row.hash, canonical, key)
+def _link_problem(chain: Chain, row, prev_seq: int, prev_hash: str, key: AuditKey | None = None) -> str | None:
+    """Why ``row`` does not follow the entry before it, or None."""
+    entry = chain.entry
+    if row["seq"] != prev_seq + 1:
+        missing = (f"{entry} {prev_seq + 1} is missing" if row["seq"] == prev_seq + 2
+                   else f"{entry} entries {prev_seq + 1} to {row['seq'] - 1} are missing")
+        return f"{missing} (deleted): {entry} {row['seq']} follows {entry} {prev_seq}"
+    if row["prev_hash"] != prev_hash:
+        return (f"its previous-entry hash does not match {entry} {prev_seq}: "
+                "an earlier entry was changed or replaced")
+    problem = check_digest(row["hash"], _canonical(row["seq"], {name: row[name] for name in chain.fields},
+                                                   row["prev_hash"]), key)
     if problem == "changed":
-        return "its contents (hit, time, reviewer, outcome or note) changed after it was written"
+        return f"its contents ({', '.join(f for f in chain.fields)}) changed after it was written"
     return None if problem is None else f"its hash is {problem}"

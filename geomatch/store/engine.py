@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -95,7 +97,7 @@ def _create_sqlite_engine(url: sa.URL) -> Engine:
     def _on_connect(dbapi_connection, _record) -> None:
         dbapi_connection.isolation_level = None  # SQLAlchemy, not the sqlite3 module, issues BEGIN
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        _set_wal(cursor)
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
@@ -107,13 +109,75 @@ def _create_sqlite_engine(url: sa.URL) -> Engine:
     return engine
 
 
+def _set_wal(cursor) -> None:
+    """Put the SQLite file in WAL mode, waiting up to :data:`BUSY_TIMEOUT_S` for other processes.
+
+    Switching the journal mode needs the database to itself, and SQLite answers "database is locked" at once,
+    without waiting the busy timeout, when another connection is opening the same new file at that moment; so the
+    switch is retried until the timeout. A file already in WAL mode (every store after its first opening) is only
+    asked, which takes no lock.
+    """
+    if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal":
+        return
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
+def store_exists(db_url: str | None = None) -> bool:
+    """Whether the store exists: its SQLite file is there, or its PostgreSQL database holds a geomatch schema."""
+    url = resolve_db_url(db_url)
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        return database in ("", ":memory:") or Path(database).is_file()
+    engine = _create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return sa.inspect(conn).has_table("alembic_version")
+    except sa.exc.OperationalError as error:
+        raise InputError(f"cannot open the database {shown_url(url)}: {error.orig}") from error
+    finally:
+        engine.dispose()
+
+
+def require_store(db_url: str | None = None) -> str:
+    """The store's URL, after checking that it exists (for commands that only read: they never create one)."""
+    url = resolve_db_url(db_url)
+    if url not in _engines and not store_exists(url):
+        raise InputError(f"there is no review store at {shown_url(url)} (give --db URL or set ${DB_ENV_VAR}; "
+                         "geomatch match --db creates one)")
+    return url
+
+
 @contextmanager
 def write_transaction(engine: Engine) -> Iterator[Connection]:
     """A connection inside a write transaction that holds the store's write lock; committed on success."""
+    if engine.dialect.name == "sqlite":
+        # Threads of one process queue here in turn rather than in SQLite's busy handler, which sleeps up to
+        # 100 ms between tries: under many concurrent writers (the web application) that made the slowest
+        # writes wait seconds.
+        with _sqlite_write_lock(engine), engine.execution_options(geomatch_write=True).begin() as conn:
+            yield conn
+        return
     with engine.execution_options(geomatch_write=True).begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_WRITE_LOCK_KEY})
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_WRITE_LOCK_KEY})
         yield conn
+
+
+_write_locks: dict[int, threading.Lock] = {}
+_write_locks_lock = threading.Lock()  # not _engines_lock: get_engine holds that while migrating (a write)
+
+
+def _sqlite_write_lock(engine: Engine) -> threading.Lock:
+    with _write_locks_lock:
+        return _write_locks.setdefault(id(engine), threading.Lock())
 
 
 @contextmanager

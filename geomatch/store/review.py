@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from geomatch.core.errors import InputError
 from geomatch.core.times import UK_TZ
+from geomatch.store.access import Access, append_access
 from geomatch.store.chain import append_event
 from geomatch.store.engine import get_engine, read_connection, write_transaction
 from geomatch.store.schema import OUTCOMES, PENDING, chain_head, crime_versions, crimes, hits, review_events
@@ -36,7 +37,7 @@ class ReviewEvent:
 
 
 def add_review(db_url: str | None, hit_id: str, *, outcome: str, by: str, note: str = "",
-               at: datetime | None = None) -> ReviewEvent:
+               at: datetime | None = None, access: Access | None = None) -> ReviewEvent:
     """Append a review event to a hit and to the hash chain.
 
     Args:
@@ -45,6 +46,8 @@ def add_review(db_url: str | None, hit_id: str, *, outcome: str, by: str, note: 
         note: free text.
         at: when the review happened (timezone-aware; default now). Only for importing past reviews: an event
             may not be dated before the chain's latest event nor in the future.
+        access: an entry for the access log, written in the same transaction as the event (the web application's
+            record of who altered the hit, from where).
     """
     if outcome not in OUTCOMES:
         raise InputError(f"outcome '{outcome}' is not one of {', '.join(OUTCOMES)}")
@@ -68,6 +71,8 @@ def add_review(db_url: str | None, hit_id: str, *, outcome: str, by: str, note: 
                 raise InputError(f"the review time {at.isoformat()} is before the latest recorded review "
                                  f"({latest.isoformat()}); past reviews must be imported in time order")
         seq, digest = append_event(conn, hit_id=hit_id, at=at, by=by.strip(), outcome=outcome, note=note)
+        if access is not None:
+            append_access(conn, access)
     return ReviewEvent(seq, hit_id, at, by.strip(), outcome, note, digest)
 
 
@@ -95,8 +100,6 @@ def list_hits(db_url: str | None = None, *, status: str | None = None, subject: 
         since, until: first-received date range in UK local dates, both inclusive.
         min_score: lowest score (0-100) shown; unscored hits are left out when given.
     """
-    if status is not None and status != PENDING and status not in OUTCOMES:
-        raise InputError(f"status '{status}' is not pending nor one of {', '.join(OUTCOMES)}")
     latest, on_latest = latest_event(hits.c.hit_id)
     status_col = sa.func.coalesce(latest.c.outcome, PENDING).label("status")
     query = (sa.select(hits.c.hit_id, hits.c.score, status_col, hits.c.subject_id, hits.c.crime_ref,
@@ -104,6 +107,20 @@ def list_hits(db_url: str | None = None, *, status: str | None = None, subject: 
                        hits.c.first_received_at, latest.c.at.label("last_review_at"))
              .select_from(hits.outerjoin(latest, on_latest))
              .order_by(hits.c.score.desc().nulls_last(), hits.c.hit_id))
+    query = filter_hits(query, latest, status=status, subject=subject, offence=offence, since=since, until=until,
+                        min_score=min_score)
+    with read_connection(get_engine(db_url)) as conn:
+        result = conn.execute(query)
+        return pd.DataFrame.from_records(result.all(), columns=list(result.keys()))
+
+
+def filter_hits(query: sa.Select, latest: sa.Alias, *, status: str | None = None, subject: str | None = None,
+                offence: str | None = None, since: date | None = None, until: date | None = None,
+                min_score: float | None = None) -> sa.Select:
+    """``query`` (over ``hits`` outer-joined to the ``latest`` event, see :func:`latest_event`) narrowed to the
+    hits that match; arguments as in :func:`list_hits`. Values are bound parameters, never SQL text."""
+    if status is not None and status != PENDING and status not in OUTCOMES:
+        raise InputError(f"status '{status}' is not pending nor one of {', '.join(OUTCOMES)}")
     if status == PENDING:
         query = query.where(latest.c.outcome.is_(None))
     elif status is not None:
@@ -118,9 +135,7 @@ def list_hits(db_url: str | None = None, *, status: str | None = None, subject: 
         query = query.where(hits.c.first_received_at < uk_day_start(until + timedelta(days=1)))
     if min_score is not None:
         query = query.where(hits.c.score >= min_score)
-    with read_connection(get_engine(db_url)) as conn:
-        result = conn.execute(query)
-        return pd.DataFrame.from_records(result.all(), columns=list(result.keys()))
+    return query
 
 
 def uk_day_start(day: date) -> datetime:

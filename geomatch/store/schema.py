@@ -144,3 +144,70 @@ pack_sources = sa.Table(
     sa.Column("hit_id", sa.String(64), sa.ForeignKey("hits.hit_id"), primary_key=True),
     sa.Column("run_id", sa.Integer, sa.ForeignKey("pack_runs.run_id"), nullable=False, index=True),  # latest
 )
+
+# ---- the review web application (migration 0002): accounts, sessions, assignment, access log ----------------
+
+#: Roles of the web application's accounts, from least to most privileged for users (see geomatch.web.auth).
+ROLES: tuple[str, ...] = ("reviewer", "supervisor", "auditor", "admin")
+
+users = sa.Table(
+    "users", metadata,
+    sa.Column("username", sa.String(128), primary_key=True),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("team", sa.String(128), nullable=True),
+    sa.Column("password_hash", sa.Text, nullable=True),  # argon2id (PHC string); NULL: no password login
+    sa.Column("token_sha256", sa.String(64), nullable=True, unique=True),  # hex SHA-256 of the API token
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("failed_logins", sa.Integer, nullable=False),  # consecutive failed password logins
+    sa.Column("locked_until", UTCDateTime, nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.CheckConstraint("role IN (" + ", ".join(f"'{r}'" for r in ROLES) + ")", name="ck_users_role"),
+)
+
+sessions = sa.Table(
+    "sessions", metadata,
+    sa.Column("session_sha256", sa.String(64), primary_key=True),  # hex SHA-256 of the session id in the cookie
+    sa.Column("username", sa.String(128), sa.ForeignKey("users.username"), nullable=False, index=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+)
+
+subjects = sa.Table(
+    "subjects", metadata,
+    sa.Column("subject_id", sa.String(128), primary_key=True),
+    sa.Column("offender_manager", sa.String(128), nullable=False, index=True),
+    sa.Column("team", sa.String(128), nullable=True, index=True),
+    sa.Column("loaded_at", UTCDateTime, nullable=False),
+)
+
+# A hit reassigned by a supervisor: overrides its subject's offender manager.
+hit_assignments = sa.Table(
+    "hit_assignments", metadata,
+    sa.Column("hit_id", sa.String(64), sa.ForeignKey("hits.hit_id"), primary_key=True),
+    sa.Column("assignee", sa.String(128), nullable=False, index=True),
+    sa.Column("assigned_by", sa.String(128), nullable=False),
+    sa.Column("assigned_at", UTCDateTime, nullable=False),
+)
+
+access_log = sa.Table(
+    "access_log", metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),  # 1, 2, 3 ... with no gaps
+    sa.Column("at", UTCDateTime, nullable=False, index=True),
+    sa.Column("username", sa.String(128), nullable=False, index=True),
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("target", sa.Text, nullable=False),
+    sa.Column("client", sa.String(128), nullable=False),
+    sa.Column("detail", sa.Text, nullable=False),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False, unique=True),
+)
+
+# One row (id 1): the last entry of the access log's chain.
+access_head = sa.Table(
+    "access_head", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.CheckConstraint("id = 1", name="ck_access_head_single_row"),
+)

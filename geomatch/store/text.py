@@ -34,6 +34,8 @@ def _value(value: Any) -> str:
     return terminal_text(value)
 
 
+display_value = _value  # public name, for the web pages
+
 def format_hit_list(frame: pd.DataFrame) -> str:
     """The hits from :func:`geomatch.store.list_hits` as an aligned table."""
     if frame.empty:
@@ -96,14 +98,16 @@ def _protection(key_id: str | None) -> str:
 
 def format_chain(report: ChainReport) -> str:
     """The result of :func:`geomatch.store.verify_chain` in one or two lines."""
+    name, entries, key = (("review chain", "events", "hit") if report.entry == "event"
+                          else ("access log", "entries", "user"))
     if report.ok:
-        events = f"{report.n_events:,} event{'' if report.n_events == 1 else 's'}"
+        events = f"{report.n_events:,} {entries if report.n_events != 1 else report.entry}"
         keyed = f" ({report.n_keyed:,} keyed)" if report.n_keyed else ""
-        return (f"review chain intact: {events}{keyed}, head {report.head_hash}; "
+        return (f"{name} intact: {events}{keyed}, head {report.head_hash}; "
                 f"{_protection(report.key_id if report.n_keyed else None)}")
-    hit = f" (hit {terminal_text(report.broken_hit_id)})" if report.broken_hit_id else ""
-    return (f"review chain BROKEN at event {report.broken_seq}{hit}: {report.problem}\n"
-            f"last intact event: {report.head_seq} ({report.head_hash})")
+    which = f" ({key} {terminal_text(report.broken_hit_id)})" if report.broken_hit_id else ""
+    return (f"{name} BROKEN at {report.entry} {report.broken_seq}{which}: {report.problem}\n"
+            f"last intact {report.entry}: {report.head_seq} ({report.head_hash})")
 
 
 def format_hits_check(report: HitsReport) -> str:
@@ -117,3 +121,14 @@ def format_hits_check(report: HitsReport) -> str:
                 "before seals), so deleted hits and rewritten hashes go unseen until the next run is recorded")
     return (f"hit rows intact: {hits} agree with their recorded content and run {report.sealed_run}'s seal; "
             f"{_protection(report.key_id if report.keyed else None)}")
+
+
+def format_access_log(frame: pd.DataFrame) -> str:
+    """Access-log entries from :func:`geomatch.store.access.list_access` as an aligned table (UK local time)."""
+    if frame.empty:
+        return "no accesses match"
+    shown = pd.DataFrame({"seq": frame["seq"], "when (UK time)": frame["at"].map(_value), "user": frame["username"],
+                          "kind": frame["kind"], "action": frame["action"], "what": frame["target"],
+                          "from": frame["client"], "detail": frame["detail"]})
+    shown = shown.map(lambda v: terminal_text(v) if isinstance(v, str) else v)
+    return shown.to_string(index=False) + f"\n{len(frame):,} entr{'y' if len(frame) == 1 else 'ies'}"

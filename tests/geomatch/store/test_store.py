@@ -261,6 +261,11 @@ def test_db_url_comes_from_the_environment_then_the_default(monkeypatch, tmp_pat
     monkeypatch.setenv("GEOMATCH_DB", f"sqlite:///{tmp_path}/env.db")
     assert resolve_db_url(None) == f"sqlite:///{tmp_path}/env.db"
     assert resolve_db_url("sqlite:///other.db") == "sqlite:///other.db"
+    for command in (["hits", "list"], ["hits", "show", "H01"], ["access-log"], ["audit", "verify"]):
+        result = CliRunner().invoke(cli.geomatch, command)  # commands that only read never create a store
+        assert result.exit_code == 2 and "there is no review store at sqlite:///" in result.output
+        assert not (tmp_path / "env.db").exists()
+    get_engine(None)  # a writer creates it
     result = CliRunner().invoke(cli.geomatch, ["hits", "list"])
     assert result.exit_code == 0 and "no hits match" in result.output and (tmp_path / "env.db").exists()
 

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from geomatch.store import add_review, get_engine, record_run, verify_chain
+from tests.geomatch.store_opener import open_new_store
 from tests.pgserver import store_url, why_no_postgres
 
 SPAWN = multiprocessing.get_context("spawn")  # children open their own connections
@@ -140,3 +141,20 @@ def test_a_forked_child_and_its_parent_keep_their_own_connections(db_url):
     add_review(db_url, "H000000", outcome="arrest", by="parent")  # the parent's connection still works
     report = verify_chain(db_url)
     assert report.ok and report.n_events == 3
+
+
+
+def test_processes_opening_a_new_sqlite_store_at_once_all_succeed(tmp_path):
+    """Switching a new file to WAL mode raced ('database is locked' without waiting the busy timeout)."""
+    for attempt in range(2):
+        url = f"sqlite:///{tmp_path}/new{attempt}.db"
+        start, results = SPAWN.Event(), SPAWN.Queue()
+        workers = [SPAWN.Process(target=open_new_store, args=(url, start, results)) for _ in range(6)]
+        for worker in workers:
+            worker.start()
+        time.sleep(3.0)  # every child imported and waiting
+        start.set()
+        outcomes = [results.get(timeout=120) for _ in workers]
+        for worker in workers:
+            worker.join(timeout=60)
+        assert outcomes == [0] * len(workers)
