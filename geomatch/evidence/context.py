@@ -15,6 +15,7 @@ import pandas as pd
 
 from geomatch.match.config import MatchConfig
 from geomatch.core.times import utc_ns
+from geomatch.evidence.prism import Prism, reachable_areas
 
 _NS = 1_000_000_000
 
@@ -56,6 +57,8 @@ class PackData:
         gaps: intervals between consecutive fixes longer than ``interp_max_gap_s``: ``start``, ``end``,
             ``duration_s``, ``in_window`` (overlaps the padded window).
         interp_max_gap_s: the longest interval (s) joined by a straight path.
+        prisms: for a ``possible`` hit, the reachable area of each gap that made it possible
+            (:mod:`geomatch.evidence.prism`); empty for other hits.
     """
 
     hit: Mapping[str, Any]
@@ -63,6 +66,7 @@ class PackData:
     fixes: pd.DataFrame
     gaps: pd.DataFrame
     interp_max_gap_s: float
+    prisms: tuple[Prism, ...] = ()
 
     @property
     def vicinity(self) -> pd.DataFrame:
@@ -152,4 +156,6 @@ def pack_data(hit: Mapping[str, Any], crime: Mapping[str, Any], fixes: pd.DataFr
     })
     for column in ("start", "end"):
         gaps[column] = pd.to_datetime(gaps[column], utc=True)
-    return PackData(dict(hit), dict(crime), out, gaps, float(config.interp_max_gap_s))
+    prisms = reachable_areas(t, x, y, out["seq"].to_numpy(), fixes["timestamp"], (float(crime["x"]), float(crime["y"])),
+                             radius, (ws, we), config) if str(hit["presence"]) == "possible" else ()
+    return PackData(dict(hit), dict(crime), out, gaps, float(config.interp_max_gap_s), prisms)

@@ -1,5 +1,9 @@
 """Render the statement blocks (:mod:`geomatch.evidence.statement`) as ``statement.docx`` and ``statement.pdf``.
 
+Documents flow: every table splits across pages with its header row repeated, a row taller than a page splits
+inside the row, long cells (and long unbroken words) wrap, and every page's footer says "Page N of M". No input,
+however long, stops a document from being written.
+
 Both files are byte-for-byte deterministic: the DOCX has fixed core properties and fixed ZIP entry dates, the
 PDF is written in reportlab's invariant mode. The PDF embeds DejaVu Sans (shipped with matplotlib) so any
 character in the inputs prints.
@@ -20,8 +24,9 @@ FIXED_DATE = datetime(2000, 1, 1)
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
 
-def write_docx(blocks: list[Block], path: Path, *, title: str) -> Path:
-    """Write the statement as a Word document."""
+def write_docx(blocks: list[Block], path: Path, *, title: str, footer: str = "") -> Path:
+    """Write the statement as a Word document; every page's footer holds ``footer`` and "Page N of M" (Word
+    fields, counted when the document is opened or printed)."""
     from docx import Document
     from docx.enum.text import WD_BREAK
     from docx.shared import Cm, Pt
@@ -33,6 +38,7 @@ def write_docx(blocks: list[Block], path: Path, *, title: str) -> Path:
         setattr(section, side, Cm(1.8))
     document.styles["Normal"].font.name = "Arial"
     document.styles["Normal"].font.size = Pt(10)
+    _docx_footer(section, footer, Pt(7.5))
     for block in blocks:
         if isinstance(block, Heading):
             document.add_heading(block.text, level=block.level)
@@ -55,8 +61,40 @@ def write_docx(blocks: list[Block], path: Path, *, title: str) -> Path:
     return path
 
 
+def _docx_footer(section, text: str, size) -> None:
+    """``text · Page N of M`` in the section's footer, N and M as PAGE and NUMPAGES fields."""
+    paragraph = section.footer.paragraphs[0]
+    for part in ((f"{text} · " if text else "") + "Page ", "PAGE", " of ", "NUMPAGES"):
+        if part in ("PAGE", "NUMPAGES"):
+            _docx_field(paragraph, part, size)
+        else:
+            paragraph.add_run(part).font.size = size
+
+
+def _docx_field(paragraph, instruction: str, size) -> None:
+    """A complex field (``PAGE``, ``NUMPAGES``) with a placeholder result that Word updates."""
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    for kind, text in (("begin", None), (None, f" {instruction} "), ("separate", None), (None, "1"), ("end", None)):
+        run = paragraph.add_run()
+        run.font.size = size
+        if kind is not None:
+            element = OxmlElement("w:fldChar")
+            element.set(qn("w:fldCharType"), kind)
+        elif text.strip() == instruction:
+            element = OxmlElement("w:instrText")
+            element.set(qn("xml:space"), "preserve")
+            element.text = text
+        else:
+            element = OxmlElement("w:t")
+            element.text = text
+        run._r.append(element)
+
+
 def _docx_table(document, block: Table, size, text_width) -> None:
-    """A Word table with the block's relative column widths over ``text_width``."""
+    """A Word table with the block's relative column widths over ``text_width``; the header row repeats on every
+    page the table runs onto, and rows may break across pages (Word wraps the cells)."""
     rows = ([block.header] if block.header else []) + list(block.rows)
     table = document.add_table(rows=len(rows), cols=len(rows[0]))
     table.style = "Table Grid"
@@ -71,6 +109,13 @@ def _docx_table(document, block: Table, size, text_width) -> None:
             run = cell.paragraphs[0].add_run(value)
             run.font.size = size
             run.bold = (r == 0 and block.header is not None) or (c == 0 and block.header is None)
+    if block.header is not None:
+        from docx.oxml import OxmlElement
+        from docx.oxml.ns import qn
+
+        header = OxmlElement("w:tblHeader")
+        header.set(qn("w:val"), "true")
+        table.rows[0]._tr.get_or_add_trPr().append(header)
     document.add_paragraph()
 
 
@@ -104,8 +149,37 @@ def _pdf_fonts() -> tuple[str, str]:
     return "DejaVuSans", "DejaVuSans-Bold"
 
 
+def _numbered_canvas(footer: str, font: str, page_width: float, margin: float):
+    """A reportlab canvas class that holds every page until the end, then draws ``footer`` and "Page N of M"
+    on each (M is only known once the story has flowed)."""
+    from reportlab.pdfgen.canvas import Canvas
+
+    class NumberedCanvas(Canvas):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self._held: list[dict] = []
+
+        def showPage(self) -> None:  # noqa: N802 - reportlab's name
+            self._held.append(dict(self.__dict__))
+            self._startPage()
+
+        def save(self) -> None:
+            total = len(self._held)
+            for number, state in enumerate(self._held, start=1):
+                self.__dict__.update(state)
+                self.saveState()
+                self.setFont(font, 7.5)
+                self.drawString(margin, margin * 0.55, footer)
+                self.drawRightString(page_width - margin, margin * 0.55, f"Page {number} of {total}")
+                self.restoreState()
+                super().showPage()
+            super().save()
+
+    return NumberedCanvas
+
+
 def write_pdf(blocks: list[Block], path: Path, *, title: str, footer: str) -> Path:
-    """Write the statement as an A4 PDF with a footer (``footer`` and the page number) on every page."""
+    """Write the statement as an A4 PDF; every page's footer holds ``footer`` and "Page N of M"."""
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.styles import ParagraphStyle
@@ -143,7 +217,7 @@ def write_pdf(blocks: list[Block], path: Path, *, title: str, footer: str) -> Pa
             cells = [[Paragraph(escape_html(v), cell_style(r, c)) for c, v in enumerate(values)]
                      for r, values in enumerate(rows)]
             table = PdfTable(cells, colWidths=[width * w for w in block.widths or (0.3, 0.7)],
-                             repeatRows=1 if block.header else 0)
+                             repeatRows=1 if block.header else 0, splitByRow=1, splitInRow=1)
             shaded = (-1, 0) if block.header else (0, -1)  # the header row, or the label column
             table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
                                        ("VALIGN", (0, 0), (-1, -1), "TOP"),
@@ -157,15 +231,8 @@ def write_pdf(blocks: list[Block], path: Path, *, title: str, footer: str) -> Pa
         elif isinstance(block, PageBreak):
             story.append(PdfBreak())
 
-    def on_page(canvas, doc) -> None:
-        canvas.saveState()
-        canvas.setFont(regular, 7.5)
-        canvas.drawString(1.8 * cm, 1.0 * cm, footer)
-        canvas.drawRightString(A4[0] - 1.8 * cm, 1.0 * cm, f"Page {doc.page}")
-        canvas.restoreState()
-
     document = SimpleDocTemplate(str(path), pagesize=A4, leftMargin=1.8 * cm, rightMargin=1.8 * cm,
                                  topMargin=1.6 * cm, bottomMargin=1.8 * cm, title=title, author="geomatch",
                                  creator="geomatch", producer="geomatch", subject="", invariant=1)
-    document.build(story, onFirstPage=on_page, onLaterPages=on_page)
+    document.build(story, canvasmaker=_numbered_canvas(footer, regular, A4[0], 1.8 * cm))
     return path

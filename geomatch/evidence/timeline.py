@@ -44,6 +44,16 @@ def _path_distance(data: PackData, t: np.ndarray, samples: int = 16) -> np.ndarr
     return np.stack([pt, distance], axis=2)
 
 
+def _shown_span(data: PackData, context_s: float) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The chart's time axis: the fixes' span, cut to ``context_s`` either side of the padded window (the fix
+    before or after a long gap may be days away)."""
+    times = data.fixes["timestamp"]
+    pad = pd.Timedelta(seconds=context_s)
+    start = max(times.iloc[0], pd.Timestamp(data.hit["window_start"]) - pad)
+    end = min(times.iloc[-1], pd.Timestamp(data.hit["window_end"]) + pad)
+    return start, max(end, start + pd.Timedelta(seconds=1))
+
+
 def draw_timeline(data: PackData, path: Path, options: EvidenceOptions) -> Path:
     """Draw ``timeline.png`` for one hit and return its path.
 
@@ -66,9 +76,12 @@ def draw_timeline(data: PackData, path: Path, options: EvidenceOptions) -> Path:
     ax.add_collection(LineCollection(_path_distance(data, t)[~gap], colors="0.3", lw=1.1, zorder=3))
     steps = np.stack([np.column_stack([t[:-1], d[:-1]]), np.column_stack([t[1:], d[1:]])], axis=1)
     ax.add_collection(LineCollection(steps[gap], colors="black", lw=1.0, linestyles=(0, (5, 3)), zorder=3))
+    lo, hi = _num(_shown_span(data, options.context_s))
     for start, end, seconds in zip(_num(data.gaps["start"]), _num(data.gaps["end"]), data.gaps["duration_s"]):
         ax.axvspan(start, end, facecolor="none", edgecolor="0.6", hatch="x", lw=0, zorder=1)
-        ax.text((start + end) / 2, 0.97, f"gap {fmt_duration(seconds)}", transform=ax.get_xaxis_transform(),
+        if end < lo or start > hi:
+            continue
+        ax.text((max(start, lo) + min(end, hi)) / 2, 0.97, f"gap {fmt_duration(seconds)}", transform=ax.get_xaxis_transform(),
                 ha="center", va="top", fontsize=7, bbox={"facecolor": "white", "edgecolor": "0.5", "pad": 1.5})
     inside = fixes["in_window"].to_numpy()
     for source, group in fixes.groupby(fixes["source"].astype(str), sort=True):
@@ -82,16 +95,21 @@ def draw_timeline(data: PackData, path: Path, options: EvidenceOptions) -> Path:
     near_scale = max(options.vicinity_m, 4.0 * radius, 1.5 * float(hit["min_distance_m"]))
     top = min(farthest * 1.08, near_scale) if farthest > 2.0 * radius else 2.2 * radius
     ax.set_ylim(0, top)
-    if farthest > top:
-        ax.set_title(f"distances up to {fmt_m(farthest)} run off the top", loc="right", fontsize=7)
-    ax.set_xlim(t.min() if len(t) else ws, t.max() if len(t) else we)
-    ticks, labels = time_ticks(fixes["timestamp"].iloc[0], fixes["timestamp"].iloc[-1], n=9)
+    notes = [f"distances up to {fmt_m(farthest)} run off the top"] if farthest > top else []
+    shown = _shown_span(data, options.context_s)
+    ax.set_xlim(lo, hi)
+    off = int(((fixes["timestamp"] < shown[0]) | (fixes["timestamp"] > shown[1])).sum())
+    if off:
+        notes.append(f"{off} fix(es) beyond {fmt_duration(options.context_s)} of context off the chart")
+    if notes:
+        ax.set_title("; ".join(notes), loc="right", fontsize=7)
+    ticks, labels = time_ticks(shown[0], shown[1], n=9)
     ax.set_xticks(_num(ticks), labels=labels)
     ax.tick_params(labelsize=7)
     day = pd.Timestamp(hit["window_start"]).tz_convert(UK_TZ).strftime("%a %d %b %Y")
     ax.set_xlabel(f"UK local time ({zone_names(fixes['timestamp'])}), window starting {day}", fontsize=8)
     ax.set_ylabel("Distance from crime location (m)", fontsize=8)
-    ax.set_title(f"{mpl_text(hit['crime_ref'])} · subject {mpl_text(hit['subject_id'])} · closest approach "
+    ax.set_title(f"{mpl_text(hit['crime_ref'], 60)} · subject {mpl_text(hit['subject_id'], 40)} · closest approach "
                  f"{fmt_m(hit['min_distance_m'])}", fontsize=9, loc="left")
     ax.grid(True, axis="y", color="0.85", lw=0.5)
     handles = [Patch(facecolor="0.92", edgecolor="0.7", label="Window with padding"),
