@@ -11,6 +11,7 @@ character in the inputs prints.
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from datetime import datetime
 from functools import lru_cache
@@ -19,6 +20,7 @@ from pathlib import Path
 from geomatch.evidence.statement import Block, Heading, PageBreak, Para, Picture, Table
 from geomatch.core.safe import escape_html
 
+_XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 FIXED_DATE = datetime(2000, 1, 1)
 """Creation and modification dates written into documents (the real time is in the pack's manifest)."""
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
@@ -94,29 +96,39 @@ def _docx_field(paragraph, instruction: str, size) -> None:
 
 def _docx_table(document, block: Table, size, text_width) -> None:
     """A Word table with the block's relative column widths over ``text_width``; the header row repeats on every
-    page the table runs onto, and rows may break across pages (Word wraps the cells)."""
-    rows = ([block.header] if block.header else []) + list(block.rows)
-    table = document.add_table(rows=len(rows), cols=len(rows[0]))
-    table.style = "Table Grid"
-    table.autofit = False
-    cells = table._cells  # every cell in one pass: table.cell(r, c) rescans the table each time
-    columns = len(rows[0])
-    widths = [int(text_width * w) for w in block.widths or (0.3, 0.7)]
-    for r, values in enumerate(rows):
-        for c, value in enumerate(values):
-            cell = cells[r * columns + c]
-            cell.width = widths[c]
-            run = cell.paragraphs[0].add_run(value)
-            run.font.size = size
-            run.bold = (r == 0 and block.header is not None) or (c == 0 and block.header is None)
-    if block.header is not None:
-        from docx.oxml import OxmlElement
-        from docx.oxml.ns import qn
+    page the table runs onto, and rows may break across pages (Word wraps the cells).
 
-        header = OxmlElement("w:tblHeader")
-        header.set(qn("w:val"), "true")
-        table.rows[0]._tr.get_or_add_trPr().append(header)
-    document.add_paragraph()
+    The table is written as WordprocessingML in one piece (the same elements python-docx makes, with the grid
+    widths set): building 1,350 cells through python-docx's objects took a fifth of a pack's time."""
+    from docx.oxml import parse_xml
+    from docx.oxml.ns import nsdecls
+
+    rows = ([block.header] if block.header else []) + list(block.rows)
+    widths = [round(text_width * w / 635) for w in block.widths or (0.3, 0.7)]  # EMU to twentieths of a point
+    half_points = round(size.pt * 2)
+    parts = [f"<w:tbl {nsdecls('w')}><w:tblPr><w:tblStyle w:val=\"TableGrid\"/><w:tblW w:type=\"auto\" w:w=\"0\"/>"
+             "<w:tblLayout w:type=\"fixed\"/><w:tblLook w:firstColumn=\"1\" w:firstRow=\"1\" w:lastColumn=\"0\" "
+             "w:lastRow=\"0\" w:noHBand=\"0\" w:noVBand=\"1\" w:val=\"04A0\"/></w:tblPr><w:tblGrid>",
+             *(f"<w:gridCol w:w=\"{w}\"/>" for w in widths), "</w:tblGrid>"]
+    for r, values in enumerate(rows):
+        header = r == 0 and block.header is not None
+        parts.append("<w:tr><w:trPr><w:tblHeader/></w:trPr>" if header else "<w:tr>")
+        for c, value in enumerate(values):
+            bold = header or (c == 0 and block.header is None)
+            parts.append(f"<w:tc><w:tcPr><w:tcW w:type=\"dxa\" w:w=\"{widths[c]}\"/></w:tcPr><w:p><w:r><w:rPr>"
+                         f"{'<w:b/>' if bold else ''}<w:sz w:val=\"{half_points}\"/></w:rPr>"
+                         f"<w:t xml:space=\"preserve\">{_xml_text(value)}</w:t></w:r></w:p></w:tc>")
+        parts.append("</w:tr>")
+    parts.append("</w:tbl>")
+    after = document.add_paragraph()
+    after._p.addprevious(parse_xml("".join(parts)))
+
+
+def _xml_text(value: str) -> str:
+    """Text for a ``w:t`` element: XML-escaped, characters XML 1.0 cannot hold replaced by ``?``."""
+    from xml.sax.saxutils import escape
+
+    return escape(_XML_BAD.sub("?", str(value)))
 
 
 def _write_fixed_zip(data: bytes, path: Path) -> None:
@@ -147,6 +159,18 @@ def _pdf_fonts() -> tuple[str, str]:
     addMapping("DejaVuSans", 0, 1, "DejaVuSans")
     addMapping("DejaVuSans", 1, 1, "DejaVuSans-Bold")
     return "DejaVuSans", "DejaVuSans-Bold"
+
+
+def _pdf_cell(text: str, style, column_width: float):
+    """A table cell: the plain string when it fits on one line of the column (drawn directly, ten times faster
+    to lay out), else a wrapping Paragraph (long words split too)."""
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+    from reportlab.platypus import Paragraph
+
+    text = str(text)
+    if "\n" not in text and stringWidth(text, style.fontName, style.fontSize) <= column_width - 12:
+        return text
+    return Paragraph(escape_html(text), style)
 
 
 def _numbered_canvas(footer: str, font: str, page_width: float, margin: float):
@@ -214,13 +238,18 @@ def write_pdf(blocks: list[Block], path: Path, *, title: str, footer: str) -> Pa
                 labelled = (r == 0 and block.header) or (c == 0 and not block.header)
                 return strong if labelled and not block.small else style
 
-            cells = [[Paragraph(escape_html(v), cell_style(r, c)) for c, v in enumerate(values)]
+            col_widths = [width * w for w in block.widths or (0.3, 0.7)]
+            cells = [[_pdf_cell(v, cell_style(r, c), col_widths[c]) for c, v in enumerate(values)]
                      for r, values in enumerate(rows)]
-            table = PdfTable(cells, colWidths=[width * w for w in block.widths or (0.3, 0.7)],
-                             repeatRows=1 if block.header else 0, splitByRow=1, splitInRow=1)
+            table = PdfTable(cells, colWidths=col_widths, repeatRows=1 if block.header else 0, splitByRow=1,
+                             splitInRow=1)
             shaded = (-1, 0) if block.header else (0, -1)  # the header row, or the label column
+            labelled = strong if not block.small else style
             table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
                                        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                                       ("FONT", (0, 0), (-1, -1), style.fontName, style.fontSize, style.leading),
+                                       ("FONT", (0, 0), shaded, labelled.fontName, labelled.fontSize,
+                                        labelled.leading),
                                        ("BACKGROUND", (0, 0), shaded, colors.Color(0.93, 0.93, 0.93))]))
             story += [table, Spacer(1, 6)]
         elif isinstance(block, Picture):

@@ -32,7 +32,8 @@ from geomatch.core.errors import InputError
 from geomatch.evidence.context import EvidenceOptions, PackData
 from geomatch.evidence.index import THUMB_NAME
 from geomatch.evidence.prism import Prism
-from geomatch.evidence.style import CMAP, SOURCE_MARKERS, marker_for, render_rgb, write_png
+from geomatch.evidence.style import (CMAP, PRISM_EDGE, PRISM_FILL, SOURCE_MARKERS, marker_for, render_rgb,
+                                     write_png)
 from geomatch.core.times import utc_ns
 from geomatch.evidence.text import fmt_duration, fmt_m, fmt_time, mpl_text, offence_name, time_ticks, zone_names
 
@@ -40,7 +41,9 @@ log = logging.getLogger(__name__)
 Extent = tuple[float, float, float, float]  # xmin, xmax, ymin, ymax (metres)
 MAX_LABELS = 24
 """Sequence labels on a map at most (every fix is numbered in ``points.csv``)."""
-MAX_CIRCLES = 150
+ARROW_GRID = 16
+"""Direction arrows: at most one per cell of an ARROW_GRID x ARROW_GRID grid over the main view."""
+MAX_CIRCLES = 60
 """Confidence circles drawn at most: the labelled fixes' and every k-th fix's in the window."""
 MAX_OVERVIEW_M = 6000.0
 """The overview inset is never wider than this (m); points in the vicinity farther off are named under it."""
@@ -186,7 +189,7 @@ def draw_map(data: PackData, path: Path, options: EvidenceOptions) -> Path:
     norm = window_norm(data)
     labelled = label_rows(data, extent)
     _draw_trail(ax, data, norm, extent, detail=True, circles=labelled)
-    _draw_labels(ax, data, labelled, options.dpi)
+    _draw_labels(ax, data, labelled, extent, options.dpi)
     overview = map_extent(data)
     if overview[1] - overview[0] > 1.5 * (extent[1] - extent[0]):
         _draw_overview(ax, data, norm, overview, extent)
@@ -196,7 +199,7 @@ def draw_map(data: PackData, path: Path, options: EvidenceOptions) -> Path:
     ax.add_artist(AnchoredSizeBar(ax.transData, length, f"{length:,.0f} m", "lower left", pad=0.6, sep=4,
                                   color="black", frameon=True, size_vertical=span / 180))
     ax.annotate("N", xy=(0.95, 0.97), xytext=(0.95, 0.86), xycoords="axes fraction", ha="center", va="center",
-                fontsize=13, fontweight="bold", arrowprops={"arrowstyle": "-|>", "color": "black", "lw": 1.5},
+                fontsize=13, fontweight="bold", arrowprops={"arrowstyle": "-|>", "color": "black", "lw": 1.5, "patchA": None, "shrinkA": 9},
                 path_effects=_HALO, zorder=12)
     ax.text(0.95, 0.83, "grid north", transform=ax.transAxes, ha="center", va="top", fontsize=7,
             path_effects=_HALO, zorder=12)
@@ -208,7 +211,7 @@ def draw_map(data: PackData, path: Path, options: EvidenceOptions) -> Path:
     ax.grid(True, color="0.85", lw=0.5, zorder=1)
     ax.set_xlabel(f"Easting (m, {options.crs})" + _wide_circles_note(data.vicinity, extent), fontsize=8)
     ax.set_ylabel(f"Northing (m, {options.crs})", fontsize=8)
-    ax.set_title(map_title(data), fontsize=9, loc="left")
+    ax.set_title(map_title(data), fontsize=9, loc="left", y=1.0)  # a fixed y: no tight-bbox pass
 
     ws, we = pd.Timestamp(data.hit["window_start"]), pd.Timestamp(data.hit["window_end"])
     ticks, labels = time_ticks(ws, we)
@@ -236,32 +239,48 @@ def _zone_crop(ax, data: PackData, rgb: np.ndarray) -> np.ndarray:
                                    float(data.crime["y"])))
     half = max(edge[0] - cx, 100.0)
     box = [int(round(v)) for v in (cx - half, height - cy - half, cx + half, height - cy + half)]
-    crop = Image.fromarray(rgb).crop(box).resize((THUMB_PX, THUMB_PX), Image.Resampling.LANCZOS)
+    crop = Image.fromarray(rgb).crop(box).resize((THUMB_PX, THUMB_PX), Image.Resampling.BOX)
     return np.asarray(crop)
 
 
-def _draw_labels(ax, data: PackData, rows: list[int], dpi: float) -> None:
-    """Number the chosen fixes (:func:`label_rows`) where the labels collide with nothing
-    (:func:`place_labels`); the star and the cross are obstacles."""
-    if not rows:
-        return
+def _gap_labels(data: PackData, extent: Extent, most: int = 6) -> list[tuple[float, float, str]]:
+    """``(x, y, text)`` for the longest gaps during the window whose middle is in view, longest first."""
     fixes = data.fixes
+    x, y = fixes["x"].to_numpy(float), fixes["y"].to_numpy(float)
+    rows = np.flatnonzero(fixes["gap_after"].to_numpy())
+    keep = data.gaps["in_window"].to_numpy(bool).copy()  # data.gaps lists the steps flagged gap_after, in order
+    mx, my = (x[rows] + x[rows + 1]) / 2, (y[rows] + y[rows + 1]) / 2
+    keep &= (mx >= extent[0]) & (mx <= extent[1]) & (my >= extent[2]) & (my <= extent[3])
+    seconds = data.gaps["duration_s"].to_numpy(float)
+    order = np.flatnonzero(keep)[np.argsort(-seconds[keep], kind="stable")][:most]
+    return [(mx[k], my[k], f"gap {fmt_duration(seconds[k])}") for k in order]
+
+
+def _draw_labels(ax, data: PackData, rows: list[int], extent: Extent, dpi: float) -> None:
+    """Number the chosen fixes (:func:`label_rows`) and name the longest gaps, where each label collides with
+    nothing (:func:`place_labels`): the fix at the closest approach and the zone's first and last fixes first,
+    then the gaps, then the rest; the star and the cross are obstacles."""
+    fixes = data.fixes
+    fx, fy = fixes["x"].to_numpy(float), fixes["y"].to_numpy(float)
+    numbers = [(fx[row], fy[row], str(int(fixes["seq"].iloc[row]))) for row in rows]
+    items = numbers[:3] + _gap_labels(data, extent) + numbers[3:]
+    if not items:
+        return
     size_px = LABEL_PT * dpi / 72
-    anchors = ax.transData.transform(np.column_stack([fixes["x"].to_numpy(float)[rows],
-                                                      fixes["y"].to_numpy(float)[rows]]))
+    anchors = ax.transData.transform(np.array([(x, y) for x, y, _ in items]))
     marks = ax.transData.transform([(float(data.crime["x"]), float(data.crime["y"])),
                                     (float(data.hit["closest_x"]), float(data.hit["closest_y"]))])
     guard = 0.11 * dpi  # the star's and the cross's half-size in pixels
     obstacles = [(mx - guard, my - guard, mx + guard, my + guard) for mx, my in marks]
     frame = tuple(ax.bbox.extents)
-    texts = [str(int(fixes["seq"].iloc[row])) for row in rows]
-    for k, dx, dy in place_labels(anchors, texts, obstacles, frame, size_px):
-        points = 72 / dpi
+    points = 72 / dpi
+    for k, dx, dy in place_labels(anchors, [text for _, _, text in items], obstacles, frame, size_px):
+        x, y, text = items[k]
         far = math.hypot(dx, dy) > 20
-        ax.annotate(texts[k], (fixes["x"].iloc[rows[k]], fixes["y"].iloc[rows[k]]),
-                    xytext=(dx * points, dy * points), textcoords="offset points", fontsize=LABEL_PT,
-                    ha="left", va="bottom", path_effects=_HALO, zorder=25, annotation_clip=True,
-                    arrowprops={"arrowstyle": "-", "lw": 0.5, "color": "0.3", "shrinkA": 0, "shrinkB": 2}
+        ax.annotate(text, (x, y), xytext=(dx * points, dy * points), textcoords="offset points",
+                    fontsize=LABEL_PT, ha="left", va="bottom", path_effects=_HALO, zorder=25, annotation_clip=True,
+                    arrowprops={"arrowstyle": "-", "lw": 0.5, "color": "0.3", "shrinkA": 0, "shrinkB": 2,
+                                "patchA": None}
                     if far else None)
 
 
@@ -287,8 +306,8 @@ def _set_view(ax, extent: Extent) -> None:
 def _draw_trail(ax, data: PackData, norm: Normalize, extent: Extent, *, detail: bool,
                 circles: list[int] = ()) -> None:
     """Zone, reachable areas, trail, fixes, scene and closest approach; ``detail`` adds confidence circles (of
-    the ``circles`` rows and every k-th fix in the window, :data:`MAX_CIRCLES` at most), arrows and gap labels
-    (the overview inset leaves them out)."""
+    the ``circles`` rows and every k-th fix in the window, :data:`MAX_CIRCLES` at most) and arrows (the overview
+    inset leaves them out)."""
     fixes, hit, crime = data.fixes, data.hit, data.crime
     cx, cy, r = float(crime["x"]), float(crime["y"]), float(hit["radius_m"])
     ax.add_patch(Circle((cx, cy), r, facecolor=(0, 0, 0, 0.06), edgecolor="black", lw=1.8 if detail else 1.0,
@@ -311,10 +330,6 @@ def _draw_trail(ax, data: PackData, norm: Normalize, extent: Extent, *, detail: 
                                      linestyles=(0, (5, 3)), zorder=4))
     if detail:
         _draw_arrows(ax, x, y, gap, extent)
-        for row, in_window, seconds in zip(np.flatnonzero(gap), data.gaps["in_window"], data.gaps["duration_s"]):
-            if in_window:  # data.gaps lists the steps flagged gap_after, in order
-                ax.text((x[row] + x[row + 1]) / 2, (y[row] + y[row + 1]) / 2, f"gap {fmt_duration(seconds)}",
-                        fontsize=7, ha="center", va="bottom", path_effects=_HALO, zorder=7, clip_on=True)
     seconds = (fixes["timestamp"] - pd.Timestamp(hit["window_start"])).dt.total_seconds().to_numpy()
     scale = 1.0 if detail else 0.35
     for source, group in fixes.groupby(fixes["source"].astype(str), sort=True):
@@ -332,12 +347,11 @@ def _draw_trail(ax, data: PackData, norm: Normalize, extent: Extent, *, detail: 
 
 
 def _draw_prisms(ax, prisms: tuple[Prism, ...], detail: bool) -> None:
-    """The reachable area of each gap that made the hit possible: a hatched ellipse with a dashed outline,
-    under the trail."""
+    """The reachable area of each gap that made the hit possible: a tinted ellipse with a dashed outline, under
+    the trail."""
     for prism in prisms:
-        ax.add_patch(Polygon(prism.outline(), closed=True, facecolor=(0.85, 0.33, 0.1, 0.07),
-                             edgecolor=(0.7, 0.25, 0.05), hatch="////" if detail else None, lw=1.2 if detail else 0.7,
-                             ls=(0, (6, 3)), zorder=1.5))
+        ax.add_patch(Polygon(prism.outline(), closed=True, facecolor=PRISM_FILL, edgecolor=PRISM_EDGE,
+                             lw=1.4 if detail else 0.8, ls=(0, (6, 3)), zorder=1.5))
 
 
 def _draw_overview(ax, data: PackData, norm: Normalize, overview: Extent, focus: Extent) -> None:
@@ -357,7 +371,7 @@ def _draw_overview(ax, data: PackData, norm: Normalize, overview: Extent, focus:
     _draw_trail(inset, data, norm, overview, detail=False)
     inset.add_patch(Rectangle((focus[0], focus[2]), focus[1] - focus[0], focus[3] - focus[2], fill=False,
                               edgecolor="black", lw=1.0, ls="--", zorder=15))
-    inset.set_title(f"Overview, {overview[1] - overview[0]:,.0f} m across", fontsize=6.5, pad=2)
+    inset.set_title(f"Overview, {overview[1] - overview[0]:,.0f} m across", fontsize=6.5, pad=2, y=1.0)
     far = data.vicinity[_far_off(data)]
     if len(far):
         farthest = float(far["distance_m"].max())
@@ -367,14 +381,20 @@ def _draw_overview(ax, data: PackData, norm: Normalize, overview: Extent, focus:
 
 
 def _draw_arrows(ax, x: np.ndarray, y: np.ndarray, gap: np.ndarray, extent: Extent) -> None:
-    """Direction-of-travel arrowheads at the middle of each step long enough to see (not across gaps)."""
+    """Direction-of-travel arrowheads at the middle of steps long enough to see (not across gaps), at most one
+    in each cell of a 16 x 16 grid over the view, so a dense trail gets a few arrows rather than a black band."""
     xmin, xmax, ymin, ymax = extent
     dx, dy = np.diff(x), np.diff(y)
     length = np.hypot(dx, dy)
     mx, my = x[:-1] + dx / 2, y[:-1] + dy / 2
-    show = (~gap & (length > (xmax - xmin) / 40) & (mx > xmin) & (mx < xmax) & (my > ymin) & (my < ymax))
-    if show.any():
-        ax.quiver(mx[show], my[show], dx[show] / length[show], dy[show] / length[show], angles="xy",
+    cell = (xmax - xmin) / ARROW_GRID
+    show = (~gap & (length > cell / 3) & (mx > xmin) & (mx < xmax) & (my > ymin) & (my < ymax))
+    rows = np.flatnonzero(show)
+    cells = np.floor((mx[rows] - xmin) / cell).astype(np.int64) * (ARROW_GRID + 1) \
+        + np.floor((my[rows] - ymin) / cell).astype(np.int64)
+    rows = rows[np.unique(cells, return_index=True)[1]]
+    if len(rows):
+        ax.quiver(mx[rows], my[rows], dx[rows] / length[rows], dy[rows] / length[rows], angles="xy",
                   pivot="mid", scale=45, width=0.0025, headwidth=5, headlength=5, headaxislength=4.5,
                   color="0.15", zorder=5)
 
@@ -396,8 +416,8 @@ def _legend_handles(radius: float, fixes: pd.DataFrame, prisms: bool = False) ->
     if prisms:
         from matplotlib.patches import Patch
 
-        handles.append(Patch(facecolor=(0.85, 0.33, 0.1, 0.07), edgecolor=(0.7, 0.25, 0.05), hatch="////",
-                             ls=(0, (6, 3)), label="Reachable during the gap"))
+        handles.append(Patch(facecolor=PRISM_FILL, edgecolor=PRISM_EDGE, ls=(0, (6, 3)),
+                             label="Reachable during the gap (tint)"))
     return handles
 
 

@@ -20,6 +20,8 @@ from geomatch.core.crs import BNG, crs_name
 CMAP = colormaps["viridis"]
 SOURCE_MARKERS = {"GPS": "o", "LBS": "^", "WIFI": "s"}
 OTHER_MARKER = "D"
+PRISM_FILL, PRISM_EDGE = (0.9, 0.45, 0.1, 0.10), (0.75, 0.3, 0.05)
+"""The reachable area of a gap: a light orange tint (still visible, as a grey, in print) and a dashed edge."""
 SOURCE_WORDS = {"GPS": "satellite (GPS) fix", "LBS": "mobile-network (LBS) fix, coarse",
                 "WIFI": "Wi-Fi fix"}
 
@@ -34,7 +36,7 @@ def render_rgb(fig: Figure) -> np.ndarray:
 def write_png(rgb: np.ndarray, path: Path) -> Path:
     """Save RGB pixels as a PNG with no metadata chunks (the bytes depend on the drawing only; RGB rather than
     RGBA keeps the PNG smaller and quicker to embed in the PDF)."""
-    Image.fromarray(np.ascontiguousarray(rgb)).save(path, format="PNG", compress_level=6)
+    Image.fromarray(np.ascontiguousarray(rgb)).save(path, format="PNG", compress_level=3)
     return path
 
 
@@ -76,7 +78,7 @@ MAP_KEY = (
     KeyEntry("Solid grey line with arrowheads", "Straight line between consecutive fixes a few minutes apart, "
              "with the direction of travel. The actual route between fixes is not known."),
     KeyEntry("Dashed line", "A gap in the trail: no fixes were recorded between its ends."),
-    KeyEntry("Hatched ellipse, dashed outline (possible hits)", "Where the subject could have been during a "
+    KeyEntry("Orange-tinted ellipse, dashed outline (possible hits)", "Where the subject could have been during a "
              "gap in the trail, moving at the plausible speed; the fixes at the gap's ends are its foci."),
     KeyEntry("White X with black outline", "The closest approach to the crime location during the window "
              "(on a fix or on the straight line between fixes)."),
