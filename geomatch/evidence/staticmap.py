@@ -48,6 +48,7 @@ MAX_CIRCLES = 60
 MAX_OVERVIEW_M = 6000.0
 """The overview inset is never wider than this (m); points in the vicinity farther off are named under it."""
 THUMB_PX = 240
+INSET = 0.33  # the overview inset's side, a fraction of the main view's
 LABEL_PT = 7.0
 _HALO = [patheffects.withStroke(linewidth=2.5, foreground="white")]
 _TOP = 30  # zorder of the star and the cross: over the trail, the labels and the reachable area
@@ -189,10 +190,14 @@ def draw_map(data: PackData, path: Path, options: EvidenceOptions) -> Path:
     norm = window_norm(data)
     labelled = label_rows(data, extent)
     _draw_trail(ax, data, norm, extent, detail=True, circles=labelled)
-    _draw_labels(ax, data, labelled, extent, options.dpi)
     overview = map_extent(data)
+    corner = None
     if overview[1] - overview[0] > 1.5 * (extent[1] - extent[0]):
-        _draw_overview(ax, data, norm, overview, extent)
+        corner = _inset_corner(data, extent)
+        _draw_overview(ax, data, norm, overview, extent, corner)
+    furniture = [(0.0, 0.0, 0.17, 0.08), (0.89, 0.79, 1.0, 1.0)]  # scale bar; north arrow (axes fractions)
+    furniture += [(corner[0], corner[1], corner[0] + INSET, corner[1] + INSET + 0.03)] if corner else []
+    _draw_labels(ax, data, labelled, extent, options.dpi, furniture)
 
     span = extent[1] - extent[0]
     length = nice_length(span)
@@ -256,10 +261,12 @@ def _gap_labels(data: PackData, extent: Extent, most: int = 6) -> list[tuple[flo
     return [(mx[k], my[k], f"gap {fmt_duration(seconds[k])}") for k in order]
 
 
-def _draw_labels(ax, data: PackData, rows: list[int], extent: Extent, dpi: float) -> None:
+def _draw_labels(ax, data: PackData, rows: list[int], extent: Extent, dpi: float,
+                 furniture: list[tuple[float, float, float, float]] = ()) -> None:
     """Number the chosen fixes (:func:`label_rows`) and name the longest gaps, where each label collides with
     nothing (:func:`place_labels`): the fix at the closest approach and the zone's first and last fixes first,
-    then the gaps, then the rest; the star and the cross are obstacles."""
+    then the gaps, then the rest; the star, the cross and the ``furniture`` (boxes in axes fractions: scale
+    bar, north arrow, inset) are obstacles."""
     fixes = data.fixes
     fx, fy = fixes["x"].to_numpy(float), fixes["y"].to_numpy(float)
     numbers = [(fx[row], fy[row], str(int(fixes["seq"].iloc[row]))) for row in rows]
@@ -272,6 +279,9 @@ def _draw_labels(ax, data: PackData, rows: list[int], extent: Extent, dpi: float
                                     (float(data.hit["closest_x"]), float(data.hit["closest_y"]))])
     guard = 0.11 * dpi  # the star's and the cross's half-size in pixels
     obstacles = [(mx - guard, my - guard, mx + guard, my + guard) for mx, my in marks]
+    for box in furniture:
+        (x0, y0), (x1, y1) = ax.transAxes.transform([box[:2], box[2:]])
+        obstacles.append((x0, y0, x1, y1))
     frame = tuple(ax.bbox.extents)
     points = 72 / dpi
     for k, dx, dy in place_labels(anchors, [text for _, _, text in items], obstacles, frame, size_px):
@@ -354,16 +364,20 @@ def _draw_prisms(ax, prisms: tuple[Prism, ...], detail: bool) -> None:
                              lw=1.4 if detail else 0.8, ls=(0, (6, 3)), zorder=1.5))
 
 
-def _draw_overview(ax, data: PackData, norm: Normalize, overview: Extent, focus: Extent) -> None:
-    """An inset showing every point in the vicinity, with the main view outlined, in the upper-left or the
-    lower-right corner of the main view, whichever covers fewer fixes (scale bar and north arrow hold the
-    others)."""
+def _inset_corner(data: PackData, focus: Extent) -> tuple[float, float]:
+    """Where the overview inset goes (axes fractions of its lower-left corner): the upper-left or the lower-right
+    corner of the main view, whichever covers fewer fixes (scale bar and north arrow hold the others)."""
     x = (data.fixes["x"].to_numpy(float) - focus[0]) / (focus[1] - focus[0])
     y = (data.fixes["y"].to_numpy(float) - focus[2]) / (focus[3] - focus[2])
     upper_left = int(((x < 0.36) & (x >= 0) & (y > 0.64) & (y <= 1)).sum())
     lower_right = int(((x > 0.64) & (x <= 1) & (y < 0.36) & (y >= 0)).sum())
-    corner = (0.015, 0.655) if upper_left <= lower_right else (0.655, 0.015)
-    inset = ax.inset_axes((*corner, 0.33, 0.33), zorder=20)
+    return (0.015, 0.655) if upper_left <= lower_right else (0.655, 0.015)
+
+
+def _draw_overview(ax, data: PackData, norm: Normalize, overview: Extent, focus: Extent,
+                   corner: tuple[float, float]) -> None:
+    """An inset showing every point in the vicinity with the main view outlined, at ``corner``."""
+    inset = ax.inset_axes((*corner, INSET, INSET), zorder=20)
     _set_view(inset, overview)
     inset.set_facecolor("white")
     inset.set_xticks([])

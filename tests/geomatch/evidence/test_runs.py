@@ -169,3 +169,34 @@ def test_colour_bar_spans_the_window_and_the_inset_is_bounded(world, tmp_path):
     extent = map_extent(data)
     assert extent[1] - extent[0] <= MAX_OVERVIEW_M and extent[0] <= SCENE[0] <= extent[1]
     assert draw_map(data, tmp_path / "map.png", options).stat().st_size > 0
+
+
+def test_every_hit_of_a_1s_trail_gets_a_pack(tmp_path):
+    """A simulated day of three subjects resampled to one fix a second (correlated noise): every hit gets a
+    pack, the map labels stay few and the points table holds the 1 s fixes."""
+    from geomatch.ingest.crimes import load_crimes
+    from geomatch.ingest.trails import load_trails
+    from geomatch.match.matcher import match_hits
+    from geomatch.simulate.world import simulate_world, write_world
+    from tests.geomatch.evidence.resample import resample_1s
+
+    write_world(simulate_world(n_subjects=3, days=1, seed=11), tmp_path / "world")
+    config = MatchConfig()
+    trails = load_trails(tmp_path / "world" / "trails.parquet")
+    crimes = load_crimes(tmp_path / "world" / "crimes.csv", target_crs=trails.crs, naive_tz=config.naive_tz,
+                         max_window_s=config.max_window_s)
+    dense = resample_1s(trails.accepted, trails.crs, seed=3)
+    assert len(dense) > 50 * len(trails.accepted)
+    hits = match_hits(dense, crimes.accepted, config)
+    assert len(hits) >= 5
+    evidence = make_packs(hits, dense, crimes.accepted, tmp_path / "ev", config=config,
+                          options=EvidenceOptions(crs=trails.crs), workers=2)
+    assert evidence.ok and len(evidence.packs) == len(hits)
+    count, problems = verify_tree(evidence.out_dir)
+    assert count == len(hits) + 1 and problems == []
+    steps = []
+    for folder, hit in zip(evidence.packs, hits.itertuples()):
+        points = pd.read_csv(folder / "points.csv")
+        steps += pd.to_datetime(points["time_utc"]).diff().dt.total_seconds().dropna().tolist()
+        assert points["in_zone"].eq("yes").sum() == hit.n_fixes_in_zone
+    assert len(steps) > 1000 and np.mean(np.array(steps) == 1) > 0.9  # one fix a second, as sent
