@@ -32,9 +32,9 @@ def match_evidence_store(inputs: MatchInputs, out_dir: Path | str, config: Match
                          scorer: Scorer | None = Scorer(), evidence_top: int | None = None,
                          evidence_workers: int | None = None, db_url: str | None = None,
                          dask: DaskOptions | None = None, progress: bool = False) -> MatchJob:
-    """``geomatch match``: the match job (:func:`run_match`, or on Dask when ``dask`` is given), then evidence
-    packs in ``out_dir/evidence`` when ``evidence_workers`` is given, then the run recorded in the review store at
-    ``db_url`` when given.
+    """``geomatch match``: the match job (:func:`run_match`, or on Dask when ``dask`` is given), then the run
+    recorded in the review store at ``db_url`` when given, then evidence packs in ``out_dir/evidence`` when
+    ``evidence_workers`` is given (their index shows each hit's review status from the store).
 
     Args:
         inputs, out_dir, config, scorer, progress: as for :func:`run_match`.
@@ -57,16 +57,18 @@ def match_evidence_store(inputs: MatchInputs, out_dir: Path | str, config: Match
         run = run_match_dask(inputs, out_dir, config, dask, progress=progress, scorer=scorer)
     else:
         run = run_match(inputs, out_dir, config, progress=progress, scorer=scorer)
+    recorded = statuses = None
+    if db_url:  # recorded first, so the evidence index shows each hit's review status
+        from geomatch.store import list_hits, record_run
+
+        recorded = record_run(db_url, run.hits, run.crimes.accepted, json.loads(run.manifest.read_text()))
+        stored = list_hits(db_url) if evidence_workers is not None else None
+        statuses = None if stored is None else dict(zip(stored["hit_id"], stored["status"]))
     packs = None
     if evidence_workers is not None:
         from geomatch.evidence import make_packs, select_hits
 
         packs = make_packs(select_hits(run.hits, top=evidence_top), run.trails, run.crimes, out_dir / "evidence",
                            config=config, inputs=[Path(inputs.trails), Path(inputs.crimes)],
-                           workers=evidence_workers, progress=progress)
-    recorded = None
-    if db_url:
-        from geomatch.store import record_run
-
-        recorded = record_run(db_url, run.hits, run.crimes.accepted, json.loads(run.manifest.read_text()))
+                           workers=evidence_workers, progress=progress, review_status=statuses)
     return MatchJob(run, packs, recorded)

@@ -156,6 +156,7 @@ def pack_data(hit: Mapping[str, Any], crime: Mapping[str, Any], fixes: pd.DataFr
     })
     for column in ("start", "end"):
         gaps[column] = pd.to_datetime(gaps[column], utc=True)
-    prisms = reachable_areas(t, x, y, out["seq"].to_numpy(), fixes["timestamp"], (float(crime["x"]), float(crime["y"])),
-                             radius, (ws, we), config) if str(hit["presence"]) == "possible" else ()
+    scene = (float(crime["x"]), float(crime["y"]))
+    prisms = (reachable_areas(t, x, y, out["seq"].to_numpy(), fixes["timestamp"], scene, radius, (ws, we), config)
+              if str(hit["presence"]) == "possible" else ())
     return PackData(dict(hit), dict(crime), out, gaps, float(config.interp_max_gap_s), prisms)

@@ -20,7 +20,8 @@ from geomatch.evidence.text import fmt_duration, fmt_m, fmt_time, offence_name
 from geomatch.match.matcher import PRESENCE_CLASSES
 
 THUMB_NAME = "thumb.png"
-"""The pack's thumbnail: ``map.png`` cropped around the zone (written by :func:`geomatch.evidence.staticmap.draw_map`)."""
+"""The pack's thumbnail: ``map.png`` cropped around the zone (written by
+:func:`geomatch.evidence.staticmap.draw_map`)."""
 CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src 'self' file: data:"
 _STYLE = """
 body{font:14px/1.4 system-ui,Arial,sans-serif;margin:1em;color:#111}

@@ -231,7 +231,7 @@ def reachable_area_sentences(data: PackData, map_ref: str) -> list[str]:
             f"at {fmt_time(p.start)} to fix {p.end_seq} at {fmt_time(p.end)}. At the plausible speed of "
             f"{fmt_kmh(p.speed_mps)} ({p.speed_source}) the subject could have been anywhere inside an ellipse "
             f"with those two fixes as its foci, {fmt_m(2 * p.semi_major_m)} long and {fmt_m(2 * p.semi_minor_m)} "
-            f"wide (the tinted area with a dashed outline on the map, exhibit {map_ref}), and could have reached the match zone and "
-            f"left it again between {fmt_time(p.zone_from)} and {fmt_time(p.zone_to)}. This is where the subject "
-            f"could have been, not where the subject was.")
+            f"wide (the tinted area with a dashed outline on the map, exhibit {map_ref}), and could have reached "
+            f"the match zone and left it again between {fmt_time(p.zone_from)} and {fmt_time(p.zone_to)}. This is "
+            f"where the subject could have been, not where the subject was.")
     return sentences

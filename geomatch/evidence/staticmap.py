@@ -204,7 +204,8 @@ def draw_map(data: PackData, path: Path, options: EvidenceOptions) -> Path:
     ax.add_artist(AnchoredSizeBar(ax.transData, length, f"{length:,.0f} m", "lower left", pad=0.6, sep=4,
                                   color="black", frameon=True, size_vertical=span / 180))
     ax.annotate("N", xy=(0.95, 0.97), xytext=(0.95, 0.86), xycoords="axes fraction", ha="center", va="center",
-                fontsize=13, fontweight="bold", arrowprops={"arrowstyle": "-|>", "color": "black", "lw": 1.5, "patchA": None, "shrinkA": 9},
+                fontsize=13, fontweight="bold",
+                arrowprops={"arrowstyle": "-|>", "color": "black", "lw": 1.5, "patchA": None, "shrinkA": 9},
                 path_effects=_HALO, zorder=12)
     ax.text(0.95, 0.83, "grid north", transform=ax.transAxes, ha="center", va="top", fontsize=7,
             path_effects=_HALO, zorder=12)

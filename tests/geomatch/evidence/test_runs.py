@@ -200,3 +200,24 @@ def test_every_hit_of_a_1s_trail_gets_a_pack(tmp_path):
         steps += pd.to_datetime(points["time_utc"]).diff().dt.total_seconds().dropna().tolist()
         assert points["in_zone"].eq("yes").sum() == hit.n_fixes_in_zone
     assert len(steps) > 1000 and np.mean(np.array(steps) == 1) > 0.9  # one fix a second, as sent
+
+
+def test_match_with_a_store_shows_review_status_in_the_index(tmp_path):
+    trails, crimes = build_world(tmp_path, subjects=("S1",))
+    out = tmp_path / "run"
+    args = ["match", "--trails", str(trails), "--crimes", str(crimes), "--out", str(out), "--evidence",
+            "--db", f"sqlite:///{tmp_path / 'store.db'}"]
+    result = CliRunner().invoke(geomatch, args)
+    assert result.exit_code == 0, result.output
+    from geomatch.store import add_review, list_hits
+
+    stored = list_hits(f"sqlite:///{tmp_path / 'store.db'}")
+    html = (out / "evidence" / "index.html").read_text()
+    assert ">Review status</th>" in html and html.count(">pending</td>") == len(stored) >= 2
+    from geomatch.store.outcomes import OUTCOMES
+
+    add_review(f"sqlite:///{tmp_path / 'store.db'}", stored["hit_id"].iloc[0], outcome=OUTCOMES[0], by="PC 123")
+    args[args.index(str(out))] = str(tmp_path / "again")
+    assert CliRunner().invoke(geomatch, args).exit_code == 0
+    html = (tmp_path / "again" / "evidence" / "index.html").read_text()
+    assert html.count(f">{OUTCOMES[0]}</td>") == 1 and html.count(">pending</td>") == len(stored) - 1
