@@ -224,6 +224,7 @@ def match(trails_path: str, crimes_path: Path, out_dir: Path, reading: dict, con
         click.echo(f"  store: run {recorded.run_id} recorded in {shown_url(db_url)}: hits {recorded.hits_new:,} new, "
                    f"{recorded.hits_changed:,} changed, {recorded.hits_unchanged:,} unchanged; crimes "
                    f"{recorded.crimes_new:,} new, {recorded.crimes_changed:,} new versions")
+    _exit_if_packs_failed(job.evidence)
 
 
 @geomatch.command("simulate")
@@ -458,8 +459,18 @@ def score_fit(db_url, outcomes_path, hits_paths, estimator, config_path, seed, m
 
 
 def _evidence_summary(run) -> str:
+    failed = f"; {len(run.failures):,} FAILED (listed below)" if run.failures else ""
     return (f"evidence: {len(run.packs):,} packs in {run.out_dir} ({run.seconds:.1f} s, "
-            f"{run.packs_per_second:.2f} packs/s); open {run.index}")
+            f"{run.packs_per_second:.2f} packs/s){failed}; open {run.index}")
+
+
+def _exit_if_packs_failed(run) -> None:
+    """Name each pack that failed (hit and reason) on stderr and exit 1; the other packs are written."""
+    if run is None or not run.failures:
+        return
+    for failure in run.failures:
+        click.echo(f"evidence pack for hit {failure.hit_id} failed: {failure.reason}", err=True)
+    raise SystemExit(1)
 
 
 @geomatch.command()
@@ -526,6 +537,7 @@ def evidence(hits_path, trails_path, crimes_path, db_url, hit_ids, status, out_d
         crimes_kwargs={"fmt": reading["crimes_format"], "column_map": reading["crimes_column_map"]}, top=top,
         min_score=min_score, progress=True)
     click.echo(_evidence_summary(run))
+    _exit_if_packs_failed(run)
 
 
 @geomatch.command("verify")

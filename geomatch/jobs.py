@@ -1,5 +1,5 @@
 """Whole jobs as the command line runs them, for notebooks and scripts too: ``geomatch match`` is the match run
-(in one process or on Dask), then evidence packs, then the run recorded in the review store."""
+(in one process or on Dask), then the run recorded in the review store, then evidence packs (which show each hit's review status)."""
 from __future__ import annotations
 
 import json
@@ -33,9 +33,9 @@ def match_evidence_store(inputs: MatchInputs, out_dir: Path | str, config: Match
                          evidence_workers: int | None = None, evidence_options: EvidenceOptions | None = None,
                          db_url: str | None = None,
                          dask: DaskOptions | None = None, progress: bool = False) -> MatchJob:
-    """``geomatch match``: the match job (:func:`run_match`, or on Dask when ``dask`` is given), then evidence
-    packs in ``out_dir/evidence`` when ``evidence_workers`` is given, then the run recorded in the review store at
-    ``db_url`` when given.
+    """``geomatch match``: the match job (:func:`run_match`, or on Dask when ``dask`` is given), then the run
+    recorded in the review store at ``db_url`` when given, then evidence packs in ``out_dir/evidence`` when
+    ``evidence_workers`` is given (their index shows each hit's review status from the store).
 
     Args:
         inputs, out_dir, config, scorer, progress: as for :func:`run_match`.
@@ -60,17 +60,9 @@ def match_evidence_store(inputs: MatchInputs, out_dir: Path | str, config: Match
         run = run_match_dask(inputs, out_dir, config, dask, progress=progress, scorer=scorer)
     else:
         run = run_match(inputs, out_dir, config, progress=progress, scorer=scorer)
-    packs = None
-    if evidence_workers is not None:
-        from geomatch.evidence import make_packs, select_hits
-
-        packs = make_packs(select_hits(run.hits, top=evidence_top), run.trails, run.crimes, out_dir / "evidence",
-                           config=config, options=evidence_options,
-                           inputs=[Path(inputs.trails), Path(inputs.crimes)],
-                           workers=evidence_workers, progress=progress)
-    recorded = None
-    if db_url:
-        from geomatch.store import record_run
+    recorded = statuses = None
+    if db_url:  # recorded first, so the evidence index shows each hit's review status
+        from geomatch.store import list_hits, record_run
 
         sources = None
         if dask is None:  # a Dask run's fixes stay on the cluster: its packs need the input files
@@ -81,4 +73,14 @@ def match_evidence_store(inputs: MatchInputs, out_dir: Path | str, config: Match
                                    **({"context_s": evidence_options.context_s} if evidence_options else {}))
         recorded = record_run(db_url, run.hits, run.crimes.accepted, json.loads(run.manifest.read_text()),
                               pack_sources=sources)
+        stored = list_hits(db_url) if evidence_workers is not None else None
+        statuses = None if stored is None else dict(zip(stored["hit_id"], stored["status"]))
+    packs = None
+    if evidence_workers is not None:
+        from geomatch.evidence import make_packs, select_hits
+
+        packs = make_packs(select_hits(run.hits, top=evidence_top), run.trails, run.crimes, out_dir / "evidence",
+                           config=config, options=evidence_options,
+                           inputs=[Path(inputs.trails), Path(inputs.crimes)],
+                           workers=evidence_workers, progress=progress, review_status=statuses)
     return MatchJob(run, packs, recorded)

@@ -15,6 +15,7 @@ import pandas as pd
 
 from geomatch.match.config import MatchConfig
 from geomatch.core.times import utc_ns
+from geomatch.evidence.prism import Prism, reachable_areas
 
 _NS = 1_000_000_000
 
@@ -64,6 +65,8 @@ class PackData:
         gaps: intervals between consecutive fixes longer than ``interp_max_gap_s``: ``start``, ``end``,
             ``duration_s``, ``in_window`` (overlaps the padded window).
         interp_max_gap_s: the longest interval (s) joined by a straight path.
+        prisms: for a ``possible`` hit, the reachable area of each gap that made it possible
+            (:mod:`geomatch.evidence.prism`); empty for other hits.
     """
 
     hit: Mapping[str, Any]
@@ -71,6 +74,7 @@ class PackData:
     fixes: pd.DataFrame
     gaps: pd.DataFrame
     interp_max_gap_s: float
+    prisms: tuple[Prism, ...] = ()
 
     @property
     def vicinity(self) -> pd.DataFrame:
@@ -160,4 +164,7 @@ def pack_data(hit: Mapping[str, Any], crime: Mapping[str, Any], fixes: pd.DataFr
     })
     for column in ("start", "end"):
         gaps[column] = pd.to_datetime(gaps[column], utc=True)
-    return PackData(dict(hit), dict(crime), out, gaps, float(config.interp_max_gap_s))
+    scene = (float(crime["x"]), float(crime["y"]))
+    prisms = (reachable_areas(t, x, y, out["seq"].to_numpy(), fixes["timestamp"], scene, radius, (ws, we), config)
+              if str(hit["presence"]) == "possible" else ())
+    return PackData(dict(hit), dict(crime), out, gaps, float(config.interp_max_gap_s), prisms)

@@ -3,12 +3,17 @@
 Each pack is a pure function of its hit, its crime, the subject's fixes around the window and the options, so
 the files are the same byte for byte whatever the number of workers (only the manifests' ``generated_at``
 differs between runs).
+
+A pack that cannot be made never stops the others: its partial folder is removed, the failure (hit id and
+reason) is logged, listed in the run's manifest and index and returned in :attr:`EvidenceRun.failures`, and
+every other pack is written. The commands exit non-zero at the end when any pack failed.
 """
 from __future__ import annotations
 
 import json
 import logging
 import os
+import shutil
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
@@ -26,18 +31,23 @@ from geomatch.evidence.basemap import basemap_paths, check_basemap
 from geomatch.evidence.context import EvidenceOptions, pack_data, trail_slices
 from geomatch.evidence.document import write_docx, write_pdf
 from geomatch.evidence.htmlmap import write_map_html
-from geomatch.evidence.index import write_index
+from geomatch.evidence.index import THUMB_NAME, write_index
 from geomatch.evidence.naming import safe_folder_name
 from geomatch.evidence.outputs import remove_earlier_run
 from geomatch.evidence.points import write_points
+from geomatch.evidence.prism import REACHABLE_NAME, write_prisms
 from geomatch.evidence.statement import Exhibits, build_statement
+from geomatch.evidence.text import plain
 from geomatch.evidence.staticmap import draw_map
 from geomatch.evidence.timeline import draw_timeline
 from geomatch.core.manifest import MANIFEST_NAME, file_entry, write_manifest
 from geomatch.match.matcher import PRESENCE_CLASSES
 
 log = logging.getLogger(__name__)
-PACK_FILES = ("map.png", "map.html", "timeline.png", "points.csv", "statement.docx", "statement.pdf")
+PACK_FILES = ("map.png", THUMB_NAME, "map.html", "timeline.png", "points.csv", REACHABLE_NAME, "statement.docx",
+              "statement.pdf")
+"""The files of a pack (and its ``manifest.json``); ``reachable.geojson`` holds the reachable areas of a
+``possible`` hit's gaps (an empty collection for other hits)."""
 
 
 @dataclass(frozen=True)
@@ -54,14 +64,29 @@ class PackJob:
 
 
 @dataclass(frozen=True)
+class PackFailure:
+    """A pack that could not be made: its hit and why (the exception's type and message)."""
+
+    hit_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class EvidenceRun:
-    """What :func:`make_packs` wrote: the pack folders (in hit order), the index page, the run manifest."""
+    """What :func:`make_packs` wrote: the pack folders (in hit order, failed ones left out), the packs that
+    failed, the index page and the run manifest."""
 
     out_dir: Path
     packs: tuple[Path, ...]
     index: Path
     manifest: Path
     seconds: float
+    failures: tuple[PackFailure, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        """Every pack was made."""
+        return not self.failures
 
     @property
     def packs_per_second(self) -> float:
@@ -93,6 +118,9 @@ def make_pack(job: PackJob) -> Path:
     """Make one pack: maps, timeline, points table, statement (DOCX and PDF) and its manifest."""
     from geomatch.core.version import __version__
 
+    if job.fixes.empty:
+        raise InputError(f"no fixes of subject {job.hit['subject_id']!r} around the window of hit "
+                         f"{job.hit['hit_id']} in the trails")
     folder = job.folder
     folder.mkdir(parents=True, exist_ok=True)
     data = pack_data(job.hit, job.crime, job.fixes, job.config, job.options)
@@ -101,12 +129,13 @@ def make_pack(job: PackJob) -> Path:
     write_map_html(data, folder / "map.html", job.options)
     draw_timeline(data, exhibits.timeline_png, job.options)
     write_points(data, exhibits.points_csv)
+    write_prisms(data.prisms, job.options.crs, folder / REACHABLE_NAME)
     names = tuple(Path(entry["path"]).name for entry in job.inputs)
     blocks = build_statement(data, exhibits, version=__version__, inputs=names, crs=job.options.crs)
     title = f"Evidence pack {job.hit['hit_id']}"
-    write_docx(blocks, folder / "statement.docx", title=title)
-    write_pdf(blocks, folder / "statement.pdf", title=title,
-              footer=f"geomatch evidence pack · hit {job.hit['hit_id']} · subject {data.hit['subject_id']}")
+    footer = f"geomatch evidence pack · hit {job.hit['hit_id']} · subject {plain(data.hit['subject_id'])}"
+    write_docx(blocks, folder / "statement.docx", title=title, footer=footer)
+    write_pdf(blocks, folder / "statement.pdf", title=title, footer=footer)
     write_manifest(folder, tool="geomatch evidence", inputs=[],
                    parameters={"hit_id": job.hit["hit_id"], "config": job.config, "options": job.options},
                    outputs=[folder / name for name in PACK_FILES],
@@ -114,6 +143,28 @@ def make_pack(job: PackJob) -> Path:
                            "gaps_in_window": int(data.gaps["in_window"].sum())},
                    extra={"inputs": list(job.inputs)})  # hashed once per run, not once per pack
     return folder
+
+
+def _check_options(options: EvidenceOptions) -> None:
+    """Refuse, before any pack, options that would fail every pack."""
+    if options.tiles:
+        try:
+            import contextily  # noqa: F401
+        except ImportError as error:
+            raise InputError("--tiles needs contextily: pip install 'geomatch[tiles]'") from error
+
+
+def make_pack_or_failure(job: PackJob) -> Path | PackFailure:
+    """:func:`make_pack`, turning any error into a :class:`PackFailure` (the partial folder is removed) so one
+    awkward hit never stops the run."""
+    try:
+        return make_pack(job)
+    except Exception as error:  # noqa: BLE001 - reported per pack, the run goes on
+        shutil.rmtree(job.folder, ignore_errors=True)
+        reason = f"{type(error).__name__}: {error}".strip()
+        log.error("evidence pack for hit %s failed: %s", job.hit["hit_id"], reason)
+        log.debug("the failure of the pack for hit %s", job.hit["hit_id"], exc_info=True)
+        return PackFailure(str(job.hit["hit_id"]), reason)
 
 
 def _jobs(hits: pd.DataFrame, trails: pd.DataFrame, crimes: pd.DataFrame, out_dir: Path, config: MatchConfig,
@@ -126,8 +177,6 @@ def _jobs(hits: pd.DataFrame, trails: pd.DataFrame, crimes: pd.DataFrame, out_di
         raise InputError(f"{len(missing)} hit(s) name crimes not in the crimes file, e.g. {missing[0]!r}")
     _check_same_crimes(hits, by_ref)
     for hit, fixes in zip(hits.to_dict("records"), trail_slices(hits, trails, options.context_s)):
-        if fixes.empty:
-            raise InputError(f"no fixes of subject {hit['subject_id']!r} around hit {hit['hit_id']} in the trails")
         entries = inputs if hit_inputs is None else tuple(hit_inputs[str(hit["hit_id"])]) + extra_inputs
         yield PackJob(hit, by_ref.loc[str(hit["crime_ref"])].to_dict(), fixes,
                       out_dir / pack_folder(hit["hit_id"]), config, options, entries)
@@ -153,7 +202,8 @@ def make_packs(hits: pd.DataFrame, trails: Validated | pd.DataFrame, crimes: Val
                out_dir: Path | str, *,
                config: MatchConfig | None = None, options: EvidenceOptions | None = None,
                inputs: Sequence[Path] = (), workers: int = 1, progress: bool = False,
-               hit_inputs: Mapping[str, Sequence[Mapping[str, Any]]] | None = None) -> EvidenceRun:
+               hit_inputs: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+               review_status: Mapping[str, str] | None = None) -> EvidenceRun:
     """Make a pack per hit in ``out_dir/<hit id>/``, then ``out_dir/index.html`` and ``out_dir/manifest.json``.
 
     Args:
@@ -170,10 +220,16 @@ def make_packs(hits: pd.DataFrame, trails: Validated | pd.DataFrame, crimes: Val
             (packs made from the store, :mod:`geomatch.evidence.stored`; the files need not exist here).
         workers: processes drawing packs (1 draws in this process).
         progress: show a progress bar.
+        review_status: hit id to review status, shown in the index (``None``: the hits' ``review_status``
+            column when they have one, else no status column).
+
+    Returns:
+        the run; a pack that failed is in ``failures`` (with its reason), not in ``packs``, and the others are
+        all written.
 
     Raises:
-        InputError: the CRS of the fixes is unknown (plain frames and no ``options.crs``), or trails and crimes
-            are in different CRSs.
+        InputError: the CRS of the fixes is unknown (plain frames and no ``options.crs``), trails and crimes
+            are in different CRSs, or the hits name crimes that are missing or changed.
     """
     started = time.perf_counter()
     config = config or MatchConfig()
@@ -183,6 +239,7 @@ def make_packs(hits: pd.DataFrame, trails: Validated | pd.DataFrame, crimes: Val
         raise InputError("evidence needs the CRS of the fixes' x/y: pass the trails as load_trails returns them, "
                          "or set EvidenceOptions(crs=...)")
     options = replace(options, crs=options.crs or crs)
+    _check_options(options)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     input_paths = [Path(p) for p in inputs] + list(check_basemap(basemap_paths(options.basemap)))
@@ -197,25 +254,31 @@ def make_packs(hits: pd.DataFrame, trails: Validated | pd.DataFrame, crimes: Val
                  basemap_entries)
     bar = tqdm(total=len(hits), desc="evidence packs", unit="pack", disable=None if progress else True,
                leave=False)
-    folders: list[Path] = []
+    results: list[Path | PackFailure] = []
     if workers <= 1 or len(hits) <= 1:
         for job in jobs:
-            folders.append(make_pack(job))
+            results.append(make_pack_or_failure(job))
             bar.update()
     else:
         with ProcessPoolExecutor(max_workers=min(workers, os.cpu_count() or workers)) as pool:
-            for folder in pool.map(make_pack, jobs, chunksize=4):
-                folders.append(folder)
+            for result in pool.map(make_pack_or_failure, jobs, chunksize=4):
+                results.append(result)
                 bar.update()
     bar.close()
-    index = write_index(hits.reset_index(drop=True), [f.name for f in folders], out_dir / "index.html")
+    folders = [r for r in results if isinstance(r, Path)]
+    failures = tuple(r for r in results if isinstance(r, PackFailure))
+    index = write_index(hits.reset_index(drop=True), [r.name if isinstance(r, Path) else r for r in results],
+                        out_dir / "index.html", review_status)
     outputs = [index] + [f / MANIFEST_NAME for f in folders]
     manifest = write_manifest(out_dir, tool="geomatch evidence", inputs=[],
                               parameters={"config": config, "options": options}, outputs=outputs,
-                              counts={"packs": len(folders)}, extra={"inputs": list(entries)})
+                              counts={"packs": len(folders), "failed": len(failures)},
+                              extra={"inputs": list(entries),
+                                     "failures": [{"hit_id": f.hit_id, "reason": f.reason} for f in failures]})
     seconds = time.perf_counter() - started
-    log.info("%d evidence packs written to %s in %.1f s", len(folders), out_dir, seconds)
-    return EvidenceRun(out_dir, tuple(folders), index, manifest, seconds)
+    log.info("%d evidence packs written to %s in %.1f s (%d failed)", len(folders), out_dir, seconds,
+             len(failures))
+    return EvidenceRun(out_dir, tuple(folders), index, manifest, seconds, failures)
 
 
 def load_and_make_packs(hits_path: Path, trails_path: Path, crimes_path: Path, out_dir: Path, *,

@@ -152,6 +152,7 @@ def build_statement(data: PackData, exhibits: Exhibits, *, version: str, inputs:
             *((("Reasons", plain(hit["reasons"])),) if pd.notna(hit.get("reasons")) else ()),
         )),
         Para(PRESENCE_WORDS[str(hit["presence"])]),
+        *(Para(text) for text in reachable_area_sentences(data, ex[0])),
         Heading("4. What a hit shows and what it does not"),
         Para("A hit shows that positions recorded by the subject's location-monitoring tag were within the stated "
              "distance of the location recorded for the crime, during the stated window. It does not show that "
@@ -217,4 +218,20 @@ def _points_block(data: PackData) -> Table:
     rows = tuple((str(r.sequence), r.time_uk, num(r.latitude, 6), num(r.longitude, 6),
                   num(r.confidence_radius_m, 1), num(r.speed_kmh, 1), num(r.direction_deg, 0),
                   num(r.distance_to_scene_m, 1), plain(r.source)) for r in table.itertuples(index=False))
-    return Table(_POINT_HEADER, rows, small=True, widths=(0.06, 0.2, 0.11, 0.11, 0.1, 0.09, 0.1, 0.12, 0.11))
+    return Table(_POINT_HEADER, rows, small=True, widths=(0.055, 0.235, 0.11, 0.11, 0.095, 0.08, 0.085, 0.11, 0.12))
+
+
+def reachable_area_sentences(data: PackData, map_ref: str) -> list[str]:
+    """One paragraph per gap that made a ``possible`` hit: its ends, the plausible speed, the ellipse of places
+    reachable during it (:mod:`geomatch.evidence.prism`) and when the zone could have been visited."""
+    sentences = []
+    for p in data.prisms:
+        sentences.append(
+            f"Reachable area. No position was recorded for {fmt_duration(p.duration_s)}, from fix {p.start_seq} "
+            f"at {fmt_time(p.start)} to fix {p.end_seq} at {fmt_time(p.end)}. At the plausible speed of "
+            f"{fmt_kmh(p.speed_mps)} ({p.speed_source}) the subject could have been anywhere inside an ellipse "
+            f"with those two fixes as its foci, {fmt_m(2 * p.semi_major_m)} long and {fmt_m(2 * p.semi_minor_m)} "
+            f"wide (the tinted area with a dashed outline on the map, exhibit {map_ref}), and could have reached "
+            f"the match zone and left it again between {fmt_time(p.zone_from)} and {fmt_time(p.zone_to)}. This is "
+            f"where the subject could have been, not where the subject was.")
+    return sentences

@@ -1,9 +1,14 @@
 """Exhibit: ``map.png``, the breadcrumb trail around the crime location (matplotlib, no network by default).
 
 The main view is centred on the scene and sized to the zone and the closest approach, so a stop at the scene
-stays readable; when the points in the vicinity spread wider, an overview inset shows them with the main view
-outlined. The map is in the metric CRS of the fixes (British National Grid metres on the axes). It is drawn
-on a bare ``Figure`` (Agg, no pyplot state), so workers can draw in parallel.
+stays readable; when the points in the vicinity (or the reachable area of a gap) spread wider, an overview inset
+shows them with the main view outlined, never wider than :data:`MAX_OVERVIEW_M` (a fix days away is named, not
+drawn). Readable at any density: only the fixes that matter are numbered (the fix at the closest approach, the
+first and last in the zone, the ends of gaps, then every k-th), each label placed where it overlaps no other
+label, the star or the cross, and the star and the cross are drawn over everything. Fixes are shaded by their
+time within the padded window; fixes outside it are grey. The map is in the metric CRS of the fixes. It is
+drawn on a bare ``Figure`` (Agg, no pyplot state), so workers can draw in parallel, and ``thumb.png`` is cropped
+from the same pixels around the zone.
 """
 from __future__ import annotations
 
@@ -19,21 +24,35 @@ from matplotlib.collections import LineCollection, PatchCollection
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.patches import Circle, Rectangle
+from matplotlib.patches import Circle, Polygon, Rectangle
 from matplotlib.ticker import FuncFormatter
 from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
 
 from geomatch.core.errors import InputError
 from geomatch.evidence.basemap import draw_basemap
 from geomatch.evidence.context import EvidenceOptions, PackData
-from geomatch.evidence.style import CMAP, SOURCE_MARKERS, marker_for, save_png
+from geomatch.evidence.index import THUMB_NAME
+from geomatch.evidence.prism import Prism
+from geomatch.evidence.style import (CMAP, PRISM_EDGE, PRISM_FILL, SOURCE_MARKERS, marker_for, render_rgb,
+                                     write_png)
+from geomatch.core.times import utc_ns
 from geomatch.evidence.text import fmt_duration, fmt_m, fmt_time, mpl_text, offence_name, time_ticks, zone_names
 
 log = logging.getLogger(__name__)
 Extent = tuple[float, float, float, float]  # xmin, xmax, ymin, ymax (metres)
-LABEL_SPACING_PX = 26
-"""Sequence labels of fixes closer than this on the page are merged into one label (``61–76, 80``)."""
+MAX_LABELS = 24
+"""Sequence labels on a map at most (every fix is numbered in ``points.csv``)."""
+ARROW_GRID = 16
+"""Direction arrows: at most one per cell of an ARROW_GRID x ARROW_GRID grid over the main view."""
+MAX_CIRCLES = 60
+"""Confidence circles drawn at most: the labelled fixes' and every k-th fix's in the window."""
+MAX_OVERVIEW_M = 6000.0
+"""The overview inset is never wider than this (m); points in the vicinity farther off are named under it."""
+THUMB_PX = 240
+INSET = 0.33  # the overview inset's side, a fraction of the main view's
+LABEL_PT = 7.0
 _HALO = [patheffects.withStroke(linewidth=2.5, foreground="white")]
+_TOP = 30  # zorder of the star and the cross: over the trail, the labels and the reachable area
 
 
 def _square(xs: np.ndarray, ys: np.ndarray, margin: float = 1.12) -> Extent:
@@ -49,13 +68,28 @@ def focus_extent(data: PackData) -> Extent:
     return cx - half, cx + half, cy - half, cy + half
 
 
-def map_extent(data: PackData) -> Extent:
-    """The overview: a square around the zone, the closest approach and every point in the vicinity."""
-    cx, cy, r = float(data.crime["x"]), float(data.crime["y"]), float(data.hit["radius_m"])
+def _far_off(data: PackData) -> np.ndarray:
+    """Which points in the vicinity lie farther from the scene than half of :data:`MAX_OVERVIEW_M`."""
     near = data.vicinity
-    xs = np.concatenate([[cx - 1.5 * r, cx + 1.5 * r, float(data.hit["closest_x"])], near["x"].to_numpy(float)])
-    ys = np.concatenate([[cy - 1.5 * r, cy + 1.5 * r, float(data.hit["closest_y"])], near["y"].to_numpy(float)])
-    return _square(xs, ys)
+    return np.hypot(near["x"].to_numpy(float) - float(data.crime["x"]),
+                    near["y"].to_numpy(float) - float(data.crime["y"])) > MAX_OVERVIEW_M / 2
+
+
+def map_extent(data: PackData) -> Extent:
+    """The overview: a square around the zone, the closest approach, the points in the vicinity and the reachable
+    areas, at most :data:`MAX_OVERVIEW_M` across (centred on the scene when it would be wider)."""
+    cx, cy, r = float(data.crime["x"]), float(data.crime["y"]), float(data.hit["radius_m"])
+    near = data.vicinity[~_far_off(data)]
+    rings = [p.outline(32) for p in data.prisms]
+    xs = np.concatenate([[cx - 1.5 * r, cx + 1.5 * r, float(data.hit["closest_x"])], near["x"].to_numpy(float),
+                         *(ring[:, 0] for ring in rings)])
+    ys = np.concatenate([[cy - 1.5 * r, cy + 1.5 * r, float(data.hit["closest_y"])], near["y"].to_numpy(float),
+                         *(ring[:, 1] for ring in rings)])
+    extent = _square(xs, ys)
+    if extent[1] - extent[0] > MAX_OVERVIEW_M:
+        half = MAX_OVERVIEW_M / 2
+        extent = (cx - half, cx + half, cy - half, cy + half)
+    return extent
 
 
 def nice_length(span_m: float) -> float:
@@ -68,65 +102,110 @@ def nice_length(span_m: float) -> float:
 def map_title(data: PackData) -> str:
     """Crime reference, offence, window in UK local time, subject and presence."""
     hit = data.hit
-    return (f"{mpl_text(hit['crime_ref'])} · {mpl_text(offence_name(hit['offence']))}\n"
+    return (f"{mpl_text(hit['crime_ref'], 60)} · {mpl_text(offence_name(hit['offence']))}\n"
             f"Window (with padding): {fmt_time(hit['window_start'])} to {fmt_time(hit['window_end'])}\n"
-            f"Subject {mpl_text(hit['subject_id'])} · {hit['presence']} · closest approach "
+            f"Subject {mpl_text(hit['subject_id'], 40)} · {hit['presence']} · closest approach "
             f"{fmt_m(hit['min_distance_m'])} at {fmt_time(hit['closest_time'])}")
 
 
-def label_groups(near: pd.DataFrame, spacing_m: float) -> list[tuple[float, float, str]]:
-    """Sequence labels for the points in the vicinity, merging points within ``spacing_m`` of a label's first
-    point: ``(x, y, text)`` with runs written as ranges, e.g. ``61–76, 80``."""
-    anchors: list[list] = []  # [x, y, [seq, ...]]
-    for x, y, seq in zip(near["x"].to_numpy(float), near["y"].to_numpy(float), near["seq"].to_numpy()):
-        for anchor in anchors:
-            if math.hypot(x - anchor[0], y - anchor[1]) <= spacing_m:
-                anchor[2].append(int(seq))
-                break
-        else:
-            anchors.append([x, y, [int(seq)]])
-    return [(x, y, _ranges(seqs)) for x, y, seqs in anchors]
+def label_rows(data: PackData, extent: Extent, most: int = MAX_LABELS) -> list[int]:
+    """Rows of ``data.fixes`` to number on the map, most important first: the fix nearest the closest approach,
+    the first and last fixes in the zone, the ends of gaps during the window, then every k-th point in the
+    vicinity (k chosen so about ``most`` labels are offered); only fixes inside ``extent``."""
+    fixes = data.fixes
+    x, y = fixes["x"].to_numpy(float), fixes["y"].to_numpy(float)
+    in_view = (x >= extent[0]) & (x <= extent[1]) & (y >= extent[2]) & (y <= extent[3])
+    t = utc_ns(fixes["timestamp"])
+    at = int(np.searchsorted(t, pd.Timestamp(data.hit["closest_time"]).value, side="right"))
+    around = np.array([row for row in (at - 1, at) if 0 <= row < len(t)], dtype=int)
+    around = around[np.argsort(fixes["distance_m"].to_numpy(float)[around], kind="stable")][:1]
+    zone = np.flatnonzero(fixes["in_zone"].to_numpy())
+    gap_rows = np.flatnonzero(fixes["gap_after"].to_numpy())
+    gap_rows = gap_rows[(fixes["in_window"].to_numpy()[gap_rows] | fixes["in_window"].to_numpy()[gap_rows + 1])]
+    near = np.flatnonzero(fixes["vicinity"].to_numpy() & in_view)
+    step = max(1, math.ceil(len(near) / most))
+    order = [*around, *zone[:1], *zone[-1:], *np.sort(np.concatenate([gap_rows, gap_rows + 1])), *near[::step]]
+    chosen, seen = [], set()
+    for row in order:
+        if in_view[row] and row not in seen:
+            seen.add(int(row))
+            chosen.append(int(row))
+    return chosen[: most + 8]
 
 
-def _ranges(seqs: list[int], most: int = 4) -> str:
-    runs: list[list[int]] = []
-    for seq in sorted(seqs):
-        if runs and seq == runs[-1][1] + 1:
-            runs[-1][1] = seq
-        else:
-            runs.append([seq, seq])
-    parts = [str(a) if a == b else f"{a}–{b}" for a, b in runs]
-    return ", ".join(parts[:most]) + (", …" if len(parts) > most else "")
+Box = tuple[float, float, float, float]  # x0, y0, x1, y1 (pixels)
+
+
+def _overlaps(a: Box, b: Box) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def place_labels(anchors: np.ndarray, texts: list[str], obstacles: list[Box], frame: Box,
+                 size_px: float) -> list[tuple[int, float, float]]:
+    """Greedy label placement in pixels: each label (in order) takes the first of eight positions around its
+    anchor, near then farther, whose box overlaps no placed label and no obstacle and lies inside ``frame``;
+    a label with no such position is left out. Returns ``(label number, dx, dy)`` offsets of the box's lower-left
+    corner from the anchor (pixels, y up)."""
+    placed: list[Box] = []
+    out = []
+    height = size_px * 1.25
+    for k, ((ax_, ay), text) in enumerate(zip(anchors, texts)):
+        width = size_px * 0.62 * len(text) + 2
+        for gap in (5.0, 14.0):
+            spots = ((gap, gap * 0.6), (gap, -gap * 0.6 - height), (-gap - width, gap * 0.6),
+                     (-gap - width, -gap * 0.6 - height), (-width / 2, gap), (-width / 2, -gap - height),
+                     (gap * 1.4, -height / 2), (-gap * 1.4 - width, -height / 2))
+            for dx, dy in spots:
+                box = (ax_ + dx, ay + dy, ax_ + dx + width, ay + dy + height)
+                if (box[0] >= frame[0] and box[2] <= frame[2] and box[1] >= frame[1] and box[3] <= frame[3]
+                        and not any(_overlaps(box, other) for other in placed + obstacles)):
+                    placed.append(box)
+                    out.append((k, dx, dy))
+                    break
+            else:
+                continue
+            break
+    return out
+
+
+def window_norm(data: PackData) -> Normalize:
+    """Shades of time: seconds from the padded window's start, spanning the window (fixes outside it are
+    grey, so a context fix days away never stretches the colour bar)."""
+    span = (pd.Timestamp(data.hit["window_end"]) - pd.Timestamp(data.hit["window_start"])).total_seconds()
+    return Normalize(0.0, max(span, 1.0))
 
 
 def draw_map(data: PackData, path: Path, options: EvidenceOptions) -> Path:
-    """Draw ``map.png`` for one hit and return its path."""
+    """Draw ``map.png`` for one hit, and ``thumb.png`` beside it (the map cropped around the zone); return the
+    map's path."""
     fig = Figure(figsize=(8.27, 10.2), dpi=options.dpi)  # fixed layout: constrained layout costs ~30 %
     ax = fig.add_axes((0.1, 0.19, 0.86, 0.71))
     extent = focus_extent(data)
     _set_view(ax, extent)
+    ax.apply_aspect()  # the final axes box, so data-to-pixel transforms hold for placing labels
     draw_basemap(ax, options, extent)
     if options.tiles:
         _draw_tiles(ax, options.tiles, options.crs)
     fixes = data.fixes
-    start, end = fixes["timestamp"].iloc[0], fixes["timestamp"].iloc[-1]
-    norm = Normalize(0.0, max((end - start).total_seconds(), 1.0))
-    _draw_trail(ax, data, norm, extent, detail=True)
-
-    axes_px = 0.86 * 8.27 * options.dpi
-    for x, y, text in label_groups(data.vicinity, LABEL_SPACING_PX * (extent[1] - extent[0]) / axes_px):
-        ax.annotate(text, (x, y), xytext=(5, 4), textcoords="offset points", fontsize=7, path_effects=_HALO,
-                    zorder=11, annotation_clip=True)
+    norm = window_norm(data)
+    labelled = label_rows(data, extent)
+    _draw_trail(ax, data, norm, extent, detail=True, circles=labelled)
     overview = map_extent(data)
+    corner = None
     if overview[1] - overview[0] > 1.5 * (extent[1] - extent[0]):
-        _draw_overview(ax, data, norm, overview, extent)
+        corner = _inset_corner(data, extent)
+        _draw_overview(ax, data, norm, overview, extent, corner)
+    furniture = [(0.0, 0.0, 0.17, 0.08), (0.89, 0.79, 1.0, 1.0)]  # scale bar; north arrow (axes fractions)
+    furniture += [(corner[0], corner[1], corner[0] + INSET, corner[1] + INSET + 0.03)] if corner else []
+    _draw_labels(ax, data, labelled, extent, options.dpi, furniture)
 
     span = extent[1] - extent[0]
     length = nice_length(span)
     ax.add_artist(AnchoredSizeBar(ax.transData, length, f"{length:,.0f} m", "lower left", pad=0.6, sep=4,
                                   color="black", frameon=True, size_vertical=span / 180))
     ax.annotate("N", xy=(0.95, 0.97), xytext=(0.95, 0.86), xycoords="axes fraction", ha="center", va="center",
-                fontsize=13, fontweight="bold", arrowprops={"arrowstyle": "-|>", "color": "black", "lw": 1.5},
+                fontsize=13, fontweight="bold",
+                arrowprops={"arrowstyle": "-|>", "color": "black", "lw": 1.5, "patchA": None, "shrinkA": 9},
                 path_effects=_HALO, zorder=12)
     ax.text(0.95, 0.83, "grid north", transform=ax.transAxes, ha="center", va="top", fontsize=7,
             path_effects=_HALO, zorder=12)
@@ -138,17 +217,82 @@ def draw_map(data: PackData, path: Path, options: EvidenceOptions) -> Path:
     ax.grid(True, color="0.85", lw=0.5, zorder=1)
     ax.set_xlabel(f"Easting (m, {options.crs})" + _wide_circles_note(data.vicinity, extent), fontsize=8)
     ax.set_ylabel(f"Northing (m, {options.crs})", fontsize=8)
-    ax.set_title(map_title(data), fontsize=9, loc="left")
+    ax.set_title(map_title(data), fontsize=9, loc="left", y=1.0)  # a fixed y: no tight-bbox pass
 
-    ticks, labels = time_ticks(start, end)
-    ticks = (ticks - start).total_seconds().to_numpy()
+    ws, we = pd.Timestamp(data.hit["window_start"]), pd.Timestamp(data.hit["window_end"])
+    ticks, labels = time_ticks(ws, we)
     bar = fig.colorbar(ScalarMappable(norm=norm, cmap=CMAP), cax=fig.add_axes((0.15, 0.115, 0.76, 0.016)),
                        orientation="horizontal")
-    bar.set_ticks(ticks, labels=labels, fontsize=7)
-    bar.set_label(f"Time of fix, UK local time ({zone_names(fixes['timestamp'])})", fontsize=8)
-    fig.legend(handles=_legend_handles(float(data.hit["radius_m"]), fixes), loc="lower center",
+    bar.set_ticks((ticks - ws).total_seconds().to_numpy(), labels=labels, fontsize=7)
+    bar.set_label(f"Time of fix within the window, UK local time ({zone_names(pd.Series([ws, we]))}); "
+                  f"fixes outside the window grey", fontsize=8)
+    fig.legend(handles=_legend_handles(float(data.hit["radius_m"]), fixes, bool(data.prisms)), loc="lower center",
                bbox_to_anchor=(0.5, 0.005), ncols=3, fontsize=7, frameon=False)
-    return save_png(fig, path)
+    rgb = render_rgb(fig)
+    write_png(rgb, path)
+    write_png(_zone_crop(ax, data, rgb), path.with_name(THUMB_NAME))
+    return path
+
+
+def _zone_crop(ax, data: PackData, rgb: np.ndarray) -> np.ndarray:
+    """The rendered map's pixels around the zone (1.6 radii each side, at least 100 px), as a square of
+    :data:`THUMB_PX` pixels."""
+    from PIL import Image
+
+    height = rgb.shape[0]
+    cx, cy = ax.transData.transform((float(data.crime["x"]), float(data.crime["y"])))
+    edge = ax.transData.transform((float(data.crime["x"]) + 1.6 * float(data.hit["radius_m"]),
+                                   float(data.crime["y"])))
+    half = max(edge[0] - cx, 100.0)
+    box = [int(round(v)) for v in (cx - half, height - cy - half, cx + half, height - cy + half)]
+    crop = Image.fromarray(rgb).crop(box).resize((THUMB_PX, THUMB_PX), Image.Resampling.BOX)
+    return np.asarray(crop)
+
+
+def _gap_labels(data: PackData, extent: Extent, most: int = 6) -> list[tuple[float, float, str]]:
+    """``(x, y, text)`` for the longest gaps during the window whose middle is in view, longest first."""
+    fixes = data.fixes
+    x, y = fixes["x"].to_numpy(float), fixes["y"].to_numpy(float)
+    rows = np.flatnonzero(fixes["gap_after"].to_numpy())
+    keep = data.gaps["in_window"].to_numpy(bool).copy()  # data.gaps lists the steps flagged gap_after, in order
+    mx, my = (x[rows] + x[rows + 1]) / 2, (y[rows] + y[rows + 1]) / 2
+    keep &= (mx >= extent[0]) & (mx <= extent[1]) & (my >= extent[2]) & (my <= extent[3])
+    seconds = data.gaps["duration_s"].to_numpy(float)
+    order = np.flatnonzero(keep)[np.argsort(-seconds[keep], kind="stable")][:most]
+    return [(mx[k], my[k], f"gap {fmt_duration(seconds[k])}") for k in order]
+
+
+def _draw_labels(ax, data: PackData, rows: list[int], extent: Extent, dpi: float,
+                 furniture: list[tuple[float, float, float, float]] = ()) -> None:
+    """Number the chosen fixes (:func:`label_rows`) and name the longest gaps, where each label collides with
+    nothing (:func:`place_labels`): the fix at the closest approach and the zone's first and last fixes first,
+    then the gaps, then the rest; the star, the cross and the ``furniture`` (boxes in axes fractions: scale
+    bar, north arrow, inset) are obstacles."""
+    fixes = data.fixes
+    fx, fy = fixes["x"].to_numpy(float), fixes["y"].to_numpy(float)
+    numbers = [(fx[row], fy[row], str(int(fixes["seq"].iloc[row]))) for row in rows]
+    items = numbers[:3] + _gap_labels(data, extent) + numbers[3:]
+    if not items:
+        return
+    size_px = LABEL_PT * dpi / 72
+    anchors = ax.transData.transform(np.array([(x, y) for x, y, _ in items]))
+    marks = ax.transData.transform([(float(data.crime["x"]), float(data.crime["y"])),
+                                    (float(data.hit["closest_x"]), float(data.hit["closest_y"]))])
+    guard = 0.11 * dpi  # the star's and the cross's half-size in pixels
+    obstacles = [(mx - guard, my - guard, mx + guard, my + guard) for mx, my in marks]
+    for box in furniture:
+        (x0, y0), (x1, y1) = ax.transAxes.transform([box[:2], box[2:]])
+        obstacles.append((x0, y0, x1, y1))
+    frame = tuple(ax.bbox.extents)
+    points = 72 / dpi
+    for k, dx, dy in place_labels(anchors, [text for _, _, text in items], obstacles, frame, size_px):
+        x, y, text = items[k]
+        far = math.hypot(dx, dy) > 20
+        ax.annotate(text, (x, y), xytext=(dx * points, dy * points), textcoords="offset points",
+                    fontsize=LABEL_PT, ha="left", va="bottom", path_effects=_HALO, zorder=25, annotation_clip=True,
+                    arrowprops={"arrowstyle": "-", "lw": 0.5, "color": "0.3", "shrinkA": 0, "shrinkB": 2,
+                                "patchA": None}
+                    if far else None)
 
 
 def _wide_circles_note(near: pd.DataFrame, extent: Extent) -> str:
@@ -170,20 +314,25 @@ def _set_view(ax, extent: Extent) -> None:
     ax.set_aspect("equal", adjustable="box")
 
 
-def _draw_trail(ax, data: PackData, norm: Normalize, extent: Extent, *, detail: bool) -> None:
-    """Zone, trail, fixes, scene and closest approach; ``detail`` adds confidence circles, arrows and gap
-    labels (the overview inset leaves them out)."""
+def _draw_trail(ax, data: PackData, norm: Normalize, extent: Extent, *, detail: bool,
+                circles: list[int] = ()) -> None:
+    """Zone, reachable areas, trail, fixes, scene and closest approach; ``detail`` adds confidence circles (of
+    the ``circles`` rows and every k-th fix in the window, :data:`MAX_CIRCLES` at most) and arrows (the overview
+    inset leaves them out)."""
     fixes, hit, crime = data.fixes, data.hit, data.crime
     cx, cy, r = float(crime["x"]), float(crime["y"]), float(hit["radius_m"])
     ax.add_patch(Circle((cx, cy), r, facecolor=(0, 0, 0, 0.06), edgecolor="black", lw=1.8 if detail else 1.0,
                         zorder=2))
+    _draw_prisms(ax, data.prisms, detail)
     x, y = fixes["x"].to_numpy(float), fixes["y"].to_numpy(float)
     inside = fixes["in_window"].to_numpy()
     if detail:
         acc = fixes["accuracy_m"].to_numpy(float)
         has_acc = inside & np.isfinite(acc) & (acc > 0)
-        ax.add_collection(PatchCollection([Circle((px, py), a) for px, py, a in
-                                           zip(x[has_acc], y[has_acc], acc[has_acc])],
+        rows = np.flatnonzero(has_acc)
+        rows = np.union1d(rows[:: max(1, math.ceil(len(rows) / MAX_CIRCLES))],
+                          np.intersect1d(np.asarray(circles, dtype=int), rows))
+        ax.add_collection(PatchCollection([Circle((x[i], y[i]), acc[i]) for i in rows],
                                           facecolor="none", edgecolor="0.35", lw=0.7, linestyle=":", zorder=3))
     steps = np.stack([np.column_stack([x[:-1], y[:-1]]), np.column_stack([x[1:], y[1:]])], axis=1)
     gap = fixes["gap_after"].to_numpy()[:-1]
@@ -192,11 +341,7 @@ def _draw_trail(ax, data: PackData, norm: Normalize, extent: Extent, *, detail: 
                                      linestyles=(0, (5, 3)), zorder=4))
     if detail:
         _draw_arrows(ax, x, y, gap, extent)
-        for row, in_window, seconds in zip(np.flatnonzero(gap), data.gaps["in_window"], data.gaps["duration_s"]):
-            if in_window:  # data.gaps lists the steps flagged gap_after, in order
-                ax.text((x[row] + x[row + 1]) / 2, (y[row] + y[row + 1]) / 2, f"gap {fmt_duration(seconds)}",
-                        fontsize=7, ha="center", va="bottom", path_effects=_HALO, zorder=7, clip_on=True)
-    seconds = (fixes["timestamp"] - fixes["timestamp"].iloc[0]).dt.total_seconds().to_numpy()
+    seconds = (fixes["timestamp"] - pd.Timestamp(hit["window_start"])).dt.total_seconds().to_numpy()
     scale = 1.0 if detail else 0.35
     for source, group in fixes.groupby(fixes["source"].astype(str), sort=True):
         rows = group.index.to_numpy()
@@ -207,20 +352,33 @@ def _draw_trail(ax, data: PackData, norm: Normalize, extent: Extent, *, detail: 
                    cmap=CMAP, norm=norm, edgecolors="black", lw=0.6 * scale, zorder=6)
     qx, qy = float(hit["closest_x"]), float(hit["closest_y"])
     ax.plot([cx, qx], [cy, qy], color="black", lw=0.8, ls=":", zorder=7)
-    ax.scatter([qx], [qy], s=170 * scale, marker="X", c="white", edgecolors="black", lw=1.3 * scale, zorder=9)
-    ax.scatter([cx], [cy], s=260 * scale, marker="*", c="black", edgecolors="white", lw=1.0 * scale, zorder=10)
+    ax.scatter([qx], [qy], s=170 * scale, marker="X", c="white", edgecolors="black", lw=1.3 * scale, zorder=_TOP)
+    ax.scatter([cx], [cy], s=260 * scale, marker="*", c="black", edgecolors="white", lw=1.0 * scale,
+               zorder=_TOP + 1)
 
 
-def _draw_overview(ax, data: PackData, norm: Normalize, overview: Extent, focus: Extent) -> None:
-    """An inset showing every point in the vicinity, with the main view outlined, in the upper-left or the
-    lower-right corner of the main view, whichever covers fewer fixes (scale bar and north arrow hold the
-    others)."""
+def _draw_prisms(ax, prisms: tuple[Prism, ...], detail: bool) -> None:
+    """The reachable area of each gap that made the hit possible: a tinted ellipse with a dashed outline, under
+    the trail."""
+    for prism in prisms:
+        ax.add_patch(Polygon(prism.outline(), closed=True, facecolor=PRISM_FILL, edgecolor=PRISM_EDGE,
+                             lw=1.4 if detail else 0.8, ls=(0, (6, 3)), zorder=1.5))
+
+
+def _inset_corner(data: PackData, focus: Extent) -> tuple[float, float]:
+    """Where the overview inset goes (axes fractions of its lower-left corner): the upper-left or the lower-right
+    corner of the main view, whichever covers fewer fixes (scale bar and north arrow hold the others)."""
     x = (data.fixes["x"].to_numpy(float) - focus[0]) / (focus[1] - focus[0])
     y = (data.fixes["y"].to_numpy(float) - focus[2]) / (focus[3] - focus[2])
     upper_left = int(((x < 0.36) & (x >= 0) & (y > 0.64) & (y <= 1)).sum())
     lower_right = int(((x > 0.64) & (x <= 1) & (y < 0.36) & (y >= 0)).sum())
-    corner = (0.015, 0.655) if upper_left <= lower_right else (0.655, 0.015)
-    inset = ax.inset_axes((*corner, 0.33, 0.33), zorder=20)
+    return (0.015, 0.655) if upper_left <= lower_right else (0.655, 0.015)
+
+
+def _draw_overview(ax, data: PackData, norm: Normalize, overview: Extent, focus: Extent,
+                   corner: tuple[float, float]) -> None:
+    """An inset showing every point in the vicinity with the main view outlined, at ``corner``."""
+    inset = ax.inset_axes((*corner, INSET, INSET), zorder=20)
     _set_view(inset, overview)
     inset.set_facecolor("white")
     inset.set_xticks([])
@@ -228,23 +386,35 @@ def _draw_overview(ax, data: PackData, norm: Normalize, overview: Extent, focus:
     _draw_trail(inset, data, norm, overview, detail=False)
     inset.add_patch(Rectangle((focus[0], focus[2]), focus[1] - focus[0], focus[3] - focus[2], fill=False,
                               edgecolor="black", lw=1.0, ls="--", zorder=15))
-    inset.set_title(f"Overview, {overview[1] - overview[0]:,.0f} m across", fontsize=6.5, pad=2)
+    inset.set_title(f"Overview, {overview[1] - overview[0]:,.0f} m across", fontsize=6.5, pad=2, y=1.0)
+    far = data.vicinity[_far_off(data)]
+    if len(far):
+        farthest = float(far["distance_m"].max())
+        inset.set_xlabel(f"{len(far)} fix(es) beyond this view, up to {farthest / 1000:,.1f} km away "
+                         f"(fix {', '.join(str(s) for s in far['seq'].head(3))}{', …' if len(far) > 3 else ''})",
+                         fontsize=6, labelpad=2)
 
 
 def _draw_arrows(ax, x: np.ndarray, y: np.ndarray, gap: np.ndarray, extent: Extent) -> None:
-    """Direction-of-travel arrowheads at the middle of each step long enough to see (not across gaps)."""
+    """Direction-of-travel arrowheads at the middle of steps long enough to see (not across gaps), at most one
+    in each cell of a 16 x 16 grid over the view, so a dense trail gets a few arrows rather than a black band."""
     xmin, xmax, ymin, ymax = extent
     dx, dy = np.diff(x), np.diff(y)
     length = np.hypot(dx, dy)
     mx, my = x[:-1] + dx / 2, y[:-1] + dy / 2
-    show = (~gap & (length > (xmax - xmin) / 40) & (mx > xmin) & (mx < xmax) & (my > ymin) & (my < ymax))
-    if show.any():
-        ax.quiver(mx[show], my[show], dx[show] / length[show], dy[show] / length[show], angles="xy",
+    cell = (xmax - xmin) / ARROW_GRID
+    show = (~gap & (length > cell / 3) & (mx > xmin) & (mx < xmax) & (my > ymin) & (my < ymax))
+    rows = np.flatnonzero(show)
+    cells = np.floor((mx[rows] - xmin) / cell).astype(np.int64) * (ARROW_GRID + 1) \
+        + np.floor((my[rows] - ymin) / cell).astype(np.int64)
+    rows = rows[np.unique(cells, return_index=True)[1]]
+    if len(rows):
+        ax.quiver(mx[rows], my[rows], dx[rows] / length[rows], dy[rows] / length[rows], angles="xy",
                   pivot="mid", scale=45, width=0.0025, headwidth=5, headlength=5, headaxislength=4.5,
                   color="0.15", zorder=5)
 
 
-def _legend_handles(radius: float, fixes: pd.DataFrame) -> list[Line2D]:
+def _legend_handles(radius: float, fixes: pd.DataFrame, prisms: bool = False) -> list[Line2D]:
     """Proxy artists for the map key (black and white, so the key itself prints)."""
     sources = sorted(set(fixes["source"].astype(str)) | {"GPS"})
     handles = [Line2D([], [], ls="", marker="*", ms=12, mfc="black", mec="white", label="Crime location"),
@@ -258,6 +428,11 @@ def _legend_handles(radius: float, fixes: pd.DataFrame) -> list[Line2D]:
                        label="Confidence radius (dotted)"),
                 Line2D([], [], color="0.3", lw=1.1, marker=">", ms=5, label="Between fixes, direction"),
                 Line2D([], [], color="black", lw=1.3, ls=(0, (5, 3)), label="Gap in trail (no fixes)")]
+    if prisms:
+        from matplotlib.patches import Patch
+
+        handles.append(Patch(facecolor=PRISM_FILL, edgecolor=PRISM_EDGE, ls=(0, (6, 3)),
+                             label="Reachable during the gap (tint)"))
     return handles
 
 

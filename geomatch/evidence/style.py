@@ -20,17 +20,29 @@ from geomatch.core.crs import BNG, crs_name
 CMAP = colormaps["viridis"]
 SOURCE_MARKERS = {"GPS": "o", "LBS": "^", "WIFI": "s"}
 OTHER_MARKER = "D"
+PRISM_FILL, PRISM_EDGE = (0.9, 0.45, 0.1, 0.10), (0.75, 0.3, 0.05)
+"""The reachable area of a gap: a light orange tint (still visible, as a grey, in print) and a dashed edge."""
 SOURCE_WORDS = {"GPS": "satellite (GPS) fix", "LBS": "mobile-network (LBS) fix, coarse",
                 "WIFI": "Wi-Fi fix"}
 
 
-def save_png(fig: Figure, path: Path) -> Path:
-    """Render ``fig`` with Agg and save it as an RGB PNG with no metadata chunks (the bytes depend on the drawing
-    only; RGB rather than RGBA keeps the PNG smaller and quicker to embed in the PDF)."""
+def render_rgb(fig: Figure) -> np.ndarray:
+    """Render ``fig`` with Agg: its pixels as an RGB array (rows from the top)."""
     canvas = FigureCanvasAgg(fig)
     canvas.draw()
-    Image.fromarray(np.asarray(canvas.buffer_rgba())[..., :3]).save(path, format="PNG", compress_level=6)
+    return np.asarray(canvas.buffer_rgba())[..., :3]
+
+
+def write_png(rgb: np.ndarray, path: Path) -> Path:
+    """Save RGB pixels as a PNG with no metadata chunks (the bytes depend on the drawing only; RGB rather than
+    RGBA keeps the PNG smaller and quicker to embed in the PDF)."""
+    Image.fromarray(np.ascontiguousarray(rgb)).save(path, format="PNG", compress_level=3)
     return path
+
+
+def save_png(fig: Figure, path: Path) -> Path:
+    """Render ``fig`` and save it as a PNG (:func:`render_rgb`, :func:`write_png`)."""
+    return write_png(render_rgb(fig), path)
 
 
 def marker_for(source: str) -> str:
@@ -59,12 +71,15 @@ MAP_KEY = (
              "light = later)."),
     KeyEntry("Small hollow grey markers", "Positions recorded outside the time window (context only)."),
     KeyEntry("Number beside a marker", "The sequence number of the fix; the same number is used in the table of "
-             "points (Exhibit 3)."),
+             "points (Exhibit 3). Only the fixes that matter are numbered (the fix at the closest approach, the "
+             "first and last in the zone, the ends of gaps, then every few fixes), where the number fits."),
     KeyEntry("Dotted circle around a marker", "The confidence (accuracy) radius reported with that fix: the "
              "true position was probably within it."),
     KeyEntry("Solid grey line with arrowheads", "Straight line between consecutive fixes a few minutes apart, "
              "with the direction of travel. The actual route between fixes is not known."),
     KeyEntry("Dashed line", "A gap in the trail: no fixes were recorded between its ends."),
+    KeyEntry("Orange-tinted ellipse, dashed outline (possible hits)", "Where the subject could have been during a "
+             "gap in the trail, moving at the plausible speed; the fixes at the gap's ends are its foci."),
     KeyEntry("White X with black outline", "The closest approach to the crime location during the window "
              "(on a fix or on the straight line between fixes)."),
 )

@@ -35,9 +35,14 @@ def plain(value: object) -> str:
     return _CONTROL.sub("?", str(value))
 
 
-def mpl_text(value: object) -> str:
-    """Text from inputs for matplotlib: as :func:`plain`, with ``$`` escaped so it is never read as maths."""
-    return plain(value).replace("$", r"\$")
+def mpl_text(value: object, most: int | None = None) -> str:
+    """Text from inputs for matplotlib: as :func:`plain`, cut to ``most`` characters (ending in ``…``) when
+    given, with ``$`` escaped so it is never read as maths. Pictures have no room for long inputs; the statement
+    and the tables carry them whole."""
+    text = plain(value)
+    if most is not None and len(text) > most:
+        text = text[: most - 1] + "…"
+    return text.replace("$", r"\$")
 
 
 def offence_name(offence: str) -> str:

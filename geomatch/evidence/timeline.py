@@ -16,7 +16,7 @@ from matplotlib.patches import Patch
 from matplotlib.lines import Line2D
 
 from geomatch.evidence.context import EvidenceOptions, PackData
-from geomatch.evidence.style import marker_for, save_png
+from geomatch.evidence.style import PRISM_EDGE, PRISM_FILL, marker_for, save_png
 from geomatch.evidence.text import fmt_duration, fmt_m, mpl_text, time_ticks, zone_names
 from geomatch.core.times import UK_TZ
 
@@ -44,6 +44,16 @@ def _path_distance(data: PackData, t: np.ndarray, samples: int = 16) -> np.ndarr
     return np.stack([pt, distance], axis=2)
 
 
+def _shown_span(data: PackData, context_s: float) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The chart's time axis: the fixes' span, cut to ``context_s`` either side of the padded window (the fix
+    before or after a long gap may be days away)."""
+    times = data.fixes["timestamp"]
+    pad = pd.Timedelta(seconds=context_s)
+    start = max(times.iloc[0], pd.Timestamp(data.hit["window_start"]) - pad)
+    end = min(times.iloc[-1], pd.Timestamp(data.hit["window_end"]) + pad)
+    return start, max(end, start + pd.Timedelta(seconds=1))
+
+
 def draw_timeline(data: PackData, path: Path, options: EvidenceOptions) -> Path:
     """Draw ``timeline.png`` for one hit and return its path.
 
@@ -66,10 +76,24 @@ def draw_timeline(data: PackData, path: Path, options: EvidenceOptions) -> Path:
     ax.add_collection(LineCollection(_path_distance(data, t)[~gap], colors="0.3", lw=1.1, zorder=3))
     steps = np.stack([np.column_stack([t[:-1], d[:-1]]), np.column_stack([t[1:], d[1:]])], axis=1)
     ax.add_collection(LineCollection(steps[gap], colors="black", lw=1.0, linestyles=(0, (5, 3)), zorder=3))
+    lo, hi = _num(_shown_span(data, options.context_s))
+    axes_px = 0.895 * 8.27 * options.dpi
+    last_end = -np.inf  # right edge (px) of the last gap label: labels never overlap
     for start, end, seconds in zip(_num(data.gaps["start"]), _num(data.gaps["end"]), data.gaps["duration_s"]):
         ax.axvspan(start, end, facecolor="none", edgecolor="0.6", hatch="x", lw=0, zorder=1)
-        ax.text((start + end) / 2, 0.97, f"gap {fmt_duration(seconds)}", transform=ax.get_xaxis_transform(),
-                ha="center", va="top", fontsize=7, bbox={"facecolor": "white", "edgecolor": "0.5", "pad": 1.5})
+        if end < lo or start > hi:
+            continue
+        text = f"gap {fmt_duration(seconds)}"
+        middle = (max(start, lo) + min(end, hi)) / 2
+        centre_px, half_px = (middle - lo) / (hi - lo) * axes_px, (len(text) * 0.62 * 7 + 6) * options.dpi / 144
+        if centre_px - half_px < max(last_end, 0.0) or centre_px + half_px > axes_px:
+            continue
+        last_end = centre_px + half_px
+        ax.text(middle, 0.97, text, transform=ax.get_xaxis_transform(), ha="center", va="top", fontsize=7,
+                bbox={"facecolor": "white", "edgecolor": "0.5", "pad": 1.5})
+    for prism in data.prisms:  # when the zone could have been visited during a gap
+        ax.fill_between(_num([prism.zone_from, prism.zone_to]), 0, radius, facecolor=PRISM_FILL,
+                        edgecolor=PRISM_EDGE, ls=(0, (6, 3)), lw=1.0, zorder=1.5)
     inside = fixes["in_window"].to_numpy()
     for source, group in fixes.groupby(fixes["source"].astype(str), sort=True):
         rows = group.index.to_numpy()
@@ -82,17 +106,22 @@ def draw_timeline(data: PackData, path: Path, options: EvidenceOptions) -> Path:
     near_scale = max(options.vicinity_m, 4.0 * radius, 1.5 * float(hit["min_distance_m"]))
     top = min(farthest * 1.08, near_scale) if farthest > 2.0 * radius else 2.2 * radius
     ax.set_ylim(0, top)
-    if farthest > top:
-        ax.set_title(f"distances up to {fmt_m(farthest)} run off the top", loc="right", fontsize=7)
-    ax.set_xlim(t.min() if len(t) else ws, t.max() if len(t) else we)
-    ticks, labels = time_ticks(fixes["timestamp"].iloc[0], fixes["timestamp"].iloc[-1], n=9)
+    notes = [f"distances up to {fmt_m(farthest)} run off the top"] if farthest > top else []
+    shown = _shown_span(data, options.context_s)
+    ax.set_xlim(lo, hi)
+    off = int(((fixes["timestamp"] < shown[0]) | (fixes["timestamp"] > shown[1])).sum())
+    if off:
+        notes.append(f"{off} fix(es) beyond {fmt_duration(options.context_s)} of context off the chart")
+    if notes:
+        ax.set_title("; ".join(notes), loc="right", fontsize=7, y=1.0)
+    ticks, labels = time_ticks(shown[0], shown[1], n=9)
     ax.set_xticks(_num(ticks), labels=labels)
     ax.tick_params(labelsize=7)
     day = pd.Timestamp(hit["window_start"]).tz_convert(UK_TZ).strftime("%a %d %b %Y")
     ax.set_xlabel(f"UK local time ({zone_names(fixes['timestamp'])}), window starting {day}", fontsize=8)
     ax.set_ylabel("Distance from crime location (m)", fontsize=8)
-    ax.set_title(f"{mpl_text(hit['crime_ref'])} · subject {mpl_text(hit['subject_id'])} · closest approach "
-                 f"{fmt_m(hit['min_distance_m'])}", fontsize=9, loc="left")
+    ax.set_title(f"{mpl_text(hit['crime_ref'], 60)} · subject {mpl_text(hit['subject_id'], 40)} · closest approach "
+                 f"{fmt_m(hit['min_distance_m'])}", fontsize=9, loc="left", y=1.0)
     ax.grid(True, axis="y", color="0.85", lw=0.5)
     handles = [Patch(facecolor="0.92", edgecolor="0.7", label="Window with padding"),
                Patch(facecolor="0.78", edgecolor="0.5", label="Committed window"),
@@ -101,6 +130,8 @@ def draw_timeline(data: PackData, path: Path, options: EvidenceOptions) -> Path:
                *(Line2D([], [], ls="", marker=marker_for(source), mfc="black", mec="black", ms=5,
                         label=f"{source} fix (hollow: outside window)")
                  for source in sorted(set(fixes["source"].astype(str)))),
-               Line2D([], [], ls="", marker="X", mfc="white", mec="black", ms=8, label="Closest approach")]
+               Line2D([], [], ls="", marker="X", mfc="white", mec="black", ms=8, label="Closest approach"),
+               *([Patch(facecolor=PRISM_FILL, edgecolor=PRISM_EDGE, ls=(0, (6, 3)),
+                        label="Zone reachable during the gap")] if data.prisms else [])]
     fig.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 0.0), ncols=4, fontsize=7, frameon=False)
     return save_png(fig, path)
