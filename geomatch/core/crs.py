@@ -182,12 +182,22 @@ def zone_span_warning(lon: np.ndarray, crs: str) -> str | None:
 
 
 def choose_metric_crs(lon: np.ndarray, lat: np.ndarray) -> str:
-    """British National Grid when the data's median point lies in Great Britain, else its UTM zone (WGS84)."""
+    """British National Grid when the data's median point lies in Great Britain, else its UTM zone (WGS84).
+
+    Give the accepted points only: a median over impossible coordinates has no zone.
+
+    Raises:
+        ValueError: the median point is not on the globe (no UTM zone covers it).
+    """
     lon_mid, lat_mid = float(np.nanmedian(lon)), float(np.nanmedian(lat))
+    if not (abs(lon_mid) <= 180 and abs(lat_mid) <= 90):
+        raise ValueError(f"the median point ({lon_mid:g}, {lat_mid:g}) is not a longitude/latitude")
     if in_gb_box(lon_mid, lat_mid) and not _in_ireland(lon_mid, lat_mid):
         return BNG
     zones = query_utm_crs_info(datum_name="WGS 84",
                                area_of_interest=AreaOfInterest(lon_mid, lat_mid, lon_mid, lat_mid))
+    if not zones:  # beyond 84°N or 80°S, where UTM stops: the polar stereographic CRSs
+        return "EPSG:32661" if lat_mid > 0 else "EPSG:32761"
     return f"EPSG:{zones[0].code}"
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -19,25 +19,38 @@ log = logging.getLogger(__name__)
 SOURCES = ("GPS", "LBS", "WIFI")
 """Where a fix came from: satellites, or a fallback (mobile-network cells, Wi-Fi) when there is no GPS."""
 TRAIL_COLUMNS = ["subject_id", "timestamp", "x", "y", "lat", "lon", "accuracy_m", "source", SOURCE_ROW]
+EARLIEST_FIX = pd.Timestamp("2000-01-01", tz="UTC")
+"""Fixes before this are quarantined ``time_out_of_range`` (a tag's clock at zero says 1970; the GPS week
+rollover says 1999 or 2019-04)."""
+FUTURE_SLACK = pd.Timedelta(days=1)
+"""Fixes later than now plus this are quarantined ``time_out_of_range``."""
+MAX_ACCURACY_M = 100_000.0
+"""A stated accuracy (m) beyond this says nothing about where the tag was (a mobile cell is at most ~35 km);
+such fixes are quarantined ``accuracy_too_large`` rather than matched as ``possible`` everywhere."""
 
 
-def load_trails(path: Path | str, *, column_map: Mapping[str, str] | None = None, crs: str | None = None,
-                naive_tz: str | None = None, target_crs: str | None = None) -> Validated:
-    """Read and validate a trails file.
+def load_trails(path: Path | str | Sequence[Path | str], *, column_map: Mapping[str, str] | None = None,
+                crs: str | None = None, naive_tz: str | None = None, target_crs: str | None = None,
+                gpx_subject: str = "track") -> Validated:
+    """Read and validate a trails file, or several as one (a folder, a glob pattern or a list of paths).
 
     Args:
-        path: CSV, Parquet, GeoParquet or GeoPackage with ``subject_id``, ``timestamp`` and ``lat``/``lon``
-            (WGS84) or ``x``/``y`` in ``crs``.
+        path: any format :func:`geomatch.core.tables.read_table` reads (CSV, CSV.GZ, ZIP, XLSX, Parquet,
+            GeoParquet, a partitioned Parquet folder, GeoPackage, GeoJSON, GPX) with ``subject_id``,
+            ``timestamp`` and ``lat``/``lon`` (WGS84) or ``x``/``y`` in ``crs``.
         column_map: ``{name in file: our name}``.
         crs: the CRS of ``x``/``y`` columns (required for them unless the file carries one).
         naive_tz: time zone of timestamps without an offset; ``None`` quarantines such rows.
-        target_crs: metric CRS for ``x``/``y``; chosen from the data when ``None`` (British National Grid in GB).
+        target_crs: metric CRS for ``x``/``y``; chosen from the accepted rows when ``None`` (British National
+            Grid in GB, else the UTM zone of their median point).
+        gpx_subject: GPX only: ``track`` (a subject per track, named by the track), ``file`` (one per file,
+            named by the file) or the subject's name.
 
     Returns:
         The validated fixes, sorted by ``subject_id`` then ``timestamp`` (columns in ``TRAIL_COLUMNS``); its
         ``crs`` is the metric CRS of their ``x``/``y``.
     """
-    table = read_table(path, column_map=column_map, categorical=("subject_id", "source"))
+    table = read_table(path, column_map=column_map, categorical=("subject_id", "source"), gpx_subject=gpx_subject)
     return validate_trails(table, crs=crs, naive_tz=naive_tz, target_crs=target_crs)
 
 
@@ -56,16 +69,23 @@ def validate_trails(table: RawTable, *, crs: str | None = None, naive_tz: str | 
     checks.add("unparseable_time", times.unparseable & ~(times.naive & (naive_tz is None)))
     checks.add("ambiguous_local_time", times.ambiguous)
     checks.add("nonexistent_local_time", times.nonexistent)
+    t = utc_ns(times.utc)
+    latest = (pd.Timestamp.now(tz="UTC") + FUTURE_SLACK).value
+    checks.add("time_out_of_range", ~times.unparseable & ((t < EARLIEST_FIX.value) | (t > latest))
+               & (t != np.iinfo(np.int64).min))
 
     given_x, given_y, source_crs = _coordinates(table, crs, checks)
-    lon, lat = transform(given_x, given_y, source_crs, WGS84)
-    if target_crs is None:
-        target_crs = choose_metric_crs(lon, lat) if np.isfinite(lon).any() else BNG
-    x, y = transform(given_x, given_y, source_crs, target_crs)
 
     accuracy = to_number(raw["accuracy_m"]) if "accuracy_m" in raw else pd.Series(np.nan, index=raw.index)
     checks.add("bad_accuracy", (accuracy < 0) | (raw["accuracy_m"].notna() & accuracy.isna()
                                                  if "accuracy_m" in raw else False))
+    checks.add("accuracy_too_large", accuracy > MAX_ACCURACY_M)
+
+    lon, lat = transform(given_x, given_y, source_crs, WGS84)
+    if target_crs is None:  # from the rows accepted so far: bad rows must not move a clean subject's CRS
+        usable = ~checks.bad & np.isfinite(lon) & np.isfinite(lat)
+        target_crs = choose_metric_crs(lon[usable], lat[usable]) if usable.any() else BNG
+    x, y = transform(given_x, given_y, source_crs, target_crs)
 
     if "source" in raw:
         source = tidy_categorical(raw["source"], upper=True)
@@ -85,7 +105,7 @@ def validate_trails(table: RawTable, *, crs: str | None = None, naive_tz: str | 
     }, copy=False)  # the arrays are ours: no second copy of millions of rows
     order = _sort_order(subject, times.utc)
     _check_duplicates(subject, times.utc, x, y, order, checks)
-    validated = checks.split("trails", str(table.path), cleaned, order=order, crs=target_crs)
+    validated = checks.split("trails", str(table.path), cleaned, order=order, crs=target_crs, notes=table.notes)
     validated.accepted["subject_id"] = validated.accepted["subject_id"].cat.remove_unused_categories()
     log.info("trails %s: %s", table.path, validated.counts())
     return validated
@@ -94,6 +114,8 @@ def validate_trails(table: RawTable, *, crs: str | None = None, naive_tz: str | 
 def _coordinates(table: RawTable, crs: str | None, checks: RowChecks) -> tuple[np.ndarray, np.ndarray, str]:
     """Coordinates as given (lon and lat, or x and y) with their CRS; adds the coordinate rules to ``checks``."""
     raw = table.frame
+    if "lat" not in raw and {"x", "y"} <= set(raw.columns) and crs is None and table.crs == WGS84:
+        raw = raw.rename(columns={"x": "lon", "y": "lat"})  # point geometry in degrees (GeoJSON, GPX)
     if "lat" in raw and "lon" in raw:
         lat = to_number(raw["lat"]).to_numpy()
         lon = to_number(raw["lon"]).to_numpy()
@@ -106,13 +128,15 @@ def _coordinates(table: RawTable, crs: str | None, checks: RowChecks) -> tuple[n
         return lon, lat, WGS84
     source_crs = crs or table.crs
     if source_crs is None:
-        raise InputError("x/y coordinates need their CRS (give --crs, e.g. EPSG:27700)", file=str(table.path),
-                         column="x")
+        raise InputError("x/y coordinates need their CRS and the file declares none (give --trails-crs, e.g. "
+                         "EPSG:27700; crs= in the library)", file=str(table.path), column="x")
     x = to_number(raw["x"]).to_numpy()
     y = to_number(raw["y"]).to_numpy()
     missing = np.isnan(x) | np.isnan(y)
     checks.add("missing_coordinates", missing)
     checks.add("zero_zero", (x == 0) & (y == 0))
+    lon, lat = transform(x, y, source_crs, WGS84)
+    checks.add("out_of_range_coordinates", ~missing & ~(np.isfinite(lon) & np.isfinite(lat)))
     return x, y, source_crs
 
 
