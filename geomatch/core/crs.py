@@ -95,37 +95,38 @@ def _transform_on_lattice(lon: np.ndarray, lat: np.ndarray, target: str) -> tupl
 
 def _interpolate_chunk(lon: np.ndarray, lat: np.ndarray, target: str) -> tuple[np.ndarray, np.ndarray]:
     out_x, out_y = np.full(len(lon), np.nan), np.full(len(lon), np.nan)
-    finite = np.flatnonzero(np.isfinite(lon) & np.isfinite(lat))
-    if len(finite):
-        grid_x, grid_y = lon[finite] / LATTICE_STEP_DEG, lat[finite] / LATTICE_STEP_DEG
-        ix, iy = np.floor(grid_x).astype(np.int64), np.floor(grid_y).astype(np.int64)
-        fx, fy = grid_x - ix, grid_y - iy
-        corners_x, corners_y = _cell_corners(ix, iy, target)  # (4, n): lower-left, lower-right, upper-left, -right
-        with np.errstate(invalid="ignore"):  # corners outside the projection's area are inf: redone below
-            for out, c in ((out_x, corners_x), (out_y, corners_y)):
-                bottom = c[0] * (1 - fx) + c[1] * fx
-                top = c[2] * (1 - fx) + c[3] * fx
-                out[finite] = bottom * (1 - fy) + top * fy
+    finite = np.isfinite(lon) & np.isfinite(lat)
+    if finite.any():
+        ix = np.floor(lon[finite] / LATTICE_STEP_DEG).astype(np.int64)
+        iy = np.floor(lat[finite] / LATTICE_STEP_DEG).astype(np.int64)
+        x0, y0 = int(ix.min()), int(iy.min())
+        nx, ny = int(ix.max() - x0) + 2, int(iy.max() - y0) + 2
+        if nx * ny <= max(4 * len(ix), 4096):  # compact (a force's trails): a dense block of nodes, compiled
+            from geomatch.core._lattice import interpolate_block
+
+            node_ix, node_iy = np.meshgrid(x0 + np.arange(nx), y0 + np.arange(ny))
+            node_x, node_y = _exact(node_ix.ravel() * LATTICE_STEP_DEG, node_iy.ravel() * LATTICE_STEP_DEG, WGS84,
+                                    target)
+            interpolate_block(lon, lat, LATTICE_STEP_DEG, x0, y0, nx, node_x, node_y, out_x, out_y)
+        else:  # spread over a country: the distinct cells only
+            where = np.flatnonzero(finite)
+            grid_x, grid_y = lon[where] / LATTICE_STEP_DEG, lat[where] / LATTICE_STEP_DEG
+            fx, fy = grid_x - ix, grid_y - iy
+            corners_x, corners_y = _distinct_cell_corners(ix, iy, target)  # (4, n): ll, lr, ul, ur
+            with np.errstate(invalid="ignore"):  # corners outside the projection's area are inf: redone below
+                for out, c in ((out_x, corners_x), (out_y, corners_y)):
+                    bottom = c[0] * (1 - fx) + c[1] * fx
+                    top = c[2] * (1 - fx) + c[3] * fx
+                    out[where] = bottom * (1 - fy) + top * fy
     bad = ~np.isfinite(out_x) | ~np.isfinite(out_y)
     if bad.any():  # missing input, or outside the projection's valid area: exactly as PROJ gives it
         out_x[bad], out_y[bad] = _exact(lon[bad], lat[bad], WGS84, target)
     return out_x, out_y
 
 
-def _cell_corners(ix: np.ndarray, iy: np.ndarray, target: str) -> tuple[np.ndarray, np.ndarray]:
-    """The exact transforms of the four corners of each point's cell, shape (4, n).
-
-    Corners are computed once per distinct lattice node: over a dense block when the points are compact (a
-    force's trails), else over the distinct cells only (points spread over a country).
-    """
-    x0, y0 = ix.min(), iy.min()
-    nx, ny = int(ix.max() - x0) + 2, int(iy.max() - y0) + 2
-    if nx * ny <= max(4 * len(ix), 4096):
-        node_ix, node_iy = np.meshgrid(x0 + np.arange(nx), y0 + np.arange(ny))
-        node_x, node_y = _exact(node_ix.ravel() * LATTICE_STEP_DEG, node_iy.ravel() * LATTICE_STEP_DEG, WGS84, target)
-        cell = (iy - y0) * nx + (ix - x0)
-        index = np.stack([cell, cell + 1, cell + nx, cell + nx + 1])
-        return node_x[index], node_y[index]
+def _distinct_cell_corners(ix: np.ndarray, iy: np.ndarray, target: str) -> tuple[np.ndarray, np.ndarray]:
+    """The exact transforms of the four corners of each point's cell, shape (4, n), computed once per distinct
+    cell (for points spread over a country)."""
     cells, inverse = np.unique(np.stack([ix, iy]), axis=1, return_inverse=True)
     offsets = np.array([[0, 1, 0, 1], [0, 0, 1, 1]])
     corner_ix = cells[0][None, :] + offsets[0][:, None]

@@ -168,7 +168,7 @@ class RowChecks:
         """
         bad = self.bad
         bad_rows = np.flatnonzero(bad)
-        quarantined = self.raw.take(bad_rows).reset_index(drop=True)
+        quarantined = (self.raw.take(bad_rows) if len(bad_rows) else self.raw.iloc[:0]).reset_index(drop=True)
         quarantined[REASON] = self.reasons(bad_rows)
         if order is None and not bad.any():
             accepted = cleaned.reset_index(drop=True)  # nothing to drop or reorder: no copy

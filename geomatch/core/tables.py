@@ -605,8 +605,7 @@ def arrow_text(values: pd.Series):
 
     if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow" or (
             isinstance(values.dtype, pd.ArrowDtype) and pa.types.is_string(values.dtype.pyarrow_dtype)):
-        array = values.array.__arrow_array__()
-        return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+        return values.array.__arrow_array__()  # a (chunked) Arrow array, shared, not copied
     return None
 
 

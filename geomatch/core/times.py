@@ -123,10 +123,11 @@ def _parse_arrow_iso(values: pd.Series, *, side: Side, naive_tz: str | None) -> 
             return None
         rest = iso.to_numpy(zero_copy_only=False) == 0
         rest &= text.is_valid().to_numpy(zero_copy_only=False)
-    instants = np.asarray(parsed.to_numpy(zero_copy_only=False), dtype="datetime64[ns]").copy()
+    instants = np.asarray(parsed.to_numpy(zero_copy_only=False), dtype="datetime64[ns]")
     ambiguous, nonexistent, naive = (np.zeros(n, dtype=bool) for _ in range(3))
     if rest.any():  # naive local times or other spellings: the general path, on those rows only
         other = parse_times(values[rest].astype(object), side=side, naive_tz=naive_tz)
+        instants = instants.copy()
         instants[rest] = other.utc.dt.tz_convert("UTC").to_numpy(dtype="datetime64[ns]")
         ambiguous[rest], nonexistent[rest], naive[rest] = other.ambiguous, other.nonexistent, other.naive
     utc = pd.Series(pd.DatetimeIndex(instants).tz_localize("UTC"), index=values.index)

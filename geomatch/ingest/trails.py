@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -61,10 +62,16 @@ def validate_trails(table: RawTable, *, crs: str | None = None, naive_tz: str | 
     require_columns(table, ["subject_id", "timestamp"], any_of=[("lat", "lon"), ("x", "y")])
     checks = RowChecks(raw)
 
-    subject = tidy_categorical(raw["subject_id"])
+    # the conversions from text run side by side (Arrow's casts release the GIL)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        parsing = pool.submit(parse_times, raw["timestamp"], side="instant", naive_tz=naive_tz)
+        converting = {name: pool.submit(to_number, raw[name]) for name in ("lat", "lon", "x", "y", "accuracy_m")
+                      if name in raw}
+        subject = tidy_categorical(raw["subject_id"])
+        times = parsing.result()
+        numbers = {name: future.result() for name, future in converting.items()}
     checks.add("missing_subject", subject.isna())
 
-    times = parse_times(raw["timestamp"], side="instant", naive_tz=naive_tz)
     checks.add("naive_time_without_zone", times.naive & times.unparseable & (naive_tz is None))
     checks.add("unparseable_time", times.unparseable & ~(times.naive & (naive_tz is None)))
     checks.add("ambiguous_local_time", times.ambiguous)
@@ -74,9 +81,9 @@ def validate_trails(table: RawTable, *, crs: str | None = None, naive_tz: str | 
     checks.add("time_out_of_range", ~times.unparseable & ((t < EARLIEST_FIX.value) | (t > latest))
                & (t != np.iinfo(np.int64).min))
 
-    given_x, given_y, source_crs = _coordinates(table, crs, checks)
+    given_x, given_y, source_crs = _coordinates(table, numbers, crs, checks)
 
-    accuracy = to_number(raw["accuracy_m"]) if "accuracy_m" in raw else pd.Series(np.nan, index=raw.index)
+    accuracy = numbers["accuracy_m"] if "accuracy_m" in raw else pd.Series(np.nan, index=raw.index)
     checks.add("bad_accuracy", (accuracy < 0) | (raw["accuracy_m"].notna() & accuracy.isna()
                                                  if "accuracy_m" in raw else False))
     checks.add("accuracy_too_large", accuracy > MAX_ACCURACY_M)
@@ -106,19 +113,22 @@ def validate_trails(table: RawTable, *, crs: str | None = None, naive_tz: str | 
     order = _sort_order(subject, times.utc)
     _check_duplicates(subject, times.utc, x, y, order, checks)
     validated = checks.split("trails", str(table.path), cleaned, order=order, crs=target_crs, notes=table.notes)
-    validated.accepted["subject_id"] = validated.accepted["subject_id"].cat.remove_unused_categories()
+    if len(validated.quarantined):
+        validated.accepted["subject_id"] = validated.accepted["subject_id"].cat.remove_unused_categories()
     log.info("trails %s: %s", table.path, validated.counts())
     return validated
 
 
-def _coordinates(table: RawTable, crs: str | None, checks: RowChecks) -> tuple[np.ndarray, np.ndarray, str]:
-    """Coordinates as given (lon and lat, or x and y) with their CRS; adds the coordinate rules to ``checks``."""
+def _coordinates(table: RawTable, numbers: Mapping[str, pd.Series], crs: str | None,
+                 checks: RowChecks) -> tuple[np.ndarray, np.ndarray, str]:
+    """Coordinates as given (lon and lat, or x and y, from ``numbers``: the columns as numbers) with their CRS;
+    adds the coordinate rules to ``checks``."""
     raw = table.frame
     if "lat" not in raw and {"x", "y"} <= set(raw.columns) and crs is None and table.crs == WGS84:
-        raw = raw.rename(columns={"x": "lon", "y": "lat"})  # point geometry in degrees (GeoJSON, GPX)
-    if "lat" in raw and "lon" in raw:
-        lat = to_number(raw["lat"]).to_numpy()
-        lon = to_number(raw["lon"]).to_numpy()
+        numbers = {"lon": numbers["x"], "lat": numbers["y"]}  # point geometry in degrees (GeoJSON)
+    if "lat" in numbers and "lon" in numbers:
+        lat = numbers["lat"].to_numpy()
+        lon = numbers["lon"].to_numpy()
         missing = np.isnan(lat) | np.isnan(lon)
         checks.add("missing_coordinates", missing)
         checks.add("zero_zero", (lat == 0) & (lon == 0))
@@ -130,8 +140,8 @@ def _coordinates(table: RawTable, crs: str | None, checks: RowChecks) -> tuple[n
     if source_crs is None:
         raise InputError("x/y coordinates need their CRS and the file declares none (give --trails-crs, e.g. "
                          "EPSG:27700; crs= in the library)", file=str(table.path), column="x")
-    x = to_number(raw["x"]).to_numpy()
-    y = to_number(raw["y"]).to_numpy()
+    x = numbers["x"].to_numpy()
+    y = numbers["y"].to_numpy()
     missing = np.isnan(x) | np.isnan(y)
     checks.add("missing_coordinates", missing)
     checks.add("zero_zero", (x == 0) & (y == 0))
