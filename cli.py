@@ -57,6 +57,11 @@ def _parse_column_map(pairs: tuple[str, ...]) -> dict[str, str]:
     return mapping
 
 
+def _one_or_many(values: tuple[str, ...]) -> Path | tuple[Path, ...]:
+    """A repeated path option: one path as it is, several as a tuple (read as one table)."""
+    return Path(values[0]) if len(values) == 1 else tuple(Path(v) for v in values)
+
+
 def _reading_options(command):
     """Options saying how to read the trails and crimes files (shared by match and evidence); the command gets
     them as one ``reading`` mapping of :class:`geomatch.pipeline.MatchInputs` fields."""
@@ -82,11 +87,13 @@ def _reading_options(command):
 
 
 @geomatch.command()
-@click.option("--trails", "trails_path", required=True,
-              help="GPS fixes: CSV, Parquet, GeoParquet or GeoPackage; with --engine dask a partitioned "
-                   "Parquet dataset (folder or fsspec URL, see geomatch partition).")
-@click.option("--crimes", "crimes_path", required=True, type=click.Path(path_type=Path),
-              help="Crime records: a table, or the MoJ crime-mapping request CSV.")
+@click.option("--trails", "trails_path", required=True, multiple=True,
+              help="GPS fixes: CSV (also .csv.gz, .zip, ; tab | delimited), XLSX, Parquet, GeoParquet, GeoPackage, "
+                   "GeoJSON or GPX; a folder, a glob pattern, or the option given again read as one (see "
+                   "docs/inputs.md); with --engine dask a partitioned Parquet dataset (folder or fsspec URL).")
+@click.option("--crimes", "crimes_path", required=True, multiple=True,
+              help="Crime records: a table (any format --trails takes; a folder, glob or repeated option), or the "
+                   "MoJ crime-mapping request CSV.")
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Output folder.")
 @_reading_options
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="MatchConfig TOML file.")
@@ -107,7 +114,8 @@ def _reading_options(command):
 @click.option("--score-config", type=click.Path(path_type=Path), help="ScoreConfig TOML file.")
 @click.option("--score-model", type=click.Path(path_type=Path),
               help="Fitted score model (default: the one next to a SQLite --db, if any); used only if better.")
-def match(trails_path: str, crimes_path: Path, out_dir: Path, reading: dict, config_path: Path | None,
+def match(trails_path: tuple[str, ...], crimes_path: tuple[str, ...], out_dir: Path, reading: dict,
+          config_path: Path | None,
           radius_m: float | None, pad_min: float | None, evidence: bool, evidence_workers: int,
           evidence_top: int | None, db_url: str | None, engine: str, scheduler: str | None,
           workers: int, no_score: bool, score_config: Path | None, score_model: Path | None) -> None:
@@ -119,8 +127,10 @@ def match(trails_path: str, crimes_path: Path, out_dir: Path, reading: dict, con
     config = MatchConfig.from_toml(config_path) if config_path else MatchConfig()
     if radius_m is not None or pad_min is not None:
         config = config.with_uniform_rule(radius_m, pad_min * 60.0 if pad_min is not None else None)
-    inputs = MatchInputs(trails=trails_path if engine == "dask" else Path(trails_path), crimes=crimes_path,
-                         **reading)
+    if engine == "dask" and len(trails_path) > 1:
+        raise click.UsageError("--engine dask reads one partitioned dataset: give --trails once")
+    inputs = MatchInputs(trails=trails_path[0] if engine == "dask" else _one_or_many(trails_path),
+                         crimes=_one_or_many(crimes_path), **reading)
     scorer = None if no_score else _scorer(score_config, score_model, db_url)
     dask = None
     if engine == "dask":

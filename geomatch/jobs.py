@@ -62,7 +62,7 @@ def match_evidence_store(inputs: MatchInputs, out_dir: Path | str, config: Match
         from geomatch.evidence import make_packs, select_hits
 
         packs = make_packs(select_hits(run.hits, top=evidence_top), run.trails, run.crimes, out_dir / "evidence",
-                           config=config, inputs=[Path(inputs.trails), Path(inputs.crimes)],
+                           config=config, inputs=inputs.files() if dask is None else [Path(inputs.trails), Path(inputs.crimes)],
                            workers=evidence_workers, progress=progress)
     recorded = None
     if db_url:

@@ -44,6 +44,8 @@ def _thread_transformer(source: str, target: str, thread: int) -> Transformer:
     with warnings.catch_warnings():  # a missing best grid is recorded in every manifest (transform_info)
         warnings.filterwarnings("ignore", message="Best transformation is not available", category=UserWarning)
         group = pyproj.transformer.TransformerGroup(source, target, always_xy=True)
+    if not group.transformers:
+        raise ValueError(f"there is no transformation from {source} to {target}")
     return group.transformers[0]  # the most accurate operation whose grids are available here
 
 
@@ -145,6 +147,25 @@ def in_gb_box(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     """True where a WGS84 point lies in :data:`GB_BOUNDS_LONLAT`."""
     west, south, east, north = GB_BOUNDS_LONLAT
     return (lon >= west) & (lon <= east) & (lat >= south) & (lat <= north)
+
+
+AREA_MARGIN_DEG = 3.0
+"""How far (degrees) beyond a projected CRS's published area of use a point may lie and still be measured in it."""
+
+
+def outside_crs_area(lon: np.ndarray, lat: np.ndarray, crs: str) -> np.ndarray:
+    """True where a WGS84 point lies where ``crs`` cannot measure it: outside Great Britain's box for British
+    National Grid, else beyond the CRS's area of use by more than :data:`AREA_MARGIN_DEG` (NaN points: False)."""
+    lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+    known = np.isfinite(lon) & np.isfinite(lat)
+    if crs == BNG:
+        return known & ~in_gb_box(lon, lat)
+    area = pyproj.CRS.from_user_input(crs).area_of_use
+    if area is None:
+        return np.zeros(len(lon), dtype=bool)
+    west, south, east, north = area.bounds
+    m = AREA_MARGIN_DEG
+    return known & ((lon < west - m) | (lon > east + m) | (lat < south - m) | (lat > north + m))
 
 
 def looks_swapped_gb(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:

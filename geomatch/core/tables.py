@@ -515,7 +515,9 @@ def _points_to_xy(gdf) -> pd.DataFrame:
 
 
 def _crs_text(crs) -> str | None:
-    if crs is None:
+    """A file's CRS as text; ``None`` when it declares none (also a GeoPackage's undefined SRS, ids -1 and 0,
+    which read as an engineering CRS tied to nothing on Earth)."""
+    if crs is None or crs.is_engineering:
         return None
     epsg = crs.to_epsg()
     return f"EPSG:{epsg}" if epsg else crs.to_string()

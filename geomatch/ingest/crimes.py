@@ -101,3 +101,40 @@ def validate_crimes(table: RawTable, *, naive_tz: str, time_format: str | None =
     log.info("crimes %s: %s", table.path, validated.counts())
     return Validated(validated.name, validated.source, accepted, validated.quarantined, validated.rows_in,
                      crs=target_crs, per_file=validated.per_file, notes=table.notes)
+
+
+FAR_FROM_TRAILS_M = 50_000.0
+"""Crimes farther than this (m) outside the box around every accepted fix are named in a warning."""
+
+
+def far_from_trails(crimes: pd.DataFrame, trails: pd.DataFrame, *,
+                    distance_m: float = FAR_FROM_TRAILS_M) -> str | None:
+    """A warning naming the crimes that lie more than ``distance_m`` outside the trails' extent (no fix can
+    match them; often an easting and northing written the wrong way round), else ``None``.
+
+    Both frames hold ``x``/``y`` in the same metric CRS; crimes are ``crime_ref``-keyed.
+    """
+    if crimes.empty or trails.empty:
+        return None
+    tx, ty = trails["x"].to_numpy(float), trails["y"].to_numpy(float)
+    west, east, south, north = np.nanmin(tx), np.nanmax(tx), np.nanmin(ty), np.nanmax(ty)
+
+    def outside(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        dx = np.maximum(np.maximum(west - x, x - east), 0.0)
+        dy = np.maximum(np.maximum(south - y, y - north), 0.0)
+        return np.hypot(dx, dy)
+
+    x, y = crimes["x"].to_numpy(float), crimes["y"].to_numpy(float)
+    away = outside(x, y)
+    far = away > distance_m
+    if not far.any():
+        return None
+    swapped = far & (outside(y, x) <= distance_m)  # easting and northing the other way round fall among the fixes
+    order = np.argsort(-away[far], kind="stable")
+    refs = crimes["crime_ref"].astype(str).to_numpy()[far][order]
+    shown = ", ".join(f"{ref} ({away[far][order][i] / 1000:,.0f} km)" for i, ref in enumerate(refs[:3]))
+    more = f" and {len(refs) - 3:,} more" if len(refs) > 3 else ""
+    hint = (f"; {int(swapped.sum()):,} of them would lie among the fixes with easting and northing swapped"
+            if swapped.any() else "")
+    return (f"{int(far.sum()):,} crime(s) lie more than {distance_m / 1000:g} km outside the trails' extent, so no "
+            f"fix can match them: {shown}{more}{hint}")
