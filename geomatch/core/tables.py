@@ -170,8 +170,9 @@ def _concat(frames: list[pd.DataFrame], categorical: Sequence[str]) -> pd.DataFr
     for name in names:
         parts = [f[name] if name in f else pd.Series(pd.NA, index=f.index, dtype="string") for f in frames]
         if name in categorical or all(isinstance(p.dtype, pd.CategoricalDtype) for p in parts):
-            parts = [p.astype("string").astype("category") if not isinstance(p.dtype, pd.CategoricalDtype) else p
+            parts = [p if isinstance(p.dtype, pd.CategoricalDtype) else p.astype("string").astype("category")
                      for p in parts]
+            parts = [p.cat.rename_categories(pd.Index(p.cat.categories.astype(str), dtype=object)) for p in parts]
             out[name] = pd.Series(pd.api.types.union_categoricals(parts, ignore_order=True))
         else:
             out[name] = pd.concat(parts, ignore_index=True)
