@@ -98,12 +98,14 @@ def _transform_on_lattice(lon: np.ndarray, lat: np.ndarray, target: str) -> tupl
 def _interpolate_chunk(lon: np.ndarray, lat: np.ndarray, target: str) -> tuple[np.ndarray, np.ndarray]:
     out_x, out_y = np.full(len(lon), np.nan), np.full(len(lon), np.nan)
     finite = np.isfinite(lon) & np.isfinite(lat)
-    if finite.any():
-        ix = np.floor(lon[finite] / LATTICE_STEP_DEG).astype(np.int64)
-        iy = np.floor(lat[finite] / LATTICE_STEP_DEG).astype(np.int64)
-        x0, y0 = int(ix.min()), int(iy.min())
-        nx, ny = int(ix.max() - x0) + 2, int(iy.max() - y0) + 2
-        if nx * ny <= max(4 * len(ix), 4096):  # compact (a force's trails): a dense block of nodes, compiled
+    n_finite = int(finite.sum())
+    if n_finite:
+        with np.errstate(invalid="ignore"):
+            (x0, x1), (y0, y1) = ((int(np.floor(np.nanmin(v) / LATTICE_STEP_DEG)),
+                                   int(np.floor(np.nanmax(v) / LATTICE_STEP_DEG))) for v in
+                                  (np.where(finite, lon, np.nan), np.where(finite, lat, np.nan)))
+        nx, ny = x1 - x0 + 2, y1 - y0 + 2
+        if nx * ny <= max(4 * n_finite, 4096):  # compact (a force's trails): a dense block of nodes, compiled
             from geomatch.core._lattice import interpolate_block
 
             node_ix, node_iy = np.meshgrid(x0 + np.arange(nx), y0 + np.arange(ny))
@@ -113,6 +115,7 @@ def _interpolate_chunk(lon: np.ndarray, lat: np.ndarray, target: str) -> tuple[n
         else:  # spread over a country: the distinct cells only
             where = np.flatnonzero(finite)
             grid_x, grid_y = lon[where] / LATTICE_STEP_DEG, lat[where] / LATTICE_STEP_DEG
+            ix, iy = np.floor(grid_x).astype(np.int64), np.floor(grid_y).astype(np.int64)
             fx, fy = grid_x - ix, grid_y - iy
             corners_x, corners_y = _distinct_cell_corners(ix, iy, target)  # (4, n): ll, lr, ul, ur
             with np.errstate(invalid="ignore"):  # corners outside the projection's area are inf: redone below
