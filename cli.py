@@ -67,10 +67,10 @@ def _reading_options(command):
     them as one ``reading`` mapping of :class:`geomatch.pipeline.MatchInputs` fields."""
 
     @functools.wraps(command)
-    def with_reading(*args, crimes_format, trails_map, crimes_map, trails_crs, trails_tz, **kwargs):
+    def with_reading(*args, crimes_format, trails_map, crimes_map, trails_crs, trails_tz, gpx_subject, **kwargs):
         reading = {"crimes_format": crimes_format, "trails_column_map": _parse_column_map(trails_map),
                    "crimes_column_map": _parse_column_map(crimes_map), "trails_crs": trails_crs,
-                   "trails_naive_tz": trails_tz}
+                   "trails_naive_tz": trails_tz, "trails_gpx_subject": gpx_subject}
         return command(*args, reading=reading, **kwargs)
 
     options = [
@@ -80,6 +80,9 @@ def _reading_options(command):
         click.option("--crimes-map", multiple=True, metavar="THEIRS=OURS", help="Rename a crimes column (repeatable)."),
         click.option("--trails-crs", help="CRS of x/y trail columns, e.g. EPSG:27700."),
         click.option("--trails-tz", help="Time zone of trail timestamps without an offset, e.g. Europe/London."),
+        click.option("--gpx-subject", default="track", show_default=True, metavar="track|file|NAME",
+                     help="GPX trails: a subject per track (named by the track), per file (named by the file), or "
+                          "this name for every point."),
     ]
     for option in reversed(options):
         with_reading = option(with_reading)
@@ -405,7 +408,7 @@ def evidence(hits_path, trails_path, crimes_path, out_dir, basemap, tiles, worke
     run = load_and_make_packs(
         hits_path, trails_path, crimes_path, out_dir, config=config, options=options, workers=workers,
         trails_kwargs={"column_map": reading["trails_column_map"], "crs": reading["trails_crs"],
-                       "naive_tz": reading["trails_naive_tz"]},
+                       "naive_tz": reading["trails_naive_tz"], "gpx_subject": reading["trails_gpx_subject"]},
         crimes_kwargs={"fmt": reading["crimes_format"], "column_map": reading["crimes_column_map"]}, top=top,
         min_score=min_score, progress=True)
     click.echo(_evidence_summary(run))

@@ -114,49 +114,52 @@ def warm_up(trails) -> None:
     load_trails(small)
 
 
+def _line(label: str, *seconds: float) -> None:
+    print(f"  {label:<84} {'  '.join(f'{s:6.2f} s' for s in seconds)}", flush=True)
+
+
 def bench_format(name: str, trails, crimes_path, plain_read, read_fixes, config: MatchConfig) -> None:
-    print(f"\n  -- {name}: {trails} ({trails.stat().st_size / 1e6:,.0f} MB)")
+    """Every figure for one trails file, printed as it is measured."""
+    print(f"\n  -- {name}: {trails} ({trails.stat().st_size / 1e6:,.0f} MB)", flush=True)
     warm_up(trails)
     plain, ours, rows = read_vs_plain(trails, plain_read)
+    _line(f"plain {plain_read.__name__} of {rows:,} fixes (first, best of 3)", *plain)
+    _line("read + validate: load_trails (first, best of 3)", *ours)
+    ratio = max(ours[0] / plain[0], ours[1] / plain[1])
+    print(f"  read+validate / plain read: first {ours[0] / plain[0]:4.2f}, best {ours[1] / plain[1]:4.2f}   "
+          f"(target <= 1.5)   {'OK' if ratio <= 1.5 else 'MISSED'}", flush=True)
+
     out = BENCH_DIR / f"inputs_out_{name.lower()}"
     fresh = run_cli("geomatch", ["match", "--trails", str(trails), "--crimes", str(crimes_path), "--out", str(out)])
     end_to_end, stage_line = _stages(fresh.output)
+    _line("end to end: geomatch match's stages (read, validate, match, score, write)", end_to_end)
+    _line("  the same command's wall time in a fresh process (imports, kernels loaded)", fresh.seconds)
+    print(f"  {stage_line}")
+    print(f"  peak memory of geomatch match: {fresh.peak_rss_mb:,.0f} MiB (target < 2048 MiB)   "
+          f"{'OK' if fresh.peak_rss_mb < 2048 else 'MISSED'}", flush=True)
+
     validated = load_trails(trails)
     crimes = load_crimes(crimes_path, target_crs=validated.crs, naive_tz=config.naive_tz,
                          max_window_s=config.max_window_s)
-    ours_observed = set(map(tuple, pd.read_parquet(out / "hits.parquet").query("presence == 'observed'")[
-        ["subject_id", "crime_ref"]].astype(str).itertuples(index=False)))
     del validated
     gc.collect()
+    ours_observed = set(map(tuple, pd.read_parquet(out / "hits.parquet").query("presence == 'observed'")[
+        ["subject_id", "crime_ref"]].astype(str).itertuples(index=False)))
     figures: dict[str, float] = {}
-    with timed(figures, "geopandas"):
-        analyst = geopandas_observed(trails, crimes.accepted, config, read=read_fixes)
-    gc.collect()
     with timed(figures, "duckdb"):
         banded = duckdb_observed(trails, crimes.accepted, config)
-    print(f"  {rows:,} fixes, {len(crimes.accepted):,} crimes; observed hits: ours {len(ours_observed):,}, "
-          f"geopandas {len(analyst):,}, DuckDB {len(banded):,} ({len(banded ^ ours_observed)} differ from ours: "
-          f"polygon buffers and a flat-earth distance at the radius' edge)")
-    rows_out = [
-        (f"plain {plain_read.__name__} (first, best of 3)", *plain),
-        ("read + validate: load_trails (first, best of 3)", *ours),
-        ("end to end: geomatch match's stages (read, validate, match, score, write)", end_to_end),
-        ("  the same command's wall time in a fresh process (imports, kernels loaded)", fresh.seconds),
-        ("geopandas way (read, to_crs, buffer, sjoin, time filter)", figures["geopandas"]),
-        ("DuckDB band join over the same file (observed only)", figures["duckdb"]),
-    ]
-    for label, *seconds in rows_out:
-        print(f"  {label:<86} {'  '.join(f'{s:6.2f} s' for s in seconds)}")
-    print(f"  {stage_line}")
-    ratio = max(ours[0] / plain[0], ours[1] / plain[1])
-    print(f"  read+validate / plain read: first {ours[0] / plain[0]:4.2f}, best {ours[1] / plain[1]:4.2f}   "
-          f"(target <= 1.5)   {'OK' if ratio <= 1.5 else 'MISSED'}")
+    _line("DuckDB band join over the same file (observed only)", figures["duckdb"])
+    duck = figures["duckdb"] / end_to_end
+    print(f"  DuckDB / end to end:    {duck:5.2f}x   (target > 1)      {'OK' if duck > 1 else 'MISSED'}", flush=True)
+    gc.collect()
+    with timed(figures, "geopandas"):
+        analyst = geopandas_observed(trails, crimes.accepted, config, read=read_fixes)
+    _line("geopandas way (read, to_crs, buffer, sjoin, time filter)", figures["geopandas"])
     speedup = figures["geopandas"] / end_to_end
     print(f"  geopandas / end to end: {speedup:5.1f}x   (target >= 20x)   {'OK' if speedup >= 20 else 'MISSED'}")
-    duck = figures["duckdb"] / end_to_end
-    print(f"  DuckDB / end to end:    {duck:5.2f}x   (target > 1)      {'OK' if duck > 1 else 'MISSED'}")
-    print(f"  peak memory of geomatch match: {fresh.peak_rss_mb:,.0f} MiB (target < 2048 MiB)   "
-          f"{'OK' if fresh.peak_rss_mb < 2048 else 'MISSED'}")
+    print(f"  observed hits: ours {len(ours_observed):,}, geopandas {len(analyst):,} "
+          f"({len(analyst ^ ours_observed)} differ: polygon buffers), DuckDB {len(banded):,} "
+          f"({len(banded ^ ours_observed)} differ: a flat-earth distance at the radius' edge)", flush=True)
 
 
 def read_csv(path):

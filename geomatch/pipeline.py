@@ -40,6 +40,7 @@ class MatchInputs:
     crimes_column_map: Mapping[str, str] = field(default_factory=dict)
     trails_crs: str | None = None
     trails_naive_tz: str | None = None
+    trails_gpx_subject: str = "track"
 
     def files(self) -> list[Path]:
         """Every input file (folders and patterns expanded), for the manifest."""
@@ -104,7 +105,7 @@ def run_match(inputs: MatchInputs, out_dir: Path | str, config: MatchConfig | No
 
     started = time.perf_counter()
     trails = load_trails(inputs.trails, column_map=inputs.trails_column_map, crs=inputs.trails_crs,
-                         naive_tz=inputs.trails_naive_tz)
+                         naive_tz=inputs.trails_naive_tz, gpx_subject=inputs.trails_gpx_subject)
     stage("read_trails", started)
     started = time.perf_counter()
     crimes = load_crimes(inputs.crimes, fmt=inputs.crimes_format, column_map=inputs.crimes_column_map,

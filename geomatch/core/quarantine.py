@@ -6,7 +6,7 @@ boolean mask per rule (True where the row breaks it), and :meth:`RowChecks.split
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
@@ -75,13 +75,6 @@ class Validated:
     def counts(self) -> dict[str, int]:
         """Row counts for run summaries and manifests."""
         return {"rows_in": self.rows_in, "accepted": len(self.accepted), "quarantined": len(self.quarantined)}
-
-    def with_accepted(self, accepted: pd.DataFrame) -> "Validated":
-        """The same result with the accepted rows replaced by ``accepted`` (the same rows, reordered or
-        annotated)."""
-        if len(accepted) != len(self.accepted):
-            raise ValueError(f"{len(accepted)} accepted rows given for {len(self.accepted)}")
-        return replace(self, accepted=accepted)
 
     def reason_counts(self) -> dict[str, int]:
         """How many quarantined rows gave each reason code (a row may give several)."""

@@ -526,11 +526,12 @@ def _crs_text(crs) -> str | None:
 
 def _read_xlsx(path: Path) -> pd.DataFrame:
     """The first sheet of an Excel workbook, every cell as text (dates as ``YYYY-MM-DD HH:MM:SS``, local time
-    since Excel stores no time zone); empty rows dropped."""
+    since Excel stores no time zone); empty rows dropped (``source_row`` still counts them)."""
     frame = pd.read_excel(path, sheet_name=0, dtype=str, keep_default_na=False, na_values=[""], engine="openpyxl")
     frame.columns = [str(c).strip() for c in frame.columns]
-    frame = frame.dropna(how="all")
-    return frame.astype(pd.StringDtype("pyarrow"))
+    frame = frame.astype(pd.StringDtype("pyarrow"))
+    frame.insert(0, SOURCE_ROW, np.arange(1, len(frame) + 1))  # the sheet's data rows, blank ones counted
+    return frame.dropna(how="all", subset=[c for c in frame.columns if c != SOURCE_ROW])
 
 
 def read_gpx(path: Path, *, subject: str = "track") -> tuple[pd.DataFrame, str]:

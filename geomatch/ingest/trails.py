@@ -21,8 +21,8 @@ SOURCES = ("GPS", "LBS", "WIFI")
 """Where a fix came from: satellites, or a fallback (mobile-network cells, Wi-Fi) when there is no GPS."""
 TRAIL_COLUMNS = ["subject_id", "timestamp", "x", "y", "lat", "lon", "accuracy_m", "source", SOURCE_ROW]
 EARLIEST_FIX = pd.Timestamp("2000-01-01", tz="UTC")
-"""Fixes before this are quarantined ``time_out_of_range`` (a tag's clock at zero says 1970; the GPS week
-rollover says 1999 or 2019-04)."""
+"""Fixes before this are quarantined ``time_out_of_range`` (a tag whose clock was never set says 1970, the Unix
+epoch, or 1980, the GPS epoch)."""
 FUTURE_SLACK = pd.Timedelta(days=1)
 """Fixes later than now plus this are quarantined ``time_out_of_range``."""
 MAX_ACCURACY_M = 100_000.0

@@ -193,3 +193,25 @@ def test_a_partitioned_dataset_gives_the_dask_engines_hits_on_the_local_engine(w
                                   dask.hits[columns].astype({"subject_id": str}))
     assert local.trails.counts() == dask.trails.counts()
     shutil.rmtree(tmp_path / "dask")
+
+
+def test_the_command_takes_the_option_again_and_reconciles_each_file(world, tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from cli import geomatch
+
+    parts = list_of_files(world, tmp_path)
+    args = ["match", "--crimes", str(world / "crimes.csv"), "--out", str(tmp_path / "out"), "--no-score"]
+    for part in parts:
+        args += ["--trails", str(part)]
+    result = CliRunner().invoke(geomatch, args)
+    assert result.exit_code == 0, result.output
+    for part in parts:
+        assert f"({part})" in result.output  # a line of counts per file, beside the total
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    per_file = manifest["counts"]["trails_files"]
+    assert sorted(per_file) == sorted(map(str, parts))
+    assert sum(f["rows_in"] for f in per_file.values()) == manifest["counts"]["trails"]["rows_in"]
+    assert {Path(i["path"]).name for i in manifest["inputs"]} >= {p.name for p in parts}

@@ -283,3 +283,22 @@ def test_the_metric_crs_is_chosen_from_accepted_rows_only(tmp_path):
     validated = load_trails(write_csv(tmp_path / "t.csv", fixes(100) + SWAPPED))
     x = validated.accepted["x"].to_numpy()
     assert validated.crs == "EPSG:27700" and np.all((x > 600_000) & (x < 640_000))
+
+
+@pytest.mark.parametrize("options, words", [
+    (["--radius-m", "-100"], "radius_m"),
+    (["--radius-m", "nan"], "radius_m"),
+    (["--pad-min", "-600"], "pad_s"),
+    (["--config", "NEGATIVE_TOML"], "radius_m"),
+], ids=["radius -100", "radius nan", "pad -600", "negative radius in TOML"])
+def test_options_that_make_no_sense_are_refused_with_exit_2(tmp_path, options, words):
+    trails = write_csv(tmp_path / "trails.csv", fixes(3))
+    crimes = write_csv(tmp_path / "crimes.csv", [CRIME])
+    toml = tmp_path / "match.toml"
+    toml.write_text("[offences.burglary_residential]\nradius_m = -50\npad_min = 10\n")
+    options = [str(toml) if o == "NEGATIVE_TOML" else o for o in options]
+    result = CliRunner().invoke(geomatch, ["match", "--trails", str(trails), "--crimes", str(crimes), "--out",
+                                           str(tmp_path / "out"), "--no-score", *options])
+    assert result.exit_code == 2, result.output
+    assert words in result.output.strip().splitlines()[-1] and "Traceback" not in result.output
+    assert not (tmp_path / "out" / "hits.csv").exists()
