@@ -177,7 +177,8 @@ def main(quick: bool = False) -> None:
     csv_path, parquet_path, crimes_path = world_files(subjects, days)
     config = MatchConfig()
     bench_format("CSV", csv_path, crimes_path, read_csv,
-                 lambda path: pd.read_csv(path, parse_dates=["timestamp"]), config)
+                 lambda path: pd.read_csv(path, usecols=["subject_id", "timestamp", "lat", "lon"],
+                                          dtype={"subject_id": "category"}, parse_dates=["timestamp"]), config)
     bench_format("Parquet", parquet_path, crimes_path, read_parquet,
                  lambda path: pd.read_parquet(path, columns=["subject_id", "timestamp", "lat", "lon"]), config)
 

@@ -105,7 +105,8 @@ def input_files(source: Path | str | Sequence[Path | str]) -> list[Path]:
 
 def read_table(source: Path | str | Sequence[Path | str], *, column_map: Mapping[str, str] | None = None,
                header: bool = True, names: Sequence[str] | None = None, columns: Sequence[str] | None = None,
-               categorical: Sequence[str] = (), gpx_subject: str = "track") -> RawTable:
+               categorical: Sequence[str] = (), gpx_subject: str = "track",
+               types: Mapping[str, object] | None = None) -> RawTable:
     """Read one input file, or several as one table, into a :class:`RawTable`.
 
     Args:
@@ -117,13 +118,17 @@ def read_table(source: Path | str | Sequence[Path | str], *, column_map: Mapping
         columns: Parquet only: read just these columns (our names), to save memory.
         categorical: text columns (our names) to return as pandas categoricals, to save memory.
         gpx_subject: GPX only: who the points belong to (``track``, ``file`` or a name; see :func:`read_gpx`).
+        types: CSV only: Arrow types (``pa.float64()``, ``pa.timestamp("ns", tz="UTC")``) to convert columns
+            (our names) to while reading, in Arrow's parallel parse; when any value of them does not convert,
+            the file is read again with every column as text, so the validator quarantines it with its text.
 
     Raises:
         InputError: a file is missing, unreadable, or in a format we do not read (one sentence naming it).
     """
     files = input_files(source)
     column_map = dict(column_map or {})
-    options = dict(header=header, names=names, columns=columns, categorical=categorical, gpx_subject=gpx_subject)
+    options = dict(header=header, names=names, columns=columns, categorical=categorical, gpx_subject=gpx_subject,
+                   types=dict(types or {}))
     if len(files) == 1 and not _is_many(source):
         return _read_file(files[0], column_map, options)
     root = Path(source) if not isinstance(source, (list, tuple)) and Path(source).is_dir() else None
@@ -206,7 +211,8 @@ def _read_file(path: Path, column_map: dict[str, str], options: dict) -> RawTabl
     try:
         if kind in ("csv", "csv.gz", "zip"):
             frame, notes = read_csv(path, header=options["header"], names=options["names"],
-                                    categorical=[_theirs(c, column_map) for c in options["categorical"]])
+                                    categorical=[_theirs(c, column_map) for c in options["categorical"]],
+                                    types={_theirs(c, column_map): t for c, t in options["types"].items()})
         elif kind == "parquet":
             frame, crs = _read_parquet(path, column_map, options["columns"], options["categorical"])
         elif kind in ("gpkg", "geojson"):
@@ -314,8 +320,11 @@ def _delimiter(lines: list[str], *, prefer_tab: bool) -> str:
 
 
 def read_csv(path: Path, *, header: bool = True, names: Sequence[str] | None = None,
-             categorical: Sequence[str] = ()) -> tuple[pd.DataFrame, tuple[str, ...]]:
-    """Read a CSV file (plain, ``.gz`` or in a ``.zip``) with Arrow, every column as text.
+             categorical: Sequence[str] = (), types: Mapping[str, object] | None = None
+             ) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """Read a CSV file (plain, ``.gz`` or in a ``.zip``) with Arrow: every column as text, except ``types``
+    (``{column: Arrow type}``) converted in the parallel parse when every value converts (else the file is read
+    again all as text, so nothing is lost: the validator quarantines what does not convert, with its text).
 
     Returns the frame (text columns as Arrow-backed pandas strings, ``categorical`` ones as categoricals; a
     malformed line as a row of missing values with ``raw_line`` and ``line_number``) and notes for people.
@@ -334,7 +343,7 @@ def read_csv(path: Path, *, header: bool = True, names: Sequence[str] | None = N
         bad.append((row.number, row.text, row.actual_columns))
         return "skip"
 
-    def read(encoding: str) -> pa.Table:
+    def read(encoding: str, column_types: Mapping[str, object]) -> pa.Table:
         bad.clear()
         with _open_csv(path) as stream:
             size = path.stat().st_size
@@ -344,17 +353,24 @@ def read_csv(path: Path, *, header: bool = True, names: Sequence[str] | None = N
                                                encoding=encoding, block_size=8 << 20),
                 parse_options=pacsv.ParseOptions(delimiter=dialect.delimiter, invalid_row_handler=malformed,
                                                  newlines_in_values=dialect.quoted or size < _QUOTED_NEWLINES_BELOW),
-                convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in column_names},
-                                                     strings_can_be_null=True, null_values=[""]))
+                convert_options=pacsv.ConvertOptions(column_types=column_types, strings_can_be_null=True,
+                                                     null_values=[""]))
 
+    text = {n: pa.string() for n in column_names}
+    column_types = {**text, **{n: t for n, t in (types or {}).items() if n in text}}
     encoding = dialect.encoding
-    try:
-        table = read(encoding)
-    except pa.ArrowInvalid as error:
-        if encoding != "utf-8" or "UTF8" not in str(error).upper().replace("-", ""):
-            raise
-        encoding = "cp1252"
-        table = read(encoding)
+    while True:
+        try:
+            table = read(encoding, column_types)
+            break
+        except pa.ArrowInvalid as error:
+            message = str(error)
+            if encoding == "utf-8" and "UTF8" in message.upper().replace("-", ""):
+                encoding = "cp1252"
+            elif column_types != text and "conversion error" in message:
+                column_types = text  # a value that does not convert: read as written, for the quarantine
+            else:
+                raise
     if encoding == "cp1252":
         notes.append("the file is not UTF-8; it was read as Windows-1252")
     frame = _arrow_to_frame(table, categorical)
@@ -394,10 +410,7 @@ def _with_malformed(frame: pd.DataFrame, bad: list[tuple[int | None, str, int]],
         good_rows = np.setdiff1d(rows, data_rows, assume_unique=True)
     else:  # quoted line breaks: line and row numbers differ; keep file order for the good rows
         good_rows, data_rows = rows[: len(frame)], rows[len(frame):]
-    extra = pd.DataFrame({column: pd.Series([pd.NA] * len(bad), dtype=frame[column].dtype)
-                          if not isinstance(frame[column].dtype, pd.CategoricalDtype)
-                          else pd.Categorical([None] * len(bad), dtype=frame[column].dtype)
-                          for column in frame.columns})
+    extra = frame.iloc[:0].reindex(pd.RangeIndex(len(bad)))  # missing values of each column's own type
     out = pd.concat([frame, extra], ignore_index=True)
     out.insert(0, SOURCE_ROW, np.concatenate([good_rows, data_rows]))
     out[LINE_NUMBER] = pd.array([pd.NA] * len(frame) + list(lines), dtype="Int64")

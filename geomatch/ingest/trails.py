@@ -8,6 +8,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from geomatch.core.crs import BNG, WGS84, choose_metric_crs, looks_swapped_gb, transform
 from geomatch.core.errors import InputError
@@ -20,6 +21,10 @@ log = logging.getLogger(__name__)
 SOURCES = ("GPS", "LBS", "WIFI")
 """Where a fix came from: satellites, or a fallback (mobile-network cells, Wi-Fi) when there is no GPS."""
 TRAIL_COLUMNS = ["subject_id", "timestamp", "x", "y", "lat", "lon", "accuracy_m", "source", SOURCE_ROW]
+CSV_TYPES = {**{name: pa.float64() for name in ("lat", "lon", "x", "y", "accuracy_m")},
+             "timestamp": pa.timestamp("ns", tz="UTC")}
+"""Columns a trails CSV is converted to while Arrow parses it (a file where any value does not convert is read
+as text and converted by the validator, which quarantines that value with its text)."""
 EARLIEST_FIX = pd.Timestamp("2000-01-01", tz="UTC")
 """Fixes before this are quarantined ``time_out_of_range`` (a tag whose clock was never set says 1970, the Unix
 epoch, or 1980, the GPS epoch)."""
@@ -51,7 +56,8 @@ def load_trails(path: Path | str | Sequence[Path | str], *, column_map: Mapping[
         The validated fixes, sorted by ``subject_id`` then ``timestamp`` (columns in ``TRAIL_COLUMNS``); its
         ``crs`` is the metric CRS of their ``x``/``y``.
     """
-    table = read_table(path, column_map=column_map, categorical=("subject_id", "source"), gpx_subject=gpx_subject)
+    table = read_table(path, column_map=column_map, categorical=("subject_id", "source"), gpx_subject=gpx_subject,
+                       types=CSV_TYPES)
     return validate_trails(table, crs=crs, naive_tz=naive_tz, target_crs=target_crs)
 
 
