@@ -115,15 +115,20 @@ def _audit_key(key_file: Path | None):
     return using_key(load_key_file(key_file)) if key_file is not None else contextlib.nullcontext()
 
 
+def _one_or_many(values: tuple[str, ...]) -> Path | tuple[Path, ...]:
+    """A repeated path option: one path as it is, several as a tuple (read as one table)."""
+    return Path(values[0]) if len(values) == 1 else tuple(Path(v) for v in values)
+
+
 def _reading_options(command):
     """Options saying how to read the trails and crimes files (shared by match and evidence); the command gets
     them as one ``reading`` mapping of :class:`geomatch.pipeline.MatchInputs` fields."""
 
     @functools.wraps(command)
-    def with_reading(*args, crimes_format, trails_map, crimes_map, trails_crs, trails_tz, **kwargs):
+    def with_reading(*args, crimes_format, trails_map, crimes_map, trails_crs, trails_tz, gpx_subject, **kwargs):
         reading = {"crimes_format": crimes_format, "trails_column_map": _parse_column_map(trails_map),
                    "crimes_column_map": _parse_column_map(crimes_map), "trails_crs": trails_crs,
-                   "trails_naive_tz": trails_tz}
+                   "trails_naive_tz": trails_tz, "trails_gpx_subject": gpx_subject}
         return command(*args, reading=reading, **kwargs)
 
     options = [
@@ -133,6 +138,9 @@ def _reading_options(command):
         click.option("--crimes-map", multiple=True, metavar="THEIRS=OURS", help="Rename a crimes column (repeatable)."),
         click.option("--trails-crs", help="CRS of x/y trail columns, e.g. EPSG:27700."),
         click.option("--trails-tz", help="Time zone of trail timestamps without an offset, e.g. Europe/London."),
+        click.option("--gpx-subject", default="track", show_default=True, metavar="track|file|NAME",
+                     help="GPX trails: a subject per track (named by the track), per file (named by the file), or "
+                          "this name for every point."),
     ]
     for option in reversed(options):
         with_reading = option(with_reading)
@@ -140,11 +148,13 @@ def _reading_options(command):
 
 
 @geomatch.command()
-@click.option("--trails", "trails_path", required=True,
-              help="GPS fixes: CSV, Parquet, GeoParquet or GeoPackage; with --engine dask a partitioned "
-                   "Parquet dataset (folder or fsspec URL, see geomatch partition).")
-@click.option("--crimes", "crimes_path", required=True, type=click.Path(path_type=Path),
-              help="Crime records: a table, or the MoJ crime-mapping request CSV.")
+@click.option("--trails", "trails_path", required=True, multiple=True,
+              help="GPS fixes: CSV (also .csv.gz, .zip, ; tab | delimited), XLSX, Parquet, GeoParquet, GeoPackage, "
+                   "GeoJSON or GPX; a folder, a glob pattern, or the option given again read as one (see "
+                   "docs/inputs.md); with --engine dask a partitioned Parquet dataset (folder or fsspec URL).")
+@click.option("--crimes", "crimes_path", required=True, multiple=True,
+              help="Crime records: a table (any format --trails takes; a folder, glob or repeated option), or the "
+                   "MoJ crime-mapping request CSV.")
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False),
               help="Output folder.")
 @_reading_options
@@ -172,7 +182,8 @@ def _reading_options(command):
 @click.option("--score-config", type=click.Path(path_type=Path), help="ScoreConfig TOML file.")
 @click.option("--score-model", type=click.Path(path_type=Path),
               help="Fitted score model (default: the one next to a SQLite --db, if any); used only if better.")
-def match(trails_path: str, crimes_path: Path, out_dir: Path, reading: dict, config_path: Path | None,
+def match(trails_path: tuple[str, ...], crimes_path: tuple[str, ...], out_dir: Path, reading: dict,
+          config_path: Path | None,
           radius_m: float | None, pad_min: float | None, evidence: bool, evidence_workers: int,
           evidence_top: int | None, basemap: tuple[Path, ...], settings_path: Path | None, db_url: str | None,
           key_file: Path | None, engine: str, scheduler: str | None,
@@ -190,8 +201,10 @@ def match(trails_path: str, crimes_path: Path, out_dir: Path, reading: dict, con
             given = " ".join(f"{name} {value:g}" for name, value in (("--radius-m", radius_m), ("--pad-min", pad_min))
                              if value is not None)
             raise InputError(f"{given} makes no sense for matching: {error.message}") from None
-    inputs = MatchInputs(trails=trails_path if engine == "dask" else Path(trails_path), crimes=crimes_path,
-                         **reading)
+    if engine == "dask" and len(trails_path) > 1:
+        raise click.UsageError("--engine dask reads one partitioned dataset: give --trails once")
+    inputs = MatchInputs(trails=trails_path[0] if engine == "dask" else _one_or_many(trails_path),
+                         crimes=_one_or_many(crimes_path), **reading)
     scorer = None if no_score else _scorer(score_config, score_model, db_url)
     dask = None
     if engine == "dask":
@@ -533,7 +546,7 @@ def evidence(hits_path, trails_path, crimes_path, db_url, hit_ids, status, out_d
     run = load_and_make_packs(
         hits_path, trails_path, crimes_path, out_dir, config=config, options=options, workers=workers,
         trails_kwargs={"column_map": reading["trails_column_map"], "crs": reading["trails_crs"],
-                       "naive_tz": reading["trails_naive_tz"]},
+                       "naive_tz": reading["trails_naive_tz"], "gpx_subject": reading["trails_gpx_subject"]},
         crimes_kwargs={"fmt": reading["crimes_format"], "column_map": reading["crimes_column_map"]}, top=top,
         min_score=min_score, progress=True)
     click.echo(_evidence_summary(run))

@@ -32,9 +32,10 @@ from geomatch.ingest.trails import load_trails
 FIX_COLUMNS = ["subject_id", "timestamp", "lat", "lon", "accuracy_m", "source"]
 
 
-def geopandas_observed(trails_path, crimes: pd.DataFrame, config: MatchConfig) -> set[tuple[str, str]]:
-    """Observed pairs the way an analyst would find them with geopandas."""
-    fixes = pd.read_parquet(trails_path, columns=FIX_COLUMNS)
+def geopandas_observed(trails_path, crimes: pd.DataFrame, config: MatchConfig, *,
+                       read=lambda path: pd.read_parquet(path, columns=FIX_COLUMNS)) -> set[tuple[str, str]]:
+    """Observed pairs the way an analyst would find them with geopandas (``read`` reads the fixes file)."""
+    fixes = read(trails_path)
     points = gpd.GeoDataFrame(fixes[["subject_id", "timestamp"]],
                               geometry=gpd.points_from_xy(fixes["lon"], fixes["lat"]), crs="EPSG:4326")
     points = points.to_crs("EPSG:27700")

@@ -69,7 +69,7 @@ def match_evidence_store(inputs: MatchInputs, out_dir: Path | str, config: Match
             from geomatch.evidence.stored import pack_sources
 
             sources = pack_sources(run.hits, run.trails.accepted, run.crimes.accepted, crs=run.crs, config=config,
-                                   inputs=[Path(inputs.trails), Path(inputs.crimes)],
+                                   inputs=inputs.files(),
                                    **({"context_s": evidence_options.context_s} if evidence_options else {}))
         recorded = record_run(db_url, run.hits, run.crimes.accepted, json.loads(run.manifest.read_text()),
                               pack_sources=sources)
@@ -81,6 +81,6 @@ def match_evidence_store(inputs: MatchInputs, out_dir: Path | str, config: Match
 
         packs = make_packs(select_hits(run.hits, top=evidence_top), run.trails, run.crimes, out_dir / "evidence",
                            config=config, options=evidence_options,
-                           inputs=[Path(inputs.trails), Path(inputs.crimes)],
+                           inputs=inputs.files(),
                            workers=evidence_workers, progress=progress, review_status=statuses)
     return MatchJob(run, packs, recorded)

@@ -17,7 +17,8 @@ from tqdm.auto import tqdm
 from geomatch.core.crs import WGS84, transform_info, zone_span_warning
 from geomatch.core.manifest import write_manifest
 from geomatch.core.quarantine import Validated
-from geomatch.ingest.crimes import CrimesFormat, load_crimes
+from geomatch.core.tables import input_files
+from geomatch.ingest.crimes import CrimesFormat, far_from_trails, load_crimes
 from geomatch.ingest.trails import load_trails
 from geomatch.match.config import MatchConfig
 from geomatch.match.matcher import PRESENCE_CLASSES, match_hits
@@ -29,15 +30,21 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class MatchInputs:
-    """Where the inputs are and how to read them."""
+    """Where the inputs are and how to read them: ``trails`` and ``crimes`` are each a file, a folder, a glob
+    pattern or a tuple of them (read as one table, see :func:`geomatch.core.tables.read_table`)."""
 
-    trails: Path
-    crimes: Path
+    trails: Path | str | tuple[Path | str, ...]
+    crimes: Path | str | tuple[Path | str, ...]
     crimes_format: CrimesFormat = "auto"
     trails_column_map: Mapping[str, str] = field(default_factory=dict)
     crimes_column_map: Mapping[str, str] = field(default_factory=dict)
     trails_crs: str | None = None
     trails_naive_tz: str | None = None
+    trails_gpx_subject: str = "track"
+
+    def files(self) -> list[Path]:
+        """Every input file (folders and patterns expanded), for the manifest."""
+        return [*input_files(self.trails), *input_files(self.crimes)]
 
 
 @dataclass(frozen=True)
@@ -68,6 +75,8 @@ class MatchRun:
             "crimes_long_window": int(accepted["long_window"].sum()),
             "hits": len(self.hits),
             "hits_by_presence": {c: int(by_class.get(c, 0)) for c in PRESENCE_CLASSES},
+            **{f"{name}_files": dict(v.per_file) for name, v in (("trails", self.trails), ("crimes", self.crimes))
+               if v.per_file},
         }
 
 
@@ -96,7 +105,7 @@ def run_match(inputs: MatchInputs, out_dir: Path | str, config: MatchConfig | No
 
     started = time.perf_counter()
     trails = load_trails(inputs.trails, column_map=inputs.trails_column_map, crs=inputs.trails_crs,
-                         naive_tz=inputs.trails_naive_tz)
+                         naive_tz=inputs.trails_naive_tz, gpx_subject=inputs.trails_gpx_subject)
     stage("read_trails", started)
     started = time.perf_counter()
     crimes = load_crimes(inputs.crimes, fmt=inputs.crimes_format, column_map=inputs.crimes_column_map,
@@ -112,7 +121,7 @@ def run_match(inputs: MatchInputs, out_dir: Path | str, config: MatchConfig | No
         stage("score", started)
 
     run = write_match_run(out_dir, trails, crimes, hits, config=config, inputs=inputs,
-                          input_files=[inputs.trails, inputs.crimes], scorer=scorer, seconds=seconds)
+                          input_files=inputs.files(), scorer=scorer, seconds=seconds)
     stages.update()
     stages.close()
     return run
@@ -141,7 +150,9 @@ def write_match_run(out_dir: Path, trails: Validated, crimes: Validated, hits: p
     seconds["write"] = time.perf_counter() - started
     crs = trails.crs
     span = zone_span_warning(trails.accepted["lon"].to_numpy(), crs) if "lon" in trails.accepted else None
-    warnings = (span,) if span else ()
+    far = far_from_trails(crimes.accepted, trails.accepted)
+    notes = [f"{v.name}: {note}" for v in (trails, crimes) for note in v.notes]
+    warnings = tuple(w for w in (span, far, *notes) if w)
     run = MatchRun(out_dir, trails, crimes, crs, hits, tuple(outputs), out_dir / "manifest.json", seconds, warnings)
     extra: dict[str, object] = {"crs": crs, "wgs84_transformation": transform_info(WGS84, crs)}
     if engine is not None:
@@ -163,6 +174,9 @@ def format_summary(run: MatchRun) -> str:
         c = validated.counts()
         lines.append(f"{name:>7}: {c['rows_in']:>10,} in = {c['accepted']:,} accepted + {c['quarantined']:,} "
                      f"quarantined  ({validated.source})")
+        for file, f in validated.per_file.items():
+            lines.append(f"{'':>7}  {f['rows_in']:>10,} in = {f['accepted']:,} accepted + {f['quarantined']:,} "
+                         f"quarantined  ({file})")
     by_class = ", ".join(f"{k} {v:,}" for k, v in counts["hits_by_presence"].items())
     lines.append(f"   hits: {counts['hits']:,} ({by_class})")
     lines.append(f"  flags: {counts['crimes_long_window']:,} crimes with a window over the maximum (matched, "

@@ -85,7 +85,8 @@ def test_missing_column_is_one_sentence_and_exit_2(world, tmp_path):
                                            str(tmp_path / "crimes.csv"), "--out", str(tmp_path / "o")])
     assert result.exit_code == 2
     assert result.output.strip().splitlines()[-1] == (
-        f"error: file {tmp_path / 'crimes.csv'}, column 'committed_to': required column is missing.")
+        f"error: file {tmp_path / 'crimes.csv'}, column 'committed_to': required column is missing (the file has: "
+        f"crime_ref, offence, easting, northing, committed_from, area, free_text).")
     assert "Traceback" not in result.output
 
 

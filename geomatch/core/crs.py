@@ -44,6 +44,8 @@ def _thread_transformer(source: str, target: str, thread: int) -> Transformer:
     with warnings.catch_warnings():  # a missing best grid is recorded in every manifest (transform_info)
         warnings.filterwarnings("ignore", message="Best transformation is not available", category=UserWarning)
         group = pyproj.transformer.TransformerGroup(source, target, always_xy=True)
+    if not group.transformers:
+        raise ValueError(f"there is no transformation from {source} to {target}")
     return group.transformers[0]  # the most accurate operation whose grids are available here
 
 
@@ -95,37 +97,41 @@ def _transform_on_lattice(lon: np.ndarray, lat: np.ndarray, target: str) -> tupl
 
 def _interpolate_chunk(lon: np.ndarray, lat: np.ndarray, target: str) -> tuple[np.ndarray, np.ndarray]:
     out_x, out_y = np.full(len(lon), np.nan), np.full(len(lon), np.nan)
-    finite = np.flatnonzero(np.isfinite(lon) & np.isfinite(lat))
-    if len(finite):
-        grid_x, grid_y = lon[finite] / LATTICE_STEP_DEG, lat[finite] / LATTICE_STEP_DEG
-        ix, iy = np.floor(grid_x).astype(np.int64), np.floor(grid_y).astype(np.int64)
-        fx, fy = grid_x - ix, grid_y - iy
-        corners_x, corners_y = _cell_corners(ix, iy, target)  # (4, n): lower-left, lower-right, upper-left, -right
-        with np.errstate(invalid="ignore"):  # corners outside the projection's area are inf: redone below
-            for out, c in ((out_x, corners_x), (out_y, corners_y)):
-                bottom = c[0] * (1 - fx) + c[1] * fx
-                top = c[2] * (1 - fx) + c[3] * fx
-                out[finite] = bottom * (1 - fy) + top * fy
+    finite = np.isfinite(lon) & np.isfinite(lat)
+    n_finite = int(finite.sum())
+    if n_finite:
+        with np.errstate(invalid="ignore"):
+            (x0, x1), (y0, y1) = ((int(np.floor(np.nanmin(v) / LATTICE_STEP_DEG)),
+                                   int(np.floor(np.nanmax(v) / LATTICE_STEP_DEG))) for v in
+                                  (np.where(finite, lon, np.nan), np.where(finite, lat, np.nan)))
+        nx, ny = x1 - x0 + 2, y1 - y0 + 2
+        if nx * ny <= max(4 * n_finite, 4096):  # compact (a force's trails): a dense block of nodes, compiled
+            from geomatch.core._lattice import interpolate_block
+
+            node_ix, node_iy = np.meshgrid(x0 + np.arange(nx), y0 + np.arange(ny))
+            node_x, node_y = _exact(node_ix.ravel() * LATTICE_STEP_DEG, node_iy.ravel() * LATTICE_STEP_DEG, WGS84,
+                                    target)
+            interpolate_block(lon, lat, LATTICE_STEP_DEG, x0, y0, nx, node_x, node_y, out_x, out_y)
+        else:  # spread over a country: the distinct cells only
+            where = np.flatnonzero(finite)
+            grid_x, grid_y = lon[where] / LATTICE_STEP_DEG, lat[where] / LATTICE_STEP_DEG
+            ix, iy = np.floor(grid_x).astype(np.int64), np.floor(grid_y).astype(np.int64)
+            fx, fy = grid_x - ix, grid_y - iy
+            corners_x, corners_y = _distinct_cell_corners(ix, iy, target)  # (4, n): ll, lr, ul, ur
+            with np.errstate(invalid="ignore"):  # corners outside the projection's area are inf: redone below
+                for out, c in ((out_x, corners_x), (out_y, corners_y)):
+                    bottom = c[0] * (1 - fx) + c[1] * fx
+                    top = c[2] * (1 - fx) + c[3] * fx
+                    out[where] = bottom * (1 - fy) + top * fy
     bad = ~np.isfinite(out_x) | ~np.isfinite(out_y)
     if bad.any():  # missing input, or outside the projection's valid area: exactly as PROJ gives it
         out_x[bad], out_y[bad] = _exact(lon[bad], lat[bad], WGS84, target)
     return out_x, out_y
 
 
-def _cell_corners(ix: np.ndarray, iy: np.ndarray, target: str) -> tuple[np.ndarray, np.ndarray]:
-    """The exact transforms of the four corners of each point's cell, shape (4, n).
-
-    Corners are computed once per distinct lattice node: over a dense block when the points are compact (a
-    force's trails), else over the distinct cells only (points spread over a country).
-    """
-    x0, y0 = ix.min(), iy.min()
-    nx, ny = int(ix.max() - x0) + 2, int(iy.max() - y0) + 2
-    if nx * ny <= max(4 * len(ix), 4096):
-        node_ix, node_iy = np.meshgrid(x0 + np.arange(nx), y0 + np.arange(ny))
-        node_x, node_y = _exact(node_ix.ravel() * LATTICE_STEP_DEG, node_iy.ravel() * LATTICE_STEP_DEG, WGS84, target)
-        cell = (iy - y0) * nx + (ix - x0)
-        index = np.stack([cell, cell + 1, cell + nx, cell + nx + 1])
-        return node_x[index], node_y[index]
+def _distinct_cell_corners(ix: np.ndarray, iy: np.ndarray, target: str) -> tuple[np.ndarray, np.ndarray]:
+    """The exact transforms of the four corners of each point's cell, shape (4, n), computed once per distinct
+    cell (for points spread over a country)."""
     cells, inverse = np.unique(np.stack([ix, iy]), axis=1, return_inverse=True)
     offsets = np.array([[0, 1, 0, 1], [0, 0, 1, 1]])
     corner_ix = cells[0][None, :] + offsets[0][:, None]
@@ -144,6 +150,25 @@ def in_gb_box(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     """True where a WGS84 point lies in :data:`GB_BOUNDS_LONLAT`."""
     west, south, east, north = GB_BOUNDS_LONLAT
     return (lon >= west) & (lon <= east) & (lat >= south) & (lat <= north)
+
+
+AREA_MARGIN_DEG = 3.0
+"""How far (degrees) beyond a projected CRS's published area of use a point may lie and still be measured in it."""
+
+
+def outside_crs_area(lon: np.ndarray, lat: np.ndarray, crs: str) -> np.ndarray:
+    """True where a WGS84 point lies where ``crs`` cannot measure it: outside Great Britain's box for British
+    National Grid, else beyond the CRS's area of use by more than :data:`AREA_MARGIN_DEG` (NaN points: False)."""
+    lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+    known = np.isfinite(lon) & np.isfinite(lat)
+    if crs == BNG:
+        return known & ~in_gb_box(lon, lat)
+    area = pyproj.CRS.from_user_input(crs).area_of_use
+    if area is None:
+        return np.zeros(len(lon), dtype=bool)
+    west, south, east, north = area.bounds
+    m = AREA_MARGIN_DEG
+    return known & ((lon < west - m) | (lon > east + m) | (lat < south - m) | (lat > north + m))
 
 
 def looks_swapped_gb(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
@@ -182,12 +207,22 @@ def zone_span_warning(lon: np.ndarray, crs: str) -> str | None:
 
 
 def choose_metric_crs(lon: np.ndarray, lat: np.ndarray) -> str:
-    """British National Grid when the data's median point lies in Great Britain, else its UTM zone (WGS84)."""
+    """British National Grid when the data's median point lies in Great Britain, else its UTM zone (WGS84).
+
+    Give the accepted points only: a median over impossible coordinates has no zone.
+
+    Raises:
+        ValueError: the median point is not on the globe (no UTM zone covers it).
+    """
     lon_mid, lat_mid = float(np.nanmedian(lon)), float(np.nanmedian(lat))
+    if not (abs(lon_mid) <= 180 and abs(lat_mid) <= 90):
+        raise ValueError(f"the median point ({lon_mid:g}, {lat_mid:g}) is not a longitude/latitude")
     if in_gb_box(lon_mid, lat_mid) and not _in_ireland(lon_mid, lat_mid):
         return BNG
     zones = query_utm_crs_info(datum_name="WGS 84",
                                area_of_interest=AreaOfInterest(lon_mid, lat_mid, lon_mid, lat_mid))
+    if not zones:  # beyond 84°N or 80°S, where UTM stops: the polar stereographic CRSs
+        return "EPSG:32661" if lat_mid > 0 else "EPSG:32761"
     return f"EPSG:{zones[0].code}"
 
 

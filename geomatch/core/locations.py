@@ -1,14 +1,15 @@
 """Point locations of records (crimes, places): grid or WGS84 columns, their rules, and metric coordinates.
 
 Shared by ``geomatch`` crimes and ``vvol`` crimes, so both quarantine a bad location with the same reason codes:
-``both_location_kinds``, ``missing_location``, ``zero_zero``, ``lat_lon_swapped``, ``out_of_range_coordinates``.
+``both_location_kinds``, ``missing_location``, ``zero_zero``, ``lat_lon_swapped``, ``out_of_range_coordinates``,
+``outside_crs_area`` (a place the target CRS cannot measure: New York in British National Grid).
 """
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from geomatch.core.crs import BNG, WGS84, looks_swapped_gb, transform
+from geomatch.core.crs import BNG, WGS84, looks_swapped_gb, outside_crs_area, transform
 from geomatch.core.quarantine import RowChecks
 from geomatch.core.tables import RawTable, to_number
 
@@ -58,4 +59,6 @@ def point_locations(raw: pd.DataFrame, checks: RowChecks,
     grid_lon, grid_lat = transform(easting, northing, BNG, WGS84)
     x = np.where(has_grid, grid_x, geo_x)
     y = np.where(has_grid, grid_y, geo_y)
-    return x, y, np.where(has_grid, grid_lon, lon), np.where(has_grid, grid_lat, lat)
+    lon, lat = np.where(has_grid, grid_lon, lon), np.where(has_grid, grid_lat, lat)
+    checks.add("outside_crs_area", outside_crs_area(lon, lat, target_crs) & ~zero & ~swapped & ~off_grid & ~off_globe)
+    return x, y, lon, lat

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Mapping
 
 import numpy as np
 import pandas as pd
@@ -19,6 +20,18 @@ SOURCE_ROW = "source_row"
 
 REASON = "reason"
 """Quarantine column: the reason code(s) of the first rules a row broke, joined with ``;``."""
+
+SOURCE_FILE = "source_file"
+"""Column carried on a table read from several files: the file each row came from."""
+
+RAW_LINE = "raw_line"
+"""Column present when a CSV file had lines with the wrong number of fields: the line's text (else missing)."""
+
+LINE_NUMBER = "line_number"
+"""Column present with :data:`RAW_LINE`: the physical line number (1-based) of a malformed line."""
+
+MALFORMED_LINE = "malformed_line"
+"""Reason code of a line whose field count differs from the header's (its fields are not read)."""
 
 
 @dataclass(frozen=True)
@@ -33,6 +46,9 @@ class Validated:
         rows_in: number of rows read.
         crs: the CRS of the accepted rows' ``x``/``y`` (metres; ``EPSG:27700`` or a UTM zone), or ``None`` for
             rows without coordinates.
+        notes: what people should know about how the input was read (an encoding fallback, malformed lines).
+        per_file: when the rows came from several files, ``{file: {"rows_in", "accepted", "quarantined"}}``
+            (each file reconciles, and their sums are the totals).
     """
 
     name: str
@@ -41,6 +57,8 @@ class Validated:
     quarantined: pd.DataFrame
     rows_in: int
     crs: str | None = None
+    per_file: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.rows_in != len(self.accepted) + len(self.quarantined):
@@ -48,6 +66,11 @@ class Validated:
                 f"{self.source}: {self.rows_in} rows in but {len(self.accepted)} accepted + "
                 f"{len(self.quarantined)} quarantined"
             )
+        for name, counts in self.per_file.items():
+            if counts["rows_in"] != counts["accepted"] + counts["quarantined"]:
+                raise AssertionError(f"{self.source}: file {name} does not reconcile: {counts}")
+        if self.per_file and sum(c["rows_in"] for c in self.per_file.values()) != self.rows_in:
+            raise AssertionError(f"{self.source}: the files' rows do not add up to {self.rows_in}")
 
     def counts(self) -> dict[str, int]:
         """Row counts for run summaries and manifests."""
@@ -75,17 +98,27 @@ class RowChecks:
     """Collects per-row rule violations over the original (raw) table.
 
     ``raw`` keeps the original values; masks are aligned to it by position. A row's reasons are the codes of
-    every rule it broke, in the order the rules were added.
+    every rule it broke, in the order the rules were added. A malformed line (``raw_line`` given, see
+    :mod:`geomatch.core.tables`) is quarantined as ``malformed_line`` alone: its fields were never read, so the
+    other rules say nothing about it.
     """
 
     raw: pd.DataFrame
     _reasons: list[tuple[str, np.ndarray]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._malformed = (self.raw[RAW_LINE].notna().to_numpy(dtype=bool) if RAW_LINE in self.raw
+                           else np.zeros(len(self.raw), dtype=bool))
+        if self._malformed.any():
+            self._reasons.append((MALFORMED_LINE, self._malformed))
 
     def add(self, code: str, broken: pd.Series | np.ndarray) -> None:
         """Record rule ``code``; ``broken`` is True for rows that break it (NaN counts as not broken)."""
         mask = np.asarray(pd.Series(broken).fillna(False).to_numpy(), dtype=bool)
         if mask.shape != (len(self.raw),):
             raise ValueError(f"mask for {code!r} has shape {mask.shape}, expected ({len(self.raw)},)")
+        if self._malformed.any():
+            mask = mask & ~self._malformed
         self._reasons.append((code, mask))
 
     @property
@@ -120,7 +153,7 @@ class RowChecks:
         self.add(f"duplicate_{key}_conflict", conflicting)
 
     def split(self, name: str, source: str, cleaned: pd.DataFrame, order: np.ndarray | None = None, *,
-              crs: str | None = None) -> Validated:
+              crs: str | None = None, notes: tuple[str, ...] = ()) -> Validated:
         """Split into accepted rows (taken from ``cleaned``, aligned to ``raw``) and quarantined raw rows.
 
         ``order``, a permutation of the rows, gives the order of the accepted rows (file order by default);
@@ -128,7 +161,7 @@ class RowChecks:
         """
         bad = self.bad
         bad_rows = np.flatnonzero(bad)
-        quarantined = self.raw.take(bad_rows).reset_index(drop=True)
+        quarantined = (self.raw.take(bad_rows) if len(bad_rows) else self.raw.iloc[:0]).reset_index(drop=True)
         quarantined[REASON] = self.reasons(bad_rows)
         if order is None and not bad.any():
             accepted = cleaned.reset_index(drop=True)  # nothing to drop or reorder: no copy
@@ -136,7 +169,17 @@ class RowChecks:
             accepted = cleaned.take(np.flatnonzero(~bad) if order is None else order[~bad[order]])
             accepted = accepted.reset_index(drop=True)
         return Validated(name=name, source=source, accepted=accepted, quarantined=quarantined,
-                         rows_in=len(self.raw), crs=crs)
+                         rows_in=len(self.raw), crs=crs, per_file=self.per_file(bad), notes=notes)
+
+    def per_file(self, bad: np.ndarray) -> dict[str, dict[str, int]]:
+        """Rows in, accepted and quarantined per file, for rows read from several files (else empty)."""
+        if SOURCE_FILE not in self.raw:
+            return {}
+        files = self.raw[SOURCE_FILE].astype("category")
+        rows_in = files.value_counts(sort=False)
+        quarantined = files[bad].value_counts(sort=False)
+        return {str(name): {"rows_in": int(rows_in[name]), "accepted": int(rows_in[name] - quarantined[name]),
+                            "quarantined": int(quarantined[name])} for name in files.cat.categories}
 
 
 def accepted_in_one_crs(trails: Validated | pd.DataFrame,

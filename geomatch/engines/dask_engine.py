@@ -37,6 +37,7 @@ from geomatch.engines.plan import (EDGE_FIXES, SlotTask, edge_fixes, extreme_fix
 from geomatch.core.errors import InputError
 from geomatch.match.matcher import HIT_COLUMNS, match_hits, padded_windows
 from geomatch.pipeline import MatchInputs, MatchRun, write_match_run
+from geomatch.core.tables import input_files
 from geomatch.core.quarantine import REASON, SOURCE_ROW, Validated
 from geomatch.scoring import Scorer
 from geomatch.core.times import utc_ns
@@ -256,7 +257,7 @@ def run_match_dask(inputs: MatchInputs, out_dir: Path | str, config: MatchConfig
             seconds["score"] = time.perf_counter() - started
 
     run = write_match_run(Path(out_dir), _combined_validated(dataset, summaries, crs), crimes, hits, config=config,
-                          inputs=inputs, input_files=[inputs.crimes], scorer=scorer, seconds=seconds,
+                          inputs=inputs, input_files=input_files(inputs.crimes), scorer=scorer, seconds=seconds,
                           engine=_engine(options, dataset, summaries, tasks, workers))
     log.info("dask match run written to %s (%d workers, %d partitions)", out_dir, workers, len(summaries))
     return run

@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 
 from geomatch.core.errors import InputError
 from geomatch.core.quarantine import SOURCE_ROW
-from geomatch.core.tables import RawTable, read_table, require_columns
+from geomatch.core.tables import CRS_METADATA, ORIGINAL_ROW, RawTable, read_table, require_columns
 from geomatch.core.times import parse_times
 
 log = logging.getLogger(__name__)
@@ -40,10 +40,6 @@ DAY_KEY = "day"
 SUBJECT_KEYS = ("subject_id", "subject_bucket")
 UNKNOWN = "unknown"
 """Key value for rows whose day or subject could not be read (validation quarantines them)."""
-CRS_METADATA = b"geomatch_crs"
-"""Parquet schema metadata key holding the CRS of ``x``/``y`` columns taken from a GeoParquet/GeoPackage file."""
-ORIGINAL_ROW = "original_row"
-"""Column of partition files: the row number (1-based) in the trails file they were written from."""
 _ONE_DAY = pd.Timedelta(days=1)
 
 

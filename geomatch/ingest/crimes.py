@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Literal, Mapping
+from typing import Literal, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -12,7 +12,7 @@ import pandas as pd
 from geomatch.core.crs import BNG
 from geomatch.core.locations import geometry_as_columns, point_locations
 from geomatch.core.quarantine import SOURCE_ROW, RowChecks, Validated
-from geomatch.core.tables import RawTable, read_table, require_columns, to_number
+from geomatch.core.tables import RawTable, combine_tables, input_files, read_table, require_columns, to_number
 from geomatch.core.times import UK_TZ, parse_times
 from geomatch.ingest import moj
 from geomatch.ingest.offences import normalise_offences
@@ -27,15 +27,15 @@ DEFAULT_MAX_WINDOW_S = 12 * 3600.0
 """Crime windows longer than this (s) are matched but flagged ``long_window`` (12 h)."""
 
 
-def load_crimes(path: Path | str, *, fmt: CrimesFormat = "auto", column_map: Mapping[str, str] | None = None,
+def load_crimes(path: Path | str | Sequence[Path | str], *, fmt: CrimesFormat = "auto", column_map: Mapping[str, str] | None = None,
                 target_crs: str = BNG, naive_tz: str = UK_TZ,
                 max_window_s: float = DEFAULT_MAX_WINDOW_S) -> Validated:
     """Read and validate a crimes file.
 
     Args:
-        path: a table (CSV, Parquet, GeoParquet, GeoPackage) with ``crime_ref``, ``offence``, ``committed_from``,
+        path: a table (any format :func:`geomatch.core.tables.read_table` reads; several files as one) with ``crime_ref``, ``offence``, ``committed_from``,
             ``committed_to`` and ``easting``/``northing`` (EPSG:27700) or ``lat``/``lon`` (WGS84); or a MoJ
-            crime-mapping request CSV.
+            crime-mapping request CSV (one file).
         fmt: ``auto`` recognises the MoJ format; ``table`` or ``moj`` name it.
         column_map: ``{name in file: our name}`` (table format).
         target_crs: the metric CRS of the trails they will be matched with (``trails.crs``).
@@ -46,9 +46,11 @@ def load_crimes(path: Path | str, *, fmt: CrimesFormat = "auto", column_map: Map
         Validated crimes sorted by ``crime_ref`` (columns ``CRIME_COLUMNS``), with ``crs`` = ``target_crs``;
         times are UTC, and a naive local time in a clock-change hour has been widened (``dst_adjusted``).
     """
-    path = Path(path)
-    if fmt == "moj" or (fmt == "auto" and moj.is_moj_file(path)):
-        return validate_crimes(moj.read_moj(path), naive_tz="UTC", time_format=moj.TIME_FORMAT,
+    files = input_files(path)
+    if fmt == "moj" or (fmt == "auto" and moj.is_moj_file(files[0])):
+        table = moj.read_moj(files[0]) if len(files) == 1 else combine_tables(
+            [moj.read_moj(f) for f in files], [str(f) for f in files], source=str(path))
+        return validate_crimes(table, naive_tz="UTC", time_format=moj.TIME_FORMAT,
                                target_crs=target_crs, max_window_s=max_window_s)
     return validate_crimes(read_table(path, column_map=column_map), naive_tz=naive_tz, target_crs=target_crs,
                            max_window_s=max_window_s)
@@ -98,4 +100,41 @@ def validate_crimes(table: RawTable, *, naive_tz: str, time_format: str | None =
     accepted = validated.accepted.sort_values("crime_ref", kind="stable").reset_index(drop=True)
     log.info("crimes %s: %s", table.path, validated.counts())
     return Validated(validated.name, validated.source, accepted, validated.quarantined, validated.rows_in,
-                     crs=target_crs)
+                     crs=target_crs, per_file=validated.per_file, notes=table.notes)
+
+
+FAR_FROM_TRAILS_M = 50_000.0
+"""Crimes farther than this (m) outside the box around every accepted fix are named in a warning."""
+
+
+def far_from_trails(crimes: pd.DataFrame, trails: pd.DataFrame, *,
+                    distance_m: float = FAR_FROM_TRAILS_M) -> str | None:
+    """A warning naming the crimes that lie more than ``distance_m`` outside the trails' extent (no fix can
+    match them; often an easting and northing written the wrong way round), else ``None``.
+
+    Both frames hold ``x``/``y`` in the same metric CRS; crimes are ``crime_ref``-keyed.
+    """
+    if crimes.empty or trails.empty:
+        return None
+    tx, ty = trails["x"].to_numpy(float), trails["y"].to_numpy(float)
+    west, east, south, north = np.nanmin(tx), np.nanmax(tx), np.nanmin(ty), np.nanmax(ty)
+
+    def outside(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        dx = np.maximum(np.maximum(west - x, x - east), 0.0)
+        dy = np.maximum(np.maximum(south - y, y - north), 0.0)
+        return np.hypot(dx, dy)
+
+    x, y = crimes["x"].to_numpy(float), crimes["y"].to_numpy(float)
+    away = outside(x, y)
+    far = away > distance_m
+    if not far.any():
+        return None
+    swapped = far & (outside(y, x) <= distance_m)  # easting and northing the other way round fall among the fixes
+    order = np.argsort(-away[far], kind="stable")
+    refs = crimes["crime_ref"].astype(str).to_numpy()[far][order]
+    shown = ", ".join(f"{ref} ({away[far][order][i] / 1000:,.0f} km)" for i, ref in enumerate(refs[:3]))
+    more = f" and {len(refs) - 3:,} more" if len(refs) > 3 else ""
+    hint = (f"; {int(swapped.sum()):,} of them would lie among the fixes with easting and northing swapped"
+            if swapped.any() else "")
+    return (f"{int(far.sum()):,} crime(s) lie more than {distance_m / 1000:g} km outside the trails' extent, so no "
+            f"fix can match them: {shown}{more}{hint}")

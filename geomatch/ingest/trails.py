@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from geomatch.core.crs import BNG, WGS84, choose_metric_crs, looks_swapped_gb, transform
 from geomatch.core.errors import InputError
@@ -19,25 +21,43 @@ log = logging.getLogger(__name__)
 SOURCES = ("GPS", "LBS", "WIFI")
 """Where a fix came from: satellites, or a fallback (mobile-network cells, Wi-Fi) when there is no GPS."""
 TRAIL_COLUMNS = ["subject_id", "timestamp", "x", "y", "lat", "lon", "accuracy_m", "source", SOURCE_ROW]
+CSV_TYPES = {**{name: pa.float64() for name in ("lat", "lon", "x", "y", "accuracy_m")},
+             "timestamp": pa.timestamp("ns", tz="UTC")}
+"""Columns a trails CSV is converted to while Arrow parses it (a file where any value does not convert is read
+as text and converted by the validator, which quarantines that value with its text)."""
+EARLIEST_FIX = pd.Timestamp("2000-01-01", tz="UTC")
+"""Fixes before this are quarantined ``time_out_of_range`` (a tag whose clock was never set says 1970, the Unix
+epoch, or 1980, the GPS epoch)."""
+FUTURE_SLACK = pd.Timedelta(days=1)
+"""Fixes later than now plus this are quarantined ``time_out_of_range``."""
+MAX_ACCURACY_M = 100_000.0
+"""A stated accuracy (m) beyond this says nothing about where the tag was (a mobile cell is at most ~35 km);
+such fixes are quarantined ``accuracy_too_large`` rather than matched as ``possible`` everywhere."""
 
 
-def load_trails(path: Path | str, *, column_map: Mapping[str, str] | None = None, crs: str | None = None,
-                naive_tz: str | None = None, target_crs: str | None = None) -> Validated:
-    """Read and validate a trails file.
+def load_trails(path: Path | str | Sequence[Path | str], *, column_map: Mapping[str, str] | None = None,
+                crs: str | None = None, naive_tz: str | None = None, target_crs: str | None = None,
+                gpx_subject: str = "track") -> Validated:
+    """Read and validate a trails file, or several as one (a folder, a glob pattern or a list of paths).
 
     Args:
-        path: CSV, Parquet, GeoParquet or GeoPackage with ``subject_id``, ``timestamp`` and ``lat``/``lon``
-            (WGS84) or ``x``/``y`` in ``crs``.
+        path: any format :func:`geomatch.core.tables.read_table` reads (CSV, CSV.GZ, ZIP, XLSX, Parquet,
+            GeoParquet, a partitioned Parquet folder, GeoPackage, GeoJSON, GPX) with ``subject_id``,
+            ``timestamp`` and ``lat``/``lon`` (WGS84) or ``x``/``y`` in ``crs``.
         column_map: ``{name in file: our name}``.
         crs: the CRS of ``x``/``y`` columns (required for them unless the file carries one).
         naive_tz: time zone of timestamps without an offset; ``None`` quarantines such rows.
-        target_crs: metric CRS for ``x``/``y``; chosen from the data when ``None`` (British National Grid in GB).
+        target_crs: metric CRS for ``x``/``y``; chosen from the accepted rows when ``None`` (British National
+            Grid in GB, else the UTM zone of their median point).
+        gpx_subject: GPX only: ``track`` (a subject per track, named by the track), ``file`` (one per file,
+            named by the file) or the subject's name.
 
     Returns:
         The validated fixes, sorted by ``subject_id`` then ``timestamp`` (columns in ``TRAIL_COLUMNS``); its
         ``crs`` is the metric CRS of their ``x``/``y``.
     """
-    table = read_table(path, column_map=column_map, categorical=("subject_id", "source"))
+    table = read_table(path, column_map=column_map, categorical=("subject_id", "source"), gpx_subject=gpx_subject,
+                       types=CSV_TYPES)
     return validate_trails(table, crs=crs, naive_tz=naive_tz, target_crs=target_crs)
 
 
@@ -48,24 +68,37 @@ def validate_trails(table: RawTable, *, crs: str | None = None, naive_tz: str | 
     require_columns(table, ["subject_id", "timestamp"], any_of=[("lat", "lon"), ("x", "y")])
     checks = RowChecks(raw)
 
-    subject = tidy_categorical(raw["subject_id"])
+    # the conversions from text run side by side (Arrow's casts release the GIL)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        parsing = pool.submit(parse_times, raw["timestamp"], side="instant", naive_tz=naive_tz)
+        converting = {name: pool.submit(to_number, raw[name]) for name in ("lat", "lon", "x", "y", "accuracy_m")
+                      if name in raw}
+        subject = tidy_categorical(raw["subject_id"])
+        times = parsing.result()
+        numbers = {name: future.result() for name, future in converting.items()}
     checks.add("missing_subject", subject.isna())
 
-    times = parse_times(raw["timestamp"], side="instant", naive_tz=naive_tz)
     checks.add("naive_time_without_zone", times.naive & times.unparseable & (naive_tz is None))
     checks.add("unparseable_time", times.unparseable & ~(times.naive & (naive_tz is None)))
     checks.add("ambiguous_local_time", times.ambiguous)
     checks.add("nonexistent_local_time", times.nonexistent)
+    t = utc_ns(times.utc)
+    latest = (pd.Timestamp.now(tz="UTC") + FUTURE_SLACK).value
+    checks.add("time_out_of_range", ~times.unparseable & ((t < EARLIEST_FIX.value) | (t > latest))
+               & (t != np.iinfo(np.int64).min))
 
-    given_x, given_y, source_crs = _coordinates(table, crs, checks)
-    lon, lat = transform(given_x, given_y, source_crs, WGS84)
-    if target_crs is None:
-        target_crs = choose_metric_crs(lon, lat) if np.isfinite(lon).any() else BNG
-    x, y = transform(given_x, given_y, source_crs, target_crs)
+    given_x, given_y, source_crs = _coordinates(table, numbers, crs, checks)
 
-    accuracy = to_number(raw["accuracy_m"]) if "accuracy_m" in raw else pd.Series(np.nan, index=raw.index)
+    accuracy = numbers["accuracy_m"] if "accuracy_m" in raw else pd.Series(np.nan, index=raw.index)
     checks.add("bad_accuracy", (accuracy < 0) | (raw["accuracy_m"].notna() & accuracy.isna()
                                                  if "accuracy_m" in raw else False))
+    checks.add("accuracy_too_large", accuracy > MAX_ACCURACY_M)
+
+    lon, lat = transform(given_x, given_y, source_crs, WGS84)
+    if target_crs is None:  # from the rows accepted so far: bad rows must not move a clean subject's CRS
+        usable = ~checks.bad & np.isfinite(lon) & np.isfinite(lat)
+        target_crs = choose_metric_crs(lon[usable], lat[usable]) if usable.any() else BNG
+    x, y = transform(given_x, given_y, source_crs, target_crs)
 
     if "source" in raw:
         source = tidy_categorical(raw["source"], upper=True)
@@ -85,18 +118,23 @@ def validate_trails(table: RawTable, *, crs: str | None = None, naive_tz: str | 
     }, copy=False)  # the arrays are ours: no second copy of millions of rows
     order = _sort_order(subject, times.utc)
     _check_duplicates(subject, times.utc, x, y, order, checks)
-    validated = checks.split("trails", str(table.path), cleaned, order=order, crs=target_crs)
-    validated.accepted["subject_id"] = validated.accepted["subject_id"].cat.remove_unused_categories()
+    validated = checks.split("trails", str(table.path), cleaned, order=order, crs=target_crs, notes=table.notes)
+    if len(validated.quarantined):
+        validated.accepted["subject_id"] = validated.accepted["subject_id"].cat.remove_unused_categories()
     log.info("trails %s: %s", table.path, validated.counts())
     return validated
 
 
-def _coordinates(table: RawTable, crs: str | None, checks: RowChecks) -> tuple[np.ndarray, np.ndarray, str]:
-    """Coordinates as given (lon and lat, or x and y) with their CRS; adds the coordinate rules to ``checks``."""
+def _coordinates(table: RawTable, numbers: Mapping[str, pd.Series], crs: str | None,
+                 checks: RowChecks) -> tuple[np.ndarray, np.ndarray, str]:
+    """Coordinates as given (lon and lat, or x and y, from ``numbers``: the columns as numbers) with their CRS;
+    adds the coordinate rules to ``checks``."""
     raw = table.frame
-    if "lat" in raw and "lon" in raw:
-        lat = to_number(raw["lat"]).to_numpy()
-        lon = to_number(raw["lon"]).to_numpy()
+    if "lat" not in raw and {"x", "y"} <= set(raw.columns) and crs is None and table.crs == WGS84:
+        numbers = {"lon": numbers["x"], "lat": numbers["y"]}  # point geometry in degrees (GeoJSON)
+    if "lat" in numbers and "lon" in numbers:
+        lat = numbers["lat"].to_numpy()
+        lon = numbers["lon"].to_numpy()
         missing = np.isnan(lat) | np.isnan(lon)
         checks.add("missing_coordinates", missing)
         checks.add("zero_zero", (lat == 0) & (lon == 0))
@@ -106,13 +144,15 @@ def _coordinates(table: RawTable, crs: str | None, checks: RowChecks) -> tuple[n
         return lon, lat, WGS84
     source_crs = crs or table.crs
     if source_crs is None:
-        raise InputError("x/y coordinates need their CRS (give --crs, e.g. EPSG:27700)", file=str(table.path),
-                         column="x")
-    x = to_number(raw["x"]).to_numpy()
-    y = to_number(raw["y"]).to_numpy()
+        raise InputError("x/y coordinates need their CRS and the file declares none (give --trails-crs, e.g. "
+                         "EPSG:27700; crs= in the library)", file=str(table.path), column="x")
+    x = numbers["x"].to_numpy()
+    y = numbers["y"].to_numpy()
     missing = np.isnan(x) | np.isnan(y)
     checks.add("missing_coordinates", missing)
     checks.add("zero_zero", (x == 0) & (y == 0))
+    lon, lat = transform(x, y, source_crs, WGS84)
+    checks.add("out_of_range_coordinates", ~missing & ~(np.isfinite(lon) & np.isfinite(lat)))
     return x, y, source_crs
 
 

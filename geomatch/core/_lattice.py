@@ -1,0 +1,36 @@
+"""Compiled kernel of :func:`geomatch.core.crs.transform`: bilinear interpolation on a dense block of lattice nodes.
+
+One pass per point, no temporaries: the numpy form of the same arithmetic (kept in :mod:`geomatch.core.crs` for
+points spread over a country) builds eight arrays of the points' length. Compiled once and cached beside this
+file; IEEE arithmetic as numpy does it (no fast-math).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def interpolate_block(lon: np.ndarray, lat: np.ndarray, step: float, x0: int, y0: int, nx: int,
+                      node_x: np.ndarray, node_y: np.ndarray, out_x: np.ndarray, out_y: np.ndarray) -> None:
+    """Write into ``out_x``/``out_y`` each finite point's value interpolated between the exact transforms of its
+    cell's corners (``node_*``: a row-major block of ``nx`` nodes a row starting at lattice node ``x0``, ``y0``);
+    non-finite points are left as they are."""
+    for i in range(lon.shape[0]):
+        if not (math.isfinite(lon[i]) and math.isfinite(lat[i])):
+            continue
+        grid_x = lon[i] / step
+        grid_y = lat[i] / step
+        ix = math.floor(grid_x)
+        iy = math.floor(grid_y)
+        fx = grid_x - ix
+        fy = grid_y - iy
+        cell = (int(iy) - y0) * nx + (int(ix) - x0)
+        bottom = node_x[cell] * (1 - fx) + node_x[cell + 1] * fx
+        top = node_x[cell + nx] * (1 - fx) + node_x[cell + nx + 1] * fx
+        out_x[i] = bottom * (1 - fy) + top * fy
+        bottom = node_y[cell] * (1 - fx) + node_y[cell + 1] * fx
+        top = node_y[cell + nx] * (1 - fx) + node_y[cell + nx + 1] * fx
+        out_y[i] = bottom * (1 - fy) + top * fy
