@@ -10,19 +10,21 @@ from geomatch.match.config import MatchConfig
 from geomatch.core.arrays import expand_ranges
 from geomatch.scoring.config import ScoreConfig
 from geomatch.scoring.routine import (DAY_NS, NS, Scenes, SubjectTrail, days_passing, days_with_stays, find_stays,
-                                      home_positions, routine_days)
+                                      home_positions, routine_days, runs, still_fixes)
 from geomatch.core.times import UK_TZ, utc_ns
 
 #: The feature columns added to a hits table, with their plain meaning.
 FEATURES: dict[str, str] = {
     "approach_ratio": "closest approach divided by the accuracy radius of the fix there (1 or less: the scene "
                       "lies within the fix's error)",
-    "stop_s": "longest stop inside the zone during the window (s): consecutive fixes in the zone, each reached "
-              "from the one before at under walking pace",
-    "speed_near_mps": "median speed along the trail where it is in the zone (m/s); the speed at the closest "
-                      "point when no fix lies in the zone",
-    "stop_offset_m": "distance from the scene to the centre (median position) of the fixes of that longest stop "
-                     "(m); empty with fewer than 3 fixes",
+    "stop_s": "longest stop inside the zone during the window (s): from the first to the last of consecutive "
+              "still fixes in the zone (a fix is still when the trail moved little, net, over 2 min after or "
+              "before it; up to 2 min of stray or moving fixes does not end a stop)",
+    "speed_near_mps": "median speed where the trail is in the zone (m/s): net displacement over about a minute "
+                      "around each fix in the zone, divided by its time; the speed at the closest point when no "
+                      "fix lies in the zone",
+    "stop_offset_m": "distance from the scene to the centre (median position) of the still fixes of that longest "
+                     "stop (m); empty with fewer than 3 fixes",
     "window_s": "length of the hit's time window, padding included (s)",
     "home_distance_m": "distance from the scene to the subject's home, where their nights are spent (m); empty "
                        "when no home was found",
@@ -61,7 +63,7 @@ def hit_features(hits: pd.DataFrame, trails: pd.DataFrame, config: ScoreConfig |
     out["window_s"] = ((utc_ns(hits["window_end"]) - utc_ns(hits["window_start"])) / NS).astype(float)
 
     subject_of_hit = hits["subject_id"].astype(str).to_numpy()
-    fixes = _subject_fixes(trails, np.unique(subject_of_hit))
+    fixes = _subject_fixes(good_fixes(trails), np.unique(subject_of_hit), config.default_accuracy_m)
     values = {name: np.zeros(len(hits), dtype=dtype) for name, dtype in FEATURE_DTYPES.items()
               if name not in ("approach_ratio", "window_s")}
     order = np.argsort(subject_of_hit, kind="stable")
@@ -78,7 +80,16 @@ def hit_features(hits: pd.DataFrame, trails: pd.DataFrame, config: ScoreConfig |
     return out
 
 
-def _subject_fixes(trails: pd.DataFrame, subjects: np.ndarray) -> dict[str, SubjectTrail]:
+def good_fixes(trails: pd.DataFrame) -> pd.DataFrame:
+    """The fixes scoring measures: those the trail-quality stage marked ``ok`` (all of them when the trails carry
+    no ``quality`` column). Fallback fixes and outliers say where the subject was too vaguely to tell a stop
+    from a pass."""
+    if "quality" not in trails.columns:
+        return trails
+    return trails[(trails["quality"] == "ok").to_numpy()]
+
+
+def _subject_fixes(trails: pd.DataFrame, subjects: np.ndarray, default_accuracy_m: float) -> dict[str, SubjectTrail]:
     """The fixes of ``subjects`` as :class:`SubjectTrail` arrays, with UK local days and hours."""
     subject = trails["subject_id"].astype("category")
     names = np.asarray(subject.cat.categories.astype(str))
@@ -90,13 +101,17 @@ def _subject_fixes(trails: pd.DataFrame, subjects: np.ndarray) -> dict[str, Subj
     local = timestamps.dt.tz_convert(UK_TZ).dt.tz_localize(None).to_numpy(dtype="datetime64[ns]").view("i8")
     day, hour = local // DAY_NS, (local % DAY_NS) // (3600 * NS)
     x, y = trails["x"].to_numpy(dtype=float)[keep], trails["y"].to_numpy(dtype=float)[keep]
+    if "accuracy_m" in trails.columns:
+        accuracy = np.nan_to_num(trails["accuracy_m"].to_numpy(dtype=float)[keep], nan=default_accuracy_m)
+    else:
+        accuracy = np.full(len(t), float(default_accuracy_m))
     in_order = len(codes) < 2 or bool(np.all((np.diff(codes) > 0) | ((np.diff(codes) == 0) & (np.diff(t) >= 0))))
     if not in_order:
         order = np.lexsort((t, codes))
-        codes, t, x, y, day, hour = (a[order] for a in (codes, t, x, y, day, hour))
+        codes, t, x, y, day, hour, accuracy = (a[order] for a in (codes, t, x, y, day, hour, accuracy))
     first = np.flatnonzero(np.r_[True, np.diff(codes) != 0]) if len(codes) else np.zeros(0, dtype=np.int64)
     last = np.r_[first[1:], len(codes)]
-    return {str(names[codes[a]]): SubjectTrail(t[a:b], x[a:b], y[a:b], day[a:b], hour[a:b])
+    return {str(names[codes[a]]): SubjectTrail(t[a:b], x[a:b], y[a:b], day[a:b], hour[a:b], accuracy[a:b])
             for a, b in zip(first, last)}
 
 
@@ -120,7 +135,7 @@ def _subject_features(trail: SubjectTrail | None, scenes: Scenes, hits: pd.DataF
         return {"stop_s": np.zeros(m), "speed_near_mps": hits["speed_at_closest_mps"].to_numpy(float),
                 "stop_offset_m": nan, "home_distance_m": nan, "home_nights": zero, "days_passing": zero,
                 "days_stopped": zero, "routine_days": zero}
-    stop_s, offset_m, speed = _in_zone(trail, scenes, interp_max_gap_s, config.stop_speed_mps)
+    stop_s, offset_m, speed = _in_zone(trail, scenes, interp_max_gap_s, config)
     home_x, home_y, nights = home_positions(trail, scenes, config)
     return {
         "stop_s": stop_s,
@@ -135,47 +150,44 @@ def _subject_features(trail: SubjectTrail | None, scenes: Scenes, hits: pd.DataF
 
 
 def _in_zone(trail: SubjectTrail, scenes: Scenes, interp_max_gap_s: float,
-             stop_speed_mps: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per hit: the longest continuous stay in the zone during the window (s), the distance from the scene to
-    the median position of that stay's fixes (m, NaN with fewer than :data:`MIN_OFFSET_FIXES`), and the median
-    speed of the steps that start or end in the zone (m/s, NaN when none).
+             config: ScoreConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per hit: the longest stop in the zone during the window (s), the distance from the scene to the median
+    position of that stop's still fixes (m, NaN with fewer than :data:`MIN_OFFSET_FIXES`), and the median speed
+    at the fixes in the zone (m/s, NaN when none).
 
-    A stay is a run of consecutive fixes in the zone, each at most ``interp_max_gap_s`` after the one before and
-    reached from it slower than ``stop_speed_mps`` (so walking or driving through is no stay).
+    A stop is a run of still fixes (:func:`~geomatch.scoring.routine.still_fixes`) in the zone and the window
+    (:func:`~geomatch.scoring.routine.runs`: no gap longer than ``interp_max_gap_s``, at most ``stop_bridge_s``
+    of other fixes between two of them). The speed at a fix is the net displacement from the last fix at least
+    half of ``speed_span_s`` before it to the first fix that long after it, divided by the time between them
+    (when that is at most ``speed_span_s + interp_max_gap_s``).
     """
     m, n = len(scenes.cx), len(trail.t)
-    lo = np.searchsorted(trail.t, scenes.ws, side="left")
-    hi = np.searchsorted(trail.t, scenes.we, side="right")
+    t, x, y = trail.t, trail.x, trail.y
+    lo = np.searchsorted(t, scenes.ws, side="left")
+    hi = np.searchsorted(t, scenes.we, side="right")
     hit, i = expand_ranges(lo, hi)
-    inside = np.hypot(trail.x[i] - scenes.cx[hit], trail.y[i] - scenes.cy[hit]) <= scenes.r[hit]
-    gap_ns = round(interp_max_gap_s * NS)
-
-    # speed of each step i -> i + 1 that is a segment and touches the zone at either end
-    j = np.minimum(i + 1, n - 1)
-    dt = trail.t[j] - trail.t[i]
-    next_inside = np.hypot(trail.x[j] - scenes.cx[hit], trail.y[j] - scenes.cy[hit]) <= scenes.r[hit]
-    step = (j > i) & (dt > 0) & (dt <= gap_ns) & (inside | next_inside)
-    speed = np.hypot(trail.x[j] - trail.x[i], trail.y[j] - trail.y[i])[step] / (dt[step] / NS)
-    median_speed = pd.Series(speed).groupby(hit[step]).median().reindex(range(m)).to_numpy(dtype=float)
-
-    # runs of consecutive fixes in the zone
+    inside = np.hypot(x[i] - scenes.cx[hit], y[i] - scenes.cy[hit]) <= scenes.r[hit]
     h, k = hit[inside], i[inside]
+
+    half = round(config.speed_span_s / 2.0 * NS)
+    a = np.maximum(np.searchsorted(t, t[k] - half, side="right") - 1, 0)
+    b = np.minimum(np.searchsorted(t, t[k] + half, side="left"), n - 1)
+    dt = t[b] - t[a]
+    measured = (dt > 0) & (dt <= 2 * half + round(interp_max_gap_s * NS))
+    speed = np.hypot(x[b] - x[a], y[b] - y[a])[measured] / (dt[measured] / NS)
+    median_speed = pd.Series(speed).groupby(h[measured]).median().reindex(range(m)).to_numpy(dtype=float)
+
+    still = still_fixes(trail, config, interp_max_gap_s)[k]
+    h, k = h[still], k[still]
     stop_s, offset_m = np.zeros(m), np.full(m, np.nan)
-    if len(k) == 0:
+    first, last = runs(t, k, h, interp_max_gap_s, config.stop_bridge_s)
+    if len(first) == 0:
         return stop_s, offset_m, median_speed
-    step_s = np.diff(trail.t[k]) / NS
-    with np.errstate(invalid="ignore", divide="ignore"):
-        step_mps = np.hypot(np.diff(trail.x[k]), np.diff(trail.y[k])) / step_s
-    new_run = np.ones(len(k), dtype=bool)
-    new_run[1:] = ((h[1:] != h[:-1]) | (k[1:] != k[:-1] + 1) | (step_s > interp_max_gap_s)
-                   | ~(step_mps < stop_speed_mps))
-    first = np.flatnonzero(new_run)
-    last = np.concatenate([first[1:], [len(k)]]) - 1
     run_hit = h[first]
-    run_s = (trail.t[k[last]] - trail.t[k[first]]) / NS
+    run_s = (t[k[last]] - t[k[first]]) / NS
     size = last - first + 1
     run = np.repeat(np.arange(len(first)), size)
-    centre = pd.DataFrame({"x": trail.x[k], "y": trail.y[k]}).groupby(run).median()
+    centre = pd.DataFrame({"x": x[k], "y": y[k]}).groupby(run).median()
     centre_x, centre_y = centre["x"].to_numpy(), centre["y"].to_numpy()
     # the longest run of each hit (the earliest among equals)
     order = np.lexsort((np.arange(len(first)), -run_s, run_hit))

@@ -2,10 +2,12 @@
 
 Definitions (metres in the trail's metric CRS, UK local calendar days and hours):
 
-* A fix is *stationary* when the fixes ``stay_half_window_s`` before and after it lie at most ``stay_radius_m``
-  apart (net displacement, so GPS jitter does not count as movement). A *stay point* is a run of consecutive
-  stationary fixes (no two more than ``stay_max_gap_s`` apart) lasting at least ``stay_min_s``; its place is the
-  mean position of its fixes and it counts for the UK day it began and the day it ended.
+* A fix is *still* when the trail moved little, net, over a fixed span of time after it or before it (see
+  :func:`still_fixes`); this does not depend on how often the tag samples, whereas speeds between consecutive
+  fixes do (GPS wander of a few metres between fixes a second apart reads as walking pace). A *stay point* is a
+  run of still fixes (see :func:`runs`: a moving stretch of at most ``stop_bridge_s`` does not end it, a gap of
+  more than ``stay_max_gap_s`` does) lasting at least ``stay_min_s``; its place is the mean position of its still
+  fixes and it counts for the UK day it began and the day it ended.
 * *Home* is where nights are spent: the median, over nights, of each night's median position between
   ``night_start_h`` and ``night_end_h`` local time, when at least ``min_home_nights`` nights lie within
   ``home_radius_m`` of it.
@@ -34,13 +36,14 @@ DAY_NS = 86_400 * NS
 @dataclass(frozen=True)
 class SubjectTrail:
     """One subject's fixes in time order: UTC ``t`` (int64 ns), ``x``/``y`` (m), UK local ``day`` (day number
-    since 1970-01-01) and ``hour`` (0-23)."""
+    since 1970-01-01), ``hour`` (0-23) and ``accuracy`` (m, the 68 % radius; the default where a fix gives none)."""
 
     t: np.ndarray
     x: np.ndarray
     y: np.ndarray
     day: np.ndarray
     hour: np.ndarray
+    accuracy: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -79,24 +82,61 @@ class Scenes:
         return ((day < first) & (day >= first - self.lookback)) | ((day > last) & (day <= last + self.lookahead))
 
 
+def still_fixes(trail: SubjectTrail, config: ScoreConfig, reach_s: float) -> np.ndarray:
+    """Whether each fix is still: the first fix at least ``still_span_s`` after it, or the last fix at least that
+    long before it, lies within ``max(stay_radius_m, still_accuracy_factor * hypot(accuracy of both))`` of it,
+    never more than ``still_max_m``, and at most ``still_span_s + reach_s`` seconds away (beyond that the trail
+    says nothing about the time between). Either side will do, so the first and last fixes of a stay are still
+    too (arriving, the span after is spent there; leaving, the span before)."""
+    t, n = trail.t, len(trail.t)
+    span = round(config.still_span_s * NS)
+    reach = span + round(reach_s * NS)
+    still = np.zeros(n, dtype=bool)
+    for other in (np.searchsorted(t, t + span, side="left"), np.searchsorted(t, t - span, side="right") - 1):
+        exists = (other >= 0) & (other < n)
+        j = np.clip(other, 0, max(n - 1, 0))
+        limit = np.clip(config.still_accuracy_factor * np.hypot(trail.accuracy, trail.accuracy[j]),
+                        config.stay_radius_m, config.still_max_m)
+        moved = np.hypot(trail.x[j] - trail.x, trail.y[j] - trail.y)
+        still |= exists & (moved <= limit) & (np.abs(t[j] - t) <= reach)
+    return still
+
+
+def runs(t: np.ndarray, index: np.ndarray, group: np.ndarray | None, max_gap_s: float,
+         bridge_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """Runs of the qualifying fixes ``index`` (positions in the time-ordered ``t``, increasing within a group):
+    the first and last position in ``index`` of each run.
+
+    Two qualifying fixes in a row (of the same ``group``) are in one run unless the trail between them has a
+    step longer than ``max_gap_s`` (a gap), or the fixes between them that do not qualify cover more than
+    ``bridge_s`` seconds. A fix's time is half the step before it and half the step after it, so that stretch is
+    the time between the two qualifying fixes less half a step at either end: one stray fix at 120 s sampling
+    covers as long as 120 fixes at 1 s, and the rule means the same at every rate.
+    """
+    if len(index) == 0:
+        none = np.zeros(0, dtype=np.int64)
+        return none, none
+    p, q = index[:-1], index[1:]
+    steps = np.diff(t)
+    big = np.concatenate([[0], np.cumsum(steps > round(max_gap_s * NS))])  # big steps before each position
+    between = (t[q] - t[p]) - 0.5 * steps[np.minimum(p, len(steps) - 1)] - 0.5 * steps[np.maximum(q - 1, 0)]
+    new_run = np.ones(len(index), dtype=bool)
+    new_run[1:] = (big[q] > big[p]) | (between > bridge_s * NS)
+    if group is not None:
+        new_run[1:] |= group[1:] != group[:-1]
+    first = np.flatnonzero(new_run)
+    last = np.concatenate([first[1:], [len(index)]]) - 1
+    return first, last
+
+
 def find_stays(trail: SubjectTrail, config: ScoreConfig) -> Stays:
     """Stay points of one subject (see the module docstring)."""
-    n = len(trail.t)
-    if n < 2:
+    if len(trail.t) < 2:
         return _no_stays()
-    half = round(config.stay_half_window_s * NS)
-    before = np.maximum(np.searchsorted(trail.t, trail.t - half, side="right") - 1, 0)
-    after = np.minimum(np.searchsorted(trail.t, trail.t + half, side="left"), n - 1)
-    moved = np.hypot(trail.x[after] - trail.x[before], trail.y[after] - trail.y[before])
-    stationary = (after > before) & (moved <= config.stay_radius_m)
-
-    index = np.flatnonzero(stationary)
-    if len(index) == 0:
+    index = np.flatnonzero(still_fixes(trail, config, config.stay_max_gap_s))
+    first, last = runs(trail.t, index, None, config.stay_max_gap_s, config.stop_bridge_s)
+    if len(first) == 0:
         return _no_stays()
-    starts_run = np.ones(len(index), dtype=bool)
-    starts_run[1:] = (np.diff(index) > 1) | (np.diff(trail.t[index]) > round(config.stay_max_gap_s * NS))
-    first = np.flatnonzero(starts_run)
-    last = np.concatenate([first[1:], [len(index)]]) - 1
     t0, t1 = trail.t[index[first]], trail.t[index[last]]
     keep = t1 - t0 >= round(config.stay_min_s * NS)
     size = (last - first + 1).astype(float)
