@@ -74,8 +74,6 @@ class ScoreConfig:
             day the window touches...
         lookahead_days: ... and this many days after the last (0: the past only). The window's own days never
             count, so a hit never explains itself away.
-        densify_step_m: trail segments are sampled every this many metres (at most) to find passes near a scene
-            (a pass within the radius less half this step is always found).
         still_span_s, stay_radius_m, still_accuracy_factor, still_max_m: a fix is *still* when the trail's net
             displacement from it to the first fix ``still_span_s`` seconds later, or from the last fix that long
             before, is small: at most ``stay_radius_m`` metres, or ``still_accuracy_factor`` times the two fixes'
@@ -99,7 +97,6 @@ class ScoreConfig:
 
     lookback_days: int = 28
     lookahead_days: int = 28
-    densify_step_m: float = 20.0
     still_span_s: float = 120.0
     stay_radius_m: float = 50.0
     still_accuracy_factor: float = 2.5

@@ -94,15 +94,21 @@ def _subject_fixes(trails: pd.DataFrame, subjects: np.ndarray, default_accuracy_
     subject = trails["subject_id"].astype("category")
     names = np.asarray(subject.cat.categories.astype(str))
     codes = subject.cat.codes.to_numpy()
-    keep = np.isin(codes, np.flatnonzero(np.isin(names, subjects)))
-    codes = codes[keep]
-    timestamps = trails["timestamp"][keep]
-    t = utc_ns(timestamps)
-    local = timestamps.dt.tz_convert(UK_TZ).dt.tz_localize(None).to_numpy(dtype="datetime64[ns]").view("i8")
+    keep = np.isin(names, subjects)[codes]
+    everyone = bool(keep.all())
+
+    def column(name: str, dtype=float) -> np.ndarray:
+        values = trails[name].to_numpy(dtype=dtype)
+        return values if everyone else values[keep]
+
+    codes = codes if everyone else codes[keep]
+    t = utc_ns(trails["timestamp"])
+    t = t if everyone else t[keep]
+    local = uk_local_ns(t)
     day, hour = local // DAY_NS, (local % DAY_NS) // (3600 * NS)
-    x, y = trails["x"].to_numpy(dtype=float)[keep], trails["y"].to_numpy(dtype=float)[keep]
+    x, y = column("x"), column("y")
     if "accuracy_m" in trails.columns:
-        accuracy = np.nan_to_num(trails["accuracy_m"].to_numpy(dtype=float)[keep], nan=default_accuracy_m)
+        accuracy = np.nan_to_num(column("accuracy_m"), nan=default_accuracy_m)
     else:
         accuracy = np.full(len(t), float(default_accuracy_m))
     in_order = len(codes) < 2 or bool(np.all((np.diff(codes) > 0) | ((np.diff(codes) == 0) & (np.diff(t) >= 0))))
@@ -113,6 +119,18 @@ def _subject_fixes(trails: pd.DataFrame, subjects: np.ndarray, default_accuracy_
     last = np.r_[first[1:], len(codes)]
     return {str(names[codes[a]]): SubjectTrail(t[a:b], x[a:b], y[a:b], day[a:b], hour[a:b], accuracy[a:b])
             for a, b in zip(first, last)}
+
+
+def uk_local_ns(t: np.ndarray) -> np.ndarray:
+    """UK wall-clock time of UTC instants ``t`` (int64 ns), as int64 ns since 1970-01-01 of that wall clock. The
+    offset is looked up per UTC hour: UK clocks change on the hour (01:00 UTC), so the table is exact."""
+    if len(t) == 0:
+        return t.copy()
+    hour = 3600 * NS
+    first, last = int(t.min()) // hour, int(t.max()) // hour
+    hours = pd.DatetimeIndex(np.arange(first, last + 1, dtype=np.int64) * hour, tz="UTC")
+    offset = hours.tz_convert(UK_TZ).tz_localize(None).asi8 - hours.asi8
+    return t + offset[t // hour - first]
 
 
 def _scenes(hits: pd.DataFrame, config: ScoreConfig) -> Scenes:
@@ -143,7 +161,7 @@ def _subject_features(trail: SubjectTrail | None, scenes: Scenes, hits: pd.DataF
         "stop_offset_m": offset_m,
         "home_distance_m": np.hypot(home_x - scenes.cx, home_y - scenes.cy),
         "home_nights": np.where(np.isnan(home_x), 0, nights),
-        "days_passing": days_passing(trail, scenes, config, interp_max_gap_s),
+        "days_passing": days_passing(trail, scenes, interp_max_gap_s),
         "days_stopped": days_with_stays(find_stays(trail, config), scenes),
         "routine_days": routine_days(trail, scenes),
     }

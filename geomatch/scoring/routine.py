@@ -12,8 +12,7 @@ Definitions (metres in the trail's metric CRS, UK local calendar days and hours)
   ``night_start_h`` and ``night_end_h`` local time, when at least ``min_home_nights`` nights lie within
   ``home_radius_m`` of it.
 * A *pass* near a point is any fix, or any point on the straight path between two fixes at most
-  ``interp_max_gap_s`` apart, within a given distance of it; paths are sampled every ``densify_step_m`` and
-  counted with a KD-tree (:class:`scipy.spatial.cKDTree`) per subject and day.
+  ``interp_max_gap_s`` apart, within a given distance of it (exact point-to-segment distances).
 
 Routine is learnt per hit over whole UK days: the ``lookback_days`` days before the first day the crime window
 touches and the ``lookahead_days`` days after the last; the window's own days are left out, so the crime
@@ -25,8 +24,8 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.spatial import cKDTree
 
+from geomatch.scoring._kernels import passing_kernel, still_kernel
 from geomatch.scoring.config import ScoreConfig
 
 NS = 1_000_000_000
@@ -88,18 +87,9 @@ def still_fixes(trail: SubjectTrail, config: ScoreConfig, reach_s: float) -> np.
     never more than ``still_max_m``, and at most ``still_span_s + reach_s`` seconds away (beyond that the trail
     says nothing about the time between). Either side will do, so the first and last fixes of a stay are still
     too (arriving, the span after is spent there; leaving, the span before)."""
-    t, n = trail.t, len(trail.t)
     span = round(config.still_span_s * NS)
-    reach = span + round(reach_s * NS)
-    still = np.zeros(n, dtype=bool)
-    for other in (np.searchsorted(t, t + span, side="left"), np.searchsorted(t, t - span, side="right") - 1):
-        exists = (other >= 0) & (other < n)
-        j = np.clip(other, 0, max(n - 1, 0))
-        limit = np.clip(config.still_accuracy_factor * np.hypot(trail.accuracy, trail.accuracy[j]),
-                        config.stay_radius_m, config.still_max_m)
-        moved = np.hypot(trail.x[j] - trail.x, trail.y[j] - trail.y)
-        still |= exists & (moved <= limit) & (np.abs(t[j] - t) <= reach)
-    return still
+    return still_kernel(trail.t, trail.x, trail.y, trail.accuracy, span, span + round(reach_s * NS),
+                        config.stay_radius_m, config.still_accuracy_factor, config.still_max_m)
 
 
 def runs(t: np.ndarray, index: np.ndarray, group: np.ndarray | None, max_gap_s: float,
@@ -194,43 +184,25 @@ def days_with_stays(stays: Stays, scenes: Scenes) -> np.ndarray:
     return (on_day & scenes.routine(days)).sum(axis=1).astype(np.int64)
 
 
-def days_passing(trail: SubjectTrail, scenes: Scenes, config: ScoreConfig, interp_max_gap_s: float) -> np.ndarray:
-    """Per hit, the number of distinct UK days in its routine period on which the trail comes inside its zone.
-
-    The trail is sampled at its fixes and every ``densify_step_m`` or less along its segments (a segment
-    counts for the day of its first fix); one KD-tree per day answers how many samples lie in each zone. A pass
-    within ``r - densify_step_m / 2`` of the scene is always found.
-    """
+def days_passing(trail: SubjectTrail, scenes: Scenes, interp_max_gap_s: float) -> np.ndarray:
+    """Per hit, the number of distinct UK days in its routine period on which the trail comes inside its zone:
+    a fix, or the straight path from a fix to the next one at most ``interp_max_gap_s`` later (it counts for the
+    day of its first fix), within the zone's radius (exact point-to-segment distances, one compiled pass over
+    the fixes with the scenes sorted by easting)."""
     m, n = len(scenes.cx), len(trail.t)
-    passing = np.zeros(m, dtype=np.int64)
     if m == 0 or n == 0:
-        return passing
+        return np.zeros(m, dtype=np.int64)
+    new_day = np.r_[True, np.diff(trail.day) != 0]
+    days, day_index = trail.day[new_day], np.cumsum(new_day) - 1
+    if len(np.unique(days)) != len(days):  # not in day order (never for a trail sorted by time)
+        days, day_index = np.unique(trail.day, return_inverse=True)
     dt = np.diff(trail.t)
-    dx, dy = np.diff(trail.x), np.diff(trail.y)
     is_segment = (dt > 0) & (dt <= round(interp_max_gap_s * NS))
-    extra = np.where(is_segment, np.ceil(np.hypot(dx, dy) / config.densify_step_m).astype(np.int64) - 1, 0)
-    extra = np.append(np.maximum(extra, 0), 0)  # samples inside the segment after each fix
-    # samples in time order: each fix, then the samples along the segment that follows it
-    position = np.arange(n) + np.cumsum(extra) - extra
-    seg = np.repeat(np.arange(n), extra)
-    step = np.arange(len(seg)) - np.repeat(np.cumsum(extra) - extra, extra) + 1
-    u = step / (extra[seg] + 1.0)
-    inner = position[seg] + step
-    xy = np.empty((n + len(seg), 2))
-    xy[position, 0], xy[position, 1] = trail.x, trail.y
-    xy[inner, 0], xy[inner, 1] = trail.x[seg] + u * dx[seg], trail.y[seg] + u * dy[seg]  # seg < n - 1 here
-    sample_day = np.empty(n + len(seg), dtype=np.int64)
-    sample_day[position], sample_day[inner] = trail.day, trail.day[seg]
-    first = np.flatnonzero(np.r_[True, np.diff(sample_day) != 0])
-    last = np.r_[first[1:], len(sample_day)]
-    days = sample_day[first]
-    eligible = scenes.routine(days)
-    scene_xy = np.column_stack([scenes.cx, scenes.cy])
-    for k in np.flatnonzero(eligible.any(axis=0)):
-        ask = np.flatnonzero(eligible[:, k])
-        tree = cKDTree(xy[first[k]:last[k]])
-        found = tree.query_ball_point(scene_xy[ask], r=scenes.r[ask], return_length=True)
-        passing[ask] += found > 0
+    order = np.argsort(scenes.cx, kind="stable")
+    passed = passing_kernel(trail.x, trail.y, day_index, is_segment, scenes.cx[order], scenes.cy[order],
+                            scenes.r[order], np.ascontiguousarray(scenes.routine(days)[order]))
+    passing = np.zeros(m, dtype=np.int64)
+    passing[order] = passed.sum(axis=1)
     return passing
 
 

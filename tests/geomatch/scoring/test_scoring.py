@@ -139,19 +139,19 @@ def test_passing_days_count_the_path_between_fixes_and_leave_the_crime_day_out()
     # every day a fast pass along y = 0 with fixes 600 m apart: no fix within 100 m of (300, 50), the path is
     rows = [(day * 1440 + 480 + k, -600.0 + 600.0 * k, 0.0) for day in range(6) for k in range(3)]
     scenes = _scenes([(300.0, 50.0), (300.0, 150.0)], day=3)
-    assert days_passing(_trail(rows), scenes, ScoreConfig(), 300.0).tolist() == [5, 0]
+    assert days_passing(_trail(rows), scenes, 300.0).tolist() == [5, 0]
 
 
 def test_passing_days_respect_the_lookback():
     rows = [(day * 1440 + 480 + k, -600.0 + 600.0 * k, 0.0) for day in range(6) for k in range(3)]
     scenes = _scenes([(300.0, 50.0)], day=3, lookback_days=1)
     # one day before (day 2) plus the two days after the window (days 4 and 5)
-    assert days_passing(_trail(rows), scenes, ScoreConfig(), 300.0).tolist() == [3]
+    assert days_passing(_trail(rows), scenes, 300.0).tolist() == [3]
 
 
 def test_a_gap_is_not_a_path():
     rows = [(day * 1440 + 480 + 10 * k, -600.0 + 600.0 * k, 0.0) for day in range(6) for k in range(3)]
-    assert days_passing(_trail(rows), _scenes([(300.0, 50.0)], day=3), ScoreConfig(), 300.0).tolist() == [0]
+    assert days_passing(_trail(rows), _scenes([(300.0, 50.0)], day=3), 300.0).tolist() == [0]
 
 
 # ---- features of hits on a hand-made world ---------------------------------------------------------------------
