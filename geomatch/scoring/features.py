@@ -7,10 +7,10 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from geomatch.match.config import MatchConfig
-from geomatch.core.arrays import expand_ranges
+from geomatch.scoring._kernels import speed_kernel, zone_kernel
 from geomatch.scoring.config import ScoreConfig
 from geomatch.scoring.routine import (DAY_NS, NS, Scenes, SubjectTrail, days_passing, days_with_stays, find_stays,
-                                      home_positions, routine_days, runs, still_fixes)
+                                      home_positions, routine_days, still_fixes)
 from geomatch.core.times import UK_TZ, utc_ns
 
 #: The feature columns added to a hits table, with their plain meaning.
@@ -64,6 +64,8 @@ def hit_features(hits: pd.DataFrame, trails: pd.DataFrame, config: ScoreConfig |
 
     subject_of_hit = hits["subject_id"].astype(str).to_numpy()
     fixes = _subject_fixes(good_fixes(trails), np.unique(subject_of_hit), config.default_accuracy_m)
+    scenes = _scenes(hits, config)
+    closest_speed = hits["speed_at_closest_mps"].to_numpy(float)
     values = {name: np.zeros(len(hits), dtype=dtype) for name, dtype in FEATURE_DTYPES.items()
               if name not in ("approach_ratio", "window_s")}
     order = np.argsort(subject_of_hit, kind="stable")
@@ -71,8 +73,7 @@ def hit_features(hits: pd.DataFrame, trails: pd.DataFrame, config: ScoreConfig |
     groups = np.split(order, first[1:])
     for name, rows in tqdm(zip(names, groups), total=len(names), desc="routine places", unit="subject",
                            disable=None if progress else True, leave=False):
-        part = hits.iloc[rows]
-        for key, column in _subject_features(fixes.get(name), _scenes(part, config), part, config,
+        for key, column in _subject_features(fixes.get(name), scenes.take(rows), closest_speed[rows], config,
                                              interp_max_gap_s).items():
             values[key][rows] = column
     for key, column in values.items():
@@ -134,30 +135,28 @@ def uk_local_ns(t: np.ndarray) -> np.ndarray:
 
 
 def _scenes(hits: pd.DataFrame, config: ScoreConfig) -> Scenes:
-    def uk_day(times: pd.Series) -> np.ndarray:
-        return times.dt.tz_convert(UK_TZ).dt.tz_localize(None).to_numpy(dtype="datetime64[ns]").view("i8") // DAY_NS
-
+    ws, we = utc_ns(hits["window_start"]), utc_ns(hits["window_end"])
     return Scenes(cx=hits["scene_x"].to_numpy(float), cy=hits["scene_y"].to_numpy(float),
-                  r=hits["radius_m"].to_numpy(float), ws=utc_ns(hits["window_start"]),
-                  we=utc_ns(hits["window_end"]), dws=uk_day(hits["window_start"]),
-                  dwe=uk_day(hits["window_end"]), lookback=int(config.lookback_days),
+                  r=hits["radius_m"].to_numpy(float), ws=ws, we=we, dws=uk_local_ns(ws) // DAY_NS,
+                  dwe=uk_local_ns(we) // DAY_NS, lookback=int(config.lookback_days),
                   lookahead=int(config.lookahead_days))
 
 
-def _subject_features(trail: SubjectTrail | None, scenes: Scenes, hits: pd.DataFrame, config: ScoreConfig,
+def _subject_features(trail: SubjectTrail | None, scenes: Scenes, closest_speed: np.ndarray, config: ScoreConfig,
                       interp_max_gap_s: float) -> dict[str, np.ndarray]:
-    """The trail-based features of one subject's hits."""
+    """The trail-based features of one subject's hits (``closest_speed``: the matcher's speed at the closest
+    point of each, m/s)."""
     m = len(scenes.cx)
     if trail is None or len(trail.t) == 0:
         nan, zero = np.full(m, np.nan), np.zeros(m, dtype=np.int64)
-        return {"stop_s": np.zeros(m), "speed_near_mps": hits["speed_at_closest_mps"].to_numpy(float),
-                "stop_offset_m": nan, "home_distance_m": nan, "home_nights": zero, "days_passing": zero,
-                "days_stopped": zero, "routine_days": zero}
+        return {"stop_s": np.zeros(m), "speed_near_mps": closest_speed, "stop_offset_m": nan,
+                "home_distance_m": nan, "home_nights": zero, "days_passing": zero, "days_stopped": zero,
+                "routine_days": zero}
     stop_s, offset_m, speed = _in_zone(trail, scenes, interp_max_gap_s, config)
     home_x, home_y, nights = home_positions(trail, scenes, config)
     return {
         "stop_s": stop_s,
-        "speed_near_mps": np.where(np.isnan(speed), hits["speed_at_closest_mps"].to_numpy(float), speed),
+        "speed_near_mps": np.where(np.isnan(speed), closest_speed, speed),
         "stop_offset_m": offset_m,
         "home_distance_m": np.hypot(home_x - scenes.cx, home_y - scenes.cy),
         "home_nights": np.where(np.isnan(home_x), 0, nights),
@@ -174,43 +173,16 @@ def _in_zone(trail: SubjectTrail, scenes: Scenes, interp_max_gap_s: float,
     at the fixes in the zone (m/s, NaN when none).
 
     A stop is a run of still fixes (:func:`~geomatch.scoring.routine.still_fixes`) in the zone and the window
-    (:func:`~geomatch.scoring.routine.runs`: no gap longer than ``interp_max_gap_s``, at most ``stop_bridge_s``
-    of other fixes between two of them). The speed at a fix is the net displacement from the last fix at least
-    half of ``speed_span_s`` before it to the first fix that long after it, divided by the time between them
-    (when that is at most ``speed_span_s + interp_max_gap_s``).
+    (the rule of :func:`~geomatch.scoring.routine.runs`: no gap longer than ``interp_max_gap_s``, at most
+    ``stop_bridge_s`` of other fixes between two of them). The speed at a fix is the net displacement from the
+    last fix at least half of ``speed_span_s`` before it to the first fix that long after it, divided by the
+    time between them (when that is at most ``speed_span_s + interp_max_gap_s``).
     """
-    m, n = len(scenes.cx), len(trail.t)
-    t, x, y = trail.t, trail.x, trail.y
+    t = trail.t
+    half, gap = round(config.speed_span_s / 2.0 * NS), round(interp_max_gap_s * NS)
+    speed = speed_kernel(t, trail.x, trail.y, half, 2 * half + gap)
+    still = still_fixes(trail, config, interp_max_gap_s)
     lo = np.searchsorted(t, scenes.ws, side="left")
     hi = np.searchsorted(t, scenes.we, side="right")
-    hit, i = expand_ranges(lo, hi)
-    inside = np.hypot(x[i] - scenes.cx[hit], y[i] - scenes.cy[hit]) <= scenes.r[hit]
-    h, k = hit[inside], i[inside]
-
-    half = round(config.speed_span_s / 2.0 * NS)
-    a = np.maximum(np.searchsorted(t, t[k] - half, side="right") - 1, 0)
-    b = np.minimum(np.searchsorted(t, t[k] + half, side="left"), n - 1)
-    dt = t[b] - t[a]
-    measured = (dt > 0) & (dt <= 2 * half + round(interp_max_gap_s * NS))
-    speed = np.hypot(x[b] - x[a], y[b] - y[a])[measured] / (dt[measured] / NS)
-    median_speed = pd.Series(speed).groupby(h[measured]).median().reindex(range(m)).to_numpy(dtype=float)
-
-    still = still_fixes(trail, config, interp_max_gap_s)[k]
-    h, k = h[still], k[still]
-    stop_s, offset_m = np.zeros(m), np.full(m, np.nan)
-    first, last = runs(t, k, h, interp_max_gap_s, config.stop_bridge_s)
-    if len(first) == 0:
-        return stop_s, offset_m, median_speed
-    run_hit = h[first]
-    run_s = (t[k[last]] - t[k[first]]) / NS
-    size = last - first + 1
-    run = np.repeat(np.arange(len(first)), size)
-    centre = pd.DataFrame({"x": x[k], "y": y[k]}).groupby(run).median()
-    centre_x, centre_y = centre["x"].to_numpy(), centre["y"].to_numpy()
-    # the longest run of each hit (the earliest among equals)
-    order = np.lexsort((np.arange(len(first)), -run_s, run_hit))
-    best = order[np.r_[True, run_hit[order][1:] != run_hit[order][:-1]]]
-    stop_s[run_hit[best]] = run_s[best]
-    distance = np.hypot(centre_x[best] - scenes.cx[run_hit[best]], centre_y[best] - scenes.cy[run_hit[best]])
-    offset_m[run_hit[best]] = np.where(size[best] >= MIN_OFFSET_FIXES, distance, np.nan)
-    return stop_s, offset_m, median_speed
+    return zone_kernel(t, trail.x, trail.y, still, speed, lo, hi, scenes.cx, scenes.cy, scenes.r, gap,
+                       config.stop_bridge_s * NS, MIN_OFFSET_FIXES)

@@ -73,6 +73,11 @@ class Scenes:
     lookback: int
     lookahead: int
 
+    def take(self, rows: np.ndarray) -> "Scenes":
+        """The scenes of ``rows`` only."""
+        return Scenes(self.cx[rows], self.cy[rows], self.r[rows], self.ws[rows], self.we[rows], self.dws[rows],
+                      self.dwe[rows], self.lookback, self.lookahead)
+
     def routine(self, days: np.ndarray) -> np.ndarray:
         """(hits x days) whether each UK day belongs to each hit's routine period: one of the ``lookback`` days
         before the window's first day or the ``lookahead`` days after its last."""
@@ -158,7 +163,9 @@ def home_positions(trail: SubjectTrail, scenes: Scenes, config: ScoreConfig) -> 
     nx, ny = trail.x[night], trail.y[night]
     night_x = np.array([np.median(nx[a:b]) for a, b in zip(bounds[:-1], bounds[1:])])
     night_y = np.array([np.median(ny[a:b]) for a, b in zip(bounds[:-1], bounds[1:])])
-    use = scenes.routine(days)
+    periods, period_of_hit = np.unique(np.column_stack([scenes.dws, scenes.dwe]), axis=0, return_inverse=True)
+    use = Scenes(*(np.zeros(len(periods)),) * 5, periods[:, 0], periods[:, 1], scenes.lookback,
+                 scenes.lookahead).routine(days)  # hits with the same window days share a routine period
     grid_x = np.where(use, night_x[None, :], np.nan)
     grid_y = np.where(use, night_y[None, :], np.nan)
     with warnings.catch_warnings():  # a hit with no nights in its period simply has no home
@@ -167,7 +174,9 @@ def home_positions(trail: SubjectTrail, scenes: Scenes, config: ScoreConfig) -> 
     near = np.hypot(grid_x - home_x[:, None], grid_y - home_y[:, None]) <= config.home_radius_m
     nights = near.sum(axis=1)
     found = nights >= config.min_home_nights
-    return np.where(found, home_x, np.nan), np.where(found, home_y, np.nan), nights.astype(np.int64)
+    home_x, home_y = np.where(found, home_x, np.nan), np.where(found, home_y, np.nan)
+    period_of_hit = period_of_hit.ravel()
+    return home_x[period_of_hit], home_y[period_of_hit], nights.astype(np.int64)[period_of_hit]
 
 
 def days_with_stays(stays: Stays, scenes: Scenes) -> np.ndarray:
@@ -198,12 +207,9 @@ def days_passing(trail: SubjectTrail, scenes: Scenes, interp_max_gap_s: float) -
         days, day_index = np.unique(trail.day, return_inverse=True)
     dt = np.diff(trail.t)
     is_segment = (dt > 0) & (dt <= round(interp_max_gap_s * NS))
-    order = np.argsort(scenes.cx, kind="stable")
-    passed = passing_kernel(trail.x, trail.y, day_index, is_segment, scenes.cx[order], scenes.cy[order],
-                            scenes.r[order], np.ascontiguousarray(scenes.routine(days)[order]))
-    passing = np.zeros(m, dtype=np.int64)
-    passing[order] = passed.sum(axis=1)
-    return passing
+    passed = passing_kernel(trail.x, trail.y, day_index, is_segment, scenes.cx, scenes.cy, scenes.r,
+                            scenes.routine(days))
+    return passed.sum(axis=1).astype(np.int64)
 
 
 def routine_days(trail: SubjectTrail, scenes: Scenes) -> np.ndarray:
