@@ -33,62 +33,69 @@ def still_kernel(t: np.ndarray, x: np.ndarray, y: np.ndarray, accuracy: np.ndarr
     return still
 
 
-MAX_CELLS = 1 << 22  # the passing grid's cells grow beyond 2 x the largest radius to keep to this many
+FINE, COARSE = 32, 1024  # fixes per block of the passing pyramid (COARSE is a multiple of FINE)
 
 
 @_kernel
-def passing_kernel(x: np.ndarray, y: np.ndarray, day: np.ndarray, is_segment: np.ndarray, cx: np.ndarray,
+def _boxes(x: np.ndarray, y: np.ndarray, size: int) -> np.ndarray:
+    """(blocks x 4) min x, max x, min y, max y of fixes ``k * size`` to ``(k + 1) * size`` inclusive (the last
+    one ends the block's last segment)."""
+    n = len(x)
+    blocks = (n + size - 1) // size
+    box = np.empty((blocks, 4))
+    for k in range(blocks):
+        a, b = k * size, min((k + 1) * size + 1, n)
+        box[k, 0], box[k, 1] = x[a:b].min(), x[a:b].max()
+        box[k, 2], box[k, 3] = y[a:b].min(), y[a:b].max()
+    return box
+
+
+@_kernel
+def _far(box: np.ndarray, k: int, px: float, py: float, r: float) -> bool:
+    dx = max(box[k, 0] - px, 0.0, px - box[k, 1])
+    dy = max(box[k, 2] - py, 0.0, py - box[k, 3])
+    return dx * dx + dy * dy > r * r
+
+
+@_kernel
+def passing_kernel(x: np.ndarray, y: np.ndarray, day_start: np.ndarray, is_segment: np.ndarray, cx: np.ndarray,
                    cy: np.ndarray, r: np.ndarray, eligible: np.ndarray) -> np.ndarray:
     """(scenes x days): whether the trail comes within ``r`` of each scene on each day it is ``eligible`` for.
 
-    Each fix counts for its day (index ``day``), and so does the straight path to the next fix where
-    ``is_segment`` (the exact distance from the scene to that segment). Scenes are found through a grid: each is
-    listed in every cell its zone's bounding square touches, and each fix or segment looks in the cells its own
-    bounding box touches, so no pass is missed."""
-    m, n = len(cx), len(x)
+    Day ``d`` holds fixes ``day_start[d]:day_start[d + 1]``; each fix counts for its day, and so does the straight
+    path to the next fix where ``is_segment`` (the exact distance from the scene to that segment). Each scene and
+    day walks that day's fixes, skipping blocks (``COARSE``, then ``FINE`` fixes) whose bounding box lies farther
+    than ``r`` from the scene, and stops at the first pass."""
+    n = len(x)
     passed = np.zeros(eligible.shape, dtype=np.bool_)
-    if m == 0 or n == 0:
+    if n == 0:
         return passed
-    reach = r.max()
-    gx, gy = cx.min() - reach, cy.min() - reach
-    width, height = cx.max() + reach - gx, cy.max() + reach - gy
-    cell = max(2.0 * reach, math.sqrt(width * height / MAX_CELLS), 1.0)
-    nx, ny = int(width // cell) + 1, int(height // cell) + 1
-    start = np.zeros(nx * ny + 1, dtype=np.int64)
-    for j in range(m):
-        for ix in range(int((cx[j] - r[j] - gx) // cell), int((cx[j] + r[j] - gx) // cell) + 1):
-            for iy in range(int((cy[j] - r[j] - gy) // cell), int((cy[j] + r[j] - gy) // cell) + 1):
-                start[ix * ny + iy + 1] += 1
-    start = np.cumsum(start)
-    members, filled = np.empty(start[-1], dtype=np.int64), start[:-1].copy()
-    for j in range(m):
-        for ix in range(int((cx[j] - r[j] - gx) // cell), int((cx[j] + r[j] - gx) // cell) + 1):
-            for iy in range(int((cy[j] - r[j] - gy) // cell), int((cy[j] + r[j] - gy) // cell) + 1):
-                members[filled[ix * ny + iy]] = j
-                filled[ix * ny + iy] += 1
-    for i in range(n):
-        x0, y0 = x[i], y[i]
-        x1, y1 = x0, y0
-        if i + 1 < n and is_segment[i]:
-            x1, y1 = x[i + 1], y[i + 1]
-        ix0, ix1 = int((min(x0, x1) - gx) // cell), int((max(x0, x1) - gx) // cell)
-        iy0, iy1 = int((min(y0, y1) - gy) // cell), int((max(y0, y1) - gy) // cell)
-        if ix1 < 0 or iy1 < 0 or ix0 >= nx or iy0 >= ny:
-            continue
-        d = day[i]
-        dx, dy = x1 - x0, y1 - y0
-        length2 = dx * dx + dy * dy
-        for ix in range(max(ix0, 0), min(ix1, nx - 1) + 1):
-            for iy in range(max(iy0, 0), min(iy1, ny - 1) + 1):
-                for k in range(start[ix * ny + iy], start[ix * ny + iy + 1]):
-                    j = members[k]
-                    if passed[j, d] or not eligible[j, d]:
-                        continue
-                    f = 0.0
-                    if length2 > 0.0:
-                        f = min(max(((cx[j] - x0) * dx + (cy[j] - y0) * dy) / length2, 0.0), 1.0)
-                    if math.hypot(x0 + f * dx - cx[j], y0 + f * dy - cy[j]) <= r[j]:
-                        passed[j, d] = True
+    coarse, fine = _boxes(x, y, COARSE), _boxes(x, y, FINE)
+    for j in range(len(cx)):
+        px, py, rj = cx[j], cy[j], r[j]
+        for d in range(len(day_start) - 1):
+            if not eligible[j, d]:
+                continue
+            i, b = day_start[d], day_start[d + 1]
+            while i < b:
+                if i % COARSE == 0 and i + COARSE <= b and _far(coarse, i // COARSE, px, py, rj):
+                    i += COARSE
+                    continue
+                if i % FINE == 0 and i + FINE <= b and _far(fine, i // FINE, px, py, rj):
+                    i += FINE
+                    continue
+                x0, y0 = x[i], y[i]
+                dx, dy = 0.0, 0.0
+                if i + 1 < n and is_segment[i]:
+                    dx, dy = x[i + 1] - x0, y[i + 1] - y0
+                length2 = dx * dx + dy * dy
+                f = 0.0
+                if length2 > 0.0:
+                    f = min(max(((px - x0) * dx + (py - y0) * dy) / length2, 0.0), 1.0)
+                if math.hypot(x0 + f * dx - px, y0 + f * dy - py) <= rj:
+                    passed[j, d] = True
+                    break
+                i += 1
     return passed
 
 

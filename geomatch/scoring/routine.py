@@ -196,18 +196,16 @@ def days_with_stays(stays: Stays, scenes: Scenes) -> np.ndarray:
 def days_passing(trail: SubjectTrail, scenes: Scenes, interp_max_gap_s: float) -> np.ndarray:
     """Per hit, the number of distinct UK days in its routine period on which the trail comes inside its zone:
     a fix, or the straight path from a fix to the next one at most ``interp_max_gap_s`` later (it counts for the
-    day of its first fix), within the zone's radius (exact point-to-segment distances, one compiled pass over
-    the fixes with the scenes sorted by easting)."""
+    day of its first fix), within the zone's radius (exact point-to-segment distances; a compiled walk over
+    each day's fixes per hit that skips blocks of fixes far from the scene and stops at the first pass)."""
     m, n = len(scenes.cx), len(trail.t)
     if m == 0 or n == 0:
         return np.zeros(m, dtype=np.int64)
-    new_day = np.r_[True, np.diff(trail.day) != 0]
-    days, day_index = trail.day[new_day], np.cumsum(new_day) - 1
-    if len(np.unique(days)) != len(days):  # not in day order (never for a trail sorted by time)
-        days, day_index = np.unique(trail.day, return_inverse=True)
+    new_day = np.flatnonzero(np.r_[True, np.diff(trail.day) != 0])  # UK days never go back in a time-ordered trail
+    days, day_start = trail.day[new_day], np.r_[new_day, n]
     dt = np.diff(trail.t)
-    is_segment = (dt > 0) & (dt <= round(interp_max_gap_s * NS))
-    passed = passing_kernel(trail.x, trail.y, day_index, is_segment, scenes.cx, scenes.cy, scenes.r,
+    is_segment = np.r_[(dt > 0) & (dt <= round(interp_max_gap_s * NS)), False]
+    passed = passing_kernel(trail.x, trail.y, day_start, is_segment, scenes.cx, scenes.cy, scenes.r,
                             scenes.routine(days))
     return passed.sum(axis=1).astype(np.int64)
 
