@@ -8,10 +8,12 @@ each subject's error is drawn once, on a 1 s grid over the whole span, and every
 :class:`~geomatch.simulate.world.WorldPlan` reads it at its own fix times, so a 1 s and a 120 s trail of a subject
 differ only in how often they look:
 
-* the position error of each axis is an Ornstein-Uhlenbeck process of correlation time ``correlation_s``
-  (``e(t + 1 s) = e(t) exp(-1 / tau) + sqrt(1 - exp(-2 / tau)) N(0, 1)``) scaled by the fix's accuracy / 1.51
-  (accuracy is the 68 % radius of a 2-D normal);
-* the accuracy drifts too: a second such process mapped onto the same bands as the world generator's (3-12 m
+* the position error of each axis is a smooth random process of correlation time ``correlation_s`` (white
+  noise through two first-order filters, an Ornstein-Uhlenbeck process smoothed once more, so that the error
+  changes gradually: about 1 m/s of apparent wander for a 10 m accuracy at 1 s, as real receivers show) plus a
+  little independent jitter (:func:`error_process`), scaled by the fix's accuracy / 1.51 (accuracy is the
+  68 % radius of a 2-D normal);
+* the accuracy drifts too: a third such process mapped onto the same bands as the world generator's (3-12 m
   outdoors, 6-25 m indoors), so its distribution at any one instant is theirs;
 * gaps (tag indoors or uncharged: a few 5-20 min gaps a day, an hour or more now and then) and fallback episodes
   (2-10 min without GPS: Wi-Fi or phone-network fixes indoors, phone-network fixes outdoors now and then) are
@@ -38,6 +40,7 @@ FALLBACK_EVERY_S = 60  # a Wi-Fi or phone-network fix at most once a minute
 GAPS_PER_DAY = ((2.5, (300.0, 1200.0)), (0.3, (3600.0, 10800.0)))  # (mean count a day, (shortest, longest) s)
 INDOOR_FALLBACK_SHARE, INDOOR_LBS_SHARE, OUTDOOR_LBS_SHARE = 0.14, 0.15, 0.01  # of time; LBS: of those episodes
 EPISODE_S = (120.0, 600.0)
+JITTER_SHARE = 0.05  # of the error's standard deviation: independent from fix to fix
 GPS_ACCURACY_M = {"outdoor": (3.0, 12.0), "indoor": (6.0, 25.0)}
 WIFI_ACCURACY_M, LBS_ACCURACY_M = (30.0, 80.0), (200.0, 1000.0)
 _GPS, _LBS, _WIFI = (SOURCES.index(name) for name in ("GPS", "LBS", "WIFI"))
@@ -79,13 +82,18 @@ def resampled_trails(plan: WorldPlan, interval_s: int, *, correlation_s: float =
     })
 
 
-def ou_process(rng: np.random.Generator, n: int, correlation_s: float, rows: int = 1) -> np.ndarray:
-    """``rows`` unit Ornstein-Uhlenbeck processes sampled every second for ``n`` seconds ((rows, n)): each
-    sample N(0, 1), the correlation of samples ``dt`` seconds apart ``exp(-dt / correlation_s)``."""
+def error_process(rng: np.random.Generator, n: int, correlation_s: float, rows: int = 1) -> np.ndarray:
+    """``rows`` unit GPS error processes sampled every second for ``n`` seconds ((rows, n)): each sample
+    N(0, 1); a smooth part (white noise through two first-order filters of time constant ``correlation_s``:
+    correlation ``(1 + dt / T) exp(-dt / T)`` at lag ``dt``) plus independent jitter of standard deviation
+    :data:`JITTER_SHARE`. Fixes a second apart then differ by about 0.07 of the error's scale (1 m/s of
+    apparent wander for a 10 m accuracy), fixes minutes apart by all of it."""
     a = np.exp(-1.0 / correlation_s)
-    shocks = rng.standard_normal((rows, n))
-    shocks[:, 0] /= np.sqrt(1.0 - a * a)  # start in the stationary distribution
-    return lfilter([np.sqrt(1.0 - a * a)], [1.0, -a], shocks, axis=1)
+    gain = np.sqrt((1.0 - a * a) ** 3 / (1.0 + a * a))  # unit variance of the double-pole filter's output
+    warm_up = int(10 * correlation_s)  # start in the stationary state
+    smooth = lfilter([gain], np.convolve([1.0, -a], [1.0, -a]), rng.standard_normal((rows, n + warm_up)),
+                     axis=1)[:, warm_up:]
+    return np.sqrt(1.0 - JITTER_SHARE ** 2) * smooth + JITTER_SHARE * rng.standard_normal((rows, n))
 
 
 def _spans(rng: np.random.Generator, start: float, end: float, per_day: float,
@@ -119,7 +127,7 @@ def _subject_trail(rng: np.random.Generator, plan: Plan, protected: list[tuple[f
     """One subject's fixes: times (UTC s), lat/lon, accuracy and source code."""
     # everything drawn in continuous time first, in a fixed order, so it does not depend on the interval
     seconds = int(t_end - t_start)
-    error_x, error_y, drift = ou_process(rng, seconds, correlation_s, rows=3)
+    error_x, error_y, drift = error_process(rng, seconds, correlation_s, rows=3)
     days_gaps = [_clear_of(_spans(rng, t_start, t_end, per_day, length), protected)
                  for per_day, length in GAPS_PER_DAY]
     mean_episode = float(np.mean(EPISODE_S))
