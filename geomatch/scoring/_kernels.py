@@ -173,3 +173,25 @@ def zone_kernel(t: np.ndarray, x: np.ndarray, y: np.ndarray, still: np.ndarray, 
         if count >= min_offset_fixes:
             offset_m[h] = math.hypot(np.median(px[:count]) - cx[h], np.median(py[:count]) - cy[h])
     return stop_s, offset_m, median_speed
+
+
+@_kernel
+def local_day_hour(t: np.ndarray, offset: np.ndarray, first_hour: int) -> tuple[np.ndarray, np.ndarray]:
+    """Local day number (since 1970-01-01) and hour (0-23) of UTC instants ``t`` (ns), the local offset (ns) of
+    UTC hour ``first_hour + k`` being ``offset[k]``; no temporary arrays (a 1 s week is 20 million fixes)."""
+    hour_ns, day_ns = 3_600_000_000_000, 86_400_000_000_000
+    day, hour = np.empty(len(t), dtype=np.int32), np.empty(len(t), dtype=np.int8)
+    for i in range(len(t)):
+        local = t[i] + offset[t[i] // hour_ns - first_hour]
+        day[i] = local // day_ns
+        hour[i] = (local % day_ns) // hour_ns
+    return day, hour
+
+
+@_kernel
+def in_order(codes: np.ndarray, t: np.ndarray) -> bool:
+    """Whether fixes are sorted by subject code, then time."""
+    for i in range(1, len(t)):
+        if codes[i] < codes[i - 1] or (codes[i] == codes[i - 1] and t[i] < t[i - 1]):
+            return False
+    return True

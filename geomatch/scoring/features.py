@@ -7,7 +7,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from geomatch.match.config import MatchConfig
-from geomatch.scoring._kernels import speed_kernel, zone_kernel
+from geomatch.scoring._kernels import in_order, local_day_hour, speed_kernel, zone_kernel
 from geomatch.scoring.config import ScoreConfig
 from geomatch.scoring.routine import (DAY_NS, NS, Scenes, SubjectTrail, days_passing, days_with_stays, find_stays,
                                       home_positions, routine_days, still_fixes)
@@ -105,15 +105,12 @@ def _subject_fixes(trails: pd.DataFrame, subjects: np.ndarray, default_accuracy_
     codes = codes if everyone else codes[keep]
     t = utc_ns(trails["timestamp"])
     t = t if everyone else t[keep]
-    local = uk_local_ns(t)
-    day, hour = local // DAY_NS, (local % DAY_NS) // (3600 * NS)
+    day, hour = uk_day_hour(t)
     x, y = column("x"), column("y")
-    if "accuracy_m" in trails.columns:
-        accuracy = np.nan_to_num(column("accuracy_m"), nan=default_accuracy_m)
-    else:
-        accuracy = np.full(len(t), float(default_accuracy_m))
-    in_order = len(codes) < 2 or bool(np.all((np.diff(codes) > 0) | ((np.diff(codes) == 0) & (np.diff(t) >= 0))))
-    if not in_order:
+    accuracy = column("accuracy_m") if "accuracy_m" in trails.columns else np.full(len(t), np.nan)
+    if np.isnan(accuracy).any():
+        accuracy = np.where(np.isnan(accuracy), float(default_accuracy_m), accuracy)
+    if not in_order(codes, t):
         order = np.lexsort((t, codes))
         codes, t, x, y, day, hour, accuracy = (a[order] for a in (codes, t, x, y, day, hour, accuracy))
     first = np.flatnonzero(np.r_[True, np.diff(codes) != 0]) if len(codes) else np.zeros(0, dtype=np.int64)
@@ -122,16 +119,29 @@ def _subject_fixes(trails: pd.DataFrame, subjects: np.ndarray, default_accuracy_
             for a, b in zip(first, last)}
 
 
-def uk_local_ns(t: np.ndarray) -> np.ndarray:
-    """UK wall-clock time of UTC instants ``t`` (int64 ns), as int64 ns since 1970-01-01 of that wall clock. The
-    offset is looked up per UTC hour: UK clocks change on the hour (01:00 UTC), so the table is exact."""
-    if len(t) == 0:
-        return t.copy()
+def _uk_offsets(t: np.ndarray) -> tuple[np.ndarray, int]:
+    """The UK offset from UTC (ns) of every UTC hour from the one of ``t.min()`` to the one of ``t.max()``, and
+    the number of that first hour. UK clocks change on the hour (01:00 UTC), so a table per hour is exact."""
     hour = 3600 * NS
     first, last = int(t.min()) // hour, int(t.max()) // hour
     hours = pd.DatetimeIndex(np.arange(first, last + 1, dtype=np.int64) * hour, tz="UTC")
-    offset = hours.tz_convert(UK_TZ).tz_localize(None).asi8 - hours.asi8
-    return t + offset[t // hour - first]
+    return hours.tz_convert(UK_TZ).tz_localize(None).asi8 - hours.asi8, first
+
+
+def uk_local_ns(t: np.ndarray) -> np.ndarray:
+    """UK wall-clock time of UTC instants ``t`` (int64 ns), as int64 ns since 1970-01-01 of that wall clock."""
+    if len(t) == 0:
+        return t.copy()
+    offset, first = _uk_offsets(t)
+    return t + offset[t // (3600 * NS) - first]
+
+
+def uk_day_hour(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """UK local day number (int32, days since 1970-01-01) and hour (int8, 0-23) of UTC instants ``t`` (ns)."""
+    if len(t) == 0:
+        return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int8)
+    offset, first = _uk_offsets(t)
+    return local_day_hour(t, offset, first)
 
 
 def _scenes(hits: pd.DataFrame, config: ScoreConfig) -> Scenes:
