@@ -64,8 +64,8 @@ def passing_kernel(x: np.ndarray, y: np.ndarray, day_start: np.ndarray, is_segme
 
     Day ``d`` holds fixes ``day_start[d]:day_start[d + 1]``; each fix counts for its day, and so does the straight
     path to the next fix where ``is_segment`` (the exact distance from the scene to that segment). Each scene and
-    day walks that day's fixes, skipping blocks (``COARSE``, then ``FINE`` fixes) whose bounding box lies farther
-    than ``r`` from the scene, and stops at the first pass."""
+    day walks that day's fixes, skipping the rest of any block (``COARSE``, then ``FINE`` fixes) whose bounding
+    box lies farther than ``r`` from the scene, and stops at the first pass."""
     n = len(x)
     passed = np.zeros(eligible.shape, dtype=np.bool_)
     if n == 0:
@@ -77,12 +77,12 @@ def passing_kernel(x: np.ndarray, y: np.ndarray, day_start: np.ndarray, is_segme
             if not eligible[j, d]:
                 continue
             i, b = day_start[d], day_start[d + 1]
-            while i < b:
-                if i % COARSE == 0 and i + COARSE <= b and _far(coarse, i // COARSE, px, py, rj):
-                    i += COARSE
+            while i < b:  # a block's box covers all of its fixes, so a far one is skipped even if partly outside
+                if _far(coarse, i // COARSE, px, py, rj):
+                    i = (i // COARSE + 1) * COARSE
                     continue
-                if i % FINE == 0 and i + FINE <= b and _far(fine, i // FINE, px, py, rj):
-                    i += FINE
+                if _far(fine, i // FINE, px, py, rj):
+                    i = (i // FINE + 1) * FINE
                     continue
                 x0, y0 = x[i], y[i]
                 dx, dy = 0.0, 0.0
