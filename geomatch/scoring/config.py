@@ -74,34 +74,41 @@ class ScoreConfig:
             day the window touches...
         lookahead_days: ... and this many days after the last (0: the past only). The window's own days never
             count, so a hit never explains itself away.
-        densify_step_m: trail segments are sampled every this many metres (at most) to find passes near a scene
-            (a pass within the radius less half this step is always found).
-        stay_half_window_s, stay_radius_m: a fix is stationary when the fixes this many seconds before and
-            after it lie at most ``stay_radius_m`` metres apart.
-        stay_min_s: a run of stationary fixes lasting at least this long is a stay point.
-        stay_max_gap_s: stationary fixes further apart than this (s) start a new run.
+        still_span_s, stay_radius_m, still_accuracy_factor, still_max_m: a fix is *still* when the trail's net
+            displacement from it to the first fix ``still_span_s`` seconds later, or from the last fix that long
+            before, is small: at most ``stay_radius_m`` metres, or ``still_accuracy_factor`` times the two fixes'
+            combined accuracy radius (their hypotenuse) where that is larger, but never more than ``still_max_m``.
+            Net displacement over a fixed time span does not grow with the sampling rate, as the sum of GPS
+            wander between consecutive fixes does.
+        stop_bridge_s: a stretch of fixes outside the zone or moving that lasts at most this long (s) does not
+            end a stop or a stay point (GPS wander, a multipath spike).
+        speed_span_s: speeds near the scene are net displacement over this span (s) divided by its time.
+        stay_min_s: a run of still fixes lasting at least this long (s) is a stay point.
+        stay_max_gap_s: still fixes further apart than this (s) start a new stay point (a stop in the zone
+            ends at any gap longer than the matcher's ``interp_max_gap_s``).
         night_start_h, night_end_h: UK local hours that count as night for finding home (start inclusive).
         home_radius_m: the scene is "at home" when within this distance of the subject's home.
         min_home_nights: nights needed to call a place home.
-        stop_speed_mps: consecutive fixes in the zone reached from one another slower than this (m/s) are one
-            stop (walking pace is 1.2-1.6 m/s; GPS jitter at one fix a minute is well below 1 m/s).
-        stop_min_s: a stop in the zone of at least this long (s) counts as stopping there.
+        stop_min_s: a stop in the zone of at least this long (s) counts as stopping there (a stop: consecutive
+            still fixes in the zone during the window, bridged as above).
         default_accuracy_m: accuracy assumed for a fix that gives none.
         weights: the default model's points (see :class:`Weights`).
     """
 
     lookback_days: int = 28
     lookahead_days: int = 28
-    densify_step_m: float = 20.0
-    stay_half_window_s: float = 60.0
+    still_span_s: float = 120.0
     stay_radius_m: float = 50.0
+    still_accuracy_factor: float = 2.5
+    still_max_m: float = 100.0
+    stop_bridge_s: float = 120.0
+    speed_span_s: float = 60.0
     stay_min_s: float = 300.0
     stay_max_gap_s: float = 1800.0
     night_start_h: int = 0
     night_end_h: int = 5
     home_radius_m: float = 60.0
     min_home_nights: int = 2
-    stop_speed_mps: float = 1.0
     stop_min_s: float = 120.0
     default_accuracy_m: float = 10.0
     weights: Weights = field(default_factory=Weights)

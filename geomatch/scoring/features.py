@@ -7,22 +7,24 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from geomatch.match.config import MatchConfig
-from geomatch.core.arrays import expand_ranges
+from geomatch.scoring._kernels import in_order, local_day_hour, speed_kernel, zone_kernel
 from geomatch.scoring.config import ScoreConfig
 from geomatch.scoring.routine import (DAY_NS, NS, Scenes, SubjectTrail, days_passing, days_with_stays, find_stays,
-                                      home_positions, routine_days)
+                                      home_positions, routine_days, still_fixes)
 from geomatch.core.times import UK_TZ, utc_ns
 
 #: The feature columns added to a hits table, with their plain meaning.
 FEATURES: dict[str, str] = {
     "approach_ratio": "closest approach divided by the accuracy radius of the fix there (1 or less: the scene "
                       "lies within the fix's error)",
-    "stop_s": "longest stop inside the zone during the window (s): consecutive fixes in the zone, each reached "
-              "from the one before at under walking pace",
-    "speed_near_mps": "median speed along the trail where it is in the zone (m/s); the speed at the closest "
-                      "point when no fix lies in the zone",
-    "stop_offset_m": "distance from the scene to the centre (median position) of the fixes of that longest stop "
-                     "(m); empty with fewer than 3 fixes",
+    "stop_s": "longest stop inside the zone during the window (s): from the first to the last of consecutive "
+              "still fixes in the zone (a fix is still when the trail moved little, net, over 2 min after or "
+              "before it; up to 2 min of stray or moving fixes does not end a stop)",
+    "speed_near_mps": "median speed where the trail is in the zone (m/s): net displacement over about a minute "
+                      "around each fix in the zone, divided by its time; the speed at the closest point when no "
+                      "fix lies in the zone",
+    "stop_offset_m": "distance from the scene to the centre (median position) of the still fixes of that longest "
+                     "stop (m); empty with fewer than 3 fixes",
     "window_s": "length of the hit's time window, padding included (s)",
     "home_distance_m": "distance from the scene to the subject's home, where their nights are spent (m); empty "
                        "when no home was found",
@@ -61,7 +63,9 @@ def hit_features(hits: pd.DataFrame, trails: pd.DataFrame, config: ScoreConfig |
     out["window_s"] = ((utc_ns(hits["window_end"]) - utc_ns(hits["window_start"])) / NS).astype(float)
 
     subject_of_hit = hits["subject_id"].astype(str).to_numpy()
-    fixes = _subject_fixes(trails, np.unique(subject_of_hit))
+    fixes = _subject_fixes(good_fixes(trails), np.unique(subject_of_hit), config.default_accuracy_m)
+    scenes = _scenes(hits, config)
+    closest_speed = hits["speed_at_closest_mps"].to_numpy(float)
     values = {name: np.zeros(len(hits), dtype=dtype) for name, dtype in FEATURE_DTYPES.items()
               if name not in ("approach_ratio", "window_s")}
     order = np.argsort(subject_of_hit, kind="stable")
@@ -69,8 +73,7 @@ def hit_features(hits: pd.DataFrame, trails: pd.DataFrame, config: ScoreConfig |
     groups = np.split(order, first[1:])
     for name, rows in tqdm(zip(names, groups), total=len(names), desc="routine places", unit="subject",
                            disable=None if progress else True, leave=False):
-        part = hits.iloc[rows]
-        for key, column in _subject_features(fixes.get(name), _scenes(part, config), part, config,
+        for key, column in _subject_features(fixes.get(name), scenes.take(rows), closest_speed[rows], config,
                                              interp_max_gap_s).items():
             values[key][rows] = column
     for key, column in values.items():
@@ -78,109 +81,118 @@ def hit_features(hits: pd.DataFrame, trails: pd.DataFrame, config: ScoreConfig |
     return out
 
 
-def _subject_fixes(trails: pd.DataFrame, subjects: np.ndarray) -> dict[str, SubjectTrail]:
+def good_fixes(trails: pd.DataFrame) -> pd.DataFrame:
+    """The fixes scoring measures: those the trail-quality stage marked ``ok`` (all of them when the trails carry
+    no ``quality`` column). Fallback fixes and outliers say where the subject was too vaguely to tell a stop
+    from a pass."""
+    if "quality" not in trails.columns:
+        return trails
+    return trails[(trails["quality"] == "ok").to_numpy()]
+
+
+def _subject_fixes(trails: pd.DataFrame, subjects: np.ndarray, default_accuracy_m: float) -> dict[str, SubjectTrail]:
     """The fixes of ``subjects`` as :class:`SubjectTrail` arrays, with UK local days and hours."""
     subject = trails["subject_id"].astype("category")
     names = np.asarray(subject.cat.categories.astype(str))
     codes = subject.cat.codes.to_numpy()
-    keep = np.isin(codes, np.flatnonzero(np.isin(names, subjects)))
-    codes = codes[keep]
-    timestamps = trails["timestamp"][keep]
-    t = utc_ns(timestamps)
-    local = timestamps.dt.tz_convert(UK_TZ).dt.tz_localize(None).to_numpy(dtype="datetime64[ns]").view("i8")
-    day, hour = local // DAY_NS, (local % DAY_NS) // (3600 * NS)
-    x, y = trails["x"].to_numpy(dtype=float)[keep], trails["y"].to_numpy(dtype=float)[keep]
-    in_order = len(codes) < 2 or bool(np.all((np.diff(codes) > 0) | ((np.diff(codes) == 0) & (np.diff(t) >= 0))))
-    if not in_order:
+    keep = np.isin(names, subjects)[codes]
+    everyone = bool(keep.all())
+
+    def column(name: str, dtype=float) -> np.ndarray:
+        values = trails[name].to_numpy(dtype=dtype)
+        return values if everyone else values[keep]
+
+    codes = codes if everyone else codes[keep]
+    t = utc_ns(trails["timestamp"])
+    t = t if everyone else t[keep]
+    day, hour = uk_day_hour(t)
+    x, y = column("x"), column("y")
+    accuracy = column("accuracy_m") if "accuracy_m" in trails.columns else np.full(len(t), np.nan)
+    if np.isnan(accuracy).any():
+        accuracy = np.where(np.isnan(accuracy), float(default_accuracy_m), accuracy)
+    if not in_order(codes, t):
         order = np.lexsort((t, codes))
-        codes, t, x, y, day, hour = (a[order] for a in (codes, t, x, y, day, hour))
+        codes, t, x, y, day, hour, accuracy = (a[order] for a in (codes, t, x, y, day, hour, accuracy))
     first = np.flatnonzero(np.r_[True, np.diff(codes) != 0]) if len(codes) else np.zeros(0, dtype=np.int64)
     last = np.r_[first[1:], len(codes)]
-    return {str(names[codes[a]]): SubjectTrail(t[a:b], x[a:b], y[a:b], day[a:b], hour[a:b])
+    return {str(names[codes[a]]): SubjectTrail(t[a:b], x[a:b], y[a:b], day[a:b], hour[a:b], accuracy[a:b])
             for a, b in zip(first, last)}
 
 
-def _scenes(hits: pd.DataFrame, config: ScoreConfig) -> Scenes:
-    def uk_day(times: pd.Series) -> np.ndarray:
-        return times.dt.tz_convert(UK_TZ).dt.tz_localize(None).to_numpy(dtype="datetime64[ns]").view("i8") // DAY_NS
+def _uk_offsets(t: np.ndarray) -> tuple[np.ndarray, int]:
+    """The UK offset from UTC (ns) of every UTC hour from the one of ``t.min()`` to the one of ``t.max()``, and
+    the number of that first hour. UK clocks change on the hour (01:00 UTC), so a table per hour is exact."""
+    hour = 3600 * NS
+    first, last = int(t.min()) // hour, int(t.max()) // hour
+    hours = pd.DatetimeIndex(np.arange(first, last + 1, dtype=np.int64) * hour, tz="UTC")
+    return hours.tz_convert(UK_TZ).tz_localize(None).asi8 - hours.asi8, first
 
+
+def uk_local_ns(t: np.ndarray) -> np.ndarray:
+    """UK wall-clock time of UTC instants ``t`` (int64 ns), as int64 ns since 1970-01-01 of that wall clock."""
+    if len(t) == 0:
+        return t.copy()
+    offset, first = _uk_offsets(t)
+    return t + offset[t // (3600 * NS) - first]
+
+
+def uk_day_hour(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """UK local day number (int32, days since 1970-01-01) and hour (int8, 0-23) of UTC instants ``t`` (ns)."""
+    if len(t) == 0:
+        return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int8)
+    offset, first = _uk_offsets(t)
+    return local_day_hour(t, offset, first)
+
+
+def _scenes(hits: pd.DataFrame, config: ScoreConfig) -> Scenes:
+    ws, we = utc_ns(hits["window_start"]), utc_ns(hits["window_end"])
     return Scenes(cx=hits["scene_x"].to_numpy(float), cy=hits["scene_y"].to_numpy(float),
-                  r=hits["radius_m"].to_numpy(float), ws=utc_ns(hits["window_start"]),
-                  we=utc_ns(hits["window_end"]), dws=uk_day(hits["window_start"]),
-                  dwe=uk_day(hits["window_end"]), lookback=int(config.lookback_days),
+                  r=hits["radius_m"].to_numpy(float), ws=ws, we=we, dws=uk_local_ns(ws) // DAY_NS,
+                  dwe=uk_local_ns(we) // DAY_NS, lookback=int(config.lookback_days),
                   lookahead=int(config.lookahead_days))
 
 
-def _subject_features(trail: SubjectTrail | None, scenes: Scenes, hits: pd.DataFrame, config: ScoreConfig,
+def _subject_features(trail: SubjectTrail | None, scenes: Scenes, closest_speed: np.ndarray, config: ScoreConfig,
                       interp_max_gap_s: float) -> dict[str, np.ndarray]:
-    """The trail-based features of one subject's hits."""
+    """The trail-based features of one subject's hits (``closest_speed``: the matcher's speed at the closest
+    point of each, m/s)."""
     m = len(scenes.cx)
     if trail is None or len(trail.t) == 0:
         nan, zero = np.full(m, np.nan), np.zeros(m, dtype=np.int64)
-        return {"stop_s": np.zeros(m), "speed_near_mps": hits["speed_at_closest_mps"].to_numpy(float),
-                "stop_offset_m": nan, "home_distance_m": nan, "home_nights": zero, "days_passing": zero,
-                "days_stopped": zero, "routine_days": zero}
-    stop_s, offset_m, speed = _in_zone(trail, scenes, interp_max_gap_s, config.stop_speed_mps)
+        return {"stop_s": np.zeros(m), "speed_near_mps": closest_speed, "stop_offset_m": nan,
+                "home_distance_m": nan, "home_nights": zero, "days_passing": zero, "days_stopped": zero,
+                "routine_days": zero}
+    stop_s, offset_m, speed = _in_zone(trail, scenes, interp_max_gap_s, config)
     home_x, home_y, nights = home_positions(trail, scenes, config)
     return {
         "stop_s": stop_s,
-        "speed_near_mps": np.where(np.isnan(speed), hits["speed_at_closest_mps"].to_numpy(float), speed),
+        "speed_near_mps": np.where(np.isnan(speed), closest_speed, speed),
         "stop_offset_m": offset_m,
         "home_distance_m": np.hypot(home_x - scenes.cx, home_y - scenes.cy),
         "home_nights": np.where(np.isnan(home_x), 0, nights),
-        "days_passing": days_passing(trail, scenes, config, interp_max_gap_s),
+        "days_passing": days_passing(trail, scenes, interp_max_gap_s),
         "days_stopped": days_with_stays(find_stays(trail, config), scenes),
         "routine_days": routine_days(trail, scenes),
     }
 
 
 def _in_zone(trail: SubjectTrail, scenes: Scenes, interp_max_gap_s: float,
-             stop_speed_mps: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per hit: the longest continuous stay in the zone during the window (s), the distance from the scene to
-    the median position of that stay's fixes (m, NaN with fewer than :data:`MIN_OFFSET_FIXES`), and the median
-    speed of the steps that start or end in the zone (m/s, NaN when none).
+             config: ScoreConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per hit: the longest stop in the zone during the window (s), the distance from the scene to the median
+    position of that stop's still fixes (m, NaN with fewer than :data:`MIN_OFFSET_FIXES`), and the median speed
+    at the fixes in the zone (m/s, NaN when none).
 
-    A stay is a run of consecutive fixes in the zone, each at most ``interp_max_gap_s`` after the one before and
-    reached from it slower than ``stop_speed_mps`` (so walking or driving through is no stay).
+    A stop is a run of still fixes (:func:`~geomatch.scoring.routine.still_fixes`) in the zone and the window
+    (the rule of :func:`~geomatch.scoring.routine.runs`: no gap longer than ``interp_max_gap_s``, at most
+    ``stop_bridge_s`` of other fixes between two of them). The speed at a fix is the net displacement from the
+    last fix at least half of ``speed_span_s`` before it to the first fix that long after it, divided by the
+    time between them (when that is at most ``speed_span_s + interp_max_gap_s``).
     """
-    m, n = len(scenes.cx), len(trail.t)
-    lo = np.searchsorted(trail.t, scenes.ws, side="left")
-    hi = np.searchsorted(trail.t, scenes.we, side="right")
-    hit, i = expand_ranges(lo, hi)
-    inside = np.hypot(trail.x[i] - scenes.cx[hit], trail.y[i] - scenes.cy[hit]) <= scenes.r[hit]
-    gap_ns = round(interp_max_gap_s * NS)
-
-    # speed of each step i -> i + 1 that is a segment and touches the zone at either end
-    j = np.minimum(i + 1, n - 1)
-    dt = trail.t[j] - trail.t[i]
-    next_inside = np.hypot(trail.x[j] - scenes.cx[hit], trail.y[j] - scenes.cy[hit]) <= scenes.r[hit]
-    step = (j > i) & (dt > 0) & (dt <= gap_ns) & (inside | next_inside)
-    speed = np.hypot(trail.x[j] - trail.x[i], trail.y[j] - trail.y[i])[step] / (dt[step] / NS)
-    median_speed = pd.Series(speed).groupby(hit[step]).median().reindex(range(m)).to_numpy(dtype=float)
-
-    # runs of consecutive fixes in the zone
-    h, k = hit[inside], i[inside]
-    stop_s, offset_m = np.zeros(m), np.full(m, np.nan)
-    if len(k) == 0:
-        return stop_s, offset_m, median_speed
-    step_s = np.diff(trail.t[k]) / NS
-    with np.errstate(invalid="ignore", divide="ignore"):
-        step_mps = np.hypot(np.diff(trail.x[k]), np.diff(trail.y[k])) / step_s
-    new_run = np.ones(len(k), dtype=bool)
-    new_run[1:] = ((h[1:] != h[:-1]) | (k[1:] != k[:-1] + 1) | (step_s > interp_max_gap_s)
-                   | ~(step_mps < stop_speed_mps))
-    first = np.flatnonzero(new_run)
-    last = np.concatenate([first[1:], [len(k)]]) - 1
-    run_hit = h[first]
-    run_s = (trail.t[k[last]] - trail.t[k[first]]) / NS
-    size = last - first + 1
-    run = np.repeat(np.arange(len(first)), size)
-    centre = pd.DataFrame({"x": trail.x[k], "y": trail.y[k]}).groupby(run).median()
-    centre_x, centre_y = centre["x"].to_numpy(), centre["y"].to_numpy()
-    # the longest run of each hit (the earliest among equals)
-    order = np.lexsort((np.arange(len(first)), -run_s, run_hit))
-    best = order[np.r_[True, run_hit[order][1:] != run_hit[order][:-1]]]
-    stop_s[run_hit[best]] = run_s[best]
-    distance = np.hypot(centre_x[best] - scenes.cx[run_hit[best]], centre_y[best] - scenes.cy[run_hit[best]])
-    offset_m[run_hit[best]] = np.where(size[best] >= MIN_OFFSET_FIXES, distance, np.nan)
-    return stop_s, offset_m, median_speed
+    t = trail.t
+    half, gap = round(config.speed_span_s / 2.0 * NS), round(interp_max_gap_s * NS)
+    speed = speed_kernel(t, trail.x, trail.y, half, 2 * half + gap)
+    still = still_fixes(trail, config, interp_max_gap_s)
+    lo = np.searchsorted(t, scenes.ws, side="left")
+    hi = np.searchsorted(t, scenes.we, side="right")
+    return zone_kernel(t, trail.x, trail.y, still, speed, lo, hi, scenes.cx, scenes.cy, scenes.r, gap,
+                       config.stop_bridge_s * NS, MIN_OFFSET_FIXES)

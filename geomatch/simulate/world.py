@@ -15,6 +15,7 @@ and their movements), :mod:`geomatch.simulate.crimes` (windows, offenders' crime
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -55,14 +56,27 @@ CRIME_COLUMNS = ["crime_ref", "offence", "easting", "northing", "committed_from"
 SIGMA_PER_ACCURACY = 1.0 / 1.51  # accuracy_m is the 68 % radius: 2-D normal noise with sigma = accuracy / 1.51
 
 
-def simulate_world(n_subjects: int = 36, days: int = 7, seed: int = 1, start: str = "2026-10-22",
-                   fix_interval_s: int = 60, *, progress: bool = False) -> World:
-    """Simulate ``n_subjects`` tagged subjects for ``days`` days from local midnight of ``start`` (Europe/London).
+@dataclass(frozen=True)
+class WorldPlan:
+    """A world before any fix is drawn: the town, every subject's movements (the true track), the crimes drafted
+    on them, the simulated span (UTC seconds) and the seeds of the draws still to come (fixes, crime texts,
+    geocoding errors). :func:`simulate_world` draws one trail from it; :mod:`geomatch.simulate.resample` draws
+    the same subjects' trails at any other fix interval."""
 
-    About ``n_subjects * days * 86400 / fix_interval_s`` fixes (fewer in gaps) and
-    ``days * (30 + 0.1 * n_subjects)`` crimes by untagged people, plus the offenders' crimes (about 0.35 per
-    offender-day) and planted coincidences (about 2.5 per subject-week).
-    """
+    town: Town
+    plans: list[Plan]
+    drafts: list[CrimeDraft]
+    first: date
+    t_start: float
+    t_end: float
+    fix_seed: np.random.SeedSequence
+    text_seed: np.random.SeedSequence
+    geo_seed: np.random.SeedSequence
+
+
+def plan_world(n_subjects: int = 36, days: int = 7, seed: int = 1, start: str = "2026-10-22",
+               fix_interval_s: int = 60, *, progress: bool = False) -> WorldPlan:
+    """The town, subjects, movements and crimes of :func:`simulate_world` (same arguments), without fixes."""
     if n_subjects < 1 or days < 1 or fix_interval_s < 1:
         raise InputError("simulate needs at least one subject, one day and a fix interval of 1 s or more")
     try:
@@ -71,8 +85,8 @@ def simulate_world(n_subjects: int = 36, days: int = 7, seed: int = 1, start: st
         raise InputError(f"start must be a date like 2026-10-22, not {start!r}") from error
     if not (date(1971, 1, 1) <= first and (date(2200, 1, 1) - first).days >= days):
         raise InputError(f"a world from {start} for {days} days lies outside the years 1971 to 2200")
-    town_rng, plan_rng, crime_rng, fix_rng, text_rng, geo_rng = (np.random.default_rng(s)
-                                                                 for s in np.random.SeedSequence(seed).spawn(6))
+    town_seed, plan_seed, crime_seed, fix_seed, text_seed, geo_seed = np.random.SeedSequence(seed).spawn(6)
+    town_rng, plan_rng, crime_rng = (np.random.default_rng(s) for s in (town_seed, plan_seed, crime_seed))
     day_list = [first + timedelta(days=i) for i in range(days)]
     t_start, t_end = local_to_utc(first, 0.0), local_to_utc(first + timedelta(days=days), 0.0)
 
@@ -81,10 +95,30 @@ def simulate_world(n_subjects: int = 36, days: int = 7, seed: int = 1, start: st
     plans = [build_plan(plan_rng, town, s, day_list, t_end)
              for s in tqdm(subjects, desc="routines", unit="subject", disable=not progress)]
     drafts = plant_crimes(crime_rng, town, plans, day_list, t_start, t_end, fix_interval_s)
-    log.info("simulated %d subjects, %d crimes; drawing fixes", n_subjects, len(drafts))
-    trails = make_trails(fix_rng, plans, drafts, t_start, t_end, fix_interval_s, progress=progress)
-    crimes, truth = crime_tables(text_rng, geo_rng, drafts, plans, first.year)
-    return World(trails, crimes, moj_table(text_rng, crimes, truth.windows), truth, town)
+    return WorldPlan(town, plans, drafts, first, t_start, t_end, fix_seed, text_seed, geo_seed)
+
+
+def simulate_world(n_subjects: int = 36, days: int = 7, seed: int = 1, start: str = "2026-10-22",
+                   fix_interval_s: int = 60, *, progress: bool = False) -> World:
+    """Simulate ``n_subjects`` tagged subjects for ``days`` days from local midnight of ``start`` (Europe/London).
+
+    About ``n_subjects * days * 86400 / fix_interval_s`` fixes (fewer in gaps) and
+    ``days * (30 + 0.1 * n_subjects)`` crimes by untagged people, plus the offenders' crimes (about 0.35 per
+    offender-day) and planted coincidences (about 2.5 per subject-week).
+    """
+    plan = plan_world(n_subjects, days, seed, start, fix_interval_s, progress=progress)
+    log.info("simulated %d subjects, %d crimes; drawing fixes", n_subjects, len(plan.drafts))
+    trails = make_trails(np.random.default_rng(plan.fix_seed), plan.plans, plan.drafts, plan.t_start, plan.t_end,
+                         fix_interval_s, progress=progress)
+    return world_with_trails(plan, trails)
+
+
+def world_with_trails(plan: WorldPlan, trails: pd.DataFrame) -> World:
+    """The :class:`World` of ``plan`` with these trails: its crimes (texts and geocoding errors drawn from the
+    plan's seeds, so every trail drawn from one plan gets the same crimes) and the truth."""
+    text_rng, geo_rng = np.random.default_rng(plan.text_seed), np.random.default_rng(plan.geo_seed)
+    crimes, truth = crime_tables(text_rng, geo_rng, plan.drafts, plan.plans, plan.first.year)
+    return World(trails, crimes, moj_table(text_rng, crimes, truth.windows), truth, plan.town)
 
 
 def plant_crimes(rng: np.random.Generator, town: Town, plans: list[Plan], days: list[date], t_start: float,
@@ -105,7 +139,7 @@ def plant_crimes(rng: np.random.Generator, town: Town, plans: list[Plan], days: 
 
 # ---- trails ---------------------------------------------------------------------------------------------------
 
-def _knots(plan: Plan) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def knots(plan: Plan) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The plan as a piecewise-linear track: knot times (UTC s), x, y (BNG m), and whether the segment that
     starts at each knot is a stay indoors (home, work, shop, leisure; a crime scene counts as outdoors)."""
     t, x, y, indoor = [], [], [], []
@@ -139,7 +173,7 @@ def _subject_fixes(rng: np.random.Generator, plan: Plan, protected: list[tuple[f
     if interval_s >= 10:
         t = t + rng.integers(-2, 3, n)
     t = t[(t >= t_start) & (t < t_end)]
-    kt, kx, ky, kin = _knots(plan)
+    kt, kx, ky, kin = knots(plan)
     seg = np.clip(np.searchsorted(kt, t, side="right") - 1, 0, len(kt) - 2)
     dt = kt[seg + 1] - kt[seg]
     moving = np.hypot(kx[seg + 1] - kx[seg], ky[seg + 1] - ky[seg]) > 0.5 * np.maximum(dt, 1e-9)
@@ -156,6 +190,16 @@ def _subject_fixes(rng: np.random.Generator, plan: Plan, protected: list[tuple[f
             "moving": moving[keep], "indoor": (kin[seg] & ~moving)[keep], "safe": safe[keep]}
 
 
+def protected_spans(drafts: list[CrimeDraft]) -> dict[str, list[tuple[float, float]]]:
+    """Per subject, the spans (UTC s) kept free of gaps and fallback fixes: 10 minutes either side of the time
+    the subject was at or passing a planted crime's scene."""
+    protected: dict[str, list[tuple[float, float]]] = {}
+    for d in drafts:
+        if d.subject_id is not None:
+            protected.setdefault(d.subject_id, []).append((d.near_from - 600.0, d.near_to + 600.0))
+    return protected
+
+
 def make_trails(rng: np.random.Generator, plans: list[Plan], drafts: list[CrimeDraft], t_start: float,
                 t_end: float, interval_s: int, *, progress: bool = False) -> pd.DataFrame:
     """GPS fixes of every subject: columns subject_id, timestamp (UTC), lat, lon (WGS84), accuracy_m, source.
@@ -165,10 +209,7 @@ def make_trails(rng: np.random.Generator, plans: list[Plan], drafts: list[CrimeD
     accuracy / 1.51 (so accuracy is the 68 % radius), correlated from fix to fix (AR(1), 0.7). Near planted
     crimes (10 min either side of the subject's time at the scene) there are no gaps and only GPS fixes.
     """
-    protected: dict[str, list[tuple[float, float]]] = {}
-    for d in drafts:
-        if d.subject_id is not None:
-            protected.setdefault(d.subject_id, []).append((d.near_from - 600.0, d.near_to + 600.0))
+    protected = protected_spans(drafts)
     parts = [_subject_fixes(rng, plan, protected.get(plan.subject.subject_id, []), t_start, t_end, interval_s)
              for plan in tqdm(plans, desc="trails", unit="subject", disable=not progress)]
     sizes = [len(p["t"]) for p in parts]

@@ -90,7 +90,7 @@ def _trail(rows: list[tuple[float, float, float]]) -> SubjectTrail:
     t = T0.value + minutes * MIN
     day = (T0.value // 86_400_000_000_000) + minutes // 1440
     return SubjectTrail(t=t, x=np.array([r[1] for r in rows], float), y=np.array([r[2] for r in rows], float),
-                        day=day, hour=(minutes % 1440) // 60)
+                        day=day, hour=(minutes % 1440) // 60, accuracy=np.full(len(rows), 5.0))
 
 
 def _scenes(points: list[tuple[float, float]], day: int, r: float = 100.0, lookback_days: int = 28) -> Scenes:
@@ -108,9 +108,10 @@ def test_stay_points_are_the_stops_not_the_walk():
     stays = find_stays(_trail(rows), ScoreConfig())
     assert len(stays.x) == 2
     assert stays.x[0] == pytest.approx(1.5, abs=2.0) and stays.x[1] == pytest.approx(1008.0, abs=1.0)
-    # a stay loses up to stay_half_window_s (60 s) at each end, where the walk is within reach
-    assert (stays.t1[0] - stays.t0[0]) / MIN == 18
-    assert (stays.t1[1] - stays.t0[1]) / MIN == 28
+    # a stay runs from its first fix to its last: arriving, the 2 min after are spent there; leaving, the 2 min
+    # before (measured over one side only, a stay no longer loses a minute at each end)
+    assert (stays.t1[0] - stays.t0[0]) / MIN == 19
+    assert (stays.t1[1] - stays.t0[1]) / MIN == 29
 
 
 def test_a_short_pause_is_no_stay_point():
@@ -138,19 +139,19 @@ def test_passing_days_count_the_path_between_fixes_and_leave_the_crime_day_out()
     # every day a fast pass along y = 0 with fixes 600 m apart: no fix within 100 m of (300, 50), the path is
     rows = [(day * 1440 + 480 + k, -600.0 + 600.0 * k, 0.0) for day in range(6) for k in range(3)]
     scenes = _scenes([(300.0, 50.0), (300.0, 150.0)], day=3)
-    assert days_passing(_trail(rows), scenes, ScoreConfig(), 300.0).tolist() == [5, 0]
+    assert days_passing(_trail(rows), scenes, 300.0).tolist() == [5, 0]
 
 
 def test_passing_days_respect_the_lookback():
     rows = [(day * 1440 + 480 + k, -600.0 + 600.0 * k, 0.0) for day in range(6) for k in range(3)]
     scenes = _scenes([(300.0, 50.0)], day=3, lookback_days=1)
     # one day before (day 2) plus the two days after the window (days 4 and 5)
-    assert days_passing(_trail(rows), scenes, ScoreConfig(), 300.0).tolist() == [3]
+    assert days_passing(_trail(rows), scenes, 300.0).tolist() == [3]
 
 
 def test_a_gap_is_not_a_path():
     rows = [(day * 1440 + 480 + 10 * k, -600.0 + 600.0 * k, 0.0) for day in range(6) for k in range(3)]
-    assert days_passing(_trail(rows), _scenes([(300.0, 50.0)], day=3), ScoreConfig(), 300.0).tolist() == [0]
+    assert days_passing(_trail(rows), _scenes([(300.0, 50.0)], day=3), 300.0).tolist() == [0]
 
 
 # ---- features of hits on a hand-made world ---------------------------------------------------------------------
