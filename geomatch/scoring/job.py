@@ -15,6 +15,7 @@ from geomatch.core.manifest import MANIFEST_NAME, sha256_file, write_manifest
 from geomatch.match.output import read_hits, write_hits
 from geomatch.scoring.scorer import Scorer
 from geomatch.ingest.trails import load_trails
+from geomatch.quality import assess_trails
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ def rescore(hits_path: Path | str, trails_path: Path | str, out_dir: Path | str 
         raise InputError(f"the hits file could not be read ({error})", file=str(hits_path)) from error
     hits_sha = sha256_file(hits_path)
     match_config = match_config or MatchConfig()
-    trails = load_trails(trails_path)  # the same trails choose the same metric CRS as at match time
+    trails = assess_trails(load_trails(trails_path), match_config.quality_rule)  # the same CRS as at match time
     crimes = load_crimes(crimes_path, target_crs=trails.crs, naive_tz=match_config.naive_tz,
                          max_window_s=match_config.max_window_s).accepted if crimes_path is not None else None
     scored = scorer.score(hits, trails.accepted, crimes, match_config, progress=progress)
