@@ -28,7 +28,7 @@ import hashlib
 import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import pandas as pd
@@ -193,18 +193,20 @@ def match_hits(trails: Validated | pd.DataFrame, crimes: Validated | pd.DataFram
         hits = _Hits.combine(fixes, pairs, presence, circle_fix, fallback, circles, len(zones.cx))
         good = pairs.take(hits.pair[hits.pair >= 0])
         cutoff = closest_bound[hits.pair[hits.pair >= 0]]
-        measure = lambda ws, we, outside, bound: _by_chunks(pool, lambda c: kernels.measure(  # noqa: E731
+        measure = lambda some, ws, we, outside, bound: _by_chunks(pool, lambda c: kernels.measure(  # noqa: E731
             fixes.t, fixes.x, fixes.y, fixes.accuracy, fixes.source, joined.result(), pyramid.result(),
-            good.crime[c], good.lo[c], good.hi[c], bound[c], zones.cx, zones.cy, zones.r, ws, we, rule_s[0],
-            outside), len(good.lo))
-        padded = measure(zones.ws, zones.we, True, cutoff)
-        committed = measure(zones.cs, zones.ce, False, np.full(len(good.lo), np.inf))
+            some.crime[c], some.lo[c], some.hi[c], bound[c], zones.cx, zones.cy, zones.r, ws, we, rule_s[0],
+            outside), len(some.lo))
+        padded = _Measured(*measure(good, zones.ws, zones.we, True, cutoff)())
+        again = ~_committed_as_padded(padded, zones.cs[good.crime], zones.ce[good.crime])
+        committed = padded.with_rows(again, measure(good.take(again), zones.cs, zones.ce, False,
+                                                    np.full(int(again.sum()), np.inf)))
         first, last = everything.subject_range(hits.subject)
         covered = pool.submit(kernels.coverage, everything.t, everything.x, everything.y, everything.accuracy,
                               everything.quality, first, last, zones.cs[hits.crime], zones.ce[hits.crime],
                               rule_s[0], top)
         labelled = _labelled_hits(everything, zones, crimes, hits)  # while the hits are measured
-        facts = _Facts(hits, zones, fixes, fallback, _Measured(*padded()), _Measured(*committed()), covered.result(),
+        facts = _Facts(hits, zones, fixes, fallback, padded, committed(), covered.result(),
                        presence, circle_fix, gap_fix, gap_speed, gap_basis)
         return _with_measurements(labelled, facts)
 
@@ -334,6 +336,25 @@ class _Measured:
     closest_a: np.ndarray
     closest_b: np.ndarray
 
+    def with_rows(self, rows: np.ndarray, measured: Callable[[], tuple[np.ndarray, ...]]) -> Callable[[], "_Measured"]:
+        """These measurements with ``rows`` replaced by ``measured`` (when the function returned is called)."""
+        def merged() -> _Measured:
+            columns = []
+            for mine, theirs in zip(astuple_shallow(self), measured()):
+                column = mine.copy()
+                column[rows] = theirs
+                columns.append(column)
+            return _Measured(*columns)
+        return merged
+
+
+def _committed_as_padded(m: _Measured, cs: np.ndarray, ce: np.ndarray) -> np.ndarray:
+    """The hits whose committed-window measurements are their padded-window ones: the closest approach lies in
+    the committed window and so does every moment in the zone (or there is none)."""
+    closest_inside = (m.closest_ns >= cs) & (m.closest_ns <= ce) & np.isfinite(m.min_distance_m)
+    never_in = m.first_in_ns == kernels.NAT
+    return closest_inside & (never_in | ((m.first_in_ns >= cs) & (m.last_out_ns <= ce)))
+
 
 @dataclass(frozen=True)
 class _Facts:
@@ -381,6 +402,11 @@ def _labelled_hits(fixes: _Fixes, zones: _Zones, crimes: pd.DataFrame, hits: _Hi
         "scene_x": zones.cx[crime],
         "scene_y": zones.cy[crime],
     }, order)
+
+
+def astuple_shallow(instance) -> tuple:
+    """A dataclass's fields as a tuple, without copying them (:func:`dataclasses.astuple` deep-copies)."""
+    return tuple(getattr(instance, f.name) for f in fields(instance))
 
 
 def _at(values: np.ndarray, index: np.ndarray, missing) -> np.ndarray:

@@ -126,10 +126,21 @@ def joined_steps(subject, t, x, y, accuracy, top_mps) -> np.ndarray:
     return joined
 
 
+def _source_codes(source: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """The source of each fix as codes into a few names (categorical: no string per fix is touched)."""
+    categorical = source.astype("category")
+    return categorical.cat.codes.to_numpy(), np.asarray(categorical.cat.categories.astype(str), dtype=object)
+
+
+def _source_is_fallback(source: pd.Series) -> np.ndarray:
+    codes, names = _source_codes(source)
+    return np.append(np.isin(names, FALLBACK_SOURCES), False)[codes]  # code -1 (missing) reads the False
+
+
 def quality_codes(trails: pd.DataFrame, rule: QualityRule) -> tuple[np.ndarray, np.ndarray]:
     """Each fix's quality code (0 ok, 1 fallback, 2 outlier) and, for outliers, the speed (m/s) that made it."""
     accuracy = trails["accuracy_m"].to_numpy(dtype=float)
-    by_source = trails["source"].isin(FALLBACK_SOURCES).to_numpy()
+    by_source = _source_is_fallback(trails["source"])
     fallback = by_source | (accuracy > rule.fallback_accuracy_m)
     subject = trails["subject_id"].astype("category").cat.codes.to_numpy()
     kept = np.flatnonzero(~fallback)
@@ -147,7 +158,8 @@ def flag_quality(trails: pd.DataFrame, rule: QualityRule) -> pd.DataFrame:
     ``"outlier: 57 m/s from both neighbours (limit 50 m/s)"``.
     """
     codes, speed = quality_codes(trails, rule)
-    source = trails["source"].astype(str).to_numpy()
+    source_codes, source_names = _source_codes(trails["source"])
+    by_source = _source_is_fallback(trails["source"])
     reason_codes = np.zeros(len(codes), dtype=np.int32)
     categories = [""]  # a few distinct texts, each formatted once; the column is categorical ("" for ok)
 
@@ -156,10 +168,10 @@ def flag_quality(trails: pd.DataFrame, rule: QualityRule) -> pd.DataFrame:
         reason_codes[where] = len(categories) + inverse
         categories.extend(text(value) for value in distinct)
 
-    by_source = np.flatnonzero((codes == FALLBACK) & np.isin(source, FALLBACK_SOURCES))
-    wide = np.flatnonzero((codes == FALLBACK) & ~np.isin(source, FALLBACK_SOURCES))
+    wide = np.flatnonzero((codes == FALLBACK) & ~by_source)
+    by_source = np.flatnonzero((codes == FALLBACK) & by_source)
     outliers = np.flatnonzero(codes == OUTLIER)
-    add(by_source, source[by_source], lambda name: f"{name} fix")
+    add(by_source, source_codes[by_source], lambda code: f"{source_names[code]} fix")
     add(wide, np.round(trails["accuracy_m"].to_numpy(dtype=float)[wide]),
         lambda value: f"accuracy {value:.0f} m > {rule.fallback_accuracy_m:.0f} m limit")
     add(outliers, np.round(speed[outliers]),
