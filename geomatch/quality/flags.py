@@ -8,10 +8,13 @@ Every accepted fix gets ``quality`` (categorical ``ok`` / ``fallback`` / ``outli
   not a point of a path.
 * ``outlier``: a spike. Among the fixes that are not fallback, a run of consecutive fixes lasting at most
   ``outlier_max_run_s`` (a single fix lasts 0 s) that is reached from the fix before it *and* left to the fix
-  after it at more than ``outlier_speed_mps``, while those two neighbours are reachable from each other below it.
-  Speeds allow for the fixes' accuracy: the *least speed* between two fixes is the distance between them less
-  both accuracy radii (never below 0), over the time between them. The neighbours' test tells a multipath spike
-  (out and straight back) from a subject genuinely moving fast (a train), whose every step is fast.
+  after it at more than ``outlier_speed_mps``, and whose detour is impossible too: going from the fix before
+  the run to it and on to the fix after, instead of straight, adds more distance than ``outlier_speed_mps``
+  covers in the time from the one to the other. Speeds allow for the fixes' accuracy: the *least speed* between
+  two fixes is the distance between them less both accuracy radii (never below 0), over the time between them;
+  the detour's extra distance is reduced by every radius it could owe to error. The detour's test tells a
+  multipath spike (out and straight back) from a subject genuinely moving fast (a train at about the limit),
+  who goes on, not back.
 
 Distances in metres, times in seconds (int64 nanoseconds UTC inside), speeds in m/s. Fixes must be sorted by
 subject then time, as :func:`geomatch.ingest.trails.load_trails` returns them.
@@ -81,6 +84,22 @@ def least_speed(t, x, y, accuracy, a: int, b: int) -> float:
     return reach / dt if dt > 0 else np.inf
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def _detour_speed(t, x, y, accuracy, before: int, first: int, last: int, after: int) -> float:
+    """The least extra distance (m) of going ``before`` -> ``first`` ... ``last`` -> ``after`` instead of
+    straight from ``before`` to ``after``, over the time from ``before`` to ``after`` (m/s)."""
+    def known(value):
+        return 0.0 if np.isnan(value) else value
+
+    def dist(a, b):
+        return math.sqrt((x[b] - x[a]) ** 2 + (y[b] - y[a]) ** 2)
+
+    extra = dist(before, first) + dist(last, after) - dist(before, after) - 2.0 * known(accuracy[before]) \
+        - 2.0 * known(accuracy[after]) - known(accuracy[first]) - known(accuracy[last])
+    dt = (t[after] - t[before]) / NS
+    return max(extra, 0.0) / dt if dt > 0 else (np.inf if extra > 0 else 0.0)
+
+
 @_kernel
 def _outliers(subject, t, x, y, accuracy, kept, top_mps, max_run_ns):
     """Outlier flags and the speed (m/s) that made each (the slower of its entry and exit), over the fixes
@@ -103,7 +122,7 @@ def _outliers(subject, t, x, y, accuracy, kept, top_mps, max_run_ns):
             m += 1
         before, after = kept[k - 1], kept[m + 1] if m + 1 < n else -1
         if jump[m] and after >= 0 and t[kept[m]] - t[kept[k]] <= max_run_ns \
-                and least_speed(t, x, y, accuracy, before, after) <= top_mps:
+                and _detour_speed(t, x, y, accuracy, before, kept[k], kept[m], after) > top_mps:
             entry = least_speed(t, x, y, accuracy, before, kept[k])
             leave = least_speed(t, x, y, accuracy, kept[m], after)
             for j in range(k, m + 1):

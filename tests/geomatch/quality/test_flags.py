@@ -20,7 +20,7 @@ RULE = QualityRule()
 
 def brute_force(trails: pd.DataFrame, rule: QualityRule) -> list[str]:
     """The rule as plain loops: fallback by source or accuracy; then, among the other fixes of each subject,
-    runs (at most ``outlier_max_run_s`` long) entered and left too fast while their neighbours are not."""
+    runs (at most ``outlier_max_run_s`` long) entered and left too fast, whose detour is too long as well."""
     flags = ["fallback" if (s in ("LBS", "WIFI") or a > rule.fallback_accuracy_m) else "ok"
              for s, a in zip(trails["source"].astype(str), trails["accuracy_m"])]
     for _, group in trails.groupby("subject_id", observed=True):
@@ -32,6 +32,12 @@ def brute_force(trails: pd.DataFrame, rule: QualityRule) -> list[str]:
             reach = max(math.dist(pts[a][1:3], pts[b][1:3]) - pts[a][3] - pts[b][3], 0.0)
             return reach > 0 and (pts[b][0] == pts[a][0] or reach / ((pts[b][0] - pts[a][0]) / 1e9) > rule.outlier_speed_mps)
 
+        def detour(a, f, last, b) -> float:
+            extra = (math.dist(pts[a][1:3], pts[f][1:3]) + math.dist(pts[last][1:3], pts[b][1:3])
+                     - math.dist(pts[a][1:3], pts[b][1:3]) - 2 * pts[a][3] - 2 * pts[b][3] - pts[f][3] - pts[last][3])
+            span = (pts[b][0] - pts[a][0]) / 1e9
+            return max(extra, 0.0) / span if span > 0 else (math.inf if extra > 0 else 0.0)
+
         k = 1
         while k < len(pts) - 1:
             if not fast(k - 1, k):
@@ -41,7 +47,7 @@ def brute_force(trails: pd.DataFrame, rule: QualityRule) -> list[str]:
             while m < len(pts) - 1 and not fast(m, m + 1) and pts[m + 1][0] - pts[k][0] <= rule.outlier_max_run_s * 1e9:
                 m += 1
             if m < len(pts) - 1 and fast(m, m + 1) and pts[m][0] - pts[k][0] <= rule.outlier_max_run_s * 1e9 \
-                    and not fast(k - 1, m + 1):
+                    and detour(k - 1, k, m, m + 1) > rule.outlier_speed_mps:
                 for j in range(k, m + 1):
                     flags[kept[j]] = "outlier"
                 k = m + 1
