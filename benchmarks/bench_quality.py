@@ -92,7 +92,8 @@ def main(quick: bool = False) -> None:
             jump_scenes, fix_scenes, n_jumps = _scenes(trails, config)
             row = []
             for scenes in (jump_scenes, fix_scenes):
-                row += [_counts(match_hits(validated.accepted, scenes, no_rule)), _counts(match_hits(flagged, scenes, config))]
+                row += [_counts(match_hits(validated.accepted, scenes, no_rule)),
+                        _counts(match_hits(flagged, scenes, config))]
             print(f"{name:<10} {len(trails):>8,} {by.get('fallback', 0):>8,} {by.get('outlier', 0):>8,} {n_jumps:>6,} "
                   f"{seconds:>8.2f} {row[0]:>21} {row[1]:>10} {row[2]:>20} {row[3]:>10}")
             reasons = trails.loc[trails["quality"] == "outlier", "quality_reason"].astype(str)

@@ -15,7 +15,7 @@ import pandas as pd
 from geomatch.evidence.context import PackData
 from geomatch.evidence.points import points_table
 from geomatch.evidence.style import map_key
-from geomatch.scoring.reasons import FACTS, coverage_phrase, presence_phrase
+from geomatch.scoring.reasons import FACTS, coverage_phrase, presence_phrase, with_article
 from geomatch.evidence.text import (PRESENCE_WORDS, fmt_duration, fmt_kmh, fmt_m, fmt_time, grid_phrase,
                                     offence_name, plain, zone_names)
 
@@ -236,7 +236,8 @@ def _closest_what(data: PackData) -> str:
         return (f", a point on the straight line between recorded positions {_seq_at(data, hit['closest_fix_time'])} "
                 f"and {_seq_at(data, hit['closest_next_fix_time'])} ({fmt_duration(apart)} apart); no position was "
                 f"recorded there")
-    return (f", recorded position {_seq_at(data, hit['closest_fix_time'])} (a {plain(hit['source_at_closest'])} fix, "
+    return (f", recorded position {_seq_at(data, hit['closest_fix_time'])} "
+            f"({with_article(plain(hit['source_at_closest']))} fix, "
             f"reported accuracy {fmt_m(hit['accuracy_at_closest_m'])})")
 
 

@@ -49,6 +49,11 @@ def _fixes(n: int) -> str:
     return "one fix" if n == 1 else f"{n} fixes"
 
 
+def with_article(word: str) -> str:
+    """"a GPS fix", "an LBS fix": the article as the letters are read out."""
+    return ("an " if word[:1].upper() in "AEFHILMNORSX" else "a ") + word
+
+
 def _missing(value: object) -> bool:
     return value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value))
 
@@ -65,7 +70,7 @@ def closest_phrase(row: dict) -> str:
     else:
         accuracy = row["accuracy_at_closest_m"]
         circle = f" (±{accuracy:.0f} m)" if not _missing(accuracy) else " (accuracy not reported)"
-        what = f"{distance:.0f} m, at a {row['source_at_closest']} fix{circle}"
+        what = f"{distance:.0f} m, at {with_article(str(row['source_at_closest']))} fix{circle}"
     committed = row["min_distance_committed_m"]
     if _missing(committed):
         return f"{what}, within the padded window (no trail during the committed window)"
@@ -93,7 +98,8 @@ def presence_phrase(row: dict) -> str:
     if row["presence"] == "interpolated":
         return f"no fix inside the zone, but the path between fixes enters it; closest approach {closest_phrase(row)}"
     if row["possible_by"] == "accuracy circle":
-        return (f"possible only: a {row['circle_source']} fix {row['circle_distance_m']:.0f} m from the scene whose "
+        return (f"possible only: {with_article(str(row['circle_source']))} fix {row['circle_distance_m']:.0f} m from "
+                f"the scene whose "
                 f"accuracy circle (±{row['circle_accuracy_m']:.0f} m) reaches the zone; closest approach of the "
                 f"trail {closest_phrase(row)}")
     gap = (pd.Timestamp(row["gap_to"]) - pd.Timestamp(row["gap_from"])).total_seconds()

@@ -30,7 +30,8 @@ def brute_force(trails: pd.DataFrame, rule: QualityRule) -> list[str]:
 
         def fast(a, b) -> bool:
             reach = max(math.dist(pts[a][1:3], pts[b][1:3]) - pts[a][3] - pts[b][3], 0.0)
-            return reach > 0 and (pts[b][0] == pts[a][0] or reach / ((pts[b][0] - pts[a][0]) / 1e9) > rule.outlier_speed_mps)
+            span = (pts[b][0] - pts[a][0]) / 1e9
+            return reach > 0 and (span == 0 or reach / span > rule.outlier_speed_mps)
 
         def detour(a, f, last, b) -> float:
             extra = (math.dist(pts[a][1:3], pts[f][1:3]) + math.dist(pts[last][1:3], pts[b][1:3])

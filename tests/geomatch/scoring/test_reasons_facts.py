@@ -41,7 +41,7 @@ def test_a_hit_whose_nearest_fix_is_an_lbs_fix_says_so():
     lbs = fix_at(trails, hit.circle_fix_time)
     assert (lbs.source, lbs.quality, lbs.accuracy_m) == ("LBS", "fallback", 892)
     assert np.hypot(lbs.x, lbs.y) == pytest.approx(hit.circle_distance_m) == pytest.approx(56.0)
-    assert "possible only: a LBS fix 56 m from the scene whose accuracy circle (±892 m) reaches the zone" \
+    assert "possible only: an LBS fix 56 m from the scene whose accuracy circle (±892 m) reaches the zone" \
         in hit.reasons
     # the closest approach of the path is the GPS trail, a fix 600 m away, and it says so
     closest = fix_at(trails, hit.closest_fix_time)
