@@ -116,3 +116,39 @@ def test_sample_week_plausible_speeds_come_from_good_fixes_only(sample_week):
     assert (circles["circle_distance_m"] <= circles["radius_m"] + circles["circle_accuracy_m"].fillna(0) + 1e-6).all()
     # observed and interpolated hits are made by GPS fixes only (fallback fixes never join a path)
     assert (hits.loc[hits["presence"] != "possible", "source_at_closest"] == "GPS").all()
+
+
+def test_the_statement_names_the_fix_or_the_two_fixes_by_their_sequence_numbers():
+    from geomatch.evidence.context import EvidenceOptions, pack_data
+    from geomatch.evidence.points import points_table
+    from geomatch.evidence.statement import Exhibits, Table, build_statement
+
+    def facts(points, crime) -> tuple[dict, object]:
+        hit, trails = scored(points, crime)
+        crimes = make_crimes([crime]).iloc[0].to_dict()
+        data = pack_data(hit.to_dict(), crimes, trails, CONFIG, EvidenceOptions())
+        blocks = build_statement(data, Exhibits(Path("m.png"), Path("t.png"), Path("p.csv")), version="test",
+                                 inputs=(), crs="EPSG:27700")
+        rows = {label: value for block in blocks if isinstance(block, Table) and block.header is None
+                for label, value in block.rows}
+        return rows, data
+
+    lbs_scene = [("A", s, 600.0, 0.0, 8) for s in range(0, 1800, 60) if s != 600] + [("A", 600, 56.0, 0.0, 892)]
+    rows, data = facts(lbs_scene, ("C1", 0.0, 0.0, 0, 1200))
+    lbs = data.fixes[data.fixes["source"] == "LBS"].iloc[0]
+    assert rows["What makes it possible"] == \
+        "an LBS fix 56 m from the scene whose accuracy circle (±892 m) reaches the zone"
+    assert rows["Positions flagged by the trail-quality check"] == f"{lbs.seq}: fallback (LBS fix)"
+    closest = data.fixes[data.fixes["timestamp"] == data.hit["closest_fix_time"]].iloc[0]
+    assert rows["What the closest approach is"] == \
+        f"recorded position {closest.seq} (a GPS fix, reported accuracy 8.0 m)"
+    table = points_table(data)
+    assert list(table.loc[table["source"] == "LBS", "quality"]) == ["fallback"]
+
+    segment_scene = [("A", s, -300.0 + 10.0 * (s - 100), 21.0, 5) for s in range(100, 221, 60)]
+    rows, data = facts(segment_scene, ("C1", 0.0, 0.0, 0, 1200))
+    a = data.fixes[data.fixes["timestamp"] == data.hit["closest_fix_time"]].iloc[0]
+    assert rows["What the closest approach is"] == (f"a point on the straight line between recorded positions "
+                                                    f"{a.seq} and {a.seq + 1} (1 min 00 s apart); no position "
+                                                    f"was recorded there")
+    assert rows["Tag coverage during the committed window"].startswith("10 % GPS, 0 % fallback, 90 % gap")
