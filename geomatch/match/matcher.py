@@ -3,11 +3,15 @@
 Definitions (all distances in metres in the metric CRS, all times UTC; bounds are inclusive). For a crime with
 zone radius ``r`` around the scene ``c`` and padded window ``W = [committed_from - pad, committed_to + pad]``:
 
-* the trail is the subject's fixes in time order; consecutive fixes at most ``interp_max_gap_s`` apart are
-  joined by a straight path travelled at constant speed (a *segment*); a longer interval is a *gap*.
-* ``observed``: a fix at a time in ``W`` lies within ``r`` of ``c``.
+* the trail is the subject's good fixes (trail quality ``ok``, :mod:`geomatch.quality`) in time order;
+  consecutive good fixes at most ``interp_max_gap_s`` apart are joined by a straight path travelled at constant
+  speed (a *segment*) unless the step is a *jump* (least speed above ``outlier_speed_mps``), which is neither a
+  segment nor a gap; a longer interval is a *gap*. Fallback fixes count only by their accuracy circle;
+  outliers not at all.
+* ``observed``: a good fix at a time in ``W`` lies within ``r`` of ``c``.
 * ``interpolated``: a segment passes within ``r`` of ``c`` at a time in ``W``.
-* ``possible``: a fix at a time in ``W`` whose accuracy circle reaches the zone (distance <= ``r`` + accuracy),
+* ``possible``: a good or fallback fix at a time in ``W`` whose accuracy circle reaches the zone (distance <=
+  ``r`` + accuracy),
   or a gap of at most ``possible_max_gap_s`` overlapping ``W`` from which the zone could have been reached and
   left again at a plausible speed ``v``: the faster of the subject's own speeds on the segments just before and
   just after the gap, at least ``walk_speed_mps`` and at most ``max_speed_mps``. With ``d0``, ``d1`` the
@@ -15,7 +19,8 @@ zone radius ``r`` around the scene ``c`` and padded window ``W = [committed_from
   ``[t0 + d0/v, t1 - d1/v]``, which must be non-empty and meet ``W``.
 * The strongest class wins: observed, then interpolated, then possible.
 
-Measurements of a hit are taken over the trail during ``W`` (segments clipped to ``W``); see :data:`HIT_COLUMNS`.
+Measurements of a hit are taken over the trail during ``W`` (segments clipped to ``W``), and again over the
+committed window; a hit that only a fallback fix's circle makes is measured at that fix; see :data:`HIT_COLUMNS`.
 
 The implementation never loops over fixes in Python. Per subject, a merge against the crimes' sorted window
 bounds finds each crime's window in the subject's fixes; compiled kernels (:mod:`geomatch.match._kernels`) then walk each subject x crime pair's
@@ -206,8 +211,8 @@ def match_hits(trails: Validated | pd.DataFrame, crimes: Validated | pd.DataFram
                               everything.quality, first, last, zones.cs[hits.crime], zones.ce[hits.crime],
                               rule_s[0], top)
         labelled = _labelled_hits(everything, zones, crimes, hits)  # while the hits are measured
-        facts = _Facts(hits, zones, fixes, fallback, padded, committed(), covered.result(),
-                       presence, circle_fix, gap_fix, gap_speed, gap_basis)
+        facts = _Facts(hits, zones, fixes, fallback, padded, committed(), covered.result(), circle_fix, gap_fix,
+                       gap_speed, gap_basis)
         return _with_measurements(labelled, facts)
 
 
@@ -367,7 +372,6 @@ class _Facts:
     padded: _Measured
     committed: _Measured
     coverage: tuple[np.ndarray, ...]
-    presence: np.ndarray  # of the pairs (the good trail alone)
     circle_fix: np.ndarray
     gap_fix: np.ndarray
     gap_speed: np.ndarray
