@@ -207,11 +207,12 @@ def match_hits(trails: Validated | pd.DataFrame, crimes: Validated | pd.DataFram
         committed = padded.with_rows(again, measure(good.take(again), zones.cs, zones.ce, False,
                                                     np.full(int(again.sum()), np.inf)))
         first, last = everything.subject_range(hits.subject)
-        covered = pool.submit(kernels.coverage, everything.t, everything.x, everything.y, everything.accuracy,
-                              everything.quality, first, last, zones.cs[hits.crime], zones.ce[hits.crime],
-                              rule_s[0], top)
+        cs, ce = zones.cs[hits.crime], zones.ce[hits.crime]
+        covered = _by_chunks(pool, lambda c: kernels.coverage(
+            everything.t, everything.x, everything.y, everything.accuracy, everything.quality, first[c], last[c],
+            cs[c], ce[c], rule_s[0], top), len(first))
         labelled = _labelled_hits(everything, zones, crimes, hits)  # while the hits are measured
-        facts = _Facts(hits, zones, fixes, fallback, padded, committed(), covered.result(), circle_fix, gap_fix,
+        facts = _Facts(hits, zones, fixes, fallback, padded, committed(), covered(), circle_fix, gap_fix,
                        gap_speed, gap_basis)
         return _with_measurements(labelled, facts)
 
