@@ -541,3 +541,20 @@ def coverage(t, x, y, accuracy, quality, first, last, a, b, interp_s, top_mps):
             gaps = 0 if covered_at else 1
         longest[p], n_gaps[p] = widest, gaps
     return good_share, fallback_share, gap_share, longest, n_gaps
+
+
+@_kernel
+def compact(keep, subject, t, x, y, accuracy, source, quality):
+    """The fixes where ``keep`` holds, every array in one pass (boolean indexing copies one array at a time)."""
+    n = 0
+    for i in range(len(keep)):
+        n += keep[i]
+    out = (np.empty(n, subject.dtype), np.empty(n, t.dtype), np.empty(n, x.dtype), np.empty(n, y.dtype),
+           np.empty(n, accuracy.dtype), np.empty(n, source.dtype), np.empty(n, quality.dtype))
+    k = 0
+    for i in range(len(keep)):
+        if keep[i]:
+            out[0][k], out[1][k], out[2][k], out[3][k] = subject[i], t[i], x[i], y[i]
+            out[4][k], out[5][k], out[6][k] = accuracy[i], source[i], quality[i]
+            k += 1
+    return out

@@ -128,8 +128,8 @@ class _Fixes:
         keep = self.quality == code
         if keep.all():
             return self
-        return self._of(self.subject[keep], self.t[keep], self.x[keep], self.y[keep], self.accuracy[keep],
-                        self.source[keep], self.quality[keep], self.subject_names, self.source_names)
+        return self._of(*kernels.compact(keep, self.subject, self.t, self.x, self.y, self.accuracy, self.source,
+                                         self.quality), self.subject_names, self.source_names)
 
     def subject_range(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The range ``[first, last)`` of the fixes of each subject code in ``codes``."""
