@@ -25,6 +25,7 @@ from geomatch.match.config import MatchConfig
 from geomatch.ingest.crimes import load_crimes
 from geomatch.match.matcher import available_cores, match_hits
 from geomatch.pipeline import MatchInputs, run_match
+from geomatch.quality import flag_quality
 from geomatch.simulate.world import simulate_world, write_world
 from geomatch.core.times import utc_ns
 from geomatch.ingest.trails import load_trails
@@ -51,7 +52,9 @@ def geopandas_observed(trails_path, crimes: pd.DataFrame, config: MatchConfig, *
 
 
 def oracle_observed(trails: pd.DataFrame, crimes: pd.DataFrame, config: MatchConfig) -> set[tuple[str, str]]:
-    """Observed pairs by brute force: every fix in each padded window, by time order, against the scene."""
+    """Observed pairs by brute force: every good fix (trail quality ``ok``) in each padded window, by time
+    order, against the scene."""
+    trails = trails[flag_quality(trails, config.quality_rule)["quality"] == "ok"]
     order = np.argsort(utc_ns(trails["timestamp"]), kind="stable")
     t = utc_ns(trails["timestamp"])[order]
     x, y = trails["x"].to_numpy()[order], trails["y"].to_numpy()[order]

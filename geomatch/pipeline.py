@@ -23,6 +23,7 @@ from geomatch.ingest.trails import load_trails
 from geomatch.match.config import MatchConfig
 from geomatch.match.matcher import PRESENCE_CLASSES, match_hits
 from geomatch.match.output import write_hits
+from geomatch.quality import QUALITY_CLASSES, assess_trails
 from geomatch.scoring import Scorer
 
 log = logging.getLogger(__name__)
@@ -77,7 +78,16 @@ class MatchRun:
             "hits_by_presence": {c: int(by_class.get(c, 0)) for c in PRESENCE_CLASSES},
             **{f"{name}_files": dict(v.per_file) for name, v in (("trails", self.trails), ("crimes", self.crimes))
                if v.per_file},
+            "fixes_by_quality": self.fixes_by_quality(),
         }
+
+    def fixes_by_quality(self) -> dict[str, int]:
+        """Accepted fixes per trail-quality class (empty when the fixes are not at hand, as on Dask)."""
+        accepted = self.trails.accepted
+        if "quality" not in accepted.columns:
+            return {}
+        by_quality = accepted["quality"].value_counts()
+        return {c: int(by_quality.get(c, 0)) for c in QUALITY_CLASSES}
 
 
 def run_match(inputs: MatchInputs, out_dir: Path | str, config: MatchConfig | None = None, *,
@@ -95,7 +105,7 @@ def run_match(inputs: MatchInputs, out_dir: Path | str, config: MatchConfig | No
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     seconds: dict[str, float] = {}
-    stages = tqdm(total=5 if scorer else 4, desc="geomatch match", unit="stage", disable=None if progress else True,
+    stages = tqdm(total=6 if scorer else 5, desc="geomatch match", unit="stage", disable=None if progress else True,
                   leave=False)
 
     def stage(name: str, start: float) -> None:
@@ -107,6 +117,9 @@ def run_match(inputs: MatchInputs, out_dir: Path | str, config: MatchConfig | No
     trails = load_trails(inputs.trails, column_map=inputs.trails_column_map, crs=inputs.trails_crs,
                          naive_tz=inputs.trails_naive_tz, gpx_subject=inputs.trails_gpx_subject)
     stage("read_trails", started)
+    started = time.perf_counter()
+    trails = assess_trails(trails, config.quality_rule)
+    stage("trail_quality", started)
     started = time.perf_counter()
     crimes = load_crimes(inputs.crimes, fmt=inputs.crimes_format, column_map=inputs.crimes_column_map,
                          target_crs=trails.crs, naive_tz=config.naive_tz, max_window_s=config.max_window_s)
@@ -178,6 +191,9 @@ def format_summary(run: MatchRun) -> str:
             lines.append(f"{'':>7}  {f['rows_in']:>10,} in = {f['accepted']:,} accepted + {f['quarantined']:,} "
                          f"quarantined  ({file})")
     by_class = ", ".join(f"{k} {v:,}" for k, v in counts["hits_by_presence"].items())
+    if counts["fixes_by_quality"]:
+        quality = ", ".join(f"{k} {v:,}" for k, v in counts["fixes_by_quality"].items())
+        lines.append(f"quality: fixes {quality} (fallback: LBS/Wi-Fi or wide accuracy; outlier: a spike)")
     lines.append(f"   hits: {counts['hits']:,} ({by_class})")
     lines.append(f"  flags: {counts['crimes_long_window']:,} crimes with a window over the maximum (matched, "
                  f"flagged long_window); {counts['crimes_dst_adjusted']:,} with a clock-change local time "

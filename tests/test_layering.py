@@ -1,6 +1,7 @@
 """The package layering is a contract: each layer imports only the layers below it (read from the source).
 
-    core  <-  ingest  <-  match  <-  store, scoring  <-  evidence;  match, scoring  <-  pipeline  <-  engines  <-  jobs
+    core  <-  ingest  <-  quality  <-  match  <-  store, scoring  <-  evidence;
+    match, scoring  <-  pipeline  <-  engines  <-  jobs
     simulate: core and ingest only;  vvol: geomatch.core only;  no import cycles between modules.
 """
 from __future__ import annotations
@@ -14,17 +15,22 @@ ROOT = Path(__file__).resolve().parents[1]
 ALLOWED = {  # layer -> the layers of the project it may import (itself included)
     "geomatch.core": {"geomatch.core"},
     "geomatch.ingest": {"geomatch.core", "geomatch.ingest"},
-    "geomatch.match": {"geomatch.core", "geomatch.ingest", "geomatch.match"},
+    "geomatch.quality": {"geomatch.core", "geomatch.ingest", "geomatch.quality"},
+    "geomatch.match": {"geomatch.core", "geomatch.ingest", "geomatch.quality", "geomatch.match"},
     "geomatch.store": {"geomatch.core", "geomatch.store"},
-    "geomatch.scoring": {"geomatch.core", "geomatch.ingest", "geomatch.match", "geomatch.store", "geomatch.scoring"},
-    "geomatch.evidence": {"geomatch.core", "geomatch.ingest", "geomatch.match", "geomatch.scoring",
+    "geomatch.scoring": {"geomatch.core", "geomatch.ingest", "geomatch.quality",
+                         "geomatch.match", "geomatch.store", "geomatch.scoring"},
+    "geomatch.evidence": {"geomatch.core", "geomatch.ingest", "geomatch.quality", "geomatch.match", "geomatch.scoring",
                           "geomatch.store", "geomatch.evidence"},
     "geomatch.simulate": {"geomatch.core", "geomatch.ingest", "geomatch.simulate"},
-    "geomatch.pipeline": {"geomatch.core", "geomatch.ingest", "geomatch.match", "geomatch.scoring", "geomatch.store",
+    "geomatch.pipeline": {"geomatch.core", "geomatch.ingest", "geomatch.quality",
+                          "geomatch.match", "geomatch.scoring", "geomatch.store",
                           "geomatch.pipeline"},
-    "geomatch.engines": {"geomatch.core", "geomatch.ingest", "geomatch.match", "geomatch.scoring", "geomatch.store",
+    "geomatch.engines": {"geomatch.core", "geomatch.ingest", "geomatch.quality",
+                         "geomatch.match", "geomatch.scoring", "geomatch.store",
                          "geomatch.pipeline", "geomatch.engines"},
-    "geomatch.jobs": {"geomatch.core", "geomatch.ingest", "geomatch.match", "geomatch.scoring", "geomatch.store",
+    "geomatch.jobs": {"geomatch.core", "geomatch.ingest", "geomatch.quality",
+                      "geomatch.match", "geomatch.scoring", "geomatch.store",
                       "geomatch.evidence", "geomatch.engines", "geomatch.pipeline", "geomatch.jobs"},
     "vvol": {"geomatch.core", "vvol"},
 }

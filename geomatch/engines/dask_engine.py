@@ -42,10 +42,11 @@ from geomatch.core.quarantine import REASON, SOURCE_ROW, Validated
 from geomatch.scoring import Scorer
 from geomatch.core.times import utc_ns
 from geomatch.ingest.trails import validate_trails
+from geomatch.quality import QUALITY_CLASSES, QualityRule, assess_trails
 
 log = logging.getLogger(__name__)
 
-FIX_COLUMNS = ["subject_id", "timestamp", "x", "y", "accuracy_m", "source"]
+FIX_COLUMNS = ["subject_id", "timestamp", "x", "y", "accuracy_m", "source", "quality", "quality_reason"]
 """The columns of accepted fixes that matching and scoring use (kept on the cluster between the rounds)."""
 PARTITION = "partition"
 """Column added to quarantined trail rows: the partition file they came from (relative to the dataset root)."""
@@ -79,8 +80,9 @@ class PartitionSummary:
     rows_in: int
     accepted: int
     quarantined: pd.DataFrame
-    first_fixes: pd.DataFrame  # per subject, its first EDGE_FIXES accepted fixes (FIX_COLUMNS)
-    last_fixes: pd.DataFrame  # per subject, its last EDGE_FIXES accepted fixes
+    quality: tuple[int, ...]  # accepted fixes per trail-quality class (QUALITY_CLASSES)
+    first_fixes: pd.DataFrame  # per subject, its first EDGE_FIXES ok and fallback fixes (FIX_COLUMNS)
+    last_fixes: pd.DataFrame  # per subject, its last EDGE_FIXES ok and fallback fixes
 
 
 @dataclass(frozen=True)
@@ -92,24 +94,27 @@ class ValidatedPartition:
 
 
 def validate_partition(fs: fsspec.AbstractFileSystem, part: PartitionFile, shown: str,
-                       inputs: MatchInputs) -> ValidatedPartition:
-    """Round 1 task: read one partition file and validate its rows as :func:`geomatch.ingest.trails.load_trails` would.
+                       inputs: MatchInputs, rule: QualityRule) -> ValidatedPartition:
+    """Round 1 task: read one partition file and validate its rows as :func:`geomatch.ingest.trails.load_trails` would,
+    then flag their quality (:func:`geomatch.quality.assess_trails`; a spike is judged against the neighbours in
+    the same file, so a fix at a partition's edge is judged on one side only and never flagged an outlier).
 
     Raises:
         InputError: the file cannot be read, lacks a required column, or holds accepted fixes outside its day.
     """
     read = read_partition(fs, part, shown, inputs.trails_column_map)
-    validated = validate_trails(read.table, crs=inputs.trails_crs, naive_tz=inputs.trails_naive_tz)
+    validated = assess_trails(validate_trails(read.table, crs=inputs.trails_crs, naive_tz=inputs.trails_naive_tz),
+                              rule)
     fixes = validated.accepted[FIX_COLUMNS]
     _check_day(fixes, part, shown)
     quarantined = validated.quarantined
     quarantined.insert(0, PARTITION, part.name)
-    by_subject = fixes.groupby("subject_id", observed=True, sort=False)
     summary = PartitionSummary(
         name=part.name, sha256=read.sha256, bytes=read.bytes, crs=validated.crs, rows_in=validated.rows_in,
         accepted=len(fixes), quarantined=quarantined,
-        first_fixes=by_subject.head(EDGE_FIXES).reset_index(drop=True),
-        last_fixes=by_subject.tail(EDGE_FIXES).reset_index(drop=True))
+        quality=tuple(int(n) for n in fixes["quality"].value_counts().reindex(QUALITY_CLASSES, fill_value=0)),
+        first_fixes=extreme_fixes([fixes], "first") if len(fixes) else fixes,
+        last_fixes=extreme_fixes([fixes], "last") if len(fixes) else fixes)
     return ValidatedPartition(fixes, summary)
 
 
@@ -146,7 +151,9 @@ def _as_trails(frames: list[pd.DataFrame]) -> pd.DataFrame:
     frames = [f for f in frames if len(f)]
     if not frames:
         return pd.DataFrame({"subject_id": pd.Categorical([]), "timestamp": pd.Series(dtype="datetime64[ns, UTC]"),
-                             "x": [], "y": [], "accuracy_m": [], "source": pd.Categorical([])}, columns=FIX_COLUMNS)
+                             "x": [], "y": [], "accuracy_m": [], "source": pd.Categorical([]),
+                             "quality": pd.Categorical([], categories=QUALITY_CLASSES),
+                             "quality_reason": pd.Categorical([])}, columns=FIX_COLUMNS)
     subject = union_categoricals([f["subject_id"].astype("category") for f in frames], sort_categories=True)
     trails = pd.concat([f.drop(columns="subject_id") for f in frames], ignore_index=True)
     trails.insert(0, "subject_id", subject)
@@ -227,7 +234,7 @@ def run_match_dask(inputs: MatchInputs, out_dir: Path | str, config: MatchConfig
         workers = len(client.scheduler_info()["workers"])
         started = time.perf_counter()
         validated = [client.submit(validate_partition, dataset.fs, part, _shown(dataset, part), inputs,
-                                   retries=options.retries, pure=False) for part in dataset.files]
+                                   config.quality_rule, retries=options.retries, pure=False) for part in dataset.files]
         summaries = _gather(client, [client.submit(summary_of, v, pure=False) for v in validated],
                             "validate partitions", progress)
         crs = _common_crs(dataset, summaries)
@@ -344,11 +351,13 @@ def _score(client, scorer: Scorer, config: MatchConfig, crimes: Validated, crime
 def _combined_validated(dataset: Dataset, summaries: list[PartitionSummary], crs: str) -> Validated:
     """Trail validation over all partitions: the quarantined rows of every partition (in partition, then row
     order) and the counts. The accepted fixes stay on the cluster, so ``accepted`` here has their number of rows
-    and no columns."""
+    and only their ``quality`` (for the counts)."""
     quarantined = [s.quarantined for s in summaries if len(s.quarantined)]
     combined = (pd.concat(quarantined, ignore_index=True) if quarantined
                 else pd.DataFrame(columns=[PARTITION, SOURCE_ROW, REASON]))
-    accepted = pd.DataFrame(index=pd.RangeIndex(sum(s.accepted for s in summaries)))
+    per_class = np.sum([s.quality for s in summaries], axis=0) if summaries else np.zeros(len(QUALITY_CLASSES), int)
+    accepted = pd.DataFrame({"quality": pd.Categorical.from_codes(
+        np.repeat(np.arange(len(QUALITY_CLASSES), dtype=np.int8), per_class), categories=QUALITY_CLASSES)})
     return Validated("trails", dataset.url, accepted, combined, sum(s.rows_in for s in summaries), crs=crs)
 
 

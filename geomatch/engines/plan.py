@@ -147,15 +147,25 @@ def edge_fixes(slots: list[Slot], tasks: list[SlotTask],
 
 
 def extreme_fixes(frames: list[pd.DataFrame], keep: str) -> pd.DataFrame:
-    """Per subject, its ``EDGE_FIXES`` earliest (``keep="first"``) or latest (``"last"``) fixes over ``frames``,
-    in time order."""
+    """Per subject and trail-quality class (``ok``, ``fallback``; outliers are never needed across an edge),
+    its ``EDGE_FIXES`` earliest (``keep="first"``) or latest (``"last"``) fixes over ``frames``, in time order."""
     frames = [f for f in frames if len(f)]
     if not frames:
         return pd.DataFrame()
     every = pd.concat(frames, ignore_index=True).astype({"subject_id": str})
     every = every.sort_values("timestamp", kind="stable")
-    by_subject = every.groupby("subject_id", sort=False)
-    return (by_subject.head if keep == "first" else by_subject.tail)(EDGE_FIXES).reset_index(drop=True)
+    classes = _edge_class(every)
+    by_subject = every[classes >= 0].groupby(["subject_id", classes[classes >= 0]], sort=False)
+    chosen = (by_subject.head if keep == "first" else by_subject.tail)(EDGE_FIXES)
+    return chosen.sort_values("timestamp", kind="stable").reset_index(drop=True)
+
+
+def _edge_class(fixes: pd.DataFrame) -> np.ndarray:
+    """0 for ok fixes, 1 for fallback fixes, -1 for outliers (all ok without a ``quality`` column)."""
+    if "quality" not in fixes.columns:
+        return np.zeros(len(fixes), dtype=np.int8)
+    quality = fixes["quality"].astype(str).to_numpy()
+    return np.where(quality == "ok", 0, np.where(quality == "fallback", 1, -1)).astype(np.int8)
 
 
 def needed_fixes(trails: pd.DataFrame, span_ns: tuple[int, int]) -> pd.DataFrame:
@@ -167,9 +177,19 @@ def needed_fixes(trails: pd.DataFrame, span_ns: tuple[int, int]) -> pd.DataFrame
     change a hit, so matching skips them.
     """
     t = utc_ns(trails["timestamp"])
-    subject = trails["subject_id"].cat.codes.to_numpy()
     lo, hi = span_ns
     keep = (t >= lo) & (t <= hi)
+    classes = _edge_class(trails)
+    for edge_class in (0, 1):  # the nearest ok fixes and the nearest fallback fixes either side
+        members = np.flatnonzero(classes == edge_class)
+        keep[members] |= _near_span(trails["subject_id"].cat.codes.to_numpy()[members], t[members], lo, hi)
+    return trails if keep.all() else trails[keep].reset_index(drop=True)
+
+
+def _near_span(subject: np.ndarray, t: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """Of fixes sorted by subject then time, those at most ``EDGE_FIXES`` before the span's first or after its
+    last (per subject)."""
+    keep = np.zeros(len(t), dtype=bool)
     n = len(t)
     for offset in range(1, EDGE_FIXES + 1):  # a fix at most EDGE_FIXES before the span's first, or after its last
         same = subject[offset:] == subject[:-offset] if n > offset else np.zeros(0, dtype=bool)
@@ -178,4 +198,4 @@ def needed_fixes(trails: pd.DataFrame, span_ns: tuple[int, int]) -> pd.DataFrame
         earlier = np.zeros(n, dtype=bool)
         earlier[offset:] = same & (t[:n - offset] <= hi)
         keep |= ((t < lo) & later) | ((t > hi) & earlier)
-    return trails if keep.all() else trails[keep].reset_index(drop=True)
+    return keep

@@ -291,11 +291,12 @@ def load_and_make_packs(hits_path: Path, trails_path: Path, crimes_path: Path, o
     from geomatch.ingest.crimes import load_crimes
     from geomatch.match.output import read_hits
     from geomatch.ingest.trails import load_trails
+    from geomatch.quality import assess_trails
 
     config = config or MatchConfig()
     hits = read_hits(hits_path)  # one sentence naming the file when it is not a hits file
     hits = select_hits(hits, top=top, min_score=min_score)
-    trails = load_trails(trails_path, **dict(trails_kwargs or {}))
+    trails = assess_trails(load_trails(trails_path, **dict(trails_kwargs or {})), config.quality_rule)
     crimes = load_crimes(crimes_path, target_crs=trails.crs, naive_tz=config.naive_tz,
                          max_window_s=config.max_window_s, **dict(crimes_kwargs or {}))
     return make_packs(hits, trails, crimes, out_dir, config=config, options=options,

@@ -1,4 +1,4 @@
-"""Exhibit: the table of points in the vicinity (``points.csv``), one row per fix.
+"""Exhibit: the table of points in the vicinity (``points.csv``), one row per fix, with its trail-quality flag.
 
 Columns name their units. Times are given twice: UK local time with the offset, and UTC.
 """
@@ -13,7 +13,8 @@ from geomatch.core.safe import write_safe_csv
 from geomatch.core.times import UK_TZ
 
 POINT_COLUMNS = ["sequence", "time_uk", "time_utc", "latitude", "longitude", "easting_m", "northing_m",
-                 "confidence_radius_m", "speed_kmh", "direction_deg", "distance_to_scene_m", "in_zone", "source"]
+                 "confidence_radius_m", "speed_kmh", "direction_deg", "distance_to_scene_m", "in_zone", "source",
+                 "quality", "quality_reason"]
 
 
 def points_table(data: PackData) -> pd.DataFrame:
@@ -36,6 +37,9 @@ def points_table(data: PackData) -> pd.DataFrame:
         "distance_to_scene_m": near["distance_m"].round(1).to_numpy(),
         "in_zone": near["in_zone"].map({True: "yes", False: "no"}).to_numpy(),
         "source": near["source"].astype(str).to_numpy(),
+        # the trail-quality flag (geomatch.quality): fixes loaded without the stage read as ok
+        "quality": near["quality"].astype(str).to_numpy() if "quality" in near else "ok",
+        "quality_reason": near["quality_reason"].astype(str).to_numpy() if "quality_reason" in near else "",
     }, columns=POINT_COLUMNS)
 
 

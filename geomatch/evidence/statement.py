@@ -15,6 +15,7 @@ import pandas as pd
 from geomatch.evidence.context import PackData
 from geomatch.evidence.points import points_table
 from geomatch.evidence.style import map_key
+from geomatch.scoring.reasons import FACTS, coverage_phrase, presence_phrase, with_article
 from geomatch.evidence.text import (PRESENCE_WORDS, fmt_duration, fmt_kmh, fmt_m, fmt_time, grid_phrase,
                                     offence_name, plain, zone_names)
 
@@ -100,9 +101,8 @@ def build_statement(data: PackData, exhibits: Exhibits, *, version: str, inputs:
              f"shown ({zone_names(pd.Series([hit['window_start'], hit['window_end']]))}); distances are in metres "
              f"{grid_phrase(crs)}."),
         Heading("1. Summary of the request and the matched person"),
-        Para(f"Crime {ref} was compared automatically with the location-monitoring trails of tagged subjects. The "
-             f"trail of subject {subject} came within {fmt_m(hit['min_distance_m'])} of the recorded crime location "
-             f"during the time window, which made this hit. This pack sets out what the trail shows."),
+        Para(f"Crime {ref} was compared automatically with the location-monitoring trails of tagged subjects. "
+             f"{_summary_sentence(hit, subject)} This pack sets out what the trail shows."),
         Table(None, (
             ("Hit reference", hid),
             ("Subject reference", subject),
@@ -134,6 +134,7 @@ def build_statement(data: PackData, exhibits: Exhibits, *, version: str, inputs:
         Table(None, (
             ("Presence class", str(hit["presence"])),
             ("Closest approach", f"{fmt_m(hit['min_distance_m'])} at {fmt_time(hit['closest_time'])}"),
+            *_fact_rows(data),
             ("Position at closest approach", f"easting {float(hit['closest_x']):,.1f} m, northing "
                                              f"{float(hit['closest_y']):,.1f} m"),
             ("Source of the position", f"{plain(hit['source_at_closest'])}, reported accuracy "
@@ -177,8 +178,9 @@ def build_statement(data: PackData, exhibits: Exhibits, *, version: str, inputs:
         Para(f"The data were compared by the geomatch software, version {version}, using a match zone of "
              f"{fmt_m(hit['radius_m'])} around the crime location and the window {window}. The result is the "
              f"hit {hid}, presence class '{hit['presence']}'."),
-        Para(f"The closest position of the subject's trail to the crime location during that window was "
-             f"{fmt_m(hit['min_distance_m'])}, at {fmt_time(hit['closest_time'])}. The trail recorded "
+        Para(f"The closest approach of the subject's trail to the crime location within that window was "
+             f"{fmt_m(hit['min_distance_m'])}, at {fmt_time(hit['closest_time'])}"
+             f"{_closest_what(data)}. The trail recorded "
              f"{int(hit['n_fixes_in_zone'])} position(s) inside the zone and spent "
              f"{fmt_duration(hit['time_in_zone_s'])} inside it. The longest interval between recorded positions "
              f"during the window was {fmt_duration(hit['max_gap_s'])}."),
@@ -202,6 +204,64 @@ def build_statement(data: PackData, exhibits: Exhibits, *, version: str, inputs:
         Table(("Symbol", "Meaning"), tuple((k.symbol, k.meaning) for k in map_key(crs))),
     ]
     return blocks
+
+
+def _has_facts(hit) -> bool:
+    return all(name in hit for name in FACTS)
+
+
+def _summary_sentence(hit, subject: str) -> str:
+    """Why this is a hit, from the matcher's facts (neutral wording for hits matched before they existed)."""
+    if not _has_facts(hit):
+        return (f"The trail of subject {subject} came within {fmt_m(hit['min_distance_m'])} of the recorded crime "
+                f"location within the padded window, which made this hit.")
+    return f"For subject {subject}: {presence_phrase(dict(hit))}; {coverage_phrase(dict(hit))}."
+
+
+def _seq_at(data: PackData, time) -> str:
+    """The sequence number (as on the map and in exhibit 3) of the fix at ``time``, or "—"."""
+    if time is None or pd.isna(time):
+        return "—"
+    match = data.fixes.loc[data.fixes["timestamp"] == pd.Timestamp(time), "seq"]
+    return str(int(match.iloc[0])) if len(match) else "—"
+
+
+def _closest_what(data: PackData) -> str:
+    """", recorded position 12 (a GPS fix, accuracy 8.0 m)" or ", a point on the straight line between recorded
+    positions 12 and 13 (60 s apart)"."""
+    hit = data.hit
+    if not _has_facts(hit) or pd.isna(hit.get("min_distance_m")):
+        return ""
+    if hit["closest_kind"] == "segment":
+        apart = (pd.Timestamp(hit["closest_next_fix_time"]) - pd.Timestamp(hit["closest_fix_time"])).total_seconds()
+        return (f", a point on the straight line between recorded positions {_seq_at(data, hit['closest_fix_time'])} "
+                f"and {_seq_at(data, hit['closest_next_fix_time'])} ({fmt_duration(apart)} apart); no position was "
+                f"recorded there")
+    return (f", recorded position {_seq_at(data, hit['closest_fix_time'])} "
+            f"({with_article(plain(hit['source_at_closest']))} fix, "
+            f"reported accuracy {fmt_m(hit['accuracy_at_closest_m'])})")
+
+
+def _fact_rows(data: PackData) -> tuple[tuple[str, str], ...]:
+    """The measurements table's rows for what the closest approach is, the committed window and its coverage,
+    what made a possible hit, and the quality of the positions shown."""
+    hit = data.hit
+    if not _has_facts(hit):
+        return ()
+    rows = [("What the closest approach is", _closest_what(data).removeprefix(", ") or "—"),
+            ("Closest approach during the committed window",
+             f"{fmt_m(hit['min_distance_committed_m'])} at {fmt_time(hit['closest_time_committed'])}"
+             if pd.notna(hit["min_distance_committed_m"]) else "no trail during the committed window"),
+            ("Time inside the zone during the committed window", fmt_duration(hit["time_in_zone_committed_s"])),
+            ("Tag coverage during the committed window", coverage_phrase(dict(hit)).split(": ", 1)[1])]
+    if hit["presence"] == "possible":
+        rows.append(("What makes it possible", presence_phrase(dict(hit)).split(": ", 1)[1].split("; closest")[0]))
+    if "quality" in data.fixes.columns:
+        flagged = data.vicinity[data.vicinity["quality"].astype(str) != "ok"]
+        rows.append(("Positions flagged by the trail-quality check",
+                     "; ".join(f"{int(r.seq)}: {plain(r.quality)} ({plain(r.quality_reason)})"
+                               for r in flagged.itertuples()) or "none of the positions listed"))
+    return tuple(rows)
 
 
 _POINT_HEADER = ("Seq", "UK local time", "Latitude", "Longitude", "Conf. radius (m)", "Speed (km/h)",

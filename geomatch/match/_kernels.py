@@ -16,8 +16,12 @@ from collections import namedtuple
 import numpy as np
 from numba import njit
 
+from geomatch.quality.flags import joined_steps, least_speed  # noqa: F401  (joined_steps: used by the matcher)
+
 FINE, COARSE = 8, 128  # fixes per run at each level of the box pyramid (COARSE is a multiple of FINE)
 OBSERVED, INTERPOLATED, POSSIBLE, NONE = 0, 1, 2, 3
+SPEED_WALK, SPEED_BEFORE, SPEED_AFTER, SPEED_CAP = 0, 1, 2, 3  # what set a gap's plausible speed
+NO_FIX = -1
 NS = 1_000_000_000
 GATE_SLACK_M = 1e-6  # box tests compare squares, the exact tests distances: never let rounding skip a fix
 _CROSSING_SLACK_M = 1e-6  # the crossing is solved only for segments this close to the zone (rounding is ~1e-12 m)
@@ -214,9 +218,10 @@ def _clip(value: float, low: float, high: float) -> float:
 
 
 @_inline
-def _step(t, x, y, accuracy, i, hi, cx, cy, r, ws, we, interp_ns) -> Step:
+def _step(t, x, y, accuracy, joined, i, hi, cx, cy, r, ws, we, interp_ns) -> Step:
     """Fix ``i`` of a pair whose range ends at ``hi`` (exclusive) and the step from it to fix ``i + 1``, against
-    the zone of radius ``r`` around ``(cx, cy)`` and the padded window ``[ws, we]``."""
+    the zone of radius ``r`` around ``(cx, cy)`` and the window ``[ws, we]``. A step is a segment when it takes
+    at most ``interp_ns`` and is ``joined`` (not a jump faster than anyone travels)."""
     t0 = t[i]
     dx0, dy0 = x[i] - cx, y[i] - cy
     fix_d = _length(dx0, dy0)
@@ -224,7 +229,7 @@ def _step(t, x, y, accuracy, i, hi, cx, cy, r, ws, we, interp_ns) -> Step:
     has_next = i + 1 < hi
     dt = t[i + 1] - t0 if has_next else 0
     step_overlaps = has_next and t0 <= we and t0 + dt >= ws
-    is_segment = has_next and dt <= interp_ns
+    is_segment = has_next and dt <= interp_ns and joined[i]
     seg_valid = step_overlaps and is_segment
     u, seg_d, seg_in_zone, enter_ns, leave_ns = 0.0, np.inf, False, t0, t0
     if seg_valid:
@@ -266,34 +271,49 @@ def _speed(t, x, y, a) -> float:
 
 
 @_helper
-def _segment_speed(t, x, y, subject, a, interp_s) -> float:
+def _segment_speed(t, x, y, subject, joined, a, interp_s) -> float:
     """Speed (m/s) on the step from fix ``a`` to fix ``a + 1`` if it is a segment of one subject, else 0."""
-    if a < 0 or a + 1 >= len(t) or subject[a] != subject[a + 1]:
+    if a < 0 or a + 1 >= len(t) or subject[a] != subject[a + 1] or not joined[a]:
         return 0.0
     dt = (t[a + 1] - t[a]) / NS
     return _speed(t, x, y, a) if 0 < dt <= interp_s else 0.0
 
 
 @_helper
-def _gap_possible(t, x, y, subject, i, step: Step, cx, cy, r, ws, we, interp_s, possible_ns, walk_mps,
-                  top_mps) -> bool:
+def _plausible_speed(t, x, y, subject, joined, i, interp_s, walk_mps, top_mps):
+    """The plausible speed (m/s) through the gap from fix ``i`` and what set it (a ``SPEED_*`` code): the
+    faster of the segments just before and after the gap, at least ``walk_mps`` and at most ``top_mps``."""
+    before = _segment_speed(t, x, y, subject, joined, i - 1, interp_s)
+    after = _segment_speed(t, x, y, subject, joined, i + 1, interp_s)
+    speed, basis = walk_mps, SPEED_WALK
+    if before > speed:
+        speed, basis = before, SPEED_BEFORE
+    if after > speed:
+        speed, basis = after, SPEED_AFTER
+    if speed > top_mps:
+        speed, basis = top_mps, SPEED_CAP
+    return speed, basis
+
+
+@_helper
+def _gap_possible(t, x, y, i, step: Step, speed, cx, cy, r, ws, we, possible_ns) -> bool:
     """Whether the step from fix ``i`` is a short gap from which the zone was reachable, and left again, at the
-    subject's plausible speed within the window."""
+    plausible speed ``speed`` (m/s) within the window."""
     if not step.step_overlaps or step.is_segment or step.dt > possible_ns:
         return False
-    speed = max(walk_mps, _segment_speed(t, x, y, subject, i - 1, interp_s),
-                _segment_speed(t, x, y, subject, i + 1, interp_s))
-    speed_per_ns = min(speed, top_mps) / NS
+    speed_per_ns = speed / NS
     arrive = max(step.fix_d - r, 0.0) / speed_per_ns
     depart = step.dt - max(_length(x[i + 1] - cx, y[i + 1] - cy) - r, 0.0) / speed_per_ns
     return arrive <= depart and arrive <= we - t[i] and depart >= ws - t[i]
 
 
 @_kernel
-def presence(t, x, y, accuracy, subject, pyramid, gap_starts, crime, lo, hi, cx, cy, r, ws, we, interp_s,
+def presence(t, x, y, accuracy, subject, joined, pyramid, gap_starts, crime, lo, hi, cx, cy, r, ws, we, interp_s,
              possible_s, walk_mps, top_mps):
     """For each pair (crime number, fix range ``[lo, hi)``): its presence class code (``NONE`` when no hit),
-    and an upper bound (m) on its closest approach during the window (inf when none was seen).
+    an upper bound (m) on its closest approach during the window (inf when none was seen), and what made a
+    ``possible`` hit: the first fix found whose accuracy circle reaches the zone (``NO_FIX`` if none), else the
+    fix starting the gap, with the plausible speed (m/s) and its ``SPEED_*`` code.
 
     ``pyramid`` is :func:`box_pyramid` over all fixes. ``gap_starts`` (sorted) are the fixes that start a gap
     short enough to make a ``possible`` hit; gaps cannot be gated by boxes, so every one in the range is tested.
@@ -302,6 +322,8 @@ def presence(t, x, y, accuracy, subject, pyramid, gap_starts, crime, lo, hi, cx,
     n = len(lo)
     found = np.full(n, NONE, dtype=np.int8)
     bound = np.full(n, np.inf)
+    circle_fix, gap_fix = np.full(n, NO_FIX, np.int64), np.full(n, NO_FIX, np.int64)
+    gap_speed, gap_basis = np.full(n, np.nan), np.zeros(n, np.int8)
     for p in range(n):
         c, start, end = crime[p], lo[p], hi[p]
         scx, scy, sr, sws, swe = cx[c], cy[c], r[c], ws[c], we[c]
@@ -310,7 +332,7 @@ def presence(t, x, y, accuracy, subject, pyramid, gap_starts, crime, lo, hi, cx,
         b = _next_near_run(pyramid, start // FINE, (end - 1) // FINE, scx, scy, sr, True)
         while b <= (end - 1) // FINE and best != OBSERVED:
             for i in range(max(start, b * FINE), min(end, (b + 1) * FINE)):
-                step = _step(t, x, y, accuracy, i, end, scx, scy, sr, sws, swe, interp_ns)
+                step = _step(t, x, y, accuracy, joined, i, end, scx, scy, sr, sws, swe, interp_ns)
                 near = min(near, _window_distance(step))
                 if step.fix_in_zone:
                     best = OBSERVED
@@ -319,37 +341,44 @@ def presence(t, x, y, accuracy, subject, pyramid, gap_starts, crime, lo, hi, cx,
                     best = min(best, INTERPOLATED)
                 elif step.fix_reaches_zone:
                     best = min(best, POSSIBLE)
+                    if circle_fix[p] == NO_FIX:
+                        circle_fix[p] = i
             b = _next_near_run(pyramid, b + 1, (end - 1) // FINE, scx, scy, sr, True)
         if best == NONE:
             for k in range(np.searchsorted(gap_starts, start), len(gap_starts)):  # those before the range's end
                 i = gap_starts[k]
                 if i >= end - 1:
                     break
-                step = _step(t, x, y, accuracy, i, end, scx, scy, sr, sws, swe, interp_ns)
+                step = _step(t, x, y, accuracy, joined, i, end, scx, scy, sr, sws, swe, interp_ns)
                 near = min(near, _window_distance(step))
-                if _gap_possible(t, x, y, subject, i, step, scx, scy, sr, sws, swe, interp_s, possible_ns, walk_mps,
-                                 top_mps):
+                speed, basis = _plausible_speed(t, x, y, subject, joined, i, interp_s, walk_mps, top_mps)
+                if _gap_possible(t, x, y, i, step, speed, scx, scy, sr, sws, swe, possible_ns) and best == NONE:
                     best = POSSIBLE
+                    gap_fix[p], gap_speed[p], gap_basis[p] = i, speed, basis
         found[p], bound[p] = best, near
-    return found, bound
+    return found, bound, circle_fix, gap_fix, gap_speed, gap_basis
 
 
 @_helper
-def _window_has_trail(t, lo, hi, ws, we, interp_ns) -> bool:
+def _window_has_trail(t, joined, lo, hi, ws, we, interp_ns) -> bool:
     """Whether any of the trail lies in the window: a fix in it, or a segment (not a gap) across it. The range
     ``[lo, hi)`` starts with the last fix before the window (if any), so its first two fixes tell."""
     second = min(lo + 1, hi - 1)
     t0, t1 = t[lo], t[second]
-    return ws <= t0 <= we or ws <= t1 <= we or (second > lo and t0 < ws and t1 > we and t1 - t0 <= interp_ns)
+    return ws <= t0 <= we or ws <= t1 <= we or (second > lo and t0 < ws and t1 > we and t1 - t0 <= interp_ns
+                                                and joined[lo])
 
 
 @_kernel
-def measure(t, x, y, accuracy, source, pyramid, crime, lo, hi, cutoff, cx, cy, r, ws, we, interp_s):
-    """Measure each hit (crime number, fix range ``[lo, hi)``) over its window; ``cutoff`` is an upper bound
-    (m) on its closest approach (inf if unknown).
+def measure(t, x, y, accuracy, source, joined, pyramid, crime, lo, hi, cutoff, cx, cy, r, ws, we, interp_s,
+            outside: bool):
+    """Measure each hit (crime number, fix range ``[lo, hi)`` covering the window) over the window ``[ws, we]``;
+    ``cutoff`` is an upper bound (m) on its closest approach (inf if unknown).
 
     Closest approach: over the fixes in the window and the points of its segments clipped to it (a pair with no
-    trail in its window falls back to the fixes either side); the earliest of equal bests wins. Runs farther
+    trail in its window falls back to the fixes either side when ``outside``, else stays unmeasured: inf); the
+    earliest of equal bests wins. It is a fix (``closest_a`` that fix, ``closest_b`` = ``NO_FIX``) or a point
+    strictly between the two fixes of a segment (``closest_a``, ``closest_b = closest_a + 1``). Runs farther
     from the scene than both the zone's radius and the best approach found so far are skipped (branch and
     bound): they can hold neither a moment in the zone nor a closer point.
 
@@ -362,27 +391,30 @@ def measure(t, x, y, accuracy, source, pyramid, crime, lo, hi, cutoff, cx, cy, r
     distance, closest_ns = np.full(n, np.inf), np.full(n, NAT)
     closest_x, closest_y, speed, acc = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
     src = np.zeros(n, dtype=source.dtype)
+    closest_a, closest_b = np.full(n, NO_FIX, np.int64), np.full(n, NO_FIX, np.int64)
     first_in, last_out = np.full(n, NAT), np.full(n, NAT)
     zone_ns, fixes_in_zone, longest_step = np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(n, np.int64)
     for p in range(n):
         c, start, end = crime[p], lo[p], hi[p]
         scx, scy, sr, sws, swe = cx[c], cy[c], r[c], ws[c], we[c]
-        fallback = not _window_has_trail(t, start, end, sws, swe, interp_ns)
+        fallback = outside and not _window_has_trail(t, joined, start, end, sws, swe, interp_ns)
         best, enter, leave = np.inf, NEVER, NAT
         b = _next_near_run(pyramid, start // FINE, (end - 1) // FINE, scx, scy, max(min(cutoff[p], best), sr), False)
         while b <= (end - 1) // FINE:
             for i in range(max(start, b * FINE), min(end, (b + 1) * FINE)):
-                step = _step(t, x, y, accuracy, i, end, scx, scy, sr, sws, swe, interp_ns)
+                step = _step(t, x, y, accuracy, joined, i, end, scx, scy, sr, sws, swe, interp_ns)
                 if (step.fix_in_window or fallback) and step.fix_d < best:
                     best = step.fix_d
                     closest_ns[p], closest_x[p], closest_y[p] = t[i], x[i], y[i]
-                    speed[p] = _mean_speed_at(t, x, y, i, start, end, interp_ns)
+                    closest_a[p], closest_b[p] = i, NO_FIX
+                    speed[p] = _mean_speed_at(t, x, y, joined, i, start, end, interp_ns)
                     acc[p], src[p] = accuracy[i], source[i]
                 u = step.seg_u
                 if step.seg_valid and 0 < u < 1 and step.seg_d < best:
                     best = step.seg_d
                     closest_ns[p] = t[i] + np.int64(np.rint(u * step.dt))
                     closest_x[p], closest_y[p] = x[i] + u * (x[i + 1] - x[i]), y[i] + u * (y[i + 1] - y[i])
+                    closest_a[p], closest_b[p] = i, i + 1
                     speed[p], acc[p] = _speed(t, x, y, i), max(_known(accuracy[i]), _known(accuracy[i + 1]))
                     src[p] = source[i] if u < 0.5 else source[i + 1]
                 if step.fix_in_zone:
@@ -398,18 +430,131 @@ def measure(t, x, y, accuracy, source, pyramid, crime, lo, hi, cutoff, cx, cy, r
             acc[p] = np.nan
         longest_step[p] = _longest_step(t, pyramid, start, end)
     return (distance, closest_ns, closest_x, closest_y, speed, acc, src, first_in, last_out, zone_ns, fixes_in_zone,
-            longest_step)
+            longest_step, closest_a, closest_b)
 
 
 @_helper
-def _mean_speed_at(t, x, y, i, lo, hi, interp_ns) -> float:
+def _mean_speed_at(t, x, y, joined, i, lo, hi, interp_ns) -> float:
     """At fix ``i`` of the range ``[lo, hi)``, the mean speed (m/s) of the segments either side of it within
     the range (NaN when it has none)."""
     total, count = 0.0, 0
     for a in (i - 1, i):
         if lo <= a and a + 1 < hi:
             dt = t[a + 1] - t[a]
-            if 0 < dt <= interp_ns:
+            if 0 < dt <= interp_ns and joined[a]:
                 total += _speed(t, x, y, a)
                 count += 1
     return total / count if count else np.nan
+
+
+@_kernel
+def circle_reach(t, x, y, accuracy, crime, lo, hi, cx, cy, r, ws, we):
+    """For each pair (crime number, range ``[lo, hi)`` of fallback fixes): the fix in the window whose accuracy
+    circle comes nearest the scene (its distance less its radius; the earliest of equals) when that circle
+    reaches the zone, else ``NO_FIX``."""
+    n = len(lo)
+    found = np.full(n, NO_FIX, np.int64)
+    for p in range(n):
+        c = crime[p]
+        best = np.inf
+        for i in range(lo[p], hi[p]):
+            if ws[c] <= t[i] <= we[c]:
+                margin = _length(x[i] - cx[c], y[i] - cy[c]) - _known(accuracy[i])
+                if margin < best:
+                    best, found[p] = margin, i
+        if not best <= r[c]:
+            found[p] = NO_FIX
+    return found
+
+
+@_helper
+def _overlap(u: int, v: int, a: int, b: int) -> int:
+    """The length (ns) of ``[u, v]`` within ``[a, b]``."""
+    return max(min(v, b) - max(u, a), 0)
+
+
+@_kernel
+def coverage(t, x, y, accuracy, quality, first, last, a, b, interp_s, top_mps):
+    """How the tag covered each window ``[a[p], b[p]]`` (ns) of a subject whose fixes are ``[first[p],
+    last[p])`` (all fixes, sorted by time, with ``quality`` codes 0 ok, 1 fallback, 2 outlier).
+
+    Outliers are left out. A step between consecutive fixes of at most ``interp_s`` covers its time: by good
+    fixes when both are ``ok`` and it is joined (not faster than ``top_mps``, accuracy allowed for; ok fixes
+    with fallback fixes between them count as consecutive), else by fallback fixes (a jump between two ok fixes
+    covers nothing). The rest is gap. Returns per window: the shares (0..1) covered by good fixes, by fallback
+    fixes only and by gaps, the longest gap (ns) and the number of gaps. A window of no length takes the class
+    of its instant.
+    """
+    interp_ns = np.int64(round(interp_s * NS))
+    n = len(first)
+    good_share, fallback_share, gap_share = np.zeros(n), np.zeros(n), np.zeros(n)
+    longest, n_gaps = np.zeros(n, np.int64), np.zeros(n, np.int64)
+    for p in range(n):
+        s, e, wa, wb = first[p], last[p], a[p], b[p]
+        i = s + np.searchsorted(t[s:e], wa, side="right") - 1
+        while i > s and quality[i] != 0:
+            i -= 1
+        i = max(i, s)
+        good = covered = np.int64(0)
+        good_at = covered_at = False
+        cursor, gaps, widest = wa, 0, np.int64(0)
+        prev_any, prev_ok = -1, -1
+        for j in range(i, e):
+            q = quality[j]
+            if q == 2:
+                continue
+            if prev_any >= 0:
+                u, v = t[prev_any], t[j]
+                jump = quality[prev_any] == 0 and q == 0 and least_speed(t, x, y, accuracy, prev_any, j) > top_mps
+                if v - u <= interp_ns and not jump:
+                    covered += _overlap(u, v, wa, wb)
+                    covered_at = covered_at or u <= wa <= v
+                    if u > cursor and cursor < wb:
+                        gaps += 1
+                        widest = max(widest, min(u, wb) - cursor)
+                    cursor = max(cursor, min(v, wb))
+            if q == 0:
+                good_at = good_at or t[j] == wa
+                covered_at = covered_at or t[j] == wa
+                if prev_ok >= 0 and t[j] - t[prev_ok] <= interp_ns and \
+                        least_speed(t, x, y, accuracy, prev_ok, j) <= top_mps:
+                    good += _overlap(t[prev_ok], t[j], wa, wb)
+                    good_at = good_at or t[prev_ok] <= wa <= t[j]
+                prev_ok = j
+            else:
+                covered_at = covered_at or t[j] == wa
+            prev_any = j
+            if t[j] > wb and (q == 0 or t[j] - wb > interp_ns):
+                break
+        if cursor < wb:
+            gaps += 1
+            widest = max(widest, wb - cursor)
+        length = wb - wa
+        if length > 0:
+            good_share[p] = good / length
+            fallback_share[p] = (covered - good) / length
+            gap_share[p] = max(1.0 - covered / length, 0.0)
+        else:
+            good_share[p] = 1.0 if good_at else 0.0
+            fallback_share[p] = 1.0 if covered_at and not good_at else 0.0
+            gap_share[p] = 0.0 if covered_at else 1.0
+            gaps = 0 if covered_at else 1
+        longest[p], n_gaps[p] = widest, gaps
+    return good_share, fallback_share, gap_share, longest, n_gaps
+
+
+@_kernel
+def compact(keep, subject, t, x, y, accuracy, source, quality):
+    """The fixes where ``keep`` holds, every array in one pass (boolean indexing copies one array at a time)."""
+    n = 0
+    for i in range(len(keep)):
+        n += keep[i]
+    out = (np.empty(n, subject.dtype), np.empty(n, t.dtype), np.empty(n, x.dtype), np.empty(n, y.dtype),
+           np.empty(n, accuracy.dtype), np.empty(n, source.dtype), np.empty(n, quality.dtype))
+    k = 0
+    for i in range(len(keep)):
+        if keep[i]:
+            out[0][k], out[1][k], out[2][k], out[3][k] = subject[i], t[i], x[i], y[i]
+            out[4][k], out[5][k], out[6][k] = accuracy[i], source[i], quality[i]
+            k += 1
+    return out

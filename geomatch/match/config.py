@@ -11,6 +11,7 @@ from geomatch.core.errors import InputError
 from geomatch.core.tables import read_toml
 from geomatch.core.times import UK_TZ
 from geomatch.ingest.offences import offence_table
+from geomatch.quality.flags import QualityRule
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,16 @@ class MatchConfig:
         max_speed_mps: the plausible speed through a gap is the subject's own speed just before or after it, at
             most this (m/s); the default, 13.4 m/s, is 30 mph, the usual urban speed limit.
         naive_tz: time zone of naive crime times (UK police exports are Europe/London local time).
+        fallback_accuracy_m: the trail-quality stage (:mod:`geomatch.quality`) flags a fix ``fallback`` when
+            its source is LBS or Wi-Fi or its accuracy radius is wider than this (m, > 0; default 200 m).
+            Fallback fixes are never joined into a path and never set a plausible speed; their accuracy circle
+            can still make a ``possible`` hit.
+        outlier_speed_mps: a least speed (m/s, the distance less both fixes' accuracy radii, over the time) that
+            no person or car reaches: a run of fixes reached from the fix before and left to the fix after
+            faster than this, while those two are within it of each other, is an ``outlier`` (a spike), never
+            used; a step this fast between good fixes is a jump, never joined (>= ``max_speed_mps``; default
+            50 m/s, 180 km/h).
+        outlier_max_run_s: the longest run of fixes (s, first to last) that can be a spike (>= 0; default 60 s).
     """
 
     rules: Mapping[str, OffenceRule] = field(default_factory=_default_rules)
@@ -71,6 +82,9 @@ class MatchConfig:
     walk_speed_mps: float = 2.0
     max_speed_mps: float = 13.4
     naive_tz: str = UK_TZ
+    fallback_accuracy_m: float = 200.0
+    outlier_speed_mps: float = 50.0
+    outlier_max_run_s: float = 60.0
 
     def __post_init__(self) -> None:
         """Refuse values that make no sense, naming the field (scikit-learn style parameter checks)."""
@@ -83,10 +97,18 @@ class MatchConfig:
                  bound_name="interp_max_gap_s")
         _require(self.walk_speed_mps, "walk_speed_mps", above=0.0)
         _require(self.max_speed_mps, "max_speed_mps", at_least=self.walk_speed_mps, bound_name="walk_speed_mps")
+        _require(self.fallback_accuracy_m, "fallback_accuracy_m", above=0.0)
+        _require(self.outlier_speed_mps, "outlier_speed_mps", at_least=self.max_speed_mps, bound_name="max_speed_mps")
+        _require(self.outlier_max_run_s, "outlier_max_run_s", at_least=0.0)
         try:
             ZoneInfo(self.naive_tz)
         except (TypeError, ValueError, KeyError):  # ZoneInfoNotFoundError is a KeyError
             raise InputError(f"naive_tz must be an IANA time zone such as Europe/London, got {self.naive_tz!r}") from None
+
+    @property
+    def quality_rule(self) -> QualityRule:
+        """The trail-quality stage's parameters (:class:`geomatch.quality.QualityRule`)."""
+        return QualityRule(self.fallback_accuracy_m, self.outlier_speed_mps, self.outlier_max_run_s)
 
     def rule(self, offence: str) -> OffenceRule:
         """The radius and padding for ``offence`` (a taxonomy key)."""

@@ -3,11 +3,15 @@
 Definitions (all distances in metres in the metric CRS, all times UTC; bounds are inclusive). For a crime with
 zone radius ``r`` around the scene ``c`` and padded window ``W = [committed_from - pad, committed_to + pad]``:
 
-* the trail is the subject's fixes in time order; consecutive fixes at most ``interp_max_gap_s`` apart are
-  joined by a straight path travelled at constant speed (a *segment*); a longer interval is a *gap*.
-* ``observed``: a fix at a time in ``W`` lies within ``r`` of ``c``.
+* the trail is the subject's good fixes (trail quality ``ok``, :mod:`geomatch.quality`) in time order;
+  consecutive good fixes at most ``interp_max_gap_s`` apart are joined by a straight path travelled at constant
+  speed (a *segment*) unless the step is a *jump* (least speed above ``outlier_speed_mps``), which is neither a
+  segment nor a gap; a longer interval is a *gap*. Fallback fixes count only by their accuracy circle;
+  outliers not at all.
+* ``observed``: a good fix at a time in ``W`` lies within ``r`` of ``c``.
 * ``interpolated``: a segment passes within ``r`` of ``c`` at a time in ``W``.
-* ``possible``: a fix at a time in ``W`` whose accuracy circle reaches the zone (distance <= ``r`` + accuracy),
+* ``possible``: a good or fallback fix at a time in ``W`` whose accuracy circle reaches the zone (distance <=
+  ``r`` + accuracy),
   or a gap of at most ``possible_max_gap_s`` overlapping ``W`` from which the zone could have been reached and
   left again at a plausible speed ``v``: the faster of the subject's own speeds on the segments just before and
   just after the gap, at least ``walk_speed_mps`` and at most ``max_speed_mps``. With ``d0``, ``d1`` the
@@ -15,7 +19,8 @@ zone radius ``r`` around the scene ``c`` and padded window ``W = [committed_from
   ``[t0 + d0/v, t1 - d1/v]``, which must be non-empty and meet ``W``.
 * The strongest class wins: observed, then interpolated, then possible.
 
-Measurements of a hit are taken over the trail during ``W`` (segments clipped to ``W``); see :data:`HIT_COLUMNS`.
+Measurements of a hit are taken over the trail during ``W`` (segments clipped to ``W``), and again over the
+committed window; a hit that only a fallback fix's circle makes is measured at that fix; see :data:`HIT_COLUMNS`.
 
 The implementation never loops over fixes in Python. Per subject, a merge against the crimes' sorted window
 bounds finds each crime's window in the subject's fixes; compiled kernels (:mod:`geomatch.match._kernels`) then walk each subject x crime pair's
@@ -28,7 +33,7 @@ import hashlib
 import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import pandas as pd
@@ -37,8 +42,14 @@ from geomatch.core.quarantine import Validated, accepted_in_one_crs
 from geomatch.core.times import from_utc_ns, utc_ns
 from geomatch.match import _kernels as kernels
 from geomatch.match.config import MatchConfig
+from geomatch.quality.flags import FALLBACK, OK, QUALITY_CLASSES, with_quality
 
 PRESENCE_CLASSES = ("observed", "interpolated", "possible")
+CLOSEST_KINDS = ("fix", "segment")
+"""``closest_kind``: the closest approach is a fix, or a point strictly between the two fixes of a segment."""
+SPEED_BASES = ("walking pace", "segment before", "segment after", "speed limit")
+"""``gap_speed_basis``: what set a gap's plausible speed (the floor, the subject's own speed on the segment just
+before or just after the gap, or the cap)."""
 HIT_DTYPES = {
     "hit_id": object, "subject_id": object, "crime_ref": object, "offence": object, "presence": object,
     "min_distance_m": float, "closest_time": "datetime64[ns, UTC]", "first_in": "datetime64[ns, UTC]",
@@ -47,6 +58,19 @@ HIT_DTYPES = {
     "closest_y": float, "source_at_closest": object, "window_start": "datetime64[ns, UTC]",
     "window_end": "datetime64[ns, UTC]", "radius_m": float, "long_window": bool, "scene_x": float,
     "scene_y": float,
+    # what the closest approach is: a fix, or a point on the straight line between two fixes
+    "closest_kind": object, "closest_fix_time": "datetime64[ns, UTC]", "closest_next_fix_time": "datetime64[ns, UTC]",
+    # the same measurements over the committed window (no padding)
+    "min_distance_committed_m": float, "closest_time_committed": "datetime64[ns, UTC]",
+    "time_in_zone_committed_s": float, "n_fixes_in_zone_committed": np.int64,
+    # how the tag covered the committed window
+    "coverage_good_share": float, "coverage_fallback_share": float, "coverage_gap_share": float,
+    "longest_gap_committed_s": float, "n_gaps_committed": np.int64,
+    # what made a possible hit: a fix's accuracy circle, or a gap crossed at a plausible speed
+    "possible_by": object, "circle_fix_time": "datetime64[ns, UTC]", "circle_distance_m": float,
+    "circle_accuracy_m": float, "circle_source": object, "circle_quality": object,
+    "gap_from": "datetime64[ns, UTC]", "gap_to": "datetime64[ns, UTC]", "gap_speed_mps": float,
+    "gap_speed_basis": object,
 }
 HIT_COLUMNS = list(HIT_DTYPES)
 _NS = 1_000_000_000
@@ -74,6 +98,7 @@ class _Fixes:
     y: np.ndarray
     accuracy: np.ndarray  # metres, NaN where unknown
     source: np.ndarray  # source codes
+    quality: np.ndarray  # quality codes (geomatch.quality: 0 ok, 1 fallback, 2 outlier)
     subject_names: np.ndarray
     source_names: np.ndarray
     starts: np.ndarray
@@ -84,15 +109,34 @@ class _Fixes:
         """Views of the frame's columns where they can be (the arrays of a force-month are tens of MB each)."""
         subject = trails["subject_id"].astype("category")
         source = trails["source"].astype("category")
-        codes, t = subject.cat.codes.to_numpy(), utc_ns(trails["timestamp"])
+        quality = pd.Categorical(trails["quality"], categories=QUALITY_CLASSES).codes
+        return cls._of(subject.cat.codes.to_numpy(), utc_ns(trails["timestamp"]), trails["x"].to_numpy(dtype=float),
+                       trails["y"].to_numpy(dtype=float), trails["accuracy_m"].to_numpy(dtype=float),
+                       source.cat.codes.to_numpy(), quality.astype(np.int8),
+                       np.asarray(subject.cat.categories, dtype=object),
+                       np.asarray(source.cat.categories, dtype=object))
+
+    @classmethod
+    def _of(cls, codes, t, x, y, accuracy, source, quality, subject_names, source_names) -> "_Fixes":
         starts = kernels.subject_starts(codes)
-        return cls(
-            subject=codes, t=t, x=trails["x"].to_numpy(dtype=float), y=trails["y"].to_numpy(dtype=float),
-            accuracy=trails["accuracy_m"].to_numpy(dtype=float), source=source.cat.codes.to_numpy(),
-            subject_names=np.asarray(subject.cat.categories, dtype=object),
-            source_names=np.asarray(source.cat.categories, dtype=object),
-            starts=starts, ends=np.append(starts[1:], len(codes)).astype(np.int64),
-        )
+        return cls(subject=codes, t=t, x=x, y=y, accuracy=accuracy, source=source, quality=quality,
+                   subject_names=subject_names, source_names=source_names, starts=starts,
+                   ends=np.append(starts[1:], len(codes)).astype(np.int64))
+
+    def only(self, code: int) -> "_Fixes":
+        """The fixes of one quality (themselves when every fix has it)."""
+        keep = self.quality == code
+        if keep.all():
+            return self
+        return self._of(*kernels.compact(keep, self.subject, self.t, self.x, self.y, self.accuracy, self.source,
+                                         self.quality), self.subject_names, self.source_names)
+
+    def subject_range(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The range ``[first, last)`` of the fixes of each subject code in ``codes``."""
+        first = np.zeros(len(self.subject_names), np.int64)
+        last = np.zeros(len(self.subject_names), np.int64)
+        first[self.subject[self.starts]], last[self.subject[self.starts]] = self.starts, self.ends
+        return first[codes], last[codes]
 
 
 @dataclass(frozen=True)
@@ -114,7 +158,9 @@ def match_hits(trails: Validated | pd.DataFrame, crimes: Validated | pd.DataFram
 
     Args:
         trails: validated fixes (:func:`geomatch.ingest.trails.load_trails`) or their accepted rows, sorted by
-            ``subject_id`` then ``timestamp``, with ``x``/``y`` in metres.
+            ``subject_id`` then ``timestamp``, with ``x``/``y`` in metres; flagged by the trail-quality stage
+            (:func:`geomatch.quality.assess_trails`), or flagged here with ``config``'s rule when they carry no
+            ``quality`` column.
         crimes: validated crimes (:func:`geomatch.ingest.crimes.load_crimes`) or their accepted rows, with
             ``x``/``y`` in the same CRS.
         config: radii, paddings and trail rules.
@@ -132,25 +178,43 @@ def match_hits(trails: Validated | pd.DataFrame, crimes: Validated | pd.DataFram
     if trails.empty or crimes.empty:
         return _empty_hits()
     threads = threads or available_cores()
-    fixes = _Fixes.from_frame(trails)
+    everything = _Fixes.from_frame(with_quality(trails, config.quality_rule))
+    fixes, fallback = everything.only(OK), everything.only(FALLBACK)
     zones = _Zones.from_frame(crimes, config)
     rule_s = (float(config.interp_max_gap_s), float(config.possible_max_gap_s))
+    top = float(config.outlier_speed_mps)
     zone_arrays = (zones.cx, zones.cy, zones.r, zones.ws, zones.we)
     with ThreadPoolExecutor(threads) as pool:  # the kernels release the GIL, so they run beside the Python work
+        joined = pool.submit(kernels.joined_steps, fixes.subject, fixes.t, fixes.x, fixes.y, fixes.accuracy, top)
         pyramid = pool.submit(kernels.box_pyramid, fixes.t, fixes.x, fixes.y, fixes.accuracy)
         gap_starts = pool.submit(kernels.gap_starts, fixes.subject, fixes.t, *rule_s)
         pairs = _window_pairs(fixes, zones, pool)
-        presence, closest_bound = _by_chunks(pool, lambda c: kernels.presence(
-            fixes.t, fixes.x, fixes.y, fixes.accuracy, fixes.subject, pyramid.result(), gap_starts.result(),
-            pairs.crime[c], pairs.lo[c], pairs.hi[c], *zone_arrays, *rule_s, float(config.walk_speed_mps),
-            float(config.max_speed_mps)), len(pairs.lo))()
-        is_hit = presence < kernels.NONE
-        hits, cutoff = pairs.take(is_hit), closest_bound[is_hit]
-        measured = _by_chunks(pool, lambda c: kernels.measure(
-            fixes.t, fixes.x, fixes.y, fixes.accuracy, fixes.source, pyramid.result(), hits.crime[c], hits.lo[c],
-            hits.hi[c], cutoff[c], *zone_arrays, rule_s[0]), len(hits.lo))
-        labelled = _labelled_hits(fixes, zones, crimes, hits)  # while the hits are measured
-        return _with_measurements(labelled, presence[is_hit], _Measured(*measured()), fixes.source_names)
+        found = _by_chunks(pool, lambda c: kernels.presence(
+            fixes.t, fixes.x, fixes.y, fixes.accuracy, fixes.subject, joined.result(), pyramid.result(),
+            gap_starts.result(), pairs.crime[c], pairs.lo[c], pairs.hi[c], *zone_arrays, *rule_s,
+            float(config.walk_speed_mps), float(config.max_speed_mps)), len(pairs.lo))
+        circles = _circle_hits(fallback, zones, pool)
+        presence, closest_bound, circle_fix, gap_fix, gap_speed, gap_basis = found()
+        hits = _Hits.combine(fixes, pairs, presence, circle_fix, fallback, circles, len(zones.cx))
+        good = pairs.take(hits.pair[hits.pair >= 0])
+        cutoff = closest_bound[hits.pair[hits.pair >= 0]]
+        measure = lambda some, ws, we, outside, bound: _by_chunks(pool, lambda c: kernels.measure(  # noqa: E731
+            fixes.t, fixes.x, fixes.y, fixes.accuracy, fixes.source, joined.result(), pyramid.result(),
+            some.crime[c], some.lo[c], some.hi[c], bound[c], zones.cx, zones.cy, zones.r, ws, we, rule_s[0],
+            outside), len(some.lo))
+        padded = _Measured(*measure(good, zones.ws, zones.we, True, cutoff)())
+        again = ~_committed_as_padded(padded, zones.cs[good.crime], zones.ce[good.crime])
+        committed = padded.with_rows(again, measure(good.take(again), zones.cs, zones.ce, False,
+                                                    np.full(int(again.sum()), np.inf)))
+        first, last = everything.subject_range(hits.subject)
+        cs, ce = zones.cs[hits.crime], zones.ce[hits.crime]
+        covered = _by_chunks(pool, lambda c: kernels.coverage(
+            everything.t, everything.x, everything.y, everything.accuracy, everything.quality, first[c], last[c],
+            cs[c], ce[c], rule_s[0], top), len(first))
+        labelled = _labelled_hits(everything, zones, crimes, hits)  # while the hits are measured
+        facts = _Facts(hits, zones, fixes, fallback, padded, committed(), covered(), circle_fix, gap_fix,
+                       gap_speed, gap_basis)
+        return _with_measurements(labelled, facts)
 
 
 def available_cores() -> int:
@@ -170,19 +234,23 @@ def _by_chunks(pool: ThreadPoolExecutor, kernel: Callable[[slice], tuple[np.ndar
 
 @dataclass(frozen=True)
 class _Zones:
-    """Crime zones as arrays: scene ``cx``/``cy`` (m), radius ``r`` (m), padded window ``ws``/``we`` (ns)."""
+    """Crime zones as arrays: scene ``cx``/``cy`` (m), radius ``r`` (m), padded window ``ws``/``we`` and
+    committed window ``cs``/``ce`` (ns)."""
 
     cx: np.ndarray
     cy: np.ndarray
     r: np.ndarray
     ws: np.ndarray
     we: np.ndarray
+    cs: np.ndarray
+    ce: np.ndarray
 
     @classmethod
     def from_frame(cls, crimes: pd.DataFrame, config: MatchConfig) -> "_Zones":
         radius = _per_offence(crimes, lambda rule: rule.radius_m, config).astype(float)
         ws, we = padded_windows(crimes, config)
-        return cls(cx=crimes["x"].to_numpy(float), cy=crimes["y"].to_numpy(float), r=radius, ws=ws, we=we)
+        return cls(cx=crimes["x"].to_numpy(float), cy=crimes["y"].to_numpy(float), r=radius, ws=ws, we=we,
+                   cs=utc_ns(crimes["committed_from"]), ce=utc_ns(crimes["committed_to"]))
 
 
 def padded_windows(crimes: pd.DataFrame, config: MatchConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -209,6 +277,52 @@ def _window_pairs(fixes: _Fixes, zones: _Zones, pool: ThreadPoolExecutor) -> _Pa
     return _Pairs(*(np.concatenate(column) for column in zip(*found)))
 
 
+def _circle_hits(fallback: _Fixes, zones: _Zones, pool: ThreadPoolExecutor) -> tuple[_Pairs, np.ndarray]:
+    """The subject x crime pairs over the fallback fixes, and for each the fallback fix in the window whose
+    accuracy circle reaches the zone (:func:`geomatch.match._kernels.circle_reach`; ``NO_FIX`` if none)."""
+    pairs = _window_pairs(fallback, zones, pool)
+    reach = kernels.circle_reach(fallback.t, fallback.x, fallback.y, fallback.accuracy, pairs.crime, pairs.lo,
+                                 pairs.hi, zones.cx, zones.cy, zones.r, zones.ws, zones.we)
+    return pairs, reach
+
+
+@dataclass(frozen=True)
+class _Hits:
+    """The hits before sorting: first those the good trail reaches (``pair``: their pair number), then those
+    only a fallback fix's accuracy circle makes (``pair`` -1). ``circle``: that fallback fix (-1 if none)."""
+
+    subject: np.ndarray
+    crime: np.ndarray
+    pair: np.ndarray
+    circle: np.ndarray
+    presence: np.ndarray
+
+    @classmethod
+    def combine(cls, fixes: _Fixes, pairs: _Pairs, presence: np.ndarray, circle_fix: np.ndarray, fallback: _Fixes,
+                circles: tuple[_Pairs, np.ndarray], n_crimes: int) -> "_Hits":
+        circle_pairs, reach = circles
+        reached = reach != kernels.NO_FIX
+        fb_subject, fb_crime, fb_fix = (fallback.subject[circle_pairs.lo][reached], circle_pairs.crime[reached],
+                                        reach[reached])
+        good_key = fixes.subject[pairs.lo].astype(np.int64) * n_crimes + pairs.crime
+        _, in_good, in_fallback = np.intersect1d(good_key, fb_subject.astype(np.int64) * n_crimes + fb_crime,
+                                                 assume_unique=True, return_indices=True)
+        circle_of_pair = np.full(len(good_key), -1, np.int64)
+        circle_of_pair[in_good] = fb_fix[in_fallback]
+        is_hit = (presence < kernels.NONE) | (circle_of_pair >= 0)
+        only_fallback = np.ones(len(fb_fix), dtype=bool)
+        only_fallback[in_fallback] = False
+        hit_pairs = np.flatnonzero(is_hit)
+        return cls(
+            subject=np.concatenate([fixes.subject[pairs.lo[hit_pairs]], fb_subject[only_fallback]]),
+            crime=np.concatenate([pairs.crime[hit_pairs], fb_crime[only_fallback]]),
+            pair=np.concatenate([hit_pairs, np.full(only_fallback.sum(), -1, np.int64)]),
+            circle=np.concatenate([circle_of_pair[hit_pairs], fb_fix[only_fallback]]),
+            presence=np.concatenate([np.minimum(presence[hit_pairs], kernels.POSSIBLE),
+                                     np.full(only_fallback.sum(), kernels.POSSIBLE, np.int8)]).astype(np.int8),
+        )
+
+
 @dataclass(frozen=True)
 class _Measured:
     """The measurements of each hit, as :func:`geomatch.match._kernels.measure` returns them."""
@@ -225,23 +339,61 @@ class _Measured:
     zone_ns: np.ndarray
     n_fixes_in_zone: np.ndarray
     max_gap_ns: np.ndarray
+    closest_a: np.ndarray
+    closest_b: np.ndarray
+
+    def with_rows(self, rows: np.ndarray, measured: Callable[[], tuple[np.ndarray, ...]]) -> Callable[[], "_Measured"]:
+        """These measurements with ``rows`` replaced by ``measured`` (when the function returned is called)."""
+        def merged() -> _Measured:
+            columns = []
+            for mine, theirs in zip(astuple_shallow(self), measured()):
+                column = mine.copy()
+                column[rows] = theirs
+                columns.append(column)
+            return _Measured(*columns)
+        return merged
+
+
+def _committed_as_padded(m: _Measured, cs: np.ndarray, ce: np.ndarray) -> np.ndarray:
+    """The hits whose committed-window measurements are their padded-window ones: the closest approach lies in
+    the committed window and so does every moment in the zone (or there is none)."""
+    closest_inside = (m.closest_ns >= cs) & (m.closest_ns <= ce) & np.isfinite(m.min_distance_m)
+    never_in = m.first_in_ns == kernels.NAT
+    return closest_inside & (never_in | ((m.first_in_ns >= cs) & (m.last_out_ns <= ce)))
+
+
+@dataclass(frozen=True)
+class _Facts:
+    """Everything measured about the hits (in :class:`_Hits` order)."""
+
+    hits: _Hits
+    zones: _Zones
+    fixes: _Fixes
+    fallback: _Fixes
+    padded: _Measured
+    committed: _Measured
+    coverage: tuple[np.ndarray, ...]
+    circle_fix: np.ndarray
+    gap_fix: np.ndarray
+    gap_speed: np.ndarray
+    gap_basis: np.ndarray
 
 
 @dataclass(frozen=True)
 class _Labelled:
     """The columns of the hits that need no measuring, in table order (by crime reference, then subject), and
-    that order as positions in the pairs."""
+    that order as positions in the hits."""
 
     columns: dict[str, object]
     order: np.ndarray
 
 
-def _labelled_hits(fixes: _Fixes, zones: _Zones, crimes: pd.DataFrame, pairs: _Pairs) -> _Labelled:
+def _labelled_hits(fixes: _Fixes, zones: _Zones, crimes: pd.DataFrame, hits: _Hits) -> _Labelled:
     subject_names = fixes.subject_names.astype(str).astype(object)
     crime_refs = crimes["crime_ref"].to_numpy(dtype=object).astype(str).astype(object)
     # ranks sorted instead of strings: the same order (stable, ties in pair order), quicker
-    order = np.lexsort((_ranks(subject_names)[fixes.subject[pairs.lo]], _ranks(crime_refs)[pairs.crime]))
-    subject, crime = fixes.subject[pairs.lo][order], pairs.crime[order]
+    order = np.lexsort((_ranks(subject_names)[hits.subject], _ranks(crime_refs)[hits.crime]))
+    subject, crime = hits.subject[order], hits.crime[order]
     offences = crimes["offence"].to_numpy(dtype=object).astype(str).astype(object)
     return _Labelled({
         "hit_id": pd.array(hit_ids(subject_names[subject], crime_refs[crime]), dtype="str"),
@@ -257,24 +409,101 @@ def _labelled_hits(fixes: _Fixes, zones: _Zones, crimes: pd.DataFrame, pairs: _P
     }, order)
 
 
-def _with_measurements(labelled: _Labelled, presence: np.ndarray, m: _Measured,
-                       source_names: np.ndarray) -> pd.DataFrame:
+def astuple_shallow(instance) -> tuple:
+    """A dataclass's fields as a tuple, without copying them (:func:`dataclasses.astuple` deep-copies)."""
+    return tuple(getattr(instance, f.name) for f in fields(instance))
+
+
+def _at(values: np.ndarray, index: np.ndarray, missing) -> np.ndarray:
+    """``values[index]``, with ``missing`` where ``index`` is negative."""
+    if not len(values):
+        return np.full(len(index), missing)
+    return np.where(index >= 0, values[np.maximum(index, 0)], missing)
+
+
+def _with_measurements(labelled: _Labelled, f: _Facts) -> pd.DataFrame:
     """The hits table: :data:`HIT_COLUMNS` in order, rows sorted by crime reference then subject."""
-    o = labelled.order
+    o, h, m, c = labelled.order, f.hits, f.padded, f.committed
+    n_good, fb, fx = len(m.min_distance_m), f.fallback, f.fixes
+    alone = h.circle[n_good:]  # the fallback fix of each hit that only such a fix makes
+    nan_alone = np.full(len(alone), np.nan)
+    nat_alone = np.full(len(alone), kernels.NAT)
+
+    def joined(good: np.ndarray, rest: np.ndarray) -> np.ndarray:
+        return np.concatenate([good, rest])[o]
+
+    alone_crime = h.crime[n_good:]
+    alone_distance = np.hypot(_at(fb.x, alone, np.nan) - f.zones.cx[alone_crime],
+                              _at(fb.y, alone, np.nan) - f.zones.cy[alone_crime])
+    alone_window_ns = f.zones.we[alone_crime] - f.zones.ws[alone_crime]  # no good fix in it, none across it
+    a, b = m.closest_a, m.closest_b
+    kind = np.where(b >= 0, 1, np.where(a >= 0, 0, -1))
+    pair = h.pair[:n_good]
+    # what made a possible hit: an ok fix's circle, else a fallback fix's circle, else a gap
+    ok_circle = f.circle_fix[pair]
+    gap_fix = f.gap_fix[pair]
+    presence = h.presence
+    possible = presence == kernels.POSSIBLE
+    by_ok_circle = np.concatenate([possible[:n_good] & (ok_circle >= 0), np.zeros(len(alone), bool)])
+    by_fb_circle = possible & ~by_ok_circle & (h.circle >= 0)
+    by_gap = possible & ~by_ok_circle & ~by_fb_circle
+    circle_good = np.concatenate([np.where(by_ok_circle[:n_good], ok_circle, -1), np.full(len(alone), -1)])
+    circle_fb = np.where(by_fb_circle, h.circle, -1)
+    gap_i = np.concatenate([np.where(by_gap[:n_good], gap_fix, -1), np.full(len(alone), -1)])
+    scene_x = labelled.columns["scene_x"]
+    scene_y = labelled.columns["scene_y"]
+    cg, cf, gi = circle_good[o], circle_fb[o], gap_i[o]
+
+    def circle(values_good: np.ndarray, values_fb: np.ndarray, missing) -> np.ndarray:
+        return np.where(cg >= 0, _at(values_good, cg, missing), _at(values_fb, cf, missing))
+
+    circle_x, circle_y = circle(fx.x, fb.x, np.nan), circle(fx.y, fb.y, np.nan)
+    sources = _strings(np.append(fx.source_names.astype(str), "").astype(object))
+    no_source = len(fx.source_names)
+    good_share, fallback_share, gap_share, longest, n_gaps = f.coverage
+    basis = np.concatenate([np.where(by_gap[:n_good], f.gap_basis[pair], -1), np.full(len(alone), -1)])[o]
     measured = {
         "presence": _strings(np.asarray(PRESENCE_CLASSES, dtype=object)).take(presence[o].astype(np.intp)),
-        "min_distance_m": m.min_distance_m[o],
-        "closest_time": from_utc_ns(m.closest_ns[o]).array,
-        "first_in": from_utc_ns(m.first_in_ns[o]).array,
-        "last_out": from_utc_ns(m.last_out_ns[o]).array,
-        "time_in_zone_s": m.zone_ns[o] / _NS,
-        "n_fixes_in_zone": m.n_fixes_in_zone[o],
-        "speed_at_closest_mps": m.speed_mps[o],
-        "accuracy_at_closest_m": m.accuracy_m[o],
-        "max_gap_s": m.max_gap_ns[o] / _NS,
-        "closest_x": m.closest_x[o],
-        "closest_y": m.closest_y[o],
-        "source_at_closest": _strings(source_names.astype(str).astype(object)).take(m.source[o].astype(np.intp)),
+        "min_distance_m": joined(m.min_distance_m, alone_distance),
+        "closest_time": from_utc_ns(joined(m.closest_ns, _at(fb.t, alone, kernels.NAT))).array,
+        "first_in": from_utc_ns(joined(m.first_in_ns, nat_alone)).array,
+        "last_out": from_utc_ns(joined(m.last_out_ns, nat_alone)).array,
+        "time_in_zone_s": joined(m.zone_ns, np.zeros(len(alone), np.int64)) / _NS,
+        "n_fixes_in_zone": joined(m.n_fixes_in_zone, np.zeros(len(alone), np.int64)),
+        "speed_at_closest_mps": joined(m.speed_mps, nan_alone),
+        "accuracy_at_closest_m": joined(m.accuracy_m, _at(fb.accuracy, alone, np.nan)),
+        "max_gap_s": joined(m.max_gap_ns, alone_window_ns) / _NS,
+        "closest_x": joined(m.closest_x, _at(fb.x, alone, np.nan)),
+        "closest_y": joined(m.closest_y, _at(fb.y, alone, np.nan)),
+        "source_at_closest": sources.take(joined(np.where(kind >= 0, m.source, no_source),
+                                                 _at(fb.source, alone, no_source)).astype(np.intp)),
+        "closest_kind": _strings(np.asarray([*CLOSEST_KINDS, ""], dtype=object)).take(
+            joined(np.where(kind >= 0, kind, 2), np.zeros(len(alone), np.int64)).astype(np.intp)),
+        "closest_fix_time": from_utc_ns(joined(_at(fx.t, a, kernels.NAT), _at(fb.t, alone, kernels.NAT))).array,
+        "closest_next_fix_time": from_utc_ns(joined(_at(fx.t, b, kernels.NAT), nat_alone)).array,
+        "min_distance_committed_m": joined(np.where(np.isfinite(c.min_distance_m), c.min_distance_m, np.nan),
+                                           nan_alone),
+        "closest_time_committed": from_utc_ns(joined(c.closest_ns, nat_alone)).array,
+        "time_in_zone_committed_s": joined(c.zone_ns, np.zeros(len(alone), np.int64)) / _NS,
+        "n_fixes_in_zone_committed": joined(c.n_fixes_in_zone, np.zeros(len(alone), np.int64)),
+        "coverage_good_share": good_share[o],
+        "coverage_fallback_share": fallback_share[o],
+        "coverage_gap_share": gap_share[o],
+        "longest_gap_committed_s": longest[o] / _NS,
+        "n_gaps_committed": n_gaps[o],
+        "possible_by": _strings(np.asarray(["accuracy circle", "gap", ""], dtype=object)).take(
+            np.where((cg >= 0) | (cf >= 0), 0, np.where(gi >= 0, 1, 2)).astype(np.intp)),
+        "circle_fix_time": from_utc_ns(circle(fx.t, fb.t, kernels.NAT)).array,
+        "circle_distance_m": np.hypot(circle_x - scene_x, circle_y - scene_y),
+        "circle_accuracy_m": circle(fx.accuracy, fb.accuracy, np.nan),
+        "circle_source": sources.take(circle(fx.source, fb.source, no_source).astype(np.intp)),
+        "circle_quality": _strings(np.asarray([*QUALITY_CLASSES[:2], ""], dtype=object)).take(
+            np.where(cg >= 0, 0, np.where(cf >= 0, 1, 2)).astype(np.intp)),
+        "gap_from": from_utc_ns(_at(fx.t, gi, kernels.NAT)).array,
+        "gap_to": from_utc_ns(_at(fx.t, np.where(gi >= 0, gi + 1, -1), kernels.NAT)).array,
+        "gap_speed_mps": np.where(gi >= 0, np.concatenate([f.gap_speed[pair], nan_alone])[o], np.nan),
+        "gap_speed_basis": _strings(np.asarray([*SPEED_BASES, ""], dtype=object)).take(
+            np.where(basis >= 0, basis, len(SPEED_BASES)).astype(np.intp)),
     }
     return pd.DataFrame({name: labelled.columns.get(name, measured.get(name)) for name in HIT_COLUMNS})
 

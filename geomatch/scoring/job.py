@@ -13,6 +13,7 @@ from geomatch.core.manifest import MANIFEST_NAME, read_manifest, sha256_file, wr
 from geomatch.match.output import read_hits, write_hits
 from geomatch.scoring.scorer import Scorer
 from geomatch.ingest.trails import load_trails
+from geomatch.quality import assess_trails
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ def rescore(hits_path: Path | str, trails_path: Path | str, out_dir: Path | str 
     hits = read_hits(hits_path)  # one sentence naming the file when it is not a hits file
     hits_sha = sha256_file(hits_path)
     match_config = match_config or MatchConfig()
-    trails = load_trails(trails_path)  # the same trails choose the same metric CRS as at match time
+    trails = assess_trails(load_trails(trails_path), match_config.quality_rule)  # the same CRS as at match time
     crimes = load_crimes(crimes_path, target_crs=trails.crs, naive_tz=match_config.naive_tz,
                          max_window_s=match_config.max_window_s).accepted if crimes_path is not None else None
     scored = scorer.score(hits, trails.accepted, crimes, match_config, progress=progress)

@@ -16,6 +16,12 @@ WALK_MAX_MPS = 2.5  # passes slower than this (9 km/h) are told as walking, fast
 READS = ("presence", "min_distance_m", "radius_m", "accuracy_at_closest_m", "source_at_closest", "max_gap_s",
          "stop_s", "stop_offset_m", "speed_near_mps", "window_s", "home_distance_m", "home_nights", "days_passing",
          "days_stopped", "routine_days")
+#: The matcher's facts the first sentences are built from (hits matched before they existed lack them: those
+#: sentences are then left out rather than guessed).
+FACTS = ("n_fixes_in_zone", "closest_time", "closest_kind", "closest_fix_time", "closest_next_fix_time",
+         "min_distance_committed_m", "closest_time_committed", "coverage_good_share", "coverage_fallback_share",
+         "coverage_gap_share", "longest_gap_committed_s", "n_gaps_committed", "possible_by", "circle_distance_m",
+         "circle_accuracy_m", "circle_source", "gap_from", "gap_to", "gap_speed_mps", "gap_speed_basis")
 
 
 def duration(seconds: float) -> str:
@@ -39,20 +45,83 @@ def _days(n: int) -> str:
     return f"{n} other day" + ("" if n == 1 else "s")
 
 
+def _fixes(n: int) -> str:
+    return "one fix" if n == 1 else f"{n} fixes"
+
+
+def with_article(word: str) -> str:
+    """"a GPS fix", "an LBS fix": the article as the letters are read out."""
+    return ("an " if word[:1].upper() in "AEFHILMNORSX" else "a ") + word
+
+
+def _missing(value: object) -> bool:
+    return value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value))
+
+
+def closest_phrase(row: dict) -> str:
+    """What the closest approach is, from the hit's facts: "21 m, at a GPS fix (±8 m)" or "21 m, a point on
+    the straight line between two fixes 60 s apart", and the window it lies in."""
+    distance = row["min_distance_m"]
+    if _missing(distance):
+        return "none: the trail of good fixes does not reach the window"
+    if row["closest_kind"] == "segment":
+        apart = (pd.Timestamp(row["closest_next_fix_time"]) - pd.Timestamp(row["closest_fix_time"])).total_seconds()
+        what = f"{distance:.0f} m, a point on the straight line between two fixes {duration(apart)} apart"
+    else:
+        accuracy = row["accuracy_at_closest_m"]
+        circle = f" (±{accuracy:.0f} m)" if not _missing(accuracy) else " (accuracy not reported)"
+        what = f"{distance:.0f} m, at {with_article(str(row['source_at_closest']))} fix{circle}"
+    committed = row["min_distance_committed_m"]
+    if _missing(committed):
+        return f"{what}, within the padded window (no trail during the committed window)"
+    if committed <= distance + 1e-6:
+        return f"{what}, during the committed window"
+    return f"{what}, within the padded window ({committed:.0f} m at the closest during the committed window)"
+
+
+def coverage_phrase(row: dict) -> str:
+    """"tag coverage during the committed window: 62 % GPS, 0 % fallback, 38 % gap (one gap of 19 min)"."""
+    gaps = int(row["n_gaps_committed"])
+    longest = duration(row["longest_gap_committed_s"])
+    told = ("no gap" if gaps == 0 else f"one gap of {longest}" if gaps == 1 else f"{gaps} gaps, the longest {longest}")
+    return (f"tag coverage during the committed window: {row['coverage_good_share']:.0%} GPS, "
+            f"{row['coverage_fallback_share']:.0%} fallback, {row['coverage_gap_share']:.0%} gap ({told})"
+            ).replace("%", " %")
+
+
+def presence_phrase(row: dict) -> str:
+    """The first sentence: what placed the subject near the scene, exactly as the matcher measured it."""
+    radius = row["radius_m"]
+    if row["presence"] == "observed":
+        return (f"{_fixes(int(row['n_fixes_in_zone']))} inside the {radius:.0f} m zone within the padded window; "
+                f"closest approach {closest_phrase(row)}")
+    if row["presence"] == "interpolated":
+        return f"no fix inside the zone, but the path between fixes enters it; closest approach {closest_phrase(row)}"
+    if row["possible_by"] == "accuracy circle":
+        return (f"possible only: {with_article(str(row['circle_source']))} fix {row['circle_distance_m']:.0f} m from "
+                f"the scene whose "
+                f"accuracy circle (±{row['circle_accuracy_m']:.0f} m) reaches the zone; closest approach of the "
+                f"trail {closest_phrase(row)}")
+    gap = (pd.Timestamp(row["gap_to"]) - pd.Timestamp(row["gap_from"])).total_seconds()
+    return (f"possible only: no fix near the scene; a {duration(gap)} gap in the trail from which it could have been "
+            f"reached and left at {row['gap_speed_mps'] * 3.6:.0f} km/h ({row['gap_speed_basis']}); closest "
+            f"approach of the trail {closest_phrase(row)}")
+
+
 def hit_reasons(row: dict, pts: dict, config: ScoreConfig) -> str:
     """The reasons of one hit: ``row`` holds its hit columns and features, ``pts`` its points per term."""
     w = config.weights
     said = []
     radius = row["radius_m"]
-    if row["presence"] == "observed":
-        said.append(f"a fix {row['min_distance_m']:.0f} m from the scene during the window")
+    if all(name in row for name in FACTS):
+        said.append(presence_phrase(row))
+        said.append(coverage_phrase(row))
+    elif row["presence"] == "observed":  # hits matched before the facts existed: no claim about fixes
+        said.append(f"observed: the trail came within {row['min_distance_m']:.0f} m of the scene")
     elif row["presence"] == "interpolated":
-        said.append(f"the path between two fixes passes {row['min_distance_m']:.0f} m from the scene")
-    elif row["max_gap_s"] > 0 and row["min_distance_m"] > radius + _accuracy(row, config):
-        said.append(f"no fix near the scene: a {duration(row['max_gap_s'])} gap in the trail from which it "
-                    f"could have been reached")
+        said.append(f"interpolated: the path between fixes passes {row['min_distance_m']:.0f} m from the scene")
     else:
-        said.append(f"only a fix {row['min_distance_m']:.0f} m away whose accuracy circle reaches the zone")
+        said.append(f"possible: the trail came within {row['min_distance_m']:.0f} m of the scene")
 
     if row["stop_s"] >= config.stop_min_s:
         offset = row["stop_offset_m"]
@@ -86,9 +155,10 @@ def hit_reasons(row: dict, pts: dict, config: ScoreConfig) -> str:
     said.append(f"{duration(row['window_s'])} window ({specific})")
     if pts["source"] < 0:
         name = "the phone network (LBS)" if row["source_at_closest"] == "LBS" else "Wi-Fi"
-        said.append(f"closest fix from {name}, not GPS")
+        said.append(f"closest position from {name}, not GPS")
     if pts["coarse"] < 0:
-        said.append(f"fix accuracy {_accuracy(row, config):.0f} m is wider than the {radius:.0f} m zone")
+        said.append(f"accuracy at the closest approach {_accuracy(row, config):.0f} m is wider than the "
+                    f"{radius:.0f} m zone")
     if pts["gap"] < 0:
         said.append(f"a {duration(row['max_gap_s'])} gap in the trail around the window")
     return SEPARATOR.join(said)
@@ -101,6 +171,6 @@ def _accuracy(row: dict, config: ScoreConfig) -> float:
 
 def all_reasons(table: pd.DataFrame, terms: pd.DataFrame, config: ScoreConfig) -> list[str]:
     """The reasons of every hit (one loop over hits, not fixes)."""
-    rows = table[list(READS)].to_dict("records")
+    rows = table[list(READS) + [c for c in FACTS if c in table.columns]].to_dict("records")
     pts = terms.to_dict("records")
     return [hit_reasons(row, p, config) for row, p in zip(rows, pts)]

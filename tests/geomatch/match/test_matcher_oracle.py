@@ -49,6 +49,13 @@ def assert_agrees(trails: pd.DataFrame, crimes: pd.DataFrame, config: MatchConfi
         assert hit.time_in_zone_s == pytest.approx(want["time_in_zone_s"], abs=1e-3), key
         assert hit.n_fixes_in_zone == want["n_fixes_in_zone"], key
         assert hit.max_gap_s == pytest.approx(want["max_gap_s"], abs=1e-6), key
+        assert hit.min_distance_committed_m == pytest.approx(want["min_distance_committed_m"], abs=1e-6,
+                                                             nan_ok=True), key
+        assert hit.time_in_zone_committed_s == pytest.approx(want["time_in_zone_committed_s"], abs=1e-3), key
+        good, fallback, gap, longest, n_gaps = want["coverage"]
+        assert (hit.coverage_good_share, hit.coverage_fallback_share, hit.coverage_gap_share) == pytest.approx(
+            (good, fallback, gap), abs=1e-9), key
+        assert (hit.longest_gap_committed_s, hit.n_gaps_committed) == (pytest.approx(longest, abs=1e-6), n_gaps), key
         if want["presence"] in ("observed", "interpolated"):
             assert abs(hit.first_in.value - want["first_in_ns"]) <= 1_000, key
             assert abs(hit.last_out.value - want["last_out_ns"]) <= 1_000, key

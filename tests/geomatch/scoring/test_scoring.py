@@ -368,5 +368,5 @@ def test_reasons_name_the_way_past_and_ignore_the_speed_of_coarse_fixes():
     assert "moved past without stopping (18 km/h)" in reasons[1]
     assert "drove past without stopping (43 km/h)" in reasons[2]
     assert "past" not in reasons[3] and "no stop in the zone" in reasons[3]
-    assert "closest fix from the phone network (LBS), not GPS" in reasons[3]
-    assert "fix accuracy 400 m is wider than the 100 m zone" in reasons[3]
+    assert "closest position from the phone network (LBS), not GPS" in reasons[3]
+    assert "accuracy at the closest approach 400 m is wider than the 100 m zone" in reasons[3]
