@@ -16,7 +16,7 @@ from geomatch.match.config import MatchConfig
 from geomatch.match.matcher import match_hits
 from geomatch.quality import assess_trails, flag_quality
 from geomatch.scoring import Scorer
-from tests.geomatch.match.test_matcher_oracle import T0, make_crimes, make_trails
+from tests.geomatch.match.test_matcher_oracle import make_crimes, make_trails
 
 CONFIG = MatchConfig().with_uniform_rule(radius_m=100.0, pad_s=900.0)
 SAMPLE = Path(__file__).resolve().parents[3] / "sample_data"
