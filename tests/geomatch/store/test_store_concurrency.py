@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from geomatch.store import add_review, get_engine, record_run, verify_chain
-from tests.geomatch.store_opener import open_new_store
+from tests.geomatch.store.store_opener import open_new_store
 from tests.pgserver import store_url, why_no_postgres
 
 SPAWN = multiprocessing.get_context("spawn")  # children open their own connections

@@ -22,7 +22,7 @@ from geomatch.store import get_hit, list_hits
 from geomatch.store.accounts import add_user
 from geomatch.store.assignment import load_subjects
 from geomatch.web import WebSettings, create_app
-from tests.geomatch.test_evidence import build_world
+from tests.geomatch.evidence.test_evidence import build_world
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver") or ("/usr/bin/chromedriver" if Path("/usr/bin/chromedriver").exists()
