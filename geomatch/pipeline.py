@@ -162,8 +162,9 @@ def write_match_run(out_dir: Path, trails: Validated, crimes: Validated, hits: p
     outputs += [trails.write_quarantine(quarantine_dir), crimes.write_quarantine(quarantine_dir)]
     seconds["write"] = time.perf_counter() - started
     crs = trails.crs
-    span = zone_span_warning(trails.accepted["lon"].to_numpy(), crs) if "lon" in trails.accepted else None
-    far = far_from_trails(crimes.accepted, trails.accepted)
+    has_fixes = {"x", "y", "lon"} <= set(trails.accepted.columns)  # a Dask run keeps its fixes on the cluster
+    span = zone_span_warning(trails.accepted["lon"].to_numpy(), crs) if has_fixes else None
+    far = far_from_trails(crimes.accepted, trails.accepted) if has_fixes else None
     notes = [f"{v.name}: {note}" for v in (trails, crimes) for note in v.notes]
     warnings = tuple(w for w in (span, far, *notes) if w)
     run = MatchRun(out_dir, trails, crimes, crs, hits, tuple(outputs), out_dir / "manifest.json", seconds, warnings)

@@ -16,7 +16,6 @@ Each input may be several files, a folder or a glob (:func:`read_inputs_table`);
 """
 from __future__ import annotations
 
-import glob
 import logging
 import os
 from pathlib import Path
@@ -31,7 +30,7 @@ from geomatch.core.locations import geometry_as_columns, point_locations
 from geomatch.core.crs import BNG
 from geomatch.core.errors import InputError
 from geomatch.core.quarantine import REASON, SOURCE_ROW, RowChecks, Validated
-from geomatch.core.tables import RawTable, read_table, require_columns, tidy_categorical
+from geomatch.core.tables import RawTable, input_files, read_table, require_columns, tidy_categorical
 from geomatch.core.times import parse_times
 from vvol.harm import HarmTable
 from vvol.policeuk import from_street_csv, is_street_csv
@@ -60,38 +59,21 @@ def _truthy(values: pd.Series) -> np.ndarray:
 Paths = Union[Path, str, Sequence[Union[Path, str]]]
 """One input or several: files, folders (every table file in it) and glob patterns, in any mix."""
 
-TABLE_SUFFIXES = (".csv", ".csv.gz", ".txt", ".tsv", ".parquet", ".geoparquet", ".pq", ".gpkg")
 SOURCE_FILE = "source_file"
 """Column on every row read through :func:`read_inputs_table`: the file it came from (as given or expanded)."""
 
 
 def expand_paths(paths: Paths) -> list[Path]:
-    """The files named by ``paths``: a folder gives its table files (sorted by name), a pattern with ``*``, ``?`` or
-    ``[`` gives its matches (sorted); a file is kept as it is. The order is deterministic.
+    """The files named by ``paths`` (files, folders, glob patterns), expanded by the core's one rule
+    (:func:`geomatch.core.tables.input_files`: every readable table format, sorted, so the order is deterministic).
 
     Raises:
         InputError: a folder or pattern that names no table file, or no input at all.
     """
     items = [paths] if isinstance(paths, (str, Path)) else list(paths)
-    files: list[Path] = []
-    for item in items:
-        path = Path(item)
-        if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.is_file() and p.name.lower().endswith(TABLE_SUFFIXES))
-            if not found:
-                raise InputError("the folder holds no table file (" + ", ".join(TABLE_SUFFIXES) + ")",
-                                 file=str(path))
-            files += found
-        elif any(ch in str(item) for ch in "*?[") and not path.exists():
-            found = sorted(Path(p) for p in glob.glob(str(item)) if Path(p).is_file())
-            if not found:
-                raise InputError("the pattern matches no file", file=str(item))
-            files += found
-        else:
-            files.append(path)
-    if not files:
+    if not items:
         raise InputError("no input file was given")
-    return files
+    return input_files(items)
 
 
 def read_inputs_table(paths: Paths, *, column_map: Mapping[str, str] | None = None,
