@@ -722,7 +722,7 @@ def _iso_day(text: str, option: str) -> str:
     import pandas as pd
 
     if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text.strip()):
-        raise InputError(f"{option} '{text}' is not an ISO date (write YYYY-MM-DD; a date such as 10/11/2026 "
+        raise InputError(f"{option} '{text}' is not an ISO date, so not a date we read (write YYYY-MM-DD; a date such as 10/11/2026 "
                          f"could be 10 November or 11 October)")
     try:
         day = pd.Timestamp(text.strip())

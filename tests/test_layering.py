@@ -32,6 +32,8 @@ ALLOWED = {  # layer -> the layers of the project it may import (itself included
     "geomatch.jobs": {"geomatch.core", "geomatch.ingest", "geomatch.quality",
                       "geomatch.match", "geomatch.scoring", "geomatch.store",
                       "geomatch.evidence", "geomatch.engines", "geomatch.pipeline", "geomatch.jobs"},
+    "geomatch.web": {"geomatch.core", "geomatch.ingest", "geomatch.match", "geomatch.scoring", "geomatch.store",
+                     "geomatch.evidence", "geomatch.web"},
     "vvol": {"geomatch.core", "vvol"},
 }
 TOP_LEVEL = {"geomatch"}  # the package __init__ re-exports everything (lazily)

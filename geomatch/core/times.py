@@ -9,7 +9,9 @@ cannot be widened; there an ambiguous or missing local time is reported so the r
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime, time, timezone
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -171,3 +173,8 @@ def utc_ns(times: pd.Series) -> np.ndarray:
 def from_utc_ns(values: np.ndarray) -> pd.Series:
     """The inverse of :func:`utc_ns`: int64 nanoseconds to a ``datetime64[ns, UTC]`` Series."""
     return pd.Series(pd.DatetimeIndex(np.asarray(values, dtype="i8").view("M8[ns]")).tz_localize("UTC"))
+
+
+def uk_day_start(day: date) -> datetime:
+    """The UTC instant at which a UK local calendar day begins (midnight Europe/London, GMT or BST)."""
+    return datetime.combine(day, time(0), tzinfo=ZoneInfo(UK_TZ)).astimezone(timezone.utc)

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from geomatch.core.errors import InputError
+from geomatch.core.times import uk_day_start
 from geomatch.store.chain import ACCESS_CHAIN, append_entry
 from geomatch.store.engine import get_engine, read_connection, write_transaction
 from geomatch.store.schema import access_log
@@ -69,7 +70,6 @@ def list_access(db_url: str | None = None, *, user: str | None = None, since: da
         since: from this UK local date (a ``date``) or this instant (a timezone-aware ``datetime``).
         limit, offset: a page of the log.
     """
-    from geomatch.store.review import uk_day_start
 
     query = sa.select(access_log.c.seq, access_log.c.at, access_log.c.username, access_log.c.action,
                       access_log.c.target, access_log.c.client, access_log.c.detail).order_by(access_log.c.seq.desc())

@@ -25,7 +25,8 @@ from geomatch.core.errors import InputError
 from geomatch.core.safe import neutralise_cell, write_safe_csv
 from geomatch.store.chain import verify_chain
 from geomatch.store.engine import get_engine, read_connection
-from geomatch.store.review import UK, latest_event, uk_day_start
+from geomatch.core.times import uk_day_start
+from geomatch.store.review import UK, latest_event
 from geomatch.store.seal import verify_hits
 from geomatch.store.schema import OUTCOMES, PENDING, hits, review_events
 from geomatch.core.times import format_uk, parse_times

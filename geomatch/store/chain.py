@@ -140,7 +140,8 @@ def verify_chain(db_url: str | None = None, chain: Chain = REVIEW_CHAIN) -> Chai
             n += 1
             problem = _link_problem(chain, row._mapping, prev_seq, prev_hash, key)
             if problem is None and key is not None and n_keyed and not is_keyed(row.hash):
-                problem = (f"it is not keyed although earlier {entry} entries are: it was written without the "
+                earlier = "events" if entry == "event" else f"{entry} entries"
+                problem = (f"it is not keyed although earlier {earlier} are: it was written without the "
                            "audit key, or forged")
             if problem is not None:
                 return ChainReport(False, n, prev_seq, prev_hash, row.seq, row._mapping[chain.key], problem, entry,

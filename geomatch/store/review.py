@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -14,7 +14,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from geomatch.core.errors import InputError
-from geomatch.core.times import UK_TZ
+from geomatch.core.times import UK_TZ, uk_day_start
 from geomatch.store.access import Access, append_access
 from geomatch.store.chain import append_event
 from geomatch.store.engine import get_engine, read_connection, write_transaction
@@ -138,9 +138,6 @@ def filter_hits(query: sa.Select, latest: sa.Alias, *, status: str | None = None
     return query
 
 
-def uk_day_start(day: date) -> datetime:
-    """The UTC instant at which a UK local calendar day begins."""
-    return datetime.combine(day, time(0), tzinfo=UK).astimezone(timezone.utc)
 
 
 @dataclass(frozen=True)
