@@ -140,7 +140,7 @@ def test_review_a_hit_in_a_real_browser(server, browser, tmp_path):
     _wait(lambda: f"/hits/{top}" in browser.current_url, what="the hit page")
     frame = browser.find_element(By.CSS_SELECTOR, "iframe.map")
     browser.switch_to.frame(frame)
-    _wait(lambda: browser.find_elements(By.CSS_SELECTOR, "svg#map circle, svg#map path"), what="the map")
+    _wait(lambda: browser.find_elements(By.CSS_SELECTOR, ".leaflet-container .leaflet-overlay-pane canvas, .leaflet-container .leaflet-overlay-pane path"), what="the map")
     browser.switch_to.default_content()
     assert browser.find_element(By.CSS_SELECTOR, "img.timeline").get_property("naturalWidth") > 100
     browser.set_window_size(1440, 1900)  # the summary, reasons, form and the map in one picture
