@@ -334,13 +334,13 @@ def _draw_trail(ax, data: PackData, norm: Normalize, extent: Extent, *, detail: 
                           np.intersect1d(np.asarray(circles, dtype=int), rows))
         ax.add_collection(PatchCollection([Circle((x[i], y[i]), acc[i]) for i in rows],
                                           facecolor="none", edgecolor="0.35", lw=0.7, linestyle=":", zorder=3))
-    steps = np.stack([np.column_stack([x[:-1], y[:-1]]), np.column_stack([x[1:], y[1:]])], axis=1)
-    gap = fixes["gap_after"].to_numpy()[:-1]
+    px, py, gap = _path(data)
+    steps = np.stack([np.column_stack([px[:-1], py[:-1]]), np.column_stack([px[1:], py[1:]])], axis=1)
     ax.add_collection(LineCollection(steps[~gap], colors="0.3", lw=1.1 if detail else 0.6, zorder=4))
     ax.add_collection(LineCollection(steps[gap], colors="black", lw=1.3 if detail else 0.8,
                                      linestyles=(0, (5, 3)), zorder=4))
     if detail:
-        _draw_arrows(ax, x, y, gap, extent)
+        _draw_arrows(ax, px, py, gap, extent)
     seconds = (fixes["timestamp"] - pd.Timestamp(hit["window_start"])).dt.total_seconds().to_numpy()
     scale = 1.0 if detail else 0.35
     for source, group in fixes.groupby(fixes["source"].astype(str), sort=True):
@@ -355,6 +355,17 @@ def _draw_trail(ax, data: PackData, norm: Normalize, extent: Extent, *, detail: 
     ax.scatter([qx], [qy], s=170 * scale, marker="X", c="white", edgecolors="black", lw=1.3 * scale, zorder=_TOP)
     ax.scatter([cx], [cy], s=260 * scale, marker="*", c="black", edgecolors="white", lw=1.0 * scale,
                zorder=_TOP + 1)
+
+
+def _path(data: PackData) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The trail as the matcher joins it: the x, y of the fixes that form the path (quality ``ok``; every fix when
+    the trails carry no quality flags) and, per step between them, whether it is a gap (longer than the matcher's
+    ``interp_max_gap_s``). Fallback and outlier fixes stand alone, drawn as markers only."""
+    fixes = data.fixes
+    path = fixes["quality"].astype(str).eq("ok").to_numpy() if "quality" in fixes else np.ones(len(fixes), bool)
+    t = utc_ns(fixes["timestamp"])[path]
+    gap = np.diff(t) / 1e9 > data.interp_max_gap_s
+    return fixes["x"].to_numpy(float)[path], fixes["y"].to_numpy(float)[path], gap
 
 
 def _draw_prisms(ax, prisms: tuple[Prism, ...], detail: bool) -> None:
