@@ -206,15 +206,17 @@ def zone_span_warning(lon: np.ndarray, crs: str) -> str | None:
             f"distances in {crs_name(crs)} are scaled by up to about 1 % at the far edges")
 
 
-def choose_metric_crs(lon: np.ndarray, lat: np.ndarray) -> str:
+def choose_metric_crs(lon: np.ndarray, lat: np.ndarray, where: np.ndarray | None = None) -> str:
     """British National Grid when the data's median point lies in Great Britain, else its UTM zone (WGS84).
 
-    Give the accepted points only: a median over impossible coordinates has no zone.
+    Give the accepted points only (``where``: True for them): a median over impossible coordinates has no zone.
 
     Raises:
         ValueError: the median point is not on the globe (no UTM zone covers it).
     """
-    lon_mid, lat_mid = float(np.nanmedian(lon)), float(np.nanmedian(lat))
+    # each median partitions one copy of its points in place (no second copy of millions of values)
+    lon_mid, lat_mid = (float(np.nanmedian(v[where] if where is not None else v.copy(), overwrite_input=True))
+                        for v in (lon, lat))
     if not (abs(lon_mid) <= 180 and abs(lat_mid) <= 90):
         raise ValueError(f"the median point ({lon_mid:g}, {lat_mid:g}) is not a longitude/latitude")
     if in_gb_box(lon_mid, lat_mid) and not _in_ireland(lon_mid, lat_mid):

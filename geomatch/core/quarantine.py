@@ -114,7 +114,10 @@ class RowChecks:
 
     def add(self, code: str, broken: pd.Series | np.ndarray) -> None:
         """Record rule ``code``; ``broken`` is True for rows that break it (NaN counts as not broken)."""
-        mask = np.asarray(pd.Series(broken).fillna(False).to_numpy(), dtype=bool)
+        if isinstance(broken, np.ndarray) and broken.dtype == bool:
+            mask = broken  # no NaN to fill: taken as it is
+        else:
+            mask = np.asarray(pd.Series(broken).fillna(False).to_numpy(), dtype=bool)
         if mask.shape != (len(self.raw),):
             raise ValueError(f"mask for {code!r} has shape {mask.shape}, expected ({len(self.raw)},)")
         if self._malformed.any():

@@ -356,7 +356,9 @@ def read_csv(path: Path, *, header: bool = True, names: Sequence[str] | None = N
                 convert_options=pacsv.ConvertOptions(column_types=column_types, strings_can_be_null=True,
                                                      null_values=[""]))
 
-    text = {n: pa.string() for n in column_names}
+    # categorical columns straight into dictionaries (no column of strings); the rest as text unless typed
+    dictionary = pa.dictionary(pa.int32(), pa.string())
+    text = {n: dictionary if n in categorical else pa.string() for n in column_names}
     column_types = {**text, **{n: t for n, t in (types or {}).items() if n in text}}
     encoding = dialect.encoding
     while True:
@@ -391,8 +393,12 @@ def _arrow_to_frame(table, categorical: Sequence[str]) -> pd.DataFrame:
             i = table.schema.get_field_index(name)
             table = table.set_column(i, name, table.column(name).dictionary_encode())
     string = pd.StringDtype("pyarrow")
-    return table.to_pandas(types_mapper={pa.string(): string, pa.large_string(): string}.get,
-                           split_blocks=True, self_destruct=True)
+    # column by column, freeing Arrow's copy as it goes, then giving the freed memory back to the system
+    frame = table.to_pandas(types_mapper={pa.string(): string, pa.large_string(): string}.get,
+                            split_blocks=True, self_destruct=True)
+    del table
+    pa.default_memory_pool().release_unused()
+    return frame
 
 
 def _with_malformed(frame: pd.DataFrame, bad: list[tuple[int | None, str, int]], path: Path, *, header: bool,
@@ -637,6 +643,10 @@ def to_number(values: pd.Series) -> pd.Series:
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    if values.dtype == np.float64:  # typed already (Arrow converted it while reading): no copy when all finite
+        array = values.to_numpy()
+        finite = np.isfinite(array)
+        return values if finite.all() else values.where(finite)
     text = arrow_text(values)
     if text is None:
         numbers = pd.to_numeric(values, errors="coerce").astype("float64")
@@ -661,9 +671,12 @@ def tidy_categorical(values: pd.Series, *, upper: bool = False) -> pd.Series:
     if upper:
         labels = labels.str.upper()
     kept = pd.Index(sorted(set(labels) - {""}))
-    remap = np.append(kept.get_indexer(labels), -1)  # code -1 (missing) stays missing
-    codes = remap[cat.cat.codes.to_numpy()]
-    return pd.Series(pd.Categorical.from_codes(codes, categories=kept), index=values.index, name=values.name)
+    codes = cat.cat.codes.to_numpy()
+    if not (len(kept) == len(labels) and (kept == labels).all()):  # else tidy and sorted already: codes kept
+        remap = np.append(kept.get_indexer(labels), -1).astype(codes.dtype)  # code -1 (missing) stays missing
+        codes = remap[codes]
+    return pd.Series(pd.Categorical.from_codes(codes, categories=kept, validate=False), index=values.index,
+                     name=values.name)
 
 
 def read_toml(path: Path | str) -> dict:

@@ -65,7 +65,8 @@ def parse_times(values: pd.Series, *, side: Side = "instant", naive_tz: str | No
     nonexistent = np.zeros(n, dtype=bool)
 
     if isinstance(values.dtype, pd.DatetimeTZDtype):
-        utc = values.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
+        utc = values if values.dtype == "datetime64[ns, UTC]" else \
+            values.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")  # already UTC (a typed read): no copy
         return ParsedTimes(utc, utc.isna().to_numpy(), ambiguous, nonexistent, np.zeros(n, dtype=bool))
 
     if pd.api.types.is_datetime64_dtype(values.dtype):

@@ -97,16 +97,11 @@ def validate_trails(table: RawTable, *, crs: str | None = None, naive_tz: str | 
     lon, lat = transform(given_x, given_y, source_crs, WGS84)
     if target_crs is None:  # from the rows accepted so far: bad rows must not move a clean subject's CRS
         usable = ~checks.bad & np.isfinite(lon) & np.isfinite(lat)
-        target_crs = choose_metric_crs(lon[usable], lat[usable]) if usable.any() else BNG
+        target_crs = choose_metric_crs(lon, lat, where=usable) if usable.any() else BNG
     x, y = transform(given_x, given_y, source_crs, target_crs)
 
-    if "source" in raw:
-        source = tidy_categorical(raw["source"], upper=True)
-        known = source.isin(SOURCES)
-        checks.add("unknown_source", source.notna() & ~known)
-        source = source.cat.set_categories(SOURCES).fillna("GPS").array
-    else:
-        source = pd.Categorical.from_codes(np.zeros(len(raw), dtype=np.int8), categories=SOURCES)
+    source = _sources(raw["source"], checks) if "source" in raw else \
+        pd.Categorical.from_codes(np.zeros(len(raw), dtype=np.int8), categories=SOURCES)
 
     cleaned = pd.DataFrame({
         "subject_id": subject,
@@ -156,12 +151,25 @@ def _coordinates(table: RawTable, numbers: Mapping[str, pd.Series], crs: str | N
     return x, y, source_crs
 
 
+def _sources(values: pd.Series, checks: RowChecks) -> pd.Categorical:
+    """Where each fix came from, as a categorical of :data:`SOURCES` (missing means ``GPS``); adds the
+    ``unknown_source`` rule. Works on the categories, then maps the codes once."""
+    source = tidy_categorical(values, upper=True)
+    codes = source.cat.codes.to_numpy()
+    position = np.append(pd.Index(SOURCES).get_indexer(source.cat.categories), -1).astype(np.int8)
+    checks.add("unknown_source", (codes >= 0) & (position[codes] < 0))
+    return pd.Categorical.from_codes(np.maximum(position, 0)[codes], categories=SOURCES, validate=False)
+
+
 def _sort_order(subject: pd.Series, times: pd.Series) -> np.ndarray | None:
     """The stable permutation sorting fixes by subject (categories are sorted) then time, or ``None`` when they
     are sorted already (as most exports are)."""
     codes = subject.cat.codes.to_numpy()
     t = utc_ns(times)
-    if len(t) < 2 or ((np.diff(codes) > 0) | ((np.diff(codes) == 0) & (np.diff(t) >= 0))).all():
+    if len(t) < 2:
+        return None
+    same = codes[1:] == codes[:-1]
+    if ((codes[1:] > codes[:-1]) | (same & (t[1:] >= t[:-1]))).all():  # no int64 temporaries
         return None
     return np.lexsort((t, codes))
 
