@@ -120,6 +120,20 @@ def _one_or_many(values: tuple[str, ...]) -> Path | tuple[Path, ...]:
     return Path(values[0]) if len(values) == 1 else tuple(Path(v) for v in values)
 
 
+def _time_zone_option(ctx, param, value: str | None) -> str | None:
+    """A time-zone option, refused when it names no zone (even where no timestamp needs it)."""
+    from geomatch.core.times import check_time_zone
+
+    return value if value is None else check_time_zone(value, option=param.opts[0])
+
+
+def _crs_option(ctx, param, value: str | None) -> str | None:
+    """A CRS option, refused when PROJ does not know it (even where no x/y column needs it)."""
+    from geomatch.core.crs import check_crs
+
+    return value if value is None else check_crs(value, option=param.opts[0])
+
+
 def _reading_options(command):
     """Options saying how to read the trails and crimes files (shared by match and evidence); the command gets
     them as one ``reading`` mapping of :class:`geomatch.pipeline.MatchInputs` fields."""
@@ -136,8 +150,9 @@ def _reading_options(command):
                      show_default=True, help="auto recognises the MoJ crime-mapping CSV."),
         click.option("--trails-map", multiple=True, metavar="THEIRS=OURS", help="Rename a trails column (repeatable)."),
         click.option("--crimes-map", multiple=True, metavar="THEIRS=OURS", help="Rename a crimes column (repeatable)."),
-        click.option("--trails-crs", help="CRS of x/y trail columns, e.g. EPSG:27700."),
-        click.option("--trails-tz", help="Time zone of trail timestamps without an offset, e.g. Europe/London."),
+        click.option("--trails-crs", callback=_crs_option, help="CRS of x/y trail columns, e.g. EPSG:27700."),
+        click.option("--trails-tz", callback=_time_zone_option,
+                     help="Time zone of trail timestamps without an offset, e.g. Europe/London."),
         click.option("--gpx-subject", default="track", show_default=True, metavar="track|file|NAME",
                      help="GPX trails: a subject per track (named by the track), per file (named by the file), or "
                           "this name for every point."),
@@ -276,7 +291,8 @@ def geomatch_simulate(out_dir: Path, subjects: int, days: int, seed: int, start:
 @click.option("--buckets", type=click.IntRange(min=1), default=16, show_default=True,
               help="Subject buckets (with --by subject).")
 @click.option("--trails-map", multiple=True, metavar="THEIRS=OURS", help="Rename a trails column (repeatable).")
-@click.option("--trails-tz", help="Time zone of timestamps without an offset (give the same to geomatch match).")
+@click.option("--trails-tz", callback=_time_zone_option,
+              help="Time zone of timestamps without an offset (give the same to geomatch match).")
 def partition(trails_path: Path, by: str, out: str, buckets: int, trails_map: tuple[str, ...],
               trails_tz: str | None) -> None:
     """Write a trails file as a partitioned Parquet dataset for geomatch match --engine dask."""

@@ -268,6 +268,25 @@ def _huge_field_kept(result: Result, folder: Path) -> None:
     assert "hits:" in result.output
 
 
+def _vvol_with_config(folder: Path, toml: str) -> tuple:
+    return vvol, ["score", "--crimes", "sample_data/vvol/crimes.csv", "--as-of", "2025-06-30", "--out",
+                  str(folder / "v"), "--no-progress", "--config", str(_write(folder / "vvol.toml", toml))]
+
+
+def _vvol_future_crime(folder: Path) -> tuple:
+    crimes = pd.read_csv("sample_data/vvol/crimes.csv", dtype=str)
+    crimes.loc[0, ["committed_from", "committed_to"]] = ["2099-06-01T10:00:00", "2099-06-01T11:00:00"]
+    crimes.to_csv(folder / "crimes.csv", index=False)
+    return vvol, ["score", "--crimes", str(folder / "crimes.csv"), "--as-of", "2025-06-30", "--out",
+                  str(folder / "v"), "--no-progress"]
+
+
+def _future_crime_quarantined(result: Result, folder: Path) -> None:
+    quarantined = pd.read_csv(folder / "v" / "quarantine" / "crimes.csv", dtype=str)
+    row = quarantined[quarantined["committed_from"] == "2099-06-01T10:00:00"]
+    assert row["reason"].tolist() == ["committed_in_future"], quarantined
+
+
 def _write(path: Path, data: bytes | str) -> Path:
     path.write_bytes(data if isinstance(data, bytes) else data.encode())
     return path
@@ -418,6 +437,22 @@ CASES = [
     Case("geomatch simulate --start 9999-12-31",
          lambda w, f: (geomatch, ["simulate", str(f / "sim"), "--subjects", "1", "--days", "1", "--start",
                                   "9999-12-31"]), "error", says="outside the years 1971 to 2200"),
+    Case("--trails-tz naming no time zone, for a file that needs none",
+         lambda w, f: _match_with(w, f, "--trails-tz", "Mars/Olympus"), "error", says="is not a time zone"),
+    Case("--trails-crs naming no CRS, for a file that needs none",
+         lambda w, f: _match_with(w, f, "--trails-crs", "EPSG:99999999"), "error",
+         says="is not a coordinate reference system"),
+    Case("partition --trails-tz naming no time zone",
+         lambda w, f: (geomatch, ["partition", "--trails", str(w / "trails.parquet"), "--out", str(f / "parts"),
+                                  "--trails-tz", "Mars/Olympus"]), "error", says="is not a time zone"),
+    Case("vvol config window_days = 'x'", lambda w, f: _vvol_with_config(f, "window_days = 'x'\n"), "error",
+         says="window_days must be a whole number"),
+    Case("vvol config xlsx_max_rows = -1", lambda w, f: _vvol_with_config(f, "xlsx_max_rows = -1\n"), "error",
+         says="xlsx_max_rows must be a whole number of at least 1"),
+    Case("vvol config hotspot_eps_m = nan", lambda w, f: _vvol_with_config(f, "hotspot_eps_m = nan\n"), "error",
+         says="hotspot_eps_m must be a finite number above 0"),
+    Case("a V-VOL crime dated in 2099", lambda w, f: _vvol_future_crime(f), "result",
+         check=_future_crime_quarantined),
     Case("a negative radius in a TOML file",
          lambda w, f: _match_with(w, f, config="[offences.burglary_residential]\nradius_m = -5\n"), "error",
          says="radius"),

@@ -12,6 +12,7 @@ every tasking pack. A force changes them with a TOML file (``vvol score --config
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,6 +88,7 @@ class VvolConfig:
     harm_table: str | None = None
 
     def __post_init__(self) -> None:
+        _check_values(self)
         for name in BAND_FIELDS:
             bands = tuple((float(t), float(p)) for t, p in getattr(self, name))
             if [t for t, _ in bands] != sorted(t for t, _ in bands):
@@ -115,6 +117,41 @@ class VvolConfig:
         return dataclasses.replace(self, **changes)
 
 
+_WHOLE_AT_LEAST_1 = ("window_days", "min_repeat", "period_days", "hotspot_min_crimes", "link_min_shared", "top_n",
+                     "xlsx_max_rows")
+_ABOVE_0 = ("recency_half_life_days", "trend_intensifying_ratio", "hotspot_eps_m")
+_AT_LEAST_0 = ("recency_points", "max_uplift", "trend_diminishing_ratio")
+XLSX_SHEET_ROWS = 1_048_575
+"""Data rows an Excel sheet holds under its header row (1,048,576 rows in all)."""
+
+
+def _check_values(config: VvolConfig) -> None:
+    """Refuse a value of the wrong kind or out of its range (a TOML ``window_days = 'x'``, ``xlsx_max_rows = -1``),
+    in one sentence naming the field, before any comparison could fail with a traceback."""
+    for name in _WHOLE_AT_LEAST_1:
+        value = getattr(config, name)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise InputError(f"{name} must be a whole number of at least 1, got {value!r}", column=name)
+    for name in (*_ABOVE_0, *_AT_LEAST_0):
+        value = getattr(config, name)
+        if not _is_number(value) or value < 0 or (name in _ABOVE_0 and value == 0):
+            bound = "above 0" if name in _ABOVE_0 else "at least 0"
+            raise InputError(f"{name} must be a finite number {bound}, got {value!r}", column=name)
+    if config.xlsx_max_rows > XLSX_SHEET_ROWS:
+        raise InputError(f"xlsx_max_rows must be at most {XLSX_SHEET_ROWS:,} (an Excel sheet's rows under its "
+                         f"header), got {config.xlsx_max_rows:,}", column="xlsx_max_rows")
+    for name in BAND_FIELDS:
+        bands = getattr(config, name)
+        if not all(isinstance(b, (tuple, list)) and len(b) == 2 and all(map(_is_number, b)) for b in bands):
+            raise InputError(f"{name} must be pairs of numbers [threshold, points], got {bands!r}", column=name)
+    if not isinstance(config.uplifts, dict) or not all(map(_is_number, config.uplifts.values())):
+        raise InputError(f"uplifts must map flag names to numbers, got {config.uplifts!r}", column="uplifts")
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def _top(bands: Bands) -> float:
     return max((p for _, p in bands), default=0.0)
 
@@ -141,7 +178,12 @@ def load_config(path: Path | str | None, **overrides: Any) -> VvolConfig:
     if "window_days" not in values and "period_days" in values:
         # the window follows the period: at least two periods (the trend compares two), at least a year
         values["window_days"] = max(VvolConfig.window_days, 2 * int(values["period_days"]))
-    return VvolConfig(**values)
+    try:
+        return VvolConfig(**values)
+    except InputError as error:  # name the file the value came from
+        if path is None or error.file is not None:
+            raise
+        raise InputError(error.message, file=str(path), column=error.column) from None
 
 
 def parse_days(text: str) -> int:

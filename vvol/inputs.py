@@ -31,7 +31,7 @@ from geomatch.core.crs import BNG
 from geomatch.core.errors import InputError
 from geomatch.core.quarantine import REASON, SOURCE_ROW, RowChecks, Validated
 from geomatch.core.tables import RawTable, input_files, read_table, require_columns, tidy_categorical
-from geomatch.core.times import parse_times
+from geomatch.core.times import latest_credible_ns, parse_times, utc_ns
 from vvol.harm import HarmTable
 from vvol.policeuk import from_street_csv, is_street_csv
 
@@ -160,7 +160,7 @@ def validate_crimes(table: RawTable, harm: HarmTable, *, flags: Iterable[str] = 
     ``source_row`` (and ``source_file``).
 
     Reason codes: ``missing_crime_ref``, ``unknown_offence``, ``unparseable_committed_from``,
-    ``unparseable_committed_to``, ``reversed_window``, the location codes of :mod:`geomatch.core.locations`
+    ``unparseable_committed_to``, ``reversed_window``, :data:`COMMITTED_IN_FUTURE`, the location codes of :mod:`geomatch.core.locations`
     (``missing_location``, ``both_location_kinds``, ``zero_zero``, ``lat_lon_swapped``,
     ``out_of_range_coordinates``), ``duplicate_row`` and ``repeated_crime_ref_not_kept`` (see
     :func:`_repeated_crime_refs`; those rows carry ``kept_copy`` in the quarantine).
@@ -184,6 +184,7 @@ def validate_crimes(table: RawTable, harm: HarmTable, *, flags: Iterable[str] = 
     checks.add("unknown_offence", offence.isna())
     start = parse_times(raw[time_column], side="start")
     checks.add("unparseable_committed_from", start.unparseable)
+    checks.add(COMMITTED_IN_FUTURE, ~start.unparseable & (utc_ns(start.utc) > latest_credible_ns()))
     if "committed_to" in raw:
         given = raw["committed_to"].notna().to_numpy()
         end = parse_times(raw["committed_to"], side="end")
@@ -212,8 +213,13 @@ def validate_crimes(table: RawTable, harm: HarmTable, *, flags: Iterable[str] = 
         quarantined = quarantined.assign(kept_copy=ref.map(kept_copy).where(
             quarantined[REASON].str.contains(REPEAT_NOT_KEPT, regex=False), ""))
     log.info("crimes %s: %s", table.path, validated.counts())
-    return Validated(validated.name, validated.source, accepted, quarantined, validated.rows_in)
+    return Validated(validated.name, validated.source, accepted, quarantined, validated.rows_in,
+                     per_file=validated.per_file)
 
+
+COMMITTED_IN_FUTURE = "committed_in_future"
+"""Reason code of a crime whose time lies more than a day after now (a mistyped year, a clock set wrong): never a
+crime of any window, so it is set aside with its reason rather than left out of every list unsaid."""
 
 REPEAT_NOT_KEPT = "repeated_crime_ref_not_kept"
 """Reason code of the other copies of a repeated crime reference whose copies differ (one copy is kept)."""

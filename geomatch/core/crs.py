@@ -13,6 +13,8 @@ from pyproj import Transformer
 from pyproj.aoi import AreaOfInterest
 from pyproj.database import query_utm_crs_info
 
+from geomatch.core.errors import InputError
+
 BNG = "EPSG:27700"
 WGS84 = "EPSG:4326"
 OSTN15_GRID = "uk_os_OSTN15_NTv2_OSGBtoETRS.tif"
@@ -47,6 +49,20 @@ def _thread_transformer(source: str, target: str, thread: int) -> Transformer:
     if not group.transformers:
         raise ValueError(f"there is no transformation from {source} to {target}")
     return group.transformers[0]  # the most accurate operation whose grids are available here
+
+
+def check_crs(text: str, *, option: str = "crs") -> str:
+    """``text`` if PROJ knows it as a coordinate reference system (``EPSG:27700``, a WKT, a PROJ string).
+
+    Raises:
+        InputError: it names no CRS (one sentence naming ``option``), even where no column needs it.
+    """
+    try:
+        pyproj.CRS.from_user_input(text)
+    except pyproj.exceptions.CRSError:
+        raise InputError(f"{option} {text!r} is not a coordinate reference system PROJ knows (give one such as "
+                         f"EPSG:27700)") from None
+    return text
 
 
 def transform_info(source: str = WGS84, target: str = BNG) -> TransformInfo:

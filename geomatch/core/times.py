@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
+from geomatch.core.errors import InputError
+
 UK_TZ = "Europe/London"
 _OFFSET_SUFFIX = r"(?:[zZ]|[+-]\d{2}(?::?\d{2})?)$"
 
@@ -164,6 +166,29 @@ def format_uk(ts: pd.Timestamp) -> str:
     local = ts.tz_convert(UK_TZ)
     offset = local.strftime("%z")
     return f"{local:%Y-%m-%d %H:%M:%S} {offset[:3]}:{offset[3:]} ({local.tzname()})"
+
+
+FUTURE_SLACK = pd.Timedelta(days=1)
+"""How far past the present a recorded time may lie (clocks and time zones differ); later ones are errors."""
+
+
+def latest_credible_ns() -> int:
+    """The latest instant (UTC ns) a record can truly carry: now plus :data:`FUTURE_SLACK`."""
+    return (pd.Timestamp.now(tz="UTC") + FUTURE_SLACK).value
+
+
+def check_time_zone(name: str, *, option: str = "naive_tz") -> str:
+    """``name`` if it is an IANA time zone (``Europe/London``, ``UTC``).
+
+    Raises:
+        InputError: it names no time zone (one sentence naming ``option``), even where no value needs it.
+    """
+    try:
+        ZoneInfo(name)
+    except (TypeError, ValueError, KeyError):  # ZoneInfoNotFoundError is a KeyError
+        raise InputError(f"{option} {name!r} is not a time zone (give an IANA name such as Europe/London, or "
+                         f"UTC)") from None
+    return name
 
 
 def utc_ns(times: pd.Series) -> np.ndarray:

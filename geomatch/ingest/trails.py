@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from geomatch.core.crs import BNG, WGS84, choose_metric_crs, looks_swapped_gb, transform
+from geomatch.core.crs import BNG, WGS84, check_crs, choose_metric_crs, looks_swapped_gb, transform
 from geomatch.core.errors import InputError
 from geomatch.core.quarantine import SOURCE_ROW, RowChecks, Validated
 from geomatch.core.tables import RawTable, read_table, require_columns, tidy_categorical, to_number
-from geomatch.core.times import parse_times, utc_ns
+from geomatch.core.times import check_time_zone, latest_credible_ns, parse_times, utc_ns
 
 log = logging.getLogger(__name__)
 
@@ -26,10 +26,9 @@ CSV_TYPES = {**{name: pa.float64() for name in ("lat", "lon", "x", "y", "accurac
 """Columns a trails CSV is converted to while Arrow parses it (a file where any value does not convert is read
 as text and converted by the validator, which quarantines that value with its text)."""
 EARLIEST_FIX = pd.Timestamp("2000-01-01", tz="UTC")
-"""Fixes before this are quarantined ``time_out_of_range`` (a tag whose clock was never set says 1970, the Unix
-epoch, or 1980, the GPS epoch)."""
-FUTURE_SLACK = pd.Timedelta(days=1)
-"""Fixes later than now plus this are quarantined ``time_out_of_range``."""
+"""Fixes before this, or later than :func:`geomatch.core.times.latest_credible_ns` (now plus a day), are
+quarantined ``time_out_of_range`` (a tag whose clock was never set says 1970, the Unix epoch, or 1980, the GPS
+epoch)."""
 MAX_ACCURACY_M = 100_000.0
 """A stated accuracy (m) beyond this says nothing about where the tag was (a mobile cell is at most ~35 km);
 such fixes are quarantined ``accuracy_too_large`` rather than matched as ``possible`` everywhere."""
@@ -56,6 +55,10 @@ def load_trails(path: Path | str | Sequence[Path | str], *, column_map: Mapping[
         The validated fixes, sorted by ``subject_id`` then ``timestamp`` (columns in ``TRAIL_COLUMNS``); its
         ``crs`` is the metric CRS of their ``x``/``y``.
     """
+    if crs is not None:  # refused before reading, even when the file needs no CRS or zone
+        check_crs(crs, option="the trails' CRS")
+    if naive_tz is not None:
+        check_time_zone(naive_tz, option="the trails' time zone")
     table = read_table(path, column_map=column_map, categorical=("subject_id", "source"), gpx_subject=gpx_subject,
                        types=CSV_TYPES)
     return validate_trails(table, crs=crs, naive_tz=naive_tz, target_crs=target_crs)
@@ -83,8 +86,7 @@ def validate_trails(table: RawTable, *, crs: str | None = None, naive_tz: str | 
     checks.add("ambiguous_local_time", times.ambiguous)
     checks.add("nonexistent_local_time", times.nonexistent)
     t = utc_ns(times.utc)
-    latest = (pd.Timestamp.now(tz="UTC") + FUTURE_SLACK).value
-    checks.add("time_out_of_range", ~times.unparseable & ((t < EARLIEST_FIX.value) | (t > latest))
+    checks.add("time_out_of_range", ~times.unparseable & ((t < EARLIEST_FIX.value) | (t > latest_credible_ns()))
                & (t != np.iinfo(np.int64).min))
 
     given_x, given_y, source_crs = _coordinates(table, numbers, crs, checks)

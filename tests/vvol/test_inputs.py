@@ -57,6 +57,29 @@ def test_quarantine_codes_and_counts(tmp_path):
     assert people.accepted["role"].astype(str).tolist() == ["victim", "suspect"]
 
 
+def test_crimes_keep_the_per_file_balance_and_quarantine_a_future_date(tmp_path):
+    good = {"crime_ref": "G1", "offence": "8N", "date": "2026-03-01 10:00", "lat": "52.05", "lon": "1.15"}
+    first = _write(tmp_path, "a.csv", [good, dict(good, crime_ref="F1", date="2099-01-01 10:00")])
+    second = _write(tmp_path, "b.csv", [dict(good, crime_ref="G2"), dict(good, crime_ref="")])
+    crimes = load_crimes([first, second], HARM)
+    assert crimes.reason_counts() == {"committed_in_future": 1, "missing_crime_ref": 1}
+    assert crimes.per_file == {str(first): {"rows_in": 2, "accepted": 1, "quarantined": 1},
+                               str(second): {"rows_in": 2, "accepted": 1, "quarantined": 1}}
+
+
+@pytest.mark.parametrize("field, value, says", [
+    ("window_days", "x", "window_days must be a whole number of at least 1"),
+    ("xlsx_max_rows", -1, "xlsx_max_rows must be a whole number of at least 1"),
+    ("xlsx_max_rows", 2_000_000, "xlsx_max_rows must be at most 1,048,575"),
+    ("top_n", True, "top_n must be a whole number"),
+    ("max_uplift", float("inf"), "max_uplift must be a finite number at least 0"),
+    ("frequency_bands", ((2, "five"),), "frequency_bands must be pairs of numbers"),
+])
+def test_config_values_of_the_wrong_kind_or_range_are_refused(field, value, says):
+    with pytest.raises(InputError, match=says):
+        VvolConfig(**{field: value})
+
+
 @pytest.mark.parametrize("missing", ["crime_ref", "offence", "easting"])
 def test_missing_crime_column_is_one_input_error(tmp_path, missing):
     row = {"crime_ref": "A", "offence": "8N", "committed_from": "2026-01-01 10:00", "easting": 1, "northing": 2}
