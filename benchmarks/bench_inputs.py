@@ -1,18 +1,19 @@
 """Reading real inputs at force scale: a CSV force-month from the generator (``geomatch simulate --subjects 200
---days 30 --trails-format csv``: about 8.6 million WGS84 fixes with ISO 8601 times) and the same world as Parquet.
+--days 30 --trails-format csv``: about 8.3 million WGS84 fixes with ISO 8601 times) and the same world as Parquet.
 
-Prints, for each format, from one run on the same machine:
+Prints, for each format, from one run on the same machine, wall seconds and CPU seconds (user + system, every
+thread: the fair measure on a shared machine) and the ratios of both:
 
 - read and validate the trails (:func:`geomatch.ingest.trails.load_trails`: typed columns, every rule, the
   quarantine, the metric CRS) against a plain ``pyarrow.csv.read_csv`` (``pyarrow.parquet.read_table``) of the
   same file, interleaved three times (first and best of 3); target <= 1.5x;
-- end to end (read, validate, match, score, write): ``geomatch match`` in a fresh process, the sum of its stage
-  times as it prints them (the process's wall time, imports and kernel loading included, is printed beside),
-  with its peak resident memory (target < 2 GB);
-- the geopandas way (read with pandas, ``to_crs``, buffer the scenes, ``sjoin``, filter by time; observed hits
-  only; target: end to end at least 20x faster);
-- a DuckDB SQL band join over the same file (DuckDB reads it on every core; time and box band join with an
-  equirectangular distance; observed hits only; target: end to end faster).
+- end to end (read, validate, match, score, write): ``geomatch match`` in a fresh process (imports and kernel
+  loading included; its stage times are printed beside), with its peak resident memory (target < 2 GB);
+- the geopandas way over the whole file (read four columns with pandas, ``to_crs``, buffer the scenes,
+  ``sjoin``, filter by time; observed hits only; target: end to end at least 20x faster);
+- DuckDB over the same file as a competent analyst writes it (DuckDB reads it on every core; scenes listed per
+  hour bucket and grid cell, an equality hash join on those keys, then the time window and an equirectangular
+  radius; observed hits only; target: end to end faster).
 
 Needs the ``bench`` extra (``pip install -e '.[bench]'``) for DuckDB.
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import gc
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -49,49 +51,72 @@ def world_files(subjects: int, days: int):
     return folder / "trails.csv", folder / "trails.parquet", folder / "crimes.csv"
 
 
-def read_vs_plain(trails, plain_read) -> tuple[tuple[float, float], tuple[float, float], int]:
-    """(first, best of 3) seconds of the plain read and of read+validate, interleaved; and the rows read."""
-    plain, ours = [], []
+def read_vs_plain(trails, plain_read) -> tuple[dict[str, tuple[float, float]], int]:
+    """Wall and CPU seconds (first, best of 3) of the plain read and of read+validate, interleaved, as
+    ``{"plain": (first, best), "plain_cpu": ..., "ours": ..., "ours_cpu": ...}``; and the rows read."""
+    runs: dict[str, list[float]] = {"plain": [], "plain_cpu": [], "ours": [], "ours_cpu": []}
     rows = 0
     for _ in range(3):
-        started = time.perf_counter()
-        rows = plain_read(trails).num_rows
-        plain.append(time.perf_counter() - started)
+        figures: dict[str, float] = {}
+        with timed(figures, "plain"):
+            rows = plain_read(trails).num_rows
         gc.collect()
-        started = time.perf_counter()
-        validated = load_trails(trails)
-        ours.append(time.perf_counter() - started)
+        with timed(figures, "ours"):
+            validated = load_trails(trails)
         assert validated.rows_in == rows
         del validated
         gc.collect()
-    return (plain[0], min(plain)), (ours[0], min(ours)), rows
+        for name in runs:
+            runs[name].append(figures[name])
+    return {name: (seconds[0], min(seconds)) for name, seconds in runs.items()}, rows
+
+
+HOUR_S = 3600
+CELL_DEG = 0.01
+"""The DuckDB baseline's join keys: hour buckets and 0.01-degree cells (about 1.1 km by 0.7 km in England)."""
 
 
 def duckdb_observed(trails, crimes: pd.DataFrame, config: MatchConfig) -> set[tuple[str, str]]:
-    """Observed pairs by a DuckDB band join over the trails file: fixes within each padded window and the scene's
-    box, then within the radius (equirectangular metres about the scene)."""
+    """Observed pairs as a competent analyst writes them in DuckDB: every scene is listed once per hour bucket of
+    its padded window and per grid cell its radius box touches, fixes get the same keys, an equality (hash) join
+    on them, then the exact time window and the radius (equirectangular metres about the scene). DuckDB reads
+    the file itself, on every core. (A band join on four ranges and no equality plans as a nested loop: it ran
+    for 20 minutes on the force-month.)"""
     import duckdb
 
-    pad = pd.to_timedelta(crimes["offence"].map(lambda o: config.rule(o).pad_s), unit="s")
+    pad = crimes["offence"].map(lambda o: config.rule(o).pad_s).to_numpy(float)
     radius = crimes["offence"].map(lambda o: config.rule(o).radius_m).to_numpy(float)
-    cos_lat = np.cos(np.radians(crimes["lat"].to_numpy(float)))
+    lat, lon = crimes["lat"].to_numpy(float), crimes["lon"].to_numpy(float)
+    kx = _METRES_PER_DEGREE_LON_AT_EQUATOR * np.cos(np.radians(lat))
+    t0 = crimes["committed_from"].astype("datetime64[ns, UTC]").to_numpy("datetime64[ns]").view("i8") / 1e9 - pad
+    t1 = crimes["committed_to"].astype("datetime64[ns, UTC]").to_numpy("datetime64[ns]").view("i8") / 1e9 + pad
+    dlat, dlon = radius / _METRES_PER_DEGREE_LAT, radius / kx
     scenes = pd.DataFrame({
-        "crime_ref": crimes["crime_ref"].astype(str), "t0": crimes["committed_from"] - pad,
-        "t1": crimes["committed_to"] + pad, "lat": crimes["lat"].to_numpy(float), "lon": crimes["lon"].to_numpy(float),
-        "r": radius, "kx": _METRES_PER_DEGREE_LON_AT_EQUATOR * cos_lat, "ky": _METRES_PER_DEGREE_LAT,
+        "crime_ref": crimes["crime_ref"].astype(str), "t0": t0, "t1": t1, "lat": lat, "lon": lon, "r": radius,
+        "kx": kx, "ky": _METRES_PER_DEGREE_LAT,
+        "h0": np.floor(t0 / HOUR_S).astype(np.int64), "h1": np.floor(t1 / HOUR_S).astype(np.int64),
+        "y0": np.floor((lat - dlat) / CELL_DEG).astype(np.int64), "y1": np.floor((lat + dlat) / CELL_DEG).astype(np.int64),
+        "x0": np.floor((lon - dlon) / CELL_DEG).astype(np.int64), "x1": np.floor((lon + dlon) / CELL_DEG).astype(np.int64),
     })
-    scenes["dlat"], scenes["dlon"] = scenes["r"] / scenes["ky"], scenes["r"] / scenes["kx"]
     source = (f"read_parquet('{trails}')" if str(trails).endswith(".parquet")
               else f"read_csv('{trails}', header = true)")
     connection = duckdb.connect()
     connection.register("scenes", scenes)
     rows = connection.execute(f"""
+        WITH fixes AS (
+            SELECT subject_id, epoch(CAST(timestamp AS TIMESTAMPTZ)) AS t, lat, lon
+            FROM {source}),
+        keyed AS (
+            SELECT subject_id, t, lat, lon, CAST(floor(t / {HOUR_S}) AS BIGINT) AS hour,
+                   CAST(floor(lat / {CELL_DEG}) AS BIGINT) AS cy, CAST(floor(lon / {CELL_DEG}) AS BIGINT) AS cx
+            FROM fixes),
+        by_hour AS (SELECT *, unnest(range(h0, h1 + 1)) AS hour FROM scenes),
+        by_row AS (SELECT *, unnest(range(y0, y1 + 1)) AS cy FROM by_hour),
+        scene_keys AS (SELECT *, unnest(range(x0, x1 + 1)) AS cx FROM by_row)
         SELECT DISTINCT f.subject_id, c.crime_ref
-        FROM {source} AS f JOIN scenes AS c
-          ON CAST(f.timestamp AS TIMESTAMPTZ) BETWEEN c.t0 AND c.t1
-         AND f.lat BETWEEN c.lat - c.dlat AND c.lat + c.dlat
-         AND f.lon BETWEEN c.lon - c.dlon AND c.lon + c.dlon
-        WHERE ((f.lon - c.lon) * c.kx) ^ 2 + ((f.lat - c.lat) * c.ky) ^ 2 <= c.r ^ 2
+        FROM keyed AS f JOIN scene_keys AS c ON f.hour = c.hour AND f.cy = c.cy AND f.cx = c.cx
+        WHERE f.t BETWEEN c.t0 AND c.t1
+          AND ((f.lon - c.lon) * c.kx) ^ 2 + ((f.lat - c.lat) * c.ky) ^ 2 <= c.r ^ 2
     """).fetchall()
     connection.close()
     return {(str(s), str(c)) for s, c in rows}
@@ -115,28 +140,38 @@ def warm_up(trails) -> None:
 
 
 def _line(label: str, *seconds: float) -> None:
-    print(f"  {label:<84} {'  '.join(f'{s:6.2f} s' for s in seconds)}", flush=True)
+    print(f"  {label:<84} {'  '.join(f'{s:7.2f} s' for s in seconds)}", flush=True)
+
+
+def _verdict(met: bool) -> str:
+    return "OK" if met else "MISSED"
 
 
 def bench_format(name: str, trails, crimes_path, plain_read, read_fixes, config: MatchConfig) -> None:
-    """Every figure for one trails file, printed as it is measured."""
-    print(f"\n  -- {name}: {trails} ({trails.stat().st_size / 1e6:,.0f} MB)", flush=True)
+    """Every figure for one trails file, printed as it is measured: wall seconds, and CPU seconds (every thread;
+    the fair measure on a shared machine) with the ratios of both."""
+    print(f"\n  -- {name}: {trails} ({trails.stat().st_size / 1e6:,.0f} MB); load average {_load()}", flush=True)
     warm_up(trails)
-    plain, ours, rows = read_vs_plain(trails, plain_read)
-    _line(f"plain {plain_read.__name__} of {rows:,} fixes (first, best of 3)", *plain)
-    _line("read + validate: load_trails (first, best of 3)", *ours)
-    ratio = max(ours[0] / plain[0], ours[1] / plain[1])
-    print(f"  read+validate / plain read: first {ours[0] / plain[0]:4.2f}, best {ours[1] / plain[1]:4.2f}   "
-          f"(target <= 1.5)   {'OK' if ratio <= 1.5 else 'MISSED'}", flush=True)
+    read, rows = read_vs_plain(trails, plain_read)
+    _line(f"plain {plain_read.__name__} of {rows:,} fixes, wall (first, best of 3)", *read["plain"])
+    _line("read + validate: load_trails, wall (first, best of 3)", *read["ours"])
+    _line(f"plain {plain_read.__name__}, CPU (first, best of 3)", *read["plain_cpu"])
+    _line("read + validate: load_trails, CPU (first, best of 3)", *read["ours_cpu"])
+    wall = [o / p for o, p in zip(read["ours"], read["plain"])]
+    cpu = [o / p for o, p in zip(read["ours_cpu"], read["plain_cpu"])]
+    print(f"  read+validate / plain read: wall first {wall[0]:4.2f}, best {wall[1]:4.2f}; CPU first {cpu[0]:4.2f}, "
+          f"best {cpu[1]:4.2f}   (target <= 1.5)   {_verdict(max(wall) <= 1.5)} (wall), "
+          f"{_verdict(max(cpu) <= 1.5)} (CPU)", flush=True)
 
     out = BENCH_DIR / f"inputs_out_{name.lower()}"
     fresh = run_cli("geomatch", ["match", "--trails", str(trails), "--crimes", str(crimes_path), "--out", str(out)])
     end_to_end, stage_line = _stages(fresh.output)
-    _line("end to end: geomatch match's stages (read, validate, match, score, write)", end_to_end)
-    _line("  the same command's wall time in a fresh process (imports, kernels loaded)", fresh.seconds)
+    _line("end to end: geomatch match's stages (read, validate, match, score, write), wall", end_to_end)
+    _line("  the same command in a fresh process (imports, kernels loaded): wall, CPU", fresh.seconds,
+          fresh.cpu_seconds)
     print(f"  {stage_line}")
-    print(f"  peak memory of geomatch match: {fresh.peak_rss_mb:,.0f} MiB (target < 2048 MiB)   "
-          f"{'OK' if fresh.peak_rss_mb < 2048 else 'MISSED'}", flush=True)
+    print(f"  peak memory of geomatch match: {fresh.peak_rss_mb:,.0f} MiB = {fresh.peak_rss_mb * 2**20 / 1e9:.2f} GB "
+          f"(target < 2 GB)   {_verdict(fresh.peak_rss_mb * 2**20 < 2e9)}", flush=True)
 
     validated = load_trails(trails)
     crimes = load_crimes(crimes_path, target_crs=validated.crs, naive_tz=config.naive_tz,
@@ -148,18 +183,27 @@ def bench_format(name: str, trails, crimes_path, plain_read, read_fixes, config:
     figures: dict[str, float] = {}
     with timed(figures, "duckdb"):
         banded = duckdb_observed(trails, crimes.accepted, config)
-    _line("DuckDB band join over the same file (observed only)", figures["duckdb"])
-    duck = figures["duckdb"] / end_to_end
-    print(f"  DuckDB / end to end:    {duck:5.2f}x   (target > 1)      {'OK' if duck > 1 else 'MISSED'}", flush=True)
+    _line("DuckDB: hour-bucket and grid-cell hash join, then time and radius (observed only): wall, CPU",
+          figures["duckdb"], figures["duckdb_cpu"])
     gc.collect()
     with timed(figures, "geopandas"):
         analyst = geopandas_observed(trails, crimes.accepted, config, read=read_fixes)
-    _line("geopandas way (read, to_crs, buffer, sjoin, time filter)", figures["geopandas"])
-    speedup = figures["geopandas"] / end_to_end
-    print(f"  geopandas / end to end: {speedup:5.1f}x   (target >= 20x)   {'OK' if speedup >= 20 else 'MISSED'}")
+    _line("geopandas way (read 4 columns, to_crs, buffer, sjoin, time filter), whole file: wall, CPU",
+          figures["geopandas"], figures["geopandas_cpu"])
+    duck, duck_cpu = figures["duckdb"] / fresh.seconds, figures["duckdb_cpu"] / fresh.cpu_seconds
+    print(f"  DuckDB / end to end (the command's wall and CPU): wall {duck:5.2f}x, CPU {duck_cpu:5.2f}x   "
+          f"(target > 1)   {_verdict(duck > 1)} (wall), {_verdict(duck_cpu > 1)} (CPU)", flush=True)
+    gpd_wall, gpd_cpu = figures["geopandas"] / fresh.seconds, figures["geopandas_cpu"] / fresh.cpu_seconds
+    print(f"  geopandas / end to end (the command's wall and CPU): wall {gpd_wall:5.1f}x, CPU {gpd_cpu:5.1f}x   "
+          f"(target >= 20x)   {_verdict(gpd_wall >= 20)} (wall), {_verdict(gpd_cpu >= 20)} (CPU)")
     print(f"  observed hits: ours {len(ours_observed):,}, geopandas {len(analyst):,} "
-          f"({len(analyst ^ ours_observed)} differ: polygon buffers), DuckDB {len(banded):,} "
-          f"({len(banded ^ ours_observed)} differ: a flat-earth distance at the radius' edge)", flush=True)
+          f"({len(analyst ^ ours_observed)} differ: polygon buffers, fallback fixes), DuckDB {len(banded):,} "
+          f"({len(banded ^ ours_observed)} differ: a flat-earth distance at the radius' edge, fallback fixes)",
+          flush=True)
+
+
+def _load() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3]) if Path("/proc/loadavg").exists() else "n/a"
 
 
 def read_csv(path):

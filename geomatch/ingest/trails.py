@@ -137,7 +137,8 @@ def _coordinates(table: RawTable, numbers: Mapping[str, pd.Series], crs: str | N
         checks.add("zero_zero", (lat == 0) & (lon == 0))
         swapped = looks_swapped_gb(lon, lat)
         checks.add("lat_lon_swapped", swapped)
-        checks.add("out_of_range_coordinates", ~missing & ((np.abs(lat) > 90) | (np.abs(lon) > 180)) & ~swapped)
+        off_globe = (lat > 90) | (lat < -90) | (lon > 180) | (lon < -180)  # no float temporaries
+        checks.add("out_of_range_coordinates", ~missing & off_globe & ~swapped)
         return lon, lat, WGS84
     source_crs = crs or table.crs
     if source_crs is None:
