@@ -104,15 +104,17 @@ def _exact(x: np.ndarray, y: np.ndarray, source: str, target: str) -> tuple[np.n
 def _transform_on_lattice(lon: np.ndarray, lat: np.ndarray, target: str) -> tuple[np.ndarray, np.ndarray]:
     """Bilinear interpolation inside each point's lattice cell between the exact transforms of its corners,
     a million points at a time to keep the temporaries small."""
-    out_x, out_y = np.full(len(lon), np.nan), np.full(len(lon), np.nan)
+    out_x, out_y = np.empty(len(lon)), np.empty(len(lon))
     for start in range(0, len(lon), _LATTICE_CHUNK):
         part = slice(start, start + _LATTICE_CHUNK)
-        out_x[part], out_y[part] = _interpolate_chunk(lon[part], lat[part], target)
+        _interpolate_chunk(lon[part], lat[part], target, out_x[part], out_y[part])
     return out_x, out_y
 
 
-def _interpolate_chunk(lon: np.ndarray, lat: np.ndarray, target: str) -> tuple[np.ndarray, np.ndarray]:
-    out_x, out_y = np.full(len(lon), np.nan), np.full(len(lon), np.nan)
+def _interpolate_chunk(lon: np.ndarray, lat: np.ndarray, target: str, out_x: np.ndarray, out_y: np.ndarray) -> None:
+    """Fill ``out_x``/``out_y`` (views into the whole result, so no chunk-sized copies) for one chunk."""
+    out_x.fill(np.nan)
+    out_y.fill(np.nan)
     finite = np.isfinite(lon) & np.isfinite(lat)
     n_finite = int(finite.sum())
     if n_finite:
@@ -142,7 +144,6 @@ def _interpolate_chunk(lon: np.ndarray, lat: np.ndarray, target: str) -> tuple[n
     bad = ~np.isfinite(out_x) | ~np.isfinite(out_y)
     if bad.any():  # missing input, or outside the projection's valid area: exactly as PROJ gives it
         out_x[bad], out_y[bad] = _exact(lon[bad], lat[bad], WGS84, target)
-    return out_x, out_y
 
 
 def _distinct_cell_corners(ix: np.ndarray, iy: np.ndarray, target: str) -> tuple[np.ndarray, np.ndarray]:
@@ -230,6 +231,8 @@ def choose_metric_crs(lon: np.ndarray, lat: np.ndarray, where: np.ndarray | None
     Raises:
         ValueError: the median point is not on the globe (no UTM zone covers it).
     """
+    if _surely_british(lon, lat):  # every point, so the median too: no copy or sort of millions of values
+        return BNG
     # each median partitions one copy of its points in place (no second copy of millions of values)
     lon_mid, lat_mid = (float(np.nanmedian(v[where] if where is not None else v.copy(), overwrite_input=True))
                         for v in (lon, lat))
@@ -242,6 +245,17 @@ def choose_metric_crs(lon: np.ndarray, lat: np.ndarray, where: np.ndarray | None
     if not zones:  # beyond 84°N or 80°S, where UTM stops: the polar stereographic CRSs
         return "EPSG:32661" if lat_mid > 0 else "EPSG:32761"
     return f"EPSG:{zones[0].code}"
+
+
+def _surely_british(lon: np.ndarray, lat: np.ndarray) -> bool:
+    """Whether the box around every finite point (a superset of the accepted ones) lies in Great Britain's box and
+    east of Ireland (:func:`_in_ireland`'s -5.5°), so that any median of them does too (reductions instead of a
+    median)."""
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN: no box
+        box = np.nanmin(lon), np.nanmax(lon), np.nanmin(lat), np.nanmax(lat)
+    west, east, south, north = box
+    return bool(np.isfinite(box).all() and in_gb_box(west, south) and in_gb_box(east, north) and west >= -5.5)
 
 
 def _in_ireland(lon: float, lat: float) -> bool:

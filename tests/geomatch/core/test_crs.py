@@ -41,6 +41,21 @@ def test_metric_crs_is_chosen_from_the_data():
     assert info.target == BNG and info.description
 
 
+def test_metric_crs_is_the_median_points_whether_or_not_every_point_is_british():
+    ipswich, limerick, nan = (1.15, 52.05), (-8.63, 52.66), (np.nan, np.nan)
+    for points, where, expected in [
+        ([ipswich] * 3, None, BNG),                             # every point in GB: no median needed
+        ([ipswich, ipswich, limerick], None, BNG),              # the median is British, one point is not
+        ([ipswich, limerick, limerick], None, "EPSG:32629"),    # the median is Irish
+        ([ipswich, limerick, limerick], [True, False, False], BNG),  # only the accepted point counts
+        ([ipswich, nan, limerick, limerick], [False, False, True, True], "EPSG:32629"),
+    ]:
+        lon, lat = (np.array(v, dtype=float) for v in zip(*points))
+        given = None if where is None else np.array(where)
+        assert choose_metric_crs(lon, lat, where=given) == expected, (points, where)
+        assert not np.isnan(lon[0])  # the caller's arrays are left as they were
+
+
 def test_crs_names_say_what_people_read():
     from geomatch.core.crs import crs_name
 
