@@ -65,18 +65,20 @@ def _each(values: np.ndarray, text: Callable[[object], str]) -> Texts:
 
 def metres(values: np.ndarray) -> Texts:
     """Each value as ``f"{value:.0f}"``: whole non-negative numbers in bulk (``rint`` rounds half to even, as
-    the format does), anything else (NaN, inf, negatives) one by one."""
+    the format does; each distinct number is written once), anything else (NaN, inf, negatives) one by one."""
     values = np.asarray(values, dtype=float)
     out = np.empty(len(values), dtype=object)
     bulk = np.isfinite(values) & ~np.signbit(values) & (values < 2.0 ** 52)
-    out[bulk] = list(map(str, np.rint(values[bulk]).astype(np.int64).tolist()))
+    out[bulk] = _counts(np.rint(values[bulk]).astype(np.int64))
     out[~bulk] = [f"{value:.0f}" for value in values[~bulk].tolist()]
     return out
 
 
 def _counts(values: np.ndarray) -> Texts:
-    """Whole numbers as text (``3``)."""
-    return np.array(list(map(str, np.asarray(values).tolist())), dtype=object)
+    """Whole numbers as text (``3``), each distinct number written once."""
+    codes, distinct = pd.factorize(np.asarray(values))
+    return np.array(list(map(str, distinct.tolist())), dtype=object)[codes] if len(codes) else \
+        np.zeros(0, dtype=object)
 
 
 def durations(seconds: np.ndarray) -> Texts:
@@ -101,14 +103,9 @@ def _choose(n: int, cases: list[tuple[np.ndarray, Callable[[np.ndarray], Texts]]
     return out
 
 
-def _join(sentences: list[Texts], n: int) -> Texts:
+def _join(sentences: list[Texts]) -> list[str]:
     """The sentences of each hit joined with :data:`SEPARATOR`, leaving out empty ones."""
-    out = np.full(n, "", dtype=object)
-    for sentence in sentences:
-        said = sentence != ""
-        out = np.where(said & (out != ""), out + SEPARATOR, out)
-        out = np.where(said, out + sentence, out)
-    return out
+    return [SEPARATOR.join(filter(None, said)) for said in zip(*(sentence.tolist() for sentence in sentences))]
 
 
 class _Columns:
@@ -263,4 +260,4 @@ def all_reasons(table: pd.DataFrame, terms: pd.DataFrame, config: ScoreConfig) -
                              + metres(accuracy[rows]) + " m is wider than the " + radius[rows] + " m zone")]))
     said.append(_choose(n, [(pts["gap"] < 0, lambda rows: "a " + durations(c.num("max_gap_s")[rows])
                              + " gap in the trail around the window")]))
-    return _join(said, n).tolist()
+    return _join(said)

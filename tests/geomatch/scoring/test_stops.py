@@ -100,7 +100,7 @@ def test_a_stray_stretch_is_bridged_at_every_rate():
     for step, stray in ((1, range(100, 160)), (120, [10]), (120, [10, 11, 12])):
         t = np.arange(30, dtype=np.int64) * step * NS if step == 120 else np.arange(400, dtype=np.int64) * NS
         index = np.setdiff1d(np.arange(len(t)), list(stray))
-        first, last = runs(t, index, None, 300.0, 120.0)
+        first, last = runs(t, index, 300.0, 120.0)
         assert len(first) == (2 if len(stray) == 3 else 1)
 
 
@@ -156,8 +156,8 @@ def test_only_quality_ok_fixes_are_measured():
     trails = _dwell_trail(600, 60, 8.0, seed=1)
     flagged = trails.assign(quality=pd.Categorical(["ok"] * len(trails), categories=["ok", "fallback", "outlier"]))
     flagged.loc[flagged.index[12], "quality"] = "fallback"
-    assert len(good_fixes(flagged)) == len(trails) - 1
-    assert good_fixes(trails) is trails
+    assert good_fixes(flagged).sum() == len(trails) - 1
+    assert good_fixes(trails) is None
     with_outlier = flagged.copy()
     with_outlier.loc[with_outlier.index[14], ["x", "quality"]] = (900.0, "outlier")
     assert _stop_s(with_outlier) == pytest.approx(_stop_s(flagged))
