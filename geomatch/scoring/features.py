@@ -2,11 +2,14 @@
 part of their routine. :data:`FEATURES` lists the columns this module adds to a hits table."""
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
 from geomatch.match.config import MatchConfig
+from geomatch.match.matcher import available_cores
 from geomatch.scoring._kernels import in_order, local_day_hour, zone_kernel
 from geomatch.scoring.config import ScoreConfig
 from geomatch.scoring.routine import (DAY_NS, NS, Scenes, SubjectTrail, days_passing, days_with_stays, find_stays,
@@ -40,8 +43,10 @@ MIN_OFFSET_FIXES = 3
 
 
 def hit_features(hits: pd.DataFrame, trails: pd.DataFrame, config: ScoreConfig | None = None,
-                 match_config: MatchConfig | None = None, *, progress: bool = False) -> pd.DataFrame:
-    """The :data:`FEATURES` of every hit, in the hits' row order.
+                 match_config: MatchConfig | None = None, *, progress: bool = False,
+                 threads: int | None = None) -> pd.DataFrame:
+    """The :data:`FEATURES` of every hit, in the hits' row order. Subjects are measured independently, on
+    ``threads`` threads (None: one per available core); the result does not depend on their number.
 
     Args:
         hits: hits from :func:`geomatch.match.matcher.match_hits` with the scene of their crime in ``scene_x``/``scene_y``
@@ -51,6 +56,7 @@ def hit_features(hits: pd.DataFrame, trails: pd.DataFrame, config: ScoreConfig |
         config: routine-place parameters.
         match_config: gives the longest step between fixes that is joined by a straight path.
         progress: show a progress bar over subjects (stderr).
+        threads: threads measuring subjects at once (None: :func:`geomatch.match.matcher.available_cores`).
     """
     config = config or ScoreConfig()
     interp_max_gap_s = (match_config or MatchConfig()).interp_max_gap_s
@@ -71,11 +77,13 @@ def hit_features(hits: pd.DataFrame, trails: pd.DataFrame, config: ScoreConfig |
     order = np.argsort(subject_of_hit, kind="stable")
     names, first = np.unique(subject_of_hit[order], return_index=True)
     groups = np.split(order, first[1:])
-    for name, rows in tqdm(zip(names, groups), total=len(names), desc="routine places", unit="subject",
-                           disable=None if progress else True, leave=False):
-        for key, column in _subject_features(fixes.get(name), scenes.take(rows), closest_speed[rows], config,
-                                             interp_max_gap_s).items():
-            values[key][rows] = column
+    with ThreadPoolExecutor(threads or available_cores()) as pool:  # the kernels release the GIL
+        tasks = [pool.submit(_subject_features, fixes.get(name), scenes.take(rows), closest_speed[rows], config,
+                             interp_max_gap_s) for name, rows in zip(names, groups)]
+        for rows, task in tqdm(zip(groups, tasks), total=len(names), desc="routine places", unit="subject",
+                               disable=None if progress else True, leave=False):
+            for key, column in task.result().items():
+                values[key][rows] = column
     for key, column in values.items():
         out[key] = column
     return out
