@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from geomatch.evidence.context import PackData
 from geomatch.core.safe import write_safe_csv
-from geomatch.core.times import UK_TZ
+from geomatch.core.times import UK_TZ, utc_ns
 
 POINT_COLUMNS = ["sequence", "time_uk", "time_utc", "latitude", "longitude", "easting_m", "northing_m",
                  "confidence_radius_m", "speed_kmh", "direction_deg", "distance_to_scene_m", "in_zone", "source",
@@ -21,6 +22,7 @@ def points_table(data: PackData) -> pd.DataFrame:
     """The points in the vicinity as a table with :data:`POINT_COLUMNS` (rounded for people: 6 decimals of a
     degree, 0.1 m, 0.1 km/h, whole degrees)."""
     near = data.vicinity
+    speed = good_speed_mps(data.fixes, data.interp_max_gap_s)[data.fixes["vicinity"].to_numpy()]
     local = near["timestamp"].dt.tz_convert(UK_TZ)
     offset = local.dt.strftime("%z")
     return pd.DataFrame({
@@ -32,7 +34,7 @@ def points_table(data: PackData) -> pd.DataFrame:
         "easting_m": near["x"].round(1).to_numpy(),
         "northing_m": near["y"].round(1).to_numpy(),
         "confidence_radius_m": near["accuracy_m"].round(1).to_numpy(),
-        "speed_kmh": (near["speed_mps"] * 3.6).round(1).to_numpy(),
+        "speed_kmh": np.round(speed * 3.6, 1),
         "direction_deg": near["direction_deg"].round(0).to_numpy(),
         "distance_to_scene_m": near["distance_m"].round(1).to_numpy(),
         "in_zone": near["in_zone"].map({True: "yes", False: "no"}).to_numpy(),
@@ -41,6 +43,25 @@ def points_table(data: PackData) -> pd.DataFrame:
         "quality": near["quality"].astype(str).to_numpy() if "quality" in near else "ok",
         "quality_reason": near["quality_reason"].astype(str).to_numpy() if "quality_reason" in near else "",
     }, columns=POINT_COLUMNS)
+
+
+def good_speed_mps(fixes: pd.DataFrame, interp_max_gap_s: float) -> np.ndarray:
+    """The speed (m/s) at each quality-ok fix: the mean over the steps to the ok fix before it and the ok fix
+    after it (fallback and outlier fixes between skipped) that take more than 0 and at most ``interp_max_gap_s``
+    seconds; NaN at fallback and outlier fixes, which are no point of the path (all fixes are ok when the trail
+    carries no ``quality`` column)."""
+    good = np.flatnonzero(fixes["quality"].astype(str).to_numpy() == "ok") if "quality" in fixes \
+        else np.arange(len(fixes))
+    t = utc_ns(fixes["timestamp"])[good] / 1e9
+    x, y = fixes["x"].to_numpy(float)[good], fixes["y"].to_numpy(float)[good]
+    dt = np.diff(t)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        step = np.where((dt > 0) & (dt <= interp_max_gap_s), np.hypot(np.diff(x), np.diff(y)) / dt, np.nan)
+    sides = np.stack([np.r_[np.nan, step], np.r_[step, np.nan]])
+    known = np.isfinite(sides).sum(axis=0)
+    speed = np.full(len(fixes), np.nan)
+    speed[good] = np.where(known > 0, np.nansum(sides, axis=0) / np.maximum(known, 1), np.nan)
+    return speed
 
 
 def write_points(data: PackData, path: Path) -> Path:

@@ -2,15 +2,18 @@
 part of their routine. :data:`FEATURES` lists the columns this module adds to a hits table."""
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
 from geomatch.match.config import MatchConfig
-from geomatch.scoring._kernels import in_order, local_day_hour, speed_kernel, zone_kernel
+from geomatch.match.matcher import available_cores
+from geomatch.scoring._kernels import in_order, local_day_hour, zone_kernel
 from geomatch.scoring.config import ScoreConfig
 from geomatch.scoring.routine import (DAY_NS, NS, Scenes, SubjectTrail, days_passing, days_with_stays, find_stays,
-                                      home_positions, routine_days, still_fixes)
+                                      home_positions, routine_days, still_fixes, still_reach)
 from geomatch.core.times import UK_TZ, utc_ns
 
 #: The feature columns added to a hits table, with their plain meaning.
@@ -40,8 +43,10 @@ MIN_OFFSET_FIXES = 3
 
 
 def hit_features(hits: pd.DataFrame, trails: pd.DataFrame, config: ScoreConfig | None = None,
-                 match_config: MatchConfig | None = None, *, progress: bool = False) -> pd.DataFrame:
-    """The :data:`FEATURES` of every hit, in the hits' row order.
+                 match_config: MatchConfig | None = None, *, progress: bool = False,
+                 threads: int | None = None) -> pd.DataFrame:
+    """The :data:`FEATURES` of every hit, in the hits' row order. Subjects are measured independently, on
+    ``threads`` threads (None: one per available core); the result does not depend on their number.
 
     Args:
         hits: hits from :func:`geomatch.match.matcher.match_hits` with the scene of their crime in ``scene_x``/``scene_y``
@@ -51,6 +56,7 @@ def hit_features(hits: pd.DataFrame, trails: pd.DataFrame, config: ScoreConfig |
         config: routine-place parameters.
         match_config: gives the longest step between fixes that is joined by a straight path.
         progress: show a progress bar over subjects (stderr).
+        threads: threads measuring subjects at once (None: :func:`geomatch.match.matcher.available_cores`).
     """
     config = config or ScoreConfig()
     interp_max_gap_s = (match_config or MatchConfig()).interp_max_gap_s
@@ -63,7 +69,7 @@ def hit_features(hits: pd.DataFrame, trails: pd.DataFrame, config: ScoreConfig |
     out["window_s"] = ((utc_ns(hits["window_end"]) - utc_ns(hits["window_start"])) / NS).astype(float)
 
     subject_of_hit = hits["subject_id"].astype(str).to_numpy()
-    fixes = _subject_fixes(good_fixes(trails), np.unique(subject_of_hit), config.default_accuracy_m)
+    fixes = _subject_fixes(trails, good_fixes(trails), np.unique(subject_of_hit), config.default_accuracy_m)
     scenes = _scenes(hits, config)
     closest_speed = hits["speed_at_closest_mps"].to_numpy(float)
     values = {name: np.zeros(len(hits), dtype=dtype) for name, dtype in FEATURE_DTYPES.items()
@@ -71,45 +77,49 @@ def hit_features(hits: pd.DataFrame, trails: pd.DataFrame, config: ScoreConfig |
     order = np.argsort(subject_of_hit, kind="stable")
     names, first = np.unique(subject_of_hit[order], return_index=True)
     groups = np.split(order, first[1:])
-    for name, rows in tqdm(zip(names, groups), total=len(names), desc="routine places", unit="subject",
-                           disable=None if progress else True, leave=False):
-        for key, column in _subject_features(fixes.get(name), scenes.take(rows), closest_speed[rows], config,
-                                             interp_max_gap_s).items():
-            values[key][rows] = column
+    with ThreadPoolExecutor(threads or available_cores()) as pool:  # the kernels release the GIL
+        tasks = [pool.submit(_subject_features, fixes.get(name), scenes.take(rows), closest_speed[rows], config,
+                             interp_max_gap_s) for name, rows in zip(names, groups)]
+        for rows, task in tqdm(zip(groups, tasks), total=len(names), desc="routine places", unit="subject",
+                               disable=None if progress else True, leave=False):
+            for key, column in task.result().items():
+                values[key][rows] = column
     for key, column in values.items():
         out[key] = column
     return out
 
 
-def good_fixes(trails: pd.DataFrame) -> pd.DataFrame:
-    """The fixes scoring measures: those the trail-quality stage marked ``ok`` (all of them when the trails carry
-    no ``quality`` column). Fallback fixes and outliers say where the subject was too vaguely to tell a stop
-    from a pass."""
+def good_fixes(trails: pd.DataFrame) -> np.ndarray | None:
+    """Which fixes scoring measures: those the trail-quality stage marked ``ok`` (None, meaning all of them, when
+    the trails carry no ``quality`` column). Fallback fixes and outliers say where the subject was too vaguely
+    to tell a stop from a pass."""
     if "quality" not in trails.columns:
-        return trails
-    return trails[(trails["quality"] == "ok").to_numpy()]
+        return None
+    return (trails["quality"] == "ok").to_numpy()
 
 
-def _subject_fixes(trails: pd.DataFrame, subjects: np.ndarray, default_accuracy_m: float) -> dict[str, SubjectTrail]:
-    """The fixes of ``subjects`` as :class:`SubjectTrail` arrays, with UK local days and hours."""
+def _subject_fixes(trails: pd.DataFrame, good: np.ndarray | None, subjects: np.ndarray,
+                   default_accuracy_m: float) -> dict[str, SubjectTrail]:
+    """The ``good`` fixes (None: all) of ``subjects`` as :class:`SubjectTrail` arrays, with UK local days and
+    hours; only the columns scoring reads are copied."""
     subject = trails["subject_id"].astype("category")
     names = np.asarray(subject.cat.categories.astype(str))
     codes = subject.cat.codes.to_numpy()
     keep = np.isin(names, subjects)[codes]
+    if good is not None:
+        keep &= good
     everyone = bool(keep.all())
 
-    def column(name: str, dtype=float) -> np.ndarray:
-        values = trails[name].to_numpy(dtype=dtype)
+    def column(values: np.ndarray) -> np.ndarray:
         return values if everyone else values[keep]
 
-    codes = codes if everyone else codes[keep]
-    t = utc_ns(trails["timestamp"])
-    t = t if everyone else t[keep]
-    day, hour = uk_day_hour(t)
-    x, y = column("x"), column("y")
-    accuracy = column("accuracy_m") if "accuracy_m" in trails.columns else np.full(len(t), np.nan)
+    codes, t = column(codes), column(utc_ns(trails["timestamp"]))
+    x, y = column(trails["x"].to_numpy(dtype=float)), column(trails["y"].to_numpy(dtype=float))
+    accuracy = column(trails["accuracy_m"].to_numpy(dtype=float)) if "accuracy_m" in trails.columns \
+        else np.full(len(t), np.nan)
     if np.isnan(accuracy).any():
         accuracy = np.where(np.isnan(accuracy), float(default_accuracy_m), accuracy)
+    day, hour = uk_day_hour(t)
     if not in_order(codes, t):
         order = np.lexsort((t, codes))
         codes, t, x, y, day, hour, accuracy = (a[order] for a in (codes, t, x, y, day, hour, accuracy))
@@ -162,7 +172,9 @@ def _subject_features(trail: SubjectTrail | None, scenes: Scenes, closest_speed:
         return {"stop_s": np.zeros(m), "speed_near_mps": closest_speed, "stop_offset_m": nan,
                 "home_distance_m": nan, "home_nights": zero, "days_passing": zero, "days_stopped": zero,
                 "routine_days": zero}
-    stop_s, offset_m, speed = _in_zone(trail, scenes, interp_max_gap_s, config)
+    reach = still_reach(trail, config)  # one pass over the fixes for both reaches below
+    stop_s, offset_m, speed = _in_zone(trail, scenes, still_fixes(trail, config, interp_max_gap_s, reach),
+                                       interp_max_gap_s, config)
     home_x, home_y, nights = home_positions(trail, scenes, config)
     return {
         "stop_s": stop_s,
@@ -171,28 +183,28 @@ def _subject_features(trail: SubjectTrail | None, scenes: Scenes, closest_speed:
         "home_distance_m": np.hypot(home_x - scenes.cx, home_y - scenes.cy),
         "home_nights": np.where(np.isnan(home_x), 0, nights),
         "days_passing": days_passing(trail, scenes, interp_max_gap_s),
-        "days_stopped": days_with_stays(find_stays(trail, config), scenes),
+        "days_stopped": days_with_stays(find_stays(trail, config, still_fixes(trail, config, config.stay_max_gap_s,
+                                                                              reach)), scenes),
         "routine_days": routine_days(trail, scenes),
     }
 
 
-def _in_zone(trail: SubjectTrail, scenes: Scenes, interp_max_gap_s: float,
+def _in_zone(trail: SubjectTrail, scenes: Scenes, still: np.ndarray, interp_max_gap_s: float,
              config: ScoreConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per hit: the longest stop in the zone during the window (s), the distance from the scene to the median
     position of that stop's still fixes (m, NaN with fewer than :data:`MIN_OFFSET_FIXES`), and the median speed
     at the fixes in the zone (m/s, NaN when none).
 
-    A stop is a run of still fixes (:func:`~geomatch.scoring.routine.still_fixes`) in the zone and the window
-    (the rule of :func:`~geomatch.scoring.routine.runs`: no gap longer than ``interp_max_gap_s``, at most
-    ``stop_bridge_s`` of other fixes between two of them). The speed at a fix is the net displacement from the
-    last fix at least half of ``speed_span_s`` before it to the first fix that long after it, divided by the
-    time between them (when that is at most ``speed_span_s + interp_max_gap_s``).
+    A stop is a run of ``still`` fixes (:func:`~geomatch.scoring.routine.still_fixes` for a reach of
+    ``interp_max_gap_s``) in the zone and the window (the rule of :func:`~geomatch.scoring.routine.runs`: no gap
+    longer than ``interp_max_gap_s``, at most ``stop_bridge_s`` of other fixes between two of them). The speed at
+    a fix is the net displacement from the last fix at least half of ``speed_span_s`` before it to the first fix
+    that long after it, divided by the time between them (when that is at most ``speed_span_s +
+    interp_max_gap_s``).
     """
     t = trail.t
     half, gap = round(config.speed_span_s / 2.0 * NS), round(interp_max_gap_s * NS)
-    speed = speed_kernel(t, trail.x, trail.y, half, 2 * half + gap)
-    still = still_fixes(trail, config, interp_max_gap_s)
     lo = np.searchsorted(t, scenes.ws, side="left")
     hi = np.searchsorted(t, scenes.we, side="right")
-    return zone_kernel(t, trail.x, trail.y, still, speed, lo, hi, scenes.cx, scenes.cy, scenes.r, gap,
-                       config.stop_bridge_s * NS, MIN_OFFSET_FIXES)
+    return zone_kernel(t, trail.x, trail.y, still, *trail.boxes, half, 2 * half + gap, lo, hi, scenes.cx, scenes.cy,
+                       scenes.r, gap, config.stop_bridge_s * NS, MIN_OFFSET_FIXES)

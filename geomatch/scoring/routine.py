@@ -20,12 +20,13 @@ itself never makes its scene look routine.
 """
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
-from geomatch.scoring._kernels import passing_kernel, still_kernel
+from geomatch.scoring._kernels import (box_pyramid, group_medians, home_kernel, passing_kernel, run_starts,
+                                       stay_days_kernel, still_kernel)
 from geomatch.scoring.config import ScoreConfig
 
 NS = 1_000_000_000
@@ -43,6 +44,23 @@ class SubjectTrail:
     day: np.ndarray
     hour: np.ndarray
     accuracy: np.ndarray
+
+    @cached_property
+    def day_start(self) -> np.ndarray:
+        """Where each UK day's fixes start, then the number of fixes (UK days never go back in time order)."""
+        return np.append(np.flatnonzero(np.r_[True, self.day[1:] != self.day[:-1]]), len(self.t)) \
+            if len(self.t) else np.zeros(1, dtype=np.int64)
+
+    @cached_property
+    def days(self) -> np.ndarray:
+        """The UK days with fixes, in order."""
+        return self.day[self.day_start[:-1]]
+
+    @cached_property
+    def boxes(self) -> tuple[np.ndarray, np.ndarray]:
+        """The bounding boxes of blocks of fixes (:func:`geomatch.scoring._kernels.box_pyramid`), shared by every
+        walk that skips fixes far from a scene."""
+        return box_pyramid(self.x, self.y)
 
 
 @dataclass(frozen=True)
@@ -86,50 +104,50 @@ class Scenes:
         return ((day < first) & (day >= first - self.lookback)) | ((day > last) & (day <= last + self.lookahead))
 
 
-def still_fixes(trail: SubjectTrail, config: ScoreConfig, reach_s: float) -> np.ndarray:
+def still_reach(trail: SubjectTrail, config: ScoreConfig) -> np.ndarray:
+    """Per fix, the time (ns) to the nearer of the first fix at least ``still_span_s`` after it and the last fix
+    at least that long before it that lies within ``max(stay_radius_m, still_accuracy_factor * hypot(accuracy
+    of both))`` of it, never more than ``still_max_m`` (the int64 maximum when neither does): see
+    :func:`still_fixes`, for which one pass serves every reach."""
+    return still_kernel(trail.t, trail.x, trail.y, trail.accuracy, round(config.still_span_s * NS),
+                        config.stay_radius_m, config.still_accuracy_factor, config.still_max_m)
+
+
+def still_fixes(trail: SubjectTrail, config: ScoreConfig, reach_s: float,
+                reach: np.ndarray | None = None) -> np.ndarray:
     """Whether each fix is still: the first fix at least ``still_span_s`` after it, or the last fix at least that
     long before it, lies within ``max(stay_radius_m, still_accuracy_factor * hypot(accuracy of both))`` of it,
     never more than ``still_max_m``, and at most ``still_span_s + reach_s`` seconds away (beyond that the trail
     says nothing about the time between). Either side will do, so the first and last fixes of a stay are still
-    too (arriving, the span after is spent there; leaving, the span before)."""
-    span = round(config.still_span_s * NS)
-    return still_kernel(trail.t, trail.x, trail.y, trail.accuracy, span, span + round(reach_s * NS),
-                        config.stay_radius_m, config.still_accuracy_factor, config.still_max_m)
+    too (arriving, the span after is spent there; leaving, the span before). ``reach``: :func:`still_reach` of
+    the trail, when already at hand."""
+    reach = still_reach(trail, config) if reach is None else reach
+    return reach <= round(config.still_span_s * NS) + round(reach_s * NS)
 
 
-def runs(t: np.ndarray, index: np.ndarray, group: np.ndarray | None, max_gap_s: float,
-         bridge_s: float) -> tuple[np.ndarray, np.ndarray]:
-    """Runs of the qualifying fixes ``index`` (positions in the time-ordered ``t``, increasing within a group):
-    the first and last position in ``index`` of each run.
+def runs(t: np.ndarray, index: np.ndarray, max_gap_s: float, bridge_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """Runs of the qualifying fixes ``index`` (increasing positions in the time-ordered ``t``): the first and last
+    position in ``index`` of each run.
 
-    Two qualifying fixes in a row (of the same ``group``) are in one run unless the trail between them has a
-    step longer than ``max_gap_s`` (a gap), or the fixes between them that do not qualify cover more than
-    ``bridge_s`` seconds. A fix's time is half the step before it and half the step after it, so that stretch is
-    the time between the two qualifying fixes less half a step at either end: one stray fix at 120 s sampling
-    covers as long as 120 fixes at 1 s, and the rule means the same at every rate.
+    Two qualifying fixes in a row are in one run unless the trail between them has a step longer than
+    ``max_gap_s`` (a gap), or the fixes between them that do not qualify cover more than ``bridge_s`` seconds. A
+    fix's time is half the step before it and half the step after it, so that stretch is the time between the
+    two qualifying fixes less half a step at either end: one stray fix at 120 s sampling covers as long as 120
+    fixes at 1 s, and the rule means the same at every rate.
     """
-    if len(index) == 0:
-        none = np.zeros(0, dtype=np.int64)
-        return none, none
-    p, q = index[:-1], index[1:]
-    steps = np.diff(t)
-    big = np.concatenate([[0], np.cumsum(steps > round(max_gap_s * NS))])  # big steps before each position
-    between = (t[q] - t[p]) - 0.5 * steps[np.minimum(p, len(steps) - 1)] - 0.5 * steps[np.maximum(q - 1, 0)]
-    new_run = np.ones(len(index), dtype=bool)
-    new_run[1:] = (big[q] > big[p]) | (between > bridge_s * NS)
-    if group is not None:
-        new_run[1:] |= group[1:] != group[:-1]
-    first = np.flatnonzero(new_run)
-    last = np.concatenate([first[1:], [len(index)]]) - 1
+    first = np.flatnonzero(run_starts(t, index, round(max_gap_s * NS), bridge_s * NS))
+    last = np.append(first[1:], len(index)) - 1
     return first, last
 
 
-def find_stays(trail: SubjectTrail, config: ScoreConfig) -> Stays:
-    """Stay points of one subject (see the module docstring)."""
+def find_stays(trail: SubjectTrail, config: ScoreConfig, still: np.ndarray | None = None) -> Stays:
+    """Stay points of one subject (see the module docstring); ``still``: its :func:`still_fixes` for a reach of
+    ``stay_max_gap_s``, when already at hand."""
     if len(trail.t) < 2:
         return _no_stays()
-    index = np.flatnonzero(still_fixes(trail, config, config.stay_max_gap_s))
-    first, last = runs(trail.t, index, None, config.stay_max_gap_s, config.stop_bridge_s)
+    still = still_fixes(trail, config, config.stay_max_gap_s) if still is None else still
+    index = np.flatnonzero(still)
+    first, last = runs(trail.t, index, config.stay_max_gap_s, config.stop_bridge_s)
     if len(first) == 0:
         return _no_stays()
     t0, t1 = trail.t[index[first]], trail.t[index[last]]
@@ -159,57 +177,39 @@ def home_positions(trail: SubjectTrail, scenes: Scenes, config: ScoreConfig) -> 
     if len(days) == 0:
         nan = np.full(m, np.nan)
         return nan, nan, np.zeros(m, dtype=np.int64)
-    bounds = np.concatenate([first, [int(night.sum())]])
-    nx, ny = trail.x[night], trail.y[night]
-    night_x = np.array([np.median(nx[a:b]) for a, b in zip(bounds[:-1], bounds[1:])])
-    night_y = np.array([np.median(ny[a:b]) for a, b in zip(bounds[:-1], bounds[1:])])
-    periods, period_of_hit = np.unique(np.column_stack([scenes.dws, scenes.dwe]), axis=0, return_inverse=True)
-    use = Scenes(*(np.zeros(len(periods)),) * 5, periods[:, 0], periods[:, 1], scenes.lookback,
-                 scenes.lookahead).routine(days)  # hits with the same window days share a routine period
-    grid_x = np.where(use, night_x[None, :], np.nan)
-    grid_y = np.where(use, night_y[None, :], np.nan)
-    with warnings.catch_warnings():  # a hit with no nights in its period simply has no home
-        warnings.simplefilter("ignore", RuntimeWarning)
-        home_x, home_y = np.nanmedian(grid_x, axis=1), np.nanmedian(grid_y, axis=1)
-    near = np.hypot(grid_x - home_x[:, None], grid_y - home_y[:, None]) <= config.home_radius_m
-    nights = near.sum(axis=1)
+    night_x, night_y = group_medians(trail.x[night], trail.y[night], np.append(first, int(night.sum())))
+    # hits with the same window days share a routine period
+    periods, period_of_hit = np.unique(scenes.dws.astype(np.int64) << 32 | scenes.dwe, return_inverse=True)
+    home_x, home_y, nights = home_kernel(night_x, night_y, days, periods >> 32, periods & 0xFFFFFFFF,
+                                         scenes.lookback, scenes.lookahead, config.home_radius_m)
     found = nights >= config.min_home_nights
     home_x, home_y = np.where(found, home_x, np.nan), np.where(found, home_y, np.nan)
-    period_of_hit = period_of_hit.ravel()
-    return home_x[period_of_hit], home_y[period_of_hit], nights.astype(np.int64)[period_of_hit]
+    return home_x[period_of_hit], home_y[period_of_hit], nights[period_of_hit]
 
 
 def days_with_stays(stays: Stays, scenes: Scenes) -> np.ndarray:
-    """Per hit, the number of distinct UK days in its routine period with a stay point inside its zone."""
-    m = len(scenes.cx)
-    if len(stays.x) == 0 or m == 0:
-        return np.zeros(m, dtype=np.int64)
-    near = np.hypot(stays.x[None, :] - scenes.cx[:, None], stays.y[None, :] - scenes.cy[:, None]) <= scenes.r[:, None]
-    days = np.unique(np.concatenate([stays.day0, stays.day1]))
-    on_day = np.zeros((m, len(days)), dtype=bool)
-    for_hit, for_stay = np.nonzero(near)
-    for stay_day in (stays.day0, stays.day1):
-        on_day[for_hit, np.searchsorted(days, stay_day)[for_stay]] = True
-    return (on_day & scenes.routine(days)).sum(axis=1).astype(np.int64)
+    """Per hit, the number of distinct UK days in its routine period with a stay point inside its zone (one that
+    began or ended that day)."""
+    return stay_days_kernel(stays.x, stays.y, stays.day0, stays.day1, scenes.cx, scenes.cy, scenes.r, scenes.dws,
+                            scenes.dwe, scenes.lookback, scenes.lookahead)
 
 
 def days_passing(trail: SubjectTrail, scenes: Scenes, interp_max_gap_s: float) -> np.ndarray:
     """Per hit, the number of distinct UK days in its routine period on which the trail comes inside its zone:
     a fix, or the straight path from a fix to the next one at most ``interp_max_gap_s`` later (it counts for the
     day of its first fix), within the zone's radius (exact point-to-segment distances; a compiled walk over
-    each day's fixes per hit that skips blocks of fixes far from the scene and stops at the first pass)."""
+    each day's fixes per hit that skips days and blocks of fixes far from the scene and stops at the first
+    pass)."""
     m, n = len(scenes.cx), len(trail.t)
     if m == 0 or n == 0:
         return np.zeros(m, dtype=np.int64)
-    new_day = np.flatnonzero(np.r_[True, np.diff(trail.day) != 0])  # UK days never go back in a time-ordered trail
-    days, day_start = trail.day[new_day], np.r_[new_day, n]
     dt = np.diff(trail.t)
     is_segment = np.r_[(dt > 0) & (dt <= round(interp_max_gap_s * NS)), False]
-    passed = passing_kernel(trail.x, trail.y, day_start, is_segment, scenes.cx, scenes.cy, scenes.r,
-                            scenes.routine(days))
+    passed = passing_kernel(trail.x, trail.y, trail.day_start, is_segment, *trail.boxes, scenes.cx, scenes.cy,
+                            scenes.r, scenes.routine(trail.days))
     return passed.sum(axis=1).astype(np.int64)
 
 
 def routine_days(trail: SubjectTrail, scenes: Scenes) -> np.ndarray:
     """Per hit, the number of distinct UK days with any fix in its routine period (how much routine there is)."""
-    return scenes.routine(np.unique(trail.day)).sum(axis=1).astype(np.int64)
+    return scenes.routine(trail.days).sum(axis=1).astype(np.int64)

@@ -234,6 +234,12 @@ def test_features_alone_match_the_scored_columns(world):
                                                  for s, c in zip(hits["subject_id"], hits["crime_ref"])]
 
 
+def test_features_do_not_depend_on_the_number_of_threads(world):
+    trails, crimes, hits, _ = world
+    one, many = (hit_features(with_scenes(hits, crimes), trails, ScoreConfig(), CONFIG, threads=n) for n in (1, 4))
+    pd.testing.assert_frame_equal(one, many, check_exact=True)
+
+
 # ---- the default model -----------------------------------------------------------------------------------------
 
 def feature_row(**values) -> dict:

@@ -100,7 +100,7 @@ def test_a_stray_stretch_is_bridged_at_every_rate():
     for step, stray in ((1, range(100, 160)), (120, [10]), (120, [10, 11, 12])):
         t = np.arange(30, dtype=np.int64) * step * NS if step == 120 else np.arange(400, dtype=np.int64) * NS
         index = np.setdiff1d(np.arange(len(t)), list(stray))
-        first, last = runs(t, index, None, 300.0, 120.0)
+        first, last = runs(t, index, 300.0, 120.0)
         assert len(first) == (2 if len(stray) == 3 else 1)
 
 
@@ -156,8 +156,137 @@ def test_only_quality_ok_fixes_are_measured():
     trails = _dwell_trail(600, 60, 8.0, seed=1)
     flagged = trails.assign(quality=pd.Categorical(["ok"] * len(trails), categories=["ok", "fallback", "outlier"]))
     flagged.loc[flagged.index[12], "quality"] = "fallback"
-    assert len(good_fixes(flagged)) == len(trails) - 1
-    assert good_fixes(trails) is trails
+    assert good_fixes(flagged).sum() == len(trails) - 1
+    assert good_fixes(trails) is None
     with_outlier = flagged.copy()
     with_outlier.loc[with_outlier.index[14], ["x", "quality"]] = (900.0, "outlier")
     assert _stop_s(with_outlier) == pytest.approx(_stop_s(flagged))
+
+
+# ---- the compiled zone walk, stay points, homes and stay days against plain loops -------------------------------
+
+def zone_oracle(trail: SubjectTrail, still: np.ndarray, cx: float, cy: float, r: float, ws: int, we: int,
+                config: ScoreConfig, gap_s: float) -> tuple[float, float, float]:
+    """(stop_s, stop_offset_m, median speed) of one hit by brute force, as features._in_zone defines them."""
+    t, n = trail.t, len(trail.t)
+    half, gap = round(config.speed_span_s / 2 * NS), round(gap_s * NS)
+    inside = [i for i in range(n) if ws <= t[i] <= we and math.hypot(trail.x[i] - cx, trail.y[i] - cy) <= r]
+    speeds = []
+    for i in inside:
+        before = max([j for j in range(n) if t[j] <= t[i] - half], default=0)
+        after = min([j for j in range(n) if t[j] >= t[i] + half], default=n - 1)
+        if 0 < t[after] - t[before] <= 2 * half + gap:
+            speeds.append(math.hypot(trail.x[after] - trail.x[before], trail.y[after] - trail.y[before])
+                          / ((t[after] - t[before]) / 1e9))
+    stills = [i for i in inside if still[i]]
+    best, best_len, run = None, -1, []
+    for i in stills:
+        if run:
+            p = run[-1]
+            between = (t[i] - t[p]) - 0.5 * (t[p + 1] - t[p]) - 0.5 * (t[i] - t[i - 1])
+            if any(t[k + 1] - t[k] > gap for k in range(p, i)) or between > config.stop_bridge_s * NS:
+                if t[run[-1]] - t[run[0]] > best_len:
+                    best, best_len = run, t[run[-1]] - t[run[0]]
+                run = []
+        run.append(i)
+    if run and t[run[-1]] - t[run[0]] > best_len:
+        best, best_len = run, t[run[-1]] - t[run[0]]
+    offset = math.nan
+    if best is not None and len(best) >= 3:
+        offset = math.hypot(np.median(trail.x[best]) - cx, np.median(trail.y[best]) - cy)
+    return (best_len / 1e9 if best else 0.0, offset, float(np.median(speeds)) if speeds else math.nan)
+
+
+@settings(max_examples=150, deadline=None)
+@given(trails(), st.lists(st.tuples(st.floats(-400, 400), st.floats(-400, 400), st.floats(20, 200),
+                                    st.integers(0, 40), st.integers(0, 40)), min_size=1, max_size=4))
+def test_the_zone_walk_matches_the_oracle(trail, points):
+    from geomatch.scoring.features import _in_zone
+    config = ScoreConfig()
+    t0 = int(trail.t[0])
+    ws = np.array([t0 + p[3] * 600 * NS for p in points], dtype=np.int64)
+    we = ws + np.array([p[4] * 900 * NS for p in points], dtype=np.int64)
+    scenes = Scenes(np.array([p[0] for p in points]), np.array([p[1] for p in points]),
+                    np.array([p[2] for p in points]), ws, we, ws // (86400 * NS), we // (86400 * NS), 28, 28)
+    still = still_fixes(trail, config, 300.0)
+    got = np.column_stack(_in_zone(trail, scenes, still, 300.0, config))
+    want = np.array([zone_oracle(trail, still, p[0], p[1], p[2], a, b, config, 300.0)
+                     for p, a, b in zip(points, ws, we)])
+    np.testing.assert_array_equal(got, want)
+
+
+def stays_oracle(trail: SubjectTrail, config: ScoreConfig) -> list[tuple[float, float, int, int]]:
+    """Stay points by plain loops: runs of still fixes (bridged, split at long steps) of stay_min_s or more."""
+    t = trail.t
+    still = [i for i, s in enumerate(still_fixes(trail, config, config.stay_max_gap_s)) if s]
+    found, run = [], []
+    for i in still + [None]:
+        if i is not None and run:
+            p = run[-1]
+            between = (t[i] - t[p]) - 0.5 * (t[p + 1] - t[p]) - 0.5 * (t[i] - t[i - 1])
+            split = any(t[k + 1] - t[k] > config.stay_max_gap_s * NS for k in range(p, i)) \
+                or between > config.stop_bridge_s * NS
+        if run and (i is None or split):
+            if t[run[-1]] - t[run[0]] >= config.stay_min_s * NS:
+                found.append((sum(trail.x[run]) / len(run), sum(trail.y[run]) / len(run), int(t[run[0]]),
+                              int(t[run[-1]])))
+            run = []
+        if i is not None:
+            run.append(i)
+    return found
+
+
+@settings(max_examples=150, deadline=None)
+@given(trails(max_fixes=80))
+def test_stay_points_match_the_oracle(trail):
+    from geomatch.scoring.routine import find_stays
+    config = ScoreConfig()
+    stays = find_stays(trail, config)
+    want = stays_oracle(trail, config)
+    assert [(int(a), int(b)) for a, b in zip(stays.t0, stays.t1)] == [(w[2], w[3]) for w in want]
+    assert stays.x.tolist() == pytest.approx([w[0] for w in want]) and \
+        stays.y.tolist() == pytest.approx([w[1] for w in want])
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 9), st.integers(0, 23), st.floats(-200, 200), st.floats(-200, 200)),
+                min_size=1, max_size=80),
+       st.lists(st.tuples(st.integers(0, 9), st.integers(0, 9), st.floats(-200, 200), st.floats(-200, 200),
+                          st.floats(10, 150)), min_size=1, max_size=4))
+def test_homes_and_stay_days_match_the_oracle(fixes, hits):
+    from geomatch.scoring.routine import Stays, days_with_stays, home_positions
+    config = ScoreConfig(lookback_days=3, lookahead_days=2)
+    fixes = sorted(fixes)
+    day = np.array([f[0] for f in fixes], dtype=np.int32) + 20000
+    trail = SubjectTrail(np.arange(len(fixes), dtype=np.int64) * NS, np.array([f[2] for f in fixes]),
+                         np.array([f[3] for f in fixes]), day, np.array([f[1] for f in fixes], dtype=np.int8),
+                         np.full(len(fixes), 10.0))
+    first = np.array([20000 + min(h[0], h[1]) for h in hits])
+    last = np.array([20000 + max(h[0], h[1]) for h in hits])
+    scenes = Scenes(np.array([h[2] for h in hits]), np.array([h[3] for h in hits]), np.array([h[4] for h in hits]),
+                    first, last, first, last, 3, 2)
+    routine = scenes.routine
+    home_x, home_y, nights = home_positions(trail, scenes, config)
+    stays = Stays(trail.x, trail.y, trail.t, trail.t, day.astype(np.int64), day.astype(np.int64) + (trail.x > 0))
+    stayed = days_with_stays(stays, scenes)
+    for j in range(len(hits)):
+        in_period = routine(np.unique(day))[j]
+        night_days = [d for d, use in zip(np.unique(day), in_period) if use
+                      and any(dd == d and config.night_start_h <= h < config.night_end_h
+                              for dd, h in zip(day, trail.hour))]
+        medians = [(np.median([x for x, dd, h in zip(trail.x, day, trail.hour) if dd == d and h < 5]),
+                    np.median([y for y, dd, h in zip(trail.y, day, trail.hour) if dd == d and h < 5]))
+                   for d in night_days]
+        if medians:
+            hx, hy = np.median([m[0] for m in medians]), np.median([m[1] for m in medians])
+            near = sum(math.hypot(m[0] - hx, m[1] - hy) <= config.home_radius_m for m in medians)
+        else:
+            hx = hy = math.nan
+            near = 0
+        found = near >= config.min_home_nights
+        assert nights[j] == near
+        np.testing.assert_array_equal([home_x[j], home_y[j]], [hx, hy] if found else [math.nan, math.nan])
+        days = {int(d) for s in range(len(stays.x)) if math.hypot(stays.x[s] - scenes.cx[j], stays.y[s]
+                                                                  - scenes.cy[j]) <= scenes.r[j]
+                for d in (stays.day0[s], stays.day1[s])}
+        assert stayed[j] == sum(bool(routine(np.array([d]))[j, 0]) for d in days)
