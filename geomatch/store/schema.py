@@ -97,6 +97,10 @@ hits = sa.Table(
     sa.Column("last_seen_at", UTCDateTime, nullable=False),
 )
 
+# The queue's order (migration 0004), on PostgreSQL only: there the index on score read backwards puts unscored
+# hits first; on SQLite, where NULL is the smallest value, it is already in the queue's order.
+sa.Index("ix_hits_queue_order", hits.c.score.desc().nulls_last(), hits.c.hit_id).ddl_if(dialect="postgresql")
+
 review_events = sa.Table(
     "review_events", metadata,
     sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),  # 1, 2, 3 ... with no gaps
