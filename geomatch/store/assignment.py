@@ -5,6 +5,7 @@ is its subject's team. Also the queue: a page of hits as one user may see them.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import date, datetime, timezone
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import sqlalchemy as sa
 from geomatch.core.errors import InputError
 from geomatch.store.access import Access, append_access
 from geomatch.store.engine import get_engine, read_connection, write_transaction
-from geomatch.store.review import filter_hits, latest_event
+from geomatch.store.review import hit_conditions, hit_filter, latest_event
 from geomatch.store.schema import PENDING, hit_assignments, hits, subjects, users
 
 SUBJECT_COLUMNS = ("subject_id", "offender_manager")  # required; "team" optional
@@ -96,13 +97,6 @@ class Scope:
     assignee: str | None = None
     team: str | None = None
 
-    def where(self, query: sa.Select) -> sa.Select:
-        if self.assignee is not None:
-            query = query.where(assignee_column() == self.assignee)
-        if self.team is not None:
-            query = query.where(subjects.c.team == self.team)
-        return query
-
 
 @dataclass(frozen=True)
 class QueuePage:
@@ -123,24 +117,42 @@ def queue_page(db_url: str | None, scope: Scope, *, status: str | None = PENDING
         assigned_to: only hits assigned to this user.
         received_before: only hits first received before this instant (with status pending: the overdue ones).
     """
-    latest, on_latest = latest_event(hits.c.hit_id)
-    query = (sa.select(hits.c.hit_id, hits.c.score, sa.func.coalesce(latest.c.outcome, PENDING).label("status"),
-                       hits.c.subject_id, hits.c.crime_ref, hits.c.offence, hits.c.presence, hits.c.min_distance_m,
-                       hits.c.closest_time, hits.c.first_received_at, latest.c.at.label("last_review_at"),
-                       assignee_column().label("assignee"), subjects.c.team)
-             .select_from(_with_assignment(hits.outerjoin(latest, on_latest)))
-             .order_by(hits.c.score.desc().nulls_last(), hits.c.hit_id)
-             .limit(limit + 1).offset(offset))
-    query = filter_hits(query, latest, status=status, subject=subject, offence=offence, since=since, until=until,
+    values = hit_filter(status=status, subject=subject, offence=offence, since=since, until=until,
                         min_score=min_score)
-    query = scope.where(query)
-    if assigned_to is not None:
-        query = query.where(assignee_column() == assigned_to)
-    if received_before is not None:
-        query = query.where(hits.c.first_received_at < received_before)
+    for name, value in (("assignee", scope.assignee), ("team", scope.team), ("assigned_to", assigned_to),
+                        ("overdue_before", received_before)):
+        if value is not None:
+            values[name] = value
+    query = _queue_statement(frozenset(values))
+    values.pop("pending", None)  # a condition without a value
     with read_connection(get_engine(db_url)) as conn:
-        rows = [dict(r) for r in conn.execute(query).mappings()]
+        rows = [dict(r) for r in conn.execute(query, {**values, "limit": limit + 1, "offset": offset}).mappings()]
     return QueuePage(rows[:limit], len(rows) > limit)
+
+
+@lru_cache(maxsize=512)
+def _queue_statement(names: frozenset[str]) -> sa.Select:
+    """The queue's query for the filters ``names`` (keys of :func:`geomatch.store.review.hit_filter`, and
+    ``assignee``, ``team``, ``assigned_to``, ``overdue_before``), with the values and the page as bound parameters.
+
+    Built once per combination of filters: building a statement and its cache key anew cost about as much as
+    running it on SQLite.
+    """
+    latest, on_latest = latest_event(hits.c.hit_id)
+    mine = {
+        "assignee": lambda: assignee_column() == sa.bindparam("assignee"),
+        "team": lambda: subjects.c.team == sa.bindparam("team"),
+        "assigned_to": lambda: assignee_column() == sa.bindparam("assigned_to"),
+        "overdue_before": lambda: hits.c.first_received_at < sa.bindparam("overdue_before"),
+    }
+    return (sa.select(hits.c.hit_id, hits.c.score, sa.func.coalesce(latest.c.outcome, PENDING).label("status"),
+                      hits.c.subject_id, hits.c.crime_ref, hits.c.offence, hits.c.presence, hits.c.min_distance_m,
+                      hits.c.closest_time, hits.c.first_received_at, latest.c.at.label("last_review_at"),
+                      assignee_column().label("assignee"), subjects.c.team)
+            .select_from(_with_assignment(hits.outerjoin(latest, on_latest)))
+            .where(*hit_conditions(latest, names - set(mine)), *(mine[name]() for name in sorted(names & set(mine))))
+            .order_by(hits.c.score.desc().nulls_last(), hits.c.hit_id)
+            .limit(sa.bindparam("limit", type_=sa.Integer)).offset(sa.bindparam("offset", type_=sa.Integer)))
 
 
 def hit_assignment(db_url: str | None, hit_id: str) -> tuple[str | None, str | None] | None:
