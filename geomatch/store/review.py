@@ -147,7 +147,9 @@ def hit_conditions(latest: sa.Alias, names: Iterable[str]) -> list[sa.ColumnElem
     parameters ``names`` (keys of :func:`hit_filter`), as named bound parameters: values are never SQL text, and
     a statement built once serves every value."""
     conditions = {
-        "pending": lambda: latest.c.outcome.is_(None),
+        # No event at all, the same hits as "the latest event has no outcome" (every event has one), in a form
+        # PostgreSQL's planner estimates (it took the outer join's NULL to keep 0.3 % of the hits).
+        "pending": lambda: ~sa.exists().where(review_events.alias("any_event").c.hit_id == hits.c.hit_id),
         "outcome": lambda: latest.c.outcome == sa.bindparam("outcome"),
         "subject": lambda: hits.c.subject_id == sa.bindparam("subject"),
         "offence": lambda: hits.c.offence == sa.bindparam("offence"),
