@@ -143,7 +143,10 @@ def _queue_statement(names: frozenset[str], dialect: str) -> sa.Select:
     latest, on_latest = latest_event(hits.c.hit_id)
     mine = {
         "assignee": lambda: _assigned_to("assignee", dialect),
-        "team": lambda: subjects.c.team == sa.bindparam("team"),
+        # On SQLite an expression, not the column: its planner went from the team's index to all the team's hits
+        # and sorted them (180 ms at 100,000 hits) rather than reading the queue's index (0.5 ms).
+        "team": lambda: (subjects.c.team.concat("") if dialect == "sqlite" else subjects.c.team)
+        == sa.bindparam("team"),
         "assigned_to": lambda: _assigned_to("assigned_to", dialect),
         "overdue_before": lambda: hits.c.first_received_at < sa.bindparam("overdue_before"),
     }

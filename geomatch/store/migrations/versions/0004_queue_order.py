@@ -1,9 +1,12 @@
-"""The queue's order as an index on PostgreSQL: ``score DESC NULLS LAST, hit_id``.
+"""An index in the queue's order, ``score DESC NULLS LAST, hit_id``, so that a queue page reads the hits in order
+and stops when the page is full.
 
-PostgreSQL's plain index on ``score`` (ascending, nulls last) read backwards gives ``DESC NULLS FIRST``, not the
-queue's ``DESC NULLS LAST``, so every queue page sorted all the hits (240 ms at 100,000 hits). With this index a
-page reads the hits in order and stops after the page. SQLite treats NULL as the smallest value, so its index on
-``score`` read backwards is already in the queue's order: nothing to add there.
+PostgreSQL: its plain index on ``score`` (ascending, nulls last) read backwards gives ``DESC NULLS FIRST``, not the
+queue's order, so every queue page sorted all the hits (240 ms at 100,000 hits). SQLite, where NULL is the
+smallest value, already read the ``score`` index in the queue's order, but sorted each run of equal scores by hit
+id and fetched every hit's row to find its subject; its index carries ``subject_id`` too, so the hits of other
+reviewers are passed over from the index alone (a reviewer's page: 6 ms -> 2 ms of SQLite at 100,000 hits). SQLite
+has no NULLS LAST in an index; its DESC puts NULL last anyway.
 
 Revision ID: 0004
 Revises: 0003
@@ -18,13 +21,12 @@ branch_labels = None
 depends_on = None
 
 INDEX = "ix_hits_queue_order"
+COLUMNS = {"postgresql": "score DESC NULLS LAST, hit_id", "sqlite": "score DESC, hit_id, subject_id"}
 
 
 def upgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute(f"CREATE INDEX {INDEX} ON hits (score DESC NULLS LAST, hit_id)")
+    op.execute(f"CREATE INDEX {INDEX} ON hits ({COLUMNS[op.get_bind().dialect.name]})")
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute(f"DROP INDEX {INDEX}")
+    op.execute(f"DROP INDEX {INDEX}")
