@@ -16,16 +16,8 @@ from geomatch.store import OUTCOMES, add_review, record_run
 from geomatch.store.access import Access
 from geomatch.store.assignment import Scope, assign_hit, load_subjects, queue_page
 from geomatch.store.accounts import add_user
-from tests.pgserver import store_url, why_no_postgres
 
 N_HITS, REVIEWERS, TEAMS = 120, ("ann", "bob", "cy"), ("north", "south")
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request, tmp_path) -> str:
-    if request.param == "postgresql" and why_no_postgres():
-        pytest.skip(why_no_postgres())
-    return store_url(request.param, tmp_path)
 
 
 @pytest.fixture

@@ -18,17 +18,9 @@ from geomatch.core.errors import InputError
 from geomatch.store import (OUTCOMES, add_review, get_engine, get_hit, list_hits, record_run, resolve_db_url,
                             verify_chain)
 from geomatch.store.schema import metadata
-from tests.pgserver import store_url, why_no_postgres
 from geomatch.store.text import format_hit
 
 UTC = timezone.utc
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request, tmp_path) -> str:
-    if request.param == "postgresql" and why_no_postgres():
-        pytest.skip(why_no_postgres())
-    return store_url(request.param, tmp_path)
 
 
 def crimes_frame(area: str = "North") -> pd.DataFrame:

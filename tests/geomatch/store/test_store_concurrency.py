@@ -7,24 +7,15 @@ import signal
 import time
 
 import pandas as pd
-import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from geomatch.store import add_review, get_engine, record_run, verify_chain
 from tests.geomatch.store.store_opener import open_new_store
-from tests.pgserver import store_url, why_no_postgres
 
 SPAWN = multiprocessing.get_context("spawn")  # children open their own connections
 N_WORKERS = 4
 EVENTS_PER_WORKER = 25
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request, tmp_path) -> str:
-    if request.param == "postgresql" and why_no_postgres():
-        pytest.skip(why_no_postgres())
-    return store_url(request.param, tmp_path)
 
 
 def frames(n_hits: int) -> tuple[pd.DataFrame, pd.DataFrame]:
