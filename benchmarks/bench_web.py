@@ -6,7 +6,10 @@ of rounds: read their queue, open its first hit, record an outcome for it (with 
 queue's second page. The run stops early if it passes a time cap. Prints per page kind the p50, p95 and largest
 latency in milliseconds, errors, and the checks: every recorded outcome is in the store once (none lost, none
 duplicated) and both hash chains verify. Baseline from the same run: the queue's store query alone, in process,
-for the same reviewers (so the difference is HTTP, rendering and the access-log write).
+for the same reviewers (so the difference is HTTP, rendering and the access-log write). Then, one request at a
+time, each page's server CPU (the server processes' user + system time, from /proc, per request) and its SQL
+statements (counted in process): figures that the other work on a shared machine does not change much, where the
+wall-clock latencies under load depend on it (the load average is printed beside them).
 
 On SQLite always; on PostgreSQL too when its server binaries are installed (a throwaway server from
 tests/pgserver.py, which runs with fsync off: its writes are cheaper than a production server's).
@@ -22,6 +25,7 @@ import sys
 import threading
 import time
 from collections import defaultdict
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -36,11 +40,14 @@ from geomatch.store.chain import ACCESS_CHAIN
 from geomatch.store.engine import get_engine
 
 N_CLIENTS = 20
+TARGET_P95_MS = 300.0  # issue 15: pages under 300 ms at the 95th percentile, 20 reviewers, 100,000 hits
+COST_REPEATS = 30  # requests per page kind when measuring server CPU one request at a time
 PASSWORD = "load test password"
 TIME_CAP_S = 300.0
 WORKERS = int(os.environ.get("GEOMATCH_BENCH_WEB_WORKERS", "2"))  # server processes: this machine's cores
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 _HIT = re.compile(r'<a href="/hits/(H[0-9a-f]+)">')
+KINDS = ("queue", "hit", "record outcome", "queue page 2")
 
 
 def _free_port() -> int:
@@ -85,9 +92,7 @@ class Reviewer(threading.Thread):
         import httpx
 
         with httpx.Client(base_url=self.base, timeout=60.0, follow_redirects=True) as client:
-            login = client.get("/login")
-            client.post("/login", data={"username": self.name, "password": PASSWORD, "next": "/",
-                                        "csrf_token": _CSRF.search(login.text).group(1)})
+            _login(client, self.name)
             self.ready.wait()  # everyone logged in (argon2 is slow by design): now the timed rounds
             for _ in range(self.rounds):
                 if time.monotonic() > self.deadline:
@@ -109,6 +114,91 @@ class Reviewer(threading.Thread):
                 else:
                     self.errors.append(f"review {hits[0]}: {posted.status_code}")
                 self._get(client, "queue page 2", "/?page=2")
+
+
+def _tree_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` and its descendants (the server and its workers), from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):  # the process ended meanwhile
+            continue
+        child = int(stat.parent.name)
+        parents[child], times[child] = int(fields[1]), (int(fields[11]) + int(fields[12])) / tick
+    tree, grew = {pid}, True
+    while grew:
+        more = {child for child, parent in parents.items() if parent in tree} - tree
+        tree, grew = tree | more, bool(more)
+    return sum(times.get(member, 0.0) for member in tree)
+
+
+def _login(client, name: str) -> None:
+    login = client.get("/login")
+    client.post("/login", data={"username": name, "password": PASSWORD, "next": "/",
+                                "csrf_token": _CSRF.search(login.text).group(1)})
+
+
+def _page_requests(client) -> dict[str, callable]:
+    """One request of each page kind of a reviewer's round (for the costs measured one at a time)."""
+    queue = client.get("/")
+    hit = _HIT.findall(queue.text)[-1]
+    token = _CSRF.search(client.get(f"/hits/{hit}").text).group(1)
+    return {"queue": lambda: client.get("/"), "hit": lambda: client.get(f"/hits/{hit}"),
+            "record outcome": lambda: client.post(f"/hits/{hit}/review", follow_redirects=False,
+                                                  data={"outcome": "no_further_action", "note": "cost probe",
+                                                        "csrf_token": token}),
+            "queue page 2": lambda: client.get("/?page=2")}
+
+
+def server_cpu_per_page(base: str, server_pid: int, name: str) -> dict[str, float]:
+    """Server CPU (ms, all its processes) per request of each page kind, one request at a time."""
+    import httpx
+
+    costs = {}
+    with httpx.Client(base_url=base, timeout=60.0, follow_redirects=True) as client:
+        _login(client, name)
+        for kind, request in _page_requests(client).items():
+            request()
+            before = _tree_cpu_s(server_pid)
+            for _ in range(COST_REPEATS):
+                request()
+            costs[kind] = (_tree_cpu_s(server_pid) - before) / COST_REPEATS * 1000
+    return costs
+
+
+def statements_per_page(url: str, name: str) -> dict[str, int]:
+    """SQL statements each page kind sends to the store (in process, counted by the engine)."""
+    from fastapi.testclient import TestClient
+
+    from geomatch.web import WebSettings, create_app
+
+    client = TestClient(create_app(WebSettings(db_url=url)), base_url="http://127.0.0.1")
+    _login(client, name)
+    requests = _page_requests(client)
+    sent: list[str] = []
+
+    def count(conn, cursor, statement, *args) -> None:
+        sent.append(statement)
+
+    engine = get_engine(url)
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        counts = {}
+        for kind, request in requests.items():
+            sent.clear()
+            request()
+            counts[kind] = len(sent)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+        engine.dispose()
+    return counts
+
+
+def _load_average() -> str:
+    return Path("/proc/loadavg").read_text().split()[0]
 
 
 def _percentiles(values: list[float]) -> str:
@@ -145,17 +235,22 @@ def load_test(url: str, label: str, n_hits: int, rounds: int) -> dict[str, float
         else:
             raise RuntimeError("geomatch serve did not start")
         deadline = time.monotonic() + TIME_CAP_S
-        ready = threading.Barrier(len(names))
+        ready = threading.Barrier(len(names) + 1)  # the reviewers logged in, and this thread
         clients = [Reviewer(base, name, rounds, deadline, ready) for name in names]
-        started = time.perf_counter()
         for client in clients:
             client.start()
+        ready.wait()  # every reviewer logged in: the timed rounds start
+        load_before = _load_average()
+        started, cpu_before = time.perf_counter(), _tree_cpu_s(server.pid)
         for client in clients:
             client.join()
-        seconds = time.perf_counter() - started
+        seconds, server_cpu = time.perf_counter() - started, _tree_cpu_s(server.pid) - cpu_before
+        load_after = _load_average()
+        cpu_per_page = server_cpu_per_page(base, server.pid, names[0])
     finally:
         server.terminate()
         server.wait(timeout=30)
+    statements = statements_per_page(url, names[0])
     latency: dict[str, list[float]] = defaultdict(list)
     for client in clients:
         for kind, values in client.latency.items():
@@ -166,15 +261,23 @@ def load_test(url: str, label: str, n_hits: int, rounds: int) -> dict[str, float
         stored = sorted(conn.execute(sa.text("SELECT hit_id FROM review_events WHERE note LIKE 'load test %'"))
                         .scalars())
     n_requests = sum(len(v) for v in latency.values())
-    print(f"[{label}] {N_CLIENTS} clients x {rounds} rounds, {WORKERS} server processes: {n_requests:,} requests in {seconds:.1f} s "
-          f"({n_requests / seconds:.0f} per s), errors: {len(errors)}" + (f" (first: {errors[0]})" if errors else ""))
-    for kind in ("queue", "hit", "record outcome", "queue page 2"):
-        print(f"[{label}]   {kind:<15} {_percentiles(latency[kind])}")
+    print(f"[{label}] {N_CLIENTS} clients x {rounds} rounds, {WORKERS} server processes: {n_requests:,} requests in "
+          f"{seconds:.1f} s ({n_requests / seconds:.0f} per s; server CPU {server_cpu / n_requests * 1000:.1f} ms a "
+          f"request), load average {load_before} -> {load_after}, errors: {len(errors)}"
+          + (f" (first: {errors[0]})" if errors else ""))
+    for kind in KINDS:
+        p95 = np.percentile(np.asarray(latency[kind]) * 1000, 95)
+        print(f"[{label}]   {kind:<15} {_percentiles(latency[kind])}  (target p95 < {TARGET_P95_MS:.0f} ms: "
+              f"{'met' if p95 < TARGET_P95_MS else 'MISSED'})")
     print(f"[{label}]   baseline: the queue's store query alone, in process: {_percentiles(baseline)}")
     lost, duplicated = len(set(posted) - set(stored)), len(stored) - len(set(stored))
     print(f"[{label}] outcomes recorded {len(posted):,}, in the store {len(stored):,}: lost {lost}, "
           f"duplicated {duplicated}; review chain {'intact' if verify_chain(url).ok else 'BROKEN'}, "
           f"access log {'intact' if verify_chain(url, ACCESS_CHAIN).ok else 'BROKEN'}")
+    print(f"[{label}] one request at a time (reviewer {names[0]}, {COST_REPEATS} each): server CPU ms and SQL "
+          "statements per page")
+    for kind in KINDS:
+        print(f"[{label}]   {kind:<15} {cpu_per_page[kind]:6.1f} ms CPU  {statements[kind]:3d} statements")
     return {kind: float(np.percentile(np.asarray(v) * 1000, 95)) for kind, v in latency.items()}
 
 

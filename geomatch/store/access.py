@@ -8,6 +8,8 @@ events (:data:`geomatch.store.chain.ACCESS_CHAIN`), so ``geomatch audit verify``
 """
 from __future__ import annotations
 
+import os
+import threading
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
@@ -17,8 +19,8 @@ from sqlalchemy.engine import Connection
 
 from geomatch.core.errors import InputError
 from geomatch.core.times import uk_day_start
-from geomatch.store.chain import ACCESS_CHAIN, append_entry
-from geomatch.store.engine import get_engine, read_connection, write_transaction
+from geomatch.store.chain import ACCESS_CHAIN, append_entries
+from geomatch.store.engine import get_engine, read_connection, write_transaction, writer_turn
 from geomatch.store.schema import access_log
 
 #: Actions logged, and what s.62 calls each: consultation, disclosure, alteration, or a login.
@@ -46,18 +48,77 @@ class Access:
 
 def append_access(conn: Connection, access: Access) -> tuple[int, str]:
     """Append ``access`` to the log inside the caller's write transaction. Returns (seq, hash)."""
+    return append_accesses(conn, [access])[0]
+
+
+def append_accesses(conn: Connection, accesses: list[Access]) -> list[tuple[int, str]]:
+    """Append ``accesses`` in order inside the caller's write transaction, each timed as it is written.
+    Returns each one's (seq, hash)."""
+    for access in accesses:
+        _check(access)
+    entries = [{"at": datetime.now(timezone.utc), "username": a.username[:_MAX["username"]], "action": a.action,
+                "target": a.target, "client": a.client[:_MAX["client"]], "detail": a.detail} for a in accesses]
+    return append_entries(conn, ACCESS_CHAIN, entries)
+
+
+def _check(access: Access) -> None:
     if access.action not in ACTIONS:
         raise ValueError(f"access action '{access.action}' is not one of {', '.join(ACTIONS)}")
-    values = {"at": datetime.now(timezone.utc), "username": access.username[:_MAX["username"]],
-              "action": access.action, "target": access.target, "client": access.client[:_MAX["client"]],
-              "detail": access.detail}
-    return append_entry(conn, ACCESS_CHAIN, **values)
+
+
+@dataclass
+class _Waiting:
+    """An access waiting to be written by whichever thread of this process next takes the writer's turn."""
+
+    access: Access
+    seq: int | None = None
+    error: BaseException | None = None
+
+
+_waiting: dict[int, list[_Waiting]] = {}  # per engine: accesses logged and not yet written
+_waiting_lock = threading.Lock()
+
+
+def _forget_waiting_in_child() -> None:
+    """After ``fork``: the parent's waiting accesses are its threads' to write, not this process's."""
+    global _waiting_lock
+    _waiting.clear()
+    _waiting_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_waiting_in_child)
 
 
 def log_access(db_url: str | None, access: Access) -> int:
-    """Append ``access`` to the log in a transaction of its own. Returns its sequence number."""
-    with write_transaction(get_engine(db_url)) as conn:
-        return append_access(conn, access)[0]
+    """Append ``access`` to the log, durably, before returning its sequence number.
+
+    Group commit: the accesses that this process's threads log while another write is under way are written
+    together, in order, in one transaction (one fsync) by the first of them to get the writer's turn; the others
+    find theirs written (or the error that stopped it) when they get the turn. Each waits for its own entry to be
+    committed, so nothing is shown before its consultation is on disk, and the chain is the same as one entry per
+    transaction would make.
+    """
+    _check(access)
+    engine = get_engine(db_url)
+    mine = _Waiting(access)
+    with _waiting_lock:
+        _waiting.setdefault(id(engine), []).append(mine)
+    with writer_turn(engine):
+        if mine.seq is None and mine.error is None:
+            with _waiting_lock:
+                batch = _waiting.pop(id(engine))
+            try:
+                with write_transaction(engine) as conn:
+                    written = append_accesses(conn, [w.access for w in batch])
+            except BaseException as error:
+                for waiting in batch:
+                    waiting.error = error
+            else:
+                for waiting, (seq, _) in zip(batch, written):
+                    waiting.seq = seq
+    if mine.error is not None:
+        raise mine.error
+    return mine.seq
 
 
 def list_access(db_url: str | None = None, *, user: str | None = None, since: date | datetime | None = None,

@@ -81,14 +81,27 @@ def append_entry(conn: Connection, chain: Chain, **values: Any) -> tuple[int, st
     """Append one entry (``values``: the chain's fields) at the head of ``chain``; ``conn`` must hold the store's
     write lock. Returns (seq, hash), the hash keyed when an audit key is in force
     (:func:`geomatch.store.keys.current_key`)."""
-    if set(values) != set(chain.fields):
-        raise ValueError(f"a {chain.entry} entry has the fields {', '.join(chain.fields)}, got {', '.join(values)}")
+    return append_entries(conn, chain, [values])[0]
+
+
+def append_entries(conn: Connection, chain: Chain, entries: list[dict[str, Any]]) -> list[tuple[int, str]]:
+    """Append ``entries`` (each the chain's fields) in order at the head of ``chain``, in one insert; ``conn``
+    must hold the store's write lock. Returns each entry's (seq, hash): the same as appending them one by one."""
+    for values in entries:
+        if set(values) != set(chain.fields):
+            raise ValueError(f"a {chain.entry} entry has the fields {', '.join(chain.fields)}, "
+                             f"got {', '.join(values)}")
     head = conn.execute(sa.select(chain.head.c.seq, chain.head.c.hash).where(chain.head.c.id == 1)).one()
-    seq = head.seq + 1
-    hashed = entry_hash(seq, values, head.hash, current_key())
-    conn.execute(chain.table.insert().values(seq=seq, **values, prev_hash=head.hash, hash=hashed))
-    conn.execute(chain.head.update().where(chain.head.c.id == 1).values(seq=seq, hash=hashed))
-    return seq, hashed
+    key = current_key()
+    seq, prev_hash, rows = head.seq, head.hash, []
+    for values in entries:
+        seq += 1
+        hashed = entry_hash(seq, values, prev_hash, key)
+        rows.append({**values, "seq": seq, "prev_hash": prev_hash, "hash": hashed})
+        prev_hash = hashed
+    conn.execute(chain.table.insert(), rows)
+    conn.execute(chain.head.update().where(chain.head.c.id == 1).values(seq=seq, hash=prev_hash))
+    return [(row["seq"], row["hash"]) for row in rows]
 
 
 def append_event(conn: Connection, *, hit_id: str, at: datetime, by: str, outcome: str, note: str) -> tuple[int, str]:

@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -67,6 +68,7 @@ def _forget_engines_in_child() -> None:
     for engine in _engines.values():
         engine.dispose(close=False)
     _engines.clear()
+    _writers.clear()  # a lock another thread of the parent held would stay held here
 
 
 os.register_at_fork(after_in_child=_forget_engines_in_child)
@@ -159,25 +161,45 @@ def require_store(db_url: str | None = None) -> str:
 @contextmanager
 def write_transaction(engine: Engine) -> Iterator[Connection]:
     """A connection inside a write transaction that holds the store's write lock; committed on success."""
-    if engine.dialect.name == "sqlite":
-        # Threads of one process queue here in turn rather than in SQLite's busy handler, which sleeps up to
-        # 100 ms between tries: under many concurrent writers (the web application) that made the slowest
-        # writes wait seconds.
-        with _sqlite_write_lock(engine), engine.execution_options(geomatch_write=True).begin() as conn:
-            yield conn
-        return
-    with engine.execution_options(geomatch_write=True).begin() as conn:
-        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_WRITE_LOCK_KEY})
+    writer = _writer(engine)
+    with writer.turn, writer.engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_WRITE_LOCK_KEY})
         yield conn
 
 
-_write_locks: dict[int, threading.Lock] = {}
-_write_locks_lock = threading.Lock()  # not _engines_lock: get_engine holds that while migrating (a write)
+@dataclass(frozen=True)
+class _Writer:
+    """This process's writing to one store: the turn its threads take, and the engine whose BEGIN takes the
+    store's write lock (made once: ``execution_options`` builds a new engine proxy each time)."""
+
+    source: Engine  # kept, so its id is not reused while this entry lives
+    turn: threading.RLock
+    engine: Engine
 
 
-def _sqlite_write_lock(engine: Engine) -> threading.Lock:
-    with _write_locks_lock:
-        return _write_locks.setdefault(id(engine), threading.Lock())
+_writers: dict[int, _Writer] = {}
+_writers_lock = threading.Lock()  # not _engines_lock: get_engine holds that while migrating (a write)
+
+
+def _writer(engine: Engine) -> _Writer:
+    with _writers_lock:
+        writer = _writers.get(id(engine))
+        if writer is None:
+            writer = _Writer(engine, threading.RLock(), engine.execution_options(geomatch_write=True))
+            _writers[id(engine)] = writer
+        return writer
+
+
+def writer_turn(engine: Engine) -> threading.RLock:
+    """The lock that this process's writers of ``engine`` take in turn before the store's own write lock.
+
+    Threads of one process queue here rather than in SQLite's busy handler (which sleeps up to 100 ms between
+    tries: under many concurrent writers, the web application, that made the slowest writes wait seconds) or
+    holding a PostgreSQL connection while they wait for the advisory lock. Re-entrant: a holder may open a write
+    transaction (:mod:`geomatch.store.access` holds it to write the entries queued meanwhile in one transaction).
+    """
+    return _writer(engine).turn
 
 
 @contextmanager

@@ -5,6 +5,7 @@ A hit's status is the outcome of its latest review event, or ``pending`` when it
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
@@ -107,37 +108,56 @@ def list_hits(db_url: str | None = None, *, status: str | None = None, subject: 
                        hits.c.first_received_at, latest.c.at.label("last_review_at"))
              .select_from(hits.outerjoin(latest, on_latest))
              .order_by(hits.c.score.desc().nulls_last(), hits.c.hit_id))
-    query = filter_hits(query, latest, status=status, subject=subject, offence=offence, since=since, until=until,
+    values = hit_filter(status=status, subject=subject, offence=offence, since=since, until=until,
                         min_score=min_score)
+    query = query.where(*hit_conditions(latest, values))
     with read_connection(get_engine(db_url)) as conn:
-        result = conn.execute(query)
+        result = conn.execute(query, {k: v for k, v in values.items() if k != "pending"})
         return pd.DataFrame.from_records(result.all(), columns=list(result.keys()))
 
 
-def filter_hits(query: sa.Select, latest: sa.Alias, *, status: str | None = None, subject: str | None = None,
-                offence: str | None = None, since: date | None = None, until: date | None = None,
-                min_score: float | None = None) -> sa.Select:
-    """``query`` (over ``hits`` outer-joined to the ``latest`` event, see :func:`latest_event`) narrowed to the
-    hits that match; arguments as in :func:`list_hits`. Values are bound parameters, never SQL text."""
+def hit_filter(*, status: str | None = None, subject: str | None = None, offence: str | None = None,
+               since: date | None = None, until: date | None = None,
+               min_score: float | None = None) -> dict[str, Any]:
+    """The filters given (arguments as in :func:`list_hits`) as the values of the parameters of
+    :func:`hit_conditions`: ``pending`` (None: no value), ``outcome``, ``subject``, ``offence``, ``received_from``
+    and ``received_to`` (UTC instants, the end excluded), ``min_score``."""
     if status is not None and status != PENDING and status not in OUTCOMES:
         raise InputError(f"status '{status}' is not pending nor one of {', '.join(OUTCOMES)}")
+    values: dict[str, Any] = {}
     if status == PENDING:
-        query = query.where(latest.c.outcome.is_(None))
+        values["pending"] = None
     elif status is not None:
-        query = query.where(latest.c.outcome == status)
+        values["outcome"] = status
     if subject is not None:
-        query = query.where(hits.c.subject_id == subject)
+        values["subject"] = subject
     if offence is not None:
-        query = query.where(hits.c.offence == offence)
+        values["offence"] = offence
     if since is not None:
-        query = query.where(hits.c.first_received_at >= uk_day_start(since))
+        values["received_from"] = uk_day_start(since)
     if until is not None:
-        query = query.where(hits.c.first_received_at < uk_day_start(until + timedelta(days=1)))
+        values["received_to"] = uk_day_start(until + timedelta(days=1))
     if min_score is not None:
-        query = query.where(hits.c.score >= min_score)
-    return query
+        values["min_score"] = min_score
+    return values
 
 
+def hit_conditions(latest: sa.Alias, names: Iterable[str]) -> list[sa.ColumnElement]:
+    """WHERE conditions on ``hits`` outer-joined to the ``latest`` event (see :func:`latest_event`) for the
+    parameters ``names`` (keys of :func:`hit_filter`), as named bound parameters: values are never SQL text, and
+    a statement built once serves every value."""
+    conditions = {
+        # No event at all, the same hits as "the latest event has no outcome" (every event has one), in a form
+        # PostgreSQL's planner estimates (it took the outer join's NULL to keep 0.3 % of the hits).
+        "pending": lambda: ~sa.exists().where(review_events.alias("any_event").c.hit_id == hits.c.hit_id),
+        "outcome": lambda: latest.c.outcome == sa.bindparam("outcome"),
+        "subject": lambda: hits.c.subject_id == sa.bindparam("subject"),
+        "offence": lambda: hits.c.offence == sa.bindparam("offence"),
+        "received_from": lambda: hits.c.first_received_at >= sa.bindparam("received_from"),
+        "received_to": lambda: hits.c.first_received_at < sa.bindparam("received_to"),
+        "min_score": lambda: hits.c.score >= sa.bindparam("min_score"),
+    }
+    return [conditions[name]() for name in sorted(names)]
 
 
 @dataclass(frozen=True)

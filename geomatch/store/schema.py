@@ -97,6 +97,12 @@ hits = sa.Table(
     sa.Column("last_seen_at", UTCDateTime, nullable=False),
 )
 
+# The queue's order (migration 0004): on PostgreSQL with NULLS LAST (its index on score read backwards puts
+# unscored hits first); on SQLite, whose DESC puts NULL last, with the subject too, so a reviewer's queue passes
+# over other reviewers' hits from the index alone.
+sa.Index("ix_hits_queue_order", hits.c.score.desc().nulls_last(), hits.c.hit_id).ddl_if(dialect="postgresql")
+sa.Index("ix_hits_queue_order", hits.c.score.desc(), hits.c.hit_id, hits.c.subject_id).ddl_if(dialect="sqlite")
+
 review_events = sa.Table(
     "review_events", metadata,
     sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),  # 1, 2, 3 ... with no gaps

@@ -13,6 +13,8 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from geomatch.core.errors import InputError
 from geomatch.core.version import __version__
@@ -42,16 +44,7 @@ def create_app(settings: WebSettings) -> FastAPI:
     app.include_router(api.router)
     app.include_router(pages.router)
 
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next):
-        response = await call_next(request)
-        response.headers.setdefault("Content-Security-Policy", CSP)
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "same-origin"
-        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
-        if not request.url.path.startswith("/static/"):
-            response.headers["Cache-Control"] = "no-store"
-        return response
+    app.add_middleware(SecurityHeaders)
 
     @app.exception_handler(LoginRequired)
     async def login_required(request: Request, error: LoginRequired) -> Response:
@@ -79,6 +72,36 @@ def create_app(settings: WebSettings) -> FastAPI:
         return await http_error(request, HTTPException(status, problems or "the request is not valid"))
 
     return app
+
+
+class SecurityHeaders:
+    """Adds the security headers to every response; pages and API answers are not cached (they carry personal
+    data), the vendored static files are cached for a year (their URLs carry the version: a new one is a new URL).
+
+    A plain ASGI middleware: Starlette's ``BaseHTTPMiddleware`` streams every response through a task group and
+    memory streams, a cost paid on every request.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        static = scope["path"].startswith("/static/")
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers.setdefault("Content-Security-Policy", CSP)
+                headers["X-Content-Type-Options"] = "nosniff"
+                headers["Referrer-Policy"] = "same-origin"
+                headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+                headers["Cache-Control"] = "public, max-age=31536000, immutable" if static else "no-store"
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 def _wants_json(request: Request) -> bool:

@@ -7,6 +7,7 @@ import tempfile
 import time
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
+from types import SimpleNamespace
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, HTTPException, Request
@@ -126,12 +127,14 @@ def queue(request: Request) -> Response:
                                                                                      settings.review_days, now),
                       limit=size, offset=(filters.page - 1) * size)
     overdue_before = now - timedelta(days=settings.review_days)
-    for row in page.rows:
-        row["overdue"] = row["status"] == PENDING and row["first_received_at"] < overdue_before
+    # Attribute access for the template (Jinja tries an attribute before an item: a dict row costs an exception
+    # per cell).
+    rows = [SimpleNamespace(**row, overdue=row["status"] == PENDING and row["first_received_at"] < overdue_before)
+            for row in page.rows]
     query = filters.query_string()
     log_access(settings.db_url, Access(who.user.username, "view_queue", urlencode(query), client_of(request),
                                        f"{len(page.rows)} hits shown, page {filters.page}"))
-    context = {"filters": filters, "rows": page.rows, "has_more": page.has_more, "statuses": STATUSES,
+    context = {"filters": filters, "rows": rows, "has_more": page.has_more, "statuses": STATUSES,
                "offences": _offences(request), "review_days": settings.review_days,
                "first": (filters.page - 1) * size + 1,
                "prev_url": _page_url(query, filters.page - 1) if filters.page > 1 else None,

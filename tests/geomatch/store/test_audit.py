@@ -13,17 +13,9 @@ import cli
 from geomatch.core.errors import InputError
 from geomatch.core.safe import FORMULA_PREFIXES
 from geomatch.store import add_review, build_audit, month_bounds, record_run, write_audit
-from tests.pgserver import store_url, why_no_postgres
 
 UTC = timezone.utc
 SUBJECT_FORMULA = '=HYPERLINK("http://evil.example","click")'
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request, tmp_path) -> str:
-    if request.param == "postgresql" and why_no_postgres():
-        pytest.skip(why_no_postgres())
-    return store_url(request.param, tmp_path)
 
 
 def record(db_url: str, received: str, hit_ids: list[str], subjects: list[str] | None = None) -> None:

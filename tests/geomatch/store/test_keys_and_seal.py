@@ -14,17 +14,9 @@ from geomatch.store import add_review, get_engine, record_run, verify_chain
 from geomatch.store.chain import event_hash
 from geomatch.store.keys import AuditKey, check_digest, digest, load_key_file, using_key
 from geomatch.store.seal import verify_hits
-from tests.pgserver import store_url, why_no_postgres
 
 UTC = timezone.utc
 KEY, OTHER = AuditKey(b"k" * 32), AuditKey(b"o" * 32)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request, tmp_path) -> str:
-    if request.param == "postgresql" and why_no_postgres():
-        pytest.skip(why_no_postgres())
-    return store_url(request.param, tmp_path)
 
 
 def _record(db_url: str, scores: list[float], received: str = "2026-10-20T10:00Z") -> None:
