@@ -33,8 +33,8 @@ from geomatch.evidence.basemap import draw_basemap
 from geomatch.evidence.context import EvidenceOptions, PackData
 from geomatch.evidence.index import THUMB_NAME
 from geomatch.evidence.prism import Prism
-from geomatch.evidence.style import (CMAP, PRISM_EDGE, PRISM_FILL, SOURCE_MARKERS, marker_for, render_rgb,
-                                     write_png)
+from geomatch.evidence.style import (CMAP, PRISM_EDGE, PRISM_FILL, SOURCE_MARKERS, marker_for,
+                                     render_rgb_with_legend, write_png)
 from geomatch.core.times import utc_ns
 from geomatch.evidence.text import fmt_duration, fmt_m, fmt_time, mpl_text, offence_name, time_ticks, zone_names
 
@@ -226,9 +226,11 @@ def draw_map(data: PackData, path: Path, options: EvidenceOptions) -> Path:
     bar.set_ticks((ticks - ws).total_seconds().to_numpy(), labels=labels, fontsize=7)
     bar.set_label(f"Time of fix within the window, UK local time ({zone_names(pd.Series([ws, we]))}); "
                   f"fixes outside the window grey", fontsize=8)
-    fig.legend(handles=_legend_handles(float(data.hit["radius_m"]), fixes, bool(data.prisms)), loc="lower center",
-               bbox_to_anchor=(0.5, 0.005), ncols=3, fontsize=7, frameon=False)
-    rgb = render_rgb(fig)
+    radius, sources, prisms = float(data.hit["radius_m"]), _sources(fixes), bool(data.prisms)
+    rgb = render_rgb_with_legend(
+        fig, ("map", fig.dpi, radius, sources, prisms),
+        lambda figure: figure.legend(handles=_legend_handles(radius, sources, prisms), loc="lower center",
+                                     bbox_to_anchor=(0.5, 0.005), ncols=3, fontsize=7, frameon=False))
     write_png(rgb, path)
     write_png(_zone_crop(ax, data, rgb), path.with_name(THUMB_NAME))
     return path
@@ -425,9 +427,13 @@ def _draw_arrows(ax, x: np.ndarray, y: np.ndarray, gap: np.ndarray, extent: Exte
                   color="0.15", zorder=5)
 
 
-def _legend_handles(radius: float, fixes: pd.DataFrame, prisms: bool = False) -> list[Line2D]:
+def _sources(fixes: pd.DataFrame) -> tuple[str, ...]:
+    """The fix sources the map's key lists: those of the fixes, and GPS always."""
+    return tuple(sorted(set(fixes["source"].astype(str)) | {"GPS"}))
+
+
+def _legend_handles(radius: float, sources: tuple[str, ...], prisms: bool = False) -> list[Line2D]:
     """Proxy artists for the map key (black and white, so the key itself prints)."""
-    sources = sorted(set(fixes["source"].astype(str)) | {"GPS"})
     handles = [Line2D([], [], ls="", marker="*", ms=12, mfc="black", mec="white", label="Crime location"),
                Line2D([], [], ls="", marker="o", ms=12, mfc=(0, 0, 0, 0.06), mec="black", mew=1.8,
                       label=f"Match zone ({radius:,.0f} m radius)"),
