@@ -27,24 +27,25 @@ SOURCE_WORDS = {"GPS": "satellite (GPS) fix", "LBS": "mobile-network (LBS) fix, 
                 "WIFI": "Wi-Fi fix"}
 
 
-def render_rgb(fig: Figure) -> np.ndarray:
-    """Render ``fig`` with Agg: its pixels as an RGB array (rows from the top)."""
-    canvas = FigureCanvasAgg(fig)
-    canvas.draw()
-    return np.asarray(canvas.buffer_rgba())[..., :3]
+def render_rgb(fig: Figure, *, draw: bool = True) -> np.ndarray:
+    """Render ``fig`` with Agg: its pixels as an RGB array (rows from the top); ``draw=False`` reads the pixels
+    of its last rendering and of the artists drawn onto it since (``Figure.draw_artist``)."""
+    if draw:
+        FigureCanvasAgg(fig).draw()
+    return np.asarray(fig.canvas.buffer_rgba())[..., :3]
 
 
 _LEGEND_STRIPS: dict[Hashable, tuple[int, np.ndarray, np.ndarray]] = {}
 """Rendered legends, per process: key -> (first pixel row, its pixels, which of them are drawn)."""
 
 
-def render_rgb_with_legend(fig: Figure, key: Hashable, add_legend: Callable[[Figure], object]) -> np.ndarray:
-    """Render ``fig`` and lay its legend over it: the legend (``add_legend`` adds it to a figure) is drawn once
-    per process for each ``key`` on a blank figure of the same size, and its drawn pixels are copied onto every
-    figure with that key. A legend costs a tenth of a second to lay out and draw and is the same for every pack
-    with the same key (the key must name everything it shows); where it covers nothing else on the figure (the
-    fixed layouts keep it in its own strip) the pixels are the ones drawing it in place would give."""
-    rgb = render_rgb(fig).copy()
+def lay_legend(rgb: np.ndarray, fig: Figure, key: Hashable, add_legend: Callable[[Figure], object]) -> np.ndarray:
+    """Lay ``fig``'s legend over its rendered pixels ``rgb`` (changed in place, and returned): the legend
+    (``add_legend`` adds it to a figure) is drawn once per process for each ``key`` on a blank figure of the same
+    size, and its drawn pixels are copied onto every figure with that key. A legend costs a tenth of a second to
+    lay out and draw and is the same for every pack with the same key (the key must name everything it shows);
+    where it covers nothing else on the figure (the fixed layouts keep it in its own strip) the pixels are the
+    ones drawing it in place would give."""
     if key not in _LEGEND_STRIPS:
         blank = Figure(figsize=fig.get_size_inches(), dpi=fig.dpi)
         add_legend(blank)
@@ -57,6 +58,11 @@ def render_rgb_with_legend(fig: Figure, key: Hashable, add_legend: Callable[[Fig
     strip = rgb[top:top + len(pixels)]
     strip[drawn] = pixels[drawn]
     return rgb
+
+
+def render_rgb_with_legend(fig: Figure, key: Hashable, add_legend: Callable[[Figure], object]) -> np.ndarray:
+    """Render ``fig`` and lay its legend over it (:func:`lay_legend`): a copy of its pixels."""
+    return lay_legend(render_rgb(fig).copy(), fig, key, add_legend)
 
 
 def write_png(rgb: np.ndarray, path: Path) -> Path:
