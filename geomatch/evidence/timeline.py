@@ -112,8 +112,9 @@ def draw_timeline(data: PackData, path: Path, options: EvidenceOptions) -> Path:
     off = int(((fixes["timestamp"] < shown[0]) | (fixes["timestamp"] > shown[1])).sum())
     if off:
         notes.append(f"{off} fix(es) beyond {fmt_duration(options.context_s)} of context off the chart")
-    if notes:
-        ax.set_title("; ".join(notes), loc="right", fontsize=7, y=1.0)
+    if notes:  # on a line of its own under the title (side by side they overlapped)
+        ax.annotate("; ".join(notes), xy=(1.0, 1.0), xycoords="axes fraction", xytext=(0, 2),
+                    textcoords="offset points", ha="right", va="bottom", fontsize=7)
     ticks, labels = time_ticks(shown[0], shown[1], n=9)
     ax.set_xticks(_num(ticks), labels=labels)
     ax.tick_params(labelsize=7)
@@ -121,7 +122,7 @@ def draw_timeline(data: PackData, path: Path, options: EvidenceOptions) -> Path:
     ax.set_xlabel(f"UK local time ({zone_names(fixes['timestamp'])}), window starting {day}", fontsize=8)
     ax.set_ylabel("Distance from crime location (m)", fontsize=8)
     ax.set_title(f"{mpl_text(hit['crime_ref'], 60)} · subject {mpl_text(hit['subject_id'], 40)} · closest approach "
-                 f"{fmt_m(hit['min_distance_m'])}", fontsize=9, loc="left", y=1.0)
+                 f"{fmt_m(hit['min_distance_m'])}", fontsize=9, loc="left", y=1.0, pad=11 if notes else 6)
     ax.grid(True, axis="y", color="0.85", lw=0.5)
     sources = tuple(sorted(set(fixes["source"].astype(str))))
     rgb = render_rgb_with_legend(fig, ("timeline", fig.dpi, radius, sources, bool(data.prisms)),
