@@ -8,7 +8,8 @@ first and last in the zone, the ends of gaps, then every k-th), each label place
 label, the star or the cross, and the star and the cross are drawn over everything. Fixes are shaded by their
 time within the padded window; fixes outside it are grey. The map is in the metric CRS of the fixes. It is
 drawn on a bare ``Figure`` (Agg, no pyplot state), so workers can draw in parallel, and ``thumb.png`` is cropped
-from the same pixels around the zone.
+from the same pixels around the zone, before the overview inset is drawn (the inset is drawn last, so no corner
+of it shows in the thumbnail).
 """
 from __future__ import annotations
 
