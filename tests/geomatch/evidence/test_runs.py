@@ -250,3 +250,34 @@ def test_the_thumbnail_shows_the_zone_not_the_inset(world, tmp_path, monkeypatch
     assert not np.array_equal(*maps)  # the inset is on the map
     thumbs = [np.asarray(Image.open(p.with_name(THUMB_NAME))) for p in (with_inset, without)]
     assert thumbs[0].shape == (240, 240, 3) and np.array_equal(*thumbs)
+
+
+def test_the_awkward_hits_of_the_sample_week_get_packs(tmp_path):
+    """From the shipped sample week (trails flagged by the quality stage, as `geomatch match` does): the hit with
+    the longest gap, a possible hit made by a mobile-network (LBS) fix's circle and the hit with the most fixes
+    in its zone all get packs, and each pack's points agree with the hit's measurements."""
+    from pathlib import Path
+
+    from geomatch.ingest.crimes import load_crimes
+    from geomatch.ingest.trails import load_trails
+    from geomatch.match.matcher import match_hits
+    from geomatch.quality import assess_trails
+
+    sample = Path(__file__).resolve().parents[3] / "sample_data"
+    config = MatchConfig()
+    trails = assess_trails(load_trails(sample / "trails.parquet"), config.quality_rule)
+    crimes = load_crimes(sample / "crimes.csv", target_crs=trails.crs, naive_tz=config.naive_tz,
+                         max_window_s=config.max_window_s)
+    hits = match_hits(trails.accepted, crimes.accepted, config)
+    lbs = hits[(hits["presence"] == "possible") & (hits["circle_source"] == "LBS")]
+    assert len(lbs)
+    chosen = hits.loc[[hits["max_gap_s"].idxmax(), lbs.index[0], hits["n_fixes_in_zone"].idxmax()]]
+    evidence = make_packs(chosen, trails, crimes, tmp_path / "ev", config=config, workers=1)
+    assert evidence.ok and len(evidence.packs) == 3
+    assert verify_tree(evidence.out_dir) == (4, [])
+    for folder, hit in zip(evidence.packs, chosen.itertuples()):
+        points = pd.read_csv(folder / "points.csv")
+        assert (points["in_zone"].eq("yes") & points["quality"].eq("ok")).sum() == hit.n_fixes_in_zone
+        assert points["distance_to_scene_m"].min() <= hit.min_distance_m + 1.0 or hit.closest_kind != "fix"
+    assert pd.read_csv(evidence.packs[1] / "points.csv")["source"].eq("LBS").any()
+    assert json.loads((evidence.packs[1] / "reachable.geojson").read_text())["type"] == "FeatureCollection"
