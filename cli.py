@@ -516,7 +516,8 @@ def _exit_if_packs_failed(run) -> None:
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Evidence folder.")
 @click.option("--basemap", type=click.Path(path_type=Path, exists=True, dir_okay=False), multiple=True,
               help="Local basemap drawn under the maps (repeatable): a vector file (GeoPackage, Shapefile, "
-                   "GeoJSON, FlatGeobuf: roads, buildings, water) or an MBTiles archive of raster tiles. "
+                   "GeoJSON, FlatGeobuf: roads, buildings, water), an MBTiles or PMTiles archive of raster "
+                   "tiles, or a GeoTIFF image. "
                    "Default: [evidence] basemap in the settings file.")
 @click.option("--settings", "settings_path", type=click.Path(path_type=Path, exists=True, dir_okay=False),
               help="Settings TOML (default: geomatch.toml in the working folder, if any).")

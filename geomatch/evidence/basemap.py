@@ -1,5 +1,5 @@
 """Basemaps from local files, under both maps of a pack: roads (named), buildings and water from vector files,
-and offline raster tiles from MBTiles archives, reprojected to the hit's metric CRS and cut to the view.
+and offline rasters (MBTiles, PMTiles, GeoTIFF), reprojected to the hit's metric CRS and cut to the view.
 
 Nothing is fetched: forces hold Ordnance Survey data (OS Open Zoomstack, OpenMap Local, MasterMap) and
 OpenStreetMap extracts locally. Vector files are anything GDAL reads (GeoPackage with several layers,
@@ -10,14 +10,12 @@ name (``roads``, ``Building``, ``water_area`` ...), else from OpenStreetMap colu
 the first of :data:`NAME_COLUMNS` the layer has. Drawn in a sober print style: grey buildings, white roads with
 grey casing, pale water, small grey street names along the road.
 
-MBTiles archives hold raster tiles (PNG or JPEG) in Web Mercator; the tiles over the view, at the zoom nearest
-the view's resolution, are stitched and resampled onto the metric grid (nearest neighbour).
+Raster basemaps (MBTiles and PMTiles tile archives, GeoTIFF images) are resampled onto the metric grid by
+:mod:`geomatch.evidence.rasters`.
 """
 from __future__ import annotations
 
-import io
 import math
-import sqlite3
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -26,32 +24,21 @@ from typing import Any, Iterable
 import numpy as np
 
 from geomatch.core.errors import InputError
+from geomatch.evidence.rasters import RASTER_SUFFIXES, Raster, check_raster, read_raster
 
 Extent = tuple[float, float, float, float]  # xmin, xmax, ymin, ymax (metres of the hit's CRS)
 VECTOR_SUFFIXES = (".gpkg", ".shp", ".geojson", ".json", ".fgb", ".gml", ".kml", ".sqlite")
-RASTER_SUFFIXES = (".mbtiles",)
 NAME_COLUMNS = ("name", "road_name", "roadname", "street", "street_name", "distinctive_name", "distname",
                 "name1", "roadname1")
 KINDS = ("water", "buildings", "roads")  # drawn bottom to top
 _KIND_WORDS = {"water": ("water", "river", "lake", "sea", "tidal", "foreshore", "canal", "reservoir"),
                "buildings": ("building", "bldg", "house", "structure"),
                "roads": ("road", "street", "highway", "transport", "path", "way", "carriageway", "rail")}
-_MERCATOR_HALF = 20037508.342789244  # half the Web Mercator world's width (m)
 STYLE = {
     "water": {"face": "#cfdfee", "edge": "#a9c3db", "line": "#9dbbd8"},
     "buildings": {"face": "#dcdcdc", "edge": "#b4b4b4"},
     "roads": {"casing": "#a6a6a6", "fill": "#ffffff", "label": "#4d4d4d"},
 }
-
-
-@dataclass(frozen=True)
-class Raster:
-    """An RGB image on the metric grid: row 0 at the top (``extent[3]``), column 0 at ``extent[0]``; ``alpha`` is
-    0 where no tile covered the pixel."""
-
-    rgb: np.ndarray  # (h, w, 3) uint8
-    alpha: np.ndarray  # (h, w) uint8
-    extent: Extent
 
 
 @dataclass(frozen=True)
@@ -85,10 +72,11 @@ def check_basemap(paths: Iterable[Path]) -> tuple[Path, ...]:
         if not path.is_file():
             raise InputError("the basemap file does not exist", file=str(path))
         if path.suffix.lower() not in VECTOR_SUFFIXES + RASTER_SUFFIXES:
-            raise InputError(f"a basemap must be a vector file ({', '.join(VECTOR_SUFFIXES)}) or an MBTiles "
-                             f"archive, not {path.suffix or 'a file without a suffix'}", file=str(path))
+            raise InputError(f"a basemap must be a vector file ({', '.join(VECTOR_SUFFIXES)}) or a raster "
+                             f"({', '.join(RASTER_SUFFIXES)}), not {path.suffix or 'a file without a suffix'}",
+                             file=str(path))
         if path.suffix.lower() in RASTER_SUFFIXES:
-            _mbtiles_info(str(path))
+            check_raster(path)
         else:
             _vector_layers(str(path))
     return paths
@@ -104,7 +92,7 @@ def read_basemap(paths: Iterable[Path], crs: str, extent: Extent, *, raster_px: 
     rasters = []
     for path in paths:
         if Path(path).suffix.lower() in RASTER_SUFFIXES:
-            raster = _read_mbtiles(str(path), crs, extent, raster_px)
+            raster = read_raster(Path(path), crs, extent, raster_px)
             if raster is not None:
                 rasters.append(raster)
             continue
@@ -281,60 +269,3 @@ def _read_layer(path: str, layer: str, name_column: str | None, crs: str, extent
     names = np.asarray(fields[0], dtype=object) if name_column else np.full(len(geometry), None, dtype=object)
     keep = ~shapely.is_empty(geometry) & ~shapely.is_missing(geometry)
     return names[keep], geometry[keep]
-
-
-# ---- MBTiles ------------------------------------------------------------------------------------------------
-
-@lru_cache(maxsize=32)
-def _mbtiles_info(path: str) -> tuple[int, int]:
-    """The lowest and highest zoom of an MBTiles archive of raster tiles."""
-    try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as con:
-            meta = dict(con.execute("SELECT name, value FROM metadata").fetchall())
-            low, high = con.execute("SELECT min(zoom_level), max(zoom_level) FROM tiles").fetchone()
-    except sqlite3.Error as error:
-        raise InputError(f"the MBTiles archive could not be read ({error})", file=path) from error
-    if str(meta.get("format", "png")).lower() not in ("png", "jpg", "jpeg", "webp"):
-        raise InputError(f"the MBTiles archive holds {meta.get('format')} tiles; only raster tiles (png, jpg, "
-                         f"webp) can be drawn", file=path)
-    if low is None:
-        raise InputError("the MBTiles archive has no tiles", file=path)
-    return int(low), int(high)
-
-
-def _read_mbtiles(path: str, crs: str, extent: Extent, width_px: int) -> Raster | None:
-    """The archive's tiles over ``extent``, resampled onto a ``width_px``-wide grid in ``crs``."""
-    from PIL import Image
-    from pyproj import Transformer
-
-    low, high = _mbtiles_info(path)
-    xmin, xmax, ymin, ymax = extent
-    height_px = max(1, round(width_px * (ymax - ymin) / (xmax - xmin)))
-    xs = xmin + (np.arange(width_px) + 0.5) * (xmax - xmin) / width_px
-    ys = ymax - (np.arange(height_px) + 0.5) * (ymax - ymin) / height_px
-    gx, gy = np.meshgrid(xs, ys)
-    mx, my = Transformer.from_crs(crs, "EPSG:3857", always_xy=True).transform(gx, gy)
-    resolution = (np.nanmax(mx) - np.nanmin(mx)) / width_px  # Web Mercator metres per output pixel
-    zoom = int(np.clip(math.ceil(math.log2(2 * _MERCATOR_HALF / (256 * resolution))), low, high))
-    tile_m = 2 * _MERCATOR_HALF / 2 ** zoom
-    col = np.floor((mx + _MERCATOR_HALF) / tile_m).astype(np.int64)
-    row = np.floor((_MERCATOR_HALF - my) / tile_m).astype(np.int64)  # XYZ rows, from the top
-    c0, c1, r0, r1 = int(col.min()), int(col.max()), int(row.min()), int(row.max())
-    mosaic = np.zeros(((r1 - r0 + 1) * 256, (c1 - c0 + 1) * 256, 4), dtype=np.uint8)
-    n_tiles = 0
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as con:
-        query = ("SELECT tile_column, tile_row, tile_data FROM tiles WHERE zoom_level = ? AND tile_column "
-                 "BETWEEN ? AND ? AND tile_row BETWEEN ? AND ?")
-        tms = (2 ** zoom - 1 - r1, 2 ** zoom - 1 - r0)  # MBTiles rows count from the bottom (TMS)
-        for tile_col, tile_row, data in con.execute(query, (zoom, c0, c1, *tms)):
-            image = np.asarray(Image.open(io.BytesIO(data)).convert("RGBA"))
-            top = (2 ** zoom - 1 - tile_row - r0) * 256
-            left = (tile_col - c0) * 256
-            mosaic[top:top + 256, left:left + 256] = image[:256, :256]
-            n_tiles += 1
-    if n_tiles == 0:
-        return None
-    px = np.clip(((mx + _MERCATOR_HALF) / tile_m - c0) * 256, 0, mosaic.shape[1] - 1).astype(np.int64)
-    py = np.clip(((_MERCATOR_HALF - my) / tile_m - r0) * 256, 0, mosaic.shape[0] - 1).astype(np.int64)
-    sampled = mosaic[py, px]
-    return Raster(sampled[..., :3].copy(), sampled[..., 3].copy(), extent)

@@ -30,7 +30,7 @@ class EvidenceOptions:
             (m) are the "points in the vicinity": numbered on the map and listed in the table. The fixes either
             side of the closest approach, and at both ends of a gap during the window, are always listed.
         basemap: local basemap files drawn under both maps (:mod:`geomatch.evidence.basemap`: vector files of
-            roads, buildings and water, MBTiles raster archives); one path or several, kept as a tuple
+            roads, buildings and water; MBTiles, PMTiles and GeoTIFF rasters); one path or several, kept as a tuple
             (``None`` when there are none).
         tiles: a tile URL template (``https://.../{z}/{x}/{y}.png``); used only when given (needs contextily).
         crs: the metric CRS of the fixes' ``x``/``y`` (named on the maps and in the statement); ``None`` takes it

@@ -8,7 +8,8 @@ first and last in the zone, the ends of gaps, then every k-th), each label place
 label, the star or the cross, and the star and the cross are drawn over everything. Fixes are shaded by their
 time within the padded window; fixes outside it are grey. The map is in the metric CRS of the fixes. It is
 drawn on a bare ``Figure`` (Agg, no pyplot state), so workers can draw in parallel, and ``thumb.png`` is cropped
-from the same pixels around the zone.
+from the same pixels around the zone, before the overview inset is drawn (the inset is drawn last, so no corner
+of it shows in the thumbnail).
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ import numpy as np
 import pandas as pd
 from matplotlib import patheffects
 from matplotlib.cm import ScalarMappable
-from matplotlib.collections import LineCollection, PatchCollection
+from matplotlib.collections import LineCollection, PatchCollection, PathCollection
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -33,8 +34,8 @@ from geomatch.evidence.basemap import draw_basemap
 from geomatch.evidence.context import EvidenceOptions, PackData
 from geomatch.evidence.index import THUMB_NAME
 from geomatch.evidence.prism import Prism
-from geomatch.evidence.style import (CMAP, PRISM_EDGE, PRISM_FILL, SOURCE_MARKERS, marker_for, render_rgb,
-                                     write_png)
+from geomatch.evidence.style import (CMAP, PRISM_EDGE, PRISM_FILL, SOURCE_MARKERS, lay_legend,
+                                     marker_for, render_rgb, render_rgb_with_legend, write_png)
 from geomatch.core.times import utc_ns
 from geomatch.evidence.text import fmt_duration, fmt_m, fmt_time, mpl_text, offence_name, time_ticks, zone_names
 
@@ -189,12 +190,12 @@ def draw_map(data: PackData, path: Path, options: EvidenceOptions) -> Path:
     fixes = data.fixes
     norm = window_norm(data)
     labelled = label_rows(data, extent)
-    _draw_trail(ax, data, norm, extent, detail=True, circles=labelled)
+    marks = _draw_trail(ax, data, norm, extent, detail=True, circles=labelled)
     overview = map_extent(data)
-    corner = None
+    corner = inset = None
     if overview[1] - overview[0] > 1.5 * (extent[1] - extent[0]):
         corner = _inset_corner(data, extent)
-        _draw_overview(ax, data, norm, overview, extent, corner)
+        inset = _draw_overview(ax, data, norm, overview, extent, corner)
     furniture = [(0.0, 0.0, 0.17, 0.08), (0.89, 0.79, 1.0, 1.0)]  # scale bar; north arrow (axes fractions)
     furniture += [(corner[0], corner[1], corner[0] + INSET, corner[1] + INSET + 0.03)] if corner else []
     _draw_labels(ax, data, labelled, extent, options.dpi, furniture)
@@ -226,11 +227,26 @@ def draw_map(data: PackData, path: Path, options: EvidenceOptions) -> Path:
     bar.set_ticks((ticks - ws).total_seconds().to_numpy(), labels=labels, fontsize=7)
     bar.set_label(f"Time of fix within the window, UK local time ({zone_names(pd.Series([ws, we]))}); "
                   f"fixes outside the window grey", fontsize=8)
-    fig.legend(handles=_legend_handles(float(data.hit["radius_m"]), fixes, bool(data.prisms)), loc="lower center",
-               bbox_to_anchor=(0.5, 0.005), ncols=3, fontsize=7, frameon=False)
-    rgb = render_rgb(fig)
-    write_png(rgb, path)
+    radius, sources, prisms = float(data.hit["radius_m"]), _sources(data.fixes), bool(data.prisms)
+    key = ("map", fig.dpi, radius, sources, prisms)
+
+    def add_legend(figure: Figure) -> None:
+        figure.legend(handles=_legend_handles(radius, sources, prisms), loc="lower center",
+                      bbox_to_anchor=(0.5, 0.005), ncols=3, fontsize=7, frameon=False)
+
+    if inset is not None:  # drawn last, after the thumbnail is cropped from the map under it
+        inset.set_visible(False)
+    rgb = render_rgb_with_legend(fig, key, add_legend)
     write_png(_zone_crop(ax, data, rgb), path.with_name(THUMB_NAME))
+    if inset is not None:
+        inset.set_visible(True)
+        fig.draw_artist(inset)
+        box = inset.get_window_extent()
+        for mark in marks:  # the star and the cross stay over the inset
+            if box.contains(*ax.transData.transform(mark.get_offsets()[0])):
+                fig.draw_artist(mark)
+        rgb = lay_legend(render_rgb(fig, draw=False).copy(), fig, key, add_legend)
+    write_png(rgb, path)
     return path
 
 
@@ -315,10 +331,10 @@ def _set_view(ax, extent: Extent) -> None:
 
 
 def _draw_trail(ax, data: PackData, norm: Normalize, extent: Extent, *, detail: bool,
-                circles: list[int] = ()) -> None:
+                circles: list[int] = ()) -> tuple[PathCollection, PathCollection]:
     """Zone, reachable areas, trail, fixes, scene and closest approach; ``detail`` adds confidence circles (of
     the ``circles`` rows and every k-th fix in the window, :data:`MAX_CIRCLES` at most) and arrows (the overview
-    inset leaves them out)."""
+    inset leaves them out). Returns the closest approach's cross and the crime location's star."""
     fixes, hit, crime = data.fixes, data.hit, data.crime
     cx, cy, r = float(crime["x"]), float(crime["y"]), float(hit["radius_m"])
     ax.add_patch(Circle((cx, cy), r, facecolor=(0, 0, 0, 0.06), edgecolor="black", lw=1.8 if detail else 1.0,
@@ -352,9 +368,11 @@ def _draw_trail(ax, data: PackData, norm: Normalize, extent: Extent, *, detail: 
                    cmap=CMAP, norm=norm, edgecolors="black", lw=0.6 * scale, zorder=6)
     qx, qy = float(hit["closest_x"]), float(hit["closest_y"])
     ax.plot([cx, qx], [cy, qy], color="black", lw=0.8, ls=":", zorder=7)
-    ax.scatter([qx], [qy], s=170 * scale, marker="X", c="white", edgecolors="black", lw=1.3 * scale, zorder=_TOP)
-    ax.scatter([cx], [cy], s=260 * scale, marker="*", c="black", edgecolors="white", lw=1.0 * scale,
-               zorder=_TOP + 1)
+    cross = ax.scatter([qx], [qy], s=170 * scale, marker="X", c="white", edgecolors="black", lw=1.3 * scale,
+                       zorder=_TOP)
+    star = ax.scatter([cx], [cy], s=260 * scale, marker="*", c="black", edgecolors="white", lw=1.0 * scale,
+                      zorder=_TOP + 1)
+    return cross, star
 
 
 def _path(data: PackData) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -387,8 +405,9 @@ def _inset_corner(data: PackData, focus: Extent) -> tuple[float, float]:
 
 
 def _draw_overview(ax, data: PackData, norm: Normalize, overview: Extent, focus: Extent,
-                   corner: tuple[float, float]) -> None:
-    """An inset showing every point in the vicinity with the main view outlined, at ``corner``."""
+                   corner: tuple[float, float]):
+    """An inset showing every point in the vicinity with the main view outlined, at ``corner``; returns its
+    axes."""
     inset = ax.inset_axes((*corner, INSET, INSET), zorder=20)
     _set_view(inset, overview)
     inset.set_facecolor("white")
@@ -404,6 +423,7 @@ def _draw_overview(ax, data: PackData, norm: Normalize, overview: Extent, focus:
         inset.set_xlabel(f"{len(far)} fix(es) beyond this view, up to {farthest / 1000:,.1f} km away "
                          f"(fix {', '.join(str(s) for s in far['seq'].head(3))}{', …' if len(far) > 3 else ''})",
                          fontsize=6, labelpad=2)
+    return inset
 
 
 def _draw_arrows(ax, x: np.ndarray, y: np.ndarray, gap: np.ndarray, extent: Extent) -> None:
@@ -425,9 +445,13 @@ def _draw_arrows(ax, x: np.ndarray, y: np.ndarray, gap: np.ndarray, extent: Exte
                   color="0.15", zorder=5)
 
 
-def _legend_handles(radius: float, fixes: pd.DataFrame, prisms: bool = False) -> list[Line2D]:
+def _sources(fixes: pd.DataFrame) -> tuple[str, ...]:
+    """The fix sources the map's key lists: those of the fixes, and GPS always."""
+    return tuple(sorted(set(fixes["source"].astype(str)) | {"GPS"}))
+
+
+def _legend_handles(radius: float, sources: tuple[str, ...], prisms: bool = False) -> list[Line2D]:
     """Proxy artists for the map key (black and white, so the key itself prints)."""
-    sources = sorted(set(fixes["source"].astype(str)) | {"GPS"})
     handles = [Line2D([], [], ls="", marker="*", ms=12, mfc="black", mec="white", label="Crime location"),
                Line2D([], [], ls="", marker="o", ms=12, mfc=(0, 0, 0, 0.06), mec="black", mew=1.8,
                       label=f"Match zone ({radius:,.0f} m radius)"),

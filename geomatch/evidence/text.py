@@ -6,15 +6,14 @@ Distances are shown in metres, speeds in km/h, times in UK local time with the o
 from __future__ import annotations
 
 import math
-import re
 
+import numpy as np
 import pandas as pd
 
 from geomatch.ingest.offences import offence_table
 from geomatch.core.crs import BNG, crs_name
+from geomatch.core.safe import escape_controls
 from geomatch.core.times import UK_TZ, format_uk
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 PRESENCE_WORDS = {
     "observed": "Observed: at least one recorded position of the tag lies inside the match zone during the "
@@ -29,10 +28,12 @@ PRESENCE_WORDS = {
 
 
 def plain(value: object) -> str:
-    """Text from inputs for plain-text outputs: control characters replaced by ``?``, missing values as ``—``."""
+    """Text from inputs for plain-text outputs (statement, pictures): a control character that a document cannot
+    hold written as its escape (``\\x07``; :func:`geomatch.core.safe.escape_controls`, so a text reads the same
+    in the statement as in ``points.csv``), missing values as ``—``."""
     if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
         return "—"
-    return _CONTROL.sub("?", str(value))
+    return escape_controls(str(value))
 
 
 def mpl_text(value: object, most: int | None = None) -> str:
@@ -82,14 +83,17 @@ def fmt_time(ts: pd.Timestamp) -> str:
 
 def zone_names(times: pd.Series) -> str:
     """The UK local offsets that occur in ``times``, e.g. ``BST, +01:00`` or ``BST, +01:00 / GMT, +00:00``."""
-    local = pd.Series(times).dropna().dt.tz_convert(UK_TZ)
-    seen = []
-    for ts in local:
+    utc = pd.Series(times).dropna()
+    if utc.empty:
+        return "UK local time"
+    local = utc.dt.tz_convert(UK_TZ)
+    offsets = (local.dt.tz_localize(None) - utc.dt.tz_convert(None)).to_numpy()  # one per fix, vectorised
+    labels = []
+    for row in np.sort(np.unique(offsets, return_index=True)[1]):  # each offset's first fix, in time order
+        ts = local.iloc[row]
         offset = ts.strftime("%z")
-        label = f"{ts.tzname()}, {offset[:3]}:{offset[3:]}"
-        if label not in seen:
-            seen.append(label)
-    return " / ".join(seen) if seen else "UK local time"
+        labels.append(f"{ts.tzname()}, {offset[:3]}:{offset[3:]}")
+    return " / ".join(labels)
 
 
 def time_ticks(start: pd.Timestamp, end: pd.Timestamp, n: int = 6) -> tuple[pd.DatetimeIndex, list[str]]:

@@ -16,7 +16,7 @@ from matplotlib.patches import Patch
 from matplotlib.lines import Line2D
 
 from geomatch.evidence.context import EvidenceOptions, PackData
-from geomatch.evidence.style import PRISM_EDGE, PRISM_FILL, marker_for, save_png
+from geomatch.evidence.style import PRISM_EDGE, PRISM_FILL, marker_for, render_rgb_with_legend, write_png
 from geomatch.evidence.text import fmt_duration, fmt_m, mpl_text, time_ticks, zone_names
 from geomatch.core.times import UK_TZ
 
@@ -112,8 +112,9 @@ def draw_timeline(data: PackData, path: Path, options: EvidenceOptions) -> Path:
     off = int(((fixes["timestamp"] < shown[0]) | (fixes["timestamp"] > shown[1])).sum())
     if off:
         notes.append(f"{off} fix(es) beyond {fmt_duration(options.context_s)} of context off the chart")
-    if notes:
-        ax.set_title("; ".join(notes), loc="right", fontsize=7, y=1.0)
+    if notes:  # on a line of its own under the title (side by side they overlapped)
+        ax.annotate("; ".join(notes), xy=(1.0, 1.0), xycoords="axes fraction", xytext=(0, 2),
+                    textcoords="offset points", ha="right", va="bottom", fontsize=7)
     ticks, labels = time_ticks(shown[0], shown[1], n=9)
     ax.set_xticks(_num(ticks), labels=labels)
     ax.tick_params(labelsize=7)
@@ -121,17 +122,23 @@ def draw_timeline(data: PackData, path: Path, options: EvidenceOptions) -> Path:
     ax.set_xlabel(f"UK local time ({zone_names(fixes['timestamp'])}), window starting {day}", fontsize=8)
     ax.set_ylabel("Distance from crime location (m)", fontsize=8)
     ax.set_title(f"{mpl_text(hit['crime_ref'], 60)} · subject {mpl_text(hit['subject_id'], 40)} · closest approach "
-                 f"{fmt_m(hit['min_distance_m'])}", fontsize=9, loc="left", y=1.0)
+                 f"{fmt_m(hit['min_distance_m'])}", fontsize=9, loc="left", y=1.0, pad=11 if notes else 6)
     ax.grid(True, axis="y", color="0.85", lw=0.5)
+    sources = tuple(sorted(set(fixes["source"].astype(str))))
+    rgb = render_rgb_with_legend(fig, ("timeline", fig.dpi, radius, sources, bool(data.prisms)),
+                                 lambda figure: _add_legend(figure, radius, sources, bool(data.prisms)))
+    return write_png(rgb, path)
+
+
+def _add_legend(fig: Figure, radius: float, sources: tuple[str, ...], prisms: bool) -> None:
+    """The timeline's key, under the chart (black and white, so it prints)."""
     handles = [Patch(facecolor="0.92", edgecolor="0.7", label="Window with padding"),
                Patch(facecolor="0.78", edgecolor="0.5", label="Committed window"),
                Line2D([], [], color="black", ls="--", label=f"Match radius {radius:,.0f} m"),
                Patch(facecolor="white", edgecolor="0.6", hatch="x", label="Gap in trail (no fixes)"),
                *(Line2D([], [], ls="", marker=marker_for(source), mfc="black", mec="black", ms=5,
-                        label=f"{source} fix (hollow: outside window)")
-                 for source in sorted(set(fixes["source"].astype(str)))),
+                        label=f"{source} fix (hollow: outside window)") for source in sources),
                Line2D([], [], ls="", marker="X", mfc="white", mec="black", ms=8, label="Closest approach"),
                *([Patch(facecolor=PRISM_FILL, edgecolor=PRISM_EDGE, ls=(0, (6, 3)),
-                        label="Zone reachable during the gap")] if data.prisms else [])]
+                        label="Zone reachable during the gap")] if prisms else [])]
     fig.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 0.0), ncols=4, fontsize=7, frameon=False)
-    return save_png(fig, path)

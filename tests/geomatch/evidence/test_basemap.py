@@ -1,5 +1,5 @@
-"""Basemaps from local files: layers classified, reprojected and cut to the view, road names placed, MBTiles
-raster tiles resampled onto the grid, the settings file, and the sample town's basemap."""
+"""Basemaps from local files: layers classified, reprojected and cut to the view, road names placed, MBTiles and
+PMTiles raster tiles and GeoTIFF images resampled onto the grid, the settings file, and the sample town's basemap."""
 from __future__ import annotations
 
 import hashlib
@@ -109,9 +109,11 @@ def _tile_of(lon: float, lat: float, zoom: int) -> tuple[int, int]:
     return x, y
 
 
-def test_mbtiles_tiles_are_resampled_onto_the_grid(tmp_path):
+@pytest.mark.parametrize("kind", ["mbtiles", "pmtiles"])
+def test_tile_archives_are_resampled_onto_the_grid(tmp_path, kind):
     """Each of 5 x 5 tiles at zoom 17 around the scene is one flat colour; the resampled raster shows, at the
-    scene and at a point 150 m north-east, the colour of the tile that holds each point."""
+    scene and at a point 150 m north-east, the colour of the tile that holds each point. The PMTiles archive is
+    the MBTiles one converted by the pmtiles library (rows from the top rather than the bottom)."""
     zoom = 17
     lon, lat = transform(np.array([SCENE[0]]), np.array([SCENE[1]]), BNG, WGS84)
     cx, cy = _tile_of(float(lon[0]), float(lat[0]), zoom)
@@ -120,7 +122,8 @@ def test_mbtiles_tiles_are_resampled_onto_the_grid(tmp_path):
     with sqlite3.connect(path) as con:
         con.execute("CREATE TABLE metadata (name text, value text)")
         con.execute("CREATE TABLE tiles (zoom_level int, tile_column int, tile_row int, tile_data blob)")
-        con.executemany("INSERT INTO metadata VALUES (?, ?)", [("format", "png"), ("name", "test")])
+        con.executemany("INSERT INTO metadata VALUES (?, ?)", [("format", "png"), ("name", "test"),
+                                                               ("minzoom", "17"), ("maxzoom", "17")])
         for dx in range(-2, 3):
             for dy in range(-2, 3):
                 rgb = (40 * (dx + 2) + 20, 40 * (dy + 2) + 20, 200)
@@ -129,6 +132,11 @@ def test_mbtiles_tiles_are_resampled_onto_the_grid(tmp_path):
                 Image.new("RGB", (256, 256), rgb).save(buffer, format="PNG")
                 con.execute("INSERT INTO tiles VALUES (?, ?, ?, ?)",
                             (zoom, cx + dx, 2 ** zoom - 1 - (cy + dy), buffer.getvalue()))
+    if kind == "pmtiles":
+        from pmtiles.convert import mbtiles_to_pmtiles
+
+        mbtiles_to_pmtiles(str(path), str(tmp_path / "tiles.pmtiles"), None)
+        path = tmp_path / "tiles.pmtiles"
     view = (SCENE[0] - 250, SCENE[0] + 250, SCENE[1] - 250, SCENE[1] + 250)
     (raster,) = read_basemap(check_basemap([path]), BNG, view, raster_px=500).rasters
     assert raster.rgb.shape == (500, 500, 3) and (raster.alpha == 255).all()
@@ -138,6 +146,67 @@ def test_mbtiles_tiles_are_resampled_onto_the_grid(tmp_path):
         expected = colour[_tile_of(float(plon[0]), float(plat[0]), zoom)]
         col, row = int((x - view[0]) / 500 * 500), int((view[3] - y) / 500 * 500)
         assert tuple(raster.rgb[row, col]) == expected
+
+
+def _geotiff(path, bands: np.ndarray, crs: str, bounds: tuple[float, float, float, float], **profile):
+    """Write ``bands`` (count, rows, cols) as a GeoTIFF covering ``bounds`` (west, south, east, north) in ``crs``."""
+    import rasterio
+    from rasterio.transform import from_bounds
+
+    count, rows, cols = bands.shape
+    with rasterio.open(path, "w", driver="GTiff", width=cols, height=rows, count=count, dtype=bands.dtype,
+                       crs=crs, transform=from_bounds(*bounds, cols, rows) if crs else None, **profile) as out:
+        out.write(bands)
+    return path
+
+
+def test_a_geotiff_in_another_crs_is_warped_onto_the_grid(tmp_path):
+    """An RGB image in WGS84 whose four quadrants around the scene have four colours, covering only 300 m
+    either side: on the BNG grid each point shows its quadrant's colour, and beyond the image alpha is 0."""
+    lon, lat = transform(np.array([SCENE[0] - 300, SCENE[0], SCENE[0] + 300]),
+                         np.array([SCENE[1] - 300, SCENE[1], SCENE[1] + 300]), BNG, WGS84)
+    quadrants = {"nw": (200, 30, 30), "ne": (30, 200, 30), "sw": (30, 30, 200), "se": (200, 200, 30)}
+    image = np.zeros((3, 200, 200), dtype=np.uint8)
+    for name, (top, left) in {"nw": (0, 0), "ne": (0, 100), "sw": (100, 0), "se": (100, 100)}.items():
+        image[:, top:top + 100, left:left + 100] = np.array(quadrants[name], dtype=np.uint8)[:, None, None]
+    # the image's corners and middle in WGS84: the middle is the scene, so quadrants meet there
+    bounds = (float(lon[0]), float(lat[0]), 2 * float(lon[1]) - float(lon[0]), 2 * float(lat[1]) - float(lat[0]))
+    path = _geotiff(tmp_path / "aerial.tif", image, "EPSG:4326", bounds)
+    view = (SCENE[0] - 400, SCENE[0] + 400, SCENE[1] - 400, SCENE[1] + 400)
+    (raster,) = read_basemap(check_basemap([path]), BNG, view, raster_px=400).rasters
+    assert raster.rgb.shape == (400, 400, 3)
+
+    def pixel(east: float, north: float) -> tuple[int, int]:
+        return int((view[3] - SCENE[1] - north) / 2), int((SCENE[0] + east - view[0]) / 2)
+
+    for name, (east, north) in {"nw": (-150, 150), "ne": (150, 150), "sw": (-150, -150), "se": (150, -150)}.items():
+        row, col = pixel(east, north)
+        assert tuple(raster.rgb[row, col]) == quadrants[name] and raster.alpha[row, col] == 255
+    row, col = pixel(380, 380)
+    assert raster.alpha[row, col] == 0  # beyond the image
+
+
+def test_grey_and_palette_geotiffs_are_drawn_and_others_refused(tmp_path):
+    bounds = (SCENE[0] - 100, SCENE[1] - 100, SCENE[0] + 100, SCENE[1] + 100)
+    grey = _geotiff(tmp_path / "grey.tif", np.full((1, 10, 10), 90, dtype=np.uint8), BNG, bounds)
+    (raster,) = read_basemap(check_basemap([grey]), BNG, VIEW, raster_px=40).rasters
+    assert tuple(raster.rgb[20, 20]) == (90, 90, 90)
+    import rasterio
+
+    palette = _geotiff(tmp_path / "palette.tif", np.full((1, 10, 10), 3, dtype=np.uint8), BNG, bounds)
+    with rasterio.open(palette, "r+") as image:
+        image.write_colormap(1, {3: (10, 120, 250, 255)})
+    (raster,) = read_basemap(check_basemap([palette]), BNG, VIEW, raster_px=40).rasters
+    assert tuple(raster.rgb[20, 20]) == (10, 120, 250)
+    heights = _geotiff(tmp_path / "dem.tif", np.zeros((1, 10, 10), dtype=np.float32), BNG, bounds)
+    with pytest.raises(InputError, match="8-bit samples") as error:
+        check_basemap([heights])
+    assert "dem.tif" in str(error.value)
+    bare = _geotiff(tmp_path / "bare.tif", np.zeros((3, 10, 10), dtype=np.uint8), None, bounds)
+    with pytest.raises(InputError, match="does not say its CRS"):
+        check_basemap([bare])
+    far = _geotiff(tmp_path / "far.tif", np.zeros((3, 10, 10), dtype=np.uint8), BNG, (0, 0, 100, 100))
+    assert read_basemap(check_basemap([far]), BNG, VIEW).rasters == ()  # nothing of it in the view
 
 
 def test_settings_file_sets_the_basemap_once(tmp_path, gpkg, monkeypatch):

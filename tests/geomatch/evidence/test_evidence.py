@@ -347,7 +347,7 @@ def test_control_characters_in_crime_text_still_give_documents(world, tmp_path):
     docx = docx_text(write_docx(blocks, tmp_path / "s.docx", title="t"))
     pdf = pdf_text(write_pdf(blocks, tmp_path / "s.pdf", title="t", footer="f"))
     for text in (docx, pdf):
-        assert "CR?/../1 $a$" in text and "bell? null? <b>bold</b> & $x$" in text
+        assert r"CR\x07/../1 $a$" in text and r"bell\x07 null\x00 <b>bold</b> & $x$" in text
     from geomatch.evidence.staticmap import draw_map
     from geomatch.evidence.timeline import draw_timeline
 

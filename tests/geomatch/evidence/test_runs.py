@@ -225,3 +225,59 @@ def test_match_with_a_store_shows_review_status_in_the_index(tmp_path):
     assert CliRunner().invoke(geomatch, args).exit_code == 0
     html = (tmp_path / "again" / "evidence" / "index.html").read_text()
     assert html.count(f">{OUTCOMES[0]}</td>") == 1 and html.count(">pending</td>") == len(stored) - 1
+
+
+def test_the_thumbnail_shows_the_zone_not_the_inset(world, tmp_path, monkeypatch):
+    """The index's thumbnail is cropped around the zone from the map under the overview inset: the same pixels
+    whether the map has an inset or not (the inset is drawn after the crop, and the map keeps it)."""
+    from PIL import Image
+
+    from geomatch.evidence import staticmap
+
+    _, _, _, run = world
+    hit = run.hits[(run.hits["subject_id"] == "S1") & (run.hits["crime_ref"] == "CR/2026/0001")].iloc[0]
+    assert hit["min_distance_m"] < 0.5 * hit["radius_m"]  # a view of two radii each side: the crop meets the inset
+    crime = run.crimes.accepted.set_index("crime_ref", drop=False).loc["CR/2026/0001"].to_dict()
+    far = run.trails.accepted[run.trails.accepted["subject_id"] == "S1"].reset_index(drop=True)
+    window = far.index[far["timestamp"].between(hit["window_start"], hit["window_end"])]
+    far.loc[window[0], "x"] += 2500.0  # a fix in the window 2.5 km off: the overview inset is drawn
+    options = EvidenceOptions(crs="EPSG:27700")
+    data = pack_data(hit.to_dict(), crime, far, MatchConfig(), options)
+    with_inset = staticmap.draw_map(data, (tmp_path / "a").mkdir() or tmp_path / "a" / "map.png", options)
+    monkeypatch.setattr(staticmap, "map_extent", staticmap.focus_extent)  # no inset
+    without = staticmap.draw_map(data, (tmp_path / "b").mkdir() or tmp_path / "b" / "map.png", options)
+    maps = [np.asarray(Image.open(p)) for p in (with_inset, without)]
+    assert not np.array_equal(*maps)  # the inset is on the map
+    thumbs = [np.asarray(Image.open(p.with_name(THUMB_NAME))) for p in (with_inset, without)]
+    assert thumbs[0].shape == (240, 240, 3) and np.array_equal(*thumbs)
+
+
+def test_the_awkward_hits_of_the_sample_week_get_packs(tmp_path):
+    """From the shipped sample week (trails flagged by the quality stage, as `geomatch match` does): the hit with
+    the longest gap, a possible hit made by a mobile-network (LBS) fix's circle and the hit with the most fixes
+    in its zone all get packs, and each pack's points agree with the hit's measurements."""
+    from pathlib import Path
+
+    from geomatch.ingest.crimes import load_crimes
+    from geomatch.ingest.trails import load_trails
+    from geomatch.match.matcher import match_hits
+    from geomatch.quality import assess_trails
+
+    sample = Path(__file__).resolve().parents[3] / "sample_data"
+    config = MatchConfig()
+    trails = assess_trails(load_trails(sample / "trails.parquet"), config.quality_rule)
+    crimes = load_crimes(sample / "crimes.csv", target_crs=trails.crs, naive_tz=config.naive_tz,
+                         max_window_s=config.max_window_s)
+    hits = match_hits(trails.accepted, crimes.accepted, config)
+    lbs = hits[(hits["presence"] == "possible") & (hits["circle_source"] == "LBS")]
+    assert len(lbs)
+    chosen = hits.loc[[hits["max_gap_s"].idxmax(), lbs.index[0], hits["n_fixes_in_zone"].idxmax()]]
+    evidence = make_packs(chosen, trails, crimes, tmp_path / "ev", config=config, workers=1)
+    assert evidence.ok and len(evidence.packs) == 3
+    assert verify_tree(evidence.out_dir) == (4, [])
+    for folder, hit in zip(evidence.packs, chosen.itertuples()):
+        points = pd.read_csv(folder / "points.csv")
+        assert (points["in_zone"].eq("yes") & points["quality"].eq("ok")).sum() == hit.n_fixes_in_zone
+        assert points["distance_to_scene_m"].min() <= hit.min_distance_m + 1.0 or hit.closest_kind != "fix"
+    assert pd.read_csv(evidence.packs[1] / "points.csv")["source"].eq("LBS").any()
+    assert json.loads((evidence.packs[1] / "reachable.geojson").read_text())["type"] == "FeatureCollection"
