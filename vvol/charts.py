@@ -16,6 +16,7 @@ import pandas as pd  # noqa: E402
 
 from adjustText import adjust_text  # noqa: E402
 
+from geomatch.core.safe import escape_controls  # noqa: E402
 from vvol.score import TRENDS  # noqa: E402
 
 TREND_COLOURS = {"new": "#d62728", "intensifying": "#ff7f0e", "persistent": "#1f77b4", "diminishing": "#2ca02c"}
@@ -173,8 +174,9 @@ def _label_ranks(ax, rows: pd.DataFrame) -> None:
 
 
 def _short(text: object, limit: int) -> str:
-    """Text cut to ``limit`` characters with an ellipsis."""
-    text = str(text)
+    """Input text as a chart label: control characters escaped (``\\x07``; a font has no glyph for them), cut to
+    ``limit`` characters with an ellipsis."""
+    text = escape_controls(str(text))
     return text if len(text) <= limit else text[:limit - 1] + "\u2026"
 
 
