@@ -3,7 +3,10 @@
 ``geomatch serve`` runs in its own process on 127.0.0.1 (never another interface). Twenty clients (threads with
 their own ``httpx`` connection and session cookie, logged in through the login form) each repeat a fixed number
 of rounds: read their queue, open its first hit, record an outcome for it (with the form's CSRF token), read the
-queue's second page. The run stops early if it passes a time cap. Prints per page kind the p50, p95 and largest
+queue's second page. Two phases on the same store and server: back to back (each reviewer clicks again the moment
+a page arrives: 20 requests always in flight, a stress test, the client threads sharing the machine's cores with
+the server) and paced (each reviewer pauses 1-3 s, seeded, before each click, as people who read the page do).
+The run stops early if it passes a time cap. Prints per page kind the p50, p95 and largest
 latency in milliseconds, errors, and the checks: every recorded outcome is in the store once (none lost, none
 duplicated) and both hash chains verify. Baseline from the same run: the queue's store query alone, in process,
 for the same reviewers (so the difference is HTTP, rendering and the access-log write). Then, one request at a
@@ -25,6 +28,7 @@ import sys
 import threading
 import time
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +44,7 @@ from geomatch.store.chain import ACCESS_CHAIN
 from geomatch.store.engine import get_engine
 
 N_CLIENTS = 20
+THINK_S = (1.0, 3.0)  # the paced phase: each reviewer clicks every 1-3 s (a person reading a page takes longer)
 TARGET_P95_MS = 300.0  # issue 15: pages under 300 ms at the 95th percentile, 20 reviewers, 100,000 hits
 COST_REPEATS = 30  # requests per page kind when measuring server CPU one request at a time
 PASSWORD = "load test password"
@@ -73,14 +78,22 @@ def build_store(url: str, n_hits: int) -> list[str]:
 class Reviewer(threading.Thread):
     """One offender manager's rounds; latencies (s) by page kind, errors, the hits it recorded outcomes for."""
 
-    def __init__(self, base: str, name: str, rounds: int, deadline: float, ready: threading.Barrier) -> None:
+    def __init__(self, base: str, name: str, rounds: int, deadline: float, ready: threading.Barrier,
+                 think_s: tuple[float, float] | None = None, seed: int = 0) -> None:
         super().__init__(daemon=True)
         self.base, self.name, self.rounds, self.deadline, self.ready = base, name, rounds, deadline, ready
+        self.think_s, self.rng = think_s, np.random.default_rng(seed)
         self.latency: dict[str, list[float]] = defaultdict(list)
         self.errors: list[str] = []
         self.reviewed: list[str] = []
 
+    def _think(self) -> None:
+        """A reviewer's pause before the next click (uniform in ``think_s``, seeded); none in the stress phase."""
+        if self.think_s:
+            time.sleep(self.rng.uniform(*self.think_s))
+
     def _get(self, client, kind: str, path: str):
+        self._think()
         started = time.perf_counter()
         response = client.get(path)
         self.latency[kind].append(time.perf_counter() - started)
@@ -104,6 +117,7 @@ class Reviewer(threading.Thread):
                     self.errors.append("empty queue")
                     return
                 page = self._get(client, "hit", f"/hits/{hits[0]}")
+                self._think()
                 started = time.perf_counter()
                 posted = client.post(f"/hits/{hits[0]}/review", follow_redirects=False,
                                      data={"outcome": "no_further_action", "note": f"load test {self.name}",
@@ -207,8 +221,38 @@ def _percentiles(values: list[float]) -> str:
             f"max {ms.max():7.1f} ms")
 
 
-def load_test(url: str, label: str, n_hits: int, rounds: int) -> dict[str, float]:
-    """Run the load test on the store ``url``; returns the p95 (ms) of each page kind."""
+@dataclass(frozen=True)
+class Phase:
+    """One timed phase of the load test: its reviewers (with their latencies), wall and server CPU seconds."""
+
+    clients: list[Reviewer]
+    rounds: int
+    seconds: float
+    server_cpu_s: float
+    load_before: str
+    load_after: str
+
+
+def _phase(base: str, names: list[str], server_pid: int, rounds: int,
+           think_s: tuple[float, float] | None) -> Phase:
+    """Twenty reviewers log in, then do ``rounds`` rounds at once, back to back (``think_s`` None) or pausing
+    ``think_s`` seconds (uniform) before each click."""
+    deadline = time.monotonic() + TIME_CAP_S
+    ready = threading.Barrier(len(names) + 1)  # the reviewers logged in, and this thread
+    clients = [Reviewer(base, name, rounds, deadline, ready, think_s, seed=i) for i, name in enumerate(names)]
+    for client in clients:
+        client.start()
+    ready.wait()  # every reviewer logged in: the timed rounds start
+    load_before = _load_average()
+    started, cpu_before = time.perf_counter(), _tree_cpu_s(server_pid)
+    for client in clients:
+        client.join()
+    seconds, server_cpu = time.perf_counter() - started, _tree_cpu_s(server_pid) - cpu_before
+    return Phase(clients, rounds, seconds, server_cpu, load_before, _load_average())
+
+
+def load_test(url: str, label: str, n_hits: int, rounds: int, paced_rounds: int) -> dict[str, dict[str, float]]:
+    """Run the load test on the store ``url``, back to back and paced; returns each phase's p95 (ms) by page."""
     started = time.perf_counter()
     names = build_store(url, n_hits)
     print(f"[{label}] store of {n_hits:,} hits, {len(names)} reviewers: built in {time.perf_counter() - started:.1f} s")
@@ -234,41 +278,35 @@ def load_test(url: str, label: str, n_hits: int, rounds: int) -> dict[str, float
                 time.sleep(0.1)
         else:
             raise RuntimeError("geomatch serve did not start")
-        deadline = time.monotonic() + TIME_CAP_S
-        ready = threading.Barrier(len(names) + 1)  # the reviewers logged in, and this thread
-        clients = [Reviewer(base, name, rounds, deadline, ready) for name in names]
-        for client in clients:
-            client.start()
-        ready.wait()  # every reviewer logged in: the timed rounds start
-        load_before = _load_average()
-        started, cpu_before = time.perf_counter(), _tree_cpu_s(server.pid)
-        for client in clients:
-            client.join()
-        seconds, server_cpu = time.perf_counter() - started, _tree_cpu_s(server.pid) - cpu_before
-        load_after = _load_average()
+        phases = {"back to back": _phase(base, names, server.pid, rounds, None),
+                  f"paced ({THINK_S[0]:g}-{THINK_S[1]:g} s between clicks)":
+                  _phase(base, names, server.pid, paced_rounds, THINK_S)}
         cpu_per_page = server_cpu_per_page(base, server.pid, names[0])
     finally:
         server.terminate()
         server.wait(timeout=30)
     statements = statements_per_page(url, names[0])
-    latency: dict[str, list[float]] = defaultdict(list)
-    for client in clients:
-        for kind, values in client.latency.items():
-            latency[kind].extend(values)
-    errors = [e for c in clients for e in c.errors]
-    posted = sorted(h for c in clients for h in c.reviewed)
+    posted = sorted(h for phase in phases.values() for c in phase.clients for h in c.reviewed)
     with get_engine(url).connect() as conn:
         stored = sorted(conn.execute(sa.text("SELECT hit_id FROM review_events WHERE note LIKE 'load test %'"))
                         .scalars())
-    n_requests = sum(len(v) for v in latency.values())
-    print(f"[{label}] {N_CLIENTS} clients x {rounds} rounds, {WORKERS} server processes: {n_requests:,} requests in "
-          f"{seconds:.1f} s ({n_requests / seconds:.0f} per s; server CPU {server_cpu / n_requests * 1000:.1f} ms a "
-          f"request), load average {load_before} -> {load_after}, errors: {len(errors)}"
-          + (f" (first: {errors[0]})" if errors else ""))
-    for kind in KINDS:
-        p95 = np.percentile(np.asarray(latency[kind]) * 1000, 95)
-        print(f"[{label}]   {kind:<15} {_percentiles(latency[kind])}  (target p95 < {TARGET_P95_MS:.0f} ms: "
-              f"{'met' if p95 < TARGET_P95_MS else 'MISSED'})")
+    p95s = {}
+    for name, phase in phases.items():
+        latency: dict[str, list[float]] = defaultdict(list)
+        for client in phase.clients:
+            for kind, values in client.latency.items():
+                latency[kind].extend(values)
+        errors = [e for c in phase.clients for e in c.errors]
+        n_requests = sum(len(v) for v in latency.values())
+        print(f"[{label}] {name}: {N_CLIENTS} clients x {phase.rounds} rounds, {WORKERS} server processes: "
+              f"{n_requests:,} requests in {phase.seconds:.1f} s ({n_requests / phase.seconds:.0f} per s; server CPU "
+              f"{phase.server_cpu_s / n_requests * 1000:.1f} ms a request), load average {phase.load_before} -> "
+              f"{phase.load_after}, errors: {len(errors)}" + (f" (first: {errors[0]})" if errors else ""))
+        for kind in KINDS:
+            p95 = np.percentile(np.asarray(latency[kind]) * 1000, 95)
+            print(f"[{label}]   {kind:<15} {_percentiles(latency[kind])}  (target p95 < {TARGET_P95_MS:.0f} ms: "
+                  f"{'met' if p95 < TARGET_P95_MS else 'MISSED'})")
+        p95s[name] = {kind: float(np.percentile(np.asarray(v) * 1000, 95)) for kind, v in latency.items()}
     print(f"[{label}]   baseline: the queue's store query alone, in process: {_percentiles(baseline)}")
     lost, duplicated = len(set(posted) - set(stored)), len(stored) - len(set(stored))
     print(f"[{label}] outcomes recorded {len(posted):,}, in the store {len(stored):,}: lost {lost}, "
@@ -278,15 +316,15 @@ def load_test(url: str, label: str, n_hits: int, rounds: int) -> dict[str, float
           "statements per page")
     for kind in KINDS:
         print(f"[{label}]   {kind:<15} {cpu_per_page[kind]:6.1f} ms CPU  {statements[kind]:3d} statements")
-    return {kind: float(np.percentile(np.asarray(v) * 1000, 95)) for kind, v in latency.items()}
+    return p95s
 
 
 def main(quick: bool = False) -> None:
-    n_hits, rounds = (5_000, 3) if quick else (100_000, 15)
+    n_hits, rounds, paced_rounds = (5_000, 3, 1) if quick else (100_000, 15, 5)
     folder = BENCH_DIR / "web"
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
-    load_test(f"sqlite:///{folder / 'store.db'}", "SQLite", n_hits, rounds)
+    load_test(f"sqlite:///{folder / 'store.db'}", "SQLite", n_hits, rounds, paced_rounds)
     sys.path.insert(0, str(BENCH_DIR.resolve().parent))
     try:
         from tests.pgserver import shared_server, why_no_postgres
@@ -296,4 +334,4 @@ def main(quick: bool = False) -> None:
     if why_no_postgres():
         print(f"[PostgreSQL] skipped: {why_no_postgres()}")
         return
-    load_test(shared_server().new_database(), "PostgreSQL", n_hits, rounds)
+    load_test(shared_server().new_database(), "PostgreSQL", n_hits, rounds, paced_rounds)
