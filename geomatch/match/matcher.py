@@ -131,6 +131,12 @@ class _Fixes:
         return self._of(*kernels.compact(keep, self.subject, self.t, self.x, self.y, self.accuracy, self.source,
                                          self.quality), self.subject_names, self.source_names)
 
+    def subject_slot(self, codes: np.ndarray) -> np.ndarray:
+        """The position of each subject code of ``codes`` in ``starts``/``ends`` (codes must have fixes)."""
+        slot = np.zeros(len(self.subject_names), np.int64)
+        slot[self.subject[self.starts]] = np.arange(len(self.starts))
+        return slot[codes]
+
     def subject_range(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The range ``[first, last)`` of the fixes of each subject code in ``codes``."""
         first = np.zeros(len(self.subject_names), np.int64)
@@ -188,6 +194,8 @@ def match_hits(trails: Validated | pd.DataFrame, crimes: Validated | pd.DataFram
         joined = pool.submit(kernels.joined_steps, fixes.subject, fixes.t, fixes.x, fixes.y, fixes.accuracy, top)
         pyramid = pool.submit(kernels.box_pyramid, fixes.t, fixes.x, fixes.y, fixes.accuracy)
         gap_starts = pool.submit(kernels.gap_starts, fixes.subject, fixes.t, *rule_s)
+        gaps = pool.submit(kernels.coverage_gaps, everything.t, everything.x, everything.y, everything.accuracy,
+                           everything.quality, everything.starts, everything.ends, rule_s[0], top)
         pairs = _window_pairs(fixes, zones, pool)
         found = _by_chunks(pool, lambda c: kernels.presence(
             fixes.t, fixes.x, fixes.y, fixes.accuracy, fixes.subject, joined.result(), pyramid.result(),
@@ -208,9 +216,10 @@ def match_hits(trails: Validated | pd.DataFrame, crimes: Validated | pd.DataFram
                                                     np.full(int(again.sum()), np.inf)))
         first, last = everything.subject_range(hits.subject)
         cs, ce = zones.cs[hits.crime], zones.ce[hits.crime]
+        slot = everything.subject_slot(hits.subject)
         covered = _by_chunks(pool, lambda c: kernels.coverage(
-            everything.t, everything.x, everything.y, everything.accuracy, everything.quality, first[c], last[c],
-            cs[c], ce[c], rule_s[0], top), len(first))
+            everything.t, everything.quality, first[c], last[c], slot[c], *gaps.result(),
+            cs[c], ce[c]), len(first))
         labelled = _labelled_hits(everything, zones, crimes, hits)  # while the hits are measured
         facts = _Facts(hits, zones, fixes, fallback, padded, committed(), covered(), circle_fix, gap_fix,
                        gap_speed, gap_basis)
