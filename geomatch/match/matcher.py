@@ -75,6 +75,7 @@ HIT_DTYPES = {
 HIT_COLUMNS = list(HIT_DTYPES)
 _NS = 1_000_000_000
 _PAIRS_PER_TASK = 16384  # pairs a kernel call takes on at a time
+_FIXES_PER_PART = 1 << 23  # fixes matched at a time (whole subjects): bounds the copy of the good fixes
 
 
 def hit_id(subject_id: str, crime_ref: str) -> str:
@@ -184,7 +185,33 @@ def match_hits(trails: Validated | pd.DataFrame, crimes: Validated | pd.DataFram
     if trails.empty or crimes.empty:
         return _empty_hits()
     threads = threads or available_cores()
-    everything = _Fixes.from_frame(with_quality(trails, config.quality_rule))
+    trails = with_quality(trails, config.quality_rule)
+    parts = [_match_part(trails.iloc[start:end], crimes, config, threads)
+             for start, end in _subject_parts(trails, _FIXES_PER_PART)]
+    found = [hits for hits in parts if len(hits)] or parts[:1]
+    if len(found) == 1:
+        return found[0]
+    return pd.concat(parts, ignore_index=True).sort_values(["crime_ref", "subject_id"], kind="stable",
+                                                           ignore_index=True)
+
+
+def _subject_parts(trails: pd.DataFrame, most: int) -> list[tuple[int, int]]:
+    """Row ranges ``[start, end)`` of ``trails`` (sorted by subject) that hold whole subjects, each at most
+    ``most`` fixes unless one subject has more; consecutive, covering every row."""
+    codes = trails["subject_id"].astype("category").cat.codes.to_numpy()
+    starts = np.append(kernels.subject_starts(codes), len(codes))
+    parts, first = [], 0
+    for k in range(1, len(starts)):
+        if starts[k] - starts[first] > most and k - 1 > first:
+            parts.append((int(starts[first]), int(starts[k - 1])))
+            first = k - 1
+    parts.append((int(starts[first]), int(starts[-1])))
+    return parts
+
+
+def _match_part(trails: pd.DataFrame, crimes: pd.DataFrame, config: MatchConfig, threads: int) -> pd.DataFrame:
+    """:func:`match_hits` over whole subjects' flagged fixes."""
+    everything = _Fixes.from_frame(trails)
     fixes, fallback = everything.only(OK), everything.only(FALLBACK)
     zones = _Zones.from_frame(crimes, config)
     rule_s = (float(config.interp_max_gap_s), float(config.possible_max_gap_s))
