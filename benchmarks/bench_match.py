@@ -13,8 +13,14 @@ figure. Both ratios are printed; the target is judged on the stricter.
 from __future__ import annotations
 
 import gc
+import io
+import os
 import shutil
+import subprocess
+import sys
+import tarfile
 import time
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -31,6 +37,21 @@ from geomatch.core.times import utc_ns
 from geomatch.ingest.trails import load_trails
 
 FIX_COLUMNS = ["subject_id", "timestamp", "lat", "lon", "accuracy_m", "source"]
+BASELINE_COMMIT = "c7374df"  # the matcher before the trail-quality stage, committed-window measures and coverage
+CPU_TARGET = 1.1  # today's matcher within 1.1x the CPU time of the baseline's
+_CPU_SCRIPT = """
+import gc, pickle, sys, time
+from geomatch.match.matcher import match_hits
+trails, crimes = pickle.load(open(sys.argv[1], "rb"))
+match_hits(trails, crimes)  # kernels compiled or loaded, pages touched
+best = float("inf")
+for _ in range(3):
+    gc.collect()
+    started = time.process_time()
+    match_hits(trails, crimes)
+    best = min(best, time.process_time() - started)
+print(best)
+"""
 
 
 def geopandas_observed(trails_path, crimes: pd.DataFrame, config: MatchConfig, *,
@@ -88,6 +109,32 @@ def match_timings(trails: pd.DataFrame, crimes: pd.DataFrame, config: MatchConfi
     return on_all_cores, on_one_thread, match_hits(trails, crimes, config)
 
 
+def matcher_cpu_against_baseline(trails: pd.DataFrame, crimes: pd.DataFrame) -> tuple[float, float] | None:
+    """CPU seconds (user + system of every thread, best of 3, each matcher in a fresh process after one warm-up
+    run) of today's matcher and of :data:`BASELINE_COMMIT`'s on the same flagged fixes, one right after the
+    other; ``None`` outside a git checkout."""
+    root = Path(__file__).resolve().parents[1]
+    baseline = (BENCH_DIR / f"matcher_{BASELINE_COMMIT}").resolve()
+    if not (baseline / "geomatch").exists():
+        archive = subprocess.run(["git", "-C", str(root), "archive", BASELINE_COMMIT, "geomatch"], capture_output=True)
+        if archive.returncode:
+            return None
+        baseline.mkdir(parents=True, exist_ok=True)
+        tarfile.open(fileobj=io.BytesIO(archive.stdout)).extractall(baseline)
+    inputs = (BENCH_DIR / "match_inputs.pkl").resolve()
+    pd.to_pickle((trails, crimes), inputs)
+
+    def cpu(package_root: Path) -> float:  # run from the package's folder, so that it is the one imported
+        done = subprocess.run([sys.executable, "-c", _CPU_SCRIPT, str(inputs)], cwd=package_root, capture_output=True,
+                              text=True, check=True, env={**os.environ, "PYTHONPATH": str(package_root)})
+        return float(done.stdout.split()[-1])
+
+    try:
+        return cpu(root), cpu(baseline)
+    finally:
+        inputs.unlink()
+
+
 def main(quick: bool = False) -> None:
     subjects, days = (20, 3) if quick else (200, 30)
     world_dir = BENCH_DIR / f"world_{subjects}x{days}"
@@ -114,6 +161,7 @@ def main(quick: bool = False) -> None:
     matches, one_thread, hits = match_timings(trails.accepted, crimes.accepted, config)
     with timed(figures, "oracle"):
         oracle = oracle_observed(trails.accepted, crimes.accepted, config)
+    against = matcher_cpu_against_baseline(flag_quality(trails.accepted, config.quality_rule), crimes.accepted)
     del trails
     gc.collect()
     with timed(figures, "geopandas"):
@@ -148,3 +196,9 @@ def main(quick: bool = False) -> None:
     print(f"  observed hits == oracle: {same} ({len(observed):,} vs {len(oracle):,}); "
           f"geopandas buffer-polygon way finds {len(analyst):,} "
           f"({len(analyst ^ oracle)} differ: polygon buffers are not circles)")
+    if against:
+        today, before = against
+        load = Path("/proc/loadavg").read_text().split()[0] if Path("/proc/loadavg").exists() else "?"
+        print(f"  matcher CPU, best of 3 (quality flagged beforehand): today {today:.2f} s, {BASELINE_COMMIT} "
+              f"{before:.2f} s: {today / before:4.2f}x   (target <= {CPU_TARGET}x)   "
+              f"{'OK' if today / before <= CPU_TARGET else 'MISSED'}   (load average {load})")

@@ -468,78 +468,139 @@ def circle_reach(t, x, y, accuracy, crime, lo, hi, cx, cy, r, ws, we):
 
 
 @_helper
-def _overlap(u: int, v: int, a: int, b: int) -> int:
-    """The length (ns) of ``[u, v]`` within ``[a, b]``."""
-    return max(min(v, b) - max(u, a), 0)
+def _subject_gaps(t, x, y, accuracy, quality, s, e, interp_ns, top_mps, cov_a, cov_b, at_cov, good_a, good_b,
+                  at_good, write: bool):
+    """The gaps of one subject's fixes ``[s, e)`` over all fixes and over the ok fixes (see
+    :func:`coverage_gaps`), written from ``at_cov`` / ``at_good`` when ``write``; returns how many of each."""
+    n_cov = n_good = 0
+    cov_end = good_end = NAT  # where the last covering step ends
+    prev, prev_ok = -1, -1
+    for j in range(s, e):
+        q = quality[j]
+        if q == 2:
+            continue
+        ok_speed = -1.0  # least speed from the ok fix just before, when worked out
+        if prev >= 0 and t[j] - t[prev] <= interp_ns:
+            if quality[prev] == 0 and q == 0:
+                ok_speed = least_speed(t, x, y, accuracy, prev, j)
+            if not ok_speed > top_mps:  # not a jump
+                if t[prev] > cov_end:
+                    if write:
+                        cov_a[at_cov + n_cov], cov_b[at_cov + n_cov] = cov_end, t[prev]
+                    n_cov += 1
+                cov_end = t[j]
+        if q == 0:
+            if prev_ok >= 0 and t[j] - t[prev_ok] <= interp_ns:
+                if ok_speed < 0:
+                    ok_speed = least_speed(t, x, y, accuracy, prev_ok, j)
+                if ok_speed <= top_mps:
+                    if t[prev_ok] > good_end:
+                        if write:
+                            good_a[at_good + n_good], good_b[at_good + n_good] = good_end, t[prev_ok]
+                        n_good += 1
+                    good_end = t[j]
+            prev_ok = j
+        prev = j
+    if write:
+        cov_a[at_cov + n_cov], cov_b[at_cov + n_cov] = cov_end, NEVER
+        good_a[at_good + n_good], good_b[at_good + n_good] = good_end, NEVER
+    return n_cov + 1, n_good + 1
 
 
 @_kernel
-def coverage(t, x, y, accuracy, quality, first, last, a, b, interp_s, top_mps):
-    """How the tag covered each window ``[a[p], b[p]]`` (ns) of a subject whose fixes are ``[first[p],
-    last[p])`` (all fixes, sorted by time, with ``quality`` codes 0 ok, 1 fallback, 2 outlier).
+def coverage_gaps(t, x, y, accuracy, quality, starts, ends, interp_s, top_mps):
+    """The gaps of each subject's trail, once for all its windows: for all fixes and for the ok fixes only,
+    the open intervals ``(gap_a, gap_b)`` (ns) covered by no step, in time order, ``NAT`` / ``NEVER`` standing
+    for the time before the first step and after the last; subject ``k``'s are ``[offsets[k], offsets[k + 1])``
+    (``starts``/``ends`` delimit the subjects' fixes, all fixes sorted by subject then time, ``quality`` 0 ok,
+    1 fallback, 2 outlier).
 
-    Outliers are left out. A step between consecutive fixes of at most ``interp_s`` covers its time: by good
-    fixes when both are ``ok`` and it is joined (not faster than ``top_mps``, accuracy allowed for; ok fixes
-    with fallback fixes between them count as consecutive), else by fallback fixes (a jump between two ok fixes
-    covers nothing). The rest is gap. Returns per window: the shares (0..1) covered by good fixes, by fallback
-    fixes only and by gaps, the longest gap (ns) and the number of gaps. A window of no length takes the class
-    of its instant.
+    Outliers are left out. A step between consecutive fixes of at most ``interp_s`` covers its time, unless both
+    are ``ok`` and it is a jump (least speed above ``top_mps``, accuracy allowed for). Among the ok fixes only,
+    ok fixes with fallback fixes between them count as consecutive.
+
+    Returns ``(covered, good)``, each ``(gap_a, gap_b, offsets)``.
     """
     interp_ns = np.int64(round(interp_s * NS))
+    cov_off, good_off = np.zeros(len(starts) + 1, np.int64), np.zeros(len(starts) + 1, np.int64)
+    none = np.empty(0, np.int64)
+    for k in range(len(starts)):  # count, then write
+        n_cov, n_good = _subject_gaps(t, x, y, accuracy, quality, starts[k], ends[k], interp_ns, top_mps, none,
+                                      none, 0, none, none, 0, False)
+        cov_off[k + 1], good_off[k + 1] = cov_off[k] + n_cov, good_off[k] + n_good
+    cov_a, cov_b = np.empty(cov_off[-1], np.int64), np.empty(cov_off[-1], np.int64)
+    good_a, good_b = np.empty(good_off[-1], np.int64), np.empty(good_off[-1], np.int64)
+    for k in range(len(starts)):
+        _subject_gaps(t, x, y, accuracy, quality, starts[k], ends[k], interp_ns, top_mps, cov_a, cov_b, cov_off[k],
+                      good_a, good_b, good_off[k], True)
+    return (cov_a, cov_b, cov_off), (good_a, good_b, good_off)
+
+
+@_helper
+def _first_gap_after(gap_b, lo: int, hi: int, at: int) -> int:
+    """The first of the gaps ``[lo, hi)`` that ends after ``at`` (ns) (there is one: the last ends ``NEVER``)."""
+    return lo + np.searchsorted(gap_b[lo:hi], at, side="right")
+
+
+@_helper
+def _uncovered(gap_a, gap_b, lo: int, hi: int, wa: int, wb: int):
+    """Over the window ``[wa, wb]`` (``wa < wb``) and the gaps ``[lo, hi)``: the time (ns) in gaps, the number
+    of gaps that meet it and the longest part of one inside it (ns)."""
+    total, count, widest = np.int64(0), 0, np.int64(0)
+    g = _first_gap_after(gap_b, lo, hi, wa)
+    while g < hi and gap_a[g] < wb:
+        piece = min(gap_b[g], wb) - max(gap_a[g], wa)
+        total, count, widest = total + piece, count + 1, max(widest, piece)
+        g += 1
+    return total, count, widest
+
+
+@_helper
+def _in_gap(gap_a, gap_b, lo: int, hi: int, at: int) -> bool:
+    """Whether the instant ``at`` (ns) lies inside one of the gaps ``[lo, hi)``."""
+    return gap_a[_first_gap_after(gap_b, lo, hi, at)] < at
+
+
+@_kernel
+def coverage(t, quality, first, last, subject_slot, covered_gaps, good_gaps, a, b):
+    """How the tag covered each window ``[a[p], b[p]]`` (ns) of a subject whose fixes are ``[first[p],
+    last[p])`` (all fixes, sorted by time, with ``quality`` codes 0 ok, 1 fallback, 2 outlier) and whose gaps
+    are number ``subject_slot[p]`` of ``covered_gaps`` (:func:`coverage_gaps` over every fix) and ``good_gaps``
+    (the same over the ok fixes only).
+
+    Time in no gap of the ok fixes is covered by good fixes; time in no gap of all fixes but in one of the ok
+    fixes by fallback fixes only; the rest is gap. Returns per window: the shares (0..1) covered by good fixes,
+    by fallback fixes only and by gaps, the longest gap (ns) and the number of gaps. A window of no length takes
+    the class of its instant (a fix at that instant counts, outliers left out).
+    """
+    cov_a, cov_b, cov_off = covered_gaps
+    good_a, good_b, good_off = good_gaps
     n = len(first)
     good_share, fallback_share, gap_share = np.zeros(n), np.zeros(n), np.zeros(n)
     longest, n_gaps = np.zeros(n, np.int64), np.zeros(n, np.int64)
     for p in range(n):
-        s, e, wa, wb = first[p], last[p], a[p], b[p]
-        i = s + np.searchsorted(t[s:e], wa, side="right") - 1
-        while i > s and quality[i] != 0:
-            i -= 1
-        i = max(i, s)
-        good = covered = np.int64(0)
-        good_at = covered_at = False
-        cursor, gaps, widest = wa, 0, np.int64(0)
-        prev_any, prev_ok = -1, -1
-        for j in range(i, e):
-            q = quality[j]
-            if q == 2:
-                continue
-            if prev_any >= 0:
-                u, v = t[prev_any], t[j]
-                jump = quality[prev_any] == 0 and q == 0 and least_speed(t, x, y, accuracy, prev_any, j) > top_mps
-                if v - u <= interp_ns and not jump:
-                    covered += _overlap(u, v, wa, wb)
-                    covered_at = covered_at or u <= wa <= v
-                    if u > cursor and cursor < wb:
-                        gaps += 1
-                        widest = max(widest, min(u, wb) - cursor)
-                    cursor = max(cursor, min(v, wb))
-            if q == 0:
-                good_at = good_at or t[j] == wa
-                covered_at = covered_at or t[j] == wa
-                if prev_ok >= 0 and t[j] - t[prev_ok] <= interp_ns and \
-                        least_speed(t, x, y, accuracy, prev_ok, j) <= top_mps:
-                    good += _overlap(t[prev_ok], t[j], wa, wb)
-                    good_at = good_at or t[prev_ok] <= wa <= t[j]
-                prev_ok = j
-            else:
-                covered_at = covered_at or t[j] == wa
-            prev_any = j
-            if t[j] > wb and (q == 0 or t[j] - wb > interp_ns):
-                break
-        if cursor < wb:
-            gaps += 1
-            widest = max(widest, wb - cursor)
+        k, wa, wb = subject_slot[p], a[p], b[p]
         length = wb - wa
         if length > 0:
+            uncovered, gaps, widest = _uncovered(cov_a, cov_b, cov_off[k], cov_off[k + 1], wa, wb)
+            not_good = _uncovered(good_a, good_b, good_off[k], good_off[k + 1], wa, wb)[0]
+            covered, good = length - uncovered, length - not_good
             good_share[p] = good / length
             fallback_share[p] = (covered - good) / length
             gap_share[p] = max(1.0 - covered / length, 0.0)
+            longest[p], n_gaps[p] = widest, gaps
         else:
+            ok_at = any_at = False
+            j = first[p] + np.searchsorted(t[first[p]:last[p]], wa, side="left")
+            while j < last[p] and t[j] == wa:
+                ok_at, any_at = ok_at or quality[j] == 0, any_at or quality[j] != 2
+                j += 1
+            good_at = ok_at or not _in_gap(good_a, good_b, good_off[k], good_off[k + 1], wa)
+            covered_at = any_at or not _in_gap(cov_a, cov_b, cov_off[k], cov_off[k + 1], wa)
             good_share[p] = 1.0 if good_at else 0.0
             fallback_share[p] = 1.0 if covered_at and not good_at else 0.0
             gap_share[p] = 0.0 if covered_at else 1.0
-            gaps = 0 if covered_at else 1
-        longest[p], n_gaps[p] = widest, gaps
+            n_gaps[p] = 0 if covered_at else 1
     return good_share, fallback_share, gap_share, longest, n_gaps
 
 

@@ -75,6 +75,7 @@ HIT_DTYPES = {
 HIT_COLUMNS = list(HIT_DTYPES)
 _NS = 1_000_000_000
 _PAIRS_PER_TASK = 16384  # pairs a kernel call takes on at a time
+_FIXES_PER_PART = 1 << 23  # fixes matched at a time (whole subjects): bounds the copy of the good fixes
 
 
 def hit_id(subject_id: str, crime_ref: str) -> str:
@@ -131,6 +132,12 @@ class _Fixes:
         return self._of(*kernels.compact(keep, self.subject, self.t, self.x, self.y, self.accuracy, self.source,
                                          self.quality), self.subject_names, self.source_names)
 
+    def subject_slot(self, codes: np.ndarray) -> np.ndarray:
+        """The position of each subject code of ``codes`` in ``starts``/``ends`` (codes must have fixes)."""
+        slot = np.zeros(len(self.subject_names), np.int64)
+        slot[self.subject[self.starts]] = np.arange(len(self.starts))
+        return slot[codes]
+
     def subject_range(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The range ``[first, last)`` of the fixes of each subject code in ``codes``."""
         first = np.zeros(len(self.subject_names), np.int64)
@@ -178,7 +185,33 @@ def match_hits(trails: Validated | pd.DataFrame, crimes: Validated | pd.DataFram
     if trails.empty or crimes.empty:
         return _empty_hits()
     threads = threads or available_cores()
-    everything = _Fixes.from_frame(with_quality(trails, config.quality_rule))
+    trails = with_quality(trails, config.quality_rule)
+    parts = [_match_part(trails.iloc[start:end], crimes, config, threads)
+             for start, end in _subject_parts(trails, _FIXES_PER_PART)]
+    found = [hits for hits in parts if len(hits)] or parts[:1]
+    if len(found) == 1:
+        return found[0]
+    return pd.concat(parts, ignore_index=True).sort_values(["crime_ref", "subject_id"], kind="stable",
+                                                           ignore_index=True)
+
+
+def _subject_parts(trails: pd.DataFrame, most: int) -> list[tuple[int, int]]:
+    """Row ranges ``[start, end)`` of ``trails`` (sorted by subject) that hold whole subjects, each at most
+    ``most`` fixes unless one subject has more; consecutive, covering every row."""
+    codes = trails["subject_id"].astype("category").cat.codes.to_numpy()
+    starts = np.append(kernels.subject_starts(codes), len(codes))
+    parts, first = [], 0
+    for k in range(1, len(starts)):
+        if starts[k] - starts[first] > most and k - 1 > first:
+            parts.append((int(starts[first]), int(starts[k - 1])))
+            first = k - 1
+    parts.append((int(starts[first]), int(starts[-1])))
+    return parts
+
+
+def _match_part(trails: pd.DataFrame, crimes: pd.DataFrame, config: MatchConfig, threads: int) -> pd.DataFrame:
+    """:func:`match_hits` over whole subjects' flagged fixes."""
+    everything = _Fixes.from_frame(trails)
     fixes, fallback = everything.only(OK), everything.only(FALLBACK)
     zones = _Zones.from_frame(crimes, config)
     rule_s = (float(config.interp_max_gap_s), float(config.possible_max_gap_s))
@@ -188,6 +221,8 @@ def match_hits(trails: Validated | pd.DataFrame, crimes: Validated | pd.DataFram
         joined = pool.submit(kernels.joined_steps, fixes.subject, fixes.t, fixes.x, fixes.y, fixes.accuracy, top)
         pyramid = pool.submit(kernels.box_pyramid, fixes.t, fixes.x, fixes.y, fixes.accuracy)
         gap_starts = pool.submit(kernels.gap_starts, fixes.subject, fixes.t, *rule_s)
+        gaps = pool.submit(kernels.coverage_gaps, everything.t, everything.x, everything.y, everything.accuracy,
+                           everything.quality, everything.starts, everything.ends, rule_s[0], top)
         pairs = _window_pairs(fixes, zones, pool)
         found = _by_chunks(pool, lambda c: kernels.presence(
             fixes.t, fixes.x, fixes.y, fixes.accuracy, fixes.subject, joined.result(), pyramid.result(),
@@ -208,9 +243,10 @@ def match_hits(trails: Validated | pd.DataFrame, crimes: Validated | pd.DataFram
                                                     np.full(int(again.sum()), np.inf)))
         first, last = everything.subject_range(hits.subject)
         cs, ce = zones.cs[hits.crime], zones.ce[hits.crime]
+        slot = everything.subject_slot(hits.subject)
         covered = _by_chunks(pool, lambda c: kernels.coverage(
-            everything.t, everything.x, everything.y, everything.accuracy, everything.quality, first[c], last[c],
-            cs[c], ce[c], rule_s[0], top), len(first))
+            everything.t, everything.quality, first[c], last[c], slot[c], *gaps.result(),
+            cs[c], ce[c]), len(first))
         labelled = _labelled_hits(everything, zones, crimes, hits)  # while the hits are measured
         facts = _Facts(hits, zones, fixes, fallback, padded, committed(), covered(), circle_fix, gap_fix,
                        gap_speed, gap_basis)

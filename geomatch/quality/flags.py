@@ -100,38 +100,69 @@ def _detour_speed(t, x, y, accuracy, before: int, first: int, last: int, after: 
     return max(extra, 0.0) / dt if dt > 0 else (np.inf if extra > 0 else 0.0)
 
 
+@njit(cache=True, error_model="numpy")
+def _appended(values: np.ndarray, n: int, value) -> np.ndarray:
+    """``values`` (its first ``n`` items in use) with ``value`` put at ``n``: the same array, or one twice as long
+    when it is full."""
+    if n == len(values):
+        wider = np.empty(2 * n + 16, values.dtype)
+        wider[:n] = values
+        values = wider
+    values[n] = value
+    return values
+
+
 @_kernel
-def _outliers(subject, t, x, y, accuracy, kept, top_mps, max_run_ns):
-    """Outlier flags and the speed (m/s) that made each (the slower of its entry and exit), over the fixes
-    ``kept`` (indices of the fixes that are not fallback, in order)."""
-    n = len(kept)
-    outlier = np.zeros(len(t), dtype=np.bool_)
-    speed = np.full(len(t), np.nan)
-    jump = np.zeros(n, dtype=np.bool_)  # the step from kept[k] to kept[k + 1] is too fast
-    for k in range(n - 1):
-        a, b = kept[k], kept[k + 1]
-        jump[k] = subject[a] == subject[b] and least_speed(t, x, y, accuracy, a, b) > top_mps
-    k = 1
-    while k < n - 1:
-        if not jump[k - 1] or subject[kept[k - 1]] != subject[kept[k]]:
-            k += 1
-            continue
-        m = k  # the run entered by a jump at k: find where it is left by one
-        while m < n - 1 and not jump[m] and subject[kept[m + 1]] == subject[kept[k]] \
-                and t[kept[m + 1]] - t[kept[k]] <= max_run_ns:
-            m += 1
-        before, after = kept[k - 1], kept[m + 1] if m + 1 < n else -1
-        if jump[m] and after >= 0 and t[kept[m]] - t[kept[k]] <= max_run_ns \
-                and _detour_speed(t, x, y, accuracy, before, kept[k], kept[m], after) > top_mps:
-            entry = least_speed(t, x, y, accuracy, before, kept[k])
-            leave = least_speed(t, x, y, accuracy, kept[m], after)
-            for j in range(k, m + 1):
-                outlier[kept[j]] = True
-                speed[kept[j]] = min(entry, leave)
-            k = m + 1
-        else:
-            k += 1
-    return outlier, speed
+def _quality_codes(subject, t, x, y, accuracy, fallback, top_mps, max_run_ns):
+    """Each fix's quality code (int8: ``fallback`` given, outliers found here, the rest ok), and the outliers'
+    positions (ascending) with the speed (m/s) that made each (the slower of its run's entry and exit). The
+    outliers are sought subject by subject among the fixes that are not fallback."""
+    n_all = len(t)
+    codes = np.zeros(n_all, np.int8)
+    kept = np.empty(0, np.int64)  # the current subject's fixes that are not fallback
+    jump = np.empty(0, np.bool_)  # the step from kept[k] to kept[k + 1] is too fast
+    outlier_at, outlier_speed, n_outliers = np.empty(0, np.int64), np.empty(0), 0
+    start = 0
+    while start < n_all:
+        end = start + 1
+        while end < n_all and subject[end] == subject[start]:
+            end += 1
+        if len(kept) < end - start:
+            kept, jump = np.empty(end - start, np.int64), np.empty(end - start, np.bool_)
+        n = 0
+        for i in range(start, end):
+            if fallback[i]:
+                codes[i] = FALLBACK
+            else:
+                kept[n] = i
+                n += 1
+        for k in range(n - 1):
+            jump[k] = least_speed(t, x, y, accuracy, kept[k], kept[k + 1]) > top_mps
+        if n:
+            jump[n - 1] = False
+        k = 1
+        while k < n - 1:
+            if not jump[k - 1]:
+                k += 1
+                continue
+            m = k  # the run entered by a jump at k: find where it is left by one
+            while m < n - 1 and not jump[m] and t[kept[m + 1]] - t[kept[k]] <= max_run_ns:
+                m += 1
+            before, after = kept[k - 1], kept[m + 1] if m + 1 < n else -1
+            if jump[m] and after >= 0 and t[kept[m]] - t[kept[k]] <= max_run_ns \
+                    and _detour_speed(t, x, y, accuracy, before, kept[k], kept[m], after) > top_mps:
+                entry = least_speed(t, x, y, accuracy, before, kept[k])
+                leave = least_speed(t, x, y, accuracy, kept[m], after)
+                for j in range(k, m + 1):
+                    codes[kept[j]] = OUTLIER
+                    outlier_at = _appended(outlier_at, n_outliers, kept[j])
+                    outlier_speed = _appended(outlier_speed, n_outliers, min(entry, leave))
+                    n_outliers += 1
+                k = m + 1
+            else:
+                k += 1
+        start = end
+    return codes, outlier_at[:n_outliers].copy(), outlier_speed[:n_outliers].copy()
 
 
 @_kernel
@@ -156,18 +187,16 @@ def _source_is_fallback(source: pd.Series) -> np.ndarray:
     return np.append(np.isin(names, FALLBACK_SOURCES), False)[codes]  # code -1 (missing) reads the False
 
 
-def quality_codes(trails: pd.DataFrame, rule: QualityRule) -> tuple[np.ndarray, np.ndarray]:
-    """Each fix's quality code (0 ok, 1 fallback, 2 outlier) and, for outliers, the speed (m/s) that made it."""
+def quality_codes(trails: pd.DataFrame, rule: QualityRule) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each fix's quality code (int8: 0 ok, 1 fallback, 2 outlier), the outliers' positions (ascending) and the
+    speed (m/s) that made each."""
     accuracy = trails["accuracy_m"].to_numpy(dtype=float)
-    by_source = _source_is_fallback(trails["source"])
-    fallback = by_source | (accuracy > rule.fallback_accuracy_m)
+    fallback = _source_is_fallback(trails["source"])
+    fallback |= accuracy > rule.fallback_accuracy_m
     subject = trails["subject_id"].astype("category").cat.codes.to_numpy()
-    kept = np.flatnonzero(~fallback)
-    outlier, speed = _outliers(subject, utc_ns(trails["timestamp"]), trails["x"].to_numpy(dtype=float),
-                               trails["y"].to_numpy(dtype=float), accuracy, kept, float(rule.outlier_speed_mps),
-                               np.int64(round(rule.outlier_max_run_s * NS)))
-    codes = np.where(fallback, FALLBACK, np.where(outlier, OUTLIER, OK)).astype(np.int8)
-    return codes, speed
+    return _quality_codes(subject, utc_ns(trails["timestamp"]), trails["x"].to_numpy(dtype=float),
+                          trails["y"].to_numpy(dtype=float), accuracy, fallback, float(rule.outlier_speed_mps),
+                          np.int64(round(rule.outlier_max_run_s * NS)))
 
 
 def flag_quality(trails: pd.DataFrame, rule: QualityRule) -> pd.DataFrame:
@@ -176,7 +205,7 @@ def flag_quality(trails: pd.DataFrame, rule: QualityRule) -> pd.DataFrame:
     Reasons: ``"LBS fix"`` / ``"WIFI fix"`` (a fallback source), ``"accuracy 350 m > 200 m limit"``,
     ``"outlier: 57 m/s from both neighbours (limit 50 m/s)"``.
     """
-    codes, speed = quality_codes(trails, rule)
+    codes, outliers, speed = quality_codes(trails, rule)
     source_codes, source_names = _source_codes(trails["source"])
     by_source = _source_is_fallback(trails["source"])
     reason_codes = np.zeros(len(codes), dtype=np.int32)
@@ -189,11 +218,10 @@ def flag_quality(trails: pd.DataFrame, rule: QualityRule) -> pd.DataFrame:
 
     wide = np.flatnonzero((codes == FALLBACK) & ~by_source)
     by_source = np.flatnonzero((codes == FALLBACK) & by_source)
-    outliers = np.flatnonzero(codes == OUTLIER)
     add(by_source, source_codes[by_source], lambda code: f"{source_names[code]} fix")
     add(wide, np.round(trails["accuracy_m"].to_numpy(dtype=float)[wide]),
         lambda value: f"accuracy {value:.0f} m > {rule.fallback_accuracy_m:.0f} m limit")
-    add(outliers, np.round(speed[outliers]),
+    add(outliers, np.round(speed),
         lambda value: f"outlier: {value:.0f} m/s from both neighbours (limit {rule.outlier_speed_mps:.0f} m/s)")
     return trails.assign(quality=pd.Categorical.from_codes(codes, categories=list(QUALITY_CLASSES)),
                          quality_reason=pd.Categorical.from_codes(reason_codes, categories=categories))

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from geomatch.match.config import MatchConfig
 from geomatch.core.crs import transform
-from geomatch.match.matcher import HIT_COLUMNS, hit_id, match_hits
+from geomatch.match.matcher import HIT_COLUMNS, _subject_parts, hit_id, match_hits
 from tests.geomatch.match.oracle import oracle_hits
 
 T0 = pd.Timestamp("2026-10-24 22:00", tz="UTC")  # the UK clock change (01:00 UTC on 25 Oct) is 3 h later
@@ -228,3 +228,14 @@ def test_result_is_the_same_on_any_number_of_threads(monkeypatch):
     many = match_hits(trails, crimes, CONFIG, threads=4)
     assert len(one) > 10
     pd.testing.assert_frame_equal(one, many)
+
+
+def test_result_is_the_same_matched_in_parts(monkeypatch):
+    """Subjects matched a few at a time (to bound memory) give the same hits, in the same order."""
+    trails, crimes = random_long_world(5, 1500, 200)
+    whole = match_hits(trails, crimes, CONFIG)
+    monkeypatch.setattr("geomatch.match.matcher._FIXES_PER_PART", 400)  # a part per subject or two
+    assert len(_subject_parts(trails, 400)) > 1
+    parts = match_hits(trails, crimes, CONFIG)
+    assert len(whole) > 10
+    pd.testing.assert_frame_equal(whole, parts, check_exact=True)
