@@ -3,6 +3,7 @@ part of their routine. :data:`FEATURES` lists the columns this module adds to a 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -69,7 +70,7 @@ def hit_features(hits: pd.DataFrame, trails: pd.DataFrame, config: ScoreConfig |
     out["window_s"] = ((utc_ns(hits["window_end"]) - utc_ns(hits["window_start"])) / NS).astype(float)
 
     subject_of_hit = hits["subject_id"].astype(str).to_numpy()
-    fixes = _subject_fixes(trails, good_fixes(trails), np.unique(subject_of_hit), config.default_accuracy_m)
+    fixes = subject_fixes(trails, good_fixes(trails), np.unique(subject_of_hit), config.default_accuracy_m)
     scenes = _scenes(hits, config)
     closest_speed = hits["speed_at_closest_mps"].to_numpy(float)
     values = {name: np.zeros(len(hits), dtype=dtype) for name, dtype in FEATURE_DTYPES.items()
@@ -78,7 +79,7 @@ def hit_features(hits: pd.DataFrame, trails: pd.DataFrame, config: ScoreConfig |
     names, first = np.unique(subject_of_hit[order], return_index=True)
     groups = np.split(order, first[1:])
     with ThreadPoolExecutor(threads or available_cores()) as pool:  # the kernels release the GIL
-        tasks = [pool.submit(_subject_features, fixes.get(name), scenes.take(rows), closest_speed[rows], config,
+        tasks = [pool.submit(_measure_subject, fixes, name, scenes.take(rows), closest_speed[rows], config,
                              interp_max_gap_s) for name, rows in zip(names, groups)]
         for rows, task in tqdm(zip(groups, tasks), total=len(names), desc="routine places", unit="subject",
                                disable=None if progress else True, leave=False):
@@ -98,35 +99,68 @@ def good_fixes(trails: pd.DataFrame) -> np.ndarray | None:
     return (trails["quality"] == "ok").to_numpy()
 
 
-def _subject_fixes(trails: pd.DataFrame, good: np.ndarray | None, subjects: np.ndarray,
-                   default_accuracy_m: float) -> dict[str, SubjectTrail]:
-    """The ``good`` fixes (None: all) of ``subjects`` as :class:`SubjectTrail` arrays, with UK local days and
-    hours; only the columns scoring reads are copied."""
+@dataclass(frozen=True)
+class SubjectFixes:
+    """Where each subject's fixes lie in the trails, so that one subject's :class:`SubjectTrail` is built when it
+    is measured (a copy of one subject's fixes at a time, not of the whole table: a week of 1 s fixes holds 18 M).
+
+    ``t`` (UTC int64 ns), ``x``/``y`` (m) and ``accuracy`` (m, NaN where a fix gives none) are the trails' columns
+    (views where pandas allows); ``order`` puts them in subject-then-time order (None: they already are);
+    ``keep`` marks the fixes scoring measures (None: all); ``spans`` gives each subject's rows in that order."""
+
+    t: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    accuracy: np.ndarray
+    order: np.ndarray | None
+    keep: np.ndarray | None
+    spans: dict[str, tuple[int, int]]
+    default_accuracy_m: float
+    uk_offsets: tuple[np.ndarray, int]
+
+    def trail(self, name: str) -> SubjectTrail | None:
+        """The kept fixes of subject ``name`` in time order, with UK local days and hours (None: no fix kept)."""
+        span = self.spans.get(name)
+        if span is None:
+            return None
+        a, b = span
+        if self.order is None:  # slices are views; a boolean mask then copies only the kept fixes
+            kept = None if self.keep is None or self.keep[a:b].all() else self.keep[a:b]
+            t, x, y, accuracy = (v[a:b] if kept is None else v[a:b][kept]
+                                 for v in (self.t, self.x, self.y, self.accuracy))
+        else:
+            rows = self.order[a:b]
+            if self.keep is not None:
+                rows = rows[self.keep[rows]]
+            t, x, y, accuracy = (v[rows] for v in (self.t, self.x, self.y, self.accuracy))
+        if len(t) == 0:
+            return None
+        if np.isnan(accuracy).any():
+            accuracy = np.where(np.isnan(accuracy), float(self.default_accuracy_m), accuracy)
+        day, hour = local_day_hour(t, *self.uk_offsets)
+        return SubjectTrail(t, x, y, day, hour, accuracy)
+
+
+def subject_fixes(trails: pd.DataFrame, good: np.ndarray | None, subjects: np.ndarray,
+                  default_accuracy_m: float) -> SubjectFixes:
+    """The ``good`` fixes (None: all) of ``subjects``, as a :class:`SubjectFixes` that builds one subject's
+    arrays at a time; only the columns scoring reads are taken."""
     subject = trails["subject_id"].astype("category")
     names = np.asarray(subject.cat.categories.astype(str))
     codes = subject.cat.codes.to_numpy()
-    keep = np.isin(names, subjects)[codes]
-    if good is not None:
-        keep &= good
-    everyone = bool(keep.all())
-
-    def column(values: np.ndarray) -> np.ndarray:
-        return values if everyone else values[keep]
-
-    codes, t = column(codes), column(utc_ns(trails["timestamp"]))
-    x, y = column(trails["x"].to_numpy(dtype=float)), column(trails["y"].to_numpy(dtype=float))
-    accuracy = column(trails["accuracy_m"].to_numpy(dtype=float)) if "accuracy_m" in trails.columns \
+    t = utc_ns(trails["timestamp"])
+    accuracy = trails["accuracy_m"].to_numpy(dtype=float) if "accuracy_m" in trails.columns \
         else np.full(len(t), np.nan)
-    if np.isnan(accuracy).any():
-        accuracy = np.where(np.isnan(accuracy), float(default_accuracy_m), accuracy)
-    day, hour = uk_day_hour(t)
-    if not in_order(codes, t):
-        order = np.lexsort((t, codes))
-        codes, t, x, y, day, hour, accuracy = (a[order] for a in (codes, t, x, y, day, hour, accuracy))
-    first = np.flatnonzero(np.r_[True, np.diff(codes) != 0]) if len(codes) else np.zeros(0, dtype=np.int64)
+    order = None if in_order(codes, t) else np.lexsort((t, codes))
+    sorted_codes = codes if order is None else codes[order]
+    first = np.flatnonzero(np.r_[True, np.diff(sorted_codes) != 0]) if len(codes) else np.zeros(0, dtype=np.int64)
     last = np.r_[first[1:], len(codes)]
-    return {str(names[codes[a]]): SubjectTrail(t[a:b], x[a:b], y[a:b], day[a:b], hour[a:b], accuracy[a:b])
-            for a, b in zip(first, last)}
+    wanted = set(np.asarray(subjects, dtype=str).tolist())
+    spans = {str(names[sorted_codes[a]]): (int(a), int(b)) for a, b in zip(first, last)
+             if str(names[sorted_codes[a]]) in wanted}
+    offsets = _uk_offsets(t) if len(t) else (np.zeros(1, dtype=np.int64), 0)
+    return SubjectFixes(t, trails["x"].to_numpy(dtype=float), trails["y"].to_numpy(dtype=float), accuracy, order,
+                        good, spans, default_accuracy_m, offsets)
 
 
 def _uk_offsets(t: np.ndarray) -> tuple[np.ndarray, int]:
@@ -160,6 +194,12 @@ def _scenes(hits: pd.DataFrame, config: ScoreConfig) -> Scenes:
                   r=hits["radius_m"].to_numpy(float), ws=ws, we=we, dws=uk_local_ns(ws) // DAY_NS,
                   dwe=uk_local_ns(we) // DAY_NS, lookback=int(config.lookback_days),
                   lookahead=int(config.lookahead_days))
+
+
+def _measure_subject(fixes: SubjectFixes, name: str, scenes: Scenes, closest_speed: np.ndarray,
+                     config: ScoreConfig, interp_max_gap_s: float) -> dict[str, np.ndarray]:
+    """:func:`_subject_features` of subject ``name``, its trail built here (in the worker thread) and let go after."""
+    return _subject_features(fixes.trail(name), scenes, closest_speed, config, interp_max_gap_s)
 
 
 def _subject_features(trail: SubjectTrail | None, scenes: Scenes, closest_speed: np.ndarray, config: ScoreConfig,

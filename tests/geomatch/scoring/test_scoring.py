@@ -240,6 +240,24 @@ def test_features_do_not_depend_on_the_number_of_threads(world):
     pd.testing.assert_frame_equal(one, many, check_exact=True)
 
 
+def test_features_do_not_depend_on_the_order_or_the_fallback_fixes_of_the_trails(world):
+    """Shuffled rows give the same features (each subject's fixes are put in time order when measured), and a
+    fallback fix is left out of what scoring measures whether the rows are in order or not."""
+    trails, crimes, hits, _ = world
+    scenes = with_scenes(hits, crimes)
+    in_order = hit_features(scenes, trails, ScoreConfig(), CONFIG)
+    shuffled = trails.sample(frac=1.0, random_state=3).reset_index(drop=True)
+    pd.testing.assert_frame_equal(in_order, hit_features(scenes, shuffled, ScoreConfig(), CONFIG), check_exact=True)
+
+    flagged = trails.assign(quality=pd.Categorical(["ok"] * len(trails), categories=["ok", "fallback", "outlier"]))
+    flagged.loc[flagged.index[::7], "quality"] = "fallback"
+    without = flagged[flagged["quality"] == "ok"].drop(columns="quality").reset_index(drop=True)
+    expected = hit_features(scenes, without, ScoreConfig(), CONFIG)
+    pd.testing.assert_frame_equal(expected, hit_features(scenes, flagged, ScoreConfig(), CONFIG), check_exact=True)
+    shuffled = flagged.sample(frac=1.0, random_state=4).reset_index(drop=True)
+    pd.testing.assert_frame_equal(expected, hit_features(scenes, shuffled, ScoreConfig(), CONFIG), check_exact=True)
+
+
 # ---- the default model -----------------------------------------------------------------------------------------
 
 def feature_row(**values) -> dict:
