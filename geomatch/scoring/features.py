@@ -180,14 +180,6 @@ def uk_local_ns(t: np.ndarray) -> np.ndarray:
     return t + offset[t // (3600 * NS) - first]
 
 
-def uk_day_hour(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """UK local day number (int32, days since 1970-01-01) and hour (int8, 0-23) of UTC instants ``t`` (ns)."""
-    if len(t) == 0:
-        return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int8)
-    offset, first = _uk_offsets(t)
-    return local_day_hour(t, offset, first)
-
-
 def _scenes(hits: pd.DataFrame, config: ScoreConfig) -> Scenes:
     ws, we = utc_ns(hits["window_start"]), utc_ns(hits["window_end"])
     return Scenes(cx=hits["scene_x"].to_numpy(float), cy=hits["scene_y"].to_numpy(float),
