@@ -230,11 +230,11 @@ def match(trails_path: tuple[str, ...], crimes_path: tuple[str, ...], out_dir: P
 
             logging.getLogger("distributed").setLevel(logging.WARNING)
         dask = DaskOptions(scheduler=scheduler, workers=workers)
-    from geomatch.evidence.context import EvidenceOptions
-    from geomatch.evidence.settings import load_settings
-
     evidence_options = None
-    if evidence:  # the settings file matters only to the packs
+    if evidence:  # the settings file matters only to the packs (and matplotlib loads only for them: ~0.5 s)
+        from geomatch.evidence.context import EvidenceOptions
+        from geomatch.evidence.settings import load_settings
+
         evidence_options = EvidenceOptions(basemap=tuple(basemap) or load_settings(settings_path).basemap)
     with _audit_key(key_file):
         job = match_evidence_store(inputs, out_dir, config, scorer=scorer, evidence_top=evidence_top,

@@ -64,15 +64,15 @@ def match_evidence_store(inputs: MatchInputs, out_dir: Path | str, config: Match
     if db_url:  # recorded first, so the evidence index shows each hit's review status
         from geomatch.store import list_hits, record_run
 
+        manifest = json.loads(run.manifest.read_text())
         sources = None
         if dask is None:  # a Dask run's fixes stay on the cluster: its packs need the input files
             from geomatch.evidence.stored import pack_sources
 
             sources = pack_sources(run.hits, run.trails.accepted, run.crimes.accepted, crs=run.crs, config=config,
-                                   inputs=inputs.files(),
+                                   inputs=manifest["inputs"],  # hashed once, by the run
                                    **({"context_s": evidence_options.context_s} if evidence_options else {}))
-        recorded = record_run(db_url, run.hits, run.crimes.accepted, json.loads(run.manifest.read_text()),
-                              pack_sources=sources)
+        recorded = record_run(db_url, run.hits, run.crimes.accepted, manifest, pack_sources=sources)
         stored = list_hits(db_url) if evidence_workers is not None else None
         statuses = None if stored is None else dict(zip(stored["hit_id"], stored["status"]))
     packs = None

@@ -7,15 +7,16 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import pandas as pd
 from tqdm.auto import tqdm
 
 from geomatch.core.crs import WGS84, transform_info, zone_span_warning
-from geomatch.core.manifest import write_manifest
+from geomatch.core.manifest import hash_in_background, write_manifest
 from geomatch.core.quarantine import Validated
 from geomatch.core.tables import input_files
 from geomatch.ingest.crimes import CrimesFormat, far_from_trails, load_crimes
@@ -113,6 +114,7 @@ def run_match(inputs: MatchInputs, out_dir: Path | str, config: MatchConfig | No
         stages.set_postfix_str(name)
         stages.update()
 
+    hashing = hash_in_background(inputs.files())  # for the manifest, while the run reads and matches
     started = time.perf_counter()
     trails = load_trails(inputs.trails, column_map=inputs.trails_column_map, crs=inputs.trails_crs,
                          naive_tz=inputs.trails_naive_tz, gpx_subject=inputs.trails_gpx_subject)
@@ -134,14 +136,15 @@ def run_match(inputs: MatchInputs, out_dir: Path | str, config: MatchConfig | No
         stage("score", started)
 
     run = write_match_run(out_dir, trails, crimes, hits, config=config, inputs=inputs,
-                          input_files=inputs.files(), scorer=scorer, seconds=seconds)
+                          input_files=hashing, scorer=scorer, seconds=seconds)
     stages.update()
     stages.close()
     return run
 
 
 def write_match_run(out_dir: Path, trails: Validated, crimes: Validated, hits: pd.DataFrame, *,
-                    config: MatchConfig, inputs: MatchInputs, input_files: list[Path | str],
+                    config: MatchConfig, inputs: MatchInputs,
+                    input_files: Sequence[Path | str] | Future[list[dict[str, object]]],
                     scorer: Scorer | None, seconds: dict[str, float],
                     engine: Mapping[str, object] | None = None) -> MatchRun:
     """Write a run's hits, quarantine and manifest (any engine), timing the writing as ``seconds["write"]``.
@@ -151,15 +154,17 @@ def write_match_run(out_dir: Path, trails: Validated, crimes: Validated, hits: p
         trails, crimes: the validated inputs (their ``crs`` is the run's metric CRS).
         hits: the hits, scored or not.
         config, inputs: recorded in the manifest as the run's parameters.
-        input_files: the files hashed into the manifest's inputs.
+        input_files: the files hashed into the manifest's inputs, or their entries being hashed
+            (:func:`geomatch.core.manifest.hash_in_background`).
         scorer: how the hits were scored (``None``: unscored).
         seconds: time per stage so far (s); ``write`` is added.
         engine: how the run was distributed (the Dask engine's description), recorded in the manifest.
     """
     started = time.perf_counter()
-    outputs = write_hits(hits, out_dir)
     quarantine_dir = out_dir / "quarantine"
-    outputs += [trails.write_quarantine(quarantine_dir), crimes.write_quarantine(quarantine_dir)]
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="quarantine") as pool:  # beside the hits tables
+        quarantined = [pool.submit(v.write_quarantine, quarantine_dir) for v in (trails, crimes)]
+        outputs = write_hits(hits, out_dir) + [written.result() for written in quarantined]
     seconds["write"] = time.perf_counter() - started
     crs = trails.crs
     has_fixes = {"x", "y", "lon"} <= set(trails.accepted.columns)  # a Dask run keeps its fixes on the cluster
@@ -175,7 +180,7 @@ def write_match_run(out_dir: Path, trails: Validated, crimes: Validated, hits: p
     if warnings:
         extra["warnings"] = list(warnings)
     write_manifest(out_dir, tool="geomatch match", parameters={"config": config, "inputs": inputs},
-                   inputs=input_files, outputs=outputs, counts=run.counts(), extra=extra)
+                   inputs=input_files.result() if isinstance(input_files, Future) else input_files, outputs=outputs, counts=run.counts(), extra=extra)
     log.info("match run written to %s", out_dir)
     return run
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 import warnings
 from dataclasses import dataclass
 from functools import lru_cache
@@ -102,47 +103,88 @@ def _exact(x: np.ndarray, y: np.ndarray, source: str, target: str) -> tuple[np.n
 
 
 def _transform_on_lattice(lon: np.ndarray, lat: np.ndarray, target: str) -> tuple[np.ndarray, np.ndarray]:
-    """Bilinear interpolation inside each point's lattice cell between the exact transforms of its corners,
-    a million points at a time to keep the temporaries small."""
+    """Bilinear interpolation inside each point's lattice cell between the exact transforms of its corners, a
+    million points at a time to keep the temporaries small.
+
+    A part whose points lie in a compact area (a force's trails) is interpolated by the compiled kernel on a dense
+    block of nodes; these parts run on two threads (the kernel releases the GIL; the nodes' exact transforms stay
+    on the calling thread, whose PROJ transformer is made already). A part spread over a country goes through its
+    distinct cells. Either way a point's result depends on that point alone.
+    """
+    from geomatch.core._lattice import interpolate_block
+
     out_x, out_y = np.empty(len(lon)), np.empty(len(lon))
-    for start in range(0, len(lon), _LATTICE_CHUNK):
-        part = slice(start, start + _LATTICE_CHUNK)
-        _interpolate_chunk(lon[part], lat[part], target, out_x[part], out_y[part])
+    parts = [slice(start, start + _LATTICE_CHUNK) for start in range(0, len(lon), _LATTICE_CHUNK)]
+    blocks = [_node_block(lon[part], lat[part], target) for part in parts]
+
+    def interpolate(part: slice, block: tuple[int, int, int, np.ndarray, np.ndarray]) -> None:
+        out_x[part] = np.nan  # the kernel leaves non-finite points as they are
+        out_y[part] = np.nan
+        interpolate_block(lon[part], lat[part], LATTICE_STEP_DEG, *block, out_x[part], out_y[part])
+
+    dense = [(part, block) for part, block in zip(parts, blocks) if block is not None]
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="lattice") as pool:
+        interpolated = [pool.submit(interpolate, part, block) for part, block in dense[1:]]
+        for part, block in dense[:1]:  # one on this thread too
+            interpolate(part, block)
+        for part, block in zip(parts, blocks):
+            if block is None:
+                _interpolate_chunk(lon[part], lat[part], target, out_x[part], out_y[part])
+        for done in interpolated:
+            done.result()
+    _exact_where_not_finite(lon, lat, target, out_x, out_y)
     return out_x, out_y
 
 
+def _node_block(lon: np.ndarray, lat: np.ndarray, target: str
+                ) -> tuple[int, int, int, np.ndarray, np.ndarray] | None:
+    """The dense block of lattice nodes around every finite point, as ``x0, y0, nx, node_x, node_y`` (the
+    block's first node and width, and its nodes' exact transforms, row-major), or ``None`` when the points are
+    spread so wide that the block would have more than four nodes a point (and more than 4,096); or none is
+    finite."""
+    finite = np.isfinite(lon) & np.isfinite(lat)
+    n_finite = int(finite.sum())
+    if not n_finite:
+        return None
+    with np.errstate(invalid="ignore"):
+        (x0, x1), (y0, y1) = ((int(np.floor(low / LATTICE_STEP_DEG)), int(np.floor(high / LATTICE_STEP_DEG)))
+                              for low, high in ((v.min(), v.max()) if n_finite == len(v) else
+                                                (np.nanmin(np.where(finite, v, np.nan)),
+                                                 np.nanmax(np.where(finite, v, np.nan))) for v in (lon, lat)))
+    nx, ny = x1 - x0 + 2, y1 - y0 + 2
+    if nx * ny > max(4 * n_finite, 4096):
+        return None
+    node_ix, node_iy = np.meshgrid(x0 + np.arange(nx), y0 + np.arange(ny))
+    node_x, node_y = _exact(node_ix.ravel() * LATTICE_STEP_DEG, node_iy.ravel() * LATTICE_STEP_DEG, WGS84, target)
+    return x0, y0, nx, node_x, node_y
+
+
 def _interpolate_chunk(lon: np.ndarray, lat: np.ndarray, target: str, out_x: np.ndarray, out_y: np.ndarray) -> None:
-    """Fill ``out_x``/``out_y`` (views into the whole result, so no chunk-sized copies) for one chunk."""
+    """Fill ``out_x``/``out_y`` (views into the whole result, so no chunk-sized copies) for one chunk of points
+    spread over a country: the distinct cells only (non-finite results are left for
+    :func:`_exact_where_not_finite`)."""
     out_x.fill(np.nan)
     out_y.fill(np.nan)
     finite = np.isfinite(lon) & np.isfinite(lat)
-    n_finite = int(finite.sum())
-    if n_finite:
-        with np.errstate(invalid="ignore"):
-            (x0, x1), (y0, y1) = ((int(np.floor(np.nanmin(v) / LATTICE_STEP_DEG)),
-                                   int(np.floor(np.nanmax(v) / LATTICE_STEP_DEG))) for v in
-                                  (np.where(finite, lon, np.nan), np.where(finite, lat, np.nan)))
-        nx, ny = x1 - x0 + 2, y1 - y0 + 2
-        if nx * ny <= max(4 * n_finite, 4096):  # compact (a force's trails): a dense block of nodes, compiled
-            from geomatch.core._lattice import interpolate_block
+    if not finite.any():
+        return
+    where = np.flatnonzero(finite)
+    grid_x, grid_y = lon[where] / LATTICE_STEP_DEG, lat[where] / LATTICE_STEP_DEG
+    ix, iy = np.floor(grid_x).astype(np.int64), np.floor(grid_y).astype(np.int64)
+    fx, fy = grid_x - ix, grid_y - iy
+    corners_x, corners_y = _distinct_cell_corners(ix, iy, target)  # (4, n): ll, lr, ul, ur
+    with np.errstate(invalid="ignore"):  # corners outside the projection's area are inf: redone below
+        for out, c in ((out_x, corners_x), (out_y, corners_y)):
+            bottom = c[0] * (1 - fx) + c[1] * fx
+            top = c[2] * (1 - fx) + c[3] * fx
+            out[where] = bottom * (1 - fy) + top * fy
 
-            node_ix, node_iy = np.meshgrid(x0 + np.arange(nx), y0 + np.arange(ny))
-            node_x, node_y = _exact(node_ix.ravel() * LATTICE_STEP_DEG, node_iy.ravel() * LATTICE_STEP_DEG, WGS84,
-                                    target)
-            interpolate_block(lon, lat, LATTICE_STEP_DEG, x0, y0, nx, node_x, node_y, out_x, out_y)
-        else:  # spread over a country: the distinct cells only
-            where = np.flatnonzero(finite)
-            grid_x, grid_y = lon[where] / LATTICE_STEP_DEG, lat[where] / LATTICE_STEP_DEG
-            ix, iy = np.floor(grid_x).astype(np.int64), np.floor(grid_y).astype(np.int64)
-            fx, fy = grid_x - ix, grid_y - iy
-            corners_x, corners_y = _distinct_cell_corners(ix, iy, target)  # (4, n): ll, lr, ul, ur
-            with np.errstate(invalid="ignore"):  # corners outside the projection's area are inf: redone below
-                for out, c in ((out_x, corners_x), (out_y, corners_y)):
-                    bottom = c[0] * (1 - fx) + c[1] * fx
-                    top = c[2] * (1 - fx) + c[3] * fx
-                    out[where] = bottom * (1 - fy) + top * fy
+
+def _exact_where_not_finite(lon: np.ndarray, lat: np.ndarray, target: str, out_x: np.ndarray,
+                            out_y: np.ndarray) -> None:
+    """Missing input, or outside the projection's valid area: exactly as PROJ gives it."""
     bad = ~np.isfinite(out_x) | ~np.isfinite(out_y)
-    if bad.any():  # missing input, or outside the projection's valid area: exactly as PROJ gives it
+    if bad.any():
         out_x[bad], out_y[bad] = _exact(lon[bad], lat[bad], WGS84, target)
 
 

@@ -1,6 +1,7 @@
 """Writing hits tables: Parquet for machines, CSV for people, both sorted and byte-identical on rerun."""
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -20,8 +21,10 @@ def write_hits(hits: pd.DataFrame, out_dir: Path, stem: str = "hits") -> list[Pa
     out_dir.mkdir(parents=True, exist_ok=True)
     parquet_path = out_dir / f"{stem}.parquet"
     csv_path = out_dir / f"{stem}.csv"
-    hits.to_parquet(parquet_path, index=False)
-    write_readable_csv(hits, csv_path)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet") as pool:  # both at once: Arrow's and
+        writing = pool.submit(hits.to_parquet, parquet_path, index=False)  # polars' writers release the GIL
+        write_readable_csv(hits, csv_path)
+        writing.result()
     return [parquet_path, csv_path]
 
 
