@@ -91,6 +91,21 @@ class MatchRun:
         return {c: int(by_quality.get(c, 0)) for c in QUALITY_CLASSES}
 
 
+class StageClock:
+    """Times one stage after another: wall seconds into a run's ``seconds``, and wall and CPU seconds (every
+    thread of the process) logged at INFO (``geomatch -v``), so that a run's time can be accounted for."""
+
+    def __init__(self) -> None:
+        self._wall, self._cpu = time.perf_counter(), time.process_time()
+
+    def done(self, name: str, seconds: dict[str, float]) -> None:
+        """Record stage ``name`` as ending now, and start timing the next one."""
+        wall, cpu = time.perf_counter(), time.process_time()
+        seconds[name] = wall - self._wall
+        log.info("stage %s: %.2f s wall, %.2f s CPU", name, wall - self._wall, cpu - self._cpu)
+        self._wall, self._cpu = wall, cpu
+
+
 def run_match(inputs: MatchInputs, out_dir: Path | str, config: MatchConfig | None = None, *,
               progress: bool = False, scorer: Scorer | None = Scorer()) -> MatchRun:
     """Run the whole job and write ``out_dir/hits.parquet``, ``hits.csv``, ``quarantine/`` and ``manifest.json``.
@@ -109,31 +124,28 @@ def run_match(inputs: MatchInputs, out_dir: Path | str, config: MatchConfig | No
     stages = tqdm(total=6 if scorer else 5, desc="geomatch match", unit="stage", disable=None if progress else True,
                   leave=False)
 
-    def stage(name: str, start: float) -> None:
-        seconds[name] = time.perf_counter() - start
+    def stage(name: str, clock: StageClock) -> None:
+        clock.done(name, seconds)
         stages.set_postfix_str(name)
         stages.update()
 
+    log.info("match run started at %.3f s (epoch), %.2f s CPU since the process began", time.time(),
+             time.process_time())
     hashing = hash_in_background(inputs.files())  # for the manifest, while the run reads and matches
-    started = time.perf_counter()
+    clock = StageClock()
     trails = load_trails(inputs.trails, column_map=inputs.trails_column_map, crs=inputs.trails_crs,
                          naive_tz=inputs.trails_naive_tz, gpx_subject=inputs.trails_gpx_subject)
-    stage("read_trails", started)
-    started = time.perf_counter()
+    stage("read_trails", clock)
     trails = assess_trails(trails, config.quality_rule)
-    stage("trail_quality", started)
-    started = time.perf_counter()
+    stage("trail_quality", clock)
     crimes = load_crimes(inputs.crimes, fmt=inputs.crimes_format, column_map=inputs.crimes_column_map,
                          target_crs=trails.crs, naive_tz=config.naive_tz, max_window_s=config.max_window_s)
-    stage("read_crimes", started)
-
-    started = time.perf_counter()
+    stage("read_crimes", clock)
     hits = match_hits(trails, crimes, config)
-    stage("match", started)
+    stage("match", clock)
     if scorer is not None:
-        started = time.perf_counter()
         hits = scorer.score(hits, trails.accepted, crimes.accepted, config, progress=progress)
-        stage("score", started)
+        stage("score", clock)
 
     run = write_match_run(out_dir, trails, crimes, hits, config=config, inputs=inputs,
                           input_files=hashing, scorer=scorer, seconds=seconds)
@@ -147,7 +159,8 @@ def write_match_run(out_dir: Path, trails: Validated, crimes: Validated, hits: p
                     input_files: Sequence[Path | str] | Future[list[dict[str, object]]],
                     scorer: Scorer | None, seconds: dict[str, float],
                     engine: Mapping[str, object] | None = None) -> MatchRun:
-    """Write a run's hits, quarantine and manifest (any engine), timing the writing as ``seconds["write"]``.
+    """Write a run's hits, quarantine and manifest (any engine), timing them as ``seconds["write"]`` and
+    ``seconds["manifest"]`` (its warnings and counts, and the hashes: the inputs' may still be being made).
 
     Args:
         out_dir: the output folder (exists).
@@ -157,15 +170,15 @@ def write_match_run(out_dir: Path, trails: Validated, crimes: Validated, hits: p
         input_files: the files hashed into the manifest's inputs, or their entries being hashed
             (:func:`geomatch.core.manifest.hash_in_background`).
         scorer: how the hits were scored (``None``: unscored).
-        seconds: time per stage so far (s); ``write`` is added.
+        seconds: time per stage so far (s); ``write`` and ``manifest`` are added.
         engine: how the run was distributed (the Dask engine's description), recorded in the manifest.
     """
-    started = time.perf_counter()
+    clock = StageClock()
     quarantine_dir = out_dir / "quarantine"
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="quarantine") as pool:  # beside the hits tables
         quarantined = [pool.submit(v.write_quarantine, quarantine_dir) for v in (trails, crimes)]
         outputs = write_hits(hits, out_dir) + [written.result() for written in quarantined]
-    seconds["write"] = time.perf_counter() - started
+    clock.done("write", seconds)
     crs = trails.crs
     has_fixes = {"x", "y", "lon"} <= set(trails.accepted.columns)  # a Dask run keeps its fixes on the cluster
     span = zone_span_warning(trails.accepted["lon"].to_numpy(), crs) if has_fixes else None
@@ -180,7 +193,9 @@ def write_match_run(out_dir: Path, trails: Validated, crimes: Validated, hits: p
     if warnings:
         extra["warnings"] = list(warnings)
     write_manifest(out_dir, tool="geomatch match", parameters={"config": config, "inputs": inputs},
-                   inputs=input_files.result() if isinstance(input_files, Future) else input_files, outputs=outputs, counts=run.counts(), extra=extra)
+                   inputs=input_files.result() if isinstance(input_files, Future) else input_files,
+                   outputs=outputs, counts=run.counts(), extra=extra)
+    clock.done("manifest", seconds)
     log.info("match run written to %s", out_dir)
     return run
 
