@@ -71,39 +71,47 @@ def validate_trails(table: RawTable, *, crs: str | None = None, naive_tz: str | 
     require_columns(table, ["subject_id", "timestamp"], any_of=[("lat", "lon"), ("x", "y")])
     checks = RowChecks(raw)
 
-    # the conversions from text run side by side (Arrow's casts release the GIL)
+    # the conversions from text, the sources and the sort order run side by side with the coordinate rules and
+    # transforms (Arrow's casts and numpy's loops release the GIL); each rule is still added in its place, so a
+    # row's reasons keep their order
     with ThreadPoolExecutor(max_workers=4) as pool:
         parsing = pool.submit(parse_times, raw["timestamp"], side="instant", naive_tz=naive_tz)
         converting = {name: pool.submit(to_number, raw[name]) for name in ("lat", "lon", "x", "y", "accuracy_m")
                       if name in raw}
+        sourcing = pool.submit(_sources, raw["source"]) if "source" in raw else None
         subject = tidy_categorical(raw["subject_id"])
         times = parsing.result()
+        ordering = pool.submit(_sort_order, subject, times.utc)
         numbers = {name: future.result() for name, future in converting.items()}
-    checks.add("missing_subject", subject.isna())
+        checks.add("missing_subject", subject.isna())
 
-    checks.add("naive_time_without_zone", times.naive & times.unparseable & (naive_tz is None))
-    checks.add("unparseable_time", times.unparseable & ~(times.naive & (naive_tz is None)))
-    checks.add("ambiguous_local_time", times.ambiguous)
-    checks.add("nonexistent_local_time", times.nonexistent)
-    t = utc_ns(times.utc)
-    checks.add("time_out_of_range", ~times.unparseable & ((t < EARLIEST_FIX.value) | (t > latest_credible_ns()))
-               & (t != np.iinfo(np.int64).min))
+        checks.add("naive_time_without_zone", times.naive & times.unparseable & (naive_tz is None))
+        checks.add("unparseable_time", times.unparseable & ~(times.naive & (naive_tz is None)))
+        checks.add("ambiguous_local_time", times.ambiguous)
+        checks.add("nonexistent_local_time", times.nonexistent)
+        t = utc_ns(times.utc)
+        checks.add("time_out_of_range", ~times.unparseable & ((t < EARLIEST_FIX.value) | (t > latest_credible_ns()))
+                   & (t != np.iinfo(np.int64).min))
 
-    given_x, given_y, source_crs = _coordinates(table, numbers, crs, checks)
+        given_x, given_y, source_crs = _coordinates(table, numbers, crs, checks)
 
-    accuracy = numbers["accuracy_m"] if "accuracy_m" in raw else pd.Series(np.nan, index=raw.index)
-    checks.add("bad_accuracy", (accuracy < 0) | (raw["accuracy_m"].notna() & accuracy.isna()
-                                                 if "accuracy_m" in raw else False))
-    checks.add("accuracy_too_large", accuracy > MAX_ACCURACY_M)
+        accuracy = numbers["accuracy_m"] if "accuracy_m" in raw else pd.Series(np.nan, index=raw.index)
+        checks.add("bad_accuracy", (accuracy < 0) | (raw["accuracy_m"].notna() & accuracy.isna()
+                                                     if "accuracy_m" in raw else False))
+        checks.add("accuracy_too_large", accuracy > MAX_ACCURACY_M)
 
-    lon, lat = transform(given_x, given_y, source_crs, WGS84)
-    if target_crs is None:  # from the rows accepted so far: bad rows must not move a clean subject's CRS
-        usable = ~checks.bad & np.isfinite(lon) & np.isfinite(lat)
-        target_crs = choose_metric_crs(lon, lat, where=usable) if usable.any() else BNG
-    x, y = transform(given_x, given_y, source_crs, target_crs)
+        lon, lat = transform(given_x, given_y, source_crs, WGS84)
+        if target_crs is None:  # from the rows accepted so far: bad rows must not move a clean subject's CRS
+            usable = ~checks.bad & np.isfinite(lon) & np.isfinite(lat)
+            target_crs = choose_metric_crs(lon, lat, where=usable) if usable.any() else BNG
+        x, y = transform(given_x, given_y, source_crs, target_crs)
 
-    source = _sources(raw["source"], checks) if "source" in raw else \
-        pd.Categorical.from_codes(np.zeros(len(raw), dtype=np.int8), categories=SOURCES)
+        if sourcing is not None:
+            source, unknown = sourcing.result()
+            checks.add("unknown_source", unknown)
+        else:
+            source = pd.Categorical.from_codes(np.zeros(len(raw), dtype=np.int8), categories=SOURCES)
+        order = ordering.result()
 
     cleaned = pd.DataFrame({
         "subject_id": subject,
@@ -113,7 +121,6 @@ def validate_trails(table: RawTable, *, crs: str | None = None, naive_tz: str | 
         "source": source,
         SOURCE_ROW: raw[SOURCE_ROW].to_numpy(),
     }, copy=False)  # the arrays are ours: no second copy of millions of rows
-    order = _sort_order(subject, times.utc)
     _check_duplicates(subject, times.utc, x, y, order, checks)
     validated = checks.split("trails", str(table.path), cleaned, order=order, crs=target_crs, notes=table.notes)
     if len(validated.quarantined):
@@ -154,14 +161,14 @@ def _coordinates(table: RawTable, numbers: Mapping[str, pd.Series], crs: str | N
     return x, y, source_crs
 
 
-def _sources(values: pd.Series, checks: RowChecks) -> pd.Categorical:
-    """Where each fix came from, as a categorical of :data:`SOURCES` (missing means ``GPS``); adds the
-    ``unknown_source`` rule. Works on the categories, then maps the codes once."""
+def _sources(values: pd.Series) -> tuple[pd.Categorical, np.ndarray]:
+    """Where each fix came from, as a categorical of :data:`SOURCES` (missing means ``GPS``), and the rows that
+    break the ``unknown_source`` rule. Works on the categories, then maps the codes once."""
     source = tidy_categorical(values, upper=True)
     codes = source.cat.codes.to_numpy()
     position = np.append(pd.Index(SOURCES).get_indexer(source.cat.categories), -1).astype(np.int8)
-    checks.add("unknown_source", (codes >= 0) & (position[codes] < 0))
-    return pd.Categorical.from_codes(np.maximum(position, 0)[codes], categories=SOURCES, validate=False)
+    unknown = (codes >= 0) & (position[codes] < 0)
+    return pd.Categorical.from_codes(np.maximum(position, 0)[codes], categories=SOURCES, validate=False), unknown
 
 
 def _sort_order(subject: pd.Series, times: pd.Series) -> np.ndarray | None:

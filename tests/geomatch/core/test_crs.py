@@ -26,6 +26,25 @@ def test_a_point_gets_the_same_coordinates_whatever_batch_it_is_in():
     assert np.array_equal(whole[1], np.concatenate([p[1] for p in parts]))
 
 
+def test_parts_compact_and_spread_on_threads_give_each_point_its_own_value(monkeypatch):
+    """Many parts (some in a town, interpolated on two threads; one spread over the country; one with missing
+    and impossible values) give each point what it gets alone."""
+    import geomatch.core.crs as crs
+
+    monkeypatch.setattr(crs, "_LATTICE_CHUNK", 1_000)
+    rng = np.random.default_rng(3)
+    lon, lat = rng.uniform(1.0, 1.3, 8_000), rng.uniform(51.9, 52.2, 8_000)
+    lon[3_000:4_000], lat[3_000:4_000] = rng.uniform(-6.0, 1.7, 1_000), rng.uniform(50.0, 58.5, 1_000)
+    lon[5_010], lat[5_020], lon[5_030], lat[5_040] = np.nan, np.inf, 200.0, -95.0
+    x, y = transform(lon, lat, WGS84, BNG)
+    alone = [transform(lon[i:i + 1], lat[i:i + 1], WGS84, BNG) for i in range(0, len(lon), 97)]
+    assert np.array_equal(x[::97], np.concatenate([a[0] for a in alone]), equal_nan=True)
+    assert np.array_equal(y[::97], np.concatenate([a[1] for a in alone]), equal_nan=True)
+    for i in (5_010, 5_020, 5_030, 5_040):
+        assert np.array_equal((x[i], y[i]), np.ravel(transform(lon[i:i + 1], lat[i:i + 1], WGS84, BNG)),
+                              equal_nan=True)
+
+
 def test_missing_values_stay_missing_and_grid_to_wgs84_is_exact():
     x, y = transform(np.array([np.nan, 1.15]), np.array([52.05, 52.05]), WGS84, BNG)
     assert np.isnan(x[0]) and np.isfinite(x[1])

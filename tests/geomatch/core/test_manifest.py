@@ -1,0 +1,24 @@
+"""Run manifests: input files hashed on a thread give the same entries as hashed in place."""
+from __future__ import annotations
+
+import json
+
+from geomatch.core.manifest import file_entry, hash_in_background, verify_manifest, write_manifest
+
+
+def test_inputs_hashed_in_the_background_are_recorded_as_hashed_in_place(tmp_path):
+    inputs = [tmp_path / "trails.csv", tmp_path / "crimes.csv"]
+    for number, path in enumerate(inputs):
+        path.write_bytes(b"subject_id,timestamp\n" * (1000 + number))
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in ("hits.csv", "hits.parquet", "b.csv"):
+        (out / name).write_text(name)
+    manifests = []
+    for given in (inputs, hash_in_background(inputs).result()):
+        path = write_manifest(out, tool="geomatch match", parameters={}, inputs=given,
+                              outputs=[out / "hits.parquet", out / "b.csv", out / "hits.csv"])
+        manifests.append(json.loads(path.read_text()))
+    assert manifests[0]["inputs"] == manifests[1]["inputs"] == [file_entry(p) for p in inputs]
+    assert [e["path"] for e in manifests[1]["outputs"]] == ["b.csv", "hits.csv", "hits.parquet"]
+    assert verify_manifest(out) == []
