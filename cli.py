@@ -204,6 +204,10 @@ def match(trails_path: tuple[str, ...], crimes_path: tuple[str, ...], out_dir: P
           key_file: Path | None, engine: str, scheduler: str | None,
           workers: int, no_score: bool, score_config: Path | None, score_model: Path | None) -> None:
     """Match trails against crimes, score the hits, and write hits, quarantine and a manifest to OUT."""
+    from geomatch.core.manifest import start_hashing
+
+    if engine != "dask":  # the manifest's hashes of the input files, on the core the imports below leave idle
+        start_hashing((*trails_path, *crimes_path))
     from geomatch.match.config import MatchConfig
     from geomatch.jobs import match_evidence_store
     from geomatch.pipeline import MatchInputs, format_summary

@@ -40,14 +40,45 @@ def file_entries(paths: Iterable[Path | str], relative_to: Path | None = None) -
         return list(pool.map(lambda p: file_entry(Path(p), relative_to), paths))
 
 
+_STARTED: dict[tuple[str, int, int], Future[str]] = {}
+"""Digests started by :func:`start_hashing`, by file (resolved path, size, modification time in ns), until a
+:func:`hash_in_background` takes them up."""
+
+
+def _stamp(path: Path) -> tuple[str, int, int]:
+    stat = path.stat()
+    return str(path.resolve()), stat.st_size, stat.st_mtime_ns
+
+
+def start_hashing(paths: Iterable[Path | str]) -> None:
+    """Start hashing the files among ``paths``, one after another on a thread, for a later
+    :func:`hash_in_background` of the same files (unchanged since) to take up. A command calls it before its
+    heavy imports (pandas, numba: about a second on one core), so the hashing runs on the core they leave idle."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sha256")
+    for path in (Path(p) for p in paths):
+        if path.is_file():
+            _STARTED[_stamp(path)] = pool.submit(sha256_file, path)
+    pool.shutdown(wait=False)  # the thread ends when the files are hashed
+
+
 def hash_in_background(paths: Iterable[Path | str]) -> Future[list[dict[str, Any]]]:
     """Start hashing ``paths`` on a thread; the future gives their entries (as :func:`file_entry`) for
     :func:`write_manifest`'s ``inputs``. A run hashes its input files this way while it reads and matches
-    them, so the 0.5 s a 459 MB CSV takes is spent on a core the run's single-threaded stages leave idle."""
+    them, so the 0.5 s a 459 MB CSV takes is spent on a core the run's single-threaded stages leave idle; files
+    whose hashing :func:`start_hashing` began are not read again."""
     files = [Path(p) for p in paths]
+    stamps = {path: _stamp(path) for path in files if path.is_file()}
+    resolved = {stamp[0] for stamp in stamps.values()}
+    found = {key: _STARTED.pop(key) for key in list(_STARTED) if key[0] in resolved}  # a stale one is dropped
+    started = {path: found.get(stamp) for path, stamp in stamps.items()}
+
+    def entries() -> list[dict[str, Any]]:
+        return [{"path": str(p), "sha256": started[p].result(), "bytes": p.stat().st_size} if started.get(p)
+                else file_entry(p) for p in files]
+
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sha256")
     try:
-        return pool.submit(lambda: [file_entry(p) for p in files])
+        return pool.submit(entries)
     finally:
         pool.shutdown(wait=False)  # the thread ends when the job is done
 

@@ -22,3 +22,16 @@ def test_inputs_hashed_in_the_background_are_recorded_as_hashed_in_place(tmp_pat
     assert manifests[0]["inputs"] == manifests[1]["inputs"] == [file_entry(p) for p in inputs]
     assert [e["path"] for e in manifests[1]["outputs"]] == ["b.csv", "hits.csv", "hits.parquet"]
     assert verify_manifest(out) == []
+
+
+def test_hashes_started_early_are_taken_up_only_for_files_unchanged_since(tmp_path):
+    import geomatch.core.manifest as manifest
+
+    kept, changed = tmp_path / "trails.csv", tmp_path / "crimes.csv"
+    kept.write_bytes(b"a,b\n1,2\n" * 5000)
+    changed.write_bytes(b"x\n")
+    manifest.start_hashing([kept, changed, tmp_path / "no such file"])
+    changed.write_bytes(b"x\ny\n")  # rewritten after the early start: hashed again, as it is now
+    entries = hash_in_background([kept, changed]).result()
+    assert entries == [file_entry(kept), file_entry(changed)]
+    assert manifest._STARTED == {}
