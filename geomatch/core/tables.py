@@ -23,6 +23,7 @@ import glob
 import io
 import logging
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -375,7 +376,9 @@ def read_csv(path: Path, *, header: bool = True, names: Sequence[str] | None = N
                 raise
     if encoding == "cp1252":
         notes.append("the file is not UTF-8; it was read as Windows-1252")
-    frame = _arrow_to_frame(table, categorical)
+    names, columns = table.column_names, table.columns
+    del table  # the columns are ours now: each is freed once converted
+    frame = _arrow_to_frame(columns, names, categorical)
     if bad:
         frame = _with_malformed(frame, bad, path, header=header, encoding=encoding)
         notes.append(f"{len(bad):,} line(s) with the wrong number of fields (expected {len(column_names)}) "
@@ -383,21 +386,26 @@ def read_csv(path: Path, *, header: bool = True, names: Sequence[str] | None = N
     return frame, tuple(notes)
 
 
-def _arrow_to_frame(table, categorical: Sequence[str]) -> pd.DataFrame:
-    """An Arrow table as pandas: text columns Arrow-backed (no Python strings), ``categorical`` ones as
-    categoricals."""
+def _arrow_to_frame(columns: list, names: Sequence[str], categorical: Sequence[str]) -> pd.DataFrame:
+    """Arrow columns (``columns``, emptied as they are converted, so each one's Arrow memory is freed as soon as
+    it is in pandas) as a frame with ``names``: text Arrow-backed (no Python strings), ``categorical`` columns as
+    categoricals. The columns are converted two at a time (Arrow's conversions release the GIL)."""
     import pyarrow as pa
 
-    for name in categorical:
-        if name in table.column_names and pa.types.is_string(table.schema.field(name).type):
-            i = table.schema.get_field_index(name)
-            table = table.set_column(i, name, table.column(name).dictionary_encode())
     string = pd.StringDtype("pyarrow")
-    # column by column, freeing Arrow's copy as it goes, then giving the freed memory back to the system
-    frame = table.to_pandas(types_mapper={pa.string(): string, pa.large_string(): string}.get,
-                            split_blocks=True, self_destruct=True)
-    del table
-    pa.default_memory_pool().release_unused()
+    to_text = {pa.string(): string, pa.large_string(): string}.get
+
+    def convert(i: int) -> pd.Series:
+        column, columns[i] = columns[i], None
+        if names[i] in categorical and pa.types.is_string(column.type):
+            column = column.dictionary_encode()
+        return column.to_pandas(types_mapper=to_text)
+
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="to_pandas") as pool:
+        converted = list(pool.map(convert, range(len(columns))))
+    frame = pd.DataFrame(dict(enumerate(converted)), copy=False)
+    frame.columns = list(names)
+    pa.default_memory_pool().release_unused()  # the freed Arrow memory back to the system
     return frame
 
 
