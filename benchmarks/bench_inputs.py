@@ -7,8 +7,9 @@ thread: the fair measure on a shared machine) and the ratios of both:
 - read and validate the trails (:func:`geomatch.ingest.trails.load_trails`: typed columns, every rule, the
   quarantine, the metric CRS) against a plain ``pyarrow.csv.read_csv`` (``pyarrow.parquet.read_table``) of the
   same file, interleaved three times (first and best of 3); target <= 1.5x;
-- end to end (read, validate, match, score, write): ``geomatch match`` in a fresh process (imports and kernel
-  loading included; its stage times are printed beside), with its peak resident memory (target < 2 GB);
+- end to end (read, validate, match, score, write): ``geomatch -v match`` in a fresh process (imports and kernel
+  loading included), every second of it accounted for in a table of wall and CPU seconds (start-up, imports,
+  each stage it logs, exit: :func:`stage_table`), with its peak resident memory (target < 2 GB);
 - the geopandas way over the whole file (read six columns with pandas, keep the GPS fixes our ``observed``
   class trusts, ``to_crs``, buffer the scenes, ``sjoin``, filter by time; observed hits only; target: end to end
   at least 20x faster);
