@@ -26,10 +26,10 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Circle, Polygon, Rectangle
-from matplotlib.ticker import FuncFormatter
 from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
 
 from geomatch.core.errors import InputError
+from geomatch.evidence.axes import draw_axis, nice_ticks, number_labels
 from geomatch.evidence.basemap import draw_basemap
 from geomatch.evidence.context import EvidenceOptions, PackData
 from geomatch.evidence.index import THUMB_NAME
@@ -53,6 +53,7 @@ THUMB_PX = 240
 INSET = 0.33  # the overview inset's side, a fraction of the main view's
 LABEL_PT = 7.0
 _HALO = [patheffects.withStroke(linewidth=2.5, foreground="white")]
+_GRID = {"color": "0.85", "lw": 0.5, "zorder": 1.5}  # grid lines over a basemap, under the trail
 _TOP = 30  # zorder of the star and the cross: over the trail, the labels and the reachable area
 
 
@@ -210,23 +211,21 @@ def draw_map(data: PackData, path: Path, options: EvidenceOptions) -> Path:
                 path_effects=_HALO, zorder=12)
     ax.text(0.95, 0.83, "grid north", transform=ax.transAxes, ha="center", va="top", fontsize=7,
             path_effects=_HALO, zorder=12)
-    grid = FuncFormatter(lambda v, _: f"{v:,.0f}")
-    ax.xaxis.set_major_formatter(grid)
-    ax.yaxis.set_major_formatter(grid)
-    ax.tick_params(labelsize=7)
-    ax.tick_params(axis="y", labelrotation=90)
-    ax.grid(True, color="0.85", lw=0.5, zorder=1)
-    ax.set_xlabel(f"Easting (m, {options.crs})" + _wide_circles_note(data.vicinity, extent), fontsize=8)
-    ax.set_ylabel(f"Northing (m, {options.crs})", fontsize=8)
+    eastings, northings = nice_ticks(extent[0], extent[1]), nice_ticks(extent[2], extent[3])
+    draw_axis(ax, "x", eastings, number_labels(eastings), grid=_GRID,
+              title=f"Easting (m, {options.crs})" + _wide_circles_note(data.vicinity, extent))
+    draw_axis(ax, "y", northings, number_labels(northings), rotation=90, grid=_GRID,
+              title=f"Northing (m, {options.crs})")
     ax.set_title(map_title(data), fontsize=9, loc="left", y=1.0)  # a fixed y: no tight-bbox pass
 
     ws, we = pd.Timestamp(data.hit["window_start"]), pd.Timestamp(data.hit["window_end"])
     ticks, labels = time_ticks(ws, we)
     bar = fig.colorbar(ScalarMappable(norm=norm, cmap=CMAP), cax=fig.add_axes((0.15, 0.115, 0.76, 0.016)),
                        orientation="horizontal")
-    bar.set_ticks((ticks - ws).total_seconds().to_numpy(), labels=labels, fontsize=7)
-    bar.set_label(f"Time of fix within the window, UK local time ({zone_names(pd.Series([ws, we]))}); "
-                  f"fixes outside the window grey", fontsize=8)
+    bar.ax.yaxis.set_visible(False)
+    draw_axis(bar.ax, "x", (ticks - ws).total_seconds().to_numpy(), labels,
+              title=f"Time of fix within the window, UK local time ({zone_names(pd.Series([ws, we]))}); "
+                    f"fixes outside the window grey")
     radius, sources, prisms = float(data.hit["radius_m"]), _sources(data.fixes), bool(data.prisms)
     key = ("map", fig.dpi, radius, sources, prisms)
 
@@ -411,18 +410,19 @@ def _draw_overview(ax, data: PackData, norm: Normalize, overview: Extent, focus:
     inset = ax.inset_axes((*corner, INSET, INSET), zorder=20)
     _set_view(inset, overview)
     inset.set_facecolor("white")
-    inset.set_xticks([])
-    inset.set_yticks([])
+    inset.yaxis.set_visible(False)
     _draw_trail(inset, data, norm, overview, detail=False)
     inset.add_patch(Rectangle((focus[0], focus[2]), focus[1] - focus[0], focus[3] - focus[2], fill=False,
                               edgecolor="black", lw=1.0, ls="--", zorder=15))
     inset.set_title(f"Overview, {overview[1] - overview[0]:,.0f} m across", fontsize=6.5, pad=2, y=1.0)
     far = data.vicinity[_far_off(data)]
+    note = ""
     if len(far):
         farthest = float(far["distance_m"].max())
-        inset.set_xlabel(f"{len(far)} fix(es) beyond this view, up to {farthest / 1000:,.1f} km away "
-                         f"(fix {', '.join(str(s) for s in far['seq'].head(3))}{', …' if len(far) > 3 else ''})",
-                         fontsize=6, labelpad=2)
+        note = (f"{len(far)} fix(es) beyond this view, up to {farthest / 1000:,.1f} km away "
+                f"(fix {', '.join(str(s) for s in far['seq'].head(3))}{', …' if len(far) > 3 else ''})")
+    inset.apply_aspect()
+    draw_axis(inset, "x", [], [], title=note, title_pt=6, title_gap_pt=2)
     return inset
 
 

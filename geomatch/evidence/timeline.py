@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.lines import Line2D
 
+from geomatch.evidence.axes import draw_axis, nice_ticks, number_labels
 from geomatch.evidence.context import EvidenceOptions, PackData
 from geomatch.evidence.style import PRISM_EDGE, PRISM_FILL, marker_for, render_rgb_with_legend, write_png
 from geomatch.evidence.text import fmt_duration, fmt_m, mpl_text, time_ticks, zone_names
@@ -116,14 +117,14 @@ def draw_timeline(data: PackData, path: Path, options: EvidenceOptions) -> Path:
         ax.annotate("; ".join(notes), xy=(1.0, 1.0), xycoords="axes fraction", xytext=(0, 2),
                     textcoords="offset points", ha="right", va="bottom", fontsize=7)
     ticks, labels = time_ticks(shown[0], shown[1], n=9)
-    ax.set_xticks(_num(ticks), labels=labels)
-    ax.tick_params(labelsize=7)
     day = pd.Timestamp(hit["window_start"]).tz_convert(UK_TZ).strftime("%a %d %b %Y")
-    ax.set_xlabel(f"UK local time ({zone_names(fixes['timestamp'])}), window starting {day}", fontsize=8)
-    ax.set_ylabel("Distance from crime location (m)", fontsize=8)
+    draw_axis(ax, "x", _num(ticks), labels,
+              title=f"UK local time ({zone_names(fixes['timestamp'])}), window starting {day}")
+    distances = nice_ticks(0.0, top)
+    draw_axis(ax, "y", distances, number_labels(distances), title="Distance from crime location (m)",
+              grid={"color": "0.85", "lw": 0.5, "zorder": 1.5})
     ax.set_title(f"{mpl_text(hit['crime_ref'], 60)} · subject {mpl_text(hit['subject_id'], 40)} · closest approach "
                  f"{fmt_m(hit['min_distance_m'])}", fontsize=9, loc="left", y=1.0, pad=11 if notes else 6)
-    ax.grid(True, axis="y", color="0.85", lw=0.5)
     sources = tuple(sorted(set(fixes["source"].astype(str))))
     rgb = render_rgb_with_legend(fig, ("timeline", fig.dpi, radius, sources, bool(data.prisms)),
                                  lambda figure: _add_legend(figure, radius, sources, bool(data.prisms)))
