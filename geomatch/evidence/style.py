@@ -6,7 +6,6 @@ Time is shown with ``viridis``, whose lightness rises steadily (it prints as a g
 from __future__ import annotations
 
 import struct
-import threading
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,11 +13,12 @@ from typing import Callable, Hashable
 
 import numpy as np
 from matplotlib import colormaps
-from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 
 from geomatch.core.crs import BNG, crs_name
+from geomatch.evidence.render import SharedRendererCanvas
 
 CMAP = colormaps["viridis"]
 SOURCE_MARKERS = {"GPS": "o", "LBS": "^", "WIFI": "s"}
@@ -29,35 +29,12 @@ SOURCE_WORDS = {"GPS": "satellite (GPS) fix", "LBS": "mobile-network (LBS) fix, 
                 "WIFI": "Wi-Fi fix"}
 
 
-_RENDERERS = threading.local()
-"""Agg renderers kept per thread, one per figure size and resolution (see :class:`SharedRendererCanvas`)."""
-
-
-class SharedRendererCanvas(FigureCanvasAgg):
-    """An Agg canvas that draws with this thread's renderer for its figure's size and resolution, cleared before
-    each drawing, rather than a new renderer per figure.
-
-    The pixels are the same (the renderer is cleared, and nothing else of it carries over), but matplotlib's
-    cache of text sizes, which is keyed by the renderer, then serves every figure of a process: a pack's tick
-    labels, titles and legends are measured once, not once per figure. The pixels of one figure are valid until
-    the next figure of the same size is drawn in the same thread: copy them first (:func:`render_rgb` users do).
-    """
-
-    def get_renderer(self) -> RendererAgg:
-        width, height = self.figure.bbox.size
-        key = (width, height, self.figure.dpi)
-        kept = _RENDERERS.__dict__.setdefault("by_size", {})
-        if key not in kept:
-            kept[key] = RendererAgg(width, height, self.figure.dpi)
-        self.renderer = kept[key]
-        return self.renderer
-
-
 def render_rgb(fig: Figure, *, draw: bool = True, shared: bool = True) -> np.ndarray:
     """Render ``fig`` with Agg: its pixels as an RGB array (rows from the top); ``draw=False`` reads the pixels
     of its last rendering and of the artists drawn onto it since (``Figure.draw_artist``). ``shared`` draws with
-    this thread's renderer for the figure's size (:class:`SharedRendererCanvas`: the pixels last until the next
-    figure of that size is drawn); else with a renderer of its own."""
+    this thread's renderer for the figure's size (:class:`~geomatch.evidence.render.SharedRendererCanvas`, which
+    draws text from caches: the pixels last until the next figure of that size is drawn); else with matplotlib's
+    own renderer."""
     if draw:
         (SharedRendererCanvas if shared else FigureCanvasAgg)(fig).draw()
     return np.asarray(fig.canvas.buffer_rgba())[..., :3]
