@@ -351,9 +351,11 @@ def _draw_trail(ax, data: PackData, norm: Normalize, extent: Extent, *, detail: 
                                           facecolor="none", edgecolor="0.35", lw=0.7, linestyle=":", zorder=3))
     px, py, gap = _path(data)
     steps = np.stack([np.column_stack([px[:-1], py[:-1]]), np.column_stack([px[1:], py[1:]])], axis=1)
-    ax.add_collection(LineCollection(steps[~gap], colors="0.3", lw=1.1 if detail else 0.6, zorder=4))
-    ax.add_collection(LineCollection(steps[gap], colors="black", lw=1.3 if detail else 0.8,
-                                     linestyles=(0, (5, 3)), zorder=4))
+    if (~gap).any():  # empty collections are left out: each costs a millisecond to build and draws nothing
+        ax.add_collection(LineCollection(steps[~gap], colors="0.3", lw=1.1 if detail else 0.6, zorder=4))
+    if gap.any():
+        ax.add_collection(LineCollection(steps[gap], colors="black", lw=1.3 if detail else 0.8,
+                                         linestyles=(0, (5, 3)), zorder=4))
     if detail:
         _draw_arrows(ax, px, py, gap, extent)
     seconds = (fixes["timestamp"] - pd.Timestamp(hit["window_start"])).dt.total_seconds().to_numpy()
@@ -361,10 +363,12 @@ def _draw_trail(ax, data: PackData, norm: Normalize, extent: Extent, *, detail: 
     for source, group in fixes.groupby(fixes["source"].astype(str), sort=True):
         rows = group.index.to_numpy()
         out_rows, in_rows = rows[~inside[rows]], rows[inside[rows]]
-        ax.scatter(x[out_rows], y[out_rows], s=16 * scale, marker=marker_for(source), facecolors="none",
-                   edgecolors="0.55", lw=0.7 * scale, zorder=5)
-        ax.scatter(x[in_rows], y[in_rows], s=46 * scale, marker=marker_for(source), c=seconds[in_rows],
-                   cmap=CMAP, norm=norm, edgecolors="black", lw=0.6 * scale, zorder=6)
+        if len(out_rows):
+            ax.scatter(x[out_rows], y[out_rows], s=16 * scale, marker=marker_for(source), facecolors="none",
+                       edgecolors="0.55", lw=0.7 * scale, zorder=5)
+        if len(in_rows):
+            ax.scatter(x[in_rows], y[in_rows], s=46 * scale, marker=marker_for(source), c=seconds[in_rows],
+                       cmap=CMAP, norm=norm, edgecolors="black", lw=0.6 * scale, zorder=6)
     qx, qy = float(hit["closest_x"]), float(hit["closest_y"])
     ax.plot([cx, qx], [cy, qy], color="black", lw=0.8, ls=":", zorder=7)
     cross = ax.scatter([qx], [qy], s=170 * scale, marker="X", c="white", edgecolors="black", lw=1.3 * scale,

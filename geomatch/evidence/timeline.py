@@ -74,9 +74,11 @@ def draw_timeline(data: PackData, path: Path, options: EvidenceOptions) -> Path:
     t = _num(fixes["timestamp"])
     d = fixes["distance_m"].to_numpy(float)
     gap = fixes["gap_after"].to_numpy()[:-1]
-    ax.add_collection(LineCollection(_path_distance(data, t)[~gap], colors="0.3", lw=1.1, zorder=3))
-    steps = np.stack([np.column_stack([t[:-1], d[:-1]]), np.column_stack([t[1:], d[1:]])], axis=1)
-    ax.add_collection(LineCollection(steps[gap], colors="black", lw=1.0, linestyles=(0, (5, 3)), zorder=3))
+    if (~gap).any():  # empty collections are left out (they draw nothing)
+        ax.add_collection(LineCollection(_path_distance(data, t)[~gap], colors="0.3", lw=1.1, zorder=3))
+    if gap.any():
+        steps = np.stack([np.column_stack([t[:-1], d[:-1]]), np.column_stack([t[1:], d[1:]])], axis=1)
+        ax.add_collection(LineCollection(steps[gap], colors="black", lw=1.0, linestyles=(0, (5, 3)), zorder=3))
     lo, hi = _num(_shown_span(data, options.context_s))
     axes_px = 0.895 * 8.27 * options.dpi
     last_end = -np.inf  # right edge (px) of the last gap label: labels never overlap
