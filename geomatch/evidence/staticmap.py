@@ -35,7 +35,7 @@ from geomatch.evidence.context import EvidenceOptions, PackData
 from geomatch.evidence.index import THUMB_NAME
 from geomatch.evidence.prism import Prism
 from geomatch.evidence.style import (CMAP, PRISM_EDGE, PRISM_FILL, SOURCE_MARKERS, lay_legend,
-                                     marker_for, render_rgb, render_rgb_with_legend, write_png)
+                                     marker_for, markers, render_rgb, render_rgb_with_legend, write_png)
 from geomatch.core.times import utc_ns
 from geomatch.evidence.text import fmt_duration, fmt_m, fmt_time, mpl_text, offence_name, time_ticks, zone_names
 
@@ -364,17 +364,17 @@ def _draw_trail(ax, data: PackData, norm: Normalize, extent: Extent, *, detail: 
         rows = group.index.to_numpy()
         out_rows, in_rows = rows[~inside[rows]], rows[inside[rows]]
         if len(out_rows):
-            ax.scatter(x[out_rows], y[out_rows], s=16 * scale, marker=marker_for(source), facecolors="none",
-                       edgecolors="0.55", lw=0.7 * scale, zorder=5)
+            markers(ax, x[out_rows], y[out_rows], marker_for(source), sizes=16 * scale, facecolors="none",
+                    edgecolors="0.55", linewidths=0.7 * scale, zorder=5)
         if len(in_rows):
-            ax.scatter(x[in_rows], y[in_rows], s=46 * scale, marker=marker_for(source), c=seconds[in_rows],
-                       cmap=CMAP, norm=norm, edgecolors="black", lw=0.6 * scale, zorder=6)
+            markers(ax, x[in_rows], y[in_rows], marker_for(source), sizes=46 * scale, values=seconds[in_rows],
+                    cmap=CMAP, norm=norm, edgecolors="black", linewidths=0.6 * scale, zorder=6)
     qx, qy = float(hit["closest_x"]), float(hit["closest_y"])
     ax.plot([cx, qx], [cy, qy], color="black", lw=0.8, ls=":", zorder=7)
-    cross = ax.scatter([qx], [qy], s=170 * scale, marker="X", c="white", edgecolors="black", lw=1.3 * scale,
-                       zorder=_TOP)
-    star = ax.scatter([cx], [cy], s=260 * scale, marker="*", c="black", edgecolors="white", lw=1.0 * scale,
-                      zorder=_TOP + 1)
+    cross = markers(ax, [qx], [qy], "X", sizes=170 * scale, facecolors="white", edgecolors="black",
+                    linewidths=1.3 * scale, zorder=_TOP)
+    star = markers(ax, [cx], [cy], "*", sizes=260 * scale, facecolors="black", edgecolors="white",
+                   linewidths=1.0 * scale, zorder=_TOP + 1)
     return cross, star
 
 

@@ -14,8 +14,11 @@ from typing import Callable, Hashable
 import numpy as np
 from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import PathCollection
 from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
+from matplotlib.markers import MarkerStyle
+from matplotlib.transforms import IdentityTransform
 
 from geomatch.core.crs import BNG, crs_name
 from geomatch.evidence.render import SharedRendererCanvas
@@ -95,6 +98,27 @@ def write_png(rgb: np.ndarray, path: Path) -> Path:
     Path(path).write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
                            + chunk(b"IDAT", zlib.compress(filtered.tobytes(), 3)) + chunk(b"IEND", b""))
     return path
+
+
+def markers(ax, x, y, marker: str, *, sizes, values=None, cmap=None, norm=None, facecolors=None,
+            edgecolors, linewidths: float, zorder: float) -> PathCollection:
+    """Markers at data points ``x``, ``y`` (their areas ``sizes`` in points squared), as ``Axes.scatter`` draws
+    them (the same collection, so the same pixels) without its argument handling, which cost seven times the
+    collection itself: filled with ``facecolors``, or with ``values`` shaded through ``cmap`` and ``norm``. The
+    axes' limits are not widened (the pictures set theirs)."""
+    style = MarkerStyle(marker)
+    collection = PathCollection((style.get_path().transformed(style.get_transform()),),
+                                np.broadcast_to(np.asarray(sizes, dtype=float), (len(x),)),
+                                facecolors=facecolors, edgecolors=edgecolors, linewidths=linewidths,
+                                offsets=np.column_stack([np.asarray(x, dtype=float), np.asarray(y, dtype=float)]),
+                                offset_transform=ax.transData, zorder=zorder)
+    collection.set_transform(IdentityTransform())
+    if values is not None:
+        collection.set_array(np.asarray(values))
+        collection.set_cmap(cmap)
+        collection.set_norm(norm)
+    ax.add_collection(collection, autolim=False)
+    return collection
 
 
 def marker_for(source: str) -> str:

@@ -17,7 +17,8 @@ from matplotlib.lines import Line2D
 
 from geomatch.evidence.axes import draw_axis, nice_ticks, number_labels
 from geomatch.evidence.context import EvidenceOptions, PackData
-from geomatch.evidence.style import PRISM_EDGE, PRISM_FILL, marker_for, render_rgb_with_legend, write_png
+from geomatch.evidence.style import (PRISM_EDGE, PRISM_FILL, marker_for, markers, render_rgb_with_legend,
+                                     write_png)
 from geomatch.evidence.text import fmt_duration, fmt_m, mpl_text, time_ticks, zone_names
 from geomatch.core.times import UK_TZ
 
@@ -100,10 +101,10 @@ def draw_timeline(data: PackData, path: Path, options: EvidenceOptions) -> Path:
     inside = fixes["in_window"].to_numpy()
     for source, group in fixes.groupby(fixes["source"].astype(str), sort=True):
         rows = group.index.to_numpy()
-        ax.scatter(t[rows], d[rows], s=np.where(inside[rows], 26, 12), marker=marker_for(source),
-                   c=np.where(inside[rows], "black", "white"), edgecolors="black", lw=0.6, zorder=4)
-    ax.scatter(_num([hit["closest_time"]]), [hit["min_distance_m"]], s=110, marker="X", c="white",
-               edgecolors="black", lw=1.3, zorder=5)
+        markers(ax, t[rows], d[rows], marker_for(source), sizes=np.where(inside[rows], 26, 12),
+                facecolors=np.where(inside[rows], "black", "white"), edgecolors="black", linewidths=0.6, zorder=4)
+    markers(ax, _num([hit["closest_time"]]), [hit["min_distance_m"]], "X", sizes=110, facecolors="white",
+            edgecolors="black", linewidths=1.3, zorder=5)
 
     farthest = float(np.nanmax(d)) if len(d) else 0.0
     near_scale = max(options.vicinity_m, 4.0 * radius, 1.5 * float(hit["min_distance_m"]))
