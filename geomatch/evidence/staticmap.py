@@ -244,7 +244,7 @@ def draw_map(data: PackData, path: Path, options: EvidenceOptions) -> Path:
         for mark in marks:  # the star and the cross stay over the inset
             if box.contains(*ax.transData.transform(mark.get_offsets()[0])):
                 fig.draw_artist(mark)
-        rgb = lay_legend(render_rgb(fig, draw=False).copy(), fig, key, add_legend)
+        rgb = lay_legend(render_rgb(fig, draw=False), fig, key, add_legend)
     write_png(rgb, path)
     return path
 

@@ -69,8 +69,9 @@ def lay_legend(rgb: np.ndarray, fig: Figure, key: Hashable, add_legend: Callable
 
 
 def render_rgb_with_legend(fig: Figure, key: Hashable, add_legend: Callable[[Figure], object]) -> np.ndarray:
-    """Render ``fig`` and lay its legend over it (:func:`lay_legend`): a copy of its pixels."""
-    return lay_legend(render_rgb(fig).copy(), fig, key, add_legend)
+    """Render ``fig`` and lay its legend over it (:func:`lay_legend`): its pixels, the legend laid in the
+    renderer's own buffer (no copy: the pixels last until the next figure of that size is drawn)."""
+    return lay_legend(render_rgb(fig), fig, key, add_legend)
 
 
 def write_png(rgb: np.ndarray, path: Path) -> Path:
