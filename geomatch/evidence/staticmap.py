@@ -26,16 +26,16 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Circle, Polygon, Rectangle
-from matplotlib.ticker import FuncFormatter
 from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
 
 from geomatch.core.errors import InputError
+from geomatch.evidence.axes import draw_axis, nice_ticks, number_labels
 from geomatch.evidence.basemap import draw_basemap
 from geomatch.evidence.context import EvidenceOptions, PackData
 from geomatch.evidence.index import THUMB_NAME
 from geomatch.evidence.prism import Prism
 from geomatch.evidence.style import (CMAP, PRISM_EDGE, PRISM_FILL, SOURCE_MARKERS, lay_legend,
-                                     marker_for, render_rgb, render_rgb_with_legend, write_png)
+                                     marker_for, markers, render_rgb, render_rgb_with_legend, write_png)
 from geomatch.core.times import utc_ns
 from geomatch.evidence.text import fmt_duration, fmt_m, fmt_time, mpl_text, offence_name, time_ticks, zone_names
 
@@ -53,6 +53,7 @@ THUMB_PX = 240
 INSET = 0.33  # the overview inset's side, a fraction of the main view's
 LABEL_PT = 7.0
 _HALO = [patheffects.withStroke(linewidth=2.5, foreground="white")]
+_GRID = {"color": "0.85", "lw": 0.5, "zorder": 1.5}  # grid lines over a basemap, under the trail
 _TOP = 30  # zorder of the star and the cross: over the trail, the labels and the reachable area
 
 
@@ -210,23 +211,21 @@ def draw_map(data: PackData, path: Path, options: EvidenceOptions) -> Path:
                 path_effects=_HALO, zorder=12)
     ax.text(0.95, 0.83, "grid north", transform=ax.transAxes, ha="center", va="top", fontsize=7,
             path_effects=_HALO, zorder=12)
-    grid = FuncFormatter(lambda v, _: f"{v:,.0f}")
-    ax.xaxis.set_major_formatter(grid)
-    ax.yaxis.set_major_formatter(grid)
-    ax.tick_params(labelsize=7)
-    ax.tick_params(axis="y", labelrotation=90)
-    ax.grid(True, color="0.85", lw=0.5, zorder=1)
-    ax.set_xlabel(f"Easting (m, {options.crs})" + _wide_circles_note(data.vicinity, extent), fontsize=8)
-    ax.set_ylabel(f"Northing (m, {options.crs})", fontsize=8)
+    eastings, northings = nice_ticks(extent[0], extent[1]), nice_ticks(extent[2], extent[3])
+    draw_axis(ax, "x", eastings, number_labels(eastings), grid=_GRID,
+              title=f"Easting (m, {options.crs})" + _wide_circles_note(data.vicinity, extent))
+    draw_axis(ax, "y", northings, number_labels(northings), rotation=90, grid=_GRID,
+              title=f"Northing (m, {options.crs})")
     ax.set_title(map_title(data), fontsize=9, loc="left", y=1.0)  # a fixed y: no tight-bbox pass
 
     ws, we = pd.Timestamp(data.hit["window_start"]), pd.Timestamp(data.hit["window_end"])
     ticks, labels = time_ticks(ws, we)
     bar = fig.colorbar(ScalarMappable(norm=norm, cmap=CMAP), cax=fig.add_axes((0.15, 0.115, 0.76, 0.016)),
                        orientation="horizontal")
-    bar.set_ticks((ticks - ws).total_seconds().to_numpy(), labels=labels, fontsize=7)
-    bar.set_label(f"Time of fix within the window, UK local time ({zone_names(pd.Series([ws, we]))}); "
-                  f"fixes outside the window grey", fontsize=8)
+    bar.ax.yaxis.set_visible(False)
+    draw_axis(bar.ax, "x", (ticks - ws).total_seconds().to_numpy(), labels,
+              title=f"Time of fix within the window, UK local time ({zone_names(pd.Series([ws, we]))}); "
+                    f"fixes outside the window grey")
     radius, sources, prisms = float(data.hit["radius_m"]), _sources(data.fixes), bool(data.prisms)
     key = ("map", fig.dpi, radius, sources, prisms)
 
@@ -245,7 +244,7 @@ def draw_map(data: PackData, path: Path, options: EvidenceOptions) -> Path:
         for mark in marks:  # the star and the cross stay over the inset
             if box.contains(*ax.transData.transform(mark.get_offsets()[0])):
                 fig.draw_artist(mark)
-        rgb = lay_legend(render_rgb(fig, draw=False).copy(), fig, key, add_legend)
+        rgb = lay_legend(render_rgb(fig, draw=False), fig, key, add_legend)
     write_png(rgb, path)
     return path
 
@@ -352,9 +351,11 @@ def _draw_trail(ax, data: PackData, norm: Normalize, extent: Extent, *, detail: 
                                           facecolor="none", edgecolor="0.35", lw=0.7, linestyle=":", zorder=3))
     px, py, gap = _path(data)
     steps = np.stack([np.column_stack([px[:-1], py[:-1]]), np.column_stack([px[1:], py[1:]])], axis=1)
-    ax.add_collection(LineCollection(steps[~gap], colors="0.3", lw=1.1 if detail else 0.6, zorder=4))
-    ax.add_collection(LineCollection(steps[gap], colors="black", lw=1.3 if detail else 0.8,
-                                     linestyles=(0, (5, 3)), zorder=4))
+    if (~gap).any():  # empty collections are left out: each costs a millisecond to build and draws nothing
+        ax.add_collection(LineCollection(steps[~gap], colors="0.3", lw=1.1 if detail else 0.6, zorder=4))
+    if gap.any():
+        ax.add_collection(LineCollection(steps[gap], colors="black", lw=1.3 if detail else 0.8,
+                                         linestyles=(0, (5, 3)), zorder=4))
     if detail:
         _draw_arrows(ax, px, py, gap, extent)
     seconds = (fixes["timestamp"] - pd.Timestamp(hit["window_start"])).dt.total_seconds().to_numpy()
@@ -362,16 +363,18 @@ def _draw_trail(ax, data: PackData, norm: Normalize, extent: Extent, *, detail: 
     for source, group in fixes.groupby(fixes["source"].astype(str), sort=True):
         rows = group.index.to_numpy()
         out_rows, in_rows = rows[~inside[rows]], rows[inside[rows]]
-        ax.scatter(x[out_rows], y[out_rows], s=16 * scale, marker=marker_for(source), facecolors="none",
-                   edgecolors="0.55", lw=0.7 * scale, zorder=5)
-        ax.scatter(x[in_rows], y[in_rows], s=46 * scale, marker=marker_for(source), c=seconds[in_rows],
-                   cmap=CMAP, norm=norm, edgecolors="black", lw=0.6 * scale, zorder=6)
+        if len(out_rows):
+            markers(ax, x[out_rows], y[out_rows], marker_for(source), sizes=16 * scale, facecolors="none",
+                    edgecolors="0.55", linewidths=0.7 * scale, zorder=5)
+        if len(in_rows):
+            markers(ax, x[in_rows], y[in_rows], marker_for(source), sizes=46 * scale, values=seconds[in_rows],
+                    cmap=CMAP, norm=norm, edgecolors="black", linewidths=0.6 * scale, zorder=6)
     qx, qy = float(hit["closest_x"]), float(hit["closest_y"])
     ax.plot([cx, qx], [cy, qy], color="black", lw=0.8, ls=":", zorder=7)
-    cross = ax.scatter([qx], [qy], s=170 * scale, marker="X", c="white", edgecolors="black", lw=1.3 * scale,
-                       zorder=_TOP)
-    star = ax.scatter([cx], [cy], s=260 * scale, marker="*", c="black", edgecolors="white", lw=1.0 * scale,
-                      zorder=_TOP + 1)
+    cross = markers(ax, [qx], [qy], "X", sizes=170 * scale, facecolors="white", edgecolors="black",
+                    linewidths=1.3 * scale, zorder=_TOP)
+    star = markers(ax, [cx], [cy], "*", sizes=260 * scale, facecolors="black", edgecolors="white",
+                   linewidths=1.0 * scale, zorder=_TOP + 1)
     return cross, star
 
 
@@ -411,18 +414,19 @@ def _draw_overview(ax, data: PackData, norm: Normalize, overview: Extent, focus:
     inset = ax.inset_axes((*corner, INSET, INSET), zorder=20)
     _set_view(inset, overview)
     inset.set_facecolor("white")
-    inset.set_xticks([])
-    inset.set_yticks([])
+    inset.yaxis.set_visible(False)
     _draw_trail(inset, data, norm, overview, detail=False)
     inset.add_patch(Rectangle((focus[0], focus[2]), focus[1] - focus[0], focus[3] - focus[2], fill=False,
                               edgecolor="black", lw=1.0, ls="--", zorder=15))
     inset.set_title(f"Overview, {overview[1] - overview[0]:,.0f} m across", fontsize=6.5, pad=2, y=1.0)
     far = data.vicinity[_far_off(data)]
+    note = ""
     if len(far):
         farthest = float(far["distance_m"].max())
-        inset.set_xlabel(f"{len(far)} fix(es) beyond this view, up to {farthest / 1000:,.1f} km away "
-                         f"(fix {', '.join(str(s) for s in far['seq'].head(3))}{', …' if len(far) > 3 else ''})",
-                         fontsize=6, labelpad=2)
+        note = (f"{len(far)} fix(es) beyond this view, up to {farthest / 1000:,.1f} km away "
+                f"(fix {', '.join(str(s) for s in far['seq'].head(3))}{', …' if len(far) > 3 else ''})")
+    inset.apply_aspect()
+    draw_axis(inset, "x", [], [], title=note, title_pt=6, title_gap_pt=2)
     return inset
 
 

@@ -14,10 +14,14 @@ from typing import Callable, Hashable
 import numpy as np
 from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import PathCollection
 from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
+from matplotlib.markers import MarkerStyle
+from matplotlib.transforms import IdentityTransform
 
 from geomatch.core.crs import BNG, crs_name
+from geomatch.evidence.render import SharedRendererCanvas
 
 CMAP = colormaps["viridis"]
 SOURCE_MARKERS = {"GPS": "o", "LBS": "^", "WIFI": "s"}
@@ -28,11 +32,14 @@ SOURCE_WORDS = {"GPS": "satellite (GPS) fix", "LBS": "mobile-network (LBS) fix, 
                 "WIFI": "Wi-Fi fix"}
 
 
-def render_rgb(fig: Figure, *, draw: bool = True) -> np.ndarray:
+def render_rgb(fig: Figure, *, draw: bool = True, shared: bool = True) -> np.ndarray:
     """Render ``fig`` with Agg: its pixels as an RGB array (rows from the top); ``draw=False`` reads the pixels
-    of its last rendering and of the artists drawn onto it since (``Figure.draw_artist``)."""
+    of its last rendering and of the artists drawn onto it since (``Figure.draw_artist``). ``shared`` draws with
+    this thread's renderer for the figure's size (:class:`~geomatch.evidence.render.SharedRendererCanvas`, which
+    draws text from caches: the pixels last until the next figure of that size is drawn); else with matplotlib's
+    own renderer."""
     if draw:
-        FigureCanvasAgg(fig).draw()
+        (SharedRendererCanvas if shared else FigureCanvasAgg)(fig).draw()
     return np.asarray(fig.canvas.buffer_rgba())[..., :3]
 
 
@@ -50,7 +57,7 @@ def lay_legend(rgb: np.ndarray, fig: Figure, key: Hashable, add_legend: Callable
     if key not in _LEGEND_STRIPS:
         blank = Figure(figsize=fig.get_size_inches(), dpi=fig.dpi)
         add_legend(blank)
-        legend = render_rgb(blank)
+        legend = render_rgb(blank, shared=False)  # not over the pixels of ``fig``, which may be drawn on again
         drawn = (legend != 255).any(axis=2)
         rows = np.flatnonzero(drawn.any(axis=1))
         top, bottom = (int(rows[0]), int(rows[-1]) + 1) if len(rows) else (0, 0)
@@ -62,8 +69,9 @@ def lay_legend(rgb: np.ndarray, fig: Figure, key: Hashable, add_legend: Callable
 
 
 def render_rgb_with_legend(fig: Figure, key: Hashable, add_legend: Callable[[Figure], object]) -> np.ndarray:
-    """Render ``fig`` and lay its legend over it (:func:`lay_legend`): a copy of its pixels."""
-    return lay_legend(render_rgb(fig).copy(), fig, key, add_legend)
+    """Render ``fig`` and lay its legend over it (:func:`lay_legend`): its pixels, the legend laid in the
+    renderer's own buffer (no copy: the pixels last until the next figure of that size is drawn)."""
+    return lay_legend(render_rgb(fig), fig, key, add_legend)
 
 
 def write_png(rgb: np.ndarray, path: Path) -> Path:
@@ -74,23 +82,44 @@ def write_png(rgb: np.ndarray, path: Path) -> Path:
     3: a map's many flat rows compress to about the size Pillow's adaptive filtering gives (+4 %) in a third of
     the time (Pillow tries each filter on every row). The PDF embeds these bytes as they are
     (:func:`geomatch.evidence.document.read_png`)."""
-    pixels = np.ascontiguousarray(rgb, dtype=np.uint8)
-    height, width, channels = pixels.shape
-    if channels != 3:
+    pixels = np.asarray(rgb, dtype=np.uint8)  # any strides (a view of a renderer's RGBA buffer): no copy
+    if pixels.ndim != 3 or pixels.shape[2] != 3:
         raise ValueError(f"write_png takes RGB pixels (height, width, 3), not {pixels.shape}")
-    rows = pixels.reshape(height, width * 3)
+    height, width, _ = pixels.shape
     filtered = np.empty((height, width * 3 + 1), dtype=np.uint8)
     filtered[:, 0] = 2  # the Up filter
-    filtered[0, 1:] = rows[0]
-    np.subtract(rows[1:], rows[:-1], out=filtered[1:, 1:])  # modulo 256, as the filter is defined
+    rows = filtered[:, 1:].reshape(height, width, 3)  # a view of each row's bytes after its filter byte
+    rows[0] = pixels[0]
+    np.subtract(pixels[1:], pixels[:-1], out=rows[1:])  # modulo 256, as the filter is defined
 
     def chunk(kind: bytes, body: bytes) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB
     Path(path).write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
-                           + chunk(b"IDAT", zlib.compress(filtered.tobytes(), 3)) + chunk(b"IEND", b""))
+                           + chunk(b"IDAT", zlib.compress(filtered, 3)) + chunk(b"IEND", b""))
     return path
+
+
+def markers(ax, x, y, marker: str, *, sizes, values=None, cmap=None, norm=None, facecolors=None,
+            edgecolors, linewidths: float, zorder: float) -> PathCollection:
+    """Markers at data points ``x``, ``y`` (their areas ``sizes`` in points squared), as ``Axes.scatter`` draws
+    them (the same collection, so the same pixels) without its argument handling, which cost seven times the
+    collection itself: filled with ``facecolors``, or with ``values`` shaded through ``cmap`` and ``norm``. The
+    axes' limits are not widened (the pictures set theirs)."""
+    style = MarkerStyle(marker)
+    collection = PathCollection((style.get_path().transformed(style.get_transform()),),
+                                np.broadcast_to(np.asarray(sizes, dtype=float), (len(x),)),
+                                facecolors=facecolors, edgecolors=edgecolors, linewidths=linewidths,
+                                offsets=np.column_stack([np.asarray(x, dtype=float), np.asarray(y, dtype=float)]),
+                                offset_transform=ax.transData, zorder=zorder)
+    collection.set_transform(IdentityTransform())
+    if values is not None:
+        collection.set_array(np.asarray(values))
+        collection.set_cmap(cmap)
+        collection.set_norm(norm)
+    ax.add_collection(collection, autolim=False)
+    return collection
 
 
 def marker_for(source: str) -> str:

@@ -15,8 +15,10 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.lines import Line2D
 
+from geomatch.evidence.axes import draw_axis, nice_ticks, number_labels
 from geomatch.evidence.context import EvidenceOptions, PackData
-from geomatch.evidence.style import PRISM_EDGE, PRISM_FILL, marker_for, render_rgb_with_legend, write_png
+from geomatch.evidence.style import (PRISM_EDGE, PRISM_FILL, marker_for, markers, render_rgb_with_legend,
+                                     write_png)
 from geomatch.evidence.text import fmt_duration, fmt_m, mpl_text, time_ticks, zone_names
 from geomatch.core.times import UK_TZ
 
@@ -73,9 +75,11 @@ def draw_timeline(data: PackData, path: Path, options: EvidenceOptions) -> Path:
     t = _num(fixes["timestamp"])
     d = fixes["distance_m"].to_numpy(float)
     gap = fixes["gap_after"].to_numpy()[:-1]
-    ax.add_collection(LineCollection(_path_distance(data, t)[~gap], colors="0.3", lw=1.1, zorder=3))
-    steps = np.stack([np.column_stack([t[:-1], d[:-1]]), np.column_stack([t[1:], d[1:]])], axis=1)
-    ax.add_collection(LineCollection(steps[gap], colors="black", lw=1.0, linestyles=(0, (5, 3)), zorder=3))
+    if (~gap).any():  # empty collections are left out (they draw nothing)
+        ax.add_collection(LineCollection(_path_distance(data, t)[~gap], colors="0.3", lw=1.1, zorder=3))
+    if gap.any():
+        steps = np.stack([np.column_stack([t[:-1], d[:-1]]), np.column_stack([t[1:], d[1:]])], axis=1)
+        ax.add_collection(LineCollection(steps[gap], colors="black", lw=1.0, linestyles=(0, (5, 3)), zorder=3))
     lo, hi = _num(_shown_span(data, options.context_s))
     axes_px = 0.895 * 8.27 * options.dpi
     last_end = -np.inf  # right edge (px) of the last gap label: labels never overlap
@@ -97,10 +101,10 @@ def draw_timeline(data: PackData, path: Path, options: EvidenceOptions) -> Path:
     inside = fixes["in_window"].to_numpy()
     for source, group in fixes.groupby(fixes["source"].astype(str), sort=True):
         rows = group.index.to_numpy()
-        ax.scatter(t[rows], d[rows], s=np.where(inside[rows], 26, 12), marker=marker_for(source),
-                   c=np.where(inside[rows], "black", "white"), edgecolors="black", lw=0.6, zorder=4)
-    ax.scatter(_num([hit["closest_time"]]), [hit["min_distance_m"]], s=110, marker="X", c="white",
-               edgecolors="black", lw=1.3, zorder=5)
+        markers(ax, t[rows], d[rows], marker_for(source), sizes=np.where(inside[rows], 26, 12),
+                facecolors=np.where(inside[rows], "black", "white"), edgecolors="black", linewidths=0.6, zorder=4)
+    markers(ax, _num([hit["closest_time"]]), [hit["min_distance_m"]], "X", sizes=110, facecolors="white",
+            edgecolors="black", linewidths=1.3, zorder=5)
 
     farthest = float(np.nanmax(d)) if len(d) else 0.0
     near_scale = max(options.vicinity_m, 4.0 * radius, 1.5 * float(hit["min_distance_m"]))
@@ -116,14 +120,14 @@ def draw_timeline(data: PackData, path: Path, options: EvidenceOptions) -> Path:
         ax.annotate("; ".join(notes), xy=(1.0, 1.0), xycoords="axes fraction", xytext=(0, 2),
                     textcoords="offset points", ha="right", va="bottom", fontsize=7)
     ticks, labels = time_ticks(shown[0], shown[1], n=9)
-    ax.set_xticks(_num(ticks), labels=labels)
-    ax.tick_params(labelsize=7)
     day = pd.Timestamp(hit["window_start"]).tz_convert(UK_TZ).strftime("%a %d %b %Y")
-    ax.set_xlabel(f"UK local time ({zone_names(fixes['timestamp'])}), window starting {day}", fontsize=8)
-    ax.set_ylabel("Distance from crime location (m)", fontsize=8)
+    draw_axis(ax, "x", _num(ticks), labels,
+              title=f"UK local time ({zone_names(fixes['timestamp'])}), window starting {day}")
+    distances = nice_ticks(0.0, top)
+    draw_axis(ax, "y", distances, number_labels(distances), title="Distance from crime location (m)",
+              grid={"color": "0.85", "lw": 0.5, "zorder": 1.5})
     ax.set_title(f"{mpl_text(hit['crime_ref'], 60)} · subject {mpl_text(hit['subject_id'], 40)} · closest approach "
                  f"{fmt_m(hit['min_distance_m'])}", fontsize=9, loc="left", y=1.0, pad=11 if notes else 6)
-    ax.grid(True, axis="y", color="0.85", lw=0.5)
     sources = tuple(sorted(set(fixes["source"].astype(str))))
     rgb = render_rgb_with_legend(fig, ("timeline", fig.dpi, radius, sources, bool(data.prisms)),
                                  lambda figure: _add_legend(figure, radius, sources, bool(data.prisms)))

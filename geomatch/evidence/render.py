@@ -1,0 +1,116 @@
+"""Agg rendering for the pack's pictures: one renderer per thread and figure size, and text drawn from caches.
+
+Matplotlib (3.11) lays out every text it draws with its shaping engine (about 0.6 ms a label) and renders it
+glyph by glyph through FreeType (about 0.07 ms a glyph); a pack's pictures draw some 60 texts and a thousand
+glyphs, most of them the same from one pack to the next (tick labels, axis titles, the legend's words). The
+:class:`CachingRenderer` keeps both:
+
+- the layout of each text (its glyphs and their positions), per font, size, resolution and shaping options;
+- each rendered glyph bitmap, per font, size, glyph, rotation and *sub-pixel phase* of its position (FreeType
+  places a glyph in 1/64 pixel; a glyph moved by whole pixels renders to the same bitmap, moved), so a cached
+  glyph is drawn exactly where and as FreeType would draw it.
+
+The pixels are the same as matplotlib's own renderer gives (a test draws text-heavy figures both ways and
+compares every pixel). Where matplotlib lacks the private methods this relies on (other versions), text is
+drawn by matplotlib's code unchanged. Both caches are bounded (:data:`MAX_ENTRIES`, emptied when full).
+"""
+from __future__ import annotations
+
+import math
+import threading
+
+import numpy as np
+from matplotlib.backends import backend_agg
+from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
+
+MAX_ENTRIES = 200_000
+"""Entries each cache holds at most (a glyph bitmap at 7-9 pt and 150 dpi is ~150 bytes)."""
+_FAST = all(hasattr(RendererAgg, name) for name in ("_draw_text_glyphs_and_boxes", "_prepare_font")) and \
+    hasattr(backend_agg, "get_hinting_flag") and hasattr(backend_agg, "RenderMode")
+"""Whether this matplotlib draws text the way the caches expect (3.11's glyph-by-glyph drawing)."""
+_LAYOUTS: dict[tuple, list] = {}
+_GLYPHS: dict[tuple, tuple[np.ndarray, int, int]] = {}
+_LOCK = threading.Lock()
+
+
+def _remember(cache: dict, key: tuple, value):
+    with _LOCK:
+        if len(cache) >= MAX_ENTRIES:
+            cache.clear()
+        cache[key] = value
+    return value
+
+
+class CachingRenderer(RendererAgg):
+    """Matplotlib's Agg renderer, drawing text from a layout cache and a glyph-bitmap cache (same pixels)."""
+
+    def draw_text(self, gc, x, y, s, prop, angle, ismath=False, mtext=None):
+        if ismath or not _FAST:
+            return super().draw_text(gc, x, y, s, prop, angle, ismath, mtext)
+        font = self._prepare_font(prop)
+        features = mtext.get_fontfeatures() if mtext is not None else None
+        language = mtext.get_language() if mtext is not None else None
+        size = prop.get_size_in_points()
+        flags = backend_agg.get_hinting_flag()
+        key = (font, size, self.dpi, s, flags, tuple(features) if features else None, language)
+        items = _LAYOUTS.get(key)
+        if items is None:
+            items = _remember(_LAYOUTS, key, [(item.ft_object, item.glyph_index, item.x, item.y) for item in
+                                              font._layout(s, flags=flags, features=features, language=language)])
+        self._draw_text_glyphs_and_boxes(gc, x, y, angle,
+                                         ((ft, size, glyph, 0, 1, dx, dy) for ft, glyph, dx, dy in items), [])
+
+    def _draw_text_glyphs_and_boxes(self, gc, x, y, angle, glyphs, boxes):
+        if boxes or not _FAST:  # mathtext's rules: matplotlib's own code
+            return super()._draw_text_glyphs_and_boxes(gc, x, y, angle, glyphs, boxes)
+        cos, sin = math.cos(math.radians(angle)), math.sin(math.radians(angle))
+        flags = backend_agg.get_hinting_flag()
+        antialiased = bool(gc.get_antialiased())
+        mode = backend_agg.RenderMode.NORMAL if antialiased else backend_agg.RenderMode.MONO
+        height = int(self.height)
+        matrices: dict[tuple[float, float], np.ndarray] = {}
+        for font, size, glyph, slant, extend, dx, dy in glyphs:  # dy is upwards
+            # FreeType's position of the glyph in 1/64 pixel, as matplotlib computes it (y upwards)
+            fx = round(0x40 * (x + dx * cos - dy * sin))
+            fy = round(0x40 * (self.height - y + dx * sin + dy * cos))
+            key = (font, size, self.dpi, glyph, angle, slant, extend, fx & 63, fy & 63, flags, antialiased)
+            cached = _GLYPHS.get(key)
+            if cached is None:
+                matrix = matrices.get((slant, extend))
+                if matrix is None:
+                    matrix = matrices[(slant, extend)] = (
+                        0x10000 * np.array([[cos, -sin], [sin, cos]]) @ [[extend, extend * slant], [0, 1]]
+                    ).round().astype(int)
+                font.set_size(size, self.dpi)
+                font._set_transform(matrix, [fx & 63, fy & 63])  # the phase only: whole pixels are added below
+                bitmap = font._render_glyph(glyph, flags, mode)
+                buffer = np.array(bitmap.buffer, copy=True)
+                if not antialiased:
+                    buffer *= 0xff
+                cached = _remember(_GLYPHS, key, (buffer, bitmap.left, bitmap.top))
+            buffer, left, top = cached
+            # draw_text_image's y is downwards and names the bitmap's bottom side
+            self._renderer.draw_text_image(buffer, left + (fx >> 6), height - (top + (fy >> 6)) + buffer.shape[0],
+                                           0, gc)
+
+
+_RENDERERS = threading.local()
+"""Renderers kept per thread, one per figure size and resolution (see :class:`SharedRendererCanvas`)."""
+
+
+class SharedRendererCanvas(FigureCanvasAgg):
+    """An Agg canvas that draws with this thread's :class:`CachingRenderer` for its figure's size and
+    resolution, cleared before each drawing, rather than a new renderer per figure.
+
+    The pixels are the same (the renderer is cleared, and nothing else of it carries over), and matplotlib's
+    cache of text sizes, keyed by the renderer, then serves every figure of a process. The pixels of one figure
+    are valid until the next figure of the same size is drawn in the same thread: copy them first."""
+
+    def get_renderer(self) -> RendererAgg:
+        width, height = self.figure.bbox.size
+        key = (width, height, self.figure.dpi)
+        kept = _RENDERERS.__dict__.setdefault("by_size", {})
+        if key not in kept:
+            kept[key] = CachingRenderer(width, height, self.figure.dpi)
+        self.renderer = kept[key]
+        return self.renderer

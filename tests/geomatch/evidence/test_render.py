@@ -1,0 +1,108 @@
+"""Rendering of the pictures: cached text gives matplotlib's own pixels, a pack's bytes do not depend on the packs
+drawn before it in the same process, and the axes drawn as plain artists carry the right ticks and labels."""
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from geomatch.evidence import make_packs
+from geomatch.evidence.axes import draw_axis, nice_ticks, number_labels
+from geomatch.evidence.render import SharedRendererCanvas
+from geomatch.pipeline import MatchInputs, run_match
+from tests.geomatch.evidence.test_evidence import build_world
+
+
+def _text_figure(shift: float) -> Figure:
+    """Texts of several sizes, weights and angles at fractional positions (``shift`` moves them all)."""
+    fig = Figure(figsize=(4, 3), dpi=150)
+    ax = fig.add_axes((0.15, 0.2, 0.8, 0.7))
+    for k, (size, angle, weight) in enumerate([(7, 0, "normal"), (6.5, 90, "normal"), (9, 0, "bold"),
+                                               (8, 33, "normal"), (13, 0, "bold"), (7, -90, "normal")]):
+        ax.text(0.05 + 0.13 * k + shift, 0.2 + 0.1 * k + shift / 3, f"613,7{k}0 · é…\nline {k}", fontsize=size,
+                rotation=angle, fontweight=weight, transform=ax.transAxes)
+    ax.set_title("Subject S014 · observed · closest approach 1.0 m", fontsize=9, loc="left")
+    return fig
+
+
+def _pixels(fig: Figure, canvas) -> np.ndarray:
+    canvas(fig).draw()
+    return np.asarray(fig.canvas.buffer_rgba()).copy()
+
+
+@pytest.mark.parametrize("shift", [0.0, 0.0013, 0.0171])
+def test_cached_text_gives_matplotlibs_own_pixels(shift):
+    expected = _pixels(_text_figure(shift), FigureCanvasAgg)
+    cold = _pixels(_text_figure(shift), SharedRendererCanvas)
+    warm = _pixels(_text_figure(shift), SharedRendererCanvas)  # every glyph and layout now from the caches
+    assert (cold == expected).all() and (warm == expected).all()
+
+
+def test_the_shared_renderer_keeps_nothing_of_the_figure_before():
+    alone = _pixels(_text_figure(0.003), FigureCanvasAgg)
+    other = Figure(figsize=(4, 3), dpi=150)
+    other.add_axes((0, 0, 1, 1)).fill([0, 1, 1], [0, 0, 1], color="red")
+    _pixels(other, SharedRendererCanvas)
+    assert (_pixels(_text_figure(0.003), SharedRendererCanvas) == alone).all()
+
+
+def test_nice_ticks_and_their_labels():
+    ticks = nice_ticks(612_345.0, 613_567.0)
+    assert 3 <= len(ticks) <= 10 and ticks.min() >= 612_345 and ticks.max() <= 613_567
+    assert np.allclose(np.diff(ticks), ticks[1] - ticks[0]) and (ticks[1] - ticks[0]) in (100, 200, 250, 500)
+    assert number_labels(np.array([0.0, 500.0, 1000.0])) == ["0", "500", "1,000"]
+    assert number_labels(np.array([0.0, 12.5, 25.0])) == ["0.0", "12.5", "25.0"]
+
+
+def test_axes_drawn_as_plain_artists_name_their_ticks_and_titles():
+    fig = Figure(figsize=(4, 4), dpi=100)
+    ax = fig.add_axes((0.2, 0.2, 0.7, 0.7))
+    ax.set_xlim(0, 1000)
+    ax.set_ylim(0, 500)
+    draw_axis(ax, "x", [-100, 0, 500, 1000, 1200], ["-100", "0", "500", "1,000", "1,200"], title="Easting (m)")
+    draw_axis(ax, "y", [0, 250, 500], ["0", "250", "500"], rotation=90, title="Northing (m)",
+              grid={"color": "0.85", "lw": 0.5})
+    assert not ax.xaxis.get_visible() and not ax.yaxis.get_visible()
+    texts = {t.get_text(): t for t in ax.texts}
+    assert set(texts) == {"0", "500", "1,000", "250", "Easting (m)", "Northing (m)"}  # outside the view: left out
+    x0, y0, x1, _ = ax.bbox.extents
+    assert texts["1,000"].get_position()[0] == pytest.approx(x1) and texts["1,000"].get_position()[1] < y0
+    assert texts["Easting (m)"].get_position()[1] < texts["1,000"].get_position()[1]
+    assert texts["Northing (m)"].get_position()[0] < x0 and texts["Northing (m)"].get_rotation() == 90
+    FigureCanvasAgg(fig).draw()  # draws
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("render")
+    trails, crimes = build_world(folder)
+    return run_match(MatchInputs(trails, crimes), folder / "run")
+
+
+def _pack_digests(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())
+            if p.name != "manifest.json"}
+
+
+def _make_packs(run, rows: list[int], out: Path, workers: int) -> list[str]:
+    hits = run.hits.reset_index(drop=True).iloc[rows]
+    return [str(p) for p in make_packs(hits, run.trails, run.crimes, out, workers=workers).packs]
+
+
+def test_a_pack_is_the_same_drawn_first_or_after_other_packs(small_run, tmp_path):
+    """The caches (renderer, layouts, glyphs, legends) never make a pack depend on what its process drew
+    before: a hit's pack drawn alone in a fresh process, last after the others, and by two workers is the same,
+    byte for byte."""
+    last = len(small_run.hits) - 1
+    assert last >= 2
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as fresh:  # cold caches
+        alone = fresh.submit(_make_packs, small_run, [last], tmp_path / "alone", 1).result()[0]
+    after = _make_packs(small_run, list(range(last + 1)), tmp_path / "after", 1)[-1]
+    workers = _make_packs(small_run, list(range(last + 1)), tmp_path / "workers", 2)[-1]
+    assert _pack_digests(Path(alone)) == _pack_digests(Path(after)) == _pack_digests(Path(workers))
