@@ -147,7 +147,9 @@ def _run_reviewer(base: str, name: str, rounds: int, deadline: float, ready, res
 
 
 def _tree_cpu_s(pid: int) -> float:
-    """User + system CPU seconds of process ``pid`` and its descendants (the server and its workers), from /proc."""
+    """CPU seconds (user + system) of process ``pid`` and its descendants (the server and its workers; PostgreSQL's
+    postmaster and its backends), from /proc: each live member's own time and that of its children that ended
+    (a backend ends with its connection)."""
     tick = os.sysconf("SC_CLK_TCK")
     parents: dict[int, int] = {}
     times: dict[int, float] = {}
@@ -157,7 +159,7 @@ def _tree_cpu_s(pid: int) -> float:
         except (OSError, IndexError):  # the process ended meanwhile
             continue
         child = int(stat.parent.name)
-        parents[child], times[child] = int(fields[1]), (int(fields[11]) + int(fields[12])) / tick
+        parents[child], times[child] = int(fields[1]), sum(int(f) for f in fields[11:15]) / tick
     tree, grew = {pid}, True
     while grew:
         more = {child for child, parent in parents.items() if parent in tree} - tree
