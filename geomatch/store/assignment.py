@@ -185,11 +185,16 @@ def _assigned_to(parameter: str, dialect: str) -> sa.ColumnElement:
 
 def hit_assignment(db_url: str | None, hit_id: str) -> tuple[str | None, str | None] | None:
     """A hit's (assignee, team), or None when there is no such hit."""
-    query = (sa.select(assignee_column(), subjects.c.team).select_from(_with_assignment(hits))
-             .where(hits.c.hit_id == hit_id))
     with read_connection(get_engine(db_url)) as conn:
-        row = conn.execute(query).first()
+        row = conn.execute(_hit_assignment_statement(), {"hit_id": hit_id}).first()
     return None if row is None else (row[0], row[1])
+
+
+@lru_cache(maxsize=1)
+def _hit_assignment_statement() -> sa.Select:
+    """A hit's assignee and team (checked on every request for a hit): built once."""
+    return (sa.select(assignee_column(), subjects.c.team).select_from(_with_assignment(hits))
+            .where(hits.c.hit_id == sa.bindparam("hit_id")))
 
 
 def offences(db_url: str | None) -> list[str]:
