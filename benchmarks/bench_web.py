@@ -1,11 +1,12 @@
 """The review web application under load: 20 offender managers at once on a store of 100,000 hits.
 
-``geomatch serve`` runs in its own process on 127.0.0.1 (never another interface). Twenty clients (threads with
-their own ``httpx`` connection and session cookie, logged in through the login form) each repeat a fixed number
-of rounds: read their queue, open its first hit, record an outcome for it (with the form's CSRF token), read the
-queue's second page. Two phases on the same store and server: back to back (each reviewer clicks again the moment
-a page arrives: 20 requests always in flight, a stress test, the client threads sharing the machine's cores with
+``geomatch serve`` runs in its own process on 127.0.0.1 (never another interface). Twenty clients (a process
+each, with its own ``httpx`` connection and session cookie, logged in through the login form) each repeat a fixed
+number of rounds: read their queue, open its first hit, record an outcome for it (with the form's CSRF token), read
+the queue's second page. Two phases on the same store and server: back to back (each reviewer clicks again the
+moment a page arrives: 20 requests always in flight, a stress test, the clients sharing the machine's cores with
 the server) and paced (each reviewer pauses 1-3 s, seeded, before each click, as people who read the page do).
+Each phase prints the CPU a request cost the server, the database server (PostgreSQL) and the load generator.
 The run stops early if it passes a time cap. Prints per page kind the p50, p95 and largest
 latency in milliseconds, errors, and the checks: every recorded outcome is in the store once (none lost, none
 duplicated) and both hash chains verify. Baseline from the same run: the queue's store query alone, in process,
