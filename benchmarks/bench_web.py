@@ -1,11 +1,12 @@
 """The review web application under load: 20 offender managers at once on a store of 100,000 hits.
 
-``geomatch serve`` runs in its own process on 127.0.0.1 (never another interface). Twenty clients (threads with
-their own ``httpx`` connection and session cookie, logged in through the login form) each repeat a fixed number
-of rounds: read their queue, open its first hit, record an outcome for it (with the form's CSRF token), read the
-queue's second page. Two phases on the same store and server: back to back (each reviewer clicks again the moment
-a page arrives: 20 requests always in flight, a stress test, the client threads sharing the machine's cores with
+``geomatch serve`` runs in its own process on 127.0.0.1 (never another interface). Twenty clients (a process
+each, with its own ``httpx`` connection and session cookie, logged in through the login form) each repeat a fixed
+number of rounds: read their queue, open its first hit, record an outcome for it (with the form's CSRF token), read
+the queue's second page. Two phases on the same store and server: back to back (each reviewer clicks again the
+moment a page arrives: 20 requests always in flight, a stress test, the clients sharing the machine's cores with
 the server) and paced (each reviewer pauses 1-3 s, seeded, before each click, as people who read the page do).
+Each phase prints the CPU a request cost the server, the database server (PostgreSQL) and the load generator.
 The run stops early if it passes a time cap. Prints per page kind the p50, p95 and largest
 latency in milliseconds, errors, and the checks: every recorded outcome is in the store once (none lost, none
 duplicated) and both hash chains verify. Baseline from the same run: the queue's store query alone, in process,
@@ -19,16 +20,16 @@ tests/pgserver.py, which runs with fsync off: its writes are cheaper than a prod
 """
 from __future__ import annotations
 
+import multiprocessing
 import os
 import re
 import shutil
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -75,63 +76,81 @@ def build_store(url: str, n_hits: int) -> list[str]:
     return names
 
 
-class Reviewer(threading.Thread):
-    """One offender manager's rounds; latencies (s) by page kind, errors, the hits it recorded outcomes for."""
+@dataclass
+class Reviewer:
+    """One offender manager's rounds, run in a process of its own (:func:`_run_reviewer`): latencies (s) by page
+    kind, errors, the hits it recorded outcomes for, and the CPU seconds its own process spent in the timed rounds
+    (the load generator's share of the machine)."""
 
-    def __init__(self, base: str, name: str, rounds: int, deadline: float, ready: threading.Barrier,
-                 think_s: tuple[float, float] | None = None, seed: int = 0) -> None:
-        super().__init__(daemon=True)
-        self.base, self.name, self.rounds, self.deadline, self.ready = base, name, rounds, deadline, ready
-        self.think_s, self.rng = think_s, np.random.default_rng(seed)
-        self.latency: dict[str, list[float]] = defaultdict(list)
-        self.errors: list[str] = []
-        self.reviewed: list[str] = []
+    name: str
+    latency: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    errors: list[str] = field(default_factory=list)
+    reviewed: list[str] = field(default_factory=list)
+    cpu_s: float = 0.0
 
-    def _think(self) -> None:
-        """A reviewer's pause before the next click (uniform in ``think_s``, seeded); none in the stress phase."""
-        if self.think_s:
-            time.sleep(self.rng.uniform(*self.think_s))
 
-    def _get(self, client, kind: str, path: str):
-        self._think()
+def _run_reviewer(base: str, name: str, rounds: int, deadline: float, ready, results,
+                  think_s: tuple[float, float] | None, seed: int) -> None:
+    """A reviewer's process: log in, wait for the others (``ready``, a barrier), do the rounds (pausing uniformly
+    in ``think_s`` before each click, seeded; none back to back) and put its :class:`Reviewer` on ``results``.
+
+    Each reviewer has its own process, not a thread of the benchmark's: twenty client threads sharing one
+    interpreter lock queue for it after every response, which added their wait to the latencies measured.
+    """
+    import httpx
+
+    me, rng = Reviewer(name), np.random.default_rng(seed)
+
+    def think() -> None:
+        if think_s:
+            time.sleep(rng.uniform(*think_s))
+
+    def get(client, kind: str, path: str):
+        think()
         started = time.perf_counter()
         response = client.get(path)
-        self.latency[kind].append(time.perf_counter() - started)
+        me.latency[kind].append(time.perf_counter() - started)
         if response.status_code != 200:
-            self.errors.append(f"{kind} {path}: {response.status_code}")
+            me.errors.append(f"{kind} {path}: {response.status_code}")
         return response
 
-    def run(self) -> None:
-        import httpx
-
-        with httpx.Client(base_url=self.base, timeout=60.0, follow_redirects=True) as client:
-            _login(client, self.name)
-            self.ready.wait()  # everyone logged in (argon2 is slow by design): now the timed rounds
-            for _ in range(self.rounds):
-                if time.monotonic() > self.deadline:
-                    self.errors.append("time cap reached")
-                    return
-                queue = self._get(client, "queue", "/")
+    try:
+        with httpx.Client(base_url=base, timeout=60.0, follow_redirects=True) as client:
+            _login(client, name)
+            ready.wait()  # everyone logged in (argon2 is slow by design): now the timed rounds
+            cpu_before = time.process_time()
+            for _ in range(rounds):
+                if time.monotonic() > deadline:
+                    me.errors.append("time cap reached")
+                    break
+                queue = get(client, "queue", "/")
                 hits = _HIT.findall(queue.text)
                 if not hits:
-                    self.errors.append("empty queue")
-                    return
-                page = self._get(client, "hit", f"/hits/{hits[0]}")
-                self._think()
+                    me.errors.append("empty queue")
+                    break
+                page = get(client, "hit", f"/hits/{hits[0]}")
+                think()
                 started = time.perf_counter()
                 posted = client.post(f"/hits/{hits[0]}/review", follow_redirects=False,
-                                     data={"outcome": "no_further_action", "note": f"load test {self.name}",
+                                     data={"outcome": "no_further_action", "note": f"load test {name}",
                                            "csrf_token": _CSRF.search(page.text).group(1)})
-                self.latency["record outcome"].append(time.perf_counter() - started)
+                me.latency["record outcome"].append(time.perf_counter() - started)
                 if posted.status_code == 303:
-                    self.reviewed.append(hits[0])
+                    me.reviewed.append(hits[0])
                 else:
-                    self.errors.append(f"review {hits[0]}: {posted.status_code}")
-                self._get(client, "queue page 2", "/?page=2")
+                    me.errors.append(f"review {hits[0]}: {posted.status_code}")
+                get(client, "queue page 2", "/?page=2")
+            me.cpu_s = time.process_time() - cpu_before
+    except Exception as error:  # reported with the results, not lost in a child's traceback
+        me.errors.append(f"{type(error).__name__}: {error}")
+    me.latency = dict(me.latency)
+    results.put(me)
 
 
 def _tree_cpu_s(pid: int) -> float:
-    """User + system CPU seconds of process ``pid`` and its descendants (the server and its workers), from /proc."""
+    """CPU seconds (user + system) of process ``pid`` and its descendants (the server and its workers; PostgreSQL's
+    postmaster and its backends), from /proc: each live member's own time and that of its children that ended
+    (a backend ends with its connection)."""
     tick = os.sysconf("SC_CLK_TCK")
     parents: dict[int, int] = {}
     times: dict[int, float] = {}
@@ -141,7 +160,7 @@ def _tree_cpu_s(pid: int) -> float:
         except (OSError, IndexError):  # the process ended meanwhile
             continue
         child = int(stat.parent.name)
-        parents[child], times[child] = int(fields[1]), (int(fields[11]) + int(fields[12])) / tick
+        parents[child], times[child] = int(fields[1]), sum(int(f) for f in fields[11:15]) / tick
     tree, grew = {pid}, True
     while grew:
         more = {child for child, parent in parents.items() if parent in tree} - tree
@@ -229,30 +248,40 @@ class Phase:
     rounds: int
     seconds: float
     server_cpu_s: float
+    database_cpu_s: float | None
     load_before: str
     load_after: str
 
 
 def _phase(base: str, names: list[str], server_pid: int, rounds: int,
-           think_s: tuple[float, float] | None) -> Phase:
-    """Twenty reviewers log in, then do ``rounds`` rounds at once, back to back (``think_s`` None) or pausing
-    ``think_s`` seconds (uniform) before each click."""
+           think_s: tuple[float, float] | None, database_pid: int | None = None) -> Phase:
+    """Twenty reviewers (a process each) log in, then do ``rounds`` rounds at once, back to back (``think_s``
+    None) or pausing ``think_s`` seconds (uniform) before each click."""
+    context = multiprocessing.get_context("fork")
     deadline = time.monotonic() + TIME_CAP_S
-    ready = threading.Barrier(len(names) + 1)  # the reviewers logged in, and this thread
-    clients = [Reviewer(base, name, rounds, deadline, ready, think_s, seed=i) for i, name in enumerate(names)]
-    for client in clients:
-        client.start()
-    ready.wait()  # every reviewer logged in: the timed rounds start
+    ready = context.Barrier(len(names) + 1)  # the reviewers logged in, and this process
+    results = context.Queue()
+    processes = [context.Process(target=_run_reviewer, args=(base, name, rounds, deadline, ready, results,
+                                                             think_s, i), daemon=True)
+                 for i, name in enumerate(names)]
+    for process in processes:
+        process.start()
+    ready.wait(timeout=TIME_CAP_S)  # every reviewer logged in: the timed rounds start
     load_before = _load_average()
     started, cpu_before = time.perf_counter(), _tree_cpu_s(server_pid)
-    for client in clients:
-        client.join()
+    database_before = _tree_cpu_s(database_pid) if database_pid else None
+    clients = [results.get(timeout=TIME_CAP_S + 60) for _ in processes]
     seconds, server_cpu = time.perf_counter() - started, _tree_cpu_s(server_pid) - cpu_before
-    return Phase(clients, rounds, seconds, server_cpu, load_before, _load_average())
+    database_cpu = _tree_cpu_s(database_pid) - database_before if database_pid else None
+    for process in processes:
+        process.join()
+    return Phase(clients, rounds, seconds, server_cpu, database_cpu, load_before, _load_average())
 
 
-def load_test(url: str, label: str, n_hits: int, rounds: int, paced_rounds: int) -> dict[str, dict[str, float]]:
-    """Run the load test on the store ``url``, back to back and paced; returns each phase's p95 (ms) by page."""
+def load_test(url: str, label: str, n_hits: int, rounds: int, paced_rounds: int,
+              database_pid: int | None = None) -> dict[str, dict[str, float]]:
+    """Run the load test on the store ``url``, back to back and paced; returns each phase's p95 (ms) by page.
+    ``database_pid``: the database server's main process (PostgreSQL's postmaster), whose CPU is reported too."""
     started = time.perf_counter()
     names = build_store(url, n_hits)
     print(f"[{label}] store of {n_hits:,} hits, {len(names)} reviewers: built in {time.perf_counter() - started:.1f} s")
@@ -278,9 +307,9 @@ def load_test(url: str, label: str, n_hits: int, rounds: int, paced_rounds: int)
                 time.sleep(0.1)
         else:
             raise RuntimeError("geomatch serve did not start")
-        phases = {"back to back": _phase(base, names, server.pid, rounds, None),
+        phases = {"back to back": _phase(base, names, server.pid, rounds, None, database_pid),
                   f"paced ({THINK_S[0]:g}-{THINK_S[1]:g} s between clicks)":
-                  _phase(base, names, server.pid, paced_rounds, THINK_S)}
+                  _phase(base, names, server.pid, paced_rounds, THINK_S, database_pid)}
         cpu_per_page = server_cpu_per_page(base, server.pid, names[0])
     finally:
         server.terminate()
@@ -298,10 +327,14 @@ def load_test(url: str, label: str, n_hits: int, rounds: int, paced_rounds: int)
                 latency[kind].extend(values)
         errors = [e for c in phase.clients for e in c.errors]
         n_requests = sum(len(v) for v in latency.values())
-        print(f"[{label}] {name}: {N_CLIENTS} clients x {phase.rounds} rounds, {WORKERS} server processes: "
-              f"{n_requests:,} requests in {phase.seconds:.1f} s ({n_requests / phase.seconds:.0f} per s; server CPU "
-              f"{phase.server_cpu_s / n_requests * 1000:.1f} ms a request), load average {phase.load_before} -> "
-              f"{phase.load_after}, errors: {len(errors)}" + (f" (first: {errors[0]})" if errors else ""))
+        client_cpu_s = sum(c.cpu_s for c in phase.clients)
+        database = ("" if phase.database_cpu_s is None
+                    else f", database server {phase.database_cpu_s / n_requests * 1000:.1f}")
+        print(f"[{label}] {name}: {N_CLIENTS} clients (a process each) x {phase.rounds} rounds, {WORKERS} server "
+              f"processes: {n_requests:,} requests in {phase.seconds:.1f} s ({n_requests / phase.seconds:.0f} per s; "
+              f"CPU ms a request: server {phase.server_cpu_s / n_requests * 1000:.1f}{database}, load generator "
+              f"{client_cpu_s / n_requests * 1000:.1f}), load average {phase.load_before} -> {phase.load_after}, "
+              f"errors: {len(errors)}" + (f" (first: {errors[0]})" if errors else ""))
         for kind in KINDS:
             p95 = np.percentile(np.asarray(latency[kind]) * 1000, 95)
             print(f"[{label}]   {kind:<15} {_percentiles(latency[kind])}  (target p95 < {TARGET_P95_MS:.0f} ms: "
@@ -334,4 +367,6 @@ def main(quick: bool = False) -> None:
     if why_no_postgres():
         print(f"[PostgreSQL] skipped: {why_no_postgres()}")
         return
-    load_test(shared_server().new_database(), "PostgreSQL", n_hits, rounds, paced_rounds)
+    server = shared_server()
+    postmaster = int((server.root / "data" / "postmaster.pid").read_text().split()[0])
+    load_test(server.new_database(), "PostgreSQL", n_hits, rounds, paced_rounds, postmaster)

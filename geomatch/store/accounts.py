@@ -192,13 +192,18 @@ def create_session(db_url: str | None, username: str, *, ttl: timedelta = SESSIO
     return session_id
 
 
+#: The account of a session (checked on every request): built once, the values bound at each call.
+_SESSION_USER = (sa.select(users.c.username, users.c.role, users.c.team, users.c.active)
+                 .join(sessions, sessions.c.username == users.c.username)
+                 .where(sessions.c.session_sha256 == sa.bindparam("session_sha256"),
+                        sessions.c.expires_at > sa.bindparam("now", type_=sessions.c.expires_at.type),
+                        users.c.active.is_(True)))
+
+
 def session_user(db_url: str | None, session_id: str) -> User | None:
     """The active account of an unexpired session, or None."""
-    query = (sa.select(users).join(sessions, sessions.c.username == users.c.username)
-             .where(sessions.c.session_sha256 == sha256_hex(session_id), sessions.c.expires_at > _now(),
-                    users.c.active.is_(True)))
     with read_connection(get_engine(db_url)) as conn:
-        row = conn.execute(query).first()
+        row = conn.execute(_SESSION_USER, {"session_sha256": sha256_hex(session_id), "now": _now()}).first()
     return None if row is None else _user(row)
 
 

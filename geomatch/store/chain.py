@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime, timezone
 from typing import Any
 
@@ -91,7 +92,8 @@ def append_entries(conn: Connection, chain: Chain, entries: list[dict[str, Any]]
         if set(values) != set(chain.fields):
             raise ValueError(f"a {chain.entry} entry has the fields {', '.join(chain.fields)}, "
                              f"got {', '.join(values)}")
-    head = conn.execute(sa.select(chain.head.c.seq, chain.head.c.hash).where(chain.head.c.id == 1)).one()
+    read_head, insert, move_head = _append_statements(chain)
+    head = conn.execute(read_head).one()
     key = current_key()
     seq, prev_hash, rows = head.seq, head.hash, []
     for values in entries:
@@ -99,9 +101,18 @@ def append_entries(conn: Connection, chain: Chain, entries: list[dict[str, Any]]
         hashed = entry_hash(seq, values, prev_hash, key)
         rows.append({**values, "seq": seq, "prev_hash": prev_hash, "hash": hashed})
         prev_hash = hashed
-    conn.execute(chain.table.insert(), rows)
-    conn.execute(chain.head.update().where(chain.head.c.id == 1).values(seq=seq, hash=prev_hash))
+    conn.execute(insert, rows)
+    conn.execute(move_head, {"seq": seq, "hash": prev_hash})
     return [(row["seq"], row["hash"]) for row in rows]
+
+
+@lru_cache(maxsize=None)
+def _append_statements(chain: Chain) -> tuple[sa.Select, sa.Insert, sa.Update]:
+    """Reading ``chain``'s head, inserting entries, moving the head: built once (building a statement and its cache
+    key anew cost about as much as running it; every page view appends an access)."""
+    return (sa.select(chain.head.c.seq, chain.head.c.hash).where(chain.head.c.id == 1), chain.table.insert(),
+            chain.head.update().where(chain.head.c.id == 1).values(seq=sa.bindparam("seq"),
+                                                                     hash=sa.bindparam("hash")))
 
 
 def append_event(conn: Connection, *, hit_id: str, at: datetime, by: str, outcome: str, note: str) -> tuple[int, str]:

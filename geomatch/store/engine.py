@@ -5,18 +5,22 @@ comes from the caller, else the ``GEOMATCH_DB`` environment variable, else ``sql
 in the working directory). The schema is migrated to the newest version the first time a process opens a URL.
 
 Writers never interleave: on SQLite every write transaction starts with ``BEGIN IMMEDIATE`` (the database write
-lock, waited for up to :data:`BUSY_TIMEOUT_S`) and the file runs in WAL mode, so readers are not blocked; on
-PostgreSQL every write transaction first takes a transaction-level advisory lock. A write is one transaction,
+lock, waited for up to :data:`BUSY_TIMEOUT_S`) and the file runs in WAL mode, so readers are not blocked; geomatch's
+writers first queue for an advisory file lock beside the database (``FILE-writers``), which hands the turn to the next
+process within a millisecond where SQLite's busy handler sleeps up to 100 ms between tries. On PostgreSQL every
+write transaction first takes a transaction-level advisory lock. A write is one transaction,
 so a process killed in the middle leaves nothing half-written.
 """
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import sqlite3
 import threading
 import time
 from collections.abc import Iterator
+import contextlib
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,6 +72,9 @@ def _forget_engines_in_child() -> None:
     for engine in _engines.values():
         engine.dispose(close=False)
     _engines.clear()
+    for writer in _writers.values():  # a write turn another thread of the parent held is the parent's to release
+        if isinstance(writer.processes, _ProcessesLock) and writer.processes.fd is not None:
+            os.close(writer.processes.fd)  # the child's copy: left open, it would keep the parent's flock held
     _writers.clear()  # a lock another thread of the parent held would stay held here
 
 
@@ -162,19 +169,66 @@ def require_store(db_url: str | None = None) -> str:
 def write_transaction(engine: Engine) -> Iterator[Connection]:
     """A connection inside a write transaction that holds the store's write lock; committed on success."""
     writer = _writer(engine)
-    with writer.turn, writer.engine.begin() as conn:
+    with writer.turn, writer.processes, writer.engine.begin() as conn:
         if engine.dialect.name == "postgresql":
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_WRITE_LOCK_KEY})
         yield conn
 
 
+class _ProcessesLock:
+    """The turn that the processes writing to one SQLite file take, an exclusive ``flock`` on ``FILE-writers``
+    (beside the database; never on the database itself, whose POSIX locks SQLite holds and any close would drop).
+
+    Taken by the thread that holds this process's turn, once however deeply its write transactions nest; released
+    by the kernel if the process dies. Tried every half millisecond, for up to :data:`BUSY_TIMEOUT_S` like SQLite's
+    own lock: the next process gets the turn within a millisecond of its release, where SQLite's busy handler
+    sleeps 1 to 100 ms between tries (two server processes writing an access-log entry per request made the
+    loser wait tens of milliseconds). For a database in memory (no file) it does nothing.
+    """
+
+    def __init__(self, database: str | None) -> None:
+        self.path = None if not database or database == ":memory:" else Path(f"{database}-writers")
+        self.depth = 0
+        self.fd: int | None = None
+
+    def __enter__(self) -> None:
+        if self.path is None:
+            return
+        if self.depth == 0:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            deadline = time.monotonic() + BUSY_TIMEOUT_S
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        os.close(fd)
+                        reason = f"database is locked ({self.path} held for {BUSY_TIMEOUT_S:g} s)"
+                        raise sa.exc.OperationalError("BEGIN IMMEDIATE", None,
+                                                      sqlite3.OperationalError(reason)) from None
+                    time.sleep(0.0005)
+            self.fd = fd
+        self.depth += 1
+
+    def __exit__(self, *_exc) -> None:
+        if self.path is None:
+            return
+        self.depth -= 1
+        if self.depth == 0:
+            fd, self.fd = self.fd, None
+            os.close(fd)  # releases the flock
+
+
 @dataclass(frozen=True)
 class _Writer:
-    """This process's writing to one store: the turn its threads take, and the engine whose BEGIN takes the
-    store's write lock (made once: ``execution_options`` builds a new engine proxy each time)."""
+    """This process's writing to one store: the turn its threads take, the turn among processes (SQLite), and the
+    engine whose BEGIN takes the store's write lock (made once: ``execution_options`` builds a new engine proxy
+    each time)."""
 
     source: Engine  # kept, so its id is not reused while this entry lives
     turn: threading.RLock
+    processes: _ProcessesLock | contextlib.nullcontext
     engine: Engine
 
 
@@ -186,7 +240,9 @@ def _writer(engine: Engine) -> _Writer:
     with _writers_lock:
         writer = _writers.get(id(engine))
         if writer is None:
-            writer = _Writer(engine, threading.RLock(), engine.execution_options(geomatch_write=True))
+            processes = (_ProcessesLock(engine.url.database) if engine.dialect.name == "sqlite"
+                         else contextlib.nullcontext())
+            writer = _Writer(engine, threading.RLock(), processes, engine.execution_options(geomatch_write=True))
             _writers[id(engine)] = writer
         return writer
 

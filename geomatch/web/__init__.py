@@ -26,8 +26,11 @@ def serve(settings: WebSettings, *, host: str = "127.0.0.1", port: int = 8765,
     """
     import uvicorn
 
+    # Idle connections are kept 75 s, longer than a reverse proxy keeps its upstream connections (nginx: 60 s) and
+    # than a reviewer reading a page: uvicorn's default of 5 s closed them under the next request now and then
+    # ("server disconnected without sending a response" in the load test, a 502 behind a proxy).
     options = {"host": host, "port": port, "proxy_headers": True, "server_header": False,
-               "forwarded_allow_ips": forwarded_allow_ips, "log_level": "warning"}
+               "forwarded_allow_ips": forwarded_allow_ips, "log_level": "warning", "timeout_keep_alive": 75}
     if workers == 1:
         uvicorn.run(create_app(settings), **options)
         return

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
@@ -13,12 +14,18 @@ from geomatch.store.review import UK as UK_TZ
 from geomatch.store.text import display_value
 
 
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+@lru_cache(maxsize=8192)
 def short_uk(value: datetime | None) -> str:
     """A UTC time (timezone-aware) as a short UK local time for tables: ``10 Jun 2026 14:23 BST`` (``—`` when
-    missing). Plain ``datetime`` arithmetic: this runs twice for each row of every queue page."""
+    missing). Runs twice for each row of every queue page: remembered for the times shown lately (the top of the
+    queue is read over and over), and formatted without ``strftime`` (half the time: no locale lookups)."""
     if value is None or value is pd.NaT:
         return "—"
-    return value.astimezone(UK_TZ).strftime("%d %b %Y %H:%M %Z")
+    local = value.astimezone(UK_TZ)
+    return f"{local.day:02d} {_MONTHS[local.month - 1]} {local.year} {local.hour:02d}:{local.minute:02d} {local.tzname()}"
 
 
 def outcome_label(outcome: str) -> str:

@@ -7,6 +7,7 @@ import signal
 import time
 
 import pandas as pd
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
@@ -184,3 +185,65 @@ def test_accesses_logged_by_many_threads_at_once_are_each_written_once_in_an_int
         assert [seqs[i, j] for j in range(per_thread)] == sorted(seqs[i, j] for j in range(per_thread))
     assert log.sort_index()["at"].is_monotonic_increasing
     assert verify_chain(db_url, ACCESS_CHAIN).ok
+
+
+def log_from_threads(db_url: str, worker: int, n_threads: int, per_thread: int, start) -> None:
+    import threading
+
+    from geomatch.store.access import Access, log_access
+
+    get_engine(db_url)
+    start.wait()
+    threads = [threading.Thread(target=lambda t=t: [log_access(db_url, Access(f"w{worker}t{t}", "view_hit", f"H{j:03d}"))
+                                                    for j in range(per_thread)]) for t in range(n_threads)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+def test_accesses_logged_by_threads_of_several_processes_at_once_keep_one_intact_chain(db_url):
+    """Server processes (``geomatch serve --workers N``) log at once, each with its group commits: every entry
+    once, numbered without gaps, each thread's in its order, the chain intact."""
+    from geomatch.store.access import list_access
+    from geomatch.store.chain import ACCESS_CHAIN
+
+    get_engine(db_url)
+    n_workers, n_threads, per_thread = 3, 4, 10
+    start = SPAWN.Event()
+    workers = [SPAWN.Process(target=log_from_threads, args=(db_url, w, n_threads, per_thread, start))
+               for w in range(n_workers)]
+    for worker in workers:
+        worker.start()
+    time.sleep(2.0)  # every child imported and waiting
+    start.set()
+    for worker in workers:
+        worker.join(120)
+        assert worker.exitcode == 0
+    log = list_access(db_url).sort_values("seq")
+    mine = log[log["action"] == "view_hit"]
+    assert len(mine) == n_workers * n_threads * per_thread
+    assert log["seq"].tolist() == list(range(1, len(log) + 1))
+    for (username,), entries in mine.groupby(["username"]):
+        assert entries["target"].tolist() == [f"H{j:03d}" for j in range(per_thread)], username
+    assert verify_chain(db_url, ACCESS_CHAIN).ok
+
+
+def test_sqlite_writers_wait_for_the_write_turn_of_other_processes_then_give_up(tmp_path, monkeypatch):
+    """A writer waits while another process holds the SQLite store's write turn (the ``-writers`` file lock), and
+    fails as SQLite does ("database is locked") after the busy timeout; once released, writing works."""
+    import fcntl
+
+    from geomatch.store import engine as engine_module
+
+    url = f"sqlite:///{tmp_path}/store.db"
+    record_run(url, *frames(1))
+    monkeypatch.setattr(engine_module, "BUSY_TIMEOUT_S", 0.3)
+    with open(tmp_path / "store.db-writers", "a") as other:  # another open file: as another process's lock
+        fcntl.flock(other, fcntl.LOCK_EX)
+        started = time.monotonic()
+        with pytest.raises(sa.exc.OperationalError, match="database is locked"):
+            add_review(url, "H000000", outcome="investigation", by="blocked")
+        assert time.monotonic() - started >= 0.3
+    assert add_review(url, "H000000", outcome="investigation", by="after").seq == 1
+    assert verify_chain(url).ok
