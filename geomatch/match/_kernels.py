@@ -16,7 +16,7 @@ from collections import namedtuple
 import numpy as np
 from numba import njit
 
-from geomatch.quality.flags import joined_steps, least_speed  # noqa: F401  (joined_steps: used by the matcher)
+from geomatch.quality.flags import joined_steps  # noqa: F401  (used by the matcher)
 
 FINE, COARSE = 8, 128  # fixes per run at each level of the box pyramid (COARSE is a multiple of FINE)
 OBSERVED, INTERPOLATED, POSSIBLE, NONE = 0, 1, 2, 3
@@ -448,67 +448,70 @@ def _mean_speed_at(t, x, y, joined, i, lo, hi, interp_ns) -> float:
 
 
 @_kernel
-def circle_reach(t, x, y, accuracy, crime, lo, hi, cx, cy, r, ws, we):
+def circle_reach(t, x, y, accuracy, pyramid, crime, lo, hi, cx, cy, r, ws, we):
     """For each pair (crime number, range ``[lo, hi)`` of fallback fixes): the fix in the window whose accuracy
     circle comes nearest the scene (its distance less its radius; the earliest of equals) when that circle
-    reaches the zone, else ``NO_FIX``."""
+    reaches the zone, else ``NO_FIX``. ``pyramid`` is :func:`box_pyramid` over the fallback fixes: runs whose
+    every circle stays out of the zone are skipped (none of their fixes can be the answer)."""
     n = len(lo)
     found = np.full(n, NO_FIX, np.int64)
     for p in range(n):
-        c = crime[p]
+        c, start, end = crime[p], lo[p], hi[p]
         best = np.inf
-        for i in range(lo[p], hi[p]):
-            if ws[c] <= t[i] <= we[c]:
-                margin = _length(x[i] - cx[c], y[i] - cy[c]) - _known(accuracy[i])
-                if margin < best:
-                    best, found[p] = margin, i
+        last = (end - 1) // FINE
+        b = _next_near_run(pyramid, start // FINE, last, cx[c], cy[c], r[c], True)
+        while b <= last:
+            for i in range(max(start, b * FINE), min(end, (b + 1) * FINE)):
+                if ws[c] <= t[i] <= we[c]:
+                    margin = _length(x[i] - cx[c], y[i] - cy[c]) - _known(accuracy[i])
+                    if margin < best:
+                        best, found[p] = margin, i
+            b = _next_near_run(pyramid, b + 1, last, cx[c], cy[c], r[c], True)
         if not best <= r[c]:
             found[p] = NO_FIX
     return found
 
 
 @_helper
-def _subject_gaps(t, x, y, accuracy, quality, s, e, interp_ns, top_mps, cov_a, cov_b, at_cov, good_a, good_b,
-                  at_good, write: bool):
+def _subject_gaps(t, quality, joined, g, s, e, interp_ns, cov_a, cov_b, at_cov, good_a, good_b, at_good,
+                  write: bool):
     """The gaps of one subject's fixes ``[s, e)`` over all fixes and over the ok fixes (see
-    :func:`coverage_gaps`), written from ``at_cov`` / ``at_good`` when ``write``; returns how many of each."""
+    :func:`coverage_gaps`; ``g`` is the number of its first ok fix among the ok fixes), written from ``at_cov`` /
+    ``at_good`` when ``write``; returns how many of each and how many ok fixes the subject has."""
     n_cov = n_good = 0
+    g0 = g
     cov_end = good_end = NAT  # where the last covering step ends
     prev, prev_ok = -1, -1
     for j in range(s, e):
         q = quality[j]
         if q == 2:
             continue
-        ok_speed = -1.0  # least speed from the ok fix just before, when worked out
         if prev >= 0 and t[j] - t[prev] <= interp_ns:
-            if quality[prev] == 0 and q == 0:
-                ok_speed = least_speed(t, x, y, accuracy, prev, j)
-            if not ok_speed > top_mps:  # not a jump
+            # two ok fixes in a row are consecutive ok fixes too: ``joined`` says whether the step is a jump
+            if not (quality[prev] == 0 and q == 0 and not joined[g - 1]):
                 if t[prev] > cov_end:
                     if write:
                         cov_a[at_cov + n_cov], cov_b[at_cov + n_cov] = cov_end, t[prev]
                     n_cov += 1
                 cov_end = t[j]
         if q == 0:
-            if prev_ok >= 0 and t[j] - t[prev_ok] <= interp_ns:
-                if ok_speed < 0:
-                    ok_speed = least_speed(t, x, y, accuracy, prev_ok, j)
-                if ok_speed <= top_mps:
-                    if t[prev_ok] > good_end:
-                        if write:
-                            good_a[at_good + n_good], good_b[at_good + n_good] = good_end, t[prev_ok]
-                        n_good += 1
-                    good_end = t[j]
+            if prev_ok >= 0 and t[j] - t[prev_ok] <= interp_ns and joined[g - 1]:
+                if t[prev_ok] > good_end:
+                    if write:
+                        good_a[at_good + n_good], good_b[at_good + n_good] = good_end, t[prev_ok]
+                    n_good += 1
+                good_end = t[j]
             prev_ok = j
+            g += 1
         prev = j
     if write:
         cov_a[at_cov + n_cov], cov_b[at_cov + n_cov] = cov_end, NEVER
         good_a[at_good + n_good], good_b[at_good + n_good] = good_end, NEVER
-    return n_cov + 1, n_good + 1
+    return n_cov + 1, n_good + 1, g - g0
 
 
 @_kernel
-def coverage_gaps(t, x, y, accuracy, quality, starts, ends, interp_s, top_mps):
+def coverage_gaps(t, quality, joined, starts, ends, interp_s):
     """The gaps of each subject's trail, once for all its windows: for all fixes and for the ok fixes only,
     the open intervals ``(gap_a, gap_b)`` (ns) covered by no step, in time order, ``NAT`` / ``NEVER`` standing
     for the time before the first step and after the last; subject ``k``'s are ``[offsets[k], offsets[k + 1])``
@@ -516,22 +519,24 @@ def coverage_gaps(t, x, y, accuracy, quality, starts, ends, interp_s, top_mps):
     1 fallback, 2 outlier).
 
     Outliers are left out. A step between consecutive fixes of at most ``interp_s`` covers its time, unless both
-    are ``ok`` and it is a jump (least speed above ``top_mps``, accuracy allowed for). Among the ok fixes only,
-    ok fixes with fallback fixes between them count as consecutive.
+    are ``ok`` and it is a jump. Among the ok fixes only, ok fixes with fallback fixes between them count as
+    consecutive. ``joined`` is :func:`joined_steps` over the ok fixes (in the same order): whether the step from
+    each ok fix to the next is joined (not a jump).
 
     Returns ``(covered, good)``, each ``(gap_a, gap_b, offsets)``.
     """
     interp_ns = np.int64(round(interp_s * NS))
     cov_off, good_off = np.zeros(len(starts) + 1, np.int64), np.zeros(len(starts) + 1, np.int64)
+    first_ok = np.zeros(len(starts) + 1, np.int64)
     none = np.empty(0, np.int64)
     for k in range(len(starts)):  # count, then write
-        n_cov, n_good = _subject_gaps(t, x, y, accuracy, quality, starts[k], ends[k], interp_ns, top_mps, none,
-                                      none, 0, none, none, 0, False)
-        cov_off[k + 1], good_off[k + 1] = cov_off[k] + n_cov, good_off[k] + n_good
+        n_cov, n_good, n_ok = _subject_gaps(t, quality, joined, first_ok[k], starts[k], ends[k], interp_ns, none,
+                                            none, 0, none, none, 0, False)
+        cov_off[k + 1], good_off[k + 1], first_ok[k + 1] = cov_off[k] + n_cov, good_off[k] + n_good, first_ok[k] + n_ok
     cov_a, cov_b = np.empty(cov_off[-1], np.int64), np.empty(cov_off[-1], np.int64)
     good_a, good_b = np.empty(good_off[-1], np.int64), np.empty(good_off[-1], np.int64)
     for k in range(len(starts)):
-        _subject_gaps(t, x, y, accuracy, quality, starts[k], ends[k], interp_ns, top_mps, cov_a, cov_b, cov_off[k],
+        _subject_gaps(t, quality, joined, first_ok[k], starts[k], ends[k], interp_ns, cov_a, cov_b, cov_off[k],
                       good_a, good_b, good_off[k], True)
     return (cov_a, cov_b, cov_off), (good_a, good_b, good_off)
 

@@ -221,8 +221,8 @@ def _match_part(trails: pd.DataFrame, crimes: pd.DataFrame, config: MatchConfig,
         joined = pool.submit(kernels.joined_steps, fixes.subject, fixes.t, fixes.x, fixes.y, fixes.accuracy, top)
         pyramid = pool.submit(kernels.box_pyramid, fixes.t, fixes.x, fixes.y, fixes.accuracy)
         gap_starts = pool.submit(kernels.gap_starts, fixes.subject, fixes.t, *rule_s)
-        gaps = pool.submit(kernels.coverage_gaps, everything.t, everything.x, everything.y, everything.accuracy,
-                           everything.quality, everything.starts, everything.ends, rule_s[0], top)
+        gaps = pool.submit(lambda: kernels.coverage_gaps(everything.t, everything.quality, joined.result(),
+                                                         everything.starts, everything.ends, rule_s[0]))
         pairs = _window_pairs(fixes, zones, pool)
         found = _by_chunks(pool, lambda c: kernels.presence(
             fixes.t, fixes.x, fixes.y, fixes.accuracy, fixes.subject, joined.result(), pyramid.result(),
@@ -316,9 +316,10 @@ def _window_pairs(fixes: _Fixes, zones: _Zones, pool: ThreadPoolExecutor) -> _Pa
 def _circle_hits(fallback: _Fixes, zones: _Zones, pool: ThreadPoolExecutor) -> tuple[_Pairs, np.ndarray]:
     """The subject x crime pairs over the fallback fixes, and for each the fallback fix in the window whose
     accuracy circle reaches the zone (:func:`geomatch.match._kernels.circle_reach`; ``NO_FIX`` if none)."""
+    pyramid = pool.submit(kernels.box_pyramid, fallback.t, fallback.x, fallback.y, fallback.accuracy)
     pairs = _window_pairs(fallback, zones, pool)
-    reach = kernels.circle_reach(fallback.t, fallback.x, fallback.y, fallback.accuracy, pairs.crime, pairs.lo,
-                                 pairs.hi, zones.cx, zones.cy, zones.r, zones.ws, zones.we)
+    reach = kernels.circle_reach(fallback.t, fallback.x, fallback.y, fallback.accuracy, pyramid.result(), pairs.crime,
+                                 pairs.lo, pairs.hi, zones.cx, zones.cy, zones.r, zones.ws, zones.we)
     return pairs, reach
 
 
