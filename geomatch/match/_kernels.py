@@ -118,40 +118,35 @@ def _known(accuracy: float) -> float:
 
 
 @_kernel
-def _fine_runs(t: np.ndarray, x: np.ndarray, y: np.ndarray, accuracy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The runs of ``FINE`` consecutive fixes: their bounding boxes, one row per run of min x, max x, min y,
-    max y and max accuracy (a box's numbers share a cache line), and their longest steps (ns).
+def _fine_runs(t: np.ndarray, x: np.ndarray, y: np.ndarray, accuracy: np.ndarray, boxes: np.ndarray,
+               longest_steps: np.ndarray) -> None:
+    """Writes the runs of ``FINE`` consecutive fixes: their bounding boxes, one row per run of min x, max x,
+    min y, max y and max accuracy (a box's numbers share a cache line), and their longest steps (ns).
 
     Box ``b`` covers fixes ``b*FINE`` to ``(b+1)*FINE`` inclusive, so the segment leaving the run lies inside it;
     its longest step is the longest of those segments' durations (steps between two subjects included: a run
     is only ever used whole inside one subject's fixes).
     """
     n = len(x)
-    boxes = np.empty(((n + FINE - 1) // FINE, 5))
-    longest_steps = np.zeros(len(boxes), np.int64)
     for b in range(len(boxes)):
         first, last = b * FINE, min((b + 1) * FINE, n - 1)
         min_x = max_x = x[first]
         min_y = max_y = y[first]
         max_acc = _known(accuracy[first])
+        longest = 0
         for k in range(first + 1, last + 1):
             min_x, max_x = min(min_x, x[k]), max(max_x, x[k])
             min_y, max_y = min(min_y, y[k]), max(max_y, y[k])
             max_acc = max(max_acc, _known(accuracy[k]))
-            longest_steps[b] = max(longest_steps[b], t[k] - t[k - 1])
+            longest = max(longest, t[k] - t[k - 1])
         boxes[b, _MIN_X], boxes[b, _MAX_X], boxes[b, _MIN_Y], boxes[b, _MAX_Y] = min_x, max_x, min_y, max_y
-        boxes[b, _MAX_ACC] = max_acc
-    return boxes, longest_steps
+        boxes[b, _MAX_ACC], longest_steps[b] = max_acc, longest
 
 
 @_kernel
-def box_pyramid(t: np.ndarray, x: np.ndarray, y: np.ndarray, accuracy: np.ndarray):
-    """The runs of ``FINE`` and of ``COARSE`` fixes (see :func:`_fine_runs`): (fine boxes, coarse boxes, fine
-    longest steps, coarse longest steps). A coarse run is the union of the fine runs it holds."""
-    fine, fine_steps = _fine_runs(t, x, y, accuracy)
+def _coarse_runs(fine: np.ndarray, fine_steps: np.ndarray, coarse: np.ndarray, coarse_steps: np.ndarray) -> None:
+    """Writes the runs of ``COARSE`` fixes, each the union of the fine runs it holds."""
     per_coarse = COARSE // FINE
-    coarse = np.empty(((len(fine) + per_coarse - 1) // per_coarse, 5))
-    coarse_steps = np.empty(len(coarse), np.int64)
     for b in range(len(coarse)):
         members = fine[b * per_coarse: (b + 1) * per_coarse]
         for column in (_MIN_X, _MIN_Y):
@@ -159,6 +154,19 @@ def box_pyramid(t: np.ndarray, x: np.ndarray, y: np.ndarray, accuracy: np.ndarra
         for column in (_MAX_X, _MAX_Y, _MAX_ACC):
             coarse[b, column] = members[:, column].max()
         coarse_steps[b] = fine_steps[b * per_coarse: (b + 1) * per_coarse].max()
+
+
+def box_pyramid(t: np.ndarray, x: np.ndarray, y: np.ndarray, accuracy: np.ndarray):
+    """The runs of ``FINE`` and of ``COARSE`` fixes (see :func:`_fine_runs`): (fine boxes, coarse boxes, fine
+    longest steps, coarse longest steps). A coarse run is the union of the fine runs it holds. The arrays are
+    numpy's (its large arrays sit on huge pages: a force month's boxes cost hundreds of page faults, not
+    thousands)."""
+    n_fine = (len(x) + FINE - 1) // FINE
+    n_coarse = (n_fine + COARSE // FINE - 1) // (COARSE // FINE)
+    fine, fine_steps = np.empty((n_fine, 5)), np.empty(n_fine, np.int64)
+    coarse, coarse_steps = np.empty((n_coarse, 5)), np.empty(n_coarse, np.int64)
+    _fine_runs(t, x, y, accuracy, fine, fine_steps)
+    _coarse_runs(fine, fine_steps, coarse, coarse_steps)
     return fine, coarse, fine_steps, coarse_steps
 
 
@@ -610,17 +618,14 @@ def coverage(t, quality, first, last, subject_slot, covered_gaps, good_gaps, a, 
 
 
 @_kernel
-def compact(keep, subject, t, x, y, accuracy, source, quality):
-    """The fixes where ``keep`` holds, every array in one pass (boolean indexing copies one array at a time)."""
-    n = 0
-    for i in range(len(keep)):
-        n += keep[i]
-    out = (np.empty(n, subject.dtype), np.empty(n, t.dtype), np.empty(n, x.dtype), np.empty(n, y.dtype),
-           np.empty(n, accuracy.dtype), np.empty(n, source.dtype), np.empty(n, quality.dtype))
+def compact(keep, columns, out) -> None:
+    """Writes the fixes where ``keep`` holds into ``out`` (arrays as long as ``keep`` has true values), every
+    column of ``columns`` (subject, t, x, y, accuracy, source, quality) in one pass (boolean indexing copies one
+    array at a time). The caller allocates ``out`` with numpy, whose large arrays sit on huge pages: the copy
+    then costs a few hundred page faults instead of tens of thousands."""
     k = 0
     for i in range(len(keep)):
         if keep[i]:
-            out[0][k], out[1][k], out[2][k], out[3][k] = subject[i], t[i], x[i], y[i]
-            out[4][k], out[5][k], out[6][k] = accuracy[i], source[i], quality[i]
+            out[0][k], out[1][k], out[2][k], out[3][k] = columns[0][i], columns[1][i], columns[2][i], columns[3][i]
+            out[4][k], out[5][k], out[6][k] = columns[4][i], columns[5][i], columns[6][i]
             k += 1
-    return out

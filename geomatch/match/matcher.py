@@ -127,10 +127,13 @@ class _Fixes:
     def only(self, code: int) -> "_Fixes":
         """The fixes of one quality (themselves when every fix has it)."""
         keep = self.quality == code
-        if keep.all():
+        n = int(np.count_nonzero(keep))
+        if n == len(keep):
             return self
-        return self._of(*kernels.compact(keep, self.subject, self.t, self.x, self.y, self.accuracy, self.source,
-                                         self.quality), self.subject_names, self.source_names)
+        columns = (self.subject, self.t, self.x, self.y, self.accuracy, self.source, self.quality)
+        kept = tuple(np.empty(n, column.dtype) for column in columns)
+        kernels.compact(keep, columns, kept)
+        return self._of(*kept, self.subject_names, self.source_names)
 
     def subject_slot(self, codes: np.ndarray) -> np.ndarray:
         """The position of each subject code of ``codes`` in ``starts``/``ends`` (codes must have fixes)."""
