@@ -377,22 +377,42 @@ def _window_has_trail(t, joined, lo, hi, ws, we, interp_ns) -> bool:
                                                 and joined[lo])
 
 
+@_helper
+def _window_bound(t, pyramid, start: int, end: int, cx: float, cy: float, a: int, b: int) -> float:
+    """An upper bound (m) on the closest approach to the scene of the fixes of ``[start, end)`` in the window
+    ``[a, b]`` (inf if unknown): the least distance from the scene to the farthest corner of a fine run's box
+    whose every fix lies in the range and in the window. Every fix of such a run is a candidate, no farther."""
+    fine = pyramid[0]
+    bound = np.inf
+    for run in range((start + FINE - 1) // FINE, (end - 1) // FINE):
+        if t[run * FINE] < a or t[(run + 1) * FINE] > b:  # the run's fixes lie in the range: only its times tell
+            continue
+        dx = max(abs(fine[run, _MIN_X] - cx), abs(fine[run, _MAX_X] - cx))
+        dy = max(abs(fine[run, _MIN_Y] - cy), abs(fine[run, _MAX_Y] - cy))
+        bound = min(bound, _length(dx, dy))
+    return bound
+
+
 @_kernel
-def measure(t, x, y, accuracy, source, joined, pyramid, crime, lo, hi, cutoff, cx, cy, r, ws, we, interp_s,
-            outside: bool):
-    """Measure each hit (crime number, fix range ``[lo, hi)`` covering the window) over the window ``[ws, we]``;
-    ``cutoff`` is an upper bound (m) on its closest approach (inf if unknown).
+def measure(t, x, y, accuracy, source, joined, pyramid, crime, lo, hi, cutoff, cx, cy, r, ws, we, cs, ce,
+            interp_s):
+    """Measure each hit (crime number, fix range ``[lo, hi)`` covering the padded window) over its padded
+    window ``[ws, we]`` and its committed window ``[cs, ce]`` (inside it) in one walk; ``cutoff`` is an upper
+    bound (m) on its closest approach in the padded window (inf if unknown).
 
     Closest approach: over the fixes in the window and the points of its segments clipped to it (a pair with no
-    trail in its window falls back to the fixes either side when ``outside``, else stays unmeasured: inf); the
-    earliest of equal bests wins. It is a fix (``closest_a`` that fix, ``closest_b`` = ``NO_FIX``) or a point
-    strictly between the two fixes of a segment (``closest_a``, ``closest_b = closest_a + 1``). Runs farther
-    from the scene than both the zone's radius and the best approach found so far are skipped (branch and
-    bound): they can hold neither a moment in the zone nor a closer point.
+    trail in its padded window falls back to the fixes either side; in the committed window it stays
+    unmeasured: inf); the earliest of equal bests wins. In the padded window it is a fix (``closest_a`` that fix,
+    ``closest_b`` = ``NO_FIX``) or a point strictly between the two fixes of a segment (``closest_a``,
+    ``closest_b = closest_a + 1``). Runs farther from the scene than the zone's radius and than the best approach
+    found so far in both windows are skipped (branch and bound): they can hold neither a moment in the zone nor a
+    closer point. A step wholly inside the committed window measures the same in both windows; only the steps
+    across its bounds are measured again.
 
     Returns arrays: distance (m), time (ns), x, y (m), speed (m/s), accuracy (m, NaN unknown) and source code
     at the closest point; first in and last out (ns, NAT if never in the zone); time in the zone (ns); fixes
-    in the zone; longest interval between fixes in the range (ns).
+    in the zone; longest interval between fixes in the range (ns); the closest approach's fixes; then over the
+    committed window: distance (m), time (ns), time in the zone (ns) and fixes in the zone.
     """
     interp_ns = np.int64(round(interp_s * NS))
     n = len(lo)
@@ -402,13 +422,20 @@ def measure(t, x, y, accuracy, source, joined, pyramid, crime, lo, hi, cutoff, c
     closest_a, closest_b = np.full(n, NO_FIX, np.int64), np.full(n, NO_FIX, np.int64)
     first_in, last_out = np.full(n, NAT), np.full(n, NAT)
     zone_ns, fixes_in_zone, longest_step = np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(n, np.int64)
+    c_distance, c_closest_ns = np.full(n, np.inf), np.full(n, NAT)
+    c_zone_ns, c_fixes_in_zone = np.zeros(n, np.int64), np.zeros(n, np.int64)
     for p in range(n):
         c, start, end = crime[p], lo[p], hi[p]
-        scx, scy, sr, sws, swe = cx[c], cy[c], r[c], ws[c], we[c]
-        fallback = outside and not _window_has_trail(t, joined, start, end, sws, swe, interp_ns)
+        scx, scy, sr, sws, swe, scs, sce = cx[c], cy[c], r[c], ws[c], we[c], cs[c], ce[c]
+        fallback = not _window_has_trail(t, joined, start, end, sws, swe, interp_ns)
         best, enter, leave = np.inf, NEVER, NAT
-        b = _next_near_run(pyramid, start // FINE, (end - 1) // FINE, scx, scy, max(min(cutoff[p], best), sr), False)
-        while b <= (end - 1) // FINE:
+        best_c = np.inf
+        bound = min(cutoff[p], _window_bound(t, pyramid, start, end, scx, scy, sws, swe))
+        bound_c = _window_bound(t, pyramid, start, end, scx, scy, scs, sce)
+        last = (end - 1) // FINE
+        b = _next_near_run(pyramid, start // FINE, last, scx, scy, max(min(bound, best), min(bound_c, best_c), sr),
+                           False)
+        while b <= last:
             for i in range(max(start, b * FINE), min(end, (b + 1) * FINE)):
                 step = _step(t, x, y, accuracy, joined, i, end, scx, scy, sr, sws, swe, interp_ns)
                 if (step.fix_in_window or fallback) and step.fix_d < best:
@@ -431,14 +458,28 @@ def measure(t, x, y, accuracy, source, joined, pyramid, crime, lo, hi, cutoff, c
                 if step.seg_in_zone:
                     enter, leave = min(enter, step.enter_ns), max(leave, step.leave_ns)
                     zone_ns[p] += step.leave_ns - step.enter_ns
-            b = _next_near_run(pyramid, b + 1, (end - 1) // FINE, scx, scy, max(min(cutoff[p], best), sr), False)
-        distance[p] = best
+                # the committed window: the same step when it lies wholly inside, else measured against it
+                t_next = t[i] + step.dt
+                if t[i] <= sce and t_next >= scs:
+                    inside = t[i] >= scs and t_next <= sce
+                    cstep = step if inside else _step(t, x, y, accuracy, joined, i, end, scx, scy, sr, scs, sce,
+                                                      interp_ns)
+                    if cstep.fix_in_window and cstep.fix_d < best_c:
+                        best_c, c_closest_ns[p] = cstep.fix_d, t[i]
+                    u = cstep.seg_u
+                    if cstep.seg_valid and 0 < u < 1 and cstep.seg_d < best_c:
+                        best_c, c_closest_ns[p] = cstep.seg_d, t[i] + np.int64(np.rint(u * cstep.dt))
+                    c_fixes_in_zone[p] += cstep.fix_in_zone
+                    if cstep.seg_in_zone:
+                        c_zone_ns[p] += cstep.leave_ns - cstep.enter_ns
+            b = _next_near_run(pyramid, b + 1, last, scx, scy, max(min(bound, best), min(bound_c, best_c), sr), False)
+        distance[p], c_distance[p] = best, best_c
         first_in[p], last_out[p] = (enter, leave) if enter != NEVER else (NAT, NAT)
         if not acc[p] > 0:
             acc[p] = np.nan
         longest_step[p] = _longest_step(t, pyramid, start, end)
     return (distance, closest_ns, closest_x, closest_y, speed, acc, src, first_in, last_out, zone_ns, fixes_in_zone,
-            longest_step, closest_a, closest_b)
+            longest_step, closest_a, closest_b, c_distance, c_closest_ns, c_zone_ns, c_fixes_in_zone)
 
 
 @_helper

@@ -236,14 +236,10 @@ def _match_part(trails: pd.DataFrame, crimes: pd.DataFrame, config: MatchConfig,
         hits = _Hits.combine(fixes, pairs, presence, circle_fix, fallback, circles, len(zones.cx))
         good = pairs.take(hits.pair[hits.pair >= 0])
         cutoff = closest_bound[hits.pair[hits.pair >= 0]]
-        measure = lambda some, ws, we, outside, bound: _by_chunks(pool, lambda c: kernels.measure(  # noqa: E731
-            fixes.t, fixes.x, fixes.y, fixes.accuracy, fixes.source, joined.result(), pyramid.result(),
-            some.crime[c], some.lo[c], some.hi[c], bound[c], zones.cx, zones.cy, zones.r, ws, we, rule_s[0],
-            outside), len(some.lo))
-        padded = _Measured(*measure(good, zones.ws, zones.we, True, cutoff)())
-        again = ~_committed_as_padded(padded, zones.cs[good.crime], zones.ce[good.crime])
-        committed = padded.with_rows(again, measure(good.take(again), zones.cs, zones.ce, False,
-                                                    np.full(int(again.sum()), np.inf)))
+        measured = _by_chunks(pool, lambda c: kernels.measure(
+            fixes.t, fixes.x, fixes.y, fixes.accuracy, fixes.source, joined.result(), pyramid.result(), good.crime[c],
+            good.lo[c], good.hi[c], cutoff[c], zones.cx, zones.cy, zones.r, zones.ws, zones.we, zones.cs, zones.ce,
+            rule_s[0]), len(good.lo))
         first, last = everything.subject_range(hits.subject)
         cs, ce = zones.cs[hits.crime], zones.ce[hits.crime]
         slot = everything.subject_slot(hits.subject)
@@ -251,8 +247,9 @@ def _match_part(trails: pd.DataFrame, crimes: pd.DataFrame, config: MatchConfig,
             everything.t, everything.quality, first[c], last[c], slot[c], *gaps.result(),
             cs[c], ce[c]), len(first))
         labelled = _labelled_hits(everything, zones, crimes, hits)  # while the hits are measured
-        facts = _Facts(hits, zones, fixes, fallback, padded, committed(), covered(), circle_fix, gap_fix,
-                       gap_speed, gap_basis)
+        padded, committed = _Measured.of(measured())
+        facts = _Facts(hits, zones, fixes, fallback, padded, committed, covered(), circle_fix, gap_fix, gap_speed,
+                       gap_basis)
         return _with_measurements(labelled, facts)
 
 
@@ -382,24 +379,21 @@ class _Measured:
     closest_a: np.ndarray
     closest_b: np.ndarray
 
-    def with_rows(self, rows: np.ndarray, measured: Callable[[], tuple[np.ndarray, ...]]) -> Callable[[], "_Measured"]:
-        """These measurements with ``rows`` replaced by ``measured`` (when the function returned is called)."""
-        def merged() -> _Measured:
-            columns = []
-            for mine, theirs in zip(astuple_shallow(self), measured()):
-                column = mine.copy()
-                column[rows] = theirs
-                columns.append(column)
-            return _Measured(*columns)
-        return merged
+    @classmethod
+    def of(cls, measured: tuple[np.ndarray, ...]) -> tuple["_Measured", "_Committed"]:
+        """The padded-window and committed-window measurements of :func:`geomatch.match._kernels.measure`."""
+        n = len(fields(cls))
+        return cls(*measured[:n]), _Committed(*measured[n:])
 
 
-def _committed_as_padded(m: _Measured, cs: np.ndarray, ce: np.ndarray) -> np.ndarray:
-    """The hits whose committed-window measurements are their padded-window ones: the closest approach lies in
-    the committed window and so does every moment in the zone (or there is none)."""
-    closest_inside = (m.closest_ns >= cs) & (m.closest_ns <= ce) & np.isfinite(m.min_distance_m)
-    never_in = m.first_in_ns == kernels.NAT
-    return closest_inside & (never_in | ((m.first_in_ns >= cs) & (m.last_out_ns <= ce)))
+@dataclass(frozen=True)
+class _Committed:
+    """The measurements of each hit over its committed window (inf / ``NAT`` without trail in it)."""
+
+    min_distance_m: np.ndarray
+    closest_ns: np.ndarray
+    zone_ns: np.ndarray
+    n_fixes_in_zone: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -411,7 +405,7 @@ class _Facts:
     fixes: _Fixes
     fallback: _Fixes
     padded: _Measured
-    committed: _Measured
+    committed: _Committed
     coverage: tuple[np.ndarray, ...]
     circle_fix: np.ndarray
     gap_fix: np.ndarray
@@ -447,11 +441,6 @@ def _labelled_hits(fixes: _Fixes, zones: _Zones, crimes: pd.DataFrame, hits: _Hi
         "scene_x": zones.cx[crime],
         "scene_y": zones.cy[crime],
     }, order)
-
-
-def astuple_shallow(instance) -> tuple:
-    """A dataclass's fields as a tuple, without copying them (:func:`dataclasses.astuple` deep-copies)."""
-    return tuple(getattr(instance, f.name) for f in fields(instance))
 
 
 def _at(values: np.ndarray, index: np.ndarray, missing) -> np.ndarray:
