@@ -522,11 +522,10 @@ def circle_reach(t, x, y, accuracy, pyramid, crime, lo, hi, cx, cy, r, ws, we):
 
 
 @_helper
-def _subject_gaps(t, quality, joined, g, s, e, interp_ns, cov_a, cov_b, at_cov, good_a, good_b, at_good,
-                  write: bool):
-    """The gaps of one subject's fixes ``[s, e)`` over all fixes and over the ok fixes (see
-    :func:`coverage_gaps`; ``g`` is the number of its first ok fix among the ok fixes), written from ``at_cov`` /
-    ``at_good`` when ``write``; returns how many of each and how many ok fixes the subject has."""
+def _subject_gaps(t, quality, joined, g, s, e, interp_ns, cov_a, cov_b, at_cov, good_a, good_b, at_good):
+    """Writes the gaps of one subject's fixes ``[s, e)`` over all fixes and over the ok fixes (see
+    :func:`coverage_gaps`; ``g`` is the number of its first ok fix among the ok fixes) from ``at_cov`` /
+    ``at_good``; returns how many of each and how many ok fixes the subject has."""
     n_cov = n_good = 0
     g0 = g
     cov_end = good_end = NAT  # where the last covering step ends
@@ -539,27 +538,36 @@ def _subject_gaps(t, quality, joined, g, s, e, interp_ns, cov_a, cov_b, at_cov, 
             # two ok fixes in a row are consecutive ok fixes too: ``joined`` says whether the step is a jump
             if not (quality[prev] == 0 and q == 0 and not joined[g - 1]):
                 if t[prev] > cov_end:
-                    if write:
-                        cov_a[at_cov + n_cov], cov_b[at_cov + n_cov] = cov_end, t[prev]
+                    cov_a[at_cov + n_cov], cov_b[at_cov + n_cov] = cov_end, t[prev]
                     n_cov += 1
                 cov_end = t[j]
         if q == 0:
             if prev_ok >= 0 and t[j] - t[prev_ok] <= interp_ns and joined[g - 1]:
                 if t[prev_ok] > good_end:
-                    if write:
-                        good_a[at_good + n_good], good_b[at_good + n_good] = good_end, t[prev_ok]
+                    good_a[at_good + n_good], good_b[at_good + n_good] = good_end, t[prev_ok]
                     n_good += 1
                 good_end = t[j]
             prev_ok = j
             g += 1
         prev = j
-    if write:
-        cov_a[at_cov + n_cov], cov_b[at_cov + n_cov] = cov_end, NEVER
-        good_a[at_good + n_good], good_b[at_good + n_good] = good_end, NEVER
+    cov_a[at_cov + n_cov], cov_b[at_cov + n_cov] = cov_end, NEVER
+    good_a[at_good + n_good], good_b[at_good + n_good] = good_end, NEVER
     return n_cov + 1, n_good + 1, g - g0
 
 
 @_kernel
+def _all_gaps(t, quality, joined, starts, ends, interp_ns, covered, good) -> None:
+    """Writes :func:`coverage_gaps` into ``covered`` and ``good`` (each ``(gap_a, gap_b, offsets)``, the gap
+    arrays long enough for the most there can be)."""
+    cov_a, cov_b, cov_off = covered
+    good_a, good_b, good_off = good
+    g = 0
+    for k in range(len(starts)):
+        n_cov, n_good, n_ok = _subject_gaps(t, quality, joined, g, starts[k], ends[k], interp_ns, cov_a, cov_b,
+                                            cov_off[k], good_a, good_b, good_off[k])
+        cov_off[k + 1], good_off[k + 1], g = cov_off[k] + n_cov, good_off[k] + n_good, g + n_ok
+
+
 def coverage_gaps(t, quality, joined, starts, ends, interp_s):
     """The gaps of each subject's trail, once for all its windows: for all fixes and for the ok fixes only,
     the open intervals ``(gap_a, gap_b)`` (ns) covered by no step, in time order, ``NAT`` / ``NEVER`` standing
@@ -572,22 +580,16 @@ def coverage_gaps(t, quality, joined, starts, ends, interp_s):
     consecutive. ``joined`` is :func:`joined_steps` over the ok fixes (in the same order): whether the step from
     each ok fix to the next is joined (not a jump).
 
+    Found in one pass: a subject has at most one gap per fix and one more, so arrays that long are reserved
+    (numpy's: only the pages written are ever touched) and the gaps found are copied out.
+
     Returns ``(covered, good)``, each ``(gap_a, gap_b, offsets)``.
     """
-    interp_ns = np.int64(round(interp_s * NS))
-    cov_off, good_off = np.zeros(len(starts) + 1, np.int64), np.zeros(len(starts) + 1, np.int64)
-    first_ok = np.zeros(len(starts) + 1, np.int64)
-    none = np.empty(0, np.int64)
-    for k in range(len(starts)):  # count, then write
-        n_cov, n_good, n_ok = _subject_gaps(t, quality, joined, first_ok[k], starts[k], ends[k], interp_ns, none,
-                                            none, 0, none, none, 0, False)
-        cov_off[k + 1], good_off[k + 1], first_ok[k + 1] = cov_off[k] + n_cov, good_off[k] + n_good, first_ok[k] + n_ok
-    cov_a, cov_b = np.empty(cov_off[-1], np.int64), np.empty(cov_off[-1], np.int64)
-    good_a, good_b = np.empty(good_off[-1], np.int64), np.empty(good_off[-1], np.int64)
-    for k in range(len(starts)):
-        _subject_gaps(t, quality, joined, first_ok[k], starts[k], ends[k], interp_ns, cov_a, cov_b, cov_off[k],
-                      good_a, good_b, good_off[k], True)
-    return (cov_a, cov_b, cov_off), (good_a, good_b, good_off)
+    room = len(t) + len(starts)
+    found = [(np.empty(room, np.int64), np.empty(room, np.int64), np.zeros(len(starts) + 1, np.int64))
+             for _ in range(2)]
+    _all_gaps(t, quality, joined, starts, ends, np.int64(round(interp_s * NS)), *found)
+    return tuple((gap_a[:offsets[-1]].copy(), gap_b[:offsets[-1]].copy(), offsets) for gap_a, gap_b, offsets in found)
 
 
 @_helper
