@@ -246,7 +246,8 @@ def all_reasons(table: pd.DataFrame, terms: pd.DataFrame, config: ScoreConfig) -
             "stopped ", durations(stop_s[rows]), " within ", radius[rows], " m",
             np.where(np.isnan(offset[rows]), "", _cat(", centred ", metres(offset[rows]), " m from the scene")))),
         (pts["pass_speed"] < 0, lambda rows: _cat(
-            np.where(speed[rows] >= w.vehicle_speed_mps, "drove", np.where(speed[rows] < WALK_MAX_MPS, "walked", "moved")),
+            np.where(speed[rows] >= w.vehicle_speed_mps, "drove",
+                     np.where(speed[rows] < WALK_MAX_MPS, "walked", "moved")),
             " past without stopping (", metres(speed[rows] * 3.6), " km/h)")),
         (presence != "possible", lambda rows: _cat("no stop in the zone (longest stay ", durations(stop_s[rows]), ")")),
     ]))
