@@ -16,7 +16,7 @@ from collections import namedtuple
 import numpy as np
 from numba import njit
 
-from geomatch.quality.flags import joined_steps, least_speed  # noqa: F401  (joined_steps: used by the matcher)
+from geomatch.quality.flags import joined_steps  # noqa: F401  (used by the matcher)
 
 FINE, COARSE = 8, 128  # fixes per run at each level of the box pyramid (COARSE is a multiple of FINE)
 OBSERVED, INTERPOLATED, POSSIBLE, NONE = 0, 1, 2, 3
@@ -118,40 +118,35 @@ def _known(accuracy: float) -> float:
 
 
 @_kernel
-def _fine_runs(t: np.ndarray, x: np.ndarray, y: np.ndarray, accuracy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The runs of ``FINE`` consecutive fixes: their bounding boxes, one row per run of min x, max x, min y,
-    max y and max accuracy (a box's numbers share a cache line), and their longest steps (ns).
+def _fine_runs(t: np.ndarray, x: np.ndarray, y: np.ndarray, accuracy: np.ndarray, boxes: np.ndarray,
+               longest_steps: np.ndarray) -> None:
+    """Writes the runs of ``FINE`` consecutive fixes: their bounding boxes, one row per run of min x, max x,
+    min y, max y and max accuracy (a box's numbers share a cache line), and their longest steps (ns).
 
     Box ``b`` covers fixes ``b*FINE`` to ``(b+1)*FINE`` inclusive, so the segment leaving the run lies inside it;
     its longest step is the longest of those segments' durations (steps between two subjects included: a run
     is only ever used whole inside one subject's fixes).
     """
     n = len(x)
-    boxes = np.empty(((n + FINE - 1) // FINE, 5))
-    longest_steps = np.zeros(len(boxes), np.int64)
     for b in range(len(boxes)):
         first, last = b * FINE, min((b + 1) * FINE, n - 1)
         min_x = max_x = x[first]
         min_y = max_y = y[first]
         max_acc = _known(accuracy[first])
+        longest = 0
         for k in range(first + 1, last + 1):
             min_x, max_x = min(min_x, x[k]), max(max_x, x[k])
             min_y, max_y = min(min_y, y[k]), max(max_y, y[k])
             max_acc = max(max_acc, _known(accuracy[k]))
-            longest_steps[b] = max(longest_steps[b], t[k] - t[k - 1])
+            longest = max(longest, t[k] - t[k - 1])
         boxes[b, _MIN_X], boxes[b, _MAX_X], boxes[b, _MIN_Y], boxes[b, _MAX_Y] = min_x, max_x, min_y, max_y
-        boxes[b, _MAX_ACC] = max_acc
-    return boxes, longest_steps
+        boxes[b, _MAX_ACC], longest_steps[b] = max_acc, longest
 
 
 @_kernel
-def box_pyramid(t: np.ndarray, x: np.ndarray, y: np.ndarray, accuracy: np.ndarray):
-    """The runs of ``FINE`` and of ``COARSE`` fixes (see :func:`_fine_runs`): (fine boxes, coarse boxes, fine
-    longest steps, coarse longest steps). A coarse run is the union of the fine runs it holds."""
-    fine, fine_steps = _fine_runs(t, x, y, accuracy)
+def _coarse_runs(fine: np.ndarray, fine_steps: np.ndarray, coarse: np.ndarray, coarse_steps: np.ndarray) -> None:
+    """Writes the runs of ``COARSE`` fixes, each the union of the fine runs it holds."""
     per_coarse = COARSE // FINE
-    coarse = np.empty(((len(fine) + per_coarse - 1) // per_coarse, 5))
-    coarse_steps = np.empty(len(coarse), np.int64)
     for b in range(len(coarse)):
         members = fine[b * per_coarse: (b + 1) * per_coarse]
         for column in (_MIN_X, _MIN_Y):
@@ -159,6 +154,19 @@ def box_pyramid(t: np.ndarray, x: np.ndarray, y: np.ndarray, accuracy: np.ndarra
         for column in (_MAX_X, _MAX_Y, _MAX_ACC):
             coarse[b, column] = members[:, column].max()
         coarse_steps[b] = fine_steps[b * per_coarse: (b + 1) * per_coarse].max()
+
+
+def box_pyramid(t: np.ndarray, x: np.ndarray, y: np.ndarray, accuracy: np.ndarray):
+    """The runs of ``FINE`` and of ``COARSE`` fixes (see :func:`_fine_runs`): (fine boxes, coarse boxes, fine
+    longest steps, coarse longest steps). A coarse run is the union of the fine runs it holds. The arrays are
+    numpy's (its large arrays sit on huge pages: a force month's boxes cost hundreds of page faults, not
+    thousands)."""
+    n_fine = (len(x) + FINE - 1) // FINE
+    n_coarse = (n_fine + COARSE // FINE - 1) // (COARSE // FINE)
+    fine, fine_steps = np.empty((n_fine, 5)), np.empty(n_fine, np.int64)
+    coarse, coarse_steps = np.empty((n_coarse, 5)), np.empty(n_coarse, np.int64)
+    _fine_runs(t, x, y, accuracy, fine, fine_steps)
+    _coarse_runs(fine, fine_steps, coarse, coarse_steps)
     return fine, coarse, fine_steps, coarse_steps
 
 
@@ -369,22 +377,42 @@ def _window_has_trail(t, joined, lo, hi, ws, we, interp_ns) -> bool:
                                                 and joined[lo])
 
 
+@_helper
+def _window_bound(t, pyramid, start: int, end: int, cx: float, cy: float, a: int, b: int) -> float:
+    """An upper bound (m) on the closest approach to the scene of the fixes of ``[start, end)`` in the window
+    ``[a, b]`` (inf if unknown): the least distance from the scene to the farthest corner of a fine run's box
+    whose every fix lies in the range and in the window. Every fix of such a run is a candidate, no farther."""
+    fine = pyramid[0]
+    bound = np.inf
+    for run in range((start + FINE - 1) // FINE, (end - 1) // FINE):
+        if t[run * FINE] < a or t[(run + 1) * FINE] > b:  # the run's fixes lie in the range: only its times tell
+            continue
+        dx = max(abs(fine[run, _MIN_X] - cx), abs(fine[run, _MAX_X] - cx))
+        dy = max(abs(fine[run, _MIN_Y] - cy), abs(fine[run, _MAX_Y] - cy))
+        bound = min(bound, _length(dx, dy))
+    return bound
+
+
 @_kernel
-def measure(t, x, y, accuracy, source, joined, pyramid, crime, lo, hi, cutoff, cx, cy, r, ws, we, interp_s,
-            outside: bool):
-    """Measure each hit (crime number, fix range ``[lo, hi)`` covering the window) over the window ``[ws, we]``;
-    ``cutoff`` is an upper bound (m) on its closest approach (inf if unknown).
+def measure(t, x, y, accuracy, source, joined, pyramid, crime, lo, hi, cutoff, cx, cy, r, ws, we, cs, ce,
+            interp_s):
+    """Measure each hit (crime number, fix range ``[lo, hi)`` covering the padded window) over its padded
+    window ``[ws, we]`` and its committed window ``[cs, ce]`` (inside it) in one walk; ``cutoff`` is an upper
+    bound (m) on its closest approach in the padded window (inf if unknown).
 
     Closest approach: over the fixes in the window and the points of its segments clipped to it (a pair with no
-    trail in its window falls back to the fixes either side when ``outside``, else stays unmeasured: inf); the
-    earliest of equal bests wins. It is a fix (``closest_a`` that fix, ``closest_b`` = ``NO_FIX``) or a point
-    strictly between the two fixes of a segment (``closest_a``, ``closest_b = closest_a + 1``). Runs farther
-    from the scene than both the zone's radius and the best approach found so far are skipped (branch and
-    bound): they can hold neither a moment in the zone nor a closer point.
+    trail in its padded window falls back to the fixes either side; in the committed window it stays
+    unmeasured: inf); the earliest of equal bests wins. In the padded window it is a fix (``closest_a`` that fix,
+    ``closest_b`` = ``NO_FIX``) or a point strictly between the two fixes of a segment (``closest_a``,
+    ``closest_b = closest_a + 1``). Runs farther from the scene than the zone's radius and than the best approach
+    found so far in both windows are skipped (branch and bound): they can hold neither a moment in the zone nor a
+    closer point. A step wholly inside the committed window measures the same in both windows; only the steps
+    across its bounds are measured again.
 
     Returns arrays: distance (m), time (ns), x, y (m), speed (m/s), accuracy (m, NaN unknown) and source code
     at the closest point; first in and last out (ns, NAT if never in the zone); time in the zone (ns); fixes
-    in the zone; longest interval between fixes in the range (ns).
+    in the zone; longest interval between fixes in the range (ns); the closest approach's fixes; then over the
+    committed window: distance (m), time (ns), time in the zone (ns) and fixes in the zone.
     """
     interp_ns = np.int64(round(interp_s * NS))
     n = len(lo)
@@ -394,13 +422,20 @@ def measure(t, x, y, accuracy, source, joined, pyramid, crime, lo, hi, cutoff, c
     closest_a, closest_b = np.full(n, NO_FIX, np.int64), np.full(n, NO_FIX, np.int64)
     first_in, last_out = np.full(n, NAT), np.full(n, NAT)
     zone_ns, fixes_in_zone, longest_step = np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(n, np.int64)
+    c_distance, c_closest_ns = np.full(n, np.inf), np.full(n, NAT)
+    c_zone_ns, c_fixes_in_zone = np.zeros(n, np.int64), np.zeros(n, np.int64)
     for p in range(n):
         c, start, end = crime[p], lo[p], hi[p]
-        scx, scy, sr, sws, swe = cx[c], cy[c], r[c], ws[c], we[c]
-        fallback = outside and not _window_has_trail(t, joined, start, end, sws, swe, interp_ns)
+        scx, scy, sr, sws, swe, scs, sce = cx[c], cy[c], r[c], ws[c], we[c], cs[c], ce[c]
+        fallback = not _window_has_trail(t, joined, start, end, sws, swe, interp_ns)
         best, enter, leave = np.inf, NEVER, NAT
-        b = _next_near_run(pyramid, start // FINE, (end - 1) // FINE, scx, scy, max(min(cutoff[p], best), sr), False)
-        while b <= (end - 1) // FINE:
+        best_c = np.inf
+        bound = min(cutoff[p], _window_bound(t, pyramid, start, end, scx, scy, sws, swe))
+        bound_c = _window_bound(t, pyramid, start, end, scx, scy, scs, sce)
+        last = (end - 1) // FINE
+        b = _next_near_run(pyramid, start // FINE, last, scx, scy, max(min(bound, best), min(bound_c, best_c), sr),
+                           False)
+        while b <= last:
             for i in range(max(start, b * FINE), min(end, (b + 1) * FINE)):
                 step = _step(t, x, y, accuracy, joined, i, end, scx, scy, sr, sws, swe, interp_ns)
                 if (step.fix_in_window or fallback) and step.fix_d < best:
@@ -423,14 +458,28 @@ def measure(t, x, y, accuracy, source, joined, pyramid, crime, lo, hi, cutoff, c
                 if step.seg_in_zone:
                     enter, leave = min(enter, step.enter_ns), max(leave, step.leave_ns)
                     zone_ns[p] += step.leave_ns - step.enter_ns
-            b = _next_near_run(pyramid, b + 1, (end - 1) // FINE, scx, scy, max(min(cutoff[p], best), sr), False)
-        distance[p] = best
+                # the committed window: the same step when it lies wholly inside, else measured against it
+                t_next = t[i] + step.dt
+                if t[i] <= sce and t_next >= scs:
+                    inside = t[i] >= scs and t_next <= sce
+                    cstep = step if inside else _step(t, x, y, accuracy, joined, i, end, scx, scy, sr, scs, sce,
+                                                      interp_ns)
+                    if cstep.fix_in_window and cstep.fix_d < best_c:
+                        best_c, c_closest_ns[p] = cstep.fix_d, t[i]
+                    u = cstep.seg_u
+                    if cstep.seg_valid and 0 < u < 1 and cstep.seg_d < best_c:
+                        best_c, c_closest_ns[p] = cstep.seg_d, t[i] + np.int64(np.rint(u * cstep.dt))
+                    c_fixes_in_zone[p] += cstep.fix_in_zone
+                    if cstep.seg_in_zone:
+                        c_zone_ns[p] += cstep.leave_ns - cstep.enter_ns
+            b = _next_near_run(pyramid, b + 1, last, scx, scy, max(min(bound, best), min(bound_c, best_c), sr), False)
+        distance[p], c_distance[p] = best, best_c
         first_in[p], last_out[p] = (enter, leave) if enter != NEVER else (NAT, NAT)
         if not acc[p] > 0:
             acc[p] = np.nan
         longest_step[p] = _longest_step(t, pyramid, start, end)
     return (distance, closest_ns, closest_x, closest_y, speed, acc, src, first_in, last_out, zone_ns, fixes_in_zone,
-            longest_step, closest_a, closest_b)
+            longest_step, closest_a, closest_b, c_distance, c_closest_ns, c_zone_ns, c_fixes_in_zone)
 
 
 @_helper
@@ -448,67 +497,78 @@ def _mean_speed_at(t, x, y, joined, i, lo, hi, interp_ns) -> float:
 
 
 @_kernel
-def circle_reach(t, x, y, accuracy, crime, lo, hi, cx, cy, r, ws, we):
+def circle_reach(t, x, y, accuracy, pyramid, crime, lo, hi, cx, cy, r, ws, we):
     """For each pair (crime number, range ``[lo, hi)`` of fallback fixes): the fix in the window whose accuracy
     circle comes nearest the scene (its distance less its radius; the earliest of equals) when that circle
-    reaches the zone, else ``NO_FIX``."""
+    reaches the zone, else ``NO_FIX``. ``pyramid`` is :func:`box_pyramid` over the fallback fixes: runs whose
+    every circle stays out of the zone are skipped (none of their fixes can be the answer)."""
     n = len(lo)
     found = np.full(n, NO_FIX, np.int64)
     for p in range(n):
-        c = crime[p]
+        c, start, end = crime[p], lo[p], hi[p]
         best = np.inf
-        for i in range(lo[p], hi[p]):
-            if ws[c] <= t[i] <= we[c]:
-                margin = _length(x[i] - cx[c], y[i] - cy[c]) - _known(accuracy[i])
-                if margin < best:
-                    best, found[p] = margin, i
+        last = (end - 1) // FINE
+        b = _next_near_run(pyramid, start // FINE, last, cx[c], cy[c], r[c], True)
+        while b <= last:
+            for i in range(max(start, b * FINE), min(end, (b + 1) * FINE)):
+                if ws[c] <= t[i] <= we[c]:
+                    margin = _length(x[i] - cx[c], y[i] - cy[c]) - _known(accuracy[i])
+                    if margin < best:
+                        best, found[p] = margin, i
+            b = _next_near_run(pyramid, b + 1, last, cx[c], cy[c], r[c], True)
         if not best <= r[c]:
             found[p] = NO_FIX
     return found
 
 
 @_helper
-def _subject_gaps(t, x, y, accuracy, quality, s, e, interp_ns, top_mps, cov_a, cov_b, at_cov, good_a, good_b,
-                  at_good, write: bool):
-    """The gaps of one subject's fixes ``[s, e)`` over all fixes and over the ok fixes (see
-    :func:`coverage_gaps`), written from ``at_cov`` / ``at_good`` when ``write``; returns how many of each."""
+def _subject_gaps(t, quality, joined, g, s, e, interp_ns, cov_a, cov_b, at_cov, good_a, good_b, at_good):
+    """Writes the gaps of one subject's fixes ``[s, e)`` over all fixes and over the ok fixes (see
+    :func:`coverage_gaps`; ``g`` is the number of its first ok fix among the ok fixes) from ``at_cov`` /
+    ``at_good``; returns how many of each and how many ok fixes the subject has."""
     n_cov = n_good = 0
+    g0 = g
     cov_end = good_end = NAT  # where the last covering step ends
     prev, prev_ok = -1, -1
     for j in range(s, e):
         q = quality[j]
         if q == 2:
             continue
-        ok_speed = -1.0  # least speed from the ok fix just before, when worked out
         if prev >= 0 and t[j] - t[prev] <= interp_ns:
-            if quality[prev] == 0 and q == 0:
-                ok_speed = least_speed(t, x, y, accuracy, prev, j)
-            if not ok_speed > top_mps:  # not a jump
+            # two ok fixes in a row are consecutive ok fixes too: ``joined`` says whether the step is a jump
+            if not (quality[prev] == 0 and q == 0 and not joined[g - 1]):
                 if t[prev] > cov_end:
-                    if write:
-                        cov_a[at_cov + n_cov], cov_b[at_cov + n_cov] = cov_end, t[prev]
+                    cov_a[at_cov + n_cov], cov_b[at_cov + n_cov] = cov_end, t[prev]
                     n_cov += 1
                 cov_end = t[j]
         if q == 0:
-            if prev_ok >= 0 and t[j] - t[prev_ok] <= interp_ns:
-                if ok_speed < 0:
-                    ok_speed = least_speed(t, x, y, accuracy, prev_ok, j)
-                if ok_speed <= top_mps:
-                    if t[prev_ok] > good_end:
-                        if write:
-                            good_a[at_good + n_good], good_b[at_good + n_good] = good_end, t[prev_ok]
-                        n_good += 1
-                    good_end = t[j]
+            if prev_ok >= 0 and t[j] - t[prev_ok] <= interp_ns and joined[g - 1]:
+                if t[prev_ok] > good_end:
+                    good_a[at_good + n_good], good_b[at_good + n_good] = good_end, t[prev_ok]
+                    n_good += 1
+                good_end = t[j]
             prev_ok = j
+            g += 1
         prev = j
-    if write:
-        cov_a[at_cov + n_cov], cov_b[at_cov + n_cov] = cov_end, NEVER
-        good_a[at_good + n_good], good_b[at_good + n_good] = good_end, NEVER
-    return n_cov + 1, n_good + 1
+    cov_a[at_cov + n_cov], cov_b[at_cov + n_cov] = cov_end, NEVER
+    good_a[at_good + n_good], good_b[at_good + n_good] = good_end, NEVER
+    return n_cov + 1, n_good + 1, g - g0
 
 
 @_kernel
-def coverage_gaps(t, x, y, accuracy, quality, starts, ends, interp_s, top_mps):
+def _all_gaps(t, quality, joined, starts, ends, interp_ns, covered, good) -> None:
+    """Writes :func:`coverage_gaps` into ``covered`` and ``good`` (each ``(gap_a, gap_b, offsets)``, the gap
+    arrays long enough for the most there can be)."""
+    cov_a, cov_b, cov_off = covered
+    good_a, good_b, good_off = good
+    g = 0
+    for k in range(len(starts)):
+        n_cov, n_good, n_ok = _subject_gaps(t, quality, joined, g, starts[k], ends[k], interp_ns, cov_a, cov_b,
+                                            cov_off[k], good_a, good_b, good_off[k])
+        cov_off[k + 1], good_off[k + 1], g = cov_off[k] + n_cov, good_off[k] + n_good, g + n_ok
+
+
+def coverage_gaps(t, quality, joined, starts, ends, interp_s):
     """The gaps of each subject's trail, once for all its windows: for all fixes and for the ok fixes only,
     the open intervals ``(gap_a, gap_b)`` (ns) covered by no step, in time order, ``NAT`` / ``NEVER`` standing
     for the time before the first step and after the last; subject ``k``'s are ``[offsets[k], offsets[k + 1])``
@@ -516,24 +576,20 @@ def coverage_gaps(t, x, y, accuracy, quality, starts, ends, interp_s, top_mps):
     1 fallback, 2 outlier).
 
     Outliers are left out. A step between consecutive fixes of at most ``interp_s`` covers its time, unless both
-    are ``ok`` and it is a jump (least speed above ``top_mps``, accuracy allowed for). Among the ok fixes only,
-    ok fixes with fallback fixes between them count as consecutive.
+    are ``ok`` and it is a jump. Among the ok fixes only, ok fixes with fallback fixes between them count as
+    consecutive. ``joined`` is :func:`joined_steps` over the ok fixes (in the same order): whether the step from
+    each ok fix to the next is joined (not a jump).
+
+    Found in one pass: a subject has at most one gap per fix and one more, so arrays that long are reserved
+    (numpy's: only the pages written are ever touched) and the gaps found are copied out.
 
     Returns ``(covered, good)``, each ``(gap_a, gap_b, offsets)``.
     """
-    interp_ns = np.int64(round(interp_s * NS))
-    cov_off, good_off = np.zeros(len(starts) + 1, np.int64), np.zeros(len(starts) + 1, np.int64)
-    none = np.empty(0, np.int64)
-    for k in range(len(starts)):  # count, then write
-        n_cov, n_good = _subject_gaps(t, x, y, accuracy, quality, starts[k], ends[k], interp_ns, top_mps, none,
-                                      none, 0, none, none, 0, False)
-        cov_off[k + 1], good_off[k + 1] = cov_off[k] + n_cov, good_off[k] + n_good
-    cov_a, cov_b = np.empty(cov_off[-1], np.int64), np.empty(cov_off[-1], np.int64)
-    good_a, good_b = np.empty(good_off[-1], np.int64), np.empty(good_off[-1], np.int64)
-    for k in range(len(starts)):
-        _subject_gaps(t, x, y, accuracy, quality, starts[k], ends[k], interp_ns, top_mps, cov_a, cov_b, cov_off[k],
-                      good_a, good_b, good_off[k], True)
-    return (cov_a, cov_b, cov_off), (good_a, good_b, good_off)
+    room = len(t) + len(starts)
+    found = [(np.empty(room, np.int64), np.empty(room, np.int64), np.zeros(len(starts) + 1, np.int64))
+             for _ in range(2)]
+    _all_gaps(t, quality, joined, starts, ends, np.int64(round(interp_s * NS)), *found)
+    return tuple((gap_a[:offsets[-1]].copy(), gap_b[:offsets[-1]].copy(), offsets) for gap_a, gap_b, offsets in found)
 
 
 @_helper
@@ -605,17 +661,14 @@ def coverage(t, quality, first, last, subject_slot, covered_gaps, good_gaps, a, 
 
 
 @_kernel
-def compact(keep, subject, t, x, y, accuracy, source, quality):
-    """The fixes where ``keep`` holds, every array in one pass (boolean indexing copies one array at a time)."""
-    n = 0
-    for i in range(len(keep)):
-        n += keep[i]
-    out = (np.empty(n, subject.dtype), np.empty(n, t.dtype), np.empty(n, x.dtype), np.empty(n, y.dtype),
-           np.empty(n, accuracy.dtype), np.empty(n, source.dtype), np.empty(n, quality.dtype))
+def compact(keep, columns, out) -> None:
+    """Writes the fixes where ``keep`` holds into ``out`` (arrays as long as ``keep`` has true values), every
+    column of ``columns`` (subject, t, x, y, accuracy, source, quality) in one pass (boolean indexing copies one
+    array at a time). The caller allocates ``out`` with numpy, whose large arrays sit on huge pages: the copy
+    then costs a few hundred page faults instead of tens of thousands."""
     k = 0
     for i in range(len(keep)):
         if keep[i]:
-            out[0][k], out[1][k], out[2][k], out[3][k] = subject[i], t[i], x[i], y[i]
-            out[4][k], out[5][k], out[6][k] = accuracy[i], source[i], quality[i]
+            out[0][k], out[1][k], out[2][k], out[3][k] = columns[0][i], columns[1][i], columns[2][i], columns[3][i]
+            out[4][k], out[5][k], out[6][k] = columns[4][i], columns[5][i], columns[6][i]
             k += 1
-    return out

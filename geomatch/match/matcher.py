@@ -127,10 +127,13 @@ class _Fixes:
     def only(self, code: int) -> "_Fixes":
         """The fixes of one quality (themselves when every fix has it)."""
         keep = self.quality == code
-        if keep.all():
+        n = int(np.count_nonzero(keep))
+        if n == len(keep):
             return self
-        return self._of(*kernels.compact(keep, self.subject, self.t, self.x, self.y, self.accuracy, self.source,
-                                         self.quality), self.subject_names, self.source_names)
+        columns = (self.subject, self.t, self.x, self.y, self.accuracy, self.source, self.quality)
+        kept = tuple(np.empty(n, column.dtype) for column in columns)
+        kernels.compact(keep, columns, kept)
+        return self._of(*kept, self.subject_names, self.source_names)
 
     def subject_slot(self, codes: np.ndarray) -> np.ndarray:
         """The position of each subject code of ``codes`` in ``starts``/``ends`` (codes must have fixes)."""
@@ -221,8 +224,8 @@ def _match_part(trails: pd.DataFrame, crimes: pd.DataFrame, config: MatchConfig,
         joined = pool.submit(kernels.joined_steps, fixes.subject, fixes.t, fixes.x, fixes.y, fixes.accuracy, top)
         pyramid = pool.submit(kernels.box_pyramid, fixes.t, fixes.x, fixes.y, fixes.accuracy)
         gap_starts = pool.submit(kernels.gap_starts, fixes.subject, fixes.t, *rule_s)
-        gaps = pool.submit(kernels.coverage_gaps, everything.t, everything.x, everything.y, everything.accuracy,
-                           everything.quality, everything.starts, everything.ends, rule_s[0], top)
+        gaps = pool.submit(lambda: kernels.coverage_gaps(everything.t, everything.quality, joined.result(),
+                                                         everything.starts, everything.ends, rule_s[0]))
         pairs = _window_pairs(fixes, zones, pool)
         found = _by_chunks(pool, lambda c: kernels.presence(
             fixes.t, fixes.x, fixes.y, fixes.accuracy, fixes.subject, joined.result(), pyramid.result(),
@@ -233,14 +236,10 @@ def _match_part(trails: pd.DataFrame, crimes: pd.DataFrame, config: MatchConfig,
         hits = _Hits.combine(fixes, pairs, presence, circle_fix, fallback, circles, len(zones.cx))
         good = pairs.take(hits.pair[hits.pair >= 0])
         cutoff = closest_bound[hits.pair[hits.pair >= 0]]
-        measure = lambda some, ws, we, outside, bound: _by_chunks(pool, lambda c: kernels.measure(  # noqa: E731
-            fixes.t, fixes.x, fixes.y, fixes.accuracy, fixes.source, joined.result(), pyramid.result(),
-            some.crime[c], some.lo[c], some.hi[c], bound[c], zones.cx, zones.cy, zones.r, ws, we, rule_s[0],
-            outside), len(some.lo))
-        padded = _Measured(*measure(good, zones.ws, zones.we, True, cutoff)())
-        again = ~_committed_as_padded(padded, zones.cs[good.crime], zones.ce[good.crime])
-        committed = padded.with_rows(again, measure(good.take(again), zones.cs, zones.ce, False,
-                                                    np.full(int(again.sum()), np.inf)))
+        measured = _by_chunks(pool, lambda c: kernels.measure(
+            fixes.t, fixes.x, fixes.y, fixes.accuracy, fixes.source, joined.result(), pyramid.result(), good.crime[c],
+            good.lo[c], good.hi[c], cutoff[c], zones.cx, zones.cy, zones.r, zones.ws, zones.we, zones.cs, zones.ce,
+            rule_s[0]), len(good.lo))
         first, last = everything.subject_range(hits.subject)
         cs, ce = zones.cs[hits.crime], zones.ce[hits.crime]
         slot = everything.subject_slot(hits.subject)
@@ -248,8 +247,9 @@ def _match_part(trails: pd.DataFrame, crimes: pd.DataFrame, config: MatchConfig,
             everything.t, everything.quality, first[c], last[c], slot[c], *gaps.result(),
             cs[c], ce[c]), len(first))
         labelled = _labelled_hits(everything, zones, crimes, hits)  # while the hits are measured
-        facts = _Facts(hits, zones, fixes, fallback, padded, committed(), covered(), circle_fix, gap_fix,
-                       gap_speed, gap_basis)
+        padded, committed = _Measured.of(measured())
+        facts = _Facts(hits, zones, fixes, fallback, padded, committed, covered(), circle_fix, gap_fix, gap_speed,
+                       gap_basis)
         return _with_measurements(labelled, facts)
 
 
@@ -316,9 +316,10 @@ def _window_pairs(fixes: _Fixes, zones: _Zones, pool: ThreadPoolExecutor) -> _Pa
 def _circle_hits(fallback: _Fixes, zones: _Zones, pool: ThreadPoolExecutor) -> tuple[_Pairs, np.ndarray]:
     """The subject x crime pairs over the fallback fixes, and for each the fallback fix in the window whose
     accuracy circle reaches the zone (:func:`geomatch.match._kernels.circle_reach`; ``NO_FIX`` if none)."""
+    pyramid = pool.submit(kernels.box_pyramid, fallback.t, fallback.x, fallback.y, fallback.accuracy)
     pairs = _window_pairs(fallback, zones, pool)
-    reach = kernels.circle_reach(fallback.t, fallback.x, fallback.y, fallback.accuracy, pairs.crime, pairs.lo,
-                                 pairs.hi, zones.cx, zones.cy, zones.r, zones.ws, zones.we)
+    reach = kernels.circle_reach(fallback.t, fallback.x, fallback.y, fallback.accuracy, pyramid.result(), pairs.crime,
+                                 pairs.lo, pairs.hi, zones.cx, zones.cy, zones.r, zones.ws, zones.we)
     return pairs, reach
 
 
@@ -378,24 +379,21 @@ class _Measured:
     closest_a: np.ndarray
     closest_b: np.ndarray
 
-    def with_rows(self, rows: np.ndarray, measured: Callable[[], tuple[np.ndarray, ...]]) -> Callable[[], "_Measured"]:
-        """These measurements with ``rows`` replaced by ``measured`` (when the function returned is called)."""
-        def merged() -> _Measured:
-            columns = []
-            for mine, theirs in zip(astuple_shallow(self), measured()):
-                column = mine.copy()
-                column[rows] = theirs
-                columns.append(column)
-            return _Measured(*columns)
-        return merged
+    @classmethod
+    def of(cls, measured: tuple[np.ndarray, ...]) -> tuple["_Measured", "_Committed"]:
+        """The padded-window and committed-window measurements of :func:`geomatch.match._kernels.measure`."""
+        n = len(fields(cls))
+        return cls(*measured[:n]), _Committed(*measured[n:])
 
 
-def _committed_as_padded(m: _Measured, cs: np.ndarray, ce: np.ndarray) -> np.ndarray:
-    """The hits whose committed-window measurements are their padded-window ones: the closest approach lies in
-    the committed window and so does every moment in the zone (or there is none)."""
-    closest_inside = (m.closest_ns >= cs) & (m.closest_ns <= ce) & np.isfinite(m.min_distance_m)
-    never_in = m.first_in_ns == kernels.NAT
-    return closest_inside & (never_in | ((m.first_in_ns >= cs) & (m.last_out_ns <= ce)))
+@dataclass(frozen=True)
+class _Committed:
+    """The measurements of each hit over its committed window (inf / ``NAT`` without trail in it)."""
+
+    min_distance_m: np.ndarray
+    closest_ns: np.ndarray
+    zone_ns: np.ndarray
+    n_fixes_in_zone: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -407,7 +405,7 @@ class _Facts:
     fixes: _Fixes
     fallback: _Fixes
     padded: _Measured
-    committed: _Measured
+    committed: _Committed
     coverage: tuple[np.ndarray, ...]
     circle_fix: np.ndarray
     gap_fix: np.ndarray
@@ -443,11 +441,6 @@ def _labelled_hits(fixes: _Fixes, zones: _Zones, crimes: pd.DataFrame, hits: _Hi
         "scene_x": zones.cx[crime],
         "scene_y": zones.cy[crime],
     }, order)
-
-
-def astuple_shallow(instance) -> tuple:
-    """A dataclass's fields as a tuple, without copying them (:func:`dataclasses.astuple` deep-copies)."""
-    return tuple(getattr(instance, f.name) for f in fields(instance))
 
 
 def _at(values: np.ndarray, index: np.ndarray, missing) -> np.ndarray:

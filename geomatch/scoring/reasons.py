@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from itertools import repeat
 
 import numpy as np
 import pandas as pd
@@ -88,7 +89,7 @@ def durations(seconds: np.ndarray) -> Texts:
 
 def _percent(shares: np.ndarray) -> Texts:
     """``f"{share:.0%}"`` with a space before the sign: ``62 %``."""
-    return metres(np.asarray(shares, dtype=float) * 100.0) + " %"
+    return _cat(metres(np.asarray(shares, dtype=float) * 100.0), " %")
 
 
 def _choose(n: int, cases: list[tuple[np.ndarray, Callable[[np.ndarray], Texts]]], default: str = "") -> Texts:
@@ -101,6 +102,14 @@ def _choose(n: int, cases: list[tuple[np.ndarray, Callable[[np.ndarray], Texts]]
         if len(rows):
             out[rows] = make(rows)
     return out
+
+
+def _cat(*pieces: Texts | str) -> Texts:
+    """The pieces (arrays of texts, or one text for every row) joined row by row, each row's text built once
+    (chaining ``+`` over object arrays builds every intermediate text: 2-3x slower). At least one piece is an
+    array."""
+    columns = [repeat(piece) if isinstance(piece, str) else piece.tolist() for piece in pieces]
+    return np.array(list(map("".join, zip(*columns))), dtype=object)
 
 
 def _join(sentences: list[Texts]) -> list[str]:
@@ -139,20 +148,22 @@ def closest_phrases(c: _Columns) -> Texts:
     segment = c.obj("closest_kind") == "segment"
     at = metres(distance)
     what = _choose(c.n, [
-        (segment, lambda rows: at[rows] + " m, a point on the straight line between two fixes "
-         + durations(c.seconds("closest_fix_time", "closest_next_fix_time")[rows]) + " apart"),
-        (np.ones(c.n, dtype=bool), lambda rows: at[rows] + " m, at "
-         + _each(c.obj("source_at_closest")[rows], lambda source: with_article(str(source))) + " fix"
-         + np.where(np.isnan(accuracy[rows]), " (accuracy not reported)", " (±" + metres(accuracy[rows]) + " m)")),
+        (segment, lambda rows: _cat(at[rows], " m, a point on the straight line between two fixes ",
+                                    durations(c.seconds("closest_fix_time", "closest_next_fix_time")[rows]), " apart")),
+        (np.ones(c.n, dtype=bool), lambda rows: _cat(
+            at[rows], " m, at ", _each(c.obj("source_at_closest")[rows], lambda source: with_article(str(source))),
+            " fix", np.where(np.isnan(accuracy[rows]), " (accuracy not reported)",
+                             _cat(" (±", metres(accuracy[rows]), " m)")))),
     ])
     return _choose(c.n, [
         (np.isnan(distance), lambda rows: np.full(len(rows), "none: the trail of good fixes does not reach the window",
                                                  dtype=object)),
-        (np.isnan(committed), lambda rows: what[rows] + ", within the padded window (no trail during the committed "
-                                                        "window)"),
-        (committed <= distance + 1e-6, lambda rows: what[rows] + ", during the committed window"),
-        (np.ones(c.n, dtype=bool), lambda rows: what[rows] + ", within the padded window (" + metres(committed[rows])
-         + " m at the closest during the committed window)"),
+        (np.isnan(committed), lambda rows: _cat(what[rows], ", within the padded window (no trail during the "
+                                                            "committed window)")),
+        (committed <= distance + 1e-6, lambda rows: _cat(what[rows], ", during the committed window")),
+        (np.ones(c.n, dtype=bool), lambda rows: _cat(what[rows], ", within the padded window (",
+                                                     metres(committed[rows]),
+                                                     " m at the closest during the committed window)")),
     ])
 
 
@@ -161,12 +172,12 @@ def coverage_phrases(c: _Columns) -> Texts:
     gaps = c.num("n_gaps_committed").astype(np.int64)
     longest = durations(c.num("longest_gap_committed_s"))
     told = _choose(c.n, [(gaps == 0, lambda rows: np.full(len(rows), "no gap", dtype=object)),
-                         (gaps == 1, lambda rows: "one gap of " + longest[rows])])
+                         (gaps == 1, lambda rows: _cat("one gap of ", longest[rows]))])
     many = gaps > 1
-    told[many] = _counts(gaps[many]) + " gaps, the longest " + longest[many]
-    return ("tag coverage during the committed window: " + _percent(c.num("coverage_good_share")) + " GPS, "
-            + _percent(c.num("coverage_fallback_share")) + " fallback, " + _percent(c.num("coverage_gap_share"))
-            + " gap (" + told + ")")
+    told[many] = _cat(_counts(gaps[many]), " gaps, the longest ", longest[many])
+    return _cat("tag coverage during the committed window: ", _percent(c.num("coverage_good_share")), " GPS, ",
+                _percent(c.num("coverage_fallback_share")), " fallback, ", _percent(c.num("coverage_gap_share")),
+                " gap (", told, ")")
 
 
 def presence_phrases(c: _Columns) -> Texts:
@@ -174,28 +185,30 @@ def presence_phrases(c: _Columns) -> Texts:
     presence = c.obj("presence")
     closest = closest_phrases(c)
     return _choose(c.n, [
-        (presence == "observed", lambda rows: _fixes(c.num("n_fixes_in_zone")[rows].astype(np.int64)) + " inside the "
-         + metres(c.num("radius_m")[rows]) + " m zone within the padded window; closest approach " + closest[rows]),
-        (presence == "interpolated", lambda rows: "no fix inside the zone, but the path between fixes enters it; "
-                                                  "closest approach " + closest[rows]),
-        (c.obj("possible_by") == "accuracy circle", lambda rows: "possible only: "
-         + _each(c.obj("circle_source")[rows], lambda source: with_article(str(source))) + " fix "
-         + metres(c.num("circle_distance_m")[rows]) + " m from the scene whose accuracy circle (±"
-         + metres(c.num("circle_accuracy_m")[rows]) + " m) reaches the zone; closest approach of the trail "
-         + closest[rows]),
-        (np.ones(c.n, dtype=bool), lambda rows: "possible only: no fix near the scene; a "
-         + durations(c.seconds("gap_from", "gap_to")[rows]) + " gap in the trail from which it could have been "
-         "reached and left at " + metres(c.num("gap_speed_mps")[rows] * 3.6) + " km/h ("
-         + _each(c.obj("gap_speed_basis")[rows], str) + "); closest approach of the trail " + closest[rows]),
+        (presence == "observed", lambda rows: _cat(
+            _fixes(c.num("n_fixes_in_zone")[rows].astype(np.int64)), " inside the ", metres(c.num("radius_m")[rows]),
+            " m zone within the padded window; closest approach ", closest[rows])),
+        (presence == "interpolated", lambda rows: _cat("no fix inside the zone, but the path between fixes enters "
+                                                       "it; closest approach ", closest[rows])),
+        (c.obj("possible_by") == "accuracy circle", lambda rows: _cat(
+            "possible only: ", _each(c.obj("circle_source")[rows], lambda source: with_article(str(source))), " fix ",
+            metres(c.num("circle_distance_m")[rows]), " m from the scene whose accuracy circle (±",
+            metres(c.num("circle_accuracy_m")[rows]), " m) reaches the zone; closest approach of the trail ",
+            closest[rows])),
+        (np.ones(c.n, dtype=bool), lambda rows: _cat(
+            "possible only: no fix near the scene; a ", durations(c.seconds("gap_from", "gap_to")[rows]),
+            " gap in the trail from which it could have been reached and left at ",
+            metres(c.num("gap_speed_mps")[rows] * 3.6), " km/h (", _each(c.obj("gap_speed_basis")[rows], str),
+            "); closest approach of the trail ", closest[rows])),
     ])
 
 
 def _fixes(n: np.ndarray) -> Texts:
-    return np.where(n == 1, "one fix", _counts(n) + " fixes")
+    return np.where(n == 1, "one fix", _cat(_counts(n), " fixes"))
 
 
 def _days(n: np.ndarray) -> Texts:
-    return _counts(n) + np.where(n == 1, " other day", " other days")
+    return _cat(_counts(n), np.where(n == 1, " other day", " other days"))
 
 
 def presence_phrase(row: dict) -> str:
@@ -214,50 +227,56 @@ def all_reasons(table: pd.DataFrame, terms: pd.DataFrame, config: ScoreConfig) -
     pts = {name: terms[name].to_numpy(dtype=float) for name in ("pass_speed", "home", "window", "source", "coarse",
                                                                "gap")}
     presence, radius = c.obj("presence"), metres(c.num("radius_m"))
-    distance = metres(c.num("min_distance_m"))
     if all(name in table.columns for name in FACTS):
         said = [presence_phrases(c), coverage_phrases(c)]
     else:  # hits matched before the facts existed: no claim about fixes
+        distance = metres(c.num("min_distance_m"))
         said = [_choose(n, [
-            (presence == "observed", lambda rows: "observed: the trail came within " + distance[rows] + " m of the scene"),
-            (presence == "interpolated", lambda rows: "interpolated: the path between fixes passes " + distance[rows]
-             + " m from the scene"),
-            (np.ones(n, dtype=bool), lambda rows: "possible: the trail came within " + distance[rows] + " m of the scene"),
+            (presence == "observed", lambda rows: _cat("observed: the trail came within ", distance[rows],
+                                                       " m of the scene")),
+            (presence == "interpolated", lambda rows: _cat("interpolated: the path between fixes passes ",
+                                                           distance[rows], " m from the scene")),
+            (np.ones(n, dtype=bool), lambda rows: _cat("possible: the trail came within ", distance[rows],
+                                                       " m of the scene")),
         ])]
 
     stop_s, offset, speed = c.num("stop_s"), c.num("stop_offset_m"), c.num("speed_near_mps")
     said.append(_choose(n, [
-        (stop_s >= config.stop_min_s, lambda rows: "stopped " + durations(stop_s[rows]) + " within " + radius[rows]
-         + " m" + np.where(np.isnan(offset[rows]), "", ", centred " + metres(offset[rows]) + " m from the scene")),
-        (pts["pass_speed"] < 0, lambda rows: np.where(speed[rows] >= w.vehicle_speed_mps, "drove",
-                                                      np.where(speed[rows] < WALK_MAX_MPS, "walked", "moved")).astype(object)
-         + " past without stopping (" + metres(speed[rows] * 3.6) + " km/h)"),
-        (presence != "possible", lambda rows: "no stop in the zone (longest stay " + durations(stop_s[rows]) + ")"),
+        (stop_s >= config.stop_min_s, lambda rows: _cat(
+            "stopped ", durations(stop_s[rows]), " within ", radius[rows], " m",
+            np.where(np.isnan(offset[rows]), "", _cat(", centred ", metres(offset[rows]), " m from the scene")))),
+        (pts["pass_speed"] < 0, lambda rows: _cat(
+            np.where(speed[rows] >= w.vehicle_speed_mps, "drove",
+                     np.where(speed[rows] < WALK_MAX_MPS, "walked", "moved")),
+            " past without stopping (", metres(speed[rows] * 3.6), " km/h)")),
+        (presence != "possible", lambda rows: _cat("no stop in the zone (longest stay ", durations(stop_s[rows]), ")")),
     ]))
 
     days_stopped, days_passing = c.num("days_stopped"), c.num("days_passing")
-    home = _choose(n, [(pts["home"] < 0, lambda rows: "the subject's home is " + metres(c.num("home_distance_m")[rows])
-                        + " m from the scene (" + _counts(c.obj("home_nights")[rows]) + " nights there)")])
-    stopped = _choose(n, [(days_stopped > 0, lambda rows: "stopped within " + radius[rows] + " m on "
-                           + _days(c.obj("days_stopped")[rows]))])
-    passing = _choose(n, [(days_passing > 0, lambda rows: "passes within " + radius[rows] + " m on "
-                           + _days(c.obj("days_passing")[rows]))])
+    home = _choose(n, [(pts["home"] < 0, lambda rows: _cat(
+        "the subject's home is ", metres(c.num("home_distance_m")[rows]), " m from the scene (",
+        _counts(c.obj("home_nights")[rows]), " nights there)"))])
+    stopped = _choose(n, [(days_stopped > 0, lambda rows: _cat("stopped within ", radius[rows], " m on ",
+                                                               _days(c.obj("days_stopped")[rows])))])
+    passing = _choose(n, [(days_passing > 0, lambda rows: _cat("passes within ", radius[rows], " m on ",
+                                                               _days(c.obj("days_passing")[rows])))])
     routine = (home != "") | (stopped != "") | (passing != "")
     said += [home, stopped, passing, _choose(n, [
         (routine, lambda rows: np.full(len(rows), "", dtype=object)),
-        (c.num("routine_days") > 0, lambda rows: "not a place this subject visits routinely ("
-         + _counts(c.obj("routine_days")[rows]) + " other days of trail)"),
+        (c.num("routine_days") > 0, lambda rows: _cat("not a place this subject visits routinely (",
+                                                      _counts(c.obj("routine_days")[rows]), " other days of trail)")),
     ], default="no trail outside the crime's days to judge routine")]
 
     window = pts["window"]
     specific = np.where(window >= 2.0 * w.window / 3.0, "specific",
-                        np.where(window <= w.window / 3.0, "unspecific", "moderately specific")).astype(object)
-    said.append(durations(c.num("window_s")) + " window (" + specific + ")")
-    said.append(_choose(n, [(pts["source"] < 0, lambda rows: "closest position from " + np.where(
-        c.obj("source_at_closest")[rows] == "LBS", "the phone network (LBS)", "Wi-Fi").astype(object) + ", not GPS")]))
+                        np.where(window <= w.window / 3.0, "unspecific", "moderately specific"))
+    said.append(_cat(durations(c.num("window_s")), " window (", specific, ")"))
+    said.append(_choose(n, [(pts["source"] < 0, lambda rows: _cat("closest position from ", np.where(
+        c.obj("source_at_closest")[rows] == "LBS", "the phone network (LBS)", "Wi-Fi"), ", not GPS"))]))
     accuracy = np.nan_to_num(c.num("accuracy_at_closest_m"), nan=config.default_accuracy_m)
-    said.append(_choose(n, [(pts["coarse"] < 0, lambda rows: "accuracy at the closest approach "
-                             + metres(accuracy[rows]) + " m is wider than the " + radius[rows] + " m zone")]))
-    said.append(_choose(n, [(pts["gap"] < 0, lambda rows: "a " + durations(c.num("max_gap_s")[rows])
-                             + " gap in the trail around the window")]))
+    said.append(_choose(n, [(pts["coarse"] < 0, lambda rows: _cat(
+        "accuracy at the closest approach ", metres(accuracy[rows]), " m is wider than the ", radius[rows],
+        " m zone"))]))
+    said.append(_choose(n, [(pts["gap"] < 0, lambda rows: _cat("a ", durations(c.num("max_gap_s")[rows]),
+                                                               " gap in the trail around the window"))]))
     return _join(said)
