@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from geomatch.match.config import MatchConfig
@@ -131,6 +131,7 @@ def _stop_s(trails: pd.DataFrame, scene=(20.0, 10.0)) -> float:
 
 
 @settings(max_examples=12, deadline=None)
+@example(minutes=18, accuracy_m=18.326531455704426, seed=18)
 @given(st.integers(5, 24), st.floats(3.0, 25.0), st.integers(0, 10 ** 6))
 def test_a_dwell_measures_the_same_at_1_s_and_60_s(minutes, accuracy_m, seed):
     dwell_s = minutes * 60
@@ -138,12 +139,14 @@ def test_a_dwell_measures_the_same_at_1_s_and_60_s(minutes, accuracy_m, seed):
     every_minute = _stop_s(_dwell_trail(dwell_s, 60, accuracy_m, seed))
     assert abs(every_second - every_minute) <= 120.0
     # at most a fix interval short (plus the jitter); long by no more than the walk within the stillness
-    # allowance at each end (walking 1.4 m/s): fixes that close to the stop cannot be told from it
+    # allowance plus the fixes' own error at each end (walking 1.4 m/s): a fix that close to the stop, once its
+    # error is added, cannot be told from it (hypothesis found a 1,080 s dwell at 18 m accuracy measured 1,209 s
+    # at 1 s, 6.6 s beyond the allowance alone)
     config = ScoreConfig()
     allowance_m = min(max(config.stay_radius_m, config.still_accuracy_factor * math.hypot(accuracy_m, accuracy_m)),
                       config.still_max_m)
     for measured in (every_second, every_minute):
-        assert dwell_s - 120.0 <= measured <= dwell_s + 2 * allowance_m / 1.4 + 30.0
+        assert dwell_s - 120.0 <= measured <= dwell_s + 2 * (allowance_m + accuracy_m) / 1.4 + 30.0
 
 
 def test_a_walk_past_is_no_stop_at_any_rate():
