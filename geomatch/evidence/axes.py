@@ -59,7 +59,8 @@ def draw_axis(ax, which: str, positions: Sequence[float], labels: Sequence[str],
               rotation: float = 0.0, title: str = "", title_pt: float = 8.0, grid: dict | None = None,
               title_gap_pt: float | None = None) -> None:
     """Draw the bottom (``which="x"``) or left (``"y"``) axis of ``ax``: tick marks at the data ``positions``
-    (those outside the view are left out), their ``labels`` (``size_pt``, turned by ``rotation`` degrees),
+    (those outside the view are left out), their ``labels`` (``size_pt``, turned by ``rotation`` degrees; a
+    turned y label that would run past the axes' corner, into the x labels, is left out; its tick stays),
     the axis ``title`` (``title_pt``; several lines grow away from the axes) and, when ``grid`` is given (line
     properties, e.g. ``{"color": "0.85", "lw": 0.5, "zorder": 1}``), grid lines across the axes. Matplotlib's
     own axis is hidden. ``title_gap_pt`` sets how far the title sits from the axes (points; by default just
@@ -78,7 +79,12 @@ def draw_axis(ax, which: str, positions: Sequence[float], labels: Sequence[str],
     else:
         at = ax.transData.transform(np.column_stack([np.zeros(len(values)), values]))[:, 1]
         keep = (at >= y0 - 0.5) & (at <= y1 + 0.5)
-    at, shown = at[keep], [label for label, k in zip(labels, keep) if k]
+    labelled = keep.copy()
+    if which == "y" and (rotation % 180) != 0:  # a turned label runs along the axis: one that would stick out
+        half = np.array([text_width_pt(label, size_pt) * px / 2 for label in labels])  # past a corner collides
+        labelled &= (at - half >= y0) & (at + half <= y1)                              # with the other axis'
+    label_at, shown = at[labelled], [label for label, k in zip(labels, labelled) if k]
+    at = at[keep]
     if which == "x":
         marks = [((p, y0), (p, y0 - TICK_PT * px)) for p in at]
         lines = [((p, y0), (p, y1)) for p in at]
@@ -92,7 +98,7 @@ def draw_axis(ax, which: str, positions: Sequence[float], labels: Sequence[str],
         ax.add_collection(LineCollection(marks, colors="black", linewidths=0.8, transform=identity,
                                          clip_on=False, zorder=2.5), autolim=False)
     offset = (TICK_PT + PAD_PT) * px
-    for p, label in zip(at, shown):
+    for p, label in zip(label_at, shown):
         if which == "x":
             text = Text(p, y0 - offset, label, ha="center", va="top", rotation=rotation, fontsize=size_pt,
                         transform=identity, clip_on=False)

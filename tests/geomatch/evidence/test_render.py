@@ -13,7 +13,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from geomatch.evidence import make_packs
-from geomatch.evidence.axes import draw_axis, nice_ticks, number_labels
+from geomatch.evidence.axes import draw_axis, nice_ticks, number_labels, text_width_pt
 from geomatch.evidence.render import SharedRendererCanvas
 from geomatch.pipeline import MatchInputs, run_match
 from tests.geomatch.evidence.test_evidence import build_world
@@ -76,6 +76,25 @@ def test_axes_drawn_as_plain_artists_name_their_ticks_and_titles():
     assert texts["Easting (m)"].get_position()[1] < texts["1,000"].get_position()[1]
     assert texts["Northing (m)"].get_position()[0] < x0 and texts["Northing (m)"].get_rotation() == 90
     FigureCanvasAgg(fig).draw()  # draws
+
+
+def test_a_turned_y_label_that_would_run_past_the_corner_is_left_out():
+    """A northing label turned along the axis and centred near the bottom corner ran into the eastings under it
+    ("247,700" over "612,350" on a pack's map)."""
+    fig = Figure(figsize=(4, 4), dpi=100)
+    ax = fig.add_axes((0.2, 0.2, 0.7, 0.7))
+    ax.set_xlim(0, 1000)
+    ax.set_ylim(247_695, 248_100)
+    ticks = [247_700, 247_800, 247_900, 248_000, 248_100]
+    draw_axis(ax, "y", ticks, number_labels(np.array(ticks, dtype=float)), rotation=90)
+    _, y0, _, y1 = ax.bbox.extents
+    shown = {t.get_text(): t for t in ax.texts}
+    assert set(shown) == {"247,800", "247,900", "248,000"}  # 247,700 too near the bottom, 248,100 at the top
+    assert len(ax.collections[-1].get_segments()) == 5  # every tick keeps its mark
+    px = fig.dpi / 72
+    for label, text in shown.items():
+        half = text_width_pt(label, 7.0) * px / 2
+        assert y0 <= text.get_position()[1] - half and text.get_position()[1] + half <= y1
 
 
 @pytest.fixture(scope="module")
