@@ -37,7 +37,8 @@ from geomatch.evidence.prism import Prism
 from geomatch.evidence.style import (CMAP, PRISM_EDGE, PRISM_FILL, SOURCE_MARKERS, lay_legend,
                                      marker_for, markers, render_rgb, render_rgb_with_legend, write_png)
 from geomatch.core.times import utc_ns
-from geomatch.evidence.text import fmt_duration, fmt_m, fmt_time, mpl_text, offence_name, time_ticks, zone_names
+from geomatch.evidence.text import (fmt_duration, fmt_fixes, fmt_m, fmt_time, mpl_text, offence_name, time_ticks,
+                                     zone_names)
 
 log = logging.getLogger(__name__)
 Extent = tuple[float, float, float, float]  # xmin, xmax, ymin, ymax (metres)
@@ -423,7 +424,7 @@ def _draw_overview(ax, data: PackData, norm: Normalize, overview: Extent, focus:
     note = ""
     if len(far):
         farthest = float(far["distance_m"].max())
-        note = (f"{len(far)} fix(es) beyond this view, up to {farthest / 1000:,.1f} km away "
+        note = (f"{fmt_fixes(len(far))} beyond this view, up to {farthest / 1000:,.1f} km away "
                 f"(fix {', '.join(str(s) for s in far['seq'].head(3))}{', …' if len(far) > 3 else ''})")
     inset.apply_aspect()
     draw_axis(inset, "x", [], [], title=note, title_pt=6, title_gap_pt=2)

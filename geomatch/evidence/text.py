@@ -57,6 +57,11 @@ def fmt_m(metres: float) -> str:
     return "—" if metres is None or not math.isfinite(metres) else f"{metres:,.1f} m"
 
 
+def fmt_fixes(n: int) -> str:
+    """A number of fixes: ``1 fix``, ``2 fixes``."""
+    return f"{n:,} fix" if n == 1 else f"{n:,} fixes"
+
+
 def fmt_kmh(mps: float) -> str:
     """A speed given in m/s, shown in km/h with one decimal, e.g. ``4.3 km/h``."""
     return "—" if mps is None or not math.isfinite(mps) else f"{mps * 3.6:,.1f} km/h"

@@ -19,7 +19,7 @@ from geomatch.evidence.axes import draw_axis, nice_ticks, number_labels
 from geomatch.evidence.context import EvidenceOptions, PackData
 from geomatch.evidence.style import (PRISM_EDGE, PRISM_FILL, marker_for, markers, render_rgb_with_legend,
                                      write_png)
-from geomatch.evidence.text import fmt_duration, fmt_m, mpl_text, time_ticks, zone_names
+from geomatch.evidence.text import fmt_duration, fmt_fixes, fmt_m, mpl_text, time_ticks, zone_names
 from geomatch.core.times import UK_TZ
 
 def _num(times) -> np.ndarray:
@@ -115,7 +115,7 @@ def draw_timeline(data: PackData, path: Path, options: EvidenceOptions) -> Path:
     ax.set_xlim(lo, hi)
     off = int(((fixes["timestamp"] < shown[0]) | (fixes["timestamp"] > shown[1])).sum())
     if off:
-        notes.append(f"{off} fix(es) beyond {fmt_duration(options.context_s)} of context off the chart")
+        notes.append(f"{fmt_fixes(off)} beyond {fmt_duration(options.context_s)} of context off the chart")
     if notes:  # on a line of its own under the title (side by side they overlapped)
         ax.annotate("; ".join(notes), xy=(1.0, 1.0), xycoords="axes fraction", xytext=(0, 2),
                     textcoords="offset points", ha="right", va="bottom", fontsize=7)

@@ -14,6 +14,7 @@ from matplotlib.figure import Figure
 
 from geomatch.evidence import make_packs
 from geomatch.evidence.axes import draw_axis, nice_ticks, number_labels, text_width_pt
+from geomatch.evidence.text import fmt_fixes
 from geomatch.evidence.render import SharedRendererCanvas
 from geomatch.pipeline import MatchInputs, run_match
 from tests.geomatch.evidence.test_evidence import build_world
@@ -76,6 +77,10 @@ def test_axes_drawn_as_plain_artists_name_their_ticks_and_titles():
     assert texts["Easting (m)"].get_position()[1] < texts["1,000"].get_position()[1]
     assert texts["Northing (m)"].get_position()[0] < x0 and texts["Northing (m)"].get_rotation() == 90
     FigureCanvasAgg(fig).draw()  # draws
+
+
+def test_counts_of_fixes_read_as_words():
+    assert [fmt_fixes(n) for n in (0, 1, 2, 1500)] == ["0 fixes", "1 fix", "2 fixes", "1,500 fixes"]
 
 
 def test_a_turned_y_label_that_would_run_past_the_corner_is_left_out():
