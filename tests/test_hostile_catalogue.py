@@ -11,7 +11,7 @@ the class of answer it must give:
 from __future__ import annotations
 
 import json
-import os
+import random
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -175,7 +175,7 @@ def _truncate_manifest(world: Path, folder: Path) -> tuple:
 
 def _binary_manifest(world: Path, folder: Path) -> tuple:
     out = _match_out(world, folder)
-    (out / "manifest.json").write_bytes(os.urandom(512) + b"\xff")
+    (out / "manifest.json").write_bytes(_junk(512) + b"\xff")
     return geomatch, ["verify", str(out)]
 
 
@@ -287,6 +287,11 @@ def _future_crime_quarantined(result: Result, folder: Path) -> None:
     assert row["reason"].tolist() == ["committed_in_future"], quarantined
 
 
+def _junk(size: int, seed: int = 0) -> bytes:
+    """``size`` random bytes, the same in every run (a failure found with them can be run again)."""
+    return random.Random(seed).randbytes(size)
+
+
 def _write(path: Path, data: bytes | str) -> Path:
     path.write_bytes(data if isinstance(data, bytes) else data.encode())
     return path
@@ -319,7 +324,7 @@ CASES = [
     Case("a 2 MB free-text field in a crime", _huge_field, "result", check=_huge_field_kept),
     # -- files that are not what the option expects
     Case("binary junk given as --db", lambda w, f: (geomatch, ["hits", "list", "--db",
-                                                                f"sqlite:///{_write(f / 'x.db', os.urandom(4096))}"]),
+                                                                f"sqlite:///{_write(f / 'x.db', _junk(4096))}"]),
          "error", says="is not a geomatch review store"),
     Case("a CSV given as --db", lambda w, f: (geomatch, ["audit", "verify", "--db", f"sqlite:///{w / 'crimes.csv'}"]),
          "error", says="is not a geomatch review store"),
@@ -401,10 +406,14 @@ CASES = [
          lambda w, f: (geomatch, ["partition", "--trails", str(w / "trails.parquet"), "--out",
                                   str(_write(f / "afile", "x") / "inside")]), "error", says="afile"),
     Case("binary junk given as a score model",
-         lambda w, f: _match_with(w, f, "--score-model", str(_write(f / "m.joblib", os.urandom(3000)))), "error",
-         says="the score model could not be read"),
+         lambda w, f: _match_with(w, f, "--score-model", str(_write(f / "m.joblib", _junk(3000)))), "error",
+         says="not a geomatch score model"),
+    Case("a damaged score model (a pickle asking for a 1 TiB bytearray)",
+         lambda w, f: _match_with(w, f, "--score-model",
+                                  str(_write(f / "m.joblib", b"\x80\x05\x96" + (2 ** 40).to_bytes(8, "little")))),
+         "error", says="the score model could not be read (MemoryError"),
     Case("binary junk given as a match config",
-         lambda w, f: _match_with(w, f, "--config", str(_write(f / "m.toml", os.urandom(3000)))), "error",
+         lambda w, f: _match_with(w, f, "--config", str(_write(f / "m.toml", _junk(3000)))), "error",
          says="settings file could not be read"),
     Case("vvol --as-of in the year 9999",
          lambda w, f: (vvol, ["score", "--crimes", "sample_data/vvol/crimes.csv", "--as-of", "9999-12-31", "--out",
@@ -505,7 +514,7 @@ def test_the_installed_command_gives_one_sentence_without_traceback(tmp_path):
     import subprocess
     import sys
 
-    junk = _write(tmp_path / "x.db", os.urandom(4096))
+    junk = _write(tmp_path / "x.db", _junk(4096))
     done = subprocess.run([sys.executable, "cli.py", "hits", "list", "--db", f"sqlite:///{junk}"],
                           capture_output=True, text=True, timeout=120, cwd=Path(__file__).parents[1])
     assert done.returncode == 2 and done.stdout == ""

@@ -144,9 +144,17 @@ def load_model(path: Path | str) -> FittedModel:
 
     path = Path(path)
     try:
+        with path.open("rb") as file:
+            head = file.read(2)
+    except OSError as error:
+        raise InputError(f"the score model could not be read ({type(error).__name__}: {error})",
+                         file=str(path)) from error
+    if len(head) < 2 or head[0] != pickle.PROTO[0] or head[1] < 2:
+        raise InputError(f"not a geomatch score model ({FORMAT}): it does not start as a model file that "
+                         "geomatch writes (a pickle, protocol 2 or later)", file=str(path))
+    try:
         data = joblib.load(path)
-    except (OSError, EOFError, ValueError, KeyError, ImportError, AttributeError, IndexError, TypeError,
-            pickle.UnpicklingError) as error:  # what unpickling a file that is not a model raises
+    except Exception as error:  # unpickling a damaged file can raise anything, MemoryError included
         raise InputError(f"the score model could not be read ({type(error).__name__}: {error})",
                          file=str(path)) from error
     if not isinstance(data, dict) or data.get("format") != FORMAT:
