@@ -35,7 +35,7 @@ from geomatch.evidence.context import EvidenceOptions, PackData
 from geomatch.evidence.index import THUMB_NAME
 from geomatch.evidence.prism import Prism
 from geomatch.evidence.style import (CMAP, PRISM_EDGE, PRISM_FILL, SOURCE_MARKERS, lay_legend,
-                                     marker_for, markers, render_rgb, render_rgb_with_legend, write_png)
+                                     marker_for, markers, render_rgba, render_with_legend, write_png)
 from geomatch.core.times import utc_ns
 from geomatch.evidence.text import (fmt_duration, fmt_fixes, fmt_m, fmt_time, mpl_text, offence_name, time_ticks,
                                      zone_names)
@@ -236,8 +236,8 @@ def draw_map(data: PackData, path: Path, options: EvidenceOptions) -> Path:
 
     if inset is not None:  # drawn last, after the thumbnail is cropped from the map under it
         inset.set_visible(False)
-    rgb = render_rgb_with_legend(fig, key, add_legend)
-    write_png(_zone_crop(ax, data, rgb), path.with_name(THUMB_NAME))
+    pixels = render_with_legend(fig, key, add_legend)
+    write_png(_zone_crop(ax, data, pixels), path.with_name(THUMB_NAME))
     if inset is not None:
         inset.set_visible(True)
         fig.draw_artist(inset)
@@ -245,24 +245,27 @@ def draw_map(data: PackData, path: Path, options: EvidenceOptions) -> Path:
         for mark in marks:  # the star and the cross stay over the inset
             if box.contains(*ax.transData.transform(mark.get_offsets()[0])):
                 fig.draw_artist(mark)
-        rgb = lay_legend(render_rgb(fig, draw=False), fig, key, add_legend)
-    write_png(rgb, path)
+        pixels = lay_legend(render_rgba(fig, draw=False), fig, key, add_legend)
+    write_png(pixels, path)
     return path
 
 
-def _zone_crop(ax, data: PackData, rgb: np.ndarray) -> np.ndarray:
-    """The rendered map's pixels around the zone (1.6 radii each side, at least 100 px), as a square of
-    :data:`THUMB_PX` pixels."""
+def _zone_crop(ax, data: PackData, pixels: np.ndarray) -> np.ndarray:
+    """The rendered map's pixels (RGB or RGBA) around the zone (1.6 radii each side, at least 100 px), as a square
+    of :data:`THUMB_PX` RGB pixels; where the square runs off the map it is black (as Pillow crops)."""
     from PIL import Image
 
-    height = rgb.shape[0]
+    height, width = pixels.shape[:2]
     cx, cy = ax.transData.transform((float(data.crime["x"]), float(data.crime["y"])))
     edge = ax.transData.transform((float(data.crime["x"]) + 1.6 * float(data.hit["radius_m"]),
                                    float(data.crime["y"])))
     half = max(edge[0] - cx, 100.0)
-    box = [int(round(v)) for v in (cx - half, height - cy - half, cx + half, height - cy + half)]
-    crop = Image.fromarray(rgb).crop(box).resize((THUMB_PX, THUMB_PX), Image.Resampling.BOX)
-    return np.asarray(crop)
+    x0, y0, x1, y1 = (int(round(v)) for v in (cx - half, height - cy - half, cx + half, height - cy + half))
+    crop = np.zeros((y1 - y0, x1 - x0, 3), dtype=np.uint8)  # only the square is copied, not the whole map
+    top, left, bottom, right = max(y0, 0), max(x0, 0), min(y1, height), min(x1, width)
+    if top < bottom and left < right:
+        crop[top - y0:bottom - y0, left - x0:right - x0] = pixels[top:bottom, left:right, :3]
+    return np.asarray(Image.fromarray(crop).resize((THUMB_PX, THUMB_PX), Image.Resampling.BOX))
 
 
 def _gap_labels(data: PackData, extent: Extent, most: int = 6) -> list[tuple[float, float, str]]:

@@ -17,7 +17,7 @@ from matplotlib.lines import Line2D
 
 from geomatch.evidence.axes import draw_axis, nice_ticks, number_labels
 from geomatch.evidence.context import EvidenceOptions, PackData
-from geomatch.evidence.style import (PRISM_EDGE, PRISM_FILL, marker_for, markers, render_rgb_with_legend,
+from geomatch.evidence.style import (PRISM_EDGE, PRISM_FILL, marker_for, markers, render_with_legend,
                                      write_png)
 from geomatch.evidence.text import fmt_duration, fmt_fixes, fmt_m, mpl_text, time_ticks, zone_names
 from geomatch.core.times import UK_TZ
@@ -129,9 +129,9 @@ def draw_timeline(data: PackData, path: Path, options: EvidenceOptions) -> Path:
     ax.set_title(f"{mpl_text(hit['crime_ref'], 60)} · subject {mpl_text(hit['subject_id'], 40)} · closest approach "
                  f"{fmt_m(hit['min_distance_m'])}", fontsize=9, loc="left", y=1.0, pad=11 if notes else 6)
     sources = tuple(sorted(set(fixes["source"].astype(str))))
-    rgb = render_rgb_with_legend(fig, ("timeline", fig.dpi, radius, sources, bool(data.prisms)),
-                                 lambda figure: _add_legend(figure, radius, sources, bool(data.prisms)))
-    return write_png(rgb, path)
+    pixels = render_with_legend(fig, ("timeline", fig.dpi, radius, sources, bool(data.prisms)),
+                                lambda figure: _add_legend(figure, radius, sources, bool(data.prisms)))
+    return write_png(pixels, path)
 
 
 def _add_legend(fig: Figure, radius: float, sources: tuple[str, ...], prisms: bool) -> None:
