@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import math
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +36,7 @@ from geomatch.evidence.context import EvidenceOptions, PackData
 from geomatch.evidence.index import THUMB_NAME
 from geomatch.evidence.prism import Prism
 from geomatch.evidence.style import (CMAP, PRISM_EDGE, PRISM_FILL, SOURCE_MARKERS, lay_legend,
-                                     marker_for, markers, render_rgba, render_with_legend, write_png)
+                                     kept_figure, marker_for, markers, render_rgba, render_with_legend, write_png)
 from geomatch.core.times import utc_ns
 from geomatch.evidence.text import (fmt_duration, fmt_fixes, fmt_m, fmt_time, mpl_text, offence_name, time_ticks,
                                      zone_names)
@@ -180,39 +179,22 @@ def window_norm(data: PackData) -> Normalize:
     return Normalize(0.0, max(span, 1.0))
 
 
-class _KeptFigure(threading.local):
-    """The map's figure, its main axes and its colour bar, built once per thread and resolution (building them
-    cost a tenth of a map) with the artists they start with; :func:`_map_figure` removes what a pack added."""
-
-    def __init__(self) -> None:
-        self.by_dpi: dict[float, tuple[Figure, object, Colorbar, dict[object, frozenset]]] = {}
-
-
-_KEPT = _KeptFigure()
-
-
 def _map_figure(dpi: float, norm: Normalize) -> tuple[Figure, object, Colorbar]:
     """A figure for a map at ``dpi`` (A4 width, fixed layout: constrained layout costs ~30 %), its main axes and
-    its colour bar over ``norm``, as new: kept from the last map drawn in this thread at that resolution, with
-    everything that map added to them removed (what :func:`draw_map` sets on them, the view, aspect, title and
-    norm, it sets on every map). A pack drawn alone in a fresh process, after others or by another worker is the
-    same byte for byte (a test)."""
-    kept = _KEPT.by_dpi.get(dpi)
-    if kept is None:
+    its colour bar over ``norm``, kept per thread and resolution (:func:`~geomatch.evidence.style.kept_figure`:
+    what the last map added removed; :func:`draw_map` sets the view, aspect and title on every map)."""
+    def build():
         fig = Figure(figsize=(8.27, 10.2), dpi=dpi)
         ax = fig.add_axes((0.1, 0.19, 0.86, 0.71))
         bar = fig.colorbar(ScalarMappable(norm=norm, cmap=CMAP), cax=fig.add_axes((0.15, 0.115, 0.76, 0.016)),
                            orientation="horizontal")
         bar.ax.yaxis.set_visible(False)
-        kept = _KEPT.by_dpi[dpi] = (fig, ax, bar, {a: frozenset(a.get_children()) for a in (ax, bar.ax)})
-        return fig, ax, bar
-    fig, ax, bar, start = kept
-    for axes, children in start.items():
-        for child in axes.get_children():
-            if child not in children:
-                child.remove()
+        return (fig, ax, bar), (ax, bar.ax)
+
+    kept = kept_figure(("map", dpi), build)
+    fig, ax, bar = kept.parts
     bar.mappable.set_norm(norm)  # the colour bar draws itself anew, its own artists replaced
-    start[bar.ax] = frozenset(bar.ax.get_children())
+    kept.settle()
     return fig, ax, bar
 
 

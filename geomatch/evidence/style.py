@@ -6,10 +6,11 @@ Time is shown with ``viridis``, whose lightness rises steadily (it prints as a g
 from __future__ import annotations
 
 import struct
+import threading
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Hashable
+from typing import Any, Callable, Hashable
 
 import numpy as np
 from matplotlib import colormaps
@@ -44,6 +45,48 @@ def render_rgba(fig: Figure, *, draw: bool = True, shared: bool = True) -> np.nd
     if draw:
         (SharedRendererCanvas if shared else FigureCanvasAgg)(fig).draw()
     return np.asarray(fig.canvas.buffer_rgba())
+
+
+class KeptFigure:
+    """A figure kept for the next picture of its kind (building a figure and its axes cost about a tenth of a
+    picture): its ``parts`` (the figure, its axes, a colour bar...) and, per axes in ``axes``, the artists it
+    holds when :meth:`settle` was last called; :meth:`reset` removes every artist added to those axes since."""
+
+    def __init__(self, parts: tuple[Any, ...], axes: tuple[Any, ...]) -> None:
+        self.parts, self.axes = parts, axes
+        self.settle()
+
+    def settle(self) -> None:
+        """Take the artists the axes hold now as the ones every picture starts with."""
+        self._start = [frozenset(ax.get_children()) for ax in self.axes]
+
+    def reset(self) -> None:
+        """Remove every artist added to the axes since :meth:`settle`."""
+        for ax, start in zip(self.axes, self._start):
+            for child in ax.get_children():
+                if child not in start:
+                    child.remove()
+
+
+class _KeptFigures(threading.local):
+    def __init__(self) -> None:
+        self.by_key: dict[Hashable, KeptFigure] = {}
+
+
+_KEPT = _KeptFigures()
+
+
+def kept_figure(key: Hashable, build: Callable[[], tuple[tuple[Any, ...], tuple[Any, ...]]]) -> KeptFigure:
+    """The figure of this thread for ``key`` (the kind of picture and everything ``build`` depends on), reset
+    (:meth:`KeptFigure.reset`); built by ``build`` (which returns the parts and the axes to reset) the first
+    time. What a picture sets on the kept parts (view, aspect, titles, norms) it must set every time: a pack
+    drawn alone in a fresh process, after other packs or by another worker is the same byte for byte (a test)."""
+    kept = _KEPT.by_key.get(key)
+    if kept is None:
+        kept = _KEPT.by_key[key] = KeptFigure(*build())
+    else:
+        kept.reset()
+    return kept
 
 
 _LEGEND_STRIPS: dict[Hashable, tuple[int, np.ndarray, np.ndarray]] = {}
