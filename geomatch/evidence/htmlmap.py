@@ -33,7 +33,7 @@ from geomatch.evidence.basemap import basemap_paths, read_basemap, road_labels
 from geomatch.evidence.context import EvidenceOptions, PackData
 from geomatch.evidence.staticmap import focus_extent, map_extent
 from geomatch.evidence.style import map_key, time_colour
-from geomatch.evidence.text import fmt_duration, fmt_m, fmt_time, offence_name, zone_names
+from geomatch.evidence.text import fmt_duration, fmt_m, fmt_time, offence_name, uk_offsets_s, zone_names
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
 VENDOR = Path(__file__).with_name("vendor") / "leaflet"
@@ -289,12 +289,11 @@ def _offsets(times: pd.Series, t0: int) -> list[list[Any]]:
     """UK offsets from UTC over the drawn fixes: ``[ms from t0 where it starts, offset s, zone name]``."""
     if times.empty:
         return [[0, 0, "GMT"]]
-    local = times.dt.tz_convert(UK_TZ)
-    offset = (local.dt.tz_localize(None) - times.dt.tz_localize(None)).dt.total_seconds().to_numpy()
+    offset = uk_offsets_s(times)
     starts = np.concatenate([[0], np.flatnonzero(np.diff(offset) != 0) + 1])
     ms = utc_ns(times) // 1_000_000 - t0
-    names = local.dt.strftime("%Z").to_numpy()
-    return [[0 if k == 0 else int(ms[i]), int(offset[i]), str(names[i])] for k, i in enumerate(starts)]
+    return [[0 if k == 0 else int(ms[i]), int(offset[i]), times.iloc[i].tz_convert(UK_TZ).tzname()]
+            for k, i in enumerate(starts)]
 
 
 def _reachable_rings(data: PackData, ox: float, oy: float) -> list[list[list[float]]]:

@@ -34,7 +34,7 @@ from geomatch.evidence.htmlmap import write_map_html
 from geomatch.evidence.index import THUMB_NAME, write_index
 from geomatch.evidence.naming import safe_folder_name
 from geomatch.evidence.outputs import remove_earlier_run
-from geomatch.evidence.points import write_points
+from geomatch.evidence.points import points_table, write_points
 from geomatch.evidence.prism import REACHABLE_NAME, write_prisms
 from geomatch.evidence.statement import Exhibits, build_statement
 from geomatch.evidence.text import plain
@@ -128,10 +128,12 @@ def make_pack(job: PackJob) -> Path:
     draw_map(data, exhibits.map_png, job.options)
     write_map_html(data, folder / "map.html", job.options)
     draw_timeline(data, exhibits.timeline_png, job.options)
-    write_points(data, exhibits.points_csv)
+    points = points_table(data)  # written as points.csv and printed in the statement
+    write_points(data, exhibits.points_csv, points)
     write_prisms(data.prisms, job.options.crs, folder / REACHABLE_NAME)
     names = tuple(Path(entry["path"]).name for entry in job.inputs)
-    blocks = build_statement(data, exhibits, version=__version__, inputs=names, crs=job.options.crs)
+    blocks = build_statement(data, exhibits, version=__version__, inputs=names, crs=job.options.crs,
+                             points=points)
     title = f"Evidence pack {job.hit['hit_id']}"
     footer = f"geomatch evidence pack · hit {job.hit['hit_id']} · subject {plain(data.hit['subject_id'])}"
     write_docx(blocks, folder / "statement.docx", title=title, footer=footer)

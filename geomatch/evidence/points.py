@@ -11,7 +11,8 @@ import pandas as pd
 
 from geomatch.evidence.context import PackData
 from geomatch.core.safe import write_safe_csv
-from geomatch.core.times import UK_TZ, utc_ns
+from geomatch.core.times import utc_ns
+from geomatch.evidence.text import uk_times, utc_times
 
 POINT_COLUMNS = ["sequence", "time_uk", "time_utc", "latitude", "longitude", "easting_m", "northing_m",
                  "confidence_radius_m", "speed_kmh", "direction_deg", "distance_to_scene_m", "in_zone", "source",
@@ -23,12 +24,10 @@ def points_table(data: PackData) -> pd.DataFrame:
     degree, 0.1 m, 0.1 km/h, whole degrees)."""
     near = data.vicinity
     speed = good_speed_mps(data.fixes, data.interp_max_gap_s)[data.fixes["vicinity"].to_numpy()]
-    local = near["timestamp"].dt.tz_convert(UK_TZ)
-    offset = local.dt.strftime("%z")
     return pd.DataFrame({
         "sequence": near["seq"].to_numpy(),
-        "time_uk": (local.dt.strftime("%Y-%m-%d %H:%M:%S ") + offset.str[:3] + ":" + offset.str[3:]).to_numpy(),
-        "time_utc": near["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%SZ").to_numpy(),
+        "time_uk": uk_times(near["timestamp"]),
+        "time_utc": utc_times(near["timestamp"]),
         "latitude": near["lat"].round(6).to_numpy(),
         "longitude": near["lon"].round(6).to_numpy(),
         "easting_m": near["x"].round(1).to_numpy(),
@@ -64,7 +63,8 @@ def good_speed_mps(fixes: pd.DataFrame, interp_max_gap_s: float) -> np.ndarray:
     return speed
 
 
-def write_points(data: PackData, path: Path) -> Path:
-    """Write the points in the vicinity as a formula-neutralised CSV."""
-    write_safe_csv(points_table(data), path)
+def write_points(data: PackData, path: Path, table: pd.DataFrame | None = None) -> Path:
+    """Write the points in the vicinity as a formula-neutralised CSV: ``table`` when the pack has made it
+    already (:func:`points_table` of ``data``), else made here."""
+    write_safe_csv(points_table(data) if table is None else table, path)
     return path

@@ -83,8 +83,10 @@ def _optional(value: object) -> str:
 
 
 def build_statement(data: PackData, exhibits: Exhibits, *, version: str, inputs: tuple[str, ...],
-                    crs: str) -> list[Block]:
-    """Every block of the statement for one hit, in order; ``crs`` is the metric CRS of the distances."""
+                    crs: str, points: pd.DataFrame | None = None) -> list[Block]:
+    """Every block of the statement for one hit, in order; ``crs`` is the metric CRS of the distances;
+    ``points`` is the pack's table of points (:func:`~geomatch.evidence.points.points_table` of ``data``) when
+    made already."""
     hit, crime = data.hit, data.crime
     hid, subject, ref = hit["hit_id"], plain(hit["subject_id"]), plain(hit["crime_ref"])
     offence = f"{offence_name(hit['offence'])} ({hit['offence']})"
@@ -198,7 +200,7 @@ def build_statement(data: PackData, exhibits: Exhibits, *, version: str, inputs:
         Para(f"Exhibit {ex[2]}: the {len(near)} recorded positions in the vicinity (file "
              f"{exhibits.points_csv.name}). Sequence numbers match the map labels; direction is degrees clockwise "
              f"from grid north; speed is the mean over the steps either side of the position.", bold=True),
-        _points_block(data),
+        _points_block(data, points),
         *truncated,
         Heading("7. Key to map symbols"),
         Table(("Symbol", "Meaning"), tuple((k.symbol, k.meaning) for k in map_key(crs))),
@@ -268,9 +270,10 @@ _POINT_HEADER = ("Seq", "UK local time", "Latitude", "Longitude", "Conf. radius 
                  "Direction (°)", "Distance (m)", "Source")
 
 
-def _points_block(data: PackData) -> Table:
-    """Exhibit 3 as printed: the columns of the MoJ table plus the distance to the scene."""
-    table = points_table(data).head(MAX_TABLE_ROWS)
+def _points_block(data: PackData, points: pd.DataFrame | None = None) -> Table:
+    """Exhibit 3 as printed: the columns of the MoJ table plus the distance to the scene (of ``points``, the
+    pack's :func:`~geomatch.evidence.points.points_table`, made here when not given)."""
+    table = (points_table(data) if points is None else points).head(MAX_TABLE_ROWS)
 
     def num(value: float, digits: int) -> str:
         return "—" if pd.isna(value) else f"{value:.{digits}f}"

@@ -22,6 +22,7 @@ import pandas as pd
 from matplotlib import patheffects
 from matplotlib.cm import ScalarMappable
 from matplotlib.collections import LineCollection, PatchCollection, PathCollection
+from matplotlib.colorbar import Colorbar
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -35,7 +36,7 @@ from geomatch.evidence.context import EvidenceOptions, PackData
 from geomatch.evidence.index import THUMB_NAME
 from geomatch.evidence.prism import Prism
 from geomatch.evidence.style import (CMAP, PRISM_EDGE, PRISM_FILL, SOURCE_MARKERS, lay_legend,
-                                     marker_for, markers, render_rgb, render_rgb_with_legend, write_png)
+                                     kept_figure, marker_for, markers, render_rgba, render_with_legend, write_png)
 from geomatch.core.times import utc_ns
 from geomatch.evidence.text import (fmt_duration, fmt_fixes, fmt_m, fmt_time, mpl_text, offence_name, time_ticks,
                                      zone_names)
@@ -178,19 +179,36 @@ def window_norm(data: PackData) -> Normalize:
     return Normalize(0.0, max(span, 1.0))
 
 
+def _map_figure(dpi: float, norm: Normalize) -> tuple[Figure, object, Colorbar]:
+    """A figure for a map at ``dpi`` (A4 width, fixed layout: constrained layout costs ~30 %), its main axes and
+    its colour bar over ``norm``, kept per thread and resolution (:func:`~geomatch.evidence.style.kept_figure`:
+    what the last map added removed; :func:`draw_map` sets the view, aspect and title on every map)."""
+    def build():
+        fig = Figure(figsize=(8.27, 10.2), dpi=dpi)
+        ax = fig.add_axes((0.1, 0.19, 0.86, 0.71))
+        bar = fig.colorbar(ScalarMappable(norm=norm, cmap=CMAP), cax=fig.add_axes((0.15, 0.115, 0.76, 0.016)),
+                           orientation="horizontal")
+        bar.ax.yaxis.set_visible(False)
+        return (fig, ax, bar), (ax, bar.ax)
+
+    kept = kept_figure(("map", dpi), build)
+    fig, ax, bar = kept.parts
+    bar.mappable.set_norm(norm)  # the colour bar draws itself anew, its own artists replaced
+    kept.settle()
+    return fig, ax, bar
+
+
 def draw_map(data: PackData, path: Path, options: EvidenceOptions) -> Path:
     """Draw ``map.png`` for one hit, and ``thumb.png`` beside it (the map cropped around the zone); return the
     map's path."""
-    fig = Figure(figsize=(8.27, 10.2), dpi=options.dpi)  # fixed layout: constrained layout costs ~30 %
-    ax = fig.add_axes((0.1, 0.19, 0.86, 0.71))
+    norm = window_norm(data)
+    fig, ax, bar = _map_figure(options.dpi, norm)
     extent = focus_extent(data)
     _set_view(ax, extent)
     ax.apply_aspect()  # the final axes box, so data-to-pixel transforms hold for placing labels
     draw_basemap(ax, options, extent)
     if options.tiles:
         _draw_tiles(ax, options.tiles, options.crs)
-    fixes = data.fixes
-    norm = window_norm(data)
     labelled = label_rows(data, extent)
     marks = _draw_trail(ax, data, norm, extent, detail=True, circles=labelled)
     overview = map_extent(data)
@@ -221,9 +239,6 @@ def draw_map(data: PackData, path: Path, options: EvidenceOptions) -> Path:
 
     ws, we = pd.Timestamp(data.hit["window_start"]), pd.Timestamp(data.hit["window_end"])
     ticks, labels = time_ticks(ws, we)
-    bar = fig.colorbar(ScalarMappable(norm=norm, cmap=CMAP), cax=fig.add_axes((0.15, 0.115, 0.76, 0.016)),
-                       orientation="horizontal")
-    bar.ax.yaxis.set_visible(False)
     draw_axis(bar.ax, "x", (ticks - ws).total_seconds().to_numpy(), labels,
               title=f"Time of fix within the window, UK local time ({zone_names(pd.Series([ws, we]))}); "
                     f"fixes outside the window grey")
@@ -236,8 +251,8 @@ def draw_map(data: PackData, path: Path, options: EvidenceOptions) -> Path:
 
     if inset is not None:  # drawn last, after the thumbnail is cropped from the map under it
         inset.set_visible(False)
-    rgb = render_rgb_with_legend(fig, key, add_legend)
-    write_png(_zone_crop(ax, data, rgb), path.with_name(THUMB_NAME))
+    pixels = render_with_legend(fig, key, add_legend)
+    write_png(_zone_crop(ax, data, pixels), path.with_name(THUMB_NAME))
     if inset is not None:
         inset.set_visible(True)
         fig.draw_artist(inset)
@@ -245,24 +260,27 @@ def draw_map(data: PackData, path: Path, options: EvidenceOptions) -> Path:
         for mark in marks:  # the star and the cross stay over the inset
             if box.contains(*ax.transData.transform(mark.get_offsets()[0])):
                 fig.draw_artist(mark)
-        rgb = lay_legend(render_rgb(fig, draw=False), fig, key, add_legend)
-    write_png(rgb, path)
+        pixels = lay_legend(render_rgba(fig, draw=False), fig, key, add_legend)
+    write_png(pixels, path)
     return path
 
 
-def _zone_crop(ax, data: PackData, rgb: np.ndarray) -> np.ndarray:
-    """The rendered map's pixels around the zone (1.6 radii each side, at least 100 px), as a square of
-    :data:`THUMB_PX` pixels."""
+def _zone_crop(ax, data: PackData, pixels: np.ndarray) -> np.ndarray:
+    """The rendered map's pixels (RGB or RGBA) around the zone (1.6 radii each side, at least 100 px), as a square
+    of :data:`THUMB_PX` RGB pixels; where the square runs off the map it is black (as Pillow crops)."""
     from PIL import Image
 
-    height = rgb.shape[0]
+    height, width = pixels.shape[:2]
     cx, cy = ax.transData.transform((float(data.crime["x"]), float(data.crime["y"])))
     edge = ax.transData.transform((float(data.crime["x"]) + 1.6 * float(data.hit["radius_m"]),
                                    float(data.crime["y"])))
     half = max(edge[0] - cx, 100.0)
-    box = [int(round(v)) for v in (cx - half, height - cy - half, cx + half, height - cy + half)]
-    crop = Image.fromarray(rgb).crop(box).resize((THUMB_PX, THUMB_PX), Image.Resampling.BOX)
-    return np.asarray(crop)
+    x0, y0, x1, y1 = (int(round(v)) for v in (cx - half, height - cy - half, cx + half, height - cy + half))
+    crop = np.zeros((y1 - y0, x1 - x0, 3), dtype=np.uint8)  # only the square is copied, not the whole map
+    top, left, bottom, right = max(y0, 0), max(x0, 0), min(y1, height), min(x1, width)
+    if top < bottom and left < right:
+        crop[top - y0:bottom - y0, left - x0:right - x0] = pixels[top:bottom, left:right, :3]
+    return np.asarray(Image.fromarray(crop).resize((THUMB_PX, THUMB_PX), Image.Resampling.BOX))
 
 
 def _gap_labels(data: PackData, extent: Extent, most: int = 6) -> list[tuple[float, float, str]]:

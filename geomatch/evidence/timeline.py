@@ -17,8 +17,8 @@ from matplotlib.lines import Line2D
 
 from geomatch.evidence.axes import draw_axis, nice_ticks, number_labels
 from geomatch.evidence.context import EvidenceOptions, PackData
-from geomatch.evidence.style import (PRISM_EDGE, PRISM_FILL, marker_for, markers, render_rgb_with_legend,
-                                     write_png)
+from geomatch.evidence.style import (PRISM_EDGE, PRISM_FILL, kept_figure, marker_for, markers,
+                                     render_with_legend, write_png)
 from geomatch.evidence.text import fmt_duration, fmt_fixes, fmt_m, mpl_text, time_ticks, zone_names
 from geomatch.core.times import UK_TZ
 
@@ -63,8 +63,7 @@ def draw_timeline(data: PackData, path: Path, options: EvidenceOptions) -> Path:
     approach, so the approach to the zone stays readable; farther distances run off the top (and say so).
     """
     hit, crime, fixes = data.hit, data.crime, data.fixes
-    fig = Figure(figsize=(8.27, 4.4), dpi=options.dpi)
-    ax = fig.add_axes((0.085, 0.215, 0.895, 0.71))
+    fig, ax = kept_figure(("timeline", options.dpi), lambda: _new_figure(options.dpi)).parts
     ws, we = _num([hit["window_start"], hit["window_end"]])
     cf, ct = _num([crime["committed_from"], crime["committed_to"]])
     ax.axvspan(ws, we, facecolor="0.92", edgecolor="none", zorder=0)
@@ -129,9 +128,16 @@ def draw_timeline(data: PackData, path: Path, options: EvidenceOptions) -> Path:
     ax.set_title(f"{mpl_text(hit['crime_ref'], 60)} · subject {mpl_text(hit['subject_id'], 40)} · closest approach "
                  f"{fmt_m(hit['min_distance_m'])}", fontsize=9, loc="left", y=1.0, pad=11 if notes else 6)
     sources = tuple(sorted(set(fixes["source"].astype(str))))
-    rgb = render_rgb_with_legend(fig, ("timeline", fig.dpi, radius, sources, bool(data.prisms)),
-                                 lambda figure: _add_legend(figure, radius, sources, bool(data.prisms)))
-    return write_png(rgb, path)
+    pixels = render_with_legend(fig, ("timeline", fig.dpi, radius, sources, bool(data.prisms)),
+                                lambda figure: _add_legend(figure, radius, sources, bool(data.prisms)))
+    return write_png(pixels, path)
+
+
+def _new_figure(dpi: float) -> tuple[tuple[Figure, object], tuple[object]]:
+    """The timeline's figure and axes (kept per thread: :func:`~geomatch.evidence.style.kept_figure`)."""
+    fig = Figure(figsize=(8.27, 4.4), dpi=dpi)
+    ax = fig.add_axes((0.085, 0.215, 0.895, 0.71))
+    return (fig, ax), (ax,)
 
 
 def _add_legend(fig: Figure, radius: float, sources: tuple[str, ...], prisms: bool) -> None:
