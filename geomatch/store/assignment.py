@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from geomatch.core.errors import InputError
 from geomatch.store.access import Access, append_access
-from geomatch.store.engine import get_engine, read_connection, write_transaction
+from geomatch.store.engine import get_engine, prepared, read_connection, write_transaction
 from geomatch.store.review import hit_conditions, hit_filter, latest_event
 from geomatch.store.schema import PENDING, hit_assignments, hits, subjects, users
 
@@ -156,7 +156,7 @@ def _queue_statement(names: frozenset[str], dialect: str) -> sa.Select:
         "overdue_before": lambda: hits.c.first_received_at < sa.bindparam("overdue_before"),
     }
     joined = _with_assignment(hits)
-    return (sa.select(hits.c.hit_id, hits.c.score, status.label("status"),
+    return prepared(sa.select(hits.c.hit_id, hits.c.score, status.label("status"),
                       hits.c.subject_id, hits.c.crime_ref, hits.c.offence, hits.c.presence, hits.c.min_distance_m,
                       hits.c.closest_time, hits.c.first_received_at, last_review_at.label("last_review_at"),
                       assignee_column().label("assignee"), subjects.c.team)
@@ -199,8 +199,8 @@ def hit_assignment(db_url: str | None, hit_id: str) -> tuple[str | None, str | N
 @lru_cache(maxsize=1)
 def _hit_assignment_statement() -> sa.Select:
     """A hit's assignee and team (checked on every request for a hit): built once."""
-    return (sa.select(assignee_column(), subjects.c.team).select_from(_with_assignment(hits))
-            .where(hits.c.hit_id == sa.bindparam("hit_id")))
+    return prepared(sa.select(assignee_column(), subjects.c.team).select_from(_with_assignment(hits))
+                    .where(hits.c.hit_id == sa.bindparam("hit_id")))
 
 
 def offences(db_url: str | None) -> list[str]:

@@ -24,7 +24,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from geomatch.store.engine import get_engine, read_connection
+from geomatch.store.engine import get_engine, prepared, read_connection
 from geomatch.store.keys import AuditKey, check_digest, current_key, digest, is_keyed
 from geomatch.store.schema import GENESIS_HASH, access_head, access_log, chain_head, review_events
 
@@ -110,9 +110,10 @@ def append_entries(conn: Connection, chain: Chain, entries: list[dict[str, Any]]
 def _append_statements(chain: Chain) -> tuple[sa.Select, sa.Insert, sa.Update]:
     """Reading ``chain``'s head, inserting entries, moving the head: built once (building a statement and its cache
     key anew cost about as much as running it; every page view appends an access)."""
-    return (sa.select(chain.head.c.seq, chain.head.c.hash).where(chain.head.c.id == 1), chain.table.insert(),
-            chain.head.update().where(chain.head.c.id == 1).values(seq=sa.bindparam("seq"),
-                                                                     hash=sa.bindparam("hash")))
+    return (prepared(sa.select(chain.head.c.seq, chain.head.c.hash).where(chain.head.c.id == 1)),
+            prepared(chain.table.insert()),
+            prepared(chain.head.update().where(chain.head.c.id == 1).values(seq=sa.bindparam("seq"),
+                                                                              hash=sa.bindparam("hash"))))
 
 
 def append_event(conn: Connection, *, hit_id: str, at: datetime, by: str, outcome: str, note: str) -> tuple[int, str]:

@@ -19,7 +19,7 @@ from geomatch.core.errors import InputError
 from geomatch.core.times import UK_TZ, uk_day_start
 from geomatch.store.access import Access, append_access
 from geomatch.store.chain import append_event
-from geomatch.store.engine import get_engine, read_connection, write_transaction
+from geomatch.store.engine import get_engine, prepared, read_connection, write_transaction
 from geomatch.store.schema import OUTCOMES, PENDING, chain_head, crime_versions, crimes, hits, review_events
 
 UK = ZoneInfo(UK_TZ)
@@ -61,7 +61,7 @@ def add_review(db_url: str | None, hit_id: str, *, outcome: str, by: str, note: 
     if at is not None and at > now:
         raise InputError(f"the review time {at.isoformat()} is in the future")
     with write_transaction(get_engine(db_url)) as conn:
-        if conn.execute(sa.select(hits.c.hit_id).where(hits.c.hit_id == hit_id)).first() is None:
+        if conn.execute(_HIT_EXISTS, {"hit_id": hit_id}).first() is None:
             raise InputError(f"there is no hit '{hit_id}' in the store")
         if at is None:
             at = datetime.now(timezone.utc)  # taken under the write lock, so the chain is in time order
@@ -76,6 +76,9 @@ def add_review(db_url: str | None, hit_id: str, *, outcome: str, by: str, note: 
         if access is not None:
             append_access(conn, access)
     return ReviewEvent(seq, hit_id, at, by.strip(), outcome, note, digest)
+
+
+_HIT_EXISTS = prepared(sa.select(hits.c.hit_id).where(hits.c.hit_id == sa.bindparam("hit_id")))
 
 
 def latest_event(hit_id: sa.ColumnElement, until: datetime | None = None) -> tuple[sa.Alias, sa.ColumnElement]:
@@ -199,7 +202,8 @@ def _hit_statements() -> tuple[sa.Select, sa.Select]:
     current = (hits.join(crimes, crimes.c.crime_ref == hits.c.crime_ref)
                .join(crime_versions, sa.and_(crime_versions.c.crime_ref == crimes.c.crime_ref,
                                              crime_versions.c.version == crimes.c.version)))
-    return (sa.select(hits, crimes.c.version.label("crime_version"), crime_versions.c.content.label("crime_content"))
-            .select_from(current).where(hits.c.hit_id == sa.bindparam("hit_id")),
-            sa.select(review_events).where(review_events.c.hit_id == sa.bindparam("hit_id"))
-            .order_by(review_events.c.seq))
+    return (prepared(sa.select(hits, crimes.c.version.label("crime_version"),
+                               crime_versions.c.content.label("crime_content"))
+                     .select_from(current).where(hits.c.hit_id == sa.bindparam("hit_id"))),
+            prepared(sa.select(review_events).where(review_events.c.hit_id == sa.bindparam("hit_id"))
+                     .order_by(review_events.c.seq)))
