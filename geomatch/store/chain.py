@@ -101,8 +101,11 @@ def append_entries(conn: Connection, chain: Chain, entries: list[dict[str, Any]]
         hashed = entry_hash(seq, values, prev_hash, key)
         rows.append({**values, "seq": seq, "prev_hash": prev_hash, "hash": hashed})
         prev_hash = hashed
-    conn.execute(insert, rows)
-    conn.execute(move_head, {"seq": seq, "hash": prev_hash})
+    if len(rows) == 1 and conn.dialect.name == "postgresql":
+        conn.execute(_append_one_statement(chain), rows[0])  # the head moved by the same statement
+    else:
+        conn.execute(insert, rows)
+        conn.execute(move_head, {"seq": seq, "hash": prev_hash})
     return [(row["seq"], row["hash"]) for row in rows]
 
 
@@ -114,6 +117,16 @@ def _append_statements(chain: Chain) -> tuple[sa.Select, sa.Insert, sa.Update]:
             prepared(chain.table.insert()),
             prepared(chain.head.update().where(chain.head.c.id == 1).values(seq=sa.bindparam("seq"),
                                                                               hash=sa.bindparam("hash"))))
+
+
+@lru_cache(maxsize=None)
+def _append_one_statement(chain: Chain) -> sa.Insert:
+    """PostgreSQL: insert one entry and move ``chain``'s head to it in one statement (the update a data-modifying
+    ``WITH``), one round trip to the server fewer on every page view. SQLite has no data-modifying ``WITH``."""
+    move_head = (chain.head.update().where(chain.head.c.id == 1)
+                 .values(seq=sa.bindparam("seq"), hash=sa.bindparam("hash")).cte("moved_head"))
+    columns = ("seq", *chain.fields, "prev_hash", "hash")
+    return prepared(chain.table.insert().values({name: sa.bindparam(name) for name in columns}).add_cte(move_head))
 
 
 def append_event(conn: Connection, *, hit_id: str, at: datetime, by: str, outcome: str, note: str) -> tuple[int, str]:
