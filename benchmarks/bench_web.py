@@ -47,7 +47,7 @@ from geomatch.store.engine import get_engine
 N_CLIENTS = 20
 THINK_S = (1.0, 3.0)  # the paced phase: each reviewer clicks every 1-3 s (a person reading a page takes longer)
 TARGET_P95_MS = 300.0  # issue 15: pages under 300 ms at the 95th percentile, 20 reviewers, 100,000 hits
-COST_REPEATS = 30  # requests per page kind when measuring server CPU one request at a time
+COST_REPEATS = 60  # requests per page kind when measuring server CPU one request at a time (CPU ticks are 10 ms)
 PASSWORD = "load test password"
 TIME_CAP_S = 300.0
 WORKERS = int(os.environ.get("GEOMATCH_BENCH_WEB_WORKERS", "2"))  # server processes: this machine's cores
@@ -186,8 +186,10 @@ def _page_requests(client) -> dict[str, callable]:
             "queue page 2": lambda: client.get("/?page=2")}
 
 
-def server_cpu_per_page(base: str, server_pid: int, name: str) -> dict[str, float]:
-    """Server CPU (ms, all its processes) per request of each page kind, one request at a time."""
+def cpu_per_page(base: str, server_pid: int, name: str,
+                 database_pid: int | None = None) -> dict[str, tuple[float, float | None]]:
+    """CPU (ms) per request of each page kind, one request at a time: the server's (all its processes) and the
+    database server's (PostgreSQL's postmaster and backends; None without ``database_pid``)."""
     import httpx
 
     costs = {}
@@ -196,14 +198,18 @@ def server_cpu_per_page(base: str, server_pid: int, name: str) -> dict[str, floa
         for kind, request in _page_requests(client).items():
             request()
             before = _tree_cpu_s(server_pid)
+            database_before = _tree_cpu_s(database_pid) if database_pid else None
             for _ in range(COST_REPEATS):
                 request()
-            costs[kind] = (_tree_cpu_s(server_pid) - before) / COST_REPEATS * 1000
+            database = (None if database_pid is None
+                        else (_tree_cpu_s(database_pid) - database_before) / COST_REPEATS * 1000)
+            costs[kind] = ((_tree_cpu_s(server_pid) - before) / COST_REPEATS * 1000, database)
     return costs
 
 
-def statements_per_page(url: str, name: str) -> dict[str, int]:
-    """SQL statements each page kind sends to the store (in process, counted by the engine)."""
+def statements_per_page(url: str, name: str) -> dict[str, tuple[int, int]]:
+    """SQL statements and transactions each page kind sends to the store (in process, counted by the engine;
+    on SQLite each BEGIN is a statement too, on PostgreSQL the driver sends it with the first statement)."""
     from fastapi.testclient import TestClient
 
     from geomatch.web import WebSettings, create_app
@@ -212,20 +218,27 @@ def statements_per_page(url: str, name: str) -> dict[str, int]:
     _login(client, name)
     requests = _page_requests(client)
     sent: list[str] = []
+    begun: list[object] = []
 
     def count(conn, cursor, statement, *args) -> None:
         sent.append(statement)
 
+    def begin(conn) -> None:
+        begun.append(conn)
+
     engine = get_engine(url)
     sa.event.listen(engine, "before_cursor_execute", count)
+    sa.event.listen(engine, "begin", begin)
     try:
         counts = {}
         for kind, request in requests.items():
             sent.clear()
+            begun.clear()
             request()
-            counts[kind] = len(sent)
+            counts[kind] = (len(sent), len(begun))
     finally:
         sa.event.remove(engine, "before_cursor_execute", count)
+        sa.event.remove(engine, "begin", begin)
         engine.dispose()
     return counts
 
@@ -310,7 +323,7 @@ def load_test(url: str, label: str, n_hits: int, rounds: int, paced_rounds: int,
         phases = {"back to back": _phase(base, names, server.pid, rounds, None, database_pid),
                   f"paced ({THINK_S[0]:g}-{THINK_S[1]:g} s between clicks)":
                   _phase(base, names, server.pid, paced_rounds, THINK_S, database_pid)}
-        cpu_per_page = server_cpu_per_page(base, server.pid, names[0])
+        costs = cpu_per_page(base, server.pid, names[0], database_pid)
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -345,10 +358,13 @@ def load_test(url: str, label: str, n_hits: int, rounds: int, paced_rounds: int,
     print(f"[{label}] outcomes recorded {len(posted):,}, in the store {len(stored):,}: lost {lost}, "
           f"duplicated {duplicated}; review chain {'intact' if verify_chain(url).ok else 'BROKEN'}, "
           f"access log {'intact' if verify_chain(url, ACCESS_CHAIN).ok else 'BROKEN'}")
-    print(f"[{label}] one request at a time (reviewer {names[0]}, {COST_REPEATS} each): server CPU ms and SQL "
-          "statements per page")
+    print(f"[{label}] one request at a time (reviewer {names[0]}, {COST_REPEATS} each): CPU ms per page (server"
+          f"{', database server' if database_pid else ''}), SQL statements and transactions per page")
     for kind in KINDS:
-        print(f"[{label}]   {kind:<15} {cpu_per_page[kind]:6.1f} ms CPU  {statements[kind]:3d} statements")
+        server_ms, database_ms = costs[kind]
+        database = "" if database_ms is None else f" + database {database_ms:5.1f} ms"
+        print(f"[{label}]   {kind:<15} server {server_ms:5.1f} ms{database}  {statements[kind][0]:3d} statements, "
+              f"{statements[kind][1]} transactions")
     return p95s
 
 

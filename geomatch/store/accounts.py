@@ -19,7 +19,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from geomatch.core.errors import InputError
 from geomatch.store.access import Access, append_access
-from geomatch.store.engine import get_engine, read_connection, write_transaction
+from geomatch.store.engine import get_engine, prepared, read_connection, write_transaction
 from geomatch.store.schema import ROLES, sessions, users
 
 #: Consecutive failed logins after which an account is locked, and for how long.
@@ -193,11 +193,11 @@ def create_session(db_url: str | None, username: str, *, ttl: timedelta = SESSIO
 
 
 #: The account of a session (checked on every request): built once, the values bound at each call.
-_SESSION_USER = (sa.select(users.c.username, users.c.role, users.c.team, users.c.active)
-                 .join(sessions, sessions.c.username == users.c.username)
-                 .where(sessions.c.session_sha256 == sa.bindparam("session_sha256"),
-                        sessions.c.expires_at > sa.bindparam("now", type_=sessions.c.expires_at.type),
-                        users.c.active.is_(True)))
+_SESSION_USER = prepared(sa.select(users.c.username, users.c.role, users.c.team, users.c.active)
+                          .join(sessions, sessions.c.username == users.c.username)
+                          .where(sessions.c.session_sha256 == sa.bindparam("session_sha256"),
+                                 sessions.c.expires_at > sa.bindparam("now", type_=sessions.c.expires_at.type),
+                                 users.c.active.is_(True)))
 
 
 def session_user(db_url: str | None, session_id: str) -> User | None:

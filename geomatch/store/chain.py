@@ -24,7 +24,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from geomatch.store.engine import get_engine, read_connection
+from geomatch.store.engine import get_engine, prepared, read_connection
 from geomatch.store.keys import AuditKey, check_digest, current_key, digest, is_keyed
 from geomatch.store.schema import GENESIS_HASH, access_head, access_log, chain_head, review_events
 
@@ -101,8 +101,11 @@ def append_entries(conn: Connection, chain: Chain, entries: list[dict[str, Any]]
         hashed = entry_hash(seq, values, prev_hash, key)
         rows.append({**values, "seq": seq, "prev_hash": prev_hash, "hash": hashed})
         prev_hash = hashed
-    conn.execute(insert, rows)
-    conn.execute(move_head, {"seq": seq, "hash": prev_hash})
+    if len(rows) == 1 and conn.dialect.name == "postgresql":
+        conn.execute(_append_one_statement(chain), rows[0])  # the head moved by the same statement
+    else:
+        conn.execute(insert, rows)
+        conn.execute(move_head, {"seq": seq, "hash": prev_hash})
     return [(row["seq"], row["hash"]) for row in rows]
 
 
@@ -110,9 +113,20 @@ def append_entries(conn: Connection, chain: Chain, entries: list[dict[str, Any]]
 def _append_statements(chain: Chain) -> tuple[sa.Select, sa.Insert, sa.Update]:
     """Reading ``chain``'s head, inserting entries, moving the head: built once (building a statement and its cache
     key anew cost about as much as running it; every page view appends an access)."""
-    return (sa.select(chain.head.c.seq, chain.head.c.hash).where(chain.head.c.id == 1), chain.table.insert(),
-            chain.head.update().where(chain.head.c.id == 1).values(seq=sa.bindparam("seq"),
-                                                                     hash=sa.bindparam("hash")))
+    return (prepared(sa.select(chain.head.c.seq, chain.head.c.hash).where(chain.head.c.id == 1)),
+            prepared(chain.table.insert()),
+            prepared(chain.head.update().where(chain.head.c.id == 1).values(seq=sa.bindparam("seq"),
+                                                                              hash=sa.bindparam("hash"))))
+
+
+@lru_cache(maxsize=None)
+def _append_one_statement(chain: Chain) -> sa.Insert:
+    """PostgreSQL: insert one entry and move ``chain``'s head to it in one statement (the update a data-modifying
+    ``WITH``), one round trip to the server fewer on every page view. SQLite has no data-modifying ``WITH``."""
+    move_head = (chain.head.update().where(chain.head.c.id == 1)
+                 .values(seq=sa.bindparam("seq"), hash=sa.bindparam("hash")).cte("moved_head"))
+    columns = ("seq", *chain.fields, "prev_hash", "hash")
+    return prepared(chain.table.insert().values({name: sa.bindparam(name) for name in columns}).add_cte(move_head))
 
 
 def append_event(conn: Connection, *, hit_id: str, at: datetime, by: str, outcome: str, note: str) -> tuple[int, str]:

@@ -13,6 +13,7 @@ so a process killed in the middle leaves nothing half-written.
 """
 from __future__ import annotations
 
+import contextvars
 import fcntl
 import logging
 import os
@@ -89,11 +90,44 @@ def _create_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         return _create_sqlite_engine(parsed)
     if parsed.get_backend_name() == "postgresql":
-        # No server-side prepared statements: their generic plans turned the 1000-key IN lookups of record_run
-        # into sequential scans (re-recording 30,000 hits took 65 s instead of 3.5 s); each statement is planned
-        # with its own values.
-        return sa.create_engine(parsed, pool_pre_ping=True, connect_args={"prepare_threshold": None})
+        return _create_postgresql_engine(parsed)
     raise InputError(f"database {shown_url(url)} is not supported: use sqlite:///FILE or postgresql+psycopg://...")
+
+
+#: The execution option that marks a statement :func:`prepared`.
+_PREPARED_OPTION = "geomatch_prepared"
+
+
+def prepared(statement: sa.Executable) -> sa.Executable:
+    """``statement``, to be kept prepared by PostgreSQL (parsed and planned once per connection, then run with each
+    call's values): for the few statements run on every web request, each a lookup by key whose plan is the same
+    whatever the values. Planning them again on every run was half of PostgreSQL's CPU for a hit page. SQLite
+    ignores the mark (its statements are kept compiled anyway)."""
+    return statement.execution_options(**{_PREPARED_OPTION: True})
+
+
+def _create_postgresql_engine(url: sa.URL) -> Engine:
+    """PostgreSQL: only :func:`prepared` statements are kept prepared on the server.
+
+    The others are planned with their own values each time: a prepared statement's generic plan turned the 1000-key
+    IN lookups of record_run into sequential scans (re-recording 30,000 hits took 65 s instead of 3.5 s). psycopg
+    prepares a statement when its connection's ``prepare_threshold`` allows at the moment it runs: set before each
+    statement, and back to never when the connection returns to the pool (the pool's ping, an empty query, would
+    otherwise leave a new prepared statement on the server each time).
+    """
+    engine = sa.create_engine(url, pool_pre_ping=True, connect_args={"prepare_threshold": None})
+
+    @sa.event.listens_for(engine, "before_cursor_execute")
+    def _prepare_or_not(_conn, cursor, _statement, _parameters, context, _executemany) -> None:
+        cursor.connection.prepare_threshold = (
+            0 if context is not None and context.execution_options.get(_PREPARED_OPTION) else None)
+
+    @sa.event.listens_for(engine.pool, "checkin")
+    def _never_prepare(dbapi_connection, _record) -> None:
+        if dbapi_connection is not None and not dbapi_connection.closed:
+            dbapi_connection.prepare_threshold = None
+
+    return engine
 
 
 def _create_sqlite_engine(url: sa.URL) -> Engine:
@@ -165,13 +199,16 @@ def require_store(db_url: str | None = None) -> str:
     return url
 
 
+_PG_WRITE_LOCK = prepared(sa.text("SELECT pg_advisory_xact_lock(:key)"))
+
+
 @contextmanager
 def write_transaction(engine: Engine) -> Iterator[Connection]:
     """A connection inside a write transaction that holds the store's write lock; committed on success."""
     writer = _writer(engine)
     with writer.turn, writer.processes, writer.engine.begin() as conn:
         if engine.dialect.name == "postgresql":
-            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_WRITE_LOCK_KEY})
+            conn.execute(_PG_WRITE_LOCK, {"key": _PG_WRITE_LOCK_KEY})
         yield conn
 
 
@@ -260,12 +297,60 @@ def writer_turn(engine: Engine) -> threading.RLock:
 
 @contextmanager
 def read_connection(engine: Engine) -> Iterator[Connection]:
-    """A connection inside a read transaction (one consistent snapshot on both backends)."""
+    """A connection inside a read transaction (one consistent snapshot on both backends).
+
+    Inside :func:`shared_reads`, the block's read transaction on ``engine`` (begun by its first read).
+    """
+    shared = _shared_reads.get()
+    if shared is None:
+        with _read_transaction(engine) as conn:
+            yield conn
+        return
+    conn = shared.connections.get(id(engine))
+    if conn is None:
+        conn = shared.connections[id(engine)] = shared.ending.enter_context(_read_transaction(engine))
+    yield conn
+
+
+@contextmanager
+def _read_transaction(engine: Engine) -> Iterator[Connection]:
     with engine.connect() as conn:
         if conn.dialect.name == "postgresql":
             conn.execution_options(isolation_level="REPEATABLE READ")
         with conn.begin():
             yield conn
+
+
+@dataclass(frozen=True)
+class _SharedReads:
+    """The read transactions of a :func:`shared_reads` block, by engine, and how they end (with the block)."""
+
+    ending: contextlib.ExitStack
+    connections: dict[int, Connection]
+
+
+#: Per thread (and asyncio task): the innermost :func:`shared_reads` block.
+_shared_reads: contextvars.ContextVar[_SharedReads | None] = contextvars.ContextVar("geomatch_shared_reads",
+                                                                                    default=None)
+
+
+@contextmanager
+def shared_reads() -> Iterator[None]:
+    """A block in which this thread's reads of a store share one read transaction: one snapshot, one connection
+    from the pool, one BEGIN and COMMIT, however many store functions read (a web page reads its user's session,
+    then the hit and its history). Begun by the block's first read, ended with the block (rolled back if the block
+    raises); writes inside it are their own transactions, as ever, and the block's later reads do not see them.
+
+    On PostgreSQL each transaction costs two round trips and each connection taken from the pool a third (its
+    ping): a hit page read in three transactions took 21 round trips to the server, each a turn on a busy machine's
+    cores for the server's process and then the application's.
+    """
+    with contextlib.ExitStack() as ending:
+        token = _shared_reads.set(_SharedReads(ending, {}))
+        try:
+            yield
+        finally:
+            _shared_reads.reset(token)
 
 
 def _migrate(engine: Engine) -> None:

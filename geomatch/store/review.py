@@ -19,7 +19,7 @@ from geomatch.core.errors import InputError
 from geomatch.core.times import UK_TZ, uk_day_start
 from geomatch.store.access import Access, append_access
 from geomatch.store.chain import append_event
-from geomatch.store.engine import get_engine, read_connection, write_transaction
+from geomatch.store.engine import get_engine, prepared, read_connection, write_transaction
 from geomatch.store.schema import OUTCOMES, PENDING, chain_head, crime_versions, crimes, hits, review_events
 
 UK = ZoneInfo(UK_TZ)
@@ -61,7 +61,7 @@ def add_review(db_url: str | None, hit_id: str, *, outcome: str, by: str, note: 
     if at is not None and at > now:
         raise InputError(f"the review time {at.isoformat()} is in the future")
     with write_transaction(get_engine(db_url)) as conn:
-        if conn.execute(sa.select(hits.c.hit_id).where(hits.c.hit_id == hit_id)).first() is None:
+        if conn.execute(_HIT_EXISTS, {"hit_id": hit_id}).first() is None:
             raise InputError(f"there is no hit '{hit_id}' in the store")
         if at is None:
             at = datetime.now(timezone.utc)  # taken under the write lock, so the chain is in time order
@@ -76,6 +76,9 @@ def add_review(db_url: str | None, hit_id: str, *, outcome: str, by: str, note: 
         if access is not None:
             append_access(conn, access)
     return ReviewEvent(seq, hit_id, at, by.strip(), outcome, note, digest)
+
+
+_HIT_EXISTS = prepared(sa.select(hits.c.hit_id).where(hits.c.hit_id == sa.bindparam("hit_id")))
 
 
 def latest_event(hit_id: sa.ColumnElement, until: datetime | None = None) -> tuple[sa.Alias, sa.ColumnElement]:
@@ -178,28 +181,29 @@ class HitRecord:
 
 def get_hit(db_url: str | None, hit_id: str) -> HitRecord:
     """A hit with its crime (current version) and every review event, oldest first."""
-    hit_query, crime_query, events_query = _hit_statements()
+    hit_query, events_query = _hit_statements()
     with read_connection(get_engine(db_url)) as conn:
-        hit = conn.execute(hit_query, {"hit_id": hit_id}).mappings().first()
-        if hit is None:
+        row = conn.execute(hit_query, {"hit_id": hit_id}).mappings().first()
+        if row is None:
             raise InputError(f"there is no hit '{hit_id}' in the store")
-        version, content = conn.execute(crime_query, {"crime_ref": hit["crime_ref"]}).one()
         events = conn.execute(events_query, {"hit_id": hit_id}).mappings().all()
     return HitRecord(
-        hit=dict(hit), measurements=json.loads(hit["detail"]), crime=json.loads(content),
-        crime_version=version,
+        hit={name: row[name] for name in hits.c.keys()}, measurements=json.loads(row["detail"]),
+        crime=json.loads(row["crime_content"]), crime_version=row["crime_version"],
         events=[ReviewEvent(e["seq"], e["hit_id"], e["at"], e["by"], e["outcome"], e["note"], e["hash"])
                 for e in events])
 
 
 @lru_cache(maxsize=1)
-def _hit_statements() -> tuple[sa.Select, sa.Select, sa.Select]:
-    """The statements of :func:`get_hit` (every hit page runs them): the hit; its crime's current version and
-    content (one join); its events. Built once, the values bound at each call."""
-    current = crime_versions.join(crimes, sa.and_(crimes.c.crime_ref == crime_versions.c.crime_ref,
-                                                  crimes.c.version == crime_versions.c.version))
-    return (sa.select(hits).where(hits.c.hit_id == sa.bindparam("hit_id")),
-            sa.select(crimes.c.version, crime_versions.c.content).select_from(current)
-            .where(crimes.c.crime_ref == sa.bindparam("crime_ref")),
-            sa.select(review_events).where(review_events.c.hit_id == sa.bindparam("hit_id"))
-            .order_by(review_events.c.seq))
+def _hit_statements() -> tuple[sa.Select, sa.Select]:
+    """The statements of :func:`get_hit` (every hit page runs them): the hit with its crime's current version and
+    content (one statement: on PostgreSQL each costs a round trip to the server); its events. Built once, the values
+    bound at each call."""
+    current = (hits.join(crimes, crimes.c.crime_ref == hits.c.crime_ref)
+               .join(crime_versions, sa.and_(crime_versions.c.crime_ref == crimes.c.crime_ref,
+                                             crime_versions.c.version == crimes.c.version)))
+    return (prepared(sa.select(hits, crimes.c.version.label("crime_version"),
+                               crime_versions.c.content.label("crime_content"))
+                     .select_from(current).where(hits.c.hit_id == sa.bindparam("hit_id"))),
+            prepared(sa.select(review_events).where(review_events.c.hit_id == sa.bindparam("hit_id"))
+                     .order_by(review_events.c.seq)))

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from geomatch.store import add_review, get_hit
 from geomatch.store.access import Access, list_access, log_access
 from geomatch.store.assignment import queue_page
+from geomatch.store.engine import shared_reads
 from geomatch.store.schema import OUTCOMES
 from geomatch.web.auth import CSRF_HEADER, authenticate, check_csrf, client_of, require_hit, scope_of
 from geomatch.web.queries import parse_filters
@@ -47,12 +48,13 @@ def list_hits(request: Request, status: str = "pending", offence: str | None = N
               min_score: float | None = Query(None, ge=0, le=100), limit: int = Query(50, ge=1, le=500),
               offset: int = Query(0, ge=0)) -> dict:
     """Hits you may see, highest score first, filtered (``status``: pending, an outcome, or all)."""
-    who = authenticate(request, request.app.state.settings)
-    who.require("view_hits")
     settings = request.app.state.settings
-    filters = parse_filters(request.query_params)
-    page = queue_page(settings.db_url, scope_of(who, settings),
-                      **filters.store_args(who.user.username, settings.review_days), limit=limit, offset=offset)
+    with shared_reads():
+        who = authenticate(request, settings)
+        who.require("view_hits")
+        filters = parse_filters(request.query_params)
+        page = queue_page(settings.db_url, scope_of(who, settings),
+                          **filters.store_args(who.user.username, settings.review_days), limit=limit, offset=offset)
     log_access(settings.db_url, Access(who.user.username, "view_queue", str(request.url.query), client_of(request),
                                        f"{len(page.rows)} hits listed (API)"))
     return {"hits": [_row(r) for r in page.rows], "limit": limit, "offset": offset, "has_more": page.has_more}
@@ -62,9 +64,10 @@ def list_hits(request: Request, status: str = "pending", offence: str | None = N
 def show_hit(request: Request, hit_id: str) -> dict:
     """One hit: stored fields, measurements as received, the crime record, assignment and review events."""
     settings = request.app.state.settings
-    who = authenticate(request, settings)
-    assignee, team = require_hit(who, settings, hit_id)
-    record = get_hit(settings.db_url, hit_id)
+    with shared_reads():
+        who = authenticate(request, settings)
+        assignee, team = require_hit(who, settings, hit_id)
+        record = get_hit(settings.db_url, hit_id)
     log_access(settings.db_url, Access(who.user.username, "view_hit", hit_id, client_of(request), "API"))
     hit = {k: _json(v) for k, v in record.hit.items() if k != "detail"}
     return {"hit": hit, "status": record.status, "assignee": assignee, "team": team,
@@ -84,9 +87,10 @@ class ReviewIn(BaseModel):
 def post_review(request: Request, hit_id: str, body: ReviewIn) -> JSONResponse:
     """Record an outcome for a hit (201). 403 for a role that may not review or a hit not yours; 404 for none."""
     settings = request.app.state.settings
-    who = authenticate(request, settings)
-    check_csrf(who, request.headers.get(CSRF_HEADER))
-    require_hit(who, settings, hit_id, "review")
+    with shared_reads():
+        who = authenticate(request, settings)
+        check_csrf(who, request.headers.get(CSRF_HEADER))
+        require_hit(who, settings, hit_id, "review")
     if body.outcome not in OUTCOMES:
         raise HTTPException(422, f"outcome '{body.outcome}' is not one of {', '.join(OUTCOMES)}")
     event = add_review(settings.db_url, hit_id, outcome=body.outcome, by=who.user.username, note=body.note.strip(),

@@ -20,6 +20,7 @@ from geomatch.store.access import Access, list_access, log_access
 from geomatch.store.accounts import add_user, check_login, create_session, end_session, list_users, set_active
 from geomatch.store.assignment import assign_hit, offences, queue_page, team_members
 from geomatch.store.audit import build_audit, write_audit
+from geomatch.store.engine import shared_reads
 from geomatch.store.schema import OUTCOMES, PENDING, ROLES
 from geomatch.web import evidence
 from geomatch.web.auth import (CSRF_FIELD, LOGIN_COOKIE, SESSION_COOKIE, LoginRequired, Who, authenticate,
@@ -113,19 +114,21 @@ def logout(request: Request, csrf_token: str = Form("")) -> Response:
 
 @router.get("/")
 def queue(request: Request) -> Response:
-    try:
-        who = _who(request)
-    except LoginRequired:
-        return RedirectResponse("/login", 303)
     settings = _settings(request)
-    if not who.may("view_hits"):
-        return RedirectResponse("/access-log" if who.may("access_log") else "/admin/users", 303)
-    filters = parse_filters(request.query_params)
-    now = datetime.now(timezone.utc)
-    size = settings.page_size
-    page = queue_page(settings.db_url, scope_of(who, settings), **filters.store_args(who.user.username,
-                                                                                     settings.review_days, now),
-                      limit=size, offset=(filters.page - 1) * size)
+    with shared_reads():  # the session's user and the page: one read transaction
+        try:
+            who = _who(request)
+        except LoginRequired:
+            return RedirectResponse("/login", 303)
+        if not who.may("view_hits"):
+            return RedirectResponse("/access-log" if who.may("access_log") else "/admin/users", 303)
+        filters = parse_filters(request.query_params)
+        now = datetime.now(timezone.utc)
+        size = settings.page_size
+        page = queue_page(settings.db_url, scope_of(who, settings), **filters.store_args(who.user.username,
+                                                                                         settings.review_days, now),
+                          limit=size, offset=(filters.page - 1) * size)
+        offences_shown = _offences(request)
     overdue_before = now - timedelta(days=settings.review_days)
     # Attribute access for the template (Jinja tries an attribute before an item: a dict row costs an exception
     # per cell).
@@ -135,7 +138,7 @@ def queue(request: Request) -> Response:
     log_access(settings.db_url, Access(who.user.username, "view_queue", urlencode(query), client_of(request),
                                        f"{len(page.rows)} hits shown, page {filters.page}"))
     context = {"filters": filters, "rows": rows, "has_more": page.has_more, "statuses": STATUSES,
-               "offences": _offences(request), "review_days": settings.review_days,
+               "offences": offences_shown, "review_days": settings.review_days,
                "first": (filters.page - 1) * size + 1,
                "prev_url": _page_url(query, filters.page - 1) if filters.page > 1 else None,
                "next_url": _page_url(query, filters.page + 1) if page.has_more else None}
@@ -161,10 +164,12 @@ def _page_url(query: dict[str, str], page: int) -> str:
 
 @router.get("/hits/{hit_id}")
 def hit_page(request: Request, hit_id: str, recorded: int | None = None) -> Response:
-    who = _who(request)
     settings = _settings(request)
-    assignee, team = require_hit(who, settings, hit_id)
-    record = get_hit(settings.db_url, hit_id)
+    with shared_reads():  # the session's user, the hit's assignment, the hit and its history: one read transaction
+        who = _who(request)
+        assignee, team = require_hit(who, settings, hit_id)
+        record = get_hit(settings.db_url, hit_id)
+        members = team_members(settings.db_url, who.user.team) if who.may("assign") else []
     log_access(settings.db_url, Access(who.user.username, "view_hit", hit_id, client_of(request)))
     hit = record.hit
     received = hit["first_received_at"]
@@ -179,7 +184,7 @@ def hit_page(request: Request, hit_id: str, recorded: int | None = None) -> Resp
         "files": evidence.available(settings.evidence_dir, hit_id), "evidence_dir": settings.evidence_dir,
         "points_columns": columns, "points_rows": rows, "n_points": n_points,
         "may_review": who.may("review"), "may_assign": who.may("assign"),
-        "members": team_members(settings.db_url, who.user.team) if who.may("assign") else [],
+        "members": members,
         "recorded": next((e for e in record.events if e.seq == recorded), None) if recorded else None,
         "review_days": settings.review_days,
     }
@@ -189,10 +194,11 @@ def hit_page(request: Request, hit_id: str, recorded: int | None = None) -> Resp
 @router.post("/hits/{hit_id}/review")
 def review(request: Request, hit_id: str, outcome: str = Form(""), note: str = Form(""),
            csrf_token: str = Form("")) -> Response:
-    who = _who(request)
-    check_csrf(who, csrf_token)
     settings = _settings(request)
-    require_hit(who, settings, hit_id, "review")
+    with shared_reads():
+        who = _who(request)
+        check_csrf(who, csrf_token)
+        require_hit(who, settings, hit_id, "review")
     if outcome not in OUTCOMES:
         raise HTTPException(400, f"choose an outcome from the list ({', '.join(OUTCOMES)})")
     if len(note) > 10_000:
