@@ -273,7 +273,7 @@ def choose_metric_crs(lon: np.ndarray, lat: np.ndarray, where: np.ndarray | None
     Raises:
         ValueError: the median point is not on the globe (no UTM zone covers it).
     """
-    if _surely_british(lon, lat):  # every point, so the median too: no copy or sort of millions of values
+    if surely_british(finite_box(lon, lat)):  # every point, so the median too: no copy or sort of millions
         return BNG
     # each median partitions one copy of its points in place (no second copy of millions of values)
     lon_mid, lat_mid = (float(np.nanmedian(v[where] if where is not None else v.copy(), overwrite_input=True))
@@ -289,14 +289,18 @@ def choose_metric_crs(lon: np.ndarray, lat: np.ndarray, where: np.ndarray | None
     return f"EPSG:{zones[0].code}"
 
 
-def _surely_british(lon: np.ndarray, lat: np.ndarray) -> bool:
-    """Whether the box around every finite point (a superset of the accepted ones) lies in Great Britain's box and
-    east of Ireland (:func:`_in_ireland`'s -5.5°), so that any median of them does too (reductions instead of a
-    median)."""
+def finite_box(lon: np.ndarray, lat: np.ndarray) -> tuple[float, float, float, float]:
+    """West, south, east and north (degrees) of the finite values (NaN where there are none)."""
     with np.errstate(invalid="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN: no box
-        box = np.nanmin(lon), np.nanmax(lon), np.nanmin(lat), np.nanmax(lat)
-    west, east, south, north = box
+        return float(np.nanmin(lon)), float(np.nanmin(lat)), float(np.nanmax(lon)), float(np.nanmax(lat))
+
+
+def surely_british(box: tuple[float, float, float, float]) -> bool:
+    """Whether a box around points (west, south, east, north in degrees; a superset of the accepted ones) lies in
+    Great Britain's box and east of Ireland (:func:`_in_ireland`'s -5.5°), so that any median of them does too
+    and :func:`choose_metric_crs` gives British National Grid (reductions instead of a median)."""
+    west, south, east, north = box
     return bool(np.isfinite(box).all() and in_gb_box(west, south) and in_gb_box(east, north) and west >= -5.5)
 
 
