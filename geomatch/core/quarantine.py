@@ -125,7 +125,8 @@ class RowChecks:
         if self._malformed.any():
             mask = mask & ~self._malformed
         broken_rows = np.count_nonzero(mask)
-        self._reasons.append((code, np.flatnonzero(mask) if broken_rows * 8 < len(mask) else mask.copy()))
+        self._reasons.append((code, np.zeros(0, dtype=np.intp) if not broken_rows else np.flatnonzero(mask)
+                              if broken_rows * 8 < len(mask) else mask.copy()))
 
     def add_flags(self, rules: Sequence[tuple[str, int]], flags: np.ndarray, flagged: int) -> None:
         """Record several rules at once from per-row bit flags (as a compiled kernel sets them), in the order

@@ -87,8 +87,9 @@ def validate_trails(table: RawTable, *, crs: str | None = None, naive_tz: str | 
         numbers = {name: future.result() for name, future in converting.items()}
         checks.add("missing_subject", subject.isna())
 
-        checks.add("naive_time_without_zone", times.naive & times.unparseable & (naive_tz is None))
-        checks.add("unparseable_time", times.unparseable & ~(times.naive & (naive_tz is None)))
+        if times.unparseable.any():  # else neither rule has a row (no mask each)
+            checks.add("naive_time_without_zone", times.naive & times.unparseable & (naive_tz is None))
+            checks.add("unparseable_time", times.unparseable & ~(times.naive & (naive_tz is None)))
         checks.add("ambiguous_local_time", times.ambiguous)
         checks.add("nonexistent_local_time", times.nonexistent)
         t = utc_ns(times.utc)
