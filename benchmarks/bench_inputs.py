@@ -36,6 +36,7 @@ from benchmarks.common import BENCH_DIR, run_cli, timed
 from geomatch.ingest.crimes import load_crimes
 from geomatch.ingest.trails import load_trails
 from geomatch.match.config import MatchConfig
+from geomatch.pipeline import use_small_pages
 from geomatch.simulate.world import simulate_world, write_world
 
 _METRES_PER_DEGREE_LAT = 110_574.0
@@ -56,7 +57,19 @@ def world_files(subjects: int, days: int):
 
 def read_vs_plain(trails, plain_read) -> tuple[dict[str, tuple[float, float]], int]:
     """Wall and CPU seconds (first, best of 3) of the plain read and of read+validate, interleaved, as
-    ``{"plain": (first, best), "plain_cpu": ..., "ours": ..., "ours_cpu": ...}``; and the rows read."""
+    ``{"plain": (first, best), "plain_cpu": ..., "ours": ..., "ours_cpu": ...}``; and the rows read.
+
+    numpy's huge-page advice is off meanwhile, as in the ``geomatch match`` process that ``load_trails`` runs in
+    (:func:`geomatch.pipeline.use_small_pages`); the plain read's Arrow memory is not numpy's either way."""
+    previous = np._core.multiarray._get_madvise_hugepage()
+    use_small_pages()
+    try:
+        return _read_vs_plain(trails, plain_read)
+    finally:
+        np._core.multiarray._set_madvise_hugepage(previous)
+
+
+def _read_vs_plain(trails, plain_read) -> tuple[dict[str, tuple[float, float]], int]:
     runs: dict[str, list[float]] = {"plain": [], "plain_cpu": [], "ours": [], "ours_cpu": []}
     rows = 0
     for _ in range(3):

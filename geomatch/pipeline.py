@@ -91,6 +91,19 @@ class MatchRun:
         return {c: int(by_quality.get(c, 0)) for c in QUALITY_CLASSES}
 
 
+def use_small_pages() -> None:
+    """Stop numpy asking the kernel for huge (2 MiB) pages for its large arrays, for this process.
+
+    A run allocates several GB of fresh arrays over its life. With huge pages each first touch of new memory
+    zeroes 2 MiB at once and may stall while the kernel compacts memory to find them; on the 2-core virtual
+    machines we run on this cost the force-month run 1.5-2.5 s of system CPU (out of 14-22 s), more than the
+    fewer page faults save. The ``geomatch match`` command calls this before its stages (numpy's own switch:
+    the environment variable ``NUMPY_MADVISE_HUGEPAGE=0`` does the same at import)."""
+    import numpy as np
+
+    np._core.multiarray._set_madvise_hugepage(False)
+
+
 class StageClock:
     """Times one stage after another: wall seconds into a run's ``seconds``, and wall and CPU seconds (every
     thread of the process) logged at INFO (``geomatch -v``), so that a run's time can be accounted for."""

@@ -59,6 +59,19 @@ def test_rerun_is_byte_identical(world, tmp_path):
         assert (tmp_path / "a" / file).read_bytes() == (tmp_path / "b" / file).read_bytes(), file
 
 
+def test_the_run_asks_for_small_pages(world, tmp_path):
+    """numpy's huge-page advice is off for a match run (fresh huge pages cost seconds of system CPU at scale)."""
+    import numpy as np
+
+    previous = np._core.multiarray._set_madvise_hugepage(True)
+    try:
+        assert run("--trails", str(world / "trails.parquet"), "--crimes", str(world / "crimes.csv"),
+                   "--out", str(tmp_path / "out")).exit_code == 0
+        assert np._core.multiarray._get_madvise_hugepage() is False
+    finally:
+        np._core.multiarray._set_madvise_hugepage(previous)
+
+
 def test_moj_format_and_uniform_rule(world, tmp_path):
     result = run("--trails", str(world / "trails.parquet"), "--crimes", str(world / "crimes_moj.csv"),
                  "--out", str(tmp_path / "moj"), "--radius-m", "50", "--pad-min", "5")

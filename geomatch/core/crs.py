@@ -117,22 +117,21 @@ def _transform_on_lattice(lon: np.ndarray, lat: np.ndarray, target: str) -> tupl
     parts = [slice(start, start + _LATTICE_CHUNK) for start in range(0, len(lon), _LATTICE_CHUNK)]
     blocks = [_node_block(lon[part], lat[part], target) for part in parts]
 
-    def interpolate(part: slice, block: tuple[int, int, int, np.ndarray, np.ndarray]) -> None:
+    def interpolate(part: slice, block: tuple[int, int, int, np.ndarray, np.ndarray]) -> int:
         out_x[part] = np.nan  # the kernel leaves non-finite points as they are
         out_y[part] = np.nan
-        interpolate_block(lon[part], lat[part], LATTICE_STEP_DEG, *block, out_x[part], out_y[part])
+        return interpolate_block(lon[part], lat[part], LATTICE_STEP_DEG, *block, out_x[part], out_y[part])
 
     dense = [(part, block) for part, block in zip(parts, blocks) if block is not None]
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="lattice") as pool:
         interpolated = [pool.submit(interpolate, part, block) for part, block in dense[1:]]
-        for part, block in dense[:1]:  # one on this thread too
-            interpolate(part, block)
+        left = sum(interpolate(part, block) for part, block in dense[:1])  # one on this thread too
         for part, block in zip(parts, blocks):
             if block is None:
                 _interpolate_chunk(lon[part], lat[part], target, out_x[part], out_y[part])
-        for done in interpolated:
-            done.result()
-    _exact_where_not_finite(lon, lat, target, out_x, out_y)
+        left += sum(done.result() for done in interpolated)
+    if left or len(dense) < len(parts):  # else every result is finite already
+        _exact_where_not_finite(lon, lat, target, out_x, out_y)
     return out_x, out_y
 
 
@@ -142,15 +141,13 @@ def _node_block(lon: np.ndarray, lat: np.ndarray, target: str
     block's first node and width, and its nodes' exact transforms, row-major), or ``None`` when the points are
     spread so wide that the block would have more than four nodes a point (and more than 4,096); or none is
     finite."""
-    finite = np.isfinite(lon) & np.isfinite(lat)
-    n_finite = int(finite.sum())
+    from geomatch.core._lattice import finite_box
+
+    n_finite, *box = finite_box(lon, lat)  # one compiled pass
     if not n_finite:
         return None
-    with np.errstate(invalid="ignore"):
-        (x0, x1), (y0, y1) = ((int(np.floor(low / LATTICE_STEP_DEG)), int(np.floor(high / LATTICE_STEP_DEG)))
-                              for low, high in ((v.min(), v.max()) if n_finite == len(v) else
-                                                (np.nanmin(np.where(finite, v, np.nan)),
-                                                 np.nanmax(np.where(finite, v, np.nan))) for v in (lon, lat)))
+    (x0, x1), (y0, y1) = ((int(np.floor(low / LATTICE_STEP_DEG)), int(np.floor(high / LATTICE_STEP_DEG)))
+                          for low, high in (box[:2], box[2:]))
     nx, ny = x1 - x0 + 2, y1 - y0 + 2
     if nx * ny > max(4 * n_finite, 4096):
         return None
@@ -273,7 +270,7 @@ def choose_metric_crs(lon: np.ndarray, lat: np.ndarray, where: np.ndarray | None
     Raises:
         ValueError: the median point is not on the globe (no UTM zone covers it).
     """
-    if _surely_british(lon, lat):  # every point, so the median too: no copy or sort of millions of values
+    if surely_british(finite_box(lon, lat)):  # every point, so the median too: no copy or sort of millions
         return BNG
     # each median partitions one copy of its points in place (no second copy of millions of values)
     lon_mid, lat_mid = (float(np.nanmedian(v[where] if where is not None else v.copy(), overwrite_input=True))
@@ -289,14 +286,18 @@ def choose_metric_crs(lon: np.ndarray, lat: np.ndarray, where: np.ndarray | None
     return f"EPSG:{zones[0].code}"
 
 
-def _surely_british(lon: np.ndarray, lat: np.ndarray) -> bool:
-    """Whether the box around every finite point (a superset of the accepted ones) lies in Great Britain's box and
-    east of Ireland (:func:`_in_ireland`'s -5.5°), so that any median of them does too (reductions instead of a
-    median)."""
+def finite_box(lon: np.ndarray, lat: np.ndarray) -> tuple[float, float, float, float]:
+    """West, south, east and north (degrees) of the finite values (NaN where there are none)."""
     with np.errstate(invalid="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN: no box
-        box = np.nanmin(lon), np.nanmax(lon), np.nanmin(lat), np.nanmax(lat)
-    west, east, south, north = box
+        return float(np.nanmin(lon)), float(np.nanmin(lat)), float(np.nanmax(lon)), float(np.nanmax(lat))
+
+
+def surely_british(box: tuple[float, float, float, float]) -> bool:
+    """Whether a box around points (west, south, east, north in degrees; a superset of the accepted ones) lies in
+    Great Britain's box and east of Ireland (:func:`_in_ireland`'s -5.5°), so that any median of them does too
+    and :func:`choose_metric_crs` gives British National Grid (reductions instead of a median)."""
+    west, south, east, north = box
     return bool(np.isfinite(box).all() and in_gb_box(west, south) and in_gb_box(east, north) and west >= -5.5)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -125,7 +125,22 @@ class RowChecks:
         if self._malformed.any():
             mask = mask & ~self._malformed
         broken_rows = np.count_nonzero(mask)
-        self._reasons.append((code, np.flatnonzero(mask) if broken_rows * 8 < len(mask) else mask.copy()))
+        self._reasons.append((code, np.zeros(0, dtype=np.intp) if not broken_rows else np.flatnonzero(mask)
+                              if broken_rows * 8 < len(mask) else mask.copy()))
+
+    def add_flags(self, rules: Sequence[tuple[str, int]], flags: np.ndarray, flagged: int) -> None:
+        """Record several rules at once from per-row bit flags (as a compiled kernel sets them), in the order
+        given: ``rules`` pairs each code with its bit; ``flagged`` is how many rows have any bit set. When few
+        rows are flagged, they are found once and each rule is read off them (no mask a rule)."""
+        if flagged * 8 >= len(flags):
+            for code, bit in rules:
+                self.add(code, (flags & bit) != 0)
+            return
+        rows = np.flatnonzero(flags) if flagged else np.zeros(0, dtype=np.intp)
+        if self._malformed.any():
+            rows = rows[~self._malformed[rows]]
+        for code, bit in rules:
+            self._reasons.append((code, rows[(flags[rows] & bit) != 0]))
 
     @property
     def bad(self) -> np.ndarray:

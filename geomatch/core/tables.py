@@ -386,14 +386,16 @@ def read_csv(path: Path, *, header: bool = True, names: Sequence[str] | None = N
     return frame, tuple(notes)
 
 
-def _arrow_to_frame(columns: list, names: Sequence[str], categorical: Sequence[str]) -> pd.DataFrame:
+def _arrow_to_frame(columns: list, names: Sequence[str], categorical: Sequence[str], *,
+                    text_as_arrow: bool = True) -> pd.DataFrame:
     """Arrow columns (``columns``, emptied as they are converted, so each one's Arrow memory is freed as soon as
-    it is in pandas) as a frame with ``names``: text Arrow-backed (no Python strings), ``categorical`` columns as
+    it is in pandas) as a frame with ``names``: text Arrow-backed (no Python strings; ``text_as_arrow=False``:
+    Python strings, as Arrow's table conversion gives them), ``categorical`` text columns and dictionaries as
     categoricals. The columns are converted two at a time (Arrow's conversions release the GIL)."""
     import pyarrow as pa
 
     string = pd.StringDtype("pyarrow")
-    to_text = {pa.string(): string, pa.large_string(): string}.get
+    to_text = {pa.string(): string, pa.large_string(): string}.get if text_as_arrow else None
 
     def convert(i: int) -> pd.Series:
         column, columns[i] = columns[i], None
@@ -473,10 +475,15 @@ def _read_parquet(path: Path, column_map: Mapping[str, str], columns: Sequence[s
         wanted = [reverse.get(c, c) for c in keep if reverse.get(c, c) in schema.names]
     dictionary = [reverse.get(c, c) for c in categorical if reverse.get(c, c) in schema.names]
     table = pq.read_table(path, columns=wanted, read_dictionary=dictionary or None)
-    # column by column, freeing Arrow's copy as it goes, then giving the freed memory back to the system
-    frame = table.to_pandas(self_destruct=True, split_blocks=True)
-    del table
-    pa.default_memory_pool().release_unused()
+    if b"pandas" in metadata:  # written by pandas: its metadata restores index columns and extension dtypes
+        # column by column, freeing Arrow's copy as it goes, then giving the freed memory back to the system
+        frame = table.to_pandas(self_destruct=True, split_blocks=True)
+        del table
+        pa.default_memory_pool().release_unused()
+    else:  # two columns at a time, as Arrow's own table conversion would make each of them
+        names, columns = table.column_names, table.columns
+        del table
+        frame = _arrow_to_frame(columns, names, (), text_as_arrow=False)
     crs = metadata[CRS_METADATA].decode() if CRS_METADATA in metadata else None
     return frame, crs
 

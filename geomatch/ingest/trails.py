@@ -10,11 +10,13 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from geomatch.core.crs import BNG, WGS84, check_crs, choose_metric_crs, looks_swapped_gb, transform
+from geomatch.core.crs import (BNG, GB_BOUNDS_LONLAT, WGS84, check_crs, choose_metric_crs, surely_british,
+                               transform)
 from geomatch.core.errors import InputError
 from geomatch.core.quarantine import SOURCE_ROW, RowChecks, Validated
 from geomatch.core.tables import RawTable, read_table, require_columns, tidy_categorical, to_number
 from geomatch.core.times import check_time_zone, latest_credible_ns, parse_times, utc_ns
+from geomatch.ingest import _fix_rules as rules
 
 log = logging.getLogger(__name__)
 
@@ -85,25 +87,31 @@ def validate_trails(table: RawTable, *, crs: str | None = None, naive_tz: str | 
         numbers = {name: future.result() for name, future in converting.items()}
         checks.add("missing_subject", subject.isna())
 
-        checks.add("naive_time_without_zone", times.naive & times.unparseable & (naive_tz is None))
-        checks.add("unparseable_time", times.unparseable & ~(times.naive & (naive_tz is None)))
+        if times.unparseable.any():  # else neither rule has a row (no mask each)
+            checks.add("naive_time_without_zone", times.naive & times.unparseable & (naive_tz is None))
+            checks.add("unparseable_time", times.unparseable & ~(times.naive & (naive_tz is None)))
         checks.add("ambiguous_local_time", times.ambiguous)
         checks.add("nonexistent_local_time", times.nonexistent)
         t = utc_ns(times.utc)
-        checks.add("time_out_of_range", ~times.unparseable & ((t < EARLIEST_FIX.value) | (t > latest_credible_ns()))
-                   & (t != np.iinfo(np.int64).min))
+        accuracy = numbers["accuracy_m"] if "accuracy_m" in raw else None
+        flags, flagged, box = _flag_fixes(pool, t, _degrees(table, numbers, crs), accuracy,
+                                          raw["accuracy_m"] if "accuracy_m" in raw else None)
+        checks.add_flags([("time_out_of_range", rules.TIME_OUT_OF_RANGE)], flags, flagged)
 
-        given_x, given_y, source_crs = _coordinates(table, numbers, crs, checks)
+        given_x, given_y, source_crs = _coordinates(table, numbers, crs, checks, flags, flagged)
 
-        accuracy = numbers["accuracy_m"] if "accuracy_m" in raw else pd.Series(np.nan, index=raw.index)
-        checks.add("bad_accuracy", (accuracy < 0) | (raw["accuracy_m"].notna() & accuracy.isna()
-                                                     if "accuracy_m" in raw else False))
-        checks.add("accuracy_too_large", accuracy > MAX_ACCURACY_M)
+        checks.add_flags([("bad_accuracy", rules.BAD_ACCURACY), ("accuracy_too_large", rules.ACCURACY_TOO_LARGE)],
+                         flags, flagged)
+        if accuracy is None:
+            accuracy = pd.Series(np.nan, index=raw.index)
 
         lon, lat = transform(given_x, given_y, source_crs, WGS84)
         if target_crs is None:  # from the rows accepted so far: bad rows must not move a clean subject's CRS
-            usable = ~checks.bad & np.isfinite(lon) & np.isfinite(lat)
-            target_crs = choose_metric_crs(lon, lat, where=usable) if usable.any() else BNG
+            if source_crs == WGS84 and surely_british(box):  # every finite point in GB: no mask or median
+                target_crs = BNG
+            else:
+                usable = ~checks.bad & np.isfinite(lon) & np.isfinite(lat)
+                target_crs = choose_metric_crs(lon, lat, where=usable) if usable.any() else BNG
         x, y = transform(given_x, given_y, source_crs, target_crs)
 
         if sourcing is not None:
@@ -111,7 +119,7 @@ def validate_trails(table: RawTable, *, crs: str | None = None, naive_tz: str | 
             checks.add("unknown_source", unknown)
         else:
             source = pd.Categorical.from_codes(np.zeros(len(raw), dtype=np.int8), categories=SOURCES)
-        order = ordering.result()
+        order, may_repeat = ordering.result()
 
     cleaned = pd.DataFrame({
         "subject_id": subject,
@@ -121,7 +129,8 @@ def validate_trails(table: RawTable, *, crs: str | None = None, naive_tz: str | 
         "source": source,
         SOURCE_ROW: raw[SOURCE_ROW].to_numpy(),
     }, copy=False)  # the arrays are ours: no second copy of millions of rows
-    _check_duplicates(subject, times.utc, x, y, order, checks)
+    if may_repeat:  # else sorted, and no two fixes of a subject share an instant
+        _check_duplicates(subject, times.utc, x, y, order, checks)
     validated = checks.split("trails", str(table.path), cleaned, order=order, crs=target_crs, notes=table.notes)
     if len(validated.quarantined):
         validated.accepted["subject_id"] = validated.accepted["subject_id"].cat.remove_unused_categories()
@@ -129,24 +138,55 @@ def validate_trails(table: RawTable, *, crs: str | None = None, naive_tz: str | 
     return validated
 
 
-def _coordinates(table: RawTable, numbers: Mapping[str, pd.Series], crs: str | None,
-                 checks: RowChecks) -> tuple[np.ndarray, np.ndarray, str]:
-    """Coordinates as given (lon and lat, or x and y, from ``numbers``: the columns as numbers) with their CRS;
-    adds the coordinate rules to ``checks``."""
+def _degrees(table: RawTable, numbers: Mapping[str, pd.Series], crs: str | None) -> Mapping[str, pd.Series]:
+    """``numbers`` (the columns as numbers), with ``lon`` and ``lat`` when the fixes give WGS84 degrees (as
+    ``lat``/``lon``, or as ``x``/``y`` of point geometry in degrees: GeoJSON)."""
     raw = table.frame
     if "lat" not in raw and {"x", "y"} <= set(raw.columns) and crs is None and table.crs == WGS84:
-        numbers = {"lon": numbers["x"], "lat": numbers["y"]}  # point geometry in degrees (GeoJSON)
+        return {**numbers, "lon": numbers["x"], "lat": numbers["y"]}
+    return numbers
+
+
+def _flag_fixes(pool: ThreadPoolExecutor, t: np.ndarray, degrees: Mapping[str, pd.Series],
+                accuracy: pd.Series | None, accuracy_as_read: pd.Series | None
+                ) -> tuple[np.ndarray, int, tuple[float, float, float, float]]:
+    """Each fix's broken time, coordinate (WGS84 degrees only) and accuracy rules as bits
+    (:func:`geomatch.ingest._fix_rules.flag_fixes`, one pass, the two halves of the rows on two threads), how
+    many fixes broke any, and the box of the finite points (west, south, east, north; inf when there are no
+    degrees)."""
+    empty = np.zeros(0)
+    lat, lon = ((degrees["lat"].to_numpy(), degrees["lon"].to_numpy()) if "lat" in degrees and "lon" in degrees
+                else (empty, empty))
+    if accuracy is None:
+        values, as_given = empty, empty
+    else:
+        values = accuracy.to_numpy()
+        as_given = accuracy_as_read.to_numpy() if accuracy_as_read.dtype == np.float64 else \
+            np.where(accuracy_as_read.notna().to_numpy(), 0.0, np.nan)  # text: only whether it was given counts
+    n = len(t)
+    flags = np.empty(n, dtype=np.uint8)
+    boxes = np.empty((2, 4))
+    gb_box = np.asarray(GB_BOUNDS_LONLAT, dtype=float)
+    halves = [(0, n // 2), (n // 2, n)]
+    parts = [pool.submit(rules.flag_fixes, t, EARLIEST_FIX.value, latest_credible_ns(), lat, lon, values,
+                         as_given, MAX_ACCURACY_M, gb_box, flags, boxes[i], start, stop)
+             for i, (start, stop) in enumerate(halves)]
+    flagged = sum(part.result() for part in parts)
+    box = (float(boxes[:, 0].min()), float(boxes[:, 1].min()), float(boxes[:, 2].max()), float(boxes[:, 3].max()))
+    return flags, flagged, box
+
+
+def _coordinates(table: RawTable, numbers: Mapping[str, pd.Series], crs: str | None, checks: RowChecks,
+                 flags: np.ndarray, flagged: int) -> tuple[np.ndarray, np.ndarray, str]:
+    """Coordinates as given (lon and lat, or x and y, from ``numbers``: the columns as numbers) with their CRS;
+    adds the coordinate rules to ``checks`` (for degrees, from the fixes' rule ``flags``)."""
+    raw = table.frame
+    numbers = _degrees(table, numbers, crs)
     if "lat" in numbers and "lon" in numbers:
-        lat = numbers["lat"].to_numpy()
-        lon = numbers["lon"].to_numpy()
-        missing = np.isnan(lat) | np.isnan(lon)
-        checks.add("missing_coordinates", missing)
-        checks.add("zero_zero", (lat == 0) & (lon == 0))
-        swapped = looks_swapped_gb(lon, lat)
-        checks.add("lat_lon_swapped", swapped)
-        off_globe = (lat > 90) | (lat < -90) | (lon > 180) | (lon < -180)  # no float temporaries
-        checks.add("out_of_range_coordinates", ~missing & off_globe & ~swapped)
-        return lon, lat, WGS84
+        checks.add_flags([("missing_coordinates", rules.MISSING_COORDINATES), ("zero_zero", rules.ZERO_ZERO),
+                          ("lat_lon_swapped", rules.LAT_LON_SWAPPED),
+                          ("out_of_range_coordinates", rules.OUT_OF_RANGE_COORDINATES)], flags, flagged)
+        return numbers["lon"].to_numpy(), numbers["lat"].to_numpy(), WGS84
     source_crs = crs or table.crs
     if source_crs is None:
         raise InputError("x/y coordinates need their CRS and the file declares none (give --trails-crs, e.g. "
@@ -171,17 +211,16 @@ def _sources(values: pd.Series) -> tuple[pd.Categorical, np.ndarray]:
     return pd.Categorical.from_codes(np.maximum(position, 0)[codes], categories=SOURCES, validate=False), unknown
 
 
-def _sort_order(subject: pd.Series, times: pd.Series) -> np.ndarray | None:
+def _sort_order(subject: pd.Series, times: pd.Series) -> tuple[np.ndarray | None, bool]:
     """The stable permutation sorting fixes by subject (categories are sorted) then time, or ``None`` when they
-    are sorted already (as most exports are)."""
+    are sorted already (as most exports are); and whether the duplicate rules may have work (``False`` when the
+    fixes are sorted and no neighbours share a subject and instant: one compiled pass says both)."""
     codes = subject.cat.codes.to_numpy()
     t = utc_ns(times)
-    if len(t) < 2:
-        return None
-    same = codes[1:] == codes[:-1]
-    if ((codes[1:] > codes[:-1]) | (same & (t[1:] >= t[:-1]))).all():  # no int64 temporaries
-        return None
-    return np.lexsort((t, codes))
+    state = rules.order_state(codes, t)
+    if state != rules.UNSORTED:
+        return None, state == rules.SORTED_WITH_SHARED_INSTANTS
+    return np.lexsort((t, codes)), True
 
 
 def _check_duplicates(subject: pd.Series, times: pd.Series, x: np.ndarray, y: np.ndarray,

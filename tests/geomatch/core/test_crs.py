@@ -81,3 +81,19 @@ def test_crs_names_say_what_people_read():
     assert crs_name("EPSG:27700") == "British National Grid (EPSG:27700)"
     assert crs_name("EPSG:32630") == "UTM zone 30N (EPSG:32630)"
     assert crs_name("EPSG:32750") == "UTM zone 50S (EPSG:32750)"
+
+
+def test_the_box_of_finite_points_and_the_points_left_without_a_value():
+    from geomatch.core._lattice import finite_box, interpolate_block
+
+    lon = np.array([-1.5, np.nan, -2.0, np.inf, -1.0, -1.2])
+    lat = np.array([52.0, 51.0, np.nan, 53.0, 52.5, 52.2])
+    assert finite_box(lon, lat) == (3, -1.5, -1.0, 52.0, 52.5)  # a point counts only when both are finite
+    assert finite_box(lon[:0], lat[:0])[0] == 0
+    nodes = np.zeros(4)
+    out_x, out_y = np.full(6, np.nan), np.full(6, np.nan)
+    x0, y0 = int(np.floor(-1.5 / 0.5)), int(np.floor(52.0 / 0.5))
+    left = interpolate_block(lon[[0, 1]], lat[[0, 1]], 0.5, x0, y0, 2, nodes, nodes, out_x[:2], out_y[:2])
+    assert left == 1 and out_x[0] == 0 and np.isnan(out_x[1])  # the missing point is left as it is
+    assert interpolate_block(lon[:1], lat[:1], 0.5, x0, y0, 2, np.full(4, np.inf), nodes, out_x[:1],
+                             out_y[:1]) == 1  # a corner outside the projection's area: no finite value
