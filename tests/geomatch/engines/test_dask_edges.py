@@ -64,7 +64,7 @@ def edge_world(directory: Path) -> None:
     multipath spike 2 km east at midnight, where the day's partition ends:
 
     * S01: the spike is the last fix of the first day (23:59:50);
-    * S02: the spike is the first fix of the second day (00:00:10);
+    * S02: the spike is the first fix of the second day (00:00:00);
     * S03: the spike ends the first day and the second begins with an LBS fix (a fallback fix, which the rule
       skips: the spike's neighbour after is the GPS fix behind it);
     * S04: one fix in the first day (23:59:40), the spike's neighbour before; the spike starts the second day;
@@ -75,13 +75,15 @@ def edge_world(directory: Path) -> None:
     """
     rows, crimes = [], []
     steady = pd.date_range(MIDNIGHT - pd.Timedelta(minutes=10), MIDNIGHT + pd.Timedelta(minutes=10), freq="20s")
-    spikes = {"S01": ["23:59:50"], "S02": ["00:00:10"], "S03": ["23:59:50"], "S04": ["00:00:00"],
+    spikes = {"S01": ["23:59:50"], "S02": ["00:00:00"], "S03": ["23:59:50"], "S04": ["00:00:00"],
               "S05": ["23:59:55", "00:00:05"]}
     for k, (subject, at) in enumerate(spikes.items()):
         home = (616_000.0, 244_000.0 + 5000.0 * k)
         spike_times = [MIDNIGHT + (pd.Timedelta(0) if t.startswith("00") else -pd.Timedelta(days=1))
                        + pd.Timedelta(t) for t in at]
         times = [t for t in steady if min(abs((t - s).total_seconds()) for s in spike_times) > 5]
+        if subject == "S03":  # the LBS fix takes the place of the GPS fix at midnight
+            times = [t for t in times if t != MIDNIGHT]
         if subject == "S04":
             times = [MIDNIGHT - pd.Timedelta(seconds=20)] + [t for t in times if t > MIDNIGHT]
         fixes = pd.DataFrame({"subject_id": subject, "t": times, "x": home[0] + np.arange(len(times)) % 3,
@@ -98,27 +100,37 @@ def edge_world(directory: Path) -> None:
     write_inputs(directory, pd.concat(rows, ignore_index=True), crimes)
 
 
+SEEN: list[pd.DataFrame] = []
+"""The Dask engine's flagged fixes, as its scoring round splits each partition (in-process workers only)."""
+_SPLIT = dask_engine.split_by_subject
+
+
+def recording_split(result, buckets: int):
+    """:func:`dask_engine.split_by_subject`, keeping the partition's fixes in :data:`SEEN` (a function of this
+    module, so the worker calls it by reference, not a pickled copy)."""
+    SEEN.append(result.fixes)
+    return _SPLIT(result, buckets)
+
+
 def test_spikes_at_partition_edges_are_flagged_as_the_local_engine_flags_them(in_process_cluster, tmp_path,
                                                                                monkeypatch):
     edge_world(tmp_path)
-    seen = []  # the Dask engine's flagged fixes, as its scoring round splits each partition
-    real_split = dask_engine.split_by_subject
-    monkeypatch.setattr(dask_engine, "split_by_subject", lambda result, buckets: (
-        seen.append(result.fixes), real_split(result, buckets))[1])
+    SEEN.clear()
+    monkeypatch.setattr(dask_engine, "split_by_subject", recording_split)
     local, run = run_both(tmp_path, in_process_cluster, scored=True)
     flags = local.trails.accepted[["subject_id", "timestamp", "quality", "quality_reason"]].astype(str)
     spikes = flags[flags["quality"] == "outlier"]
     assert spikes.groupby("subject_id").size().to_dict() == {"S01": 1, "S02": 1, "S03": 1, "S04": 1, "S05": 2}
     assert (local.hits["crime_ref"].str.startswith("HOME_")).all() and len(local.hits) == 5
     assert_same(local, run)
-    dask_flags = pd.concat(seen)[flags.columns].astype(str).sort_values(["subject_id", "timestamp"])
+    dask_flags = pd.concat(SEEN)[flags.columns].astype(str).sort_values(["subject_id", "timestamp"])
     assert dask_flags.reset_index(drop=True).equals(flags.reset_index(drop=True))  # every fix, every reason
 
     monkeypatch.setattr(dask_engine, "neighbour_ends", lambda *args: {})  # control: each partition judged alone
     alone = dask_engine.run_match_dask(MatchInputs(trails=str(tmp_path / "ds"), crimes=tmp_path / "crimes.csv"),
                                        tmp_path / "alone", CONFIG,
                                        dask_engine.DaskOptions(scheduler=in_process_cluster), scorer=None)
-    assert alone.counts()["trails"]["fixes_by_quality"]["outlier"] == 0
+    assert alone.counts()["fixes_by_quality"]["outlier"] == 0
     assert set(alone.hits.loc[alone.hits["crime_ref"].str.startswith("SPIKE_"), "presence"]) == {"observed"}
 
 
@@ -159,4 +171,4 @@ def test_dask_hits_are_the_local_hits_with_spikes_across_midnight(cluster, case)
         write_inputs(directory, fixes, crimes)
         local, run = run_both(directory, cluster, scored=False)
         assert_same(local, run)
-        event(f"outliers flagged: {local.counts()['trails']['fixes_by_quality']['outlier'] > 0}")
+        event(f"outliers flagged: {local.counts()['fixes_by_quality']['outlier'] > 0}")
