@@ -19,8 +19,13 @@ import shutil
 import time
 
 from benchmarks.common import BENCH_DIR, timed
-from geomatch.engines.dask_engine import DaskOptions, local_cluster, run_match_dask
-from geomatch.engines.dataset import write_partitioned
+from geomatch.engines.dask_engine import (DaskOptions, judge_partition_ends, local_cluster, run_match_dask,
+                                          validate_partition)
+from geomatch.engines.dataset import open_dataset, write_partitioned
+from geomatch.engines.plan import neighbour_ends, plan_slots
+from geomatch.match.config import MatchConfig
+from geomatch.quality import flag_quality
+from geomatch.quality.pieces import trail_ends
 from geomatch.pipeline import MatchInputs, run_match
 from geomatch.simulate.world import simulate_world, write_world
 
@@ -62,30 +67,71 @@ def run(workers: list[int], subjects: int, days: int) -> None:
         out = BENCH_DIR / f"dask_{n}"
         shutil.rmtree(out, ignore_errors=True)
         started = time.perf_counter()
-        with local_cluster(n) as cluster:
-            with Client(cluster) as client:  # workers import the engine before the clock runs
-                client.run(importlib.import_module, "geomatch.engines.dask_engine")
+        with local_cluster(n) as cluster, Client(cluster) as client:
+            client.run(importlib.import_module, "geomatch.engines.dask_engine")  # before the clock runs
             start_s = time.perf_counter() - started
+            workers_cpu = sum(client.run(time.process_time).values())
             with timed(figures, f"dask_{n}"):
                 dask_run = run_match_dask(MatchInputs(trails=str(dataset), crimes=crimes), out,
                                           options=DaskOptions(scheduler=cluster.scheduler_address), scorer=None)
+            workers_cpu = sum(client.run(time.process_time).values()) - workers_cpu
         seconds = figures[f"dask_{n}"]
         base = base or seconds * n  # one worker's time, scaled when the list does not start at 1
         speedup = base / seconds
         same = all((out / f).read_bytes() == (local_out / f).read_bytes() for f in ("hits.parquet", "hits.csv"))
         print(f"  {n:>7} {start_s:>8.1f} {seconds:>8.2f} {n_hits / seconds:>10,.0f} {n_fixes / seconds:>12,.0f} "
               f"{speedup:>8.2f}x {speedup / n:>9.0%}  {same}   "
-              f"({', '.join(f'{k} {v:.2f}' for k, v in dask_run.seconds.items())})")
+              f"({', '.join(f'{k} {v:.2f}' for k, v in dask_run.seconds.items())}; CPU s: client "
+              f"{figures[f'dask_{n}_cpu']:.2f}, workers {workers_cpu:.2f}; load {_load()})")
     if workers[:2] == [1, 2]:
         ratio = figures["dask_1"] / figures["dask_2"]
         print(f"  scaling 1 -> 2 workers: {ratio:.2f}x (efficiency {ratio / 2:.0%}; this machine has 2 cores "
               "shared with other work)")
 
 
+def edge_cost(dataset, repeats: int = 3) -> None:
+    """Print the CPU (s, one process, best of ``repeats``) of judging spikes at the partitions' edges (the heads
+    and tails of round 1, the client's merge, the judging tasks) beside that of flagging the partitions on their
+    own, which round 1 did before and still does."""
+
+    data, rule = open_dataset(str(dataset)), MatchConfig().quality_rule
+    inputs = MatchInputs(trails=str(dataset), crimes="")
+    parts = [validate_partition(data.fs, f, f.name, inputs, rule) for f in data.files]
+    slots = plan_slots(data.files)
+
+    def flagging() -> None:
+        for part in parts:
+            flag_quality(part.fixes, rule)
+
+    def judging() -> None:
+        ends = [(trail_ends(p.fixes, rule, "head"), trail_ends(p.fixes, rule, "tail")) for p in parts]
+        for f, (before, after) in neighbour_ends(slots, ends, rule).items():
+            judge_partition_ends(parts[f], before, after, rule)
+
+    best = {name: min(_cpu(job) for _ in range(repeats)) for name, job in (("flag", flagging), ("edges", judging))}
+    print(f"  spikes at partition edges ({len(parts)} files, one process, best of {repeats}): judging the edges "
+          f"{best['edges']:.3f} CPU s, flagging the partitions alone {best['flag']:.3f} CPU s "
+          f"(+{best['edges'] / best['flag']:.0%} on the quality stage; target: small beside the run's CPU above); "
+          f"load {_load()}")
+
+
+def _cpu(job) -> float:
+    started = time.process_time()
+    job()
+    return time.process_time() - started
+
+
+def _load() -> str:
+    """The 1-minute load average, to read wall times by."""
+    with open("/proc/loadavg") as f:
+        return f.read().split()[0]
+
+
 def main(quick: bool = False, workers: tuple[int, ...] = (1, 2), subjects: int | None = None,
          days: int | None = None) -> None:
     default_subjects, default_days = (20, 3) if quick else (200, 30)  # bench_match's force-month world
     run(list(workers), subjects or default_subjects, days or default_days)
+    edge_cost(_world(subjects or default_subjects, days or default_days)[2])
 
 
 if __name__ == "__main__":

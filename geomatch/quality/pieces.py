@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from geomatch.core.times import utc_ns
-from geomatch.quality.flags import NS, OUTLIER, QUALITY_CLASSES, QualityRule, outlier_reason, quality_codes
+from geomatch.quality.flags import FALLBACK, NS, OUTLIER, QUALITY_CLASSES, QualityRule, outlier_reason, quality_codes
 
 END_COLUMNS = ["subject_id", "timestamp", "x", "y", "accuracy_m", "source"]
 """The columns of the fixes that travel between pieces (what the rule reads)."""
@@ -44,14 +44,18 @@ _ROW = "_row"  # a window's column: the fix's row in the piece, -1 for fixes of 
 def trail_ends(fixes: pd.DataFrame, rule: QualityRule, end: str) -> pd.DataFrame:
     """Per subject, the kept fixes (not ``fallback``) of ``fixes`` within ``outlier_max_run_s`` of its first
     (``end="head"``) or last (``"tail"``) kept fix, and the one kept fix next to them inward; in subject then
-    time order, with :data:`END_COLUMNS` (and the row numbers :func:`judge_ends` adds).
+    time order, with :data:`END_COLUMNS`.
 
     Args:
-        fixes: flagged fixes (a ``quality`` column), in any order.
+        fixes: flagged fixes (a ``quality`` column), sorted by subject then time as the loader sorts them.
     """
-    kept = _by_subject_and_time(fixes.loc[fixes["quality"] != "fallback",
-                                          [c for c in fixes.columns if c in END_COLUMNS or c == _ROW]])
-    return kept.iloc[np.flatnonzero(_end_mask(kept, rule, end))].reset_index(drop=True)
+    return fixes.iloc[_end_rows(fixes, rule, end)][END_COLUMNS].reset_index(drop=True)
+
+
+def _end_rows(fixes: pd.DataFrame, rule: QualityRule, end: str) -> np.ndarray:
+    """The positions in ``fixes`` (sorted by subject then time) of their :func:`trail_ends`."""
+    kept = np.flatnonzero(fixes["quality"].cat.codes.to_numpy() != FALLBACK)
+    return kept[_end_mask(_subject_codes(fixes)[kept], utc_ns(fixes["timestamp"])[kept], rule, end)]
 
 
 def merged_ends(frames: list[pd.DataFrame], rule: QualityRule, end: str) -> pd.DataFrame:
@@ -61,8 +65,9 @@ def merged_ends(frames: list[pd.DataFrame], rule: QualityRule, end: str) -> pd.D
     frames = [f for f in frames if len(f)]
     if len(frames) < 2:
         return frames[0] if frames else pd.DataFrame(columns=END_COLUMNS)
-    every = _by_subject_and_time(pd.concat([f.astype({"subject_id": str}) for f in frames], ignore_index=True))
-    return every.iloc[np.flatnonzero(_end_mask(every, rule, end))].reset_index(drop=True)
+    every = _by_subject_and_time(pd.concat(frames, ignore_index=True))
+    mask = _end_mask(_subject_codes(every), utc_ns(every["timestamp"]), rule, end)
+    return every.iloc[np.flatnonzero(mask)].reset_index(drop=True)
 
 
 def judge_ends(fixes: pd.DataFrame, before: pd.DataFrame, after: pd.DataFrame,
@@ -74,9 +79,9 @@ def judge_ends(fixes: pd.DataFrame, before: pd.DataFrame, after: pd.DataFrame,
     Args:
         fixes: one piece's flagged fixes, sorted by subject then time.
     """
-    numbered = fixes.assign(**{_ROW: np.arange(len(fixes))})
-    head, tail = trail_ends(numbered, rule, "head"), trail_ends(numbered, rule, "tail")
-    subjects = set(head["subject_id"].astype(str))
+    head, tail = (fixes.iloc[rows][END_COLUMNS].assign(**{_ROW: rows}).reset_index(drop=True)
+                  for rows in (_end_rows(fixes, rule, "head"), _end_rows(fixes, rule, "tail")))
+    subjects = set(head["subject_id"])
     before, after = _theirs(before, subjects), _theirs(after, subjects)
     found = [_window_outliers([before, merged_ends([head, after], rule, "head")], rule),
              _window_outliers([merged_ends([before, tail], rule, "tail"), after], rule)]
@@ -104,7 +109,7 @@ def _theirs(fixes: pd.DataFrame, subjects: set[str]) -> pd.DataFrame:
     """The fixes of other pieces that belong to ``subjects``, numbered -1 in :data:`_ROW`."""
     if not len(fixes):
         return fixes
-    return fixes[fixes["subject_id"].astype(str).isin(subjects)].assign(**{_ROW: -1})
+    return fixes[fixes["subject_id"].isin(subjects)].assign(**{_ROW: -1})
 
 
 def _window_outliers(frames: list[pd.DataFrame], rule: QualityRule) -> tuple[np.ndarray, np.ndarray]:
@@ -113,7 +118,7 @@ def _window_outliers(frames: list[pd.DataFrame], rule: QualityRule) -> tuple[np.
     frames = [f for f in frames if len(f)]
     if not frames:
         return np.zeros(0, np.int64), np.zeros(0)
-    window = _by_subject_and_time(pd.concat([f.astype({"subject_id": str}) for f in frames], ignore_index=True))
+    window = _by_subject_and_time(pd.concat(frames, ignore_index=True))
     _, outliers, speed = quality_codes(window, rule)
     rows = window[_ROW].to_numpy()[outliers]
     mine = rows >= 0
@@ -121,19 +126,23 @@ def _window_outliers(frames: list[pd.DataFrame], rule: QualityRule) -> tuple[np.
 
 
 def _by_subject_and_time(fixes: pd.DataFrame) -> pd.DataFrame:
-    """``fixes`` sorted by subject then time (stable)."""
-    subject = fixes["subject_id"].astype(str).astype("category").cat.codes.to_numpy()
-    order = np.lexsort((utc_ns(fixes["timestamp"]), subject))
+    """``fixes`` sorted by subject then time (stable; subjects in any order, each one's fixes together)."""
+    order = np.lexsort((utc_ns(fixes["timestamp"]), _subject_codes(fixes)))
     return fixes if (np.diff(order) > 0).all() else fixes.take(order).reset_index(drop=True)
 
 
-def _end_mask(kept: pd.DataFrame, rule: QualityRule, end: str) -> np.ndarray:
-    """Of kept fixes sorted by subject then time, those in each subject's head or tail (:func:`trail_ends`)."""
-    n = len(kept)
+def _subject_codes(fixes: pd.DataFrame) -> np.ndarray:
+    """A number per subject (equal numbers, equal subjects)."""
+    subject = fixes["subject_id"]
+    return subject.cat.codes.to_numpy() if isinstance(subject.dtype, pd.CategoricalDtype) else pd.factorize(subject)[0]
+
+
+def _end_mask(subject: np.ndarray, t: np.ndarray, rule: QualityRule, end: str) -> np.ndarray:
+    """Of kept fixes sorted by subject then time (``subject`` codes, ``t`` ns), those in each subject's head or
+    tail (:func:`trail_ends`)."""
+    n = len(t)
     if not n:
         return np.zeros(0, dtype=bool)
-    t = utc_ns(kept["timestamp"])
-    subject = kept["subject_id"].astype(str).astype("category").cat.codes.to_numpy()
     starts = np.flatnonzero(np.r_[True, subject[1:] != subject[:-1]])
     lengths = np.diff(np.r_[starts, n])
     reach = np.int64(round(rule.outlier_max_run_s * NS))
