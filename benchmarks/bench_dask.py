@@ -104,7 +104,7 @@ def edge_cost(dataset, repeats: int = 3) -> None:
             flag_quality(part.fixes, rule)
 
     def judging() -> None:
-        ends = [(trail_ends(p.fixes, rule, "head"), trail_ends(p.fixes, rule, "tail")) for p in parts]
+        ends = [trail_ends(p.fixes, rule) for p in parts]  # round 1's share
         for f, (before, after) in neighbour_ends(slots, ends, rule).items():
             judge_partition_ends(parts[f], before, after, rule)
 

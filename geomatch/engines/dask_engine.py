@@ -86,8 +86,8 @@ class PartitionSummary:
     quality: tuple[int, ...]  # accepted fixes per trail-quality class (QUALITY_CLASSES)
     first_fixes: pd.DataFrame  # per subject, its first EDGE_FIXES ok and fallback fixes (FIX_COLUMNS)
     last_fixes: pd.DataFrame  # per subject, its last EDGE_FIXES ok and fallback fixes
-    head: pd.DataFrame  # per subject, its first outlier_max_run_s of fixes that are not fallback, and one more
-    tail: pd.DataFrame  # the same at its end (geomatch.quality.pieces.trail_ends)
+    ends: tuple[pd.DataFrame, pd.DataFrame]  # per subject, its first and its last outlier_max_run_s of fixes that
+    # are not fallback, and one more (geomatch.quality.pieces.trail_ends)
 
 
 @dataclass(frozen=True)
@@ -116,8 +116,7 @@ def validate_partition(fs: fsspec.AbstractFileSystem, part: PartitionFile, shown
     quarantined.insert(0, PARTITION, part.name)
     summary = PartitionSummary(
         name=part.name, sha256=read.sha256, bytes=read.bytes, crs=validated.crs, rows_in=validated.rows_in,
-        accepted=len(fixes), quarantined=quarantined, **_flag_summary(fixes),
-        head=trail_ends(fixes, rule, "head"), tail=trail_ends(fixes, rule, "tail"))
+        accepted=len(fixes), quarantined=quarantined, **_flag_summary(fixes), ends=trail_ends(fixes, rule))
     return ValidatedPartition(fixes, summary)
 
 
@@ -126,7 +125,7 @@ def judge_partition_ends(result: ValidatedPartition, before: pd.DataFrame, after
     """Round 1 follow-up task: the partition with its subjects' first and last fixes judged again with the fixes
     of the files around it (``before``, ``after``: :func:`geomatch.engines.plan.neighbour_ends`), so a spike at a
     partition's edge is flagged as the local engine flags it; its summary's flag counts and edge fixes follow."""
-    fixes = judge_ends(result.fixes, before, after, rule)
+    fixes = judge_ends(result.fixes, result.summary.ends, before, after, rule)
     if fixes is None:
         return result
     return ValidatedPartition(fixes, replace(result.summary, **_flag_summary(fixes)))
@@ -265,7 +264,7 @@ def run_match_dask(inputs: MatchInputs, out_dir: Path | str, config: MatchConfig
 
         started = time.perf_counter()
         slots = plan_slots(dataset.files)
-        around = neighbour_ends(slots, [(s.head, s.tail) for s in summaries], config.quality_rule)
+        around = neighbour_ends(slots, [s.ends for s in summaries], config.quality_rule)
         for f, (before, after) in around.items():
             validated[f] = client.submit(judge_partition_ends, validated[f], before, after, config.quality_rule,
                                          retries=options.retries, pure=False)

@@ -41,21 +41,18 @@ END_COLUMNS = ["subject_id", "timestamp", "x", "y", "accuracy_m", "source"]
 _ROW = "_row"  # a window's column: the fix's row in the piece, -1 for fixes of other pieces
 
 
-def trail_ends(fixes: pd.DataFrame, rule: QualityRule, end: str) -> pd.DataFrame:
-    """Per subject, the kept fixes (not ``fallback``) of ``fixes`` within ``outlier_max_run_s`` of its first
-    (``end="head"``) or last (``"tail"``) kept fix, and the one kept fix next to them inward; in subject then
-    time order, with :data:`END_COLUMNS`.
+def trail_ends(fixes: pd.DataFrame, rule: QualityRule) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The piece's (head, tail): per subject, the kept fixes (not ``fallback``) of ``fixes`` within
+    ``outlier_max_run_s`` of its first (head) or last (tail) kept fix, and the one kept fix next to them inward;
+    in subject then time order, with :data:`END_COLUMNS` and their rows in ``fixes`` (:data:`_ROW`).
 
     Args:
         fixes: flagged fixes (a ``quality`` column), sorted by subject then time as the loader sorts them.
     """
-    return fixes.iloc[_end_rows(fixes, rule, end)][END_COLUMNS].reset_index(drop=True)
-
-
-def _end_rows(fixes: pd.DataFrame, rule: QualityRule, end: str) -> np.ndarray:
-    """The positions in ``fixes`` (sorted by subject then time) of their :func:`trail_ends`."""
     kept = np.flatnonzero(fixes["quality"].cat.codes.to_numpy() != FALLBACK)
-    return kept[_end_mask(_subject_codes(fixes)[kept], utc_ns(fixes["timestamp"])[kept], rule, end)]
+    subject, t = _subject_codes(fixes)[kept], utc_ns(fixes["timestamp"])[kept]
+    return tuple(fixes.iloc[rows][END_COLUMNS].assign(**{_ROW: rows}).reset_index(drop=True)
+                 for rows in (kept[_end_mask(subject, t, rule, end)] for end in ("head", "tail")))
 
 
 def merged_ends(frames: list[pd.DataFrame], rule: QualityRule, end: str) -> pd.DataFrame:
@@ -70,17 +67,17 @@ def merged_ends(frames: list[pd.DataFrame], rule: QualityRule, end: str) -> pd.D
     return every.iloc[np.flatnonzero(mask)].reset_index(drop=True)
 
 
-def judge_ends(fixes: pd.DataFrame, before: pd.DataFrame, after: pd.DataFrame,
-               rule: QualityRule) -> pd.DataFrame | None:
+def judge_ends(fixes: pd.DataFrame, ends: tuple[pd.DataFrame, pd.DataFrame], before: pd.DataFrame,
+               after: pd.DataFrame, rule: QualityRule) -> pd.DataFrame | None:
     """The piece's ``fixes`` (flagged on their own) with the outliers that its subjects' first and last kept
     fixes make together with the fixes around the piece: ``before``, the merged tails of the pieces before it,
     and ``after``, the merged heads of those after (:func:`merged_ends`); None when no flag changes.
 
     Args:
         fixes: one piece's flagged fixes, sorted by subject then time.
+        ends: the piece's own (head, tail) (:func:`trail_ends`).
     """
-    head, tail = (fixes.iloc[rows][END_COLUMNS].assign(**{_ROW: rows}).reset_index(drop=True)
-                  for rows in (_end_rows(fixes, rule, "head"), _end_rows(fixes, rule, "tail")))
+    head, tail = ends
     subjects = set(head["subject_id"])
     before, after = _theirs(before, subjects), _theirs(after, subjects)
     found = [_window_outliers([before, merged_ends([head, after], rule, "head")], rule),

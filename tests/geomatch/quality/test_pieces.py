@@ -20,15 +20,16 @@ def flags_by_pieces(trails: pd.DataFrame, cuts: list[int], rule: QualityRule) ->
     seconds = (trails["timestamp"] - T0).dt.total_seconds()
     piece = pd.cut(seconds, [-1e18, *sorted(set(cuts)), 1e18], right=False, labels=False)
     pieces = [flag_quality(trails[piece == p].reset_index(drop=True), rule) for p in sorted(set(piece))]
+    ends = [trail_ends(fixes, rule) for fixes in pieces]
     befores, running = [], merged_ends([], rule, "tail")
-    for fixes in pieces:
+    for head_tail in ends:
         befores.append(running)
-        running = merged_ends([running, trail_ends(fixes, rule, "tail")], rule, "tail")
+        running = merged_ends([running, head_tail[1]], rule, "tail")
     judged, running = [], merged_ends([], rule, "head")
-    for fixes, before in reversed(list(zip(pieces, befores))):
-        corrected = judge_ends(fixes, before, running, rule)
+    for fixes, head_tail, before in reversed(list(zip(pieces, ends, befores))):
+        corrected = judge_ends(fixes, head_tail, before, running, rule)
         judged.append(fixes if corrected is None else corrected)
-        running = merged_ends([running, trail_ends(fixes, rule, "head")], rule, "head")
+        running = merged_ends([running, head_tail[0]], rule, "head")
     whole = pd.concat([f.astype({"quality_reason": str}) for f in reversed(judged)], ignore_index=True)
     return whole.sort_values(["subject_id", "timestamp"], kind="stable").reset_index(drop=True)
 
