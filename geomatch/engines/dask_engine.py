@@ -2,9 +2,11 @@
 
 Rounds of tasks, each task retried on failure:
 
-1. one task per partition file reads and validates it (the same rules as a single file), keeps its accepted
-   fixes on the cluster and sends back a summary: counts, quarantined rows, SHA-256 and, per subject, its first
-   and last fix;
+1. one task per partition file reads and validates it (the same rules as a single file), flags its fixes'
+   quality, keeps its accepted fixes on the cluster and sends back a summary: counts, quarantined rows, SHA-256
+   and, per subject, its first and last fixes; then one task per file of a subject group with several judges
+   its subjects' first and last fixes again with the fixes of the files around it
+   (:mod:`geomatch.quality.pieces`), so every fix has the flag the local engine gives it;
 2. one task per slot (a group's day) that owns crimes matches them with :func:`geomatch.match.matcher.match_hits`,
    unchanged, over the fixes the overlap rule of :mod:`geomatch.engines.plan` gives it; the crimes are scattered
    to every worker once;
@@ -19,7 +21,7 @@ from __future__ import annotations
 import logging
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator
 
@@ -32,8 +34,8 @@ from tqdm.auto import tqdm
 from geomatch.match.config import MatchConfig
 from geomatch.ingest.crimes import load_crimes
 from geomatch.engines.dataset import Dataset, PartitionFile, open_dataset, read_partition, subject_bucket
-from geomatch.engines.plan import (EDGE_FIXES, SlotTask, edge_fixes, extreme_fixes, needed_fixes, plan_slots,
-                                   plan_tasks)
+from geomatch.engines.plan import (EDGE_FIXES, SlotTask, edge_fixes, extreme_fixes, needed_fixes, neighbour_ends,
+                                   plan_slots, plan_tasks)
 from geomatch.core.errors import InputError
 from geomatch.match.matcher import HIT_COLUMNS, match_hits, padded_windows
 from geomatch.pipeline import MatchInputs, MatchRun, write_match_run
@@ -43,6 +45,7 @@ from geomatch.scoring import Scorer
 from geomatch.core.times import utc_ns
 from geomatch.ingest.trails import validate_trails
 from geomatch.quality import QUALITY_CLASSES, QualityRule, assess_trails
+from geomatch.quality.pieces import judge_ends, trail_ends
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +86,8 @@ class PartitionSummary:
     quality: tuple[int, ...]  # accepted fixes per trail-quality class (QUALITY_CLASSES)
     first_fixes: pd.DataFrame  # per subject, its first EDGE_FIXES ok and fallback fixes (FIX_COLUMNS)
     last_fixes: pd.DataFrame  # per subject, its last EDGE_FIXES ok and fallback fixes
+    ends: tuple[pd.DataFrame, pd.DataFrame]  # per subject, its first and its last outlier_max_run_s of fixes that
+    # are not fallback, and one more (geomatch.quality.pieces.trail_ends)
 
 
 @dataclass(frozen=True)
@@ -96,8 +101,8 @@ class ValidatedPartition:
 def validate_partition(fs: fsspec.AbstractFileSystem, part: PartitionFile, shown: str,
                        inputs: MatchInputs, rule: QualityRule) -> ValidatedPartition:
     """Round 1 task: read one partition file and validate its rows as :func:`geomatch.ingest.trails.load_trails` would,
-    then flag their quality (:func:`geomatch.quality.assess_trails`; a spike is judged against the neighbours in
-    the same file, so a fix at a partition's edge is judged on one side only and never flagged an outlier).
+    then flag their quality (:func:`geomatch.quality.assess_trails`) as if the file held the whole trail; the
+    ends of each subject's trail in it are judged again by :func:`judge_partition_ends`.
 
     Raises:
         InputError: the file cannot be read, lacks a required column, or holds accepted fixes outside its day.
@@ -111,11 +116,27 @@ def validate_partition(fs: fsspec.AbstractFileSystem, part: PartitionFile, shown
     quarantined.insert(0, PARTITION, part.name)
     summary = PartitionSummary(
         name=part.name, sha256=read.sha256, bytes=read.bytes, crs=validated.crs, rows_in=validated.rows_in,
-        accepted=len(fixes), quarantined=quarantined,
-        quality=tuple(int(n) for n in fixes["quality"].value_counts().reindex(QUALITY_CLASSES, fill_value=0)),
-        first_fixes=extreme_fixes([fixes], "first") if len(fixes) else fixes,
-        last_fixes=extreme_fixes([fixes], "last") if len(fixes) else fixes)
+        accepted=len(fixes), quarantined=quarantined, **_flag_summary(fixes), ends=trail_ends(fixes, rule))
     return ValidatedPartition(fixes, summary)
+
+
+def judge_partition_ends(result: ValidatedPartition, before: pd.DataFrame, after: pd.DataFrame,
+                         rule: QualityRule) -> ValidatedPartition:
+    """Round 1 follow-up task: the partition with its subjects' first and last fixes judged again with the fixes
+    of the files around it (``before``, ``after``: :func:`geomatch.engines.plan.neighbour_ends`), so a spike at a
+    partition's edge is flagged as the local engine flags it; its summary's flag counts and edge fixes follow."""
+    fixes = judge_ends(result.fixes, result.summary.ends, before, after, rule)
+    if fixes is None:
+        return result
+    return ValidatedPartition(fixes, replace(result.summary, **_flag_summary(fixes)))
+
+
+def _flag_summary(fixes: pd.DataFrame) -> dict[str, object]:
+    """The summary's fields that follow the flags: fixes per class, and the first and last fixes per subject."""
+    return {"quality": tuple(int(n) for n in fixes["quality"].value_counts().reindex(QUALITY_CLASSES,
+                                                                                      fill_value=0)),
+            "first_fixes": extreme_fixes([fixes], "first") if len(fixes) else fixes,
+            "last_fixes": extreme_fixes([fixes], "last") if len(fixes) else fixes}
 
 
 def _check_day(fixes: pd.DataFrame, part: PartitionFile, shown: str) -> None:
@@ -242,12 +263,23 @@ def run_match_dask(inputs: MatchInputs, out_dir: Path | str, config: MatchConfig
         seconds["read_trails"] = time.perf_counter() - started
 
         started = time.perf_counter()
+        slots = plan_slots(dataset.files)
+        around = neighbour_ends(slots, [s.ends for s in summaries], config.quality_rule)
+        for f, (before, after) in around.items():
+            validated[f] = client.submit(judge_partition_ends, validated[f], before, after, config.quality_rule,
+                                         retries=options.retries, pure=False)
+        judged = _gather(client, [client.submit(summary_of, validated[f], pure=False) for f in around],
+                         "judge partition edges", progress)
+        for f, summary in zip(around, judged):
+            summaries[f] = summary
+        seconds["trail_quality"] = time.perf_counter() - started
+
+        started = time.perf_counter()
         crimes = load_crimes(inputs.crimes, fmt=inputs.crimes_format, column_map=inputs.crimes_column_map,
                              target_crs=crs, naive_tz=config.naive_tz, max_window_s=config.max_window_s)
         seconds["read_crimes"] = time.perf_counter() - started
 
         started = time.perf_counter()
-        slots = plan_slots(dataset.files)
         tasks = plan_tasks(slots, *padded_windows(crimes.accepted, config))
         edges = edge_fixes(slots, tasks, {i: _slot_edges(slot.files, summaries) for i, slot in enumerate(slots)})
         crimes_on_workers = client.scatter(crimes.accepted, broadcast=True)

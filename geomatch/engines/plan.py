@@ -32,6 +32,8 @@ import pandas as pd
 
 from geomatch.engines.dataset import PartitionFile
 from geomatch.core.times import utc_ns
+from geomatch.quality import QualityRule
+from geomatch.quality.pieces import merged_ends
 
 EDGE_FIXES = 2  # fixes a task needs on either side of its windows, per subject (see above)
 _NO_LIMIT_LO = np.iinfo(np.int64).min
@@ -118,6 +120,33 @@ def _groups(slots: list[Slot]) -> list[list[int]]:
         if not slot.unknown_day:
             groups.setdefault(slot.group, []).append(index)
     return list(groups.values())
+
+
+def neighbour_ends(slots: list[Slot], file_ends: list[tuple[pd.DataFrame, pd.DataFrame]],
+                   rule: QualityRule) -> dict[int, tuple[pd.DataFrame, pd.DataFrame]]:
+    """For each file of a subject group that holds more than one, what the trail-quality rule needs around it to
+    judge its subjects' first and last fixes (:func:`geomatch.quality.pieces.judge_ends`): (the merged tails of
+    the group's files before it, the merged heads of those after); one pass forward and one backward, files in
+    time order (slot by slot; a slot's files in name order).
+
+    Args:
+        file_ends: per file, its (head, tail) (:func:`geomatch.quality.pieces.trail_ends`).
+    """
+    around: dict[int, tuple[pd.DataFrame, pd.DataFrame]] = {}
+    for members in _groups(slots):
+        files = [f for index in members for f in slots[index].files]
+        if len(files) < 2:
+            continue
+        before: dict[int, pd.DataFrame] = {}
+        running = merged_ends([], rule, "tail")
+        for f in files:
+            before[f] = running
+            running = merged_ends([running, file_ends[f][1]], rule, "tail")
+        running = merged_ends([], rule, "head")
+        for f in reversed(files):
+            around[f] = (before[f], running)
+            running = merged_ends([running, file_ends[f][0]], rule, "head")
+    return around
 
 
 def edge_fixes(slots: list[Slot], tasks: list[SlotTask],

@@ -221,10 +221,14 @@ def flag_quality(trails: pd.DataFrame, rule: QualityRule) -> pd.DataFrame:
     add(by_source, source_codes[by_source], lambda code: f"{source_names[code]} fix")
     add(wide, np.round(trails["accuracy_m"].to_numpy(dtype=float)[wide]),
         lambda value: f"accuracy {value:.0f} m > {rule.fallback_accuracy_m:.0f} m limit")
-    add(outliers, np.round(speed),
-        lambda value: f"outlier: {value:.0f} m/s from both neighbours (limit {rule.outlier_speed_mps:.0f} m/s)")
+    add(outliers, np.round(speed), lambda value: outlier_reason(value, rule))
     return trails.assign(quality=pd.Categorical.from_codes(codes, categories=list(QUALITY_CLASSES)),
                          quality_reason=pd.Categorical.from_codes(reason_codes, categories=categories))
+
+
+def outlier_reason(speed_mps: float, rule: QualityRule) -> str:
+    """The reason given for an outlier fix made by a spike of ``speed_mps`` (m/s, rounded half to even; inf for two fixes at one instant apart)."""
+    return f"outlier: {np.round(speed_mps):.0f} m/s from both neighbours (limit {rule.outlier_speed_mps:.0f} m/s)"
 
 
 def with_quality(trails: pd.DataFrame, rule: QualityRule) -> pd.DataFrame:

@@ -103,21 +103,6 @@ def world(tmp_path_factory):
     return directory, trails, crimes, local
 
 
-@pytest.fixture(scope="module")
-def cluster():
-    """Two worker processes with one thread each, as the command line starts them (the pyproj transformer the
-    loaders share is not safe to use from two threads at once)."""
-    with dask_engine.local_cluster(2) as running:
-        yield running.scheduler_address
-
-
-@pytest.fixture()
-def in_process_cluster():
-    """One worker thread in this process, so that a test can patch what the tasks call."""
-    with dask_engine.local_cluster(1, processes=False) as running:
-        yield running.scheduler_address
-
-
 def run_dask(world, cluster, layout: str, out: str, scored: bool = True, **option):
     directory, trails, crimes, _ = world
     dataset = directory / f"ds_{layout.replace(',', '_')}"
