@@ -102,6 +102,15 @@ def _far(box: np.ndarray, k: int, px: float, py: float, r: float) -> bool:
 
 
 @_kernel
+def _within(dx: float, dy: float, r: float) -> bool:
+    """``math.hypot(dx, dy) <= r``, the square deciding at once where it is clear by far more than its rounding."""
+    square = dx * dx + dy * dy
+    if square < (r * (1.0 - 1e-9)) ** 2:
+        return True
+    return square <= (r * (1.0 + 1e-9)) ** 2 and math.hypot(dx, dy) <= r
+
+
+@_kernel
 def _next_near(fine: np.ndarray, coarse: np.ndarray, i: int, end: int, px: float, py: float, r: float) -> int:
     """The first fix from ``i`` (before ``end``) whose blocks' boxes both come within ``r`` of ``(px, py)``;
     ``end`` when none does. Every fix, and every segment from a fix, within ``r`` lies in such a block."""
@@ -145,10 +154,13 @@ def passing_kernel(x: np.ndarray, y: np.ndarray, day_start: np.ndarray, is_segme
                     if k + 1 < n and is_segment[k]:
                         dx, dy = x[k + 1] - x0, y[k + 1] - y0
                     length2 = dx * dx + dy * dy
-                    f = 0.0
-                    if length2 > 0.0:
-                        f = min(max(((px - x0) * dx + (py - y0) * dy) / length2, 0.0), 1.0)
-                    if math.hypot(x0 + f * dx - px, y0 + f * dy - py) <= rj:
+                    along = (px - x0) * dx + (py - y0) * dy
+                    f = 0.0  # min(max(along / length2, 0), 1), dividing only where that is not an end
+                    if along >= length2 > 0.0:
+                        f = 1.0
+                    elif along > 0.0:
+                        f = min(along / length2, 1.0)
+                    if _within(x0 + f * dx - px, y0 + f * dy - py, rj):
                         passed[j, d] = True
                         break
                 i = _next_near(fine, coarse, block_end, end, px, py, rj)
@@ -198,7 +210,7 @@ def zone_kernel(t: np.ndarray, x: np.ndarray, y: np.ndarray, still: np.ndarray, 
         while at < b:
             block_end = min(b, (at // FINE + 1) * FINE)
             for i in range(at, block_end):
-                if math.hypot(x[i] - cx[h], y[i] - cy[h]) > r[h]:
+                if not _within(x[i] - cx[h], y[i] - cy[h], r[h]):
                     continue
                 speed = _speed_at(t, x, y, i, half, reach)
                 if not math.isnan(speed):
@@ -226,7 +238,7 @@ def zone_kernel(t: np.ndarray, x: np.ndarray, y: np.ndarray, still: np.ndarray, 
         px, py = np.empty(best_last - best_first + 1), np.empty(best_last - best_first + 1)
         count = 0
         for i in range(best_first, best_last + 1):
-            if still[i] and math.hypot(x[i] - cx[h], y[i] - cy[h]) <= r[h]:
+            if still[i] and _within(x[i] - cx[h], y[i] - cy[h], r[h]):
                 px[count], py[count] = x[i], y[i]
                 count += 1
         if count >= min_offset_fixes:
@@ -313,7 +325,7 @@ def stay_days_kernel(sx: np.ndarray, sy: np.ndarray, day0: np.ndarray, day1: np.
     seen[:] = -1
     for j in range(len(cx)):
         for s in range(len(sx)):
-            if math.hypot(sx[s] - cx[j], sy[s] - cy[j]) > r[j]:
+            if not _within(sx[s] - cx[j], sy[s] - cy[j], r[j]):
                 continue
             for day in (day0[s], day1[s]):
                 if _routine(day, first[j], last[j], lookback, lookahead) and seen[day - low] != j:
