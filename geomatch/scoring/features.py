@@ -69,15 +69,14 @@ def hit_features(hits: pd.DataFrame, trails: pd.DataFrame, config: ScoreConfig |
     out["approach_ratio"] = (hits["min_distance_m"] / accuracy).to_numpy()
     out["window_s"] = ((utc_ns(hits["window_end"]) - utc_ns(hits["window_start"])) / NS).astype(float)
 
-    subject_of_hit = hits["subject_id"].astype(str).to_numpy()
-    fixes = subject_fixes(trails, good_fixes(trails), np.unique(subject_of_hit), config.default_accuracy_m)
+    code, names = pd.factorize(hits["subject_id"].astype(str), sort=True)  # hashing, not sorting, the hits' ids
+    fixes = subject_fixes(trails, good_fixes(trails), np.asarray(names), config.default_accuracy_m)
     scenes = _scenes(hits, config)
     closest_speed = hits["speed_at_closest_mps"].to_numpy(float)
     values = {name: np.zeros(len(hits), dtype=dtype) for name, dtype in FEATURE_DTYPES.items()
               if name not in ("approach_ratio", "window_s")}
-    order = np.argsort(subject_of_hit, kind="stable")
-    names, first = np.unique(subject_of_hit[order], return_index=True)
-    groups = np.split(order, first[1:])
+    order = np.argsort(code, kind="stable")
+    groups = np.split(order, np.cumsum(np.bincount(code, minlength=len(names)))[:-1])
     with ThreadPoolExecutor(threads or available_cores()) as pool:  # the kernels release the GIL
         tasks = [pool.submit(_measure_subject, fixes, name, scenes.take(rows), closest_speed[rows], config,
                              interp_max_gap_s) for name, rows in zip(names, groups)]
