@@ -125,13 +125,14 @@ def _next_near(fine: np.ndarray, coarse: np.ndarray, i: int, end: int, px: float
 
 
 @_kernel
-def passing_kernel(x: np.ndarray, y: np.ndarray, day_start: np.ndarray, is_segment: np.ndarray, fine: np.ndarray,
-                   coarse: np.ndarray, cx: np.ndarray, cy: np.ndarray, r: np.ndarray,
+def passing_kernel(t: np.ndarray, x: np.ndarray, y: np.ndarray, day_start: np.ndarray, max_step: int,
+                   fine: np.ndarray, coarse: np.ndarray, cx: np.ndarray, cy: np.ndarray, r: np.ndarray,
                    eligible: np.ndarray) -> np.ndarray:
     """(scenes x days): whether the trail comes within ``r`` of each scene on each day it is ``eligible`` for.
 
     Day ``d`` holds fixes ``day_start[d]:day_start[d + 1]``; each fix counts for its day, and so does the straight
-    path to the next fix where ``is_segment`` (the exact distance from the scene to that segment). Each scene and
+    path to the next fix when that is more than 0 and at most ``max_step`` ns later (the exact distance from the
+    scene to that segment). Each scene and
     day skips the day if its box is far, else walks the fixes of the blocks (``fine``/``coarse`` boxes of
     :func:`box_pyramid`) that come near the scene, and stops at the first pass."""
     n = len(x)
@@ -151,7 +152,7 @@ def passing_kernel(x: np.ndarray, y: np.ndarray, day_start: np.ndarray, is_segme
                 for k in range(i, block_end):
                     x0, y0 = x[k], y[k]
                     dx, dy = 0.0, 0.0
-                    if k + 1 < n and is_segment[k]:
+                    if k + 1 < n and 0 < t[k + 1] - t[k] <= max_step:
                         dx, dy = x[k + 1] - x0, y[k + 1] - y0
                     length2 = dx * dx + dy * dy
                     along = (px - x0) * dx + (py - y0) * dy
@@ -271,13 +272,25 @@ def run_starts(t: np.ndarray, index: np.ndarray, max_gap: int, bridge: float) ->
 
 
 @_kernel
-def group_medians(x: np.ndarray, y: np.ndarray, start: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The median of ``x`` and of ``y`` over each group of values ``start[g]:start[g + 1]``."""
-    groups = len(start) - 1
+def night_medians(day: np.ndarray, hour: np.ndarray, x: np.ndarray, y: np.ndarray, first_hour: int,
+                  end_hour: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The days (in order) with fixes whose ``hour`` is from ``first_hour`` up to ``end_hour`` (not included),
+    and the median ``x`` and ``y`` of each day's such fixes (``day`` never goes back, so a day's are together)."""
+    xs, ys, days = np.empty(len(x)), np.empty(len(x)), np.empty(len(x), dtype=np.int64)
+    start = np.empty(len(x) + 1, dtype=np.int64)
+    k, groups = 0, 0
+    for i in range(len(x)):
+        if first_hour <= hour[i] < end_hour:
+            if k == 0 or day[i] != days[groups - 1]:
+                days[groups], start[groups] = day[i], k
+                groups += 1
+            xs[k], ys[k] = x[i], y[i]
+            k += 1
+    start[groups] = k
     mx, my = np.empty(groups), np.empty(groups)
     for g in range(groups):
-        mx[g], my[g] = np.median(x[start[g]:start[g + 1]]), np.median(y[start[g]:start[g + 1]])
-    return mx, my
+        mx[g], my[g] = np.median(xs[start[g]:start[g + 1]]), np.median(ys[start[g]:start[g + 1]])
+    return days[:groups], mx, my
 
 
 @_kernel
