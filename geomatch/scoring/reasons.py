@@ -143,10 +143,15 @@ def _said(sentence: Texts) -> np.ndarray:
 
 
 def _join(sentences: list[Texts]) -> list[str]:
-    """The sentences of each hit joined with :data:`SEPARATOR`, leaving out empty ones (each said sentence
-    gets the separator before it, and the first separator is cut off)."""
-    led = [_where(_said(sentence), _cat(SEPARATOR, sentence), "") for sentence in sentences]
-    return pc.utf8_slice_codeunits(_cat(*led), len(SEPARATOR)).to_pylist()
+    """The sentences of each hit joined with :data:`SEPARATOR`, leaving out empty ones: one join of every
+    sentence with, before each, the separator where it is said after one that was."""
+    pieces: list[Texts | str] = [sentences[0]]
+    before = _said(sentences[0])
+    for sentence in sentences[1:]:
+        said = _said(sentence)
+        pieces += [_where(said & before, SEPARATOR, ""), sentence]
+        before |= said
+    return _cat(*pieces).to_pylist()
 
 
 class _Columns:
