@@ -23,6 +23,7 @@ Targets of the force-month: scoring in under 2 s, printed beside the match time 
 """
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from pathlib import Path
@@ -102,7 +103,8 @@ def main(quick: bool = False) -> None:
           f"(scoring / matching = {figures['score'] / figures['match']:.2f})   (target: scoring < "
           f"{SCORE_TARGET_S:g} s)   {'OK' if figures['score'] < SCORE_TARGET_S else 'MISSED'}")
     print(f"  scoring CPU time {figures['score_cpu']:.2f} s (the fairer figure on a shared machine); features "
-          f"alone {figures['features']:.2f} s, the rest is the default model's points and the reasons")
+          f"alone {figures['features']:.2f} s, the rest is the default model's points and the reasons; load "
+          f"average {os.getloadavg()[0]:.1f} (the wall time means little above 2)")
 
     rows = {"default model (score)": scored["score"].to_numpy(float),
             "baseline: closest approach": -scored["min_distance_m"].to_numpy(float),

@@ -102,6 +102,15 @@ def _far(box: np.ndarray, k: int, px: float, py: float, r: float) -> bool:
 
 
 @_kernel
+def _within(dx: float, dy: float, r: float) -> bool:
+    """``math.hypot(dx, dy) <= r``, the square deciding at once where it is clear by far more than its rounding."""
+    square = dx * dx + dy * dy
+    if square < (r * (1.0 - 1e-9)) ** 2:
+        return True
+    return square <= (r * (1.0 + 1e-9)) ** 2 and math.hypot(dx, dy) <= r
+
+
+@_kernel
 def _next_near(fine: np.ndarray, coarse: np.ndarray, i: int, end: int, px: float, py: float, r: float) -> int:
     """The first fix from ``i`` (before ``end``) whose blocks' boxes both come within ``r`` of ``(px, py)``;
     ``end`` when none does. Every fix, and every segment from a fix, within ``r`` lies in such a block."""
@@ -116,13 +125,14 @@ def _next_near(fine: np.ndarray, coarse: np.ndarray, i: int, end: int, px: float
 
 
 @_kernel
-def passing_kernel(x: np.ndarray, y: np.ndarray, day_start: np.ndarray, is_segment: np.ndarray, fine: np.ndarray,
-                   coarse: np.ndarray, cx: np.ndarray, cy: np.ndarray, r: np.ndarray,
+def passing_kernel(t: np.ndarray, x: np.ndarray, y: np.ndarray, day_start: np.ndarray, max_step: int,
+                   fine: np.ndarray, coarse: np.ndarray, cx: np.ndarray, cy: np.ndarray, r: np.ndarray,
                    eligible: np.ndarray) -> np.ndarray:
     """(scenes x days): whether the trail comes within ``r`` of each scene on each day it is ``eligible`` for.
 
     Day ``d`` holds fixes ``day_start[d]:day_start[d + 1]``; each fix counts for its day, and so does the straight
-    path to the next fix where ``is_segment`` (the exact distance from the scene to that segment). Each scene and
+    path to the next fix when that is more than 0 and at most ``max_step`` ns later (the exact distance from the
+    scene to that segment). Each scene and
     day skips the day if its box is far, else walks the fixes of the blocks (``fine``/``coarse`` boxes of
     :func:`box_pyramid`) that come near the scene, and stops at the first pass."""
     n = len(x)
@@ -142,13 +152,16 @@ def passing_kernel(x: np.ndarray, y: np.ndarray, day_start: np.ndarray, is_segme
                 for k in range(i, block_end):
                     x0, y0 = x[k], y[k]
                     dx, dy = 0.0, 0.0
-                    if k + 1 < n and is_segment[k]:
+                    if k + 1 < n and 0 < t[k + 1] - t[k] <= max_step:
                         dx, dy = x[k + 1] - x0, y[k + 1] - y0
                     length2 = dx * dx + dy * dy
-                    f = 0.0
-                    if length2 > 0.0:
-                        f = min(max(((px - x0) * dx + (py - y0) * dy) / length2, 0.0), 1.0)
-                    if math.hypot(x0 + f * dx - px, y0 + f * dy - py) <= rj:
+                    along = (px - x0) * dx + (py - y0) * dy
+                    f = 0.0  # min(max(along / length2, 0), 1), dividing only where that is not an end
+                    if along >= length2 > 0.0:
+                        f = 1.0
+                    elif along > 0.0:
+                        f = min(along / length2, 1.0)
+                    if _within(x0 + f * dx - px, y0 + f * dy - py, rj):
                         passed[j, d] = True
                         break
                 i = _next_near(fine, coarse, block_end, end, px, py, rj)
@@ -198,7 +211,7 @@ def zone_kernel(t: np.ndarray, x: np.ndarray, y: np.ndarray, still: np.ndarray, 
         while at < b:
             block_end = min(b, (at // FINE + 1) * FINE)
             for i in range(at, block_end):
-                if math.hypot(x[i] - cx[h], y[i] - cy[h]) > r[h]:
+                if not _within(x[i] - cx[h], y[i] - cy[h], r[h]):
                     continue
                 speed = _speed_at(t, x, y, i, half, reach)
                 if not math.isnan(speed):
@@ -226,7 +239,7 @@ def zone_kernel(t: np.ndarray, x: np.ndarray, y: np.ndarray, still: np.ndarray, 
         px, py = np.empty(best_last - best_first + 1), np.empty(best_last - best_first + 1)
         count = 0
         for i in range(best_first, best_last + 1):
-            if still[i] and math.hypot(x[i] - cx[h], y[i] - cy[h]) <= r[h]:
+            if still[i] and _within(x[i] - cx[h], y[i] - cy[h], r[h]):
                 px[count], py[count] = x[i], y[i]
                 count += 1
         if count >= min_offset_fixes:
@@ -259,13 +272,25 @@ def run_starts(t: np.ndarray, index: np.ndarray, max_gap: int, bridge: float) ->
 
 
 @_kernel
-def group_medians(x: np.ndarray, y: np.ndarray, start: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The median of ``x`` and of ``y`` over each group of values ``start[g]:start[g + 1]``."""
-    groups = len(start) - 1
+def night_medians(day: np.ndarray, hour: np.ndarray, x: np.ndarray, y: np.ndarray, first_hour: int,
+                  end_hour: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The days (in order) with fixes whose ``hour`` is from ``first_hour`` up to ``end_hour`` (not included),
+    and the median ``x`` and ``y`` of each day's such fixes (``day`` never goes back, so a day's are together)."""
+    xs, ys, days = np.empty(len(x)), np.empty(len(x)), np.empty(len(x), dtype=np.int64)
+    start = np.empty(len(x) + 1, dtype=np.int64)
+    k, groups = 0, 0
+    for i in range(len(x)):
+        if first_hour <= hour[i] < end_hour:
+            if k == 0 or day[i] != days[groups - 1]:
+                days[groups], start[groups] = day[i], k
+                groups += 1
+            xs[k], ys[k] = x[i], y[i]
+            k += 1
+    start[groups] = k
     mx, my = np.empty(groups), np.empty(groups)
     for g in range(groups):
-        mx[g], my[g] = np.median(x[start[g]:start[g + 1]]), np.median(y[start[g]:start[g + 1]])
-    return mx, my
+        mx[g], my[g] = np.median(xs[start[g]:start[g + 1]]), np.median(ys[start[g]:start[g + 1]])
+    return days[:groups], mx, my
 
 
 @_kernel
@@ -313,7 +338,7 @@ def stay_days_kernel(sx: np.ndarray, sy: np.ndarray, day0: np.ndarray, day1: np.
     seen[:] = -1
     for j in range(len(cx)):
         for s in range(len(sx)):
-            if math.hypot(sx[s] - cx[j], sy[s] - cy[j]) > r[j]:
+            if not _within(sx[s] - cx[j], sy[s] - cy[j], r[j]):
                 continue
             for day in (day0[s], day1[s]):
                 if _routine(day, first[j], last[j], lookback, lookahead) and seen[day - low] != j:

@@ -69,18 +69,17 @@ def hit_features(hits: pd.DataFrame, trails: pd.DataFrame, config: ScoreConfig |
     out["approach_ratio"] = (hits["min_distance_m"] / accuracy).to_numpy()
     out["window_s"] = ((utc_ns(hits["window_end"]) - utc_ns(hits["window_start"])) / NS).astype(float)
 
-    subject_of_hit = hits["subject_id"].astype(str).to_numpy()
-    fixes = subject_fixes(trails, good_fixes(trails), np.unique(subject_of_hit), config.default_accuracy_m)
+    code, names = pd.factorize(hits["subject_id"].astype(str), sort=True)  # hashing, not sorting, the hits' ids
+    fixes = subject_fixes(trails, good_fixes(trails), np.asarray(names), config.default_accuracy_m)
     scenes = _scenes(hits, config)
     closest_speed = hits["speed_at_closest_mps"].to_numpy(float)
     values = {name: np.zeros(len(hits), dtype=dtype) for name, dtype in FEATURE_DTYPES.items()
               if name not in ("approach_ratio", "window_s")}
-    order = np.argsort(subject_of_hit, kind="stable")
-    names, first = np.unique(subject_of_hit[order], return_index=True)
-    groups = np.split(order, first[1:])
+    order = np.argsort(code, kind="stable")
+    groups = np.split(order, np.cumsum(np.bincount(code, minlength=len(names)))[:-1])
     with ThreadPoolExecutor(threads or available_cores()) as pool:  # the kernels release the GIL
-        tasks = [pool.submit(_measure_subject, fixes, name, scenes.take(rows), closest_speed[rows], config,
-                             interp_max_gap_s) for name, rows in zip(names, groups)]
+        tasks = [pool.submit(_measure_subject, fixes, name, scenes, rows, closest_speed, config, interp_max_gap_s)
+                 for name, rows in zip(names, groups)]
         for rows, task in tqdm(zip(groups, tasks), total=len(names), desc="routine places", unit="subject",
                                disable=None if progress else True, leave=False):
             for key, column in task.result().items():
@@ -153,11 +152,10 @@ def subject_fixes(trails: pd.DataFrame, good: np.ndarray | None, subjects: np.nd
         else np.full(len(t), np.nan)
     order = None if in_order(codes, t) else np.lexsort((t, codes))
     sorted_codes = codes if order is None else codes[order]
-    first = np.flatnonzero(np.r_[True, np.diff(sorted_codes) != 0]) if len(codes) else np.zeros(0, dtype=np.int64)
-    last = np.r_[first[1:], len(codes)]
+    every = np.arange(len(names), dtype=sorted_codes.dtype)  # each subject's rows, by bisecting the sorted codes
+    first, last = np.searchsorted(sorted_codes, every, "left"), np.searchsorted(sorted_codes, every, "right")
     wanted = set(np.asarray(subjects, dtype=str).tolist())
-    spans = {str(names[sorted_codes[a]]): (int(a), int(b)) for a, b in zip(first, last)
-             if str(names[sorted_codes[a]]) in wanted}
+    spans = {str(name): (int(a), int(b)) for name, a, b in zip(names, first, last) if b > a and str(name) in wanted}
     offsets = _uk_offsets(t) if len(t) else (np.zeros(1, dtype=np.int64), 0)
     return SubjectFixes(t, trails["x"].to_numpy(dtype=float), trails["y"].to_numpy(dtype=float), accuracy, order,
                         good, spans, default_accuracy_m, offsets)
@@ -188,10 +186,11 @@ def _scenes(hits: pd.DataFrame, config: ScoreConfig) -> Scenes:
                   lookahead=int(config.lookahead_days))
 
 
-def _measure_subject(fixes: SubjectFixes, name: str, scenes: Scenes, closest_speed: np.ndarray,
+def _measure_subject(fixes: SubjectFixes, name: str, scenes: Scenes, rows: np.ndarray, closest_speed: np.ndarray,
                      config: ScoreConfig, interp_max_gap_s: float) -> dict[str, np.ndarray]:
-    """:func:`_subject_features` of subject ``name``, its trail built here (in the worker thread) and let go after."""
-    return _subject_features(fixes.trail(name), scenes, closest_speed, config, interp_max_gap_s)
+    """:func:`_subject_features` of subject ``name``'s hits ``rows`` (of all hits' ``scenes`` and
+    ``closest_speed``), its trail and scenes taken here (in the worker thread) and let go after."""
+    return _subject_features(fixes.trail(name), scenes.take(rows), closest_speed[rows], config, interp_max_gap_s)
 
 
 def _subject_features(trail: SubjectTrail | None, scenes: Scenes, closest_speed: np.ndarray, config: ScoreConfig,

@@ -25,7 +25,7 @@ from functools import cached_property
 
 import numpy as np
 
-from geomatch.scoring._kernels import (box_pyramid, group_medians, home_kernel, passing_kernel, run_starts,
+from geomatch.scoring._kernels import (box_pyramid, home_kernel, night_medians, passing_kernel, run_starts,
                                        stay_days_kernel, still_kernel)
 from geomatch.scoring.config import ScoreConfig
 
@@ -172,12 +172,11 @@ def home_positions(trail: SubjectTrail, scenes: Scenes, config: ScoreConfig) -> 
     routine period count.
     """
     m = len(scenes.cx)
-    night = (trail.hour >= config.night_start_h) & (trail.hour < config.night_end_h)
-    days, first = np.unique(trail.day[night], return_index=True)
+    days, night_x, night_y = night_medians(trail.day, trail.hour, trail.x, trail.y, config.night_start_h,
+                                           config.night_end_h)
     if len(days) == 0:
         nan = np.full(m, np.nan)
         return nan, nan, np.zeros(m, dtype=np.int64)
-    night_x, night_y = group_medians(trail.x[night], trail.y[night], np.append(first, int(night.sum())))
     # hits with the same window days share a routine period
     periods, period_of_hit = np.unique(scenes.dws.astype(np.int64) << 32 | scenes.dwe, return_inverse=True)
     home_x, home_y, nights = home_kernel(night_x, night_y, days, periods >> 32, periods & 0xFFFFFFFF,
@@ -203,10 +202,8 @@ def days_passing(trail: SubjectTrail, scenes: Scenes, interp_max_gap_s: float) -
     m, n = len(scenes.cx), len(trail.t)
     if m == 0 or n == 0:
         return np.zeros(m, dtype=np.int64)
-    dt = np.diff(trail.t)
-    is_segment = np.r_[(dt > 0) & (dt <= round(interp_max_gap_s * NS)), False]
-    passed = passing_kernel(trail.x, trail.y, trail.day_start, is_segment, *trail.boxes, scenes.cx, scenes.cy,
-                            scenes.r, scenes.routine(trail.days))
+    passed = passing_kernel(trail.t, trail.x, trail.y, trail.day_start, round(interp_max_gap_s * NS), *trail.boxes,
+                            scenes.cx, scenes.cy, scenes.r, scenes.routine(trail.days))
     return passed.sum(axis=1).astype(np.int64)
 
 

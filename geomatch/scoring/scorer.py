@@ -30,14 +30,14 @@ def with_scenes(hits: pd.DataFrame, crimes: pd.DataFrame | None) -> pd.DataFrame
         return hits
     scenes = crimes.drop_duplicates("crime_ref").set_index("crime_ref")[["x", "y"]]
     refs = hits["crime_ref"].astype(str)
-    missing = ~refs.isin(scenes.index.astype(str))
+    row = scenes.index.astype(str).get_indexer(refs)  # each hit's crime, one hash lookup per hit
+    missing = row < 0
     if missing.any():
         raise InputError(f"{int(missing.sum())} hits name a crime that is not in the crimes file, e.g. "
                          f"'{refs[missing].iloc[0]}'", column="crime_ref")
-    scenes.index = scenes.index.astype(str)
     out = hits.copy()  # the matcher's hits carry scene_x/scene_y already: replaced in place, else added
-    out["scene_x"] = scenes["x"].reindex(refs).to_numpy(float)
-    out["scene_y"] = scenes["y"].reindex(refs).to_numpy(float)
+    out["scene_x"] = scenes["x"].to_numpy(float)[row]
+    out["scene_y"] = scenes["y"].to_numpy(float)[row]
     return out
 
 

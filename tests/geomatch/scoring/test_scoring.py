@@ -240,6 +240,17 @@ def test_features_do_not_depend_on_the_number_of_threads(world):
     pd.testing.assert_frame_equal(one, many, check_exact=True)
 
 
+def test_reasons_do_not_depend_on_the_number_of_threads(world, monkeypatch):
+    from geomatch.scoring import points, reasons
+
+    trails, crimes, hits, scored = world
+    table = scored.reset_index().drop(columns=["score", "reasons"])
+    one = reasons.all_reasons(table, points(table), ScoreConfig(), threads=1)
+    monkeypatch.setattr(reasons, "MIN_SLICE", 1)  # a slice per thread even for a handful of hits
+    assert reasons.all_reasons(table, points(table), ScoreConfig(), threads=3) == one
+    assert one == scored["reasons"].tolist()
+
+
 def test_features_do_not_depend_on_the_order_or_the_fallback_fixes_of_the_trails(world):
     """Shuffled rows give the same features (each subject's fixes are put in time order when measured), and a
     fallback fix is left out of what scoring measures whether the rows are in order or not."""
