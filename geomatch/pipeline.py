@@ -98,10 +98,13 @@ def use_small_pages() -> None:
     zeroes 2 MiB at once and may stall while the kernel compacts memory to find them; on the 2-core virtual
     machines we run on this cost the force-month run 1.5-2.5 s of system CPU (out of 14-22 s), more than the
     fewer page faults save. The ``geomatch match`` command calls this before its stages (numpy's own switch:
-    the environment variable ``NUMPY_MADVISE_HUGEPAGE=0`` does the same at import)."""
+    the environment variable ``NUMPY_MADVISE_HUGEPAGE=0`` does the same at import). The switch is numpy's private
+    one (numpy 2); where a numpy lacks it, nothing changes."""
     import numpy as np
 
-    np._core.multiarray._set_madvise_hugepage(False)
+    switch = getattr(getattr(np, "_core", None), "multiarray", None)
+    if hasattr(switch, "_set_madvise_hugepage"):
+        switch._set_madvise_hugepage(False)
 
 
 class StageClock:
