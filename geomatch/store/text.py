@@ -13,7 +13,6 @@ from typing import Any
 import pandas as pd
 
 from geomatch.core.safe import terminal_text
-from geomatch.core.times import format_uk
 from geomatch.store.chain import ChainReport
 from geomatch.store.review import UK, HitRecord, ReviewEvent
 from geomatch.store.seal import HitsReport
@@ -30,8 +29,6 @@ def _value(value: Any) -> str:
         return _uk_time(datetime.fromisoformat(value))
     if isinstance(value, datetime) and value.tzinfo is not None:
         return _uk_time(value)
-    if hasattr(value, "tzinfo") and getattr(value, "tzinfo", None) is not None:
-        return format_uk(pd.Timestamp(value))
     if isinstance(value, float):
         return f"{value:.6f}".rstrip("0").rstrip(".")
     return terminal_text(value)
