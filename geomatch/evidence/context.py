@@ -82,6 +82,19 @@ class PackData:
         return self.fixes[self.fixes["vicinity"]]
 
 
+def path_steps(data: PackData) -> tuple[np.ndarray, np.ndarray]:
+    """The trail as the matcher joins it, for drawing: which fixes form the path (quality ``ok``; every fix when
+    the trails carry no quality flags: fallback and outlier fixes stand alone), and for each fix on it whether the
+    step to the next fix on it is a gap (longer than ``interp_max_gap_s``; False for the last). Both are boolean
+    masks over ``data.fixes``."""
+    fixes = data.fixes
+    on_path = fixes["quality"].astype(str).eq("ok").to_numpy() if "quality" in fixes else np.ones(len(fixes), bool)
+    rows = np.flatnonzero(on_path)
+    gap_after = np.zeros(len(fixes), dtype=bool)
+    gap_after[rows[:-1]] = np.diff(utc_ns(fixes["timestamp"])[rows]) / 1e9 > data.interp_max_gap_s
+    return on_path, gap_after
+
+
 def trail_slices(hits: pd.DataFrame, trails: pd.DataFrame, context_s: float) -> Iterator[pd.DataFrame]:
     """For each hit in order, the subject's fixes from ``context_s`` before the window to ``context_s`` after it,
     plus the one fix before and after that span (so a gap across its edge shows).

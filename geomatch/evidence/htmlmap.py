@@ -30,7 +30,7 @@ from geomatch.core.safe import escape_html as esc
 from geomatch.core.times import UK_TZ, utc_ns
 from geomatch.evidence.basemap import STYLE as BASEMAP_STYLE
 from geomatch.evidence.basemap import basemap_paths, read_basemap, road_labels
-from geomatch.evidence.context import EvidenceOptions, PackData
+from geomatch.evidence.context import EvidenceOptions, PackData, path_steps
 from geomatch.evidence.staticmap import focus_extent, map_extent
 from geomatch.evidence.style import map_key, time_colour
 from geomatch.evidence.text import fmt_duration, fmt_m, fmt_time, offence_name, uk_offsets_s, zone_names
@@ -119,10 +119,11 @@ if(D.basemap){const B=D.basemap,g=L.layerGroup(),o={pane:'basemap',interactive:f
   icon:L.divIcon({className:'road',
   iconSize:null,html:'<span style="transform:translate(-50%,-50%) rotate('+(-l[2])+'deg)">'+esc(l[3])+'</span>'})}));}
  layers['Basemap']=g;}
-const trail=L.layerGroup(),solid=[],dashed=[];let run=[];
-for(let i=0;i<X.length;i++){run.push(ll(X[i],Y[i]));
- if(F.flag[i]&8||i===X.length-1){if(run.length>1)solid.push(run);run=[ll(X[i],Y[i])];
-  if(F.flag[i]&8&&i+1<X.length)dashed.push([ll(X[i],Y[i]),ll(X[i+1],Y[i+1])]);}}
+const trail=L.layerGroup(),solid=[],dashed=[];let run=[],prev=-1;
+for(let i=0;i<X.length;i++){if(!(F.flag[i]&16))continue;
+ if(prev>=0&&F.flag[prev]&8){if(run.length>1)solid.push(run);run=[];dashed.push([ll(X[prev],Y[prev]),ll(X[i],Y[i])]);}
+ run.push(ll(X[i],Y[i]));prev=i;}
+if(run.length>1)solid.push(run);
 trail.addLayer(L.polyline(solid,{color:'#555',weight:1.4,interactive:false}));
 trail.addLayer(L.polyline(dashed,{color:'#000',weight:1.8,dashArray:'7 5',interactive:false}));
 layers['Trail (straight lines between fixes; gaps dashed)']=trail;
@@ -193,6 +194,10 @@ def thin_fixes(data: PackData, *, step_s: float = THIN_STEP_S, max_shown: int = 
     n = len(fixes)
     gap = fixes["gap_after"].to_numpy(bool)
     must = gap | np.concatenate([[False], gap[:-1]])
+    on_path, path_gap = path_steps(data)  # and the ends of the path's gaps (bridged by fallback fixes alone)
+    rows = np.flatnonzero(on_path)
+    must[rows[:-1][path_gap[rows[:-1]]]] = True
+    must[rows[1:][path_gap[rows[:-1]]]] = True
     t = utc_ns(fixes["timestamp"])
     closest = pd.Timestamp(data.hit["closest_time"]).value
     must[np.flatnonzero(t <= closest)[-1:]] = True  # the fixes either side of the closest approach
@@ -246,8 +251,9 @@ def page_data(data: PackData, options: EvidenceOptions) -> dict[str, Any]:
     reason = (shown["quality_reason"].fillna("").astype(str) if "quality_reason" in shown.columns
               else pd.Series("", index=shown.index))
     qualities, reasons = sorted(set(quality)), sorted(set(reason))
+    on_path, gap_after = path_steps(data)  # thinning keeps both ends of every gap: the next drawn path fix ends it
     flag = (shown["in_window"].to_numpy(int) | shown["in_zone"].to_numpy(int) << 1
-            | shown["vicinity"].to_numpy(int) << 2 | _gap_to_next_shown(fixes, keep) << 3)
+            | shown["vicinity"].to_numpy(int) << 2 | gap_after[keep].astype(int) << 3 | on_path[keep].astype(int) << 4)
     ws, we = pd.Timestamp(hit["window_start"]), pd.Timestamp(hit["window_end"])
     focus = focus_extent(data)
     return {
@@ -277,12 +283,6 @@ def page_data(data: PackData, options: EvidenceOptions) -> dict[str, Any]:
         "reachable": _reachable_rings(data, ox, oy),
         "basemap": _basemap(options, overview, ox, oy), "bs": BASEMAP_STYLE,
     }
-
-
-def _gap_to_next_shown(fixes: pd.DataFrame, keep: np.ndarray) -> np.ndarray:
-    """For each drawn fix, 1 when the step to the next drawn fix is a gap (thinning always keeps gap ends)."""
-    gap = fixes["gap_after"].to_numpy(bool)
-    return gap[keep].astype(int)
 
 
 def _offsets(times: pd.Series, t0: int) -> list[list[Any]]:

@@ -32,7 +32,7 @@ from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
 from geomatch.core.errors import InputError
 from geomatch.evidence.axes import draw_axis, nice_ticks, number_labels
 from geomatch.evidence.basemap import draw_basemap
-from geomatch.evidence.context import EvidenceOptions, PackData
+from geomatch.evidence.context import EvidenceOptions, PackData, path_steps
 from geomatch.evidence.index import THUMB_NAME
 from geomatch.evidence.prism import Prism
 from geomatch.evidence.style import (CMAP, PRISM_EDGE, PRISM_FILL, SOURCE_MARKERS, lay_legend,
@@ -398,14 +398,12 @@ def _draw_trail(ax, data: PackData, norm: Normalize, extent: Extent, *, detail: 
 
 
 def _path(data: PackData) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The trail as the matcher joins it: the x, y of the fixes that form the path (quality ``ok``; every fix when
-    the trails carry no quality flags) and, per step between them, whether it is a gap (longer than the matcher's
-    ``interp_max_gap_s``). Fallback and outlier fixes stand alone, drawn as markers only."""
+    """The trail as the matcher joins it (:func:`geomatch.evidence.context.path_steps`): the x, y of the fixes
+    that form the path and, per step between them, whether it is a gap. Fallback and outlier fixes stand alone,
+    drawn as markers only."""
+    on_path, gap_after = path_steps(data)
     fixes = data.fixes
-    path = fixes["quality"].astype(str).eq("ok").to_numpy() if "quality" in fixes else np.ones(len(fixes), bool)
-    t = utc_ns(fixes["timestamp"])[path]
-    gap = np.diff(t) / 1e9 > data.interp_max_gap_s
-    return fixes["x"].to_numpy(float)[path], fixes["y"].to_numpy(float)[path], gap
+    return fixes["x"].to_numpy(float)[on_path], fixes["y"].to_numpy(float)[on_path], gap_after[on_path][:-1]
 
 
 def _draw_prisms(ax, prisms: tuple[Prism, ...], detail: bool) -> None:

@@ -204,9 +204,11 @@ MAP_KEY = (
              "first and last in the zone, the ends of gaps, then every few fixes), where the number fits."),
     KeyEntry("Dotted circle around a marker", "The confidence (accuracy) radius reported with that fix: the "
              "true position was probably within it."),
-    KeyEntry("Solid grey line with arrowheads", "Straight line between consecutive fixes a few minutes apart, "
-             "with the direction of travel. The actual route between fixes is not known."),
-    KeyEntry("Dashed line", "A gap in the trail: no fixes were recorded between its ends."),
+    KeyEntry("Solid grey line with arrowheads", "Straight line between consecutive good fixes a few minutes apart, "
+             "with the direction of travel (fallback and outlier fixes stand alone). The actual route between "
+             "fixes is not known."),
+    KeyEntry("Dashed line", "A gap in the trail: no good fixes (none, or fallback fixes only) were recorded "
+             "between its ends."),
     KeyEntry("Orange-tinted ellipse, dashed outline (possible hits)", "Where the subject could have been during a "
              "gap in the trail, moving at the plausible speed; the fixes at the gap's ends are its foci."),
     KeyEntry("White X with black outline", "The closest approach to the crime location during the window "

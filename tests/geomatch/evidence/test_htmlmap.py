@@ -15,7 +15,7 @@ from PIL import Image
 
 from geomatch.core.crs import BNG
 from geomatch.core.times import utc_ns
-from geomatch.evidence.context import EvidenceOptions, pack_data
+from geomatch.evidence.context import EvidenceOptions, pack_data, path_steps
 from geomatch.evidence.htmlmap import THIN_STEP_S, page_data, render_map_html, thin_fixes
 from geomatch.match.config import MatchConfig
 
@@ -188,3 +188,33 @@ def test_quality_flags_travel_to_the_hover(dense):
     reasons = np.asarray(payload["reasons"])[payload["fixes"]["qr"]]
     assert set(reasons[quality == "outlier"]) == {"outlier: 57 m/s from both neighbours"}
     assert page_data(data, options)["qualities"] == ["ok"]
+
+
+def test_the_trail_joins_good_fixes_only_as_the_static_map_does(dense):
+    """Fallback and outlier fixes stand alone on the page's trail (flag bit 16 off), as the matcher and the static
+    map have them, and a stretch covered by fallback fixes alone for longer than the matcher joins is a gap
+    (bit 8 on the good fix before it; the next good fix drawn is the one after the stretch)."""
+    data, options = dense
+    fixes = data.fixes.copy()
+    fixes["quality"] = pd.Categorical(["ok"] * len(fixes), categories=["ok", "fallback", "outlier"])
+    t0 = pd.Timestamp(data.hit["window_start"]) + pd.Timedelta(hours=1)
+    stretch = ((fixes["timestamp"] >= t0)
+               & (fixes["timestamp"] < t0 + pd.Timedelta(seconds=data.interp_max_gap_s + 120))).to_numpy()
+    fixes.loc[stretch, "quality"] = "fallback"
+    flagged = type(data)(data.hit, data.crime, fixes, data.gaps, data.interp_max_gap_s)
+    on_path, gap_after = path_steps(flagged)
+    assert (on_path == ~stretch).all() and gap_after.sum() == 2  # the 10 min gap and the fallback stretch
+
+    payload = page_data(flagged, options)
+    got = decoded(payload)
+    drawn = fixes[thin_fixes(flagged)]
+    good = (got["flag"] & 16) > 0
+    assert (good == (drawn["quality"] == "ok").to_numpy()).all()
+    assert not good.all()  # some fallback fixes of the stretch are drawn, as markers only
+    dashed = np.flatnonzero((got["flag"] & 8) > 0)
+    assert len(dashed) == 2 and good[dashed].all()
+    before, after = np.flatnonzero(stretch)[[0, -1]] + [-1, 1]
+    start = int(np.flatnonzero(got["seq"] == fixes["seq"].iloc[before])[0])
+    assert start in dashed
+    assert got["seq"][start + 1:][good[start + 1:]][0] == fixes["seq"].iloc[after]
+    assert page_data(data, options)["fixes"]["flag"] == [f | 16 for f in page_data(data, options)["fixes"]["flag"]]
