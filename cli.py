@@ -222,9 +222,9 @@ def match(trails_path: tuple[str, ...], crimes_path: tuple[str, ...], out_dir: P
         start_hashing((*trails_path, *crimes_path))
     from geomatch.match.config import MatchConfig
     from geomatch.jobs import match_evidence_store
-    from geomatch.pipeline import MatchInputs, format_summary, use_small_pages
+    from geomatch.pipeline import MatchInputs, format_summary, use_lean_memory
 
-    use_small_pages()
+    use_lean_memory()
     config = MatchConfig.from_toml(config_path) if config_path else MatchConfig()
     if radius_m is not None or pad_min is not None:
         try:

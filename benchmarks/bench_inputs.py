@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -36,7 +37,7 @@ from benchmarks.common import BENCH_DIR, run_cli, timed
 from geomatch.ingest.crimes import load_crimes
 from geomatch.ingest.trails import load_trails
 from geomatch.match.config import MatchConfig
-from geomatch.pipeline import use_small_pages
+from geomatch.pipeline import use_lean_memory
 from geomatch.simulate.world import simulate_world, write_world
 
 _METRES_PER_DEGREE_LAT = 110_574.0
@@ -59,14 +60,16 @@ def read_vs_plain(trails, plain_read) -> tuple[dict[str, tuple[float, float]], i
     """Wall and CPU seconds (first, best of 3) of the plain read and of read+validate, interleaved, as
     ``{"plain": (first, best), "plain_cpu": ..., "ours": ..., "ours_cpu": ...}``; and the rows read.
 
-    numpy's huge-page advice is off meanwhile, as in the ``geomatch match`` process that ``load_trails`` runs in
-    (:func:`geomatch.pipeline.use_small_pages`); the plain read's Arrow memory is not numpy's either way."""
-    previous = np._core.multiarray._get_madvise_hugepage()
-    use_small_pages()
+    Both run with the memory set-up of the ``geomatch match`` process that ``load_trails`` runs in
+    (:func:`geomatch.pipeline.use_lean_memory`: numpy's huge-page advice off, Arrow's jemalloc pool), so the plain
+    read gets the same allocator; the previous set-up is restored after."""
+    previous_advice, previous_pool = np._core.multiarray._get_madvise_hugepage(), pa.default_memory_pool()
+    use_lean_memory()
     try:
         return _read_vs_plain(trails, plain_read)
     finally:
-        np._core.multiarray._set_madvise_hugepage(previous)
+        np._core.multiarray._set_madvise_hugepage(previous_advice)
+        pa.set_memory_pool(previous_pool)
 
 
 def _read_vs_plain(trails, plain_read) -> tuple[dict[str, tuple[float, float]], int]:

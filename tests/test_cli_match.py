@@ -59,17 +59,23 @@ def test_rerun_is_byte_identical(world, tmp_path):
         assert (tmp_path / "a" / file).read_bytes() == (tmp_path / "b" / file).read_bytes(), file
 
 
-def test_the_run_asks_for_small_pages(world, tmp_path):
-    """numpy's huge-page advice is off for a match run (fresh huge pages cost seconds of system CPU at scale)."""
+def test_the_run_asks_for_lean_memory(world, tmp_path):
+    """numpy's huge-page advice is off and Arrow allocates from jemalloc (or the system allocator) for a match run:
+    fresh huge pages and mimalloc's eagerly committed arenas cost seconds of system CPU at scale."""
     import numpy as np
+    import pyarrow as pa
 
-    previous = np._core.multiarray._set_madvise_hugepage(True)
+    previous_advice = np._core.multiarray._set_madvise_hugepage(True)
+    previous_pool = pa.default_memory_pool()
+    pa.set_memory_pool(pa.mimalloc_memory_pool())
     try:
         assert run("--trails", str(world / "trails.parquet"), "--crimes", str(world / "crimes.csv"),
                    "--out", str(tmp_path / "out")).exit_code == 0
         assert np._core.multiarray._get_madvise_hugepage() is False
+        assert pa.default_memory_pool().backend_name in ("jemalloc", "system")
     finally:
-        np._core.multiarray._set_madvise_hugepage(previous)
+        np._core.multiarray._set_madvise_hugepage(previous_advice)
+        pa.set_memory_pool(previous_pool)
 
 
 def test_moj_format_and_uniform_rule(world, tmp_path):
