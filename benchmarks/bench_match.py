@@ -29,7 +29,8 @@ import pandas as pd
 from benchmarks.common import BENCH_DIR, run_cli, timed
 from geomatch.match.config import MatchConfig
 from geomatch.ingest.crimes import load_crimes
-from geomatch.match.matcher import available_cores, match_hits
+from geomatch.core.cores import available_cores
+from geomatch.match.matcher import match_hits
 from geomatch.pipeline import MatchInputs, run_match
 from geomatch.quality import flag_quality
 from geomatch.simulate.world import simulate_world, write_world

@@ -30,7 +30,6 @@ and walk each hit again to measure it. ``tests/geomatch/oracle.py`` states the s
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
@@ -38,6 +37,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 import pandas as pd
 
+from geomatch.core.cores import available_cores
 from geomatch.core.quarantine import Validated, accepted_in_one_crs
 from geomatch.core.times import from_utc_ns, utc_ns
 from geomatch.match import _kernels as kernels
@@ -251,12 +251,6 @@ def _match_part(trails: pd.DataFrame, crimes: pd.DataFrame, config: MatchConfig,
         facts = _Facts(hits, zones, fixes, fallback, padded, committed, covered(), circle_fix, gap_fix, gap_speed,
                        gap_basis)
         return _with_measurements(labelled, facts)
-
-
-def available_cores() -> int:
-    """The CPU cores this process may run on (all of the machine's where the system cannot say)."""
-    affinity = getattr(os, "sched_getaffinity", None)  # Linux
-    return len(affinity(0)) if affinity else os.cpu_count() or 1
 
 
 def _by_chunks(pool: ThreadPoolExecutor, kernel: Callable[[slice], tuple[np.ndarray, ...]],

@@ -10,7 +10,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from geomatch.match.config import MatchConfig
-from geomatch.match.matcher import available_cores
+from geomatch.core.cores import available_cores
 from geomatch.scoring._kernels import in_order, local_day_hour, zone_kernel
 from geomatch.scoring.config import ScoreConfig
 from geomatch.scoring.routine import (DAY_NS, NS, Scenes, SubjectTrail, days_passing, days_with_stays, find_stays,
@@ -57,7 +57,7 @@ def hit_features(hits: pd.DataFrame, trails: pd.DataFrame, config: ScoreConfig |
         config: routine-place parameters.
         match_config: gives the longest step between fixes that is joined by a straight path.
         progress: show a progress bar over subjects (stderr).
-        threads: threads measuring subjects at once (None: :func:`geomatch.match.matcher.available_cores`).
+        threads: threads measuring subjects at once (None: :func:`geomatch.core.cores.available_cores`).
     """
     config = config or ScoreConfig()
     interp_max_gap_s = (match_config or MatchConfig()).interp_max_gap_s

@@ -19,7 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from geomatch.match.matcher import available_cores
+from geomatch.core.cores import available_cores
 from geomatch.scoring.config import ScoreConfig
 
 SEPARATOR = "; "

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from geomatch.core.errors import InputError
 from geomatch.match.config import MatchConfig
-from geomatch.quality import QUALITY_CLASSES, QualityRule, flag_quality
+from geomatch.quality import QUALITY_CLASSES, QualityRule, flag_quality, quality_codes
 from tests.geomatch.match.test_matcher_oracle import make_trails
 
 RULE = QualityRule()
@@ -118,3 +118,6 @@ def test_flags_agree_with_plain_loops(trails):
     flagged = flag_quality(trails, RULE)
     assert list(flagged["quality"].astype(str)) == brute_force(trails, RULE)
     assert ((flagged["quality"] == "ok") == (flagged["quality_reason"] == "")).all()
+    one_thread = quality_codes(trails, RULE, threads=1)  # whole subjects per thread: the same on any number
+    for threads in (2, 3, 8):
+        assert all((a == b).all() for a, b in zip(one_thread, quality_codes(trails, RULE, threads=threads)))
