@@ -23,7 +23,7 @@ from geomatch.ingest.crimes import CrimesFormat, far_from_trails, load_crimes
 from geomatch.ingest.trails import load_trails
 from geomatch.match.config import MatchConfig
 from geomatch.match.matcher import PRESENCE_CLASSES, match_hits
-from geomatch.match.output import write_hits
+from geomatch.match.output import import_csv_writer_early, write_hits
 from geomatch.quality import QUALITY_CLASSES, assess_trails
 from geomatch.scoring import Scorer
 
@@ -157,6 +157,7 @@ def run_match(inputs: MatchInputs, out_dir: Path | str, config: MatchConfig | No
     log.info("match run started at %.3f s (epoch), %.2f s CPU since the process began", time.time(),
              time.process_time())
     hashing = hash_in_background(inputs.files())  # for the manifest, while the run reads and matches
+    import_csv_writer_early()  # while Arrow reads the trails with the interpreter lock free
     clock = StageClock()
     trails = load_trails(inputs.trails, column_map=inputs.trails_column_map, crs=inputs.trails_crs,
                          naive_tz=inputs.trails_naive_tz, gpx_subject=inputs.trails_gpx_subject)
