@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from geomatch.core.errors import InputError
+from geomatch.core.memory import use_lean_memory
 from geomatch.core.version import __version__
 from geomatch.store.outcomes import OUTCOMES
 
@@ -222,7 +223,7 @@ def match(trails_path: tuple[str, ...], crimes_path: tuple[str, ...], out_dir: P
         start_hashing((*trails_path, *crimes_path))
     from geomatch.match.config import MatchConfig
     from geomatch.jobs import match_evidence_store
-    from geomatch.pipeline import MatchInputs, format_summary, use_lean_memory
+    from geomatch.pipeline import MatchInputs, format_summary
 
     use_lean_memory()
     config = MatchConfig.from_toml(config_path) if config_path else MatchConfig()
@@ -314,6 +315,8 @@ def partition(trails_path: Path, by: str, out: str, buckets: int, trails_map: tu
               trails_tz: str | None) -> None:
     """Write a trails file as a partitioned Parquet dataset for geomatch match --engine dask."""
     from geomatch.engines.dataset import write_partitioned
+
+    use_lean_memory()
 
     written = write_partitioned(trails_path, out, by=tuple(by.split(",")), buckets=buckets,
                                 column_map=_parse_column_map(trails_map), naive_tz=trails_tz)
@@ -465,6 +468,7 @@ def score(ctx, hits_path, trails_path, crimes_path, out_dir, config_path, model_
     from geomatch.core.safe import terminal_text
     from geomatch.scoring.job import rescore
 
+    use_lean_memory()
     scorer = _scorer(config_path, model_path)
     run = rescore(hits_path, trails_path, out_dir, crimes_path=crimes_path, scorer=scorer, progress=True)
     top = run.hits.sort_values(["score", "hit_id"], ascending=[False, True]).head(5)
@@ -557,6 +561,7 @@ def evidence(hits_path, trails_path, crimes_path, db_url, hit_ids, status, out_d
     from geomatch.evidence import EvidenceOptions, load_and_make_packs
     from geomatch.evidence.settings import load_settings
 
+    use_lean_memory()
     settings = load_settings(settings_path)
     options = EvidenceOptions(vicinity_m=vicinity_m, basemap=tuple(basemap) or settings.basemap, tiles=tiles)
     if db_url:

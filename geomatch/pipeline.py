@@ -91,31 +91,6 @@ class MatchRun:
         return {c: int(by_quality.get(c, 0)) for c in QUALITY_CLASSES}
 
 
-def use_lean_memory() -> None:
-    """Allocate large arrays the way that costs least system time, for this process.
-
-    A run allocates several GB of fresh arrays over its life, and on the 2-core virtual machines we measure on the
-    kernel's side of that dominated: numpy's huge-page advice (each first touch zeroes 2 MiB at once and may stall
-    while the kernel compacts memory) cost the force-month run 1.5-2.5 s of system CPU, and Arrow's default
-    mimalloc pool, which commits its arenas eagerly, 2-4 s of system CPU on one plain ``pyarrow.csv.read_csv`` of
-    the force-month CSV (1.7 s wall with the jemalloc pool, 2.8-4.0 s with mimalloc). So numpy's huge-page advice
-    is switched off (numpy's own switch, private in numpy 2: the environment variable ``NUMPY_MADVISE_HUGEPAGE=0``
-    does the same at import; where a numpy lacks it, nothing changes) and Arrow allocates from its jemalloc pool,
-    or the system allocator where the pyarrow build has no jemalloc. The ``geomatch match`` command calls this
-    before its stages."""
-    import numpy as np
-    import pyarrow as pa
-
-    switch = getattr(getattr(np, "_core", None), "multiarray", None)
-    if hasattr(switch, "_set_madvise_hugepage"):
-        switch._set_madvise_hugepage(False)
-    try:
-        pool = pa.jemalloc_memory_pool()
-    except NotImplementedError:
-        pool = pa.system_memory_pool()
-    pa.set_memory_pool(pool)
-
-
 class StageClock:
     """Times one stage after another: wall seconds into a run's ``seconds``, and wall and CPU seconds (every
     thread of the process) logged at INFO (``geomatch -v``), so that a run's time can be accounted for."""
