@@ -28,6 +28,8 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 #: C1 controls, which XML allows but no reader shows: escaped in every spreadsheet cell.
 _CELL_CONTROLS_ESCAPED = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"  # for Arrow's regex engine as for Python's
 _CELL_CONTROL_RE = re.compile(_CELL_CONTROLS_ESCAPED)
+#: A cell that needs rewriting: a formula's first character or a control character anywhere.
+_RISKY_CELL = "^[=+\\-@\\t\\r]|" + _CELL_CONTROLS_ESCAPED
 #: Every control character and the bidirectional overrides and isolates: escaped in terminal output.
 _TERMINAL_RE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
 
@@ -61,7 +63,7 @@ def neutralise_cell(value: object) -> object:
 def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy of ``frame`` with every text cell (and text column name) neutralised as by :func:`neutralise_cell`,
     column by column: the search is vectorised, and only the cells found are rewritten."""
-    out = frame.copy()
+    out = frame.copy(deep=False)  # columns are replaced, never written into
     for column in out.columns:
         values = out[column]
         if not (values.dtype == object or pd.api.types.is_string_dtype(values)):
@@ -70,6 +72,8 @@ def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
             text = values.str
         except AttributeError:  # an object column without any text (numbers, dates, missing values)
             continue
+        if not text.contains(_RISKY_CELL, regex=True).fillna(False).astype(bool).any():
+            continue  # most columns: one search, nothing to rewrite
         controls = text.contains(_CELL_CONTROLS_ESCAPED, regex=True).fillna(False).astype(bool)
         if controls.any():
             values = values.astype(object)
