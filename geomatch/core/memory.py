@@ -14,7 +14,8 @@ def use_lean_memory() -> None:
     ``NUMPY_MADVISE_HUGEPAGE=0`` does the same at import; where a numpy lacks it, nothing changes) and Arrow
     allocates from the system allocator, as numpy does. (Arrow's jemalloc pool was as fast but keeps freed pages
     for a while: the 1 s week's run peaked at 1,950-2,190 MiB with it, 1,790 MiB with the system allocator.)
-    The commands that read trails (``match``, ``partition``, ``evidence``, ``score``) call this first."""
+    The commands that read trails (``match``, ``partition``, ``evidence``, ``score``) call this first, and the
+    Dask engine in the workers of a local cluster it starts."""
     import numpy as np
     import pyarrow as pa
 

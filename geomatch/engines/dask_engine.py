@@ -37,6 +37,7 @@ from geomatch.engines.dataset import Dataset, PartitionFile, open_dataset, read_
 from geomatch.engines.plan import (EDGE_FIXES, SlotTask, edge_fixes, extreme_fixes, needed_fixes, neighbour_ends,
                                    plan_slots, plan_tasks)
 from geomatch.core.errors import InputError
+from geomatch.core.memory import use_lean_memory
 from geomatch.match.matcher import HIT_COLUMNS, match_hits, padded_windows
 from geomatch.pipeline import MatchInputs, MatchRun, write_match_run
 from geomatch.core.tables import input_files
@@ -213,6 +214,7 @@ def dask_client(options: DaskOptions) -> Iterator["distributed.Client"]:  # noqa
             yield client
         return
     with local_cluster(options.workers, processes=options.processes) as cluster, Client(cluster) as client:
+        client.run(use_lean_memory)  # its workers read the trails: allocate as the local engine does
         yield client
 
 

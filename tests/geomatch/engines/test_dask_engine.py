@@ -335,3 +335,15 @@ def test_speed_into_a_gap_at_a_window_edge_comes_from_the_day_before(cluster, tm
     run = dask_engine.run_match_dask(MatchInputs(trails=str(tmp_path / "ds"), crimes=crimes), tmp_path / "dask",
                                      CONFIG, dask_engine.DaskOptions(scheduler=cluster), scorer=None)
     assert (run.out_dir / "hits.csv").read_bytes() == (local.out_dir / "hits.csv").read_bytes()
+
+
+def test_a_local_clusters_workers_allocate_as_the_local_engine():
+    """numpy's huge-page advice off and Arrow on the system allocator in every worker process it starts."""
+    def memory_setup() -> tuple[str, bool]:
+        import numpy
+        import pyarrow
+
+        return pyarrow.default_memory_pool().backend_name, bool(numpy._core.multiarray._get_madvise_hugepage())
+
+    with dask_engine.dask_client(dask_engine.DaskOptions(workers=1)) as client:
+        assert list(client.run(memory_setup).values()) == [("system", False)]
