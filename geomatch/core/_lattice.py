@@ -18,9 +18,10 @@ def interpolate_block(lon: np.ndarray, lat: np.ndarray, step: float, x0: int, y0
                       node_x: np.ndarray, node_y: np.ndarray, out_x: np.ndarray, out_y: np.ndarray) -> int:
     """Write into ``out_x``/``out_y`` each finite point's value interpolated between the exact transforms of its
     cell's corners (``node_*``: a row-major block of ``nx`` nodes a row starting at lattice node ``x0``, ``y0``);
-    non-finite points are left as they are. Returns how many points have no finite result (left as they are,
-    or next to a node outside the projection's area)."""
+    non-finite points and points whose cell is not in the block are left as they are. Returns how many points
+    have no finite result (left as they are, or next to a node outside the projection's area)."""
     left = 0
+    ny = node_x.shape[0] // nx
     for i in range(lon.shape[0]):
         if not (math.isfinite(lon[i]) and math.isfinite(lat[i])):
             left += 1
@@ -31,7 +32,11 @@ def interpolate_block(lon: np.ndarray, lat: np.ndarray, step: float, x0: int, y0
         iy = math.floor(grid_y)
         fx = grid_x - ix
         fy = grid_y - iy
-        cell = (int(iy) - y0) * nx + (int(ix) - x0)
+        col, row = int(ix) - x0, int(iy) - y0
+        if col < 0 or col > nx - 2 or row < 0 or row > ny - 2:  # a stray beyond the block
+            left += 1
+            continue
+        cell = row * nx + col
         bottom = node_x[cell] * (1 - fx) + node_x[cell + 1] * fx
         top = node_x[cell + nx] * (1 - fx) + node_x[cell + nx + 1] * fx
         out_x[i] = bottom * (1 - fy) + top * fy

@@ -125,12 +125,15 @@ def _transform_on_lattice(lon: np.ndarray, lat: np.ndarray, target: str) -> tupl
     dense = [(part, block) for part, block in zip(parts, blocks) if block is not None]
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="lattice") as pool:
         interpolated = [pool.submit(interpolate, part, block) for part, block in dense[1:]]
-        left = sum(interpolate(part, block) for part, block in dense[:1])  # one on this thread too
+        left = [interpolate(part, block) for part, block in dense[:1]]  # one on this thread too
         for part, block in zip(parts, blocks):
             if block is None:
                 _interpolate_chunk(lon[part], lat[part], target, out_x[part], out_y[part])
-        left += sum(done.result() for done in interpolated)
-    if left or len(dense) < len(parts):  # else every result is finite already
+        left += [done.result() for done in interpolated]
+    for (part, _), missing in zip(dense, left):
+        if missing:  # strays beyond the block: through their own cells, as a part spread over a country
+            _interpolate_strays(lon[part], lat[part], target, out_x[part], out_y[part])
+    if any(left) or len(dense) < len(parts):  # else every result is finite already
         _exact_where_not_finite(lon, lat, target, out_x, out_y)
     return out_x, out_y
 
@@ -138,22 +141,46 @@ def _transform_on_lattice(lon: np.ndarray, lat: np.ndarray, target: str) -> tupl
 def _node_block(lon: np.ndarray, lat: np.ndarray, target: str
                 ) -> tuple[int, int, int, np.ndarray, np.ndarray] | None:
     """The dense block of lattice nodes around every finite point, as ``x0, y0, nx, node_x, node_y`` (the
-    block's first node and width, and its nodes' exact transforms, row-major), or ``None`` when the points are
-    spread so wide that the block would have more than four nodes a point (and more than 4,096); or none is
-    finite."""
+    block's first node and width, and its nodes' exact transforms, row-major); where that block would have more
+    than four nodes a point (and more than 4,096), the block around the points between the
+    :data:`STRAY_QUANTILES` of longitude and latitude (the strays are interpolated through their own cells); or
+    ``None`` when that block is too large as well (points spread over a country), or no point is finite."""
     from geomatch.core._lattice import finite_box
 
     n_finite, *box = finite_box(lon, lat)  # one compiled pass
     if not n_finite:
         return None
-    (x0, x1), (y0, y1) = ((int(np.floor(low / LATTICE_STEP_DEG)), int(np.floor(high / LATTICE_STEP_DEG)))
-                          for low, high in (box[:2], box[2:]))
-    nx, ny = x1 - x0 + 2, y1 - y0 + 2
-    if nx * ny > max(4 * n_finite, 4096):
-        return None
+    nx, ny, x0, y0 = _block_shape(*box)
+    if nx * ny > max(4 * n_finite, 4096):  # strays far from the rest (a fix with swapped coordinates, say):
+        finite = np.isfinite(lon) & np.isfinite(lat)  # the block around the middle 98 % of the points
+        (west, east), (south, north) = (np.quantile(v[finite], STRAY_QUANTILES) for v in (lon, lat))
+        nx, ny, x0, y0 = _block_shape(west, east, south, north)
+        if nx * ny > max(4 * n_finite, 4096):
+            return None
     node_ix, node_iy = np.meshgrid(x0 + np.arange(nx), y0 + np.arange(ny))
     node_x, node_y = _exact(node_ix.ravel() * LATTICE_STEP_DEG, node_iy.ravel() * LATTICE_STEP_DEG, WGS84, target)
     return x0, y0, nx, node_x, node_y
+
+
+STRAY_QUANTILES = (0.01, 0.99)
+"""Quantiles of longitude and latitude that bound the dense block of lattice nodes when a few points lie far from
+the rest; the points beyond it go through their own cells (the same arithmetic, so the same result)."""
+
+
+def _block_shape(west: float, east: float, south: float, north: float) -> tuple[int, int, int, int]:
+    """The lattice nodes around a box: ``nx, ny`` nodes from node ``x0, y0``."""
+    (x0, x1), (y0, y1) = ((int(np.floor(low / LATTICE_STEP_DEG)), int(np.floor(high / LATTICE_STEP_DEG)))
+                          for low, high in ((west, east), (south, north)))
+    return x1 - x0 + 2, y1 - y0 + 2, x0, y0
+
+
+def _interpolate_strays(lon: np.ndarray, lat: np.ndarray, target: str, out_x: np.ndarray,
+                        out_y: np.ndarray) -> None:
+    """Fill in the finite points of a part that the dense block left without a result, through their own cells."""
+    strays = np.flatnonzero(~(np.isfinite(out_x) & np.isfinite(out_y)) & np.isfinite(lon) & np.isfinite(lat))
+    stray_x, stray_y = np.empty(len(strays)), np.empty(len(strays))
+    _interpolate_chunk(lon[strays], lat[strays], target, stray_x, stray_y)
+    out_x[strays], out_y[strays] = stray_x, stray_y
 
 
 def _interpolate_chunk(lon: np.ndarray, lat: np.ndarray, target: str, out_x: np.ndarray, out_y: np.ndarray) -> None:

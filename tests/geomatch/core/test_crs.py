@@ -45,6 +45,29 @@ def test_parts_compact_and_spread_on_threads_give_each_point_its_own_value(monke
                               equal_nan=True)
 
 
+def test_a_few_strays_leave_the_rest_on_the_dense_block_and_every_point_its_own_value(monkeypatch):
+    """Points with swapped coordinates (latitude 1, longitude 52) among a town's: the town is interpolated on the
+    block around the middle of the points, the strays through their own cells, each point as it is alone; the
+    spread-over-a-country path is not taken."""
+    import geomatch.core.crs as crs
+
+    rng = np.random.default_rng(4)
+    lon, lat = rng.uniform(1.0, 1.3, 20_000), rng.uniform(51.9, 52.2, 20_000)
+    lon[[5, 7_000, 19_999]], lat[[5, 7_000, 19_999]] = lat[[5, 7_000, 19_999]], lon[[5, 7_000, 19_999]]
+    lon[300], lat[300] = -5.5, 56.0  # and one in Scotland
+    spread = []
+    monkeypatch.setattr(crs, "_interpolate_chunk", lambda *a, _f=crs._interpolate_chunk: spread.append(len(a[0]))
+                        or _f(*a))
+    x, y = transform(lon, lat, WGS84, BNG)
+    assert 0 < sum(spread) <= 0.05 * len(lon)  # the strays only (and the edges beyond the middle 98 %)
+    picked = [5, 300, 7_000, 19_999, *range(0, len(lon), 211)]
+    alone = [transform(lon[i:i + 1], lat[i:i + 1], WGS84, BNG) for i in picked]
+    assert np.array_equal(x[picked], np.concatenate([a[0] for a in alone]), equal_nan=True)
+    assert np.array_equal(y[picked], np.concatenate([a[1] for a in alone]), equal_nan=True)
+    exact_x, exact_y = _exact(lon, lat, WGS84, BNG)
+    assert np.abs(x - exact_x).max() < LATTICE_MAX_ERROR_M and np.abs(y - exact_y).max() < LATTICE_MAX_ERROR_M
+
+
 def test_missing_values_stay_missing_and_grid_to_wgs84_is_exact():
     x, y = transform(np.array([np.nan, 1.15]), np.array([52.05, 52.05]), WGS84, BNG)
     assert np.isnan(x[0]) and np.isfinite(x[1])
@@ -97,3 +120,6 @@ def test_the_box_of_finite_points_and_the_points_left_without_a_value():
     assert left == 1 and out_x[0] == 0 and np.isnan(out_x[1])  # the missing point is left as it is
     assert interpolate_block(lon[:1], lat[:1], 0.5, x0, y0, 2, np.full(4, np.inf), nodes, out_x[:1],
                              out_y[:1]) == 1  # a corner outside the projection's area: no finite value
+    out_x[:] = np.nan
+    assert interpolate_block(lon[[0, 4]], lat[[0, 4]], 0.5, x0, y0, 2, nodes, nodes, out_x[:2], out_y[:2]) == 1
+    assert out_x[0] == 0 and np.isnan(out_x[1])  # a point whose cell is beyond the block is left as it is
