@@ -1,9 +1,7 @@
 """Writing hits tables: Parquet for machines, CSV for people, both sorted and byte-identical on rerun."""
 from __future__ import annotations
 
-import threading
 from concurrent.futures import ThreadPoolExecutor
-from importlib import import_module
 from pathlib import Path
 
 import pandas as pd
@@ -13,15 +11,6 @@ from geomatch.core.safe import neutralise_frame
 
 CSV_DECIMALS = 3
 """Measurements in CSV are rounded to 3 decimals (millimetres, milliseconds); Parquet keeps full precision."""
-
-
-def import_csv_writer_early() -> threading.Thread:
-    """Start importing polars, the CSV writer (0.3-0.5 s that hold the interpreter lock), on a thread of its own,
-    so that a run can do it while its first stage leaves the lock free (Arrow reading the trails) instead of
-    waiting for it when the hits are written; the thread is returned."""
-    importing = threading.Thread(target=import_module, args=("polars",), name="import-polars", daemon=True)
-    importing.start()
-    return importing
 
 
 def write_hits(hits: pd.DataFrame, out_dir: Path, stem: str = "hits") -> list[Path]:
