@@ -1,6 +1,6 @@
-"""Load (or compile, the first time) the compiled kernels a run needs, on a few fixes: ``python -m
-geomatch.match.warmup`` (``make`` runs it after installing, so numba caches them next to their modules), and
-:func:`geomatch.pipeline.prepare_later_stages` on a thread of its own at the start of every run."""
+"""Load (or compile, the first time) the compiled kernels of validation, quality and matching, on a few fixes:
+``python -m geomatch.match.warmup`` (``make`` runs it after installing, so numba caches them next to their modules),
+and :func:`geomatch.pipeline.prepare_later_stages` on a thread of its own at the start of every run."""
 from __future__ import annotations
 
 import time
@@ -14,12 +14,11 @@ from geomatch.ingest.trails import validate_trails
 from geomatch.match.config import MatchConfig
 from geomatch.match.matcher import match_hits
 from geomatch.quality import assess_trails
-from geomatch.scoring import Scorer
 
 
 def warm_up() -> float:
-    """Validate a three-fix trail in Great Britain, flag its quality, match it against one crime and score the
-    hit, which loads every kernel of those stages (and numba's own start-up, about 0.45 s); returns the seconds taken."""
+    """Validate a three-fix trail in Great Britain, flag its quality and match it against one crime, which loads
+    every kernel of those stages (and numba's own start-up, about 0.45 s); returns the seconds taken."""
     started = time.perf_counter()
     times = pd.to_datetime(["2026-10-22 10:00", "2026-10-22 10:01", "2026-10-22 10:40"], utc=True)
     raw = pd.DataFrame({
@@ -35,8 +34,7 @@ def warm_up() -> float:
         "committed_to": times[2:], "area": pd.array([pd.NA], "string"),
         "location_accuracy_m": [float("nan")], "free_text": pd.array([pd.NA], "string"), "long_window": [False],
         "dst_adjusted": [False], SOURCE_ROW: [1]})
-    hits = match_hits(fixes, crimes, config, threads=1)
-    Scorer().score(hits, fixes, crimes, config)
+    match_hits(fixes, crimes, config, threads=1)
     return time.perf_counter() - started
 
 

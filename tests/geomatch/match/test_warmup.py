@@ -1,5 +1,5 @@
 """The warm-up that loads every stage's kernels (run by ``make`` after installing, and on a thread of its own at
-the start of every run): it goes through validation, quality, matching and scoring without error."""
+the start of every run): it goes through validation, quality and matching without error."""
 from __future__ import annotations
 
 import sys
