@@ -1,5 +1,5 @@
-"""The warm-up that loads every stage's kernels (run by ``make`` after installing, and on a thread of its own at
-the start of every run): it goes through validation, quality and matching without error."""
+"""The warm-up that loads the kernels of validation, quality and matching (run by ``make`` after installing, and on
+a thread of its own at the start of every run): it goes through those stages without error."""
 from __future__ import annotations
 
 import sys
