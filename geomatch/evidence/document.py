@@ -279,16 +279,23 @@ def _pdf_fonts() -> tuple[str, str]:
     return "DejaVuSans", "DejaVuSans-Bold"
 
 
-def _pdf_cell(text: str, style, column_width: float):
-    """A table cell: the plain string when it fits on one line of the column (drawn directly, ten times faster
-    to lay out), else a wrapping Paragraph (long words split too)."""
-    from reportlab.pdfbase.pdfmetrics import stringWidth
+def _pdf_cells(rows: list, cell_style, column_widths: list[float]) -> list[list]:
+    """A table's cells: the plain string where it fits on one line of its column (drawn directly, ten times
+    faster to lay out), else a wrapping Paragraph (long words split too); ``cell_style(row, column)`` gives each
+    cell's ParagraphStyle."""
+    from reportlab.pdfbase.pdfmetrics import getFont
     from reportlab.platypus import Paragraph
 
-    text = str(text)
-    if "\n" not in text and stringWidth(text, style.fontName, style.fontSize) <= column_width - 12:
-        return text
-    return Paragraph(escape_html(text), style)
+    cells = []
+    for r, values in enumerate(rows):
+        row = []
+        for c, value in enumerate(values):
+            style, text = cell_style(r, c), str(value)
+            fits = ("\n" not in text
+                    and getFont(style.fontName).stringWidth(text, style.fontSize) <= column_widths[c] - 12)
+            row.append(text if fits else Paragraph(escape_html(text), style))
+        cells.append(row)
+    return cells
 
 
 @lru_cache(maxsize=1)
@@ -482,10 +489,8 @@ def write_pdf(blocks: list[Block], path: Path, *, title: str, footer: str) -> Pa
                 return strong if labelled and not block.small else style
 
             col_widths = [width * w for w in block.widths or (0.3, 0.7)]
-            cells = [[_pdf_cell(v, cell_style(r, c), col_widths[c]) for c, v in enumerate(values)]
-                     for r, values in enumerate(rows)]
-            table = _pdf_table_class()(cells, colWidths=col_widths, repeatRows=1 if block.header else 0, splitByRow=1,
-                             splitInRow=1)
+            table = _pdf_table_class()(_pdf_cells(rows, cell_style, col_widths), colWidths=col_widths,
+                                       repeatRows=1 if block.header else 0, splitByRow=1, splitInRow=1)
             shaded = (-1, 0) if block.header else (0, -1)  # the header row, or the label column
             labelled = strong if not block.small else style
             table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
