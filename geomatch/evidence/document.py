@@ -298,6 +298,17 @@ def _pdf_cells(rows: list, cell_style, column_widths: list[float]) -> list[list]
     return cells
 
 
+def _pdf_row_heights(cells: list[list], cell_style) -> list[float | None]:
+    """Each row's height as reportlab's ``Table`` measures it when all its cells are one-line strings (the
+    tallest cell's leading and the padding above and below it), ``None`` for a row it must measure: given, the
+    table does not measure every cell again each time it splits over a page."""
+    from reportlab.platypus.tables import CellStyle
+
+    padding = CellStyle("default").topPadding + CellStyle("default").bottomPadding
+    return [max(cell_style(r, c).leading for c in range(len(row))) + padding
+            if all(isinstance(v, str) for v in row) else None for r, row in enumerate(cells)]
+
+
 @lru_cache(maxsize=1)
 def _pdf_table_class():
     """reportlab's ``Table``, drawing a cell that is a plain string straight into the page: the operators
@@ -489,7 +500,8 @@ def write_pdf(blocks: list[Block], path: Path, *, title: str, footer: str) -> Pa
                 return strong if labelled and not block.small else style
 
             col_widths = [width * w for w in block.widths or (0.3, 0.7)]
-            table = _pdf_table_class()(_pdf_cells(rows, cell_style, col_widths), colWidths=col_widths,
+            cells = _pdf_cells(rows, cell_style, col_widths)
+            table = _pdf_table_class()(cells, colWidths=col_widths, rowHeights=_pdf_row_heights(cells, cell_style),
                                        repeatRows=1 if block.header else 0, splitByRow=1, splitInRow=1)
             shaded = (-1, 0) if block.header else (0, -1)  # the header row, or the label column
             labelled = strong if not block.small else style
