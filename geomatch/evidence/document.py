@@ -5,7 +5,9 @@ inside the row, long cells (and long unbroken words) wrap, and every page's foot
 however long, stops a document from being written.
 
 Both files are byte-for-byte deterministic: the DOCX has fixed core properties and fixed ZIP entry dates, the
-PDF is written in reportlab's invariant mode. The PDF embeds DejaVu Sans (shipped with matplotlib) so any
+PDF is written in reportlab's invariant mode. The DOCX is the XML python-docx makes, written from a template made
+once per process (a test holds it to python-docx's own output); the PDF's tables draw their plain cells straight
+into the page (a test holds them to reportlab's own bytes). The PDF embeds DejaVu Sans (shipped with matplotlib) so any
 character in the inputs prints.
 """
 from __future__ import annotations
@@ -60,7 +62,6 @@ def write_docx(blocks: list[Block], path: Path, *, title: str, footer: str = "")
     unchanging parts (styles, theme, settings: ~800 KB of XML) come zipped from a template made once per process
     (:func:`_word_template`); each statement writes its body, footer, title and pictures after them."""
     from docx.image.image import Image
-    from docx.shared import Cm, Pt
 
     blobs = {id(block): Path(block.path).read_bytes() for block in blocks if isinstance(block, Picture)}
     pictures: dict[bytes, tuple[int, object, str]] = {}  # blob: (image number, image, file name), first seen
@@ -68,7 +69,30 @@ def write_docx(blocks: list[Block], path: Path, *, title: str, footer: str = "")
         if isinstance(block, Picture) and blobs[id(block)] not in pictures:
             pictures[blobs[id(block)]] = (len(pictures), Image.from_blob(blobs[id(block)]), Path(block.path).name)
     template = _word_template(tuple(image.ext for _, image, _ in pictures.values()))
-    width = Cm(_PICTURE_CM)
+    placed = {}  # per Picture block: its image's relationship id, the image and its file name
+    for block in blocks:
+        if isinstance(block, Picture):
+            number, image, name = pictures[blobs[id(block)]]
+            placed[id(block)] = (template.images[number][1], image, name)
+    parts = {template.names[0]: _docx_body(blocks, placed).join(template.document),
+             template.names[1]: _docx_footer(footer).join(template.footer),
+             template.names[2]: _xml_text(title).join(template.core)}
+    archive = io.BytesIO(template.fixed)
+    with zipfile.ZipFile(archive, "a") as writer:
+        for name, xml in parts.items():
+            _write_member(writer, name, xml.encode("utf-8"))
+        for (name, _), blob in zip(template.images, pictures):
+            _write_member(writer, name, blob)
+    path.write_bytes(archive.getvalue())
+    return path
+
+
+def _docx_body(blocks: list[Block], pictures: dict[int, tuple[str, object, str]]) -> str:
+    """The document's body as python-docx's ``add_paragraph``, ``add_run``, ``add_picture`` and ``add_break``
+    write it; ``pictures`` gives each Picture block (by ``id``) its relationship id, python-docx image and file
+    name."""
+    from docx.shared import Cm, Pt
+
     body, shapes = [], 0
     for block in blocks:
         if isinstance(block, Heading):
@@ -79,15 +103,21 @@ def write_docx(blocks: list[Block], path: Path, *, title: str, footer: str = "")
         elif isinstance(block, Table):
             body.append(_docx_table(block, Pt(7 if block.small else 9.5), Cm(_PAGE_CM[0] - 2 * _MARGIN_CM)))
         elif isinstance(block, Picture):
-            shapes += 1
-            number, image, name = pictures[blobs[id(block)]]
-            cx, cy = image.scaled_dimensions(width, None)
-            body.append(_w_picture(shapes, template.images[number][1], name, cx, cy))
+            shapes += 1  # python-docx numbers the pictures of a document 1, 2, ...
+            rid, image, name = pictures[id(block)]
+            cx, cy = image.scaled_dimensions(Cm(_PICTURE_CM), None)
+            body.append(_w_picture(shapes, rid, name, cx, cy))
             body.append(f"<w:p>{_w_run(block.caption, _ITALIC)}</w:p>")
         elif isinstance(block, PageBreak):
             body.append('<w:p><w:r><w:br w:type="page"/></w:r></w:p>')
-    size = f'<w:rPr><w:sz w:val="{round(Pt(7.5).pt * 2)}"/></w:rPr>'
-    runs = [_w_run((f"{footer} · " if footer else "") + "Page ", size)]
+    return "".join(body)
+
+
+def _docx_footer(text: str) -> str:
+    """The footer's runs: ``text · Page N of M``, N and M as PAGE and NUMPAGES fields with a placeholder result
+    that Word updates, in 7.5 pt."""
+    size = '<w:rPr><w:sz w:val="15"/></w:rPr>'
+    runs = [_w_run((f"{text} · " if text else "") + "Page ", size)]
     for instruction in ("PAGE", "NUMPAGES"):
         runs += [f'<w:r>{size}<w:fldChar w:fldCharType="begin"/></w:r>',
                  f'<w:r>{size}<w:instrText xml:space="preserve"> {instruction} </w:instrText></w:r>',
@@ -95,17 +125,7 @@ def write_docx(blocks: list[Block], path: Path, *, title: str, footer: str = "")
                  f'<w:r>{size}<w:fldChar w:fldCharType="end"/></w:r>']
         if instruction == "PAGE":
             runs.append(_w_run(" of ", size))
-    parts = {template.names[0]: "".join(body).join(template.document),
-             template.names[1]: "".join(runs).join(template.footer),
-             template.names[2]: _xml_text(title).join(template.core)}
-    archive = io.BytesIO(template.fixed)
-    with zipfile.ZipFile(archive, "a") as writer:
-        for name, xml in parts.items():
-            _write_member(writer, name, xml.encode("utf-8"))
-        for (name, _), blob in zip(template.images, pictures):
-            _write_member(writer, name, blob)
-    path.write_bytes(archive.getvalue())
-    return path
+    return "".join(runs)
 
 
 def _w_run(text: str, properties: str = "") -> str:
