@@ -7,6 +7,7 @@ clockwise from grid north, times UTC.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
@@ -81,18 +82,25 @@ class PackData:
         """The points in the vicinity (see :class:`EvidenceOptions`)."""
         return self.fixes[self.fixes["vicinity"]]
 
+    @cached_property
+    def path_steps(self) -> tuple[np.ndarray, np.ndarray]:
+        """:func:`path_steps` of the pack, made on first use and kept (read-only arrays)."""
+        fixes = self.fixes
+        on_path = (fixes["quality"].astype(str).eq("ok").to_numpy() if "quality" in fixes
+                   else np.ones(len(fixes), bool))
+        rows = np.flatnonzero(on_path)
+        gap_after = np.zeros(len(fixes), dtype=bool)
+        gap_after[rows[:-1]] = np.diff(utc_ns(fixes["timestamp"])[rows]) / 1e9 > self.interp_max_gap_s
+        on_path.flags.writeable = gap_after.flags.writeable = False
+        return on_path, gap_after
+
 
 def path_steps(data: PackData) -> tuple[np.ndarray, np.ndarray]:
     """The trail as the matcher joins it, for drawing: which fixes form the path (quality ``ok``; every fix when
     the trails carry no quality flags: fallback and outlier fixes stand alone), and for each fix on it whether the
     step to the next fix on it is a gap (longer than ``interp_max_gap_s``; False for the last). Both are boolean
-    masks over ``data.fixes``."""
-    fixes = data.fixes
-    on_path = fixes["quality"].astype(str).eq("ok").to_numpy() if "quality" in fixes else np.ones(len(fixes), bool)
-    rows = np.flatnonzero(on_path)
-    gap_after = np.zeros(len(fixes), dtype=bool)
-    gap_after[rows[:-1]] = np.diff(utc_ns(fixes["timestamp"])[rows]) / 1e9 > data.interp_max_gap_s
-    return on_path, gap_after
+    masks over ``data.fixes``, made once per pack (the static map, the page's thinning and its flags share them)."""
+    return data.path_steps
 
 
 def trail_slices(hits: pd.DataFrame, trails: pd.DataFrame, context_s: float) -> Iterator[pd.DataFrame]:

@@ -230,7 +230,16 @@ def _compact(values: list[int]) -> int | list[int]:
 
 
 def _nullable(values: np.ndarray, scale: float) -> list[Any]:
-    return [None if not np.isfinite(v) else int(round(v * scale)) for v in values]
+    """``values`` times ``scale`` rounded to whole numbers (half to even, as ``round``), ``None`` where a value is
+    not finite."""
+    scaled = np.rint(values * scale).tolist()
+    return [int(v) if finite else None for v, finite in zip(scaled, np.isfinite(values).tolist())]
+
+
+def _indices(values: list[str], names: list[str]) -> int | list[int]:
+    """Each value's index in ``names``, :func:`_compact`."""
+    where = {name: i for i, name in enumerate(names)}
+    return _compact([where[v] for v in values])
 
 
 def page_data(data: PackData, options: EvidenceOptions) -> dict[str, Any]:
@@ -245,11 +254,11 @@ def page_data(data: PackData, options: EvidenceOptions) -> dict[str, Any]:
     ms = utc_ns(times) // 1_000_000  # ms since the epoch, UTC
     t0 = int(ms[0])
     t_ms = ms - t0
-    sources = sorted(set(shown["source"].astype(str).str.upper()))
-    quality = (shown["quality"].astype(str) if "quality" in shown.columns
-               else pd.Series("ok", index=shown.index))
-    reason = (shown["quality_reason"].fillna("").astype(str) if "quality_reason" in shown.columns
-              else pd.Series("", index=shown.index))
+    source = shown["source"].astype(str).str.upper().tolist()
+    sources = sorted(set(source))
+    quality = shown["quality"].astype(str).tolist() if "quality" in shown.columns else ["ok"] * len(shown)
+    reason = (shown["quality_reason"].fillna("").astype(str).tolist() if "quality_reason" in shown.columns
+              else [""] * len(shown))
     qualities, reasons = sorted(set(quality)), sorted(set(reason))
     on_path, gap_after = path_steps(data)  # thinning keeps both ends of every gap: the next drawn path fix ends it
     flag = (shown["in_window"].to_numpy(int) | shown["in_zone"].to_numpy(int) << 1
@@ -275,8 +284,7 @@ def page_data(data: PackData, options: EvidenceOptions) -> dict[str, Any]:
             "acc": _nullable(shown["accuracy_m"].to_numpy(float), 10),
             "spd": _nullable(shown["speed_mps"].to_numpy(float), 36),
             "dir": _nullable(shown["direction_deg"].to_numpy(float), 1),
-            "src": _compact([sources.index(s) for s in shown["source"].astype(str).str.upper()]),
-            "q": _compact([qualities.index(q) for q in quality]), "qr": _compact([reasons.index(r) for r in reason]),
+            "src": _indices(source, sources), "q": _indices(quality, qualities), "qr": _indices(reason, reasons),
             "seq": _deltas(shown["seq"].to_numpy()), "flag": flag.tolist(),
         },
         "shown": int(keep.sum()), "total": len(fixes),

@@ -7,11 +7,14 @@ time with its offset; every distance is in metres.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
+from geomatch.core.times import utc_ns
 from geomatch.evidence.context import PackData
 from geomatch.evidence.points import points_table
 from geomatch.evidence.style import map_key
@@ -89,6 +92,7 @@ def build_statement(data: PackData, exhibits: Exhibits, *, version: str, inputs:
     made already."""
     hit, crime = data.hit, data.crime
     hid, subject, ref = hit["hit_id"], plain(hit["subject_id"]), plain(hit["crime_ref"])
+    facts = _facts(data)
     offence = f"{offence_name(hit['offence'])} ({hit['offence']})"
     window = f"{fmt_time(hit['window_start'])} to {fmt_time(hit['window_end'])}"
     committed = f"{fmt_time(crime['committed_from'])} to {fmt_time(crime['committed_to'])}"
@@ -104,7 +108,7 @@ def build_statement(data: PackData, exhibits: Exhibits, *, version: str, inputs:
              f"{grid_phrase(crs)}."),
         Heading("1. Summary of the request and the matched person"),
         Para(f"Crime {ref} was compared automatically with the location-monitoring trails of tagged subjects. "
-             f"{_summary_sentence(hit, subject)} This pack sets out what the trail shows."),
+             f"{_summary_sentence(hit, subject, facts)} This pack sets out what the trail shows."),
         Table(None, (
             ("Hit reference", hid),
             ("Subject reference", subject),
@@ -136,7 +140,7 @@ def build_statement(data: PackData, exhibits: Exhibits, *, version: str, inputs:
         Table(None, (
             ("Presence class", str(hit["presence"])),
             ("Closest approach", f"{fmt_m(hit['min_distance_m'])} at {fmt_time(hit['closest_time'])}"),
-            *_fact_rows(data),
+            *_fact_rows(data, facts),
             ("Position at closest approach", f"easting {float(hit['closest_x']):,.1f} m, northing "
                                              f"{float(hit['closest_y']):,.1f} m"),
             ("Source of the position", f"{plain(hit['source_at_closest'])}, reported accuracy "
@@ -182,7 +186,7 @@ def build_statement(data: PackData, exhibits: Exhibits, *, version: str, inputs:
              f"hit {hid}, presence class '{hit['presence']}'."),
         Para(f"The closest approach of the subject's trail to the crime location within that window was "
              f"{fmt_m(hit['min_distance_m'])}, at {fmt_time(hit['closest_time'])}"
-             f"{_closest_what(data)}. The trail recorded "
+             f"{facts.closest if facts else ''}. The trail recorded "
              f"{int(hit['n_fixes_in_zone'])} position(s) inside the zone and spent "
              f"{fmt_duration(hit['time_in_zone_s'])} inside it. The longest interval between recorded positions "
              f"during the window was {fmt_duration(hit['max_gap_s'])}."),
@@ -208,31 +212,47 @@ def build_statement(data: PackData, exhibits: Exhibits, *, version: str, inputs:
     return blocks
 
 
-def _has_facts(hit) -> bool:
-    return all(name in hit for name in FACTS)
+@dataclass(frozen=True)
+class _Facts:
+    """The sentences told from the matcher's facts of a hit, made once per statement: what placed the subject
+    near the scene, the tag's coverage of the committed window and what the closest approach is (``""`` when
+    the hit has no closest approach)."""
+
+    presence: str
+    coverage: str
+    closest: str
 
 
-def _summary_sentence(hit, subject: str) -> str:
+def _facts(data: PackData) -> _Facts | None:
+    """The hit's :class:`_Facts`, or ``None`` for a hit matched before the matcher recorded its facts."""
+    hit = data.hit
+    if not all(name in hit for name in FACTS):
+        return None
+    row = dict(hit)
+    return _Facts(presence_phrase(row), coverage_phrase(row), _closest_what(data))
+
+
+def _summary_sentence(hit, subject: str, facts: _Facts | None) -> str:
     """Why this is a hit, from the matcher's facts (neutral wording for hits matched before they existed)."""
-    if not _has_facts(hit):
+    if facts is None:
         return (f"The trail of subject {subject} came within {fmt_m(hit['min_distance_m'])} of the recorded crime "
                 f"location within the padded window, which made this hit.")
-    return f"For subject {subject}: {presence_phrase(dict(hit))}; {coverage_phrase(dict(hit))}."
+    return f"For subject {subject}: {facts.presence}; {facts.coverage}."
 
 
 def _seq_at(data: PackData, time) -> str:
     """The sequence number (as on the map and in exhibit 3) of the fix at ``time``, or "—"."""
     if time is None or pd.isna(time):
         return "—"
-    match = data.fixes.loc[data.fixes["timestamp"] == pd.Timestamp(time), "seq"]
-    return str(int(match.iloc[0])) if len(match) else "—"
+    match = np.flatnonzero(utc_ns(data.fixes["timestamp"]) == pd.Timestamp(time).value)
+    return str(int(data.fixes["seq"].iloc[match[0]])) if len(match) else "—"
 
 
 def _closest_what(data: PackData) -> str:
     """", recorded position 12 (a GPS fix, accuracy 8.0 m)" or ", a point on the straight line between recorded
     positions 12 and 13 (60 s apart)"."""
     hit = data.hit
-    if not _has_facts(hit) or pd.isna(hit.get("min_distance_m")):
+    if pd.isna(hit.get("min_distance_m")):
         return ""
     if hit["closest_kind"] == "segment":
         apart = (pd.Timestamp(hit["closest_next_fix_time"]) - pd.Timestamp(hit["closest_fix_time"])).total_seconds()
@@ -244,20 +264,20 @@ def _closest_what(data: PackData) -> str:
             f"reported accuracy {fmt_m(hit['accuracy_at_closest_m'])})")
 
 
-def _fact_rows(data: PackData) -> tuple[tuple[str, str], ...]:
+def _fact_rows(data: PackData, facts: _Facts | None) -> tuple[tuple[str, str], ...]:
     """The measurements table's rows for what the closest approach is, the committed window and its coverage,
     what made a possible hit, and the quality of the positions shown."""
     hit = data.hit
-    if not _has_facts(hit):
+    if facts is None:
         return ()
-    rows = [("What the closest approach is", _closest_what(data).removeprefix(", ") or "—"),
+    rows = [("What the closest approach is", facts.closest.removeprefix(", ") or "—"),
             ("Closest approach during the committed window",
              f"{fmt_m(hit['min_distance_committed_m'])} at {fmt_time(hit['closest_time_committed'])}"
              if pd.notna(hit["min_distance_committed_m"]) else "no trail during the committed window"),
             ("Time inside the zone during the committed window", fmt_duration(hit["time_in_zone_committed_s"])),
-            ("Tag coverage during the committed window", coverage_phrase(dict(hit)).split(": ", 1)[1])]
+            ("Tag coverage during the committed window", facts.coverage.split(": ", 1)[1])]
     if hit["presence"] == "possible":
-        rows.append(("What makes it possible", presence_phrase(dict(hit)).split(": ", 1)[1].split("; closest")[0]))
+        rows.append(("What makes it possible", facts.presence.split(": ", 1)[1].split("; closest")[0]))
     if "quality" in data.fixes.columns:
         flagged = data.vicinity[data.vicinity["quality"].astype(str) != "ok"]
         rows.append(("Positions flagged by the trail-quality check",
@@ -275,12 +295,13 @@ def _points_block(data: PackData, points: pd.DataFrame | None = None) -> Table:
     pack's :func:`~geomatch.evidence.points.points_table`, made here when not given)."""
     table = (points_table(data) if points is None else points).head(MAX_TABLE_ROWS)
 
-    def num(value: float, digits: int) -> str:
-        return "—" if pd.isna(value) else f"{value:.{digits}f}"
+    def num(column: str, digits: int) -> list[str]:
+        return ["—" if math.isnan(v) else f"{v:.{digits}f}" for v in table[column].to_numpy(float).tolist()]
 
-    rows = tuple((str(r.sequence), r.time_uk, num(r.latitude, 6), num(r.longitude, 6),
-                  num(r.confidence_radius_m, 1), num(r.speed_kmh, 1), num(r.direction_deg, 0),
-                  num(r.distance_to_scene_m, 1), plain(r.source)) for r in table.itertuples(index=False))
+    rows = tuple(zip([str(v) for v in table["sequence"].tolist()], table["time_uk"].tolist(), num("latitude", 6),
+                     num("longitude", 6), num("confidence_radius_m", 1), num("speed_kmh", 1),
+                     num("direction_deg", 0), num("distance_to_scene_m", 1),
+                     [plain(v) for v in table["source"].tolist()]))
     return Table(_POINT_HEADER, rows, small=True, widths=(0.055, 0.235, 0.11, 0.11, 0.095, 0.08, 0.085, 0.11, 0.12))
 
 

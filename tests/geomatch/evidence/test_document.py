@@ -152,3 +152,114 @@ def test_very_long_reference_and_free_text_wrap(tmp_path):
     assert write_pdf(blocks, tmp_path / "again.pdf", title="t", footer="f").read_bytes() == \
         write_pdf(blocks, tmp_path / "again2.pdf", title="t", footer="f").read_bytes()
     assert write_docx(blocks, tmp_path / "a.docx", title="t").stat().st_size > 0
+
+
+AWKWARD = ["plain", " leading space", "trailing space ", "a\tb", "a\nb", "a\r\nb", "x\ry", "\t", "", "tab\t\ttwice",
+           "a & b < c > d \"q\" 'a'", "ünïcödé — · °", "\u00a0no-break", "end\n"]
+
+
+def python_docx_statement(blocks, path: Path, *, title: str, footer: str) -> Path:
+    """A statement without tables built through python-docx's own objects and saved by python-docx: the oracle
+    of :func:`write_docx`'s XML."""
+    from docx import Document
+    from docx.enum.text import WD_BREAK
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+    from docx.shared import Cm, Pt
+
+    from geomatch.evidence.document import FIXED_DATE
+    from geomatch.evidence.statement import Heading, PageBreak, Para, Picture
+
+    document = Document()
+    section = document.sections[0]
+    section.page_width, section.page_height = Cm(21.0), Cm(29.7)
+    for side in ("left_margin", "right_margin", "top_margin", "bottom_margin"):
+        setattr(section, side, Cm(1.8))
+    document.styles["Normal"].font.name = "Arial"
+    document.styles["Normal"].font.size = Pt(10)
+    paragraph = section.footer.paragraphs[0]
+    for part in ((f"{footer} · " if footer else "") + "Page ", "PAGE", " of ", "NUMPAGES"):
+        if part not in ("PAGE", "NUMPAGES"):
+            paragraph.add_run(part).font.size = Pt(7.5)
+            continue
+        for kind, text in (("begin", None), (None, f" {part} "), ("separate", None), (None, "1"), ("end", None)):
+            run = paragraph.add_run()
+            run.font.size = Pt(7.5)
+            element = OxmlElement("w:fldChar" if kind else "w:instrText" if text.strip() == part else "w:t")
+            if kind:
+                element.set(qn("w:fldCharType"), kind)
+            else:
+                if element.tag == qn("w:instrText"):
+                    element.set(qn("xml:space"), "preserve")
+                element.text = text
+            run._r.append(element)
+    for block in blocks:
+        if isinstance(block, Heading):
+            paragraph = document.add_paragraph()
+            paragraph._p.get_or_add_pPr().style = "Title" if block.level == 0 else f"Heading{block.level}"
+            paragraph.add_run(block.text)
+        elif isinstance(block, Para):
+            document.add_paragraph().add_run(block.text).bold = block.bold
+        elif isinstance(block, Picture):
+            document.add_picture(str(block.path), width=Cm(16.5))
+            document.add_paragraph(block.caption).runs[0].italic = True
+        elif isinstance(block, PageBreak):
+            document.add_paragraph().add_run().add_break(WD_BREAK.PAGE)
+    props = document.core_properties
+    props.title, props.author, props.last_modified_by = title, "geomatch", "geomatch"
+    props.created = props.modified = props.last_printed = FIXED_DATE
+    props.revision = 1
+    document.save(str(path))
+    return path
+
+
+def test_docx_is_the_xml_python_docx_makes(dense_pack, tmp_path):
+    """write_docx writes the statement without python-docx's objects: every part of the package (document,
+    footer, properties, styles, relationships, content types, pictures) is what python-docx makes of the same
+    blocks, awkward texts and a repeated picture included; and its tables are XML as lxml writes it."""
+    from lxml import etree
+
+    from geomatch.evidence.statement import Heading, PageBreak, Para, Picture, Table
+
+    folder = dense_pack[2]
+    blocks = [Heading("Title & <more>", 0), *(Heading(t) for t in AWKWARD), *(Para(t) for t in AWKWARD),
+              *(Para(t, bold=True) for t in AWKWARD), Picture(folder / "map.png", "map & <caption>"), PageBreak(),
+              Picture(folder / "timeline.png", " timeline\twith a tab"), Picture(folder / "map.png", "the map again")]
+    ours = write_docx(blocks, tmp_path / "ours.docx", title='Evidence pack & "<x>"', footer="hit\tH1 & <S>")
+    oracle = python_docx_statement(blocks, tmp_path / "oracle.docx", title='Evidence pack & "<x>"',
+                                   footer="hit\tH1 & <S>")
+    with zipfile.ZipFile(ours) as a, zipfile.ZipFile(oracle) as b:
+        assert a.namelist()[0] == "[Content_Types].xml"  # what file-type sniffers look for first
+        assert {n: a.read(n) for n in a.namelist()} == {n: b.read(n) for n in b.namelist()}
+    tables = [Table(None, tuple((t, t) for t in AWKWARD)),
+              Table(("Seq", "Text"), tuple(("1", t) for t in AWKWARD), small=True, widths=(0.2, 0.8))]
+    with zipfile.ZipFile(write_docx(tables, tmp_path / "tables.docx", title="t")) as archive:
+        xml = archive.read("word/document.xml")
+    assert etree.tostring(etree.fromstring(xml), encoding="UTF-8", standalone=True) == xml
+    assert docx_text(tmp_path / "tables.docx").count("a & b < c > d") == 3
+
+
+def test_plain_cells_are_drawn_as_reportlab_draws_them(tmp_path):
+    """The PDF's tables draw a plain-string cell straight into the page: the same bytes as reportlab's own Table
+    (fonts, subsets past 256 glyphs, multi-line strings, paragraphs and a split over pages included)."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.platypus import Paragraph, SimpleDocTemplate
+    from reportlab.platypus import Table as ReportlabTable
+
+    from geomatch.evidence.document import _pdf_fonts, _pdf_table_class
+
+    regular, bold = _pdf_fonts()
+    many = "".join(chr(c) for c in range(0x100, 0x250))  # more glyphs than one font subset holds
+    rows = [["Seq", "Text"]] + [[str(k), f"row {k} ° ü — {many[k:k + 40]}"] for k in range(120)]
+    rows += [["multi", "line one\nline two"], ["para", Paragraph("a <b>wrapping</b> paragraph " * 20,
+                                                                   ParagraphStyle("p", fontName=regular))]]
+
+    def pdf(table_class, path: Path) -> bytes:
+        table = table_class(rows, colWidths=[60, 400], repeatRows=1, splitByRow=1, splitInRow=1)
+        table.setStyle([("FONT", (0, 0), (-1, -1), regular, 7, 8.5), ("FONT", (0, 0), (-1, 0), bold, 7, 8.5),
+                        ("VALIGN", (0, 0), (-1, -1), "TOP"), ("GRID", (0, 0), (-1, -1), 0.4, "grey")])
+        SimpleDocTemplate(str(path), pagesize=A4, invariant=1).build([table])
+        return path.read_bytes()
+
+    assert pdf(_pdf_table_class(), tmp_path / "ours.pdf") == pdf(ReportlabTable, tmp_path / "reportlab.pdf")
