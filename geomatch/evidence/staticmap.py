@@ -266,8 +266,9 @@ def draw_map(data: PackData, path: Path, options: EvidenceOptions) -> Path:
 
 
 def _zone_crop(ax, data: PackData, pixels: np.ndarray) -> np.ndarray:
-    """The rendered map's pixels (RGB or RGBA) around the zone (1.6 radii each side, at least 100 px), as a square
-    of :data:`THUMB_PX` RGB pixels; where the square runs off the map it is black (as Pillow crops)."""
+    """The rendered map's pixels (opaque RGBA) around the zone (1.6 radii each side, at least 100 px), as a square
+    of :data:`THUMB_PX` RGB pixels; where the square runs off the map it is black (as Pillow crops). Pillow reads
+    the renderer's buffer in place (as RGBX, so no alpha is premultiplied) and copies only the square."""
     from PIL import Image
 
     height, width = pixels.shape[:2]
@@ -275,12 +276,10 @@ def _zone_crop(ax, data: PackData, pixels: np.ndarray) -> np.ndarray:
     edge = ax.transData.transform((float(data.crime["x"]) + 1.6 * float(data.hit["radius_m"]),
                                    float(data.crime["y"])))
     half = max(edge[0] - cx, 100.0)
-    x0, y0, x1, y1 = (int(round(v)) for v in (cx - half, height - cy - half, cx + half, height - cy + half))
-    crop = np.zeros((y1 - y0, x1 - x0, 3), dtype=np.uint8)  # only the square is copied, not the whole map
-    top, left, bottom, right = max(y0, 0), max(x0, 0), min(y1, height), min(x1, width)
-    if top < bottom and left < right:
-        crop[top - y0:bottom - y0, left - x0:right - x0] = pixels[top:bottom, left:right, :3]
-    return np.asarray(Image.fromarray(crop).resize((THUMB_PX, THUMB_PX), Image.Resampling.BOX))
+    box = tuple(int(round(v)) for v in (cx - half, height - cy - half, cx + half, height - cy + half))
+    image = Image.frombuffer("RGBX", (width, height), np.ascontiguousarray(pixels), "raw", "RGBX", 0, 1)
+    thumb = image.crop(box).resize((THUMB_PX, THUMB_PX), Image.Resampling.BOX).convert("RGB")
+    return np.asarray(thumb)
 
 
 def _gap_labels(data: PackData, extent: Extent, most: int = 6) -> list[tuple[float, float, str]]:
