@@ -8,7 +8,9 @@ glyphs, most of them the same from one pack to the next (tick labels, axis title
 - the layout of each text (its glyphs and their positions), per font, size, resolution and shaping options;
 - each rendered glyph bitmap, per font, size, glyph, rotation and *sub-pixel phase* of its position (FreeType
   places a glyph in 1/64 pixel; a glyph moved by whole pixels renders to the same bitmap, moved), so a cached
-  glyph is drawn exactly where and as FreeType would draw it.
+  glyph is drawn exactly where and as FreeType would draw it;
+- the outline of each text drawn as a path (the labels with a white halo: a path effect strokes and fills the
+  text's outline), per font and text, so a label seen before is not laid out and traced again.
 
 The pixels are the same as matplotlib's own renderer gives (a test draws text-heavy figures both ways and
 compares every pixel). Where matplotlib lacks the private methods this relies on (other versions), text is
@@ -22,6 +24,7 @@ import threading
 import numpy as np
 from matplotlib.backends import backend_agg
 from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
+from matplotlib.textpath import TextToPath
 
 MAX_ENTRIES = 200_000
 """Entries each cache holds at most (a glyph bitmap at 7-9 pt and 150 dpi is ~150 bytes)."""
@@ -30,6 +33,7 @@ _FAST = all(hasattr(RendererAgg, name) for name in ("_draw_text_glyphs_and_boxes
 """Whether this matplotlib draws text the way the caches expect (3.11's glyph-by-glyph drawing)."""
 _LAYOUTS: dict[tuple, list] = {}
 _GLYPHS: dict[tuple, tuple[np.ndarray, int, int]] = {}
+_OUTLINES: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
 _LOCK = threading.Lock()
 
 
@@ -41,8 +45,30 @@ def _remember(cache: dict, key: tuple, value):
     return value
 
 
+class CachingTextToPath(TextToPath):
+    """Matplotlib's text-to-path converter, keeping each text's outline (vertices and codes, read-only arrays:
+    ``Path`` takes them as the lists matplotlib returns would give) per font properties, text and shaping
+    options."""
+
+    def get_text_path(self, prop, s, ismath=False, *, features=None, language=None):
+        key = (hash(prop), s, ismath, tuple(features) if features else None, language)  # matplotlib's own
+        # caches take font properties with the same hash as the same
+        outline = _OUTLINES.get(key)
+        if outline is None:
+            verts, codes = super().get_text_path(prop, s, ismath, features=features, language=language)
+            verts, codes = np.array(verts, dtype=float).reshape(-1, 2), np.array(codes, dtype=np.uint8)
+            verts.flags.writeable = codes.flags.writeable = False
+            outline = _remember(_OUTLINES, key, (verts, codes))
+        return outline
+
+
 class CachingRenderer(RendererAgg):
-    """Matplotlib's Agg renderer, drawing text from a layout cache and a glyph-bitmap cache (same pixels)."""
+    """Matplotlib's Agg renderer, drawing text from a layout cache and a glyph-bitmap cache, and text outlines
+    (path effects) from an outline cache (same pixels)."""
+
+    def __init__(self, width, height, dpi):
+        super().__init__(width, height, dpi)
+        self._text2path = CachingTextToPath()
 
     def draw_text(self, gc, x, y, s, prop, angle, ismath=False, mtext=None):
         if ismath or not _FAST:
