@@ -179,30 +179,44 @@ def window_norm(data: PackData) -> Normalize:
     return Normalize(0.0, max(span, 1.0))
 
 
-def _map_figure(dpi: float, norm: Normalize) -> tuple[Figure, object, Colorbar]:
-    """A figure for a map at ``dpi`` (A4 width, fixed layout: constrained layout costs ~30 %), its main axes and
-    its colour bar over ``norm``, kept per thread and resolution (:func:`~geomatch.evidence.style.kept_figure`:
-    what the last map added removed; :func:`draw_map` sets the view, aspect and title on every map)."""
+CORNERS = ((0.015, 0.655), (0.655, 0.015))
+"""Where the overview inset may go (axes fractions of its lower-left corner): upper left, lower right."""
+
+
+def _map_figure(dpi: float, norm: Normalize) -> tuple[Figure, object, Colorbar, dict]:
+    """A figure for a map at ``dpi`` (A4 width, fixed layout: constrained layout costs ~30 %), its main axes, its
+    colour bar over ``norm`` and an overview inset at each of the :data:`CORNERS` (hidden), kept per thread and
+    resolution (:func:`~geomatch.evidence.style.kept_figure`: what the last map added removed; :func:`draw_map`
+    sets the view, aspect and title on every map, and the inset's on every map that shows it: building an inset
+    costs a fifth of a map)."""
     def build():
         fig = Figure(figsize=(8.27, 10.2), dpi=dpi)
         ax = fig.add_axes((0.1, 0.19, 0.86, 0.71))
         bar = fig.colorbar(ScalarMappable(norm=norm, cmap=CMAP), cax=fig.add_axes((0.15, 0.115, 0.76, 0.016)),
                            orientation="horizontal")
         bar.ax.yaxis.set_visible(False)
-        return (fig, ax, bar), (ax, bar.ax)
+        _set_view(ax, (0.0, 1.0, 0.0, 1.0))  # every map's view is square: the insets are placed in its final box
+        ax.apply_aspect()
+        insets = {corner: ax.inset_axes((*corner, INSET, INSET), zorder=20) for corner in CORNERS}
+        for inset in insets.values():
+            inset.set_facecolor("white")
+            inset.yaxis.set_visible(False)
+        return (fig, ax, bar, insets), (ax, bar.ax, *insets.values())
 
     kept = kept_figure(("map", dpi), build)
-    fig, ax, bar = kept.parts
+    fig, ax, bar, insets = kept.parts
     bar.mappable.set_norm(norm)  # the colour bar draws itself anew, its own artists replaced
+    for inset in insets.values():
+        inset.set_visible(False)
     kept.settle()
-    return fig, ax, bar
+    return fig, ax, bar, insets
 
 
 def draw_map(data: PackData, path: Path, options: EvidenceOptions) -> Path:
     """Draw ``map.png`` for one hit, and ``thumb.png`` beside it (the map cropped around the zone); return the
     map's path."""
     norm = window_norm(data)
-    fig, ax, bar = _map_figure(options.dpi, norm)
+    fig, ax, bar, insets = _map_figure(options.dpi, norm)
     extent = focus_extent(data)
     _set_view(ax, extent)
     ax.apply_aspect()  # the final axes box, so data-to-pixel transforms hold for placing labels
@@ -215,7 +229,7 @@ def draw_map(data: PackData, path: Path, options: EvidenceOptions) -> Path:
     corner = inset = None
     if overview[1] - overview[0] > 1.5 * (extent[1] - extent[0]):
         corner = _inset_corner(data, extent)
-        inset = _draw_overview(ax, data, norm, overview, extent, corner)
+        inset = _draw_overview(insets[corner], data, norm, overview, extent)
     furniture = [(0.0, 0.0, 0.17, 0.08), (0.89, 0.79, 1.0, 1.0)]  # scale bar; north arrow (axes fractions)
     furniture += [(corner[0], corner[1], corner[0] + INSET, corner[1] + INSET + 0.03)] if corner else []
     _draw_labels(ax, data, labelled, extent, options.dpi, furniture)
@@ -420,17 +434,14 @@ def _inset_corner(data: PackData, focus: Extent) -> tuple[float, float]:
     y = (data.fixes["y"].to_numpy(float) - focus[2]) / (focus[3] - focus[2])
     upper_left = int(((x < 0.36) & (x >= 0) & (y > 0.64) & (y <= 1)).sum())
     lower_right = int(((x > 0.64) & (x <= 1) & (y < 0.36) & (y >= 0)).sum())
-    return (0.015, 0.655) if upper_left <= lower_right else (0.655, 0.015)
+    return CORNERS[0] if upper_left <= lower_right else CORNERS[1]
 
 
-def _draw_overview(ax, data: PackData, norm: Normalize, overview: Extent, focus: Extent,
-                   corner: tuple[float, float]):
-    """An inset showing every point in the vicinity with the main view outlined, at ``corner``; returns its
-    axes."""
-    inset = ax.inset_axes((*corner, INSET, INSET), zorder=20)
+def _draw_overview(inset, data: PackData, norm: Normalize, overview: Extent, focus: Extent):
+    """Show every point in the vicinity, with the main view outlined, on the overview ``inset`` (axes, made
+    visible); returns it."""
+    inset.set_visible(True)
     _set_view(inset, overview)
-    inset.set_facecolor("white")
-    inset.yaxis.set_visible(False)
     _draw_trail(inset, data, norm, overview, detail=False)
     inset.add_patch(Rectangle((focus[0], focus[2]), focus[1] - focus[0], focus[3] - focus[2], fill=False,
                               edgecolor="black", lw=1.0, ls="--", zorder=15))
