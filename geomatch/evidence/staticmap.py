@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from matplotlib import patheffects
 from matplotlib.cm import ScalarMappable
-from matplotlib.collections import LineCollection, PatchCollection, PathCollection
+from matplotlib.collections import PatchCollection, PathCollection
 from matplotlib.colorbar import Colorbar
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
@@ -36,7 +36,8 @@ from geomatch.evidence.context import EvidenceOptions, PackData, path_steps
 from geomatch.evidence.index import THUMB_NAME
 from geomatch.evidence.prism import Prism
 from geomatch.evidence.style import (CMAP, PRISM_EDGE, PRISM_FILL, SOURCE_MARKERS, lay_legend,
-                                     kept_figure, marker_for, markers, render_rgba, render_with_legend, write_png)
+                                     kept_figure, marker_for, markers, render_rgba, render_with_legend, segments,
+                                     write_png)
 from geomatch.core.times import utc_ns
 from geomatch.evidence.text import (fmt_duration, fmt_fixes, fmt_m, fmt_time, mpl_text, offence_name, time_ticks,
                                      zone_names)
@@ -380,14 +381,14 @@ def _draw_trail(ax, data: PackData, norm: Normalize, extent: Extent, *, detail: 
         rows = np.union1d(rows[:: max(1, math.ceil(len(rows) / MAX_CIRCLES))],
                           np.intersect1d(np.asarray(circles, dtype=int), rows))
         ax.add_collection(PatchCollection([Circle((x[i], y[i]), acc[i]) for i in rows],
-                                          facecolor="none", edgecolor="0.35", lw=0.7, linestyle=":", zorder=3))
+                                          facecolor="none", edgecolor="0.35", lw=0.7, linestyle=":", zorder=3),
+                          autolim=False)  # the view is set: measuring the circles' extent is wasted
     px, py, gap = _path(data)
     steps = np.stack([np.column_stack([px[:-1], py[:-1]]), np.column_stack([px[1:], py[1:]])], axis=1)
     if (~gap).any():  # empty collections are left out: each costs a millisecond to build and draws nothing
-        ax.add_collection(LineCollection(steps[~gap], colors="0.3", lw=1.1 if detail else 0.6, zorder=4))
+        segments(ax, steps[~gap], colors="0.3", lw=1.1 if detail else 0.6, zorder=4)
     if gap.any():
-        ax.add_collection(LineCollection(steps[gap], colors="black", lw=1.3 if detail else 0.8,
-                                         linestyles=(0, (5, 3)), zorder=4))
+        segments(ax, steps[gap], colors="black", lw=1.3 if detail else 0.8, linestyles=(0, (5, 3)), zorder=4)
     if detail:
         _draw_arrows(ax, px, py, gap, extent)
     seconds = (fixes["timestamp"] - pd.Timestamp(hit["window_start"])).dt.total_seconds().to_numpy()

@@ -15,10 +15,11 @@ from typing import Any, Callable, Hashable
 import numpy as np
 from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.collections import PathCollection
+from matplotlib.collections import LineCollection, PathCollection
 from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 from matplotlib.markers import MarkerStyle
+from matplotlib.path import Path as MplPath
 from matplotlib.transforms import IdentityTransform
 from zlib_ng import zlib_ng
 
@@ -109,8 +110,7 @@ def lay_legend(rgba: np.ndarray, fig: Figure, key: Hashable, add_legend: Callabl
         top, bottom = (int(rows[0]), int(rows[-1]) + 1) if len(rows) else (0, 0)
         _LEGEND_STRIPS[key] = (top, legend[top:bottom].copy(), drawn[top:bottom].copy())
     top, pixels, drawn = _LEGEND_STRIPS[key]
-    strip = rgba[top:top + len(pixels)]
-    strip[drawn] = pixels[drawn]
+    np.copyto(rgba[top:top + len(pixels)], pixels, where=drawn[..., None])
     return rgba
 
 
@@ -164,6 +164,21 @@ def markers(ax, x, y, marker: str, *, sizes, values=None, cmap=None, norm=None, 
         collection.set_array(np.asarray(values))
         collection.set_cmap(cmap)
         collection.set_norm(norm)
+    ax.add_collection(collection, autolim=False)
+    return collection
+
+
+def segments(ax, steps: np.ndarray, **properties) -> LineCollection:
+    """Polylines ``steps`` (n, k, 2: n lines of k points in data coordinates; n may be 0) as one
+    :class:`~matplotlib.collections.LineCollection` with ``properties``, added to ``ax`` without widening its
+    limits (the pictures set theirs). Each line is the path ``LineCollection`` would make of it (its vertices a
+    view of ``steps``, the same simplification settings), built by matplotlib's own fast constructor rather than
+    ``Path()``, whose checks cost several times more for a trail's hundreds of steps."""
+    steps = np.asarray(steps, dtype=float)
+    collection = LineCollection((), **properties)
+    if len(steps):
+        first = MplPath(steps[0])  # every line has k points: the same settings for all
+        collection._paths = [MplPath._fast_from_codes_and_verts(step, None, internals_from=first) for step in steps]
     ax.add_collection(collection, autolim=False)
     return collection
 

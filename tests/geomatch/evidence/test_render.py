@@ -179,3 +179,21 @@ def test_png_rows_are_the_pixels(tmp_path):
     for pixels in (rgba, rgba[..., :3].copy()):
         decoded = np.asarray(Image.open(write_png(pixels, tmp_path / "p.png")))
         assert decoded.shape == (37, 23, 3) and (decoded == rgba[..., :3]).all()
+
+
+def test_segments_are_the_paths_line_collection_makes():
+    from matplotlib.collections import LineCollection
+
+    from geomatch.evidence.style import segments
+
+    fig = Figure(figsize=(3, 3), dpi=100)
+    ax = fig.add_axes((0, 0, 1, 1))
+    for k in (2, 17, 130):  # 130 points: paths long enough to be simplified
+        steps = np.random.default_rng(k).random((5, k, 2))
+        ours, theirs = segments(ax, steps, colors="0.3"), LineCollection(steps, colors="0.3")
+        assert len(ours.get_paths()) == len(theirs.get_paths()) == 5
+        for a, b in zip(ours.get_paths(), theirs.get_paths()):
+            assert (a.vertices == b.vertices).all() and a.codes is None and b.codes is None
+            assert (a.should_simplify, a.simplify_threshold, a._interpolation_steps, a.readonly) == \
+                (b.should_simplify, b.simplify_threshold, b._interpolation_steps, b.readonly)
+    assert len(segments(ax, np.empty((0, 2, 2)), colors="0.3").get_paths()) == 0
