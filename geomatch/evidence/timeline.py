@@ -21,6 +21,10 @@ from geomatch.evidence.style import (PRISM_EDGE, PRISM_FILL, kept_figure, marker
 from geomatch.evidence.text import fmt_duration, fmt_fixes, fmt_m, mpl_text, time_ticks, zone_names
 from geomatch.core.times import UK_TZ
 
+_BLACK, _WHITE = np.array([0.0, 0.0, 0.0, 1.0]), np.array([1.0, 1.0, 1.0, 1.0])
+"""RGBA of the fixes in the window (filled) and outside it (hollow): an array, not a name per fix."""
+
+
 def _num(times) -> np.ndarray:
     """UTC times as matplotlib date numbers."""
     return mdates.date2num(pd.DatetimeIndex(pd.Series(times)).tz_convert("UTC").tz_localize(None).to_pydatetime())
@@ -100,7 +104,8 @@ def draw_timeline(data: PackData, path: Path, options: EvidenceOptions) -> Path:
     for source, group in fixes.groupby(fixes["source"].astype(str), sort=True):
         rows = group.index.to_numpy()
         markers(ax, t[rows], d[rows], marker_for(source), sizes=np.where(inside[rows], 26, 12),
-                facecolors=np.where(inside[rows], "black", "white"), edgecolors="black", linewidths=0.6, zorder=4)
+                facecolors=np.where(inside[rows, None], _BLACK, _WHITE), edgecolors="black", linewidths=0.6,
+                zorder=4)
     markers(ax, _num([hit["closest_time"]]), [hit["min_distance_m"]], "X", sizes=110, facecolors="white",
             edgecolors="black", linewidths=1.3, zorder=5)
 
