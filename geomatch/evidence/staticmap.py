@@ -184,17 +184,18 @@ CORNERS = ((0.015, 0.655), (0.655, 0.015))
 """Where the overview inset may go (axes fractions of its lower-left corner): upper left, lower right."""
 
 
-def _map_figure(dpi: float, norm: Normalize) -> tuple[Figure, object, Colorbar, dict]:
+def _map_figure(dpi: float) -> tuple[Figure, object, Colorbar, dict]:
     """A figure for a map at ``dpi`` (A4 width, fixed layout: constrained layout costs ~30 %), its main axes, its
-    colour bar over ``norm`` and an overview inset at each of the :data:`CORNERS` (hidden), kept per thread and
-    resolution (:func:`~geomatch.evidence.style.kept_figure`: what the last map added removed; :func:`draw_map`
-    sets the view, aspect and title on every map, and the inset's on every map that shows it: building an inset
-    costs a fifth of a map)."""
+    colour bar and an overview inset at each of the :data:`CORNERS` (hidden), kept per thread and resolution
+    (:func:`~geomatch.evidence.style.kept_figure`: what the last map added removed; :func:`draw_map` sets the
+    view, aspect and title on every map, and the inset's on every map that shows it: building an inset costs a
+    fifth of a map). The colour bar runs over the window as a fraction 0..1 (its ticks placed by the map): the
+    same gradient for every window, so it is drawn once, not once per map."""
     def build():
         fig = Figure(figsize=(8.27, 10.2), dpi=dpi)
         ax = fig.add_axes((0.1, 0.19, 0.86, 0.71))
-        bar = fig.colorbar(ScalarMappable(norm=norm, cmap=CMAP), cax=fig.add_axes((0.15, 0.115, 0.76, 0.016)),
-                           orientation="horizontal")
+        bar = fig.colorbar(ScalarMappable(norm=Normalize(0.0, 1.0), cmap=CMAP),
+                           cax=fig.add_axes((0.15, 0.115, 0.76, 0.016)), orientation="horizontal")
         bar.ax.yaxis.set_visible(False)
         _set_view(ax, (0.0, 1.0, 0.0, 1.0))  # every map's view is square: the insets are placed in its final box
         ax.apply_aspect()
@@ -206,10 +207,8 @@ def _map_figure(dpi: float, norm: Normalize) -> tuple[Figure, object, Colorbar, 
 
     kept = kept_figure(("map", dpi), build)
     fig, ax, bar, insets = kept.parts
-    bar.mappable.set_norm(norm)  # the colour bar draws itself anew, its own artists replaced
     for inset in insets.values():
         inset.set_visible(False)
-    kept.settle()
     return fig, ax, bar, insets
 
 
@@ -217,7 +216,7 @@ def draw_map(data: PackData, path: Path, options: EvidenceOptions) -> Path:
     """Draw ``map.png`` for one hit, and ``thumb.png`` beside it (the map cropped around the zone); return the
     map's path."""
     norm = window_norm(data)
-    fig, ax, bar, insets = _map_figure(options.dpi, norm)
+    fig, ax, bar, insets = _map_figure(options.dpi)
     extent = focus_extent(data)
     _set_view(ax, extent)
     ax.apply_aspect()  # the final axes box, so data-to-pixel transforms hold for placing labels
@@ -254,7 +253,7 @@ def draw_map(data: PackData, path: Path, options: EvidenceOptions) -> Path:
 
     ws, we = pd.Timestamp(data.hit["window_start"]), pd.Timestamp(data.hit["window_end"])
     ticks, labels = time_ticks(ws, we)
-    draw_axis(bar.ax, "x", (ticks - ws).total_seconds().to_numpy(), labels,
+    draw_axis(bar.ax, "x", (ticks - ws).total_seconds().to_numpy() / norm.vmax, labels,
               title=f"Time of fix within the window, UK local time ({zone_names(pd.Series([ws, we]))}); "
                     f"fixes outside the window grey")
     radius, sources, prisms = float(data.hit["radius_m"]), _sources(data.fixes), bool(data.prisms)
