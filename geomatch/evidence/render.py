@@ -186,7 +186,13 @@ class SharedRendererCanvas(FigureCanvasAgg):
 
     The pixels are the same (the renderer is cleared, and nothing else of it carries over), and matplotlib's
     cache of text sizes, keyed by the renderer, then serves every figure of a process. The pixels of one figure
-    are valid until the next figure of the same size is drawn in the same thread: copy them first."""
+    are valid until the next figure of the same size is drawn in the same thread: copy them first.
+
+    It draws only when asked (:meth:`draw`): a library's request to redraw when idle (GeoPandas asks after every
+    plot call, which rendered a kept map three times over before its own drawing) is ignored."""
+
+    def draw_idle(self, *args, **kwargs) -> None:
+        """Nothing: the pictures are drawn once, when complete."""
 
     def get_renderer(self) -> RendererAgg:
         width, height = self.figure.bbox.size
