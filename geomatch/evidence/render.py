@@ -8,7 +8,9 @@ glyphs, most of them the same from one pack to the next (tick labels, axis title
 - the layout of each text (its glyphs and their positions), per font, size, resolution and shaping options;
 - each rendered glyph bitmap, per font, size, glyph, rotation and *sub-pixel phase* of its position (FreeType
   places a glyph in 1/64 pixel; a glyph moved by whole pixels renders to the same bitmap, moved), so a cached
-  glyph is drawn exactly where and as FreeType would draw it.
+  glyph is drawn exactly where and as FreeType would draw it;
+- the outline of each text drawn as a path (the labels with a white halo: a path effect strokes and fills the
+  text's outline), per font and text, so a label seen before is not laid out and traced again.
 
 The pixels are the same as matplotlib's own renderer gives (a test draws text-heavy figures both ways and
 compares every pixel). Where matplotlib lacks the private methods this relies on (other versions), text is
@@ -22,6 +24,9 @@ import threading
 import numpy as np
 from matplotlib.backends import backend_agg
 from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
+from matplotlib.textpath import TextToPath
+
+from geomatch.evidence._kernels import blend_glyphs
 
 MAX_ENTRIES = 200_000
 """Entries each cache holds at most (a glyph bitmap at 7-9 pt and 150 dpi is ~150 bytes)."""
@@ -29,7 +34,11 @@ _FAST = all(hasattr(RendererAgg, name) for name in ("_draw_text_glyphs_and_boxes
     hasattr(backend_agg, "get_hinting_flag") and hasattr(backend_agg, "RenderMode")
 """Whether this matplotlib draws text the way the caches expect (3.11's glyph-by-glyph drawing)."""
 _LAYOUTS: dict[tuple, list] = {}
-_GLYPHS: dict[tuple, tuple[np.ndarray, int, int]] = {}
+_GLYPHS: dict[tuple, dict[int, tuple[np.ndarray, int, int]]] = {}
+"""Glyph bitmaps: per font, size, slant, extent, resolution, angle, hinting and antialiasing, a table from
+``glyph << 12 | x phase << 6 | y phase`` to the bitmap, its left and its top (pixels)."""
+_GLYPH_COUNT = [0]
+_OUTLINES: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
 _LOCK = threading.Lock()
 
 
@@ -41,8 +50,47 @@ def _remember(cache: dict, key: tuple, value):
     return value
 
 
+def _glyph_table(key: tuple) -> dict[int, tuple[np.ndarray, int, int]]:
+    with _LOCK:
+        return _GLYPHS.setdefault(key, {})
+
+
+def _remember_glyph(table: dict, key: int, value: tuple[np.ndarray, int, int]) -> tuple[np.ndarray, int, int]:
+    """Keep a glyph bitmap in its table; every table is emptied when they hold :data:`MAX_ENTRIES` in all."""
+    with _LOCK:
+        if _GLYPH_COUNT[0] >= MAX_ENTRIES:
+            for other in _GLYPHS.values():
+                other.clear()
+            _GLYPH_COUNT[0] = 0
+        table[key] = value
+        _GLYPH_COUNT[0] += 1
+    return value
+
+
+class CachingTextToPath(TextToPath):
+    """Matplotlib's text-to-path converter, keeping each text's outline (vertices and codes, read-only arrays:
+    ``Path`` takes them as the lists matplotlib returns would give) per font properties, text and shaping
+    options."""
+
+    def get_text_path(self, prop, s, ismath=False, *, features=None, language=None):
+        key = (hash(prop), s, ismath, tuple(features) if features else None, language)  # matplotlib's own
+        # caches take font properties with the same hash as the same
+        outline = _OUTLINES.get(key)
+        if outline is None:
+            verts, codes = super().get_text_path(prop, s, ismath, features=features, language=language)
+            verts, codes = np.array(verts, dtype=float).reshape(-1, 2), np.array(codes, dtype=np.uint8)
+            verts.flags.writeable = codes.flags.writeable = False
+            outline = _remember(_OUTLINES, key, (verts, codes))
+        return outline
+
+
 class CachingRenderer(RendererAgg):
-    """Matplotlib's Agg renderer, drawing text from a layout cache and a glyph-bitmap cache (same pixels)."""
+    """Matplotlib's Agg renderer, drawing text from a layout cache and a glyph-bitmap cache, and text outlines
+    (path effects) from an outline cache (same pixels)."""
+
+    def __init__(self, width, height, dpi):
+        super().__init__(width, height, dpi)
+        self._text2path = CachingTextToPath()
 
     def draw_text(self, gc, x, y, s, prop, angle, ismath=False, mtext=None):
         if ismath or not _FAST:
@@ -63,35 +111,69 @@ class CachingRenderer(RendererAgg):
     def _draw_text_glyphs_and_boxes(self, gc, x, y, angle, glyphs, boxes):
         if boxes or not _FAST:  # mathtext's rules: matplotlib's own code
             return super()._draw_text_glyphs_and_boxes(gc, x, y, angle, glyphs, boxes)
+        glyphs = list(glyphs)
+        if not glyphs:
+            return
         cos, sin = math.cos(math.radians(angle)), math.sin(math.radians(angle))
         flags = backend_agg.get_hinting_flag()
         antialiased = bool(gc.get_antialiased())
         mode = backend_agg.RenderMode.NORMAL if antialiased else backend_agg.RenderMode.MONO
-        height = int(self.height)
-        matrices: dict[tuple[float, float], np.ndarray] = {}
-        for font, size, glyph, slant, extend, dx, dy in glyphs:  # dy is upwards
-            # FreeType's position of the glyph in 1/64 pixel, as matplotlib computes it (y upwards)
-            fx = round(0x40 * (x + dx * cos - dy * sin))
-            fy = round(0x40 * (self.height - y + dx * sin + dy * cos))
-            key = (font, size, self.dpi, glyph, angle, slant, extend, fx & 63, fy & 63, flags, antialiased)
-            cached = _GLYPHS.get(key)
+        # FreeType's positions of the glyphs in 1/64 pixel, as matplotlib computes them (y upwards; the same
+        # operations in the same order as its scalar code, so the same doubles, rounded half to even as round())
+        offsets = np.array([glyph[5:] for glyph in glyphs], dtype=float)  # dx, dy (dy upwards)
+        fx = np.round(0x40 * (x + offsets[:, 0] * cos - offsets[:, 1] * sin)).astype(np.int64)
+        fy = np.round(0x40 * (self.height - y + offsets[:, 0] * sin + offsets[:, 1] * cos)).astype(np.int64)
+        phases = ((fx & 63) << 6 | (fy & 63)).tolist()
+        common = (self.dpi, angle, flags, antialiased)
+        tables: dict[tuple, dict[int, tuple[np.ndarray, int, int]]] = {}
+        bitmaps, lefts, tops = [], [], []
+        for (font, size, glyph, slant, extend, _, _), phase in zip(glyphs, phases):
+            table = tables.get((font, size, slant, extend))
+            if table is None:
+                table = tables[(font, size, slant, extend)] = _glyph_table((font, size, slant, extend, *common))
+            cached = table.get(glyph << 12 | phase)
             if cached is None:
-                matrix = matrices.get((slant, extend))
-                if matrix is None:
-                    matrix = matrices[(slant, extend)] = (
-                        0x10000 * np.array([[cos, -sin], [sin, cos]]) @ [[extend, extend * slant], [0, 1]]
-                    ).round().astype(int)
+                matrix = (0x10000 * np.array([[cos, -sin], [sin, cos]]) @ [[extend, extend * slant], [0, 1]]
+                          ).round().astype(int)
                 font.set_size(size, self.dpi)
-                font._set_transform(matrix, [fx & 63, fy & 63])  # the phase only: whole pixels are added below
+                font._set_transform(matrix, [phase >> 6, phase & 63])  # the phase only: whole pixels added below
                 bitmap = font._render_glyph(glyph, flags, mode)
                 buffer = np.array(bitmap.buffer, copy=True)
                 if not antialiased:
                     buffer *= 0xff
-                cached = _remember(_GLYPHS, key, (buffer, bitmap.left, bitmap.top))
-            buffer, left, top = cached
-            # draw_text_image's y is downwards and names the bitmap's bottom side
-            self._renderer.draw_text_image(buffer, left + (fx >> 6), height - (top + (fy >> 6)) + buffer.shape[0],
-                                           0, gc)
+                cached = _remember_glyph(table, glyph << 12 | phase, (buffer, bitmap.left, bitmap.top))
+            bitmaps.append(cached[0])
+            lefts.append(cached[1])
+            tops.append(cached[2])
+        rows = np.array([bitmap.shape[0] for bitmap in bitmaps], dtype=np.int64)
+        # draw_text_image's y is downwards and names the bitmap's bottom side
+        places = np.column_stack([np.array(lefts, dtype=np.int64) + (fx >> 6),
+                                  int(self.height) - (np.array(tops, dtype=np.int64) + (fy >> 6)) + rows])
+        self._blend(gc, bitmaps, places)
+
+    def _blend(self, gc, bitmaps: list[np.ndarray], places: np.ndarray) -> None:
+        """Blend glyph ``bitmaps`` into the pixels at ``places`` (left, bottom; pixels, y downwards) in one
+        compiled pass (:func:`~geomatch.evidence._kernels.blend_glyphs`: Agg's ``draw_text_image``, the same
+        arithmetic), clipped to the figure and to ``gc``'s clip rectangle as Agg clips them."""
+        if not bitmaps:
+            return
+        width, height = int(self.width), int(self.height)
+        clip = [0, 0, width, height]
+        box = gc.get_clip_rectangle()
+        if box is not None and (box.x0, box.y0, box.x1, box.y1) != (0, 0, 0, 0):
+            def nearest(v: float) -> int:  # matplotlib's mpl_round: halves away from zero
+                return int(v + (0.5 if v >= 0 else -0.5))
+
+            clip = [max(0, nearest(box.x0)), max(0, nearest(height - box.y1)), min(width, nearest(box.x1)),
+                    min(height, nearest(height - box.y0))]
+        sizes = [bitmap.size for bitmap in bitmaps]
+        glyphs = np.empty((len(bitmaps), 5), dtype=np.int64)
+        glyphs[:, 0] = np.cumsum(sizes) - sizes
+        glyphs[:, 1:3] = [bitmap.shape for bitmap in bitmaps]
+        glyphs[:, 3:] = places
+        colour = np.array([int(v * 255 + 0.5) for v in gc.get_rgb()], dtype=np.uint8)  # Agg's uround
+        blend_glyphs(np.asarray(self._renderer), np.concatenate([bitmap.ravel() for bitmap in bitmaps]), glyphs,
+                     colour, np.array(clip, dtype=np.int64))
 
 
 _RENDERERS = threading.local()
@@ -104,7 +186,13 @@ class SharedRendererCanvas(FigureCanvasAgg):
 
     The pixels are the same (the renderer is cleared, and nothing else of it carries over), and matplotlib's
     cache of text sizes, keyed by the renderer, then serves every figure of a process. The pixels of one figure
-    are valid until the next figure of the same size is drawn in the same thread: copy them first."""
+    are valid until the next figure of the same size is drawn in the same thread: copy them first.
+
+    It draws only when asked (:meth:`draw`): a library's request to redraw when idle (GeoPandas asks after every
+    plot call, which rendered a kept map three times over before its own drawing) is ignored."""
+
+    def draw_idle(self, *args, **kwargs) -> None:
+        """Nothing: the pictures are drawn once, when complete."""
 
     def get_renderer(self) -> RendererAgg:
         width, height = self.figure.bbox.size

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from matplotlib import patheffects
 from matplotlib.cm import ScalarMappable
-from matplotlib.collections import LineCollection, PatchCollection, PathCollection
+from matplotlib.collections import PatchCollection, PathCollection
 from matplotlib.colorbar import Colorbar
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
@@ -36,7 +36,8 @@ from geomatch.evidence.context import EvidenceOptions, PackData, path_steps
 from geomatch.evidence.index import THUMB_NAME
 from geomatch.evidence.prism import Prism
 from geomatch.evidence.style import (CMAP, PRISM_EDGE, PRISM_FILL, SOURCE_MARKERS, lay_legend,
-                                     kept_figure, marker_for, markers, render_rgba, render_with_legend, write_png)
+                                     kept_figure, marker_for, markers, render_rgba, render_with_legend, segments,
+                                     write_png)
 from geomatch.core.times import utc_ns
 from geomatch.evidence.text import (fmt_duration, fmt_fixes, fmt_m, fmt_time, mpl_text, offence_name, time_ticks,
                                      zone_names)
@@ -179,30 +180,43 @@ def window_norm(data: PackData) -> Normalize:
     return Normalize(0.0, max(span, 1.0))
 
 
-def _map_figure(dpi: float, norm: Normalize) -> tuple[Figure, object, Colorbar]:
-    """A figure for a map at ``dpi`` (A4 width, fixed layout: constrained layout costs ~30 %), its main axes and
-    its colour bar over ``norm``, kept per thread and resolution (:func:`~geomatch.evidence.style.kept_figure`:
-    what the last map added removed; :func:`draw_map` sets the view, aspect and title on every map)."""
+CORNERS = ((0.015, 0.655), (0.655, 0.015))
+"""Where the overview inset may go (axes fractions of its lower-left corner): upper left, lower right."""
+
+
+def _map_figure(dpi: float) -> tuple[Figure, object, Colorbar, dict]:
+    """A figure for a map at ``dpi`` (A4 width, fixed layout: constrained layout costs ~30 %), its main axes, its
+    colour bar and an overview inset at each of the :data:`CORNERS` (hidden), kept per thread and resolution
+    (:func:`~geomatch.evidence.style.kept_figure`: what the last map added removed; :func:`draw_map` sets the
+    view, aspect and title on every map, and the inset's on every map that shows it: building an inset costs a
+    fifth of a map). The colour bar runs over the window as a fraction 0..1 (its ticks placed by the map): the
+    same gradient for every window, so it is drawn once, not once per map."""
     def build():
         fig = Figure(figsize=(8.27, 10.2), dpi=dpi)
         ax = fig.add_axes((0.1, 0.19, 0.86, 0.71))
-        bar = fig.colorbar(ScalarMappable(norm=norm, cmap=CMAP), cax=fig.add_axes((0.15, 0.115, 0.76, 0.016)),
-                           orientation="horizontal")
+        bar = fig.colorbar(ScalarMappable(norm=Normalize(0.0, 1.0), cmap=CMAP),
+                           cax=fig.add_axes((0.15, 0.115, 0.76, 0.016)), orientation="horizontal")
         bar.ax.yaxis.set_visible(False)
-        return (fig, ax, bar), (ax, bar.ax)
+        _set_view(ax, (0.0, 1.0, 0.0, 1.0))  # every map's view is square: the insets are placed in its final box
+        ax.apply_aspect()
+        insets = {corner: ax.inset_axes((*corner, INSET, INSET), zorder=20) for corner in CORNERS}
+        for inset in insets.values():
+            inset.set_facecolor("white")
+            inset.yaxis.set_visible(False)
+        return (fig, ax, bar, insets), (ax, bar.ax, *insets.values())
 
     kept = kept_figure(("map", dpi), build)
-    fig, ax, bar = kept.parts
-    bar.mappable.set_norm(norm)  # the colour bar draws itself anew, its own artists replaced
-    kept.settle()
-    return fig, ax, bar
+    fig, ax, bar, insets = kept.parts
+    for inset in insets.values():
+        inset.set_visible(False)
+    return fig, ax, bar, insets
 
 
 def draw_map(data: PackData, path: Path, options: EvidenceOptions) -> Path:
     """Draw ``map.png`` for one hit, and ``thumb.png`` beside it (the map cropped around the zone); return the
     map's path."""
     norm = window_norm(data)
-    fig, ax, bar = _map_figure(options.dpi, norm)
+    fig, ax, bar, insets = _map_figure(options.dpi)
     extent = focus_extent(data)
     _set_view(ax, extent)
     ax.apply_aspect()  # the final axes box, so data-to-pixel transforms hold for placing labels
@@ -215,7 +229,7 @@ def draw_map(data: PackData, path: Path, options: EvidenceOptions) -> Path:
     corner = inset = None
     if overview[1] - overview[0] > 1.5 * (extent[1] - extent[0]):
         corner = _inset_corner(data, extent)
-        inset = _draw_overview(ax, data, norm, overview, extent, corner)
+        inset = _draw_overview(insets[corner], data, norm, overview, extent)
     furniture = [(0.0, 0.0, 0.17, 0.08), (0.89, 0.79, 1.0, 1.0)]  # scale bar; north arrow (axes fractions)
     furniture += [(corner[0], corner[1], corner[0] + INSET, corner[1] + INSET + 0.03)] if corner else []
     _draw_labels(ax, data, labelled, extent, options.dpi, furniture)
@@ -239,7 +253,7 @@ def draw_map(data: PackData, path: Path, options: EvidenceOptions) -> Path:
 
     ws, we = pd.Timestamp(data.hit["window_start"]), pd.Timestamp(data.hit["window_end"])
     ticks, labels = time_ticks(ws, we)
-    draw_axis(bar.ax, "x", (ticks - ws).total_seconds().to_numpy(), labels,
+    draw_axis(bar.ax, "x", (ticks - ws).total_seconds().to_numpy() / norm.vmax, labels,
               title=f"Time of fix within the window, UK local time ({zone_names(pd.Series([ws, we]))}); "
                     f"fixes outside the window grey")
     radius, sources, prisms = float(data.hit["radius_m"]), _sources(data.fixes), bool(data.prisms)
@@ -266,8 +280,9 @@ def draw_map(data: PackData, path: Path, options: EvidenceOptions) -> Path:
 
 
 def _zone_crop(ax, data: PackData, pixels: np.ndarray) -> np.ndarray:
-    """The rendered map's pixels (RGB or RGBA) around the zone (1.6 radii each side, at least 100 px), as a square
-    of :data:`THUMB_PX` RGB pixels; where the square runs off the map it is black (as Pillow crops)."""
+    """The rendered map's pixels (opaque RGBA) around the zone (1.6 radii each side, at least 100 px), as a square
+    of :data:`THUMB_PX` RGB pixels; where the square runs off the map it is black (as Pillow crops). Pillow reads
+    the renderer's buffer in place (as RGBX, so no alpha is premultiplied) and copies only the square."""
     from PIL import Image
 
     height, width = pixels.shape[:2]
@@ -275,12 +290,10 @@ def _zone_crop(ax, data: PackData, pixels: np.ndarray) -> np.ndarray:
     edge = ax.transData.transform((float(data.crime["x"]) + 1.6 * float(data.hit["radius_m"]),
                                    float(data.crime["y"])))
     half = max(edge[0] - cx, 100.0)
-    x0, y0, x1, y1 = (int(round(v)) for v in (cx - half, height - cy - half, cx + half, height - cy + half))
-    crop = np.zeros((y1 - y0, x1 - x0, 3), dtype=np.uint8)  # only the square is copied, not the whole map
-    top, left, bottom, right = max(y0, 0), max(x0, 0), min(y1, height), min(x1, width)
-    if top < bottom and left < right:
-        crop[top - y0:bottom - y0, left - x0:right - x0] = pixels[top:bottom, left:right, :3]
-    return np.asarray(Image.fromarray(crop).resize((THUMB_PX, THUMB_PX), Image.Resampling.BOX))
+    box = tuple(int(round(v)) for v in (cx - half, height - cy - half, cx + half, height - cy + half))
+    image = Image.frombuffer("RGBX", (width, height), np.ascontiguousarray(pixels), "raw", "RGBX", 0, 1)
+    thumb = image.crop(box).resize((THUMB_PX, THUMB_PX), Image.Resampling.BOX).convert("RGB")
+    return np.asarray(thumb)
 
 
 def _gap_labels(data: PackData, extent: Extent, most: int = 6) -> list[tuple[float, float, str]]:
@@ -367,14 +380,14 @@ def _draw_trail(ax, data: PackData, norm: Normalize, extent: Extent, *, detail: 
         rows = np.union1d(rows[:: max(1, math.ceil(len(rows) / MAX_CIRCLES))],
                           np.intersect1d(np.asarray(circles, dtype=int), rows))
         ax.add_collection(PatchCollection([Circle((x[i], y[i]), acc[i]) for i in rows],
-                                          facecolor="none", edgecolor="0.35", lw=0.7, linestyle=":", zorder=3))
+                                          facecolor="none", edgecolor="0.35", lw=0.7, linestyle=":", zorder=3),
+                          autolim=False)  # the view is set: measuring the circles' extent is wasted
     px, py, gap = _path(data)
     steps = np.stack([np.column_stack([px[:-1], py[:-1]]), np.column_stack([px[1:], py[1:]])], axis=1)
     if (~gap).any():  # empty collections are left out: each costs a millisecond to build and draws nothing
-        ax.add_collection(LineCollection(steps[~gap], colors="0.3", lw=1.1 if detail else 0.6, zorder=4))
+        segments(ax, steps[~gap], colors="0.3", lw=1.1 if detail else 0.6, zorder=4)
     if gap.any():
-        ax.add_collection(LineCollection(steps[gap], colors="black", lw=1.3 if detail else 0.8,
-                                         linestyles=(0, (5, 3)), zorder=4))
+        segments(ax, steps[gap], colors="black", lw=1.3 if detail else 0.8, linestyles=(0, (5, 3)), zorder=4)
     if detail:
         _draw_arrows(ax, px, py, gap, extent)
     seconds = (fixes["timestamp"] - pd.Timestamp(hit["window_start"])).dt.total_seconds().to_numpy()
@@ -421,17 +434,14 @@ def _inset_corner(data: PackData, focus: Extent) -> tuple[float, float]:
     y = (data.fixes["y"].to_numpy(float) - focus[2]) / (focus[3] - focus[2])
     upper_left = int(((x < 0.36) & (x >= 0) & (y > 0.64) & (y <= 1)).sum())
     lower_right = int(((x > 0.64) & (x <= 1) & (y < 0.36) & (y >= 0)).sum())
-    return (0.015, 0.655) if upper_left <= lower_right else (0.655, 0.015)
+    return CORNERS[0] if upper_left <= lower_right else CORNERS[1]
 
 
-def _draw_overview(ax, data: PackData, norm: Normalize, overview: Extent, focus: Extent,
-                   corner: tuple[float, float]):
-    """An inset showing every point in the vicinity with the main view outlined, at ``corner``; returns its
-    axes."""
-    inset = ax.inset_axes((*corner, INSET, INSET), zorder=20)
+def _draw_overview(inset, data: PackData, norm: Normalize, overview: Extent, focus: Extent):
+    """Show every point in the vicinity, with the main view outlined, on the overview ``inset`` (axes, made
+    visible); returns it."""
+    inset.set_visible(True)
     _set_view(inset, overview)
-    inset.set_facecolor("white")
-    inset.yaxis.set_visible(False)
     _draw_trail(inset, data, norm, overview, detail=False)
     inset.add_patch(Rectangle((focus[0], focus[2]), focus[1] - focus[0], focus[3] - focus[2], fill=False,
                               edgecolor="black", lw=1.0, ls="--", zorder=15))

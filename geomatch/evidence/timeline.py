@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from matplotlib import dates as mdates
-from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.lines import Line2D
@@ -18,9 +17,13 @@ from matplotlib.lines import Line2D
 from geomatch.evidence.axes import draw_axis, nice_ticks, number_labels
 from geomatch.evidence.context import EvidenceOptions, PackData
 from geomatch.evidence.style import (PRISM_EDGE, PRISM_FILL, kept_figure, marker_for, markers,
-                                     render_with_legend, write_png)
+                                     render_with_legend, segments, write_png)
 from geomatch.evidence.text import fmt_duration, fmt_fixes, fmt_m, mpl_text, time_ticks, zone_names
 from geomatch.core.times import UK_TZ
+
+_BLACK, _WHITE = np.array([0.0, 0.0, 0.0, 1.0]), np.array([1.0, 1.0, 1.0, 1.0])
+"""RGBA of the fixes in the window (filled) and outside it (hollow): an array, not a name per fix."""
+
 
 def _num(times) -> np.ndarray:
     """UTC times as matplotlib date numbers."""
@@ -75,10 +78,10 @@ def draw_timeline(data: PackData, path: Path, options: EvidenceOptions) -> Path:
     d = fixes["distance_m"].to_numpy(float)
     gap = fixes["gap_after"].to_numpy()[:-1]
     if (~gap).any():  # empty collections are left out (they draw nothing)
-        ax.add_collection(LineCollection(_path_distance(data, t)[~gap], colors="0.3", lw=1.1, zorder=3))
+        segments(ax, _path_distance(data, t)[~gap], colors="0.3", lw=1.1, zorder=3)
     if gap.any():
         steps = np.stack([np.column_stack([t[:-1], d[:-1]]), np.column_stack([t[1:], d[1:]])], axis=1)
-        ax.add_collection(LineCollection(steps[gap], colors="black", lw=1.0, linestyles=(0, (5, 3)), zorder=3))
+        segments(ax, steps[gap], colors="black", lw=1.0, linestyles=(0, (5, 3)), zorder=3)
     lo, hi = _num(_shown_span(data, options.context_s))
     axes_px = 0.895 * 8.27 * options.dpi
     last_end = -np.inf  # right edge (px) of the last gap label: labels never overlap
@@ -101,7 +104,8 @@ def draw_timeline(data: PackData, path: Path, options: EvidenceOptions) -> Path:
     for source, group in fixes.groupby(fixes["source"].astype(str), sort=True):
         rows = group.index.to_numpy()
         markers(ax, t[rows], d[rows], marker_for(source), sizes=np.where(inside[rows], 26, 12),
-                facecolors=np.where(inside[rows], "black", "white"), edgecolors="black", linewidths=0.6, zorder=4)
+                facecolors=np.where(inside[rows, None], _BLACK, _WHITE), edgecolors="black", linewidths=0.6,
+                zorder=4)
     markers(ax, _num([hit["closest_time"]]), [hit["min_distance_m"]], "X", sizes=110, facecolors="white",
             edgecolors="black", linewidths=1.3, zorder=5)
 

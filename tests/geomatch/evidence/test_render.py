@@ -130,3 +130,70 @@ def test_a_pack_is_the_same_drawn_first_or_after_other_packs(small_run, tmp_path
     after = _make_packs(small_run, list(range(last + 1)), tmp_path / "after", 1)[-1]
     workers = _make_packs(small_run, list(range(last + 1)), tmp_path / "workers", 2)[-1]
     assert _pack_digests(Path(alone)) == _pack_digests(Path(after)) == _pack_digests(Path(workers))
+
+
+def test_the_glyph_kernel_blends_as_agg_draws_text_images():
+    """blend_glyphs against Agg's own draw_text_image: random coverages (some full, some empty) at random places
+    (some off the edges), random colours (translucent too) and clip rectangles, over opaque and translucent
+    backgrounds: the same bytes."""
+    from matplotlib.backend_bases import GraphicsContextBase
+    from matplotlib.backends.backend_agg import RendererAgg
+    from matplotlib.transforms import Bbox
+
+    from geomatch.evidence.render import CachingRenderer
+
+    rng = np.random.default_rng(7)
+    width, height = 120, 90
+    for trial in range(60):
+        background = rng.integers(0, 256, (height, width, 4), dtype=np.uint8)
+        if trial % 2:
+            background[..., 3] = 255
+        gc = GraphicsContextBase()
+        gc.set_foreground(tuple(rng.random(4)) if trial % 3 else (0, 0, 0, 1), isRGBA=True)
+        if trial % 4 == 0:
+            gc.set_clip_rectangle(Bbox.from_bounds(*rng.uniform(-10, 60, 2), *rng.uniform(0, 80, 2)))
+        bitmaps, places = [], []
+        for _ in range(int(rng.integers(1, 8))):
+            bitmap = rng.integers(0, 256, tuple(rng.integers(0, 15, 2)), dtype=np.uint8)
+            bitmap[rng.random(bitmap.shape) < 0.3] = 255
+            bitmap[rng.random(bitmap.shape) < 0.2] = 0
+            bitmaps.append(bitmap)
+            places.append((int(rng.integers(-20, width + 5)), int(rng.integers(-5, height + 20))))
+        agg = RendererAgg(width, height, 72)
+        np.asarray(agg._renderer)[...] = background
+        for bitmap, (x, y) in zip(bitmaps, places):
+            agg._renderer.draw_text_image(bitmap, x, y, 0, gc)
+        ours = CachingRenderer(width, height, 72)
+        np.asarray(ours._renderer)[...] = background
+        ours._blend(gc, bitmaps, np.array(places, dtype=np.int64))
+        assert (np.asarray(ours._renderer) == np.asarray(agg._renderer)).all(), trial
+
+
+def test_png_rows_are_the_pixels(tmp_path):
+    from PIL import Image
+
+    from geomatch.evidence.style import write_png
+
+    rng = np.random.default_rng(3)
+    rgba = rng.integers(0, 256, (37, 23, 4), dtype=np.uint8)
+    for pixels in (rgba, rgba[..., :3].copy()):
+        decoded = np.asarray(Image.open(write_png(pixels, tmp_path / "p.png")))
+        assert decoded.shape == (37, 23, 3) and (decoded == rgba[..., :3]).all()
+
+
+def test_segments_are_the_paths_line_collection_makes():
+    from matplotlib.collections import LineCollection
+
+    from geomatch.evidence.style import segments
+
+    fig = Figure(figsize=(3, 3), dpi=100)
+    ax = fig.add_axes((0, 0, 1, 1))
+    for k in (2, 17, 130):  # 130 points: paths long enough to be simplified
+        steps = np.random.default_rng(k).random((5, k, 2))
+        ours, theirs = segments(ax, steps, colors="0.3"), LineCollection(steps, colors="0.3")
+        assert len(ours.get_paths()) == len(theirs.get_paths()) == 5
+        for a, b in zip(ours.get_paths(), theirs.get_paths()):
+            assert (a.vertices == b.vertices).all() and a.codes is None and b.codes is None
+            assert (a.should_simplify, a.simplify_threshold, a._interpolation_steps, a.readonly) == \
+                (b.should_simplify, b.simplify_threshold, b._interpolation_steps, b.readonly)
+    assert len(segments(ax, np.empty((0, 2, 2)), colors="0.3").get_paths()) == 0
