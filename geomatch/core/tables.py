@@ -474,44 +474,18 @@ def _read_parquet(path: Path, column_map: Mapping[str, str], columns: Sequence[s
         keep = [*columns, ORIGINAL_ROW]
         wanted = [reverse.get(c, c) for c in keep if reverse.get(c, c) in schema.names]
     dictionary = [reverse.get(c, c) for c in categorical if reverse.get(c, c) in schema.names]
+    table = pq.read_table(path, columns=wanted, read_dictionary=dictionary or None)
     if b"pandas" in metadata:  # written by pandas: its metadata restores index columns and extension dtypes
         # column by column, freeing Arrow's copy as it goes, then giving the freed memory back to the system
-        table = pq.read_table(path, columns=wanted, read_dictionary=dictionary or None)
         frame = table.to_pandas(self_destruct=True, split_blocks=True)
         del table
         pa.default_memory_pool().release_unused()
-    else:
-        frame = _parquet_by_row_groups(pq.ParquetFile(path, read_dictionary=dictionary or None),
-                                       wanted if wanted is not None else schema.names)
+    else:  # two columns at a time, as Arrow's own table conversion would make each of them
+        names, columns = table.column_names, table.columns
+        del table
+        frame = _arrow_to_frame(columns, names, (), text_as_arrow=False)
     crs = metadata[CRS_METADATA].decode() if CRS_METADATA in metadata else None
     return frame, crs
-
-
-def _parquet_by_row_groups(file, names: Sequence[str]) -> pd.DataFrame:
-    """The columns ``names`` of a Parquet file (``pyarrow.parquet.ParquetFile``) as a frame, as Arrow's own table
-    conversion would make them, read one row group at a time: floating-point columns are copied into arrays made
-    once for the whole file (each group's decoded memory is reused by the next, so a column's values land in fresh
-    memory once rather than twice), the other columns are kept as Arrow chunks and converted at the end. On the
-    force month's Parquet (8.3 M fixes) this touched about a third less fresh memory than reading the whole table
-    and converting it."""
-    import pyarrow as pa
-
-    schema = file.schema_arrow
-    n_rows = file.metadata.num_rows
-    flat = {name: np.empty(n_rows, schema.field(name).type.to_pandas_dtype()) for name in names
-            if pa.types.is_floating(schema.field(name).type) and not pa.types.is_float16(schema.field(name).type)}
-    chunked: dict[str, list] = {name: [] for name in names if name not in flat}
-    at = 0
-    for group in range(file.num_row_groups):
-        table = file.read_row_group(group, columns=list(names))
-        for name, values in flat.items():
-            values[at:at + table.num_rows] = table.column(name).to_numpy()  # a missing value is NaN, as Arrow's
-        for name, chunks in chunked.items():
-            chunks.extend(table.column(name).chunks)
-        at += table.num_rows
-    rest = _arrow_to_frame([pa.chunked_array(chunked[name], type=schema.field(name).type) for name in chunked],
-                           list(chunked), (), text_as_arrow=False)
-    return pd.DataFrame({name: flat[name] if name in flat else rest[name] for name in names}, copy=False)
 
 
 def _read_geo(path: Path):

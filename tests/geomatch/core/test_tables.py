@@ -122,31 +122,3 @@ def test_vvol_tables_read_from_several_files(tmp_path):
     assert set(split.quarantined[SOURCE_FILE]) <= {"february.xlsx", "january.csv"}
     table = read_table(tmp_path / "crimes")  # per-file counts, for vvol's summary
     assert [(f.path, f.rows) for f in table.files] == [("february.xlsx", len(crimes) - 100), ("january.csv", 100)]
-
-
-@pytest.mark.parametrize("row_group_size", [1, 3, 1000])
-def test_parquet_by_row_groups_is_arrows_own_conversion(tmp_path, row_group_size):
-    """Floats copied group by group into one array, the rest converted from Arrow chunks: the same frame as
-    reading the whole table and converting it, whatever the row groups (missing values, float32, time zones,
-    text, dictionaries, integers with gaps, an empty file)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from geomatch.core.tables import _arrow_to_frame, _parquet_by_row_groups
-
-    table = pa.table({
-        "lat": pa.array([51.5, None, 52.25, 53.0, float("nan")]),
-        "acc": pa.array([1.5, 2.5, None, 4.0, 5.0], pa.float32()),
-        "at": pa.array([0, 10**18, None, 2 * 10**18, 3], pa.timestamp("ns", "Europe/London")),
-        "name": pa.array(["a", None, "c", "", "e"]),
-        "kind": pa.array(["GPS", "LBS", "GPS", None, "WIFI"]),
-        "n": pa.array([1, None, 3, 4, 5], pa.int64()),
-    })
-    for rows in (table, table.slice(0, 0)):
-        path = tmp_path / f"t{rows.num_rows}.parquet"
-        pq.write_table(rows, path, row_group_size=row_group_size)
-        whole = pq.read_table(path, read_dictionary=["kind"])
-        expected = _arrow_to_frame(whole.columns, whole.column_names, (), text_as_arrow=False)
-        got = _parquet_by_row_groups(pq.ParquetFile(path, read_dictionary=["kind"]), ["at", "lat", "kind", "acc",
-                                                                                     "name", "n"])
-        pd.testing.assert_frame_equal(got, expected[["at", "lat", "kind", "acc", "name", "n"]], check_exact=True)
