@@ -493,7 +493,7 @@ def _legend_handles(radius: float, sources: tuple[str, ...], prisms: bool = Fals
                 Line2D([], [], ls="", marker="o", ms=10, mfc="none", mec="0.35", mew=0.8,
                        label="Confidence radius (dotted)"),
                 Line2D([], [], color="0.3", lw=1.1, marker=">", ms=5, label="Between fixes, direction"),
-                Line2D([], [], color="black", lw=1.3, ls=(0, (5, 3)), label="Gap in trail (no fixes)")]
+                Line2D([], [], color="black", lw=1.3, ls=(0, (5, 3)), label="Gap in trail (no good fixes)")]
     if prisms:
         from matplotlib.patches import Patch
 

@@ -353,3 +353,14 @@ def test_control_characters_in_crime_text_still_give_documents(world, tmp_path):
 
     assert draw_map(data, tmp_path / "m.png", EvidenceOptions(crs="EPSG:27700")).stat().st_size > 0  # "$" is not maths
     assert draw_timeline(data, tmp_path / "t.png", EvidenceOptions(crs="EPSG:27700")).stat().st_size > 0
+
+
+def test_the_maps_keys_say_the_same_of_a_dashed_gap():
+    """The static map's legend, the statement's key and the trail's rule agree: a dash joins two good fixes further
+    apart than the matcher joins, with none or only fallback fixes between them (not "no fixes")."""
+    from geomatch.evidence.staticmap import _legend_handles
+    from geomatch.evidence.style import MAP_KEY
+
+    labels = [handle.get_label() for handle in _legend_handles(100.0, ("GPS", "LBS"))]
+    assert "Gap in trail (no good fixes)" in labels and not any("(no fixes)" in label for label in labels)
+    assert "no good fixes" in next(entry.meaning for entry in MAP_KEY if entry.symbol == "Dashed line")
