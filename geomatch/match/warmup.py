@@ -1,6 +1,6 @@
 """Load (or compile, the first time) the compiled kernels of validation, quality and matching, on a few fixes:
-``python -m geomatch.match.warmup`` (``make`` runs it after installing, so numba caches them next to their modules),
-and :func:`geomatch.pipeline.prepare_later_stages` on a thread of its own at the start of every run."""
+``python -m geomatch.match.warmup``; :mod:`geomatch.scoring.warmup` goes on to scoring (``make`` runs that one after
+installing, and every run on a thread of its own while Arrow reads the trails)."""
 from __future__ import annotations
 
 import time
@@ -16,10 +16,10 @@ from geomatch.match.matcher import match_hits
 from geomatch.quality import assess_trails
 
 
-def warm_up() -> float:
+def warm_up_match() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, MatchConfig]:
     """Validate a three-fix trail in Great Britain, flag its quality and match it against one crime, which loads
-    every kernel of those stages (and numba's own start-up, about 0.45 s); returns the seconds taken."""
-    started = time.perf_counter()
+    every kernel of those stages (and numba's own start-up, about 0.45 s); returns the hits (one, observed), the
+    fixes, the crime and the configuration, for the stages after matching to warm up on."""
     times = pd.to_datetime(["2026-10-22 10:00", "2026-10-22 10:01", "2026-10-22 10:40"], utc=True)
     raw = pd.DataFrame({
         "subject_id": pd.Categorical(["S1"] * 3), "timestamp": times, "lat": [52.0, 52.0003, 52.0],
@@ -34,7 +34,13 @@ def warm_up() -> float:
         "committed_to": times[2:], "area": pd.array([pd.NA], "string"),
         "location_accuracy_m": [float("nan")], "free_text": pd.array([pd.NA], "string"), "long_window": [False],
         "dst_adjusted": [False], SOURCE_ROW: [1]})
-    match_hits(fixes, crimes, config, threads=1)
+    return match_hits(fixes, crimes, config, threads=1), fixes, crimes, config
+
+
+def warm_up() -> float:
+    """:func:`warm_up_match`; returns the seconds taken."""
+    started = time.perf_counter()
+    warm_up_match()
     return time.perf_counter() - started
 
 
