@@ -61,8 +61,8 @@ def read_vs_plain(trails, plain_read) -> tuple[dict[str, tuple[float, float]], i
     ``{"plain": (first, best), "plain_cpu": ..., "ours": ..., "ours_cpu": ...}``; and the rows read.
 
     Both run with the memory set-up of the ``geomatch match`` process that ``load_trails`` runs in
-    (:func:`geomatch.core.memory.use_lean_memory`: numpy's huge-page advice off, Arrow on the system allocator), so the plain
-    read gets the same allocator; the previous set-up is restored after."""
+    (:func:`geomatch.core.memory.use_lean_memory`: numpy's huge-page advice off, Arrow on the system allocator),
+    so the plain read gets the same allocator; the previous set-up is restored after."""
     previous_advice, previous_pool = np._core.multiarray._get_madvise_hugepage(), pa.default_memory_pool()
     use_lean_memory()
     try:

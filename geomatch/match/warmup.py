@@ -1,9 +1,8 @@
-"""Load (or compile, the first time) the compiled kernels of validation, quality and matching, on a few fixes:
-``python -m geomatch.match.warmup``; :mod:`geomatch.scoring.warmup` goes on to scoring (``make`` runs that one after
-installing, and every run on a thread of its own while Arrow reads the trails)."""
+"""Load (or compile, the first time) the compiled kernels of validation, quality and matching, on a few fixes;
+:mod:`geomatch.scoring.warmup` goes on to scoring (``make`` runs it after installing, and every run on a thread of
+its own while Arrow reads the trails)."""
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -35,14 +34,3 @@ def warm_up_match() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, MatchConf
         "location_accuracy_m": [float("nan")], "free_text": pd.array([pd.NA], "string"), "long_window": [False],
         "dst_adjusted": [False], SOURCE_ROW: [1]})
     return match_hits(fixes, crimes, config, threads=1), fixes, crimes, config
-
-
-def warm_up() -> float:
-    """:func:`warm_up_match`; returns the seconds taken."""
-    started = time.perf_counter()
-    warm_up_match()
-    return time.perf_counter() - started
-
-
-if __name__ == "__main__":
-    print(f"    kernels ready ({warm_up():.1f} s)")
