@@ -60,9 +60,27 @@ def neutralise_cell(value: object) -> object:
     return "'" + value if value.startswith(FORMULA_PREFIXES) else value
 
 
+def _any_risky(values: pd.Series, text) -> bool:
+    """Whether any cell of the text column ``values`` (``text`` its ``.str`` accessor) needs rewriting. An object
+    column of Python strings (a hits table's reasons: 92,000 of them on a force month) is searched as Arrow text,
+    in one pass of Arrow's regex engine (0.83 -> 0.03 s there) rather than by Python's per cell."""
+    if values.dtype == object:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        try:
+            arrow = pa.array(values.to_numpy(), from_pandas=True)
+        except (pa.ArrowException, UnicodeError):  # text mixed with numbers or other objects, lone surrogates
+            arrow = None
+        if arrow is not None and (pa.types.is_string(arrow.type) or pa.types.is_large_string(arrow.type)):
+            return bool(pc.any(pc.match_substring_regex(arrow, _RISKY_CELL)).as_py())
+    return bool(text.contains(_RISKY_CELL, regex=True).fillna(False).astype(bool).any())
+
+
 def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy of ``frame`` with every text cell (and text column name) neutralised as by :func:`neutralise_cell`,
-    column by column: the search is vectorised, and only the cells found are rewritten."""
+    column by column: the search is vectorised, and a column is rewritten (as an object column) only where it found
+    a cell to rewrite."""
     out = frame.copy(deep=False)  # columns are replaced, never written into
     for column in out.columns:
         values = out[column]
@@ -72,19 +90,9 @@ def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
             text = values.str
         except AttributeError:  # an object column without any text (numbers, dates, missing values)
             continue
-        if not text.contains(_RISKY_CELL, regex=True).fillna(False).astype(bool).any():
-            continue  # most columns: one search, nothing to rewrite
-        controls = text.contains(_CELL_CONTROLS_ESCAPED, regex=True).fillna(False).astype(bool)
-        if controls.any():
-            values = values.astype(object)
-            values[controls] = [escape_controls(v) for v in values[controls]]
-            text = values.str
-        risky = text.startswith(FORMULA_PREFIXES).fillna(False).astype(bool)
-        if risky.any():
-            values = values.astype(object)
-            values[risky] = "'" + values[risky].astype(str)
-        if controls.any() or risky.any():
-            out[column] = values
+        if _any_risky(values, text):  # most columns: one search, nothing to rewrite
+            out[column] = pd.Series([neutralise_cell(v) for v in values.to_numpy(dtype=object)], index=values.index,
+                                    dtype=object, name=values.name)
     out.columns = [neutralise_cell(str(c)) for c in out.columns]
     return out
 
