@@ -96,7 +96,7 @@ def prepare_later_stages() -> threading.Thread:
     """Start doing, on a thread of its own, what the stages would otherwise pause for with the interpreter lock
     held: loading the compiled kernels of validation, quality, matching and scoring, with numba's own start-up
     (0.6-0.8 s in a fresh process; :func:`geomatch.scoring.warmup.warm_up` validates, flags, matches and scores
-    three fixes), then importing polars (the CSV writer; 0.3-0.5 s). A run starts it as Arrow begins reading the
+    four fixes), then importing polars (the CSV writer; 0.3-0.5 s). A run starts it as Arrow begins reading the
     trails, which leaves the lock free. The thread is returned."""
     def prepare() -> None:
         from geomatch.scoring.warmup import warm_up

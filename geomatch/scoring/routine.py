@@ -160,8 +160,10 @@ def find_stays(trail: SubjectTrail, config: ScoreConfig, still: np.ndarray | Non
 
 
 def _no_stays() -> Stays:
-    none, never = np.zeros(0), np.zeros(0, dtype=np.int64)
-    return Stays(none, none, never, never, never, never)
+    """No stay points, typed as found ones are (days int32, as :func:`geomatch.scoring._kernels.local_day_hour`
+    gives them), so that the kernels they go to see one signature, the one the warm-up compiles."""
+    none, never, no_day = np.zeros(0), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32)
+    return Stays(none, none, never, never, no_day, no_day)
 
 
 def home_positions(trail: SubjectTrail, scenes: Scenes, config: ScoreConfig) -> tuple[np.ndarray, np.ndarray,

@@ -1,4 +1,4 @@
-"""The match warm-up (validation, quality and matching of three fixes, which the scoring warm-up that ``make`` and
+"""The match warm-up (validation, quality and matching of four fixes, which the scoring warm-up that ``make`` and
 every run's preparing thread use goes on from) gives its hit; the preparing thread ends with polars imported."""
 from __future__ import annotations
 

@@ -1,15 +1,46 @@
 """The warm-up that ``make`` runs after installing and every run starts on a thread: validation, quality, matching
-and scoring of three fixes, without error (its match gives the one observed hit the scorer warms up on)."""
+and scoring of four fixes, without error (its match gives the one observed hit the scorer warms up on), and with
+the kernel signatures a real run needs (numba compiles a kernel again for each new combination of argument types:
+a fresh clone's first demo run spent 4 s compiling three scoring kernels the warm-up had not met)."""
 from __future__ import annotations
 
+import importlib
+from pathlib import Path
+
+import numba
+
 from geomatch.match.warmup import warm_up_match
+from geomatch.pipeline import MatchInputs, run_match
 from geomatch.scoring.warmup import warm_up
+
+SAMPLE = Path(__file__).resolve().parents[3] / "sample_data"
+KERNEL_MODULES = ("geomatch.core._lattice", "geomatch.ingest._fix_rules", "geomatch.match._kernels",
+                  "geomatch.quality.flags", "geomatch.scoring._kernels")
 
 
 def test_the_warm_up_match_gives_one_observed_hit_to_score():
     hits, fixes, crimes, _ = warm_up_match()
-    assert list(hits["presence"]) == ["observed"] and len(fixes) == 3 and len(crimes) == 1
+    assert list(hits["presence"]) == ["observed"] and len(fixes) == 4 and len(crimes) == 1
 
 
 def test_warm_up_scores_without_error():
     assert warm_up() > 0
+
+
+def _kernels() -> dict[str, numba.core.registry.CPUDispatcher]:
+    found = {}
+    for name in KERNEL_MODULES:
+        module = importlib.import_module(name)
+        found.update({f"{name}.{attr}": value for attr, value in vars(module).items()
+                      if isinstance(value, numba.core.registry.CPUDispatcher)})
+    return found
+
+
+def test_the_sample_run_needs_no_kernel_signature_the_warm_up_did_not_make(tmp_path):
+    kernels = _kernels()
+    assert len(kernels) > 30
+    warm_up()
+    warmed = {name: set(kernel.signatures) for name, kernel in kernels.items()}
+    run_match(MatchInputs(trails=SAMPLE / "trails.parquet", crimes=SAMPLE / "crimes.csv"), tmp_path)
+    new = {name: [s for s in kernel.signatures if s not in warmed[name]] for name, kernel in kernels.items()}
+    assert {name: signatures for name, signatures in new.items() if signatures} == {}
