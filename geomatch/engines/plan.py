@@ -30,6 +30,7 @@ from itertools import groupby
 import numpy as np
 import pandas as pd
 
+from geomatch.core.arrays import category_codes
 from geomatch.engines.dataset import PartitionFile
 from geomatch.core.times import utc_ns
 from geomatch.quality import QualityRule
@@ -211,7 +212,7 @@ def needed_fixes(trails: pd.DataFrame, span_ns: tuple[int, int]) -> pd.DataFrame
     classes = _edge_class(trails)
     for edge_class in (0, 1):  # the nearest ok fixes and the nearest fallback fixes either side
         members = np.flatnonzero(classes == edge_class)
-        keep[members] |= _near_span(trails["subject_id"].cat.codes.to_numpy()[members], t[members], lo, hi)
+        keep[members] |= _near_span(category_codes(trails["subject_id"])[members], t[members], lo, hi)
     return trails if keep.all() else trails[keep].reset_index(drop=True)
 
 

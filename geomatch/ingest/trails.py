@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from geomatch.core.arrays import category_codes
 from geomatch.core.crs import (BNG, GB_BOUNDS_LONLAT, WGS84, check_crs, choose_metric_crs, surely_british,
                                transform)
 from geomatch.core.errors import InputError
@@ -215,7 +216,7 @@ def _sort_order(subject: pd.Series, times: pd.Series) -> tuple[np.ndarray | None
     """The stable permutation sorting fixes by subject (categories are sorted) then time, or ``None`` when they
     are sorted already (as most exports are); and whether the duplicate rules may have work (``False`` when the
     fixes are sorted and no neighbours share a subject and instant: one compiled pass says both)."""
-    codes = subject.cat.codes.to_numpy()
+    codes = category_codes(subject)
     t = utc_ns(times)
     state = rules.order_state(codes, t)
     if state != rules.UNSORTED:

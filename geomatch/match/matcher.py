@@ -37,6 +37,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 import pandas as pd
 
+from geomatch.core.arrays import category_codes
 from geomatch.core.cores import available_cores
 from geomatch.core.quarantine import Validated, accepted_in_one_crs
 from geomatch.core.times import from_utc_ns, utc_ns
@@ -111,7 +112,7 @@ class _Fixes:
         subject = trails["subject_id"].astype("category")
         source = trails["source"].astype("category")
         quality = pd.Categorical(trails["quality"], categories=QUALITY_CLASSES).codes
-        return cls._of(subject.cat.codes.to_numpy(), utc_ns(trails["timestamp"]), trails["x"].to_numpy(dtype=float),
+        return cls._of(category_codes(subject), utc_ns(trails["timestamp"]), trails["x"].to_numpy(dtype=float),
                        trails["y"].to_numpy(dtype=float), trails["accuracy_m"].to_numpy(dtype=float),
                        source.cat.codes.to_numpy(), quality.astype(np.int8),
                        np.asarray(subject.cat.categories, dtype=object),
@@ -201,7 +202,7 @@ def match_hits(trails: Validated | pd.DataFrame, crimes: Validated | pd.DataFram
 def _subject_parts(trails: pd.DataFrame, most: int) -> list[tuple[int, int]]:
     """Row ranges ``[start, end)`` of ``trails`` (sorted by subject) that hold whole subjects, each at most
     ``most`` fixes unless one subject has more; consecutive, covering every row."""
-    codes = trails["subject_id"].astype("category").cat.codes.to_numpy()
+    codes = category_codes(trails["subject_id"])
     starts = np.append(kernels.subject_starts(codes), len(codes))
     parts, first = [], 0
     for k in range(1, len(starts)):
@@ -277,10 +278,14 @@ class _Zones:
 
     @classmethod
     def from_frame(cls, crimes: pd.DataFrame, config: MatchConfig) -> "_Zones":
+        """Copies of the crimes' columns (a few thousand rows), so that the kernels always get writable arrays (a
+        view of a frame's column may be read-only, which numba compiles a kernel for again)."""
         radius = _per_offence(crimes, lambda rule: rule.radius_m, config).astype(float)
         ws, we = padded_windows(crimes, config)
-        return cls(cx=crimes["x"].to_numpy(float), cy=crimes["y"].to_numpy(float), r=radius, ws=ws, we=we,
-                   cs=utc_ns(crimes["committed_from"]), ce=utc_ns(crimes["committed_to"]))
+        return cls(cx=np.array(crimes["x"], dtype=float), cy=np.array(crimes["y"], dtype=float), r=radius,
+                   ws=np.array(ws, dtype=np.int64), we=np.array(we, dtype=np.int64),
+                   cs=np.array(utc_ns(crimes["committed_from"]), dtype=np.int64),
+                   ce=np.array(utc_ns(crimes["committed_to"]), dtype=np.int64))
 
 
 def padded_windows(crimes: pd.DataFrame, config: MatchConfig) -> tuple[np.ndarray, np.ndarray]:

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 from numba import njit
 
+from geomatch.core.arrays import category_codes
 from geomatch.core.cores import available_cores, subject_slices
 from geomatch.core.errors import InputError
 from geomatch.core.quarantine import Validated
@@ -197,7 +198,7 @@ def quality_codes(trails: pd.DataFrame, rule: QualityRule, *,
     accuracy = trails["accuracy_m"].to_numpy(dtype=float)
     fallback = _source_is_fallback(trails["source"])
     fallback |= accuracy > rule.fallback_accuracy_m
-    subject = trails["subject_id"].astype("category").cat.codes.to_numpy()
+    subject = category_codes(trails["subject_id"])
     t, x, y = utc_ns(trails["timestamp"]), trails["x"].to_numpy(dtype=float), trails["y"].to_numpy(dtype=float)
     top_mps, max_run_ns = float(rule.outlier_speed_mps), np.int64(round(rule.outlier_max_run_s * NS))
 

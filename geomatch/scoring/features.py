@@ -10,6 +10,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from geomatch.match.config import MatchConfig
+from geomatch.core.arrays import category_codes
 from geomatch.core.cores import available_cores
 from geomatch.scoring._kernels import in_order, local_day_hour, zone_kernel
 from geomatch.scoring.config import ScoreConfig
@@ -146,7 +147,7 @@ def subject_fixes(trails: pd.DataFrame, good: np.ndarray | None, subjects: np.nd
     arrays at a time; only the columns scoring reads are taken."""
     subject = trails["subject_id"].astype("category")
     names = np.asarray(subject.cat.categories.astype(str))
-    codes = subject.cat.codes.to_numpy()
+    codes = category_codes(subject)
     t = utc_ns(trails["timestamp"])
     accuracy = trails["accuracy_m"].to_numpy(dtype=float) if "accuracy_m" in trails.columns \
         else np.full(len(t), np.nan)

@@ -8,6 +8,8 @@ import importlib
 from pathlib import Path
 
 import numba
+import pandas as pd
+import pytest
 
 from geomatch.match.warmup import warm_up_match
 from geomatch.pipeline import MatchInputs, run_match
@@ -36,11 +38,24 @@ def _kernels() -> dict[str, numba.core.registry.CPUDispatcher]:
     return found
 
 
-def test_the_sample_run_needs_no_kernel_signature_the_warm_up_did_not_make(tmp_path):
+@pytest.fixture(params=["sample week", "252 subjects"])
+def trails_file(request, tmp_path) -> Path:
+    """The sample week's trails as shipped (36 subjects), or with each subject's days as subjects of their own
+    (252: pandas then numbers them with int16 codes, not int8)."""
+    if request.param == "sample week":
+        return SAMPLE / "trails.parquet"
+    trails = pd.read_parquet(SAMPLE / "trails.parquet")
+    trails["subject_id"] = trails["subject_id"].astype(str) + "-" + trails["timestamp"].dt.strftime("%d")
+    assert trails["subject_id"].nunique() > 127
+    trails.to_parquet(tmp_path / "trails.parquet")
+    return tmp_path / "trails.parquet"
+
+
+def test_a_run_needs_no_kernel_signature_the_warm_up_did_not_make(trails_file, tmp_path):
     kernels = _kernels()
     assert len(kernels) > 30
     warm_up()
     warmed = {name: set(kernel.signatures) for name, kernel in kernels.items()}
-    run_match(MatchInputs(trails=SAMPLE / "trails.parquet", crimes=SAMPLE / "crimes.csv"), tmp_path)
+    run_match(MatchInputs(trails=trails_file, crimes=SAMPLE / "crimes.csv"), tmp_path / "out")
     new = {name: [s for s in kernel.signatures if s not in warmed[name]] for name, kernel in kernels.items()}
     assert {name: signatures for name, signatures in new.items() if signatures} == {}
