@@ -6,6 +6,19 @@ import numpy as np
 import pandas as pd
 
 
+def read_only(array: np.ndarray) -> np.ndarray:
+    """A read-only view of ``array`` (no copy).
+
+    numba compiles a kernel once for each combination of argument types, and an array's being writable is part of
+    its type. An array taken from a frame is a read-only view (pandas' copy-on-write) where a computed one is
+    writable, so one call site would hand a kernel either, depending on the input (a trail with fallback fixes
+    copied, one without sliced): the inputs of such call sites go through this function, so that the kernel meets
+    one type, the one ``make``'s warm-up compiles."""
+    view = array.view()
+    view.flags.writeable = False
+    return view
+
+
 def category_codes(values: pd.Series) -> np.ndarray:
     """The category code of each value (made categorical when it is not; -1 where missing), as a new int32 array.
 

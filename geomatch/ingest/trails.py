@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from geomatch.core.arrays import category_codes
+from geomatch.core.arrays import category_codes, read_only
 from geomatch.core.crs import (BNG, GB_BOUNDS_LONLAT, WGS84, check_crs, choose_metric_crs, surely_british,
                                transform)
 from geomatch.core.errors import InputError
@@ -169,6 +169,7 @@ def _flag_fixes(pool: ThreadPoolExecutor, t: np.ndarray, degrees: Mapping[str, p
     boxes = np.empty((2, 4))
     gb_box = np.asarray(GB_BOUNDS_LONLAT, dtype=float)
     halves = [(0, n // 2), (n // 2, n)]
+    t, lat, lon, values, as_given = map(read_only, (t, lat, lon, values, as_given))  # one type for the kernel
     parts = [pool.submit(rules.flag_fixes, t, EARLIEST_FIX.value, latest_credible_ns(), lat, lon, values,
                          as_given, MAX_ACCURACY_M, gb_box, flags, boxes[i], start, stop)
              for i, (start, stop) in enumerate(halves)]

@@ -37,7 +37,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 import pandas as pd
 
-from geomatch.core.arrays import category_codes
+from geomatch.core.arrays import category_codes, read_only
 from geomatch.core.cores import available_cores
 from geomatch.core.quarantine import Validated, accepted_in_one_crs
 from geomatch.core.times import from_utc_ns, utc_ns
@@ -120,6 +120,8 @@ class _Fixes:
 
     @classmethod
     def _of(cls, codes, t, x, y, accuracy, source, quality, subject_names, source_names) -> "_Fixes":
+        # read-only, whether views of the frame or compacted copies: one type for the kernels
+        codes, t, x, y, accuracy, source, quality = map(read_only, (codes, t, x, y, accuracy, source, quality))
         starts = kernels.subject_starts(codes)
         return cls(subject=codes, t=t, x=x, y=y, accuracy=accuracy, source=source, quality=quality,
                    subject_names=subject_names, source_names=source_names, starts=starts,

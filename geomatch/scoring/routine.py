@@ -25,6 +25,7 @@ from functools import cached_property
 
 import numpy as np
 
+from geomatch.core.arrays import read_only
 from geomatch.scoring._kernels import (box_pyramid, home_kernel, night_medians, passing_kernel, run_starts,
                                        stay_days_kernel, still_kernel)
 from geomatch.scoring.config import ScoreConfig
@@ -44,6 +45,10 @@ class SubjectTrail:
     day: np.ndarray
     hour: np.ndarray
     accuracy: np.ndarray
+
+    def __post_init__(self) -> None:
+        for name in ("t", "x", "y", "day", "hour", "accuracy"):  # views or copies alike: one type for the kernels
+            object.__setattr__(self, name, read_only(getattr(self, name)))
 
     @cached_property
     def day_start(self) -> np.ndarray:

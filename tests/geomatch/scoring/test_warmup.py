@@ -38,17 +38,21 @@ def _kernels() -> dict[str, numba.core.registry.CPUDispatcher]:
     return found
 
 
-@pytest.fixture(params=["sample week", "252 subjects"])
+@pytest.fixture(params=["sample week", "252 subjects", "GPS only, CSV"])
 def trails_file(request, tmp_path) -> Path:
-    """The sample week's trails as shipped (36 subjects), or with each subject's days as subjects of their own
-    (252: pandas then numbers them with int16 codes, not int8)."""
+    """The sample week's trails as shipped (36 subjects); with each subject's days as subjects of their own (252:
+    pandas then numbers them with int16 codes, not int8); or only their good GPS fixes, as CSV (a trail without
+    fallback fixes reaches scoring as views of the frame's columns, not as copies)."""
     if request.param == "sample week":
         return SAMPLE / "trails.parquet"
     trails = pd.read_parquet(SAMPLE / "trails.parquet")
-    trails["subject_id"] = trails["subject_id"].astype(str) + "-" + trails["timestamp"].dt.strftime("%d")
-    assert trails["subject_id"].nunique() > 127
-    trails.to_parquet(tmp_path / "trails.parquet")
-    return tmp_path / "trails.parquet"
+    if request.param == "252 subjects":
+        trails["subject_id"] = trails["subject_id"].astype(str) + "-" + trails["timestamp"].dt.strftime("%d")
+        assert trails["subject_id"].nunique() > 127
+        trails.to_parquet(tmp_path / "trails.parquet")
+        return tmp_path / "trails.parquet"
+    trails[(trails["source"] == "GPS") & (trails["accuracy_m"] < 50)].to_csv(tmp_path / "trails.csv", index=False)
+    return tmp_path / "trails.csv"
 
 
 def test_a_run_needs_no_kernel_signature_the_warm_up_did_not_make(trails_file, tmp_path):
