@@ -13,8 +13,9 @@ $(STAMP): pyproject.toml
 	@echo "==> Installing geomatch, vvol and their dependencies into $(VENV)/ (a few minutes the first time)"
 	@$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]' > $(VENV)/install.log 2>&1 \
 		|| { cat $(VENV)/install.log; echo "pip install failed: see $(VENV)/install.log"; exit 1; }
-	@echo "==> Compiling the matcher's kernels (numba, once per machine: about a minute on 2 cores)"
-	@$(PY) -c "import geomatch, vvol, cli; from geomatch.match import _kernels" && $(PY) -m geomatch.scoring.warmup
+	@echo "==> Compiling the kernels of matching, scoring and evidence packs (numba, once per machine: about a minute on 2 cores)"
+	@$(PY) -c "import geomatch, vvol, cli; from geomatch.match import _kernels" && $(PY) -m geomatch.scoring.warmup \
+		&& $(PY) -m geomatch.evidence.warmup
 	@touch $(STAMP)
 	@echo "==> Installed. Use the commands as .venv/bin/geomatch and .venv/bin/vvol, or run '. .venv/bin/activate' first."
 

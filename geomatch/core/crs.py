@@ -21,6 +21,11 @@ WGS84 = "EPSG:4326"
 OSTN15_GRID = "uk_os_OSTN15_NTv2_OSGBtoETRS.tif"
 _SYSTEM_PROJ_DIRS = (Path("/usr/share/proj"), Path("/usr/local/share/proj"))
 
+# A missing best grid is recorded in every manifest (transform_info), not warned about for each transformer. The
+# filter is the process's: transformers are made per thread, and warnings.catch_warnings is not thread-safe (one
+# thread leaving it removed another's filter, and a fresh install's warm-up printed pyproj's warning).
+warnings.filterwarnings("ignore", message="Best transformation is not available", category=UserWarning)
+
 
 @dataclass(frozen=True)
 class TransformInfo:
@@ -44,9 +49,7 @@ def _thread_transformer(source: str, target: str, thread: int) -> Transformer:
         if (directory / OSTN15_GRID).is_file() and str(directory) not in pyproj.datadir.get_user_data_dir():
             pyproj.datadir.append_data_dir(str(directory))
             break
-    with warnings.catch_warnings():  # a missing best grid is recorded in every manifest (transform_info)
-        warnings.filterwarnings("ignore", message="Best transformation is not available", category=UserWarning)
-        group = pyproj.transformer.TransformerGroup(source, target, always_xy=True)
+    group = pyproj.transformer.TransformerGroup(source, target, always_xy=True)
     if not group.transformers:
         raise ValueError(f"there is no transformation from {source} to {target}")
     return group.transformers[0]  # the most accurate operation whose grids are available here
