@@ -125,6 +125,7 @@ def duckdb_observed(trails, crimes: pd.DataFrame, config: MatchConfig, *,
     source = (f"read_parquet('{trails}')" if str(trails).endswith(".parquet")
               else f"read_csv('{trails}', header = true)")
     connection = duckdb.connect()
+    connection.execute("SET enable_progress_bar = false")  # the bench prints its own lines
     connection.register("scenes", scenes)
     if split is not None:
         started = time.perf_counter()
