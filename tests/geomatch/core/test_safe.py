@@ -7,6 +7,7 @@ import openpyxl
 import pandas as pd
 from hypothesis import given, strategies as st
 
+from geomatch.core import safe
 from geomatch.core.safe import (FORMULA_PREFIXES, escape_controls, escape_html, neutralise_cell, neutralise_frame,
                                 terminal_text, write_safe_csv)
 
@@ -61,13 +62,18 @@ def test_html_escapes_markup_and_controls():
 @given(st.lists(st.one_of(st.none(), st.text(st.characters(blacklist_categories=()), max_size=12),
                          st.sampled_from(["=1+1", "-5", "@a", "\tx", "\rx", "a\x00", "b\x85", "\x7f", "ok"])),
                 min_size=1, max_size=8),
-       st.sampled_from([object, "str"]))
-def test_a_frame_is_neutralised_as_each_of_its_cells(cells, dtype):
-    """The vectorised search (Arrow's regex engine on text columns, also on object columns of text) finds every
-    cell that :func:`neutralise_cell` rewrites: the frame's cells equal the cells' own."""
+       st.sampled_from([object, "str"]), st.sampled_from([safe.FEW_CELLS, -1]))
+def test_a_frame_is_neutralised_as_each_of_its_cells(cells, dtype, few_cells):
+    """The search (in Python for a short column; with ``few_cells`` -1, by Arrow's regex engine, on text columns
+    and on object columns of text) finds every cell that :func:`neutralise_cell` rewrites: the frame's cells equal
+    the cells' own."""
     if dtype == "str" and any(c is not None and any(0xD800 <= ord(ch) <= 0xDFFF for ch in c) for c in cells):
         dtype = object  # Arrow text cannot hold a lone surrogate: such text stays an object column
-    out = neutralise_frame(pd.DataFrame({"text": pd.Series(cells, dtype=dtype)}))
+    default, safe.FEW_CELLS = safe.FEW_CELLS, few_cells
+    try:
+        out = neutralise_frame(pd.DataFrame({"text": pd.Series(cells, dtype=dtype)}))
+    finally:
+        safe.FEW_CELLS = default
     assert [None if pd.isna(v) else v for v in out["text"]] == [neutralise_cell(c) for c in cells]
 
 
