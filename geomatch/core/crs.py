@@ -14,6 +14,7 @@ from pyproj import Transformer
 from pyproj.aoi import AreaOfInterest
 from pyproj.database import query_utm_crs_info
 
+from geomatch.core.arrays import read_only
 from geomatch.core.errors import InputError
 
 BNG = "EPSG:27700"
@@ -116,6 +117,7 @@ def _transform_on_lattice(lon: np.ndarray, lat: np.ndarray, target: str) -> tupl
     """
     from geomatch.core._lattice import interpolate_block
 
+    lon, lat = read_only(lon), read_only(lat)  # views or copies alike: one type for the kernels
     out_x, out_y = np.empty(len(lon)), np.empty(len(lon))
     parts = [slice(start, start + _LATTICE_CHUNK) for start in range(0, len(lon), _LATTICE_CHUNK)]
     blocks = [_node_block(lon[part], lat[part], target) for part in parts]

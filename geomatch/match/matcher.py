@@ -280,14 +280,13 @@ class _Zones:
 
     @classmethod
     def from_frame(cls, crimes: pd.DataFrame, config: MatchConfig) -> "_Zones":
-        """Copies of the crimes' columns (a few thousand rows), so that the kernels always get writable arrays (a
-        view of a frame's column may be read-only, which numba compiles a kernel for again)."""
+        """The crimes' columns as read-only arrays (views of the frame's or computed alike: one type for the
+        kernels)."""
         radius = _per_offence(crimes, lambda rule: rule.radius_m, config).astype(float)
         ws, we = padded_windows(crimes, config)
-        return cls(cx=np.array(crimes["x"], dtype=float), cy=np.array(crimes["y"], dtype=float), r=radius,
-                   ws=np.array(ws, dtype=np.int64), we=np.array(we, dtype=np.int64),
-                   cs=np.array(utc_ns(crimes["committed_from"]), dtype=np.int64),
-                   ce=np.array(utc_ns(crimes["committed_to"]), dtype=np.int64))
+        columns = (crimes["x"].to_numpy(float), crimes["y"].to_numpy(float), radius, ws, we,
+                   utc_ns(crimes["committed_from"]), utc_ns(crimes["committed_to"]))
+        return cls(*map(read_only, columns))
 
 
 def padded_windows(crimes: pd.DataFrame, config: MatchConfig) -> tuple[np.ndarray, np.ndarray]:

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from geomatch.core._lattice import finite_box
 from geomatch.core.quarantine import SOURCE_ROW
 from geomatch.core.tables import RawTable
 from geomatch.ingest.trails import validate_trails
@@ -29,8 +27,6 @@ def warm_up_match() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, MatchConf
         "source": pd.Categorical(["GPS", "GPS", "LBS", "GPS"], categories=["GPS", "LBS", "WIFI"]),
         SOURCE_ROW: [1, 2, 3, 4]})
     config = MatchConfig()
-    finite_box(np.zeros(1), np.zeros(1))  # as the lattice transform of a real trail calls it: on arrays it could
-    # write (numba compiles a kernel once for those and once for read-only ones, which this frame's columns give)
     trails = assess_trails(validate_trails(RawTable(Path("warm-up"), raw)), config.quality_rule)
     fixes = trails.accepted
     crimes = pd.DataFrame({
