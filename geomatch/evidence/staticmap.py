@@ -379,22 +379,28 @@ def _draw_trail(ax, data: PackData, norm: Normalize, extent: Extent, *, detail: 
         rows = np.flatnonzero(has_acc)
         rows = np.union1d(rows[:: max(1, math.ceil(len(rows) / MAX_CIRCLES))],
                           np.intersect1d(np.asarray(circles, dtype=int), rows))
+        pad = _view_pad(extent)  # circles that cannot reach the view are left out
+        rows = rows[(x[rows] + acc[rows] >= extent[0] - pad) & (x[rows] - acc[rows] <= extent[1] + pad)
+                    & (y[rows] + acc[rows] >= extent[2] - pad) & (y[rows] - acc[rows] <= extent[3] + pad)]
         ax.add_collection(PatchCollection([Circle((x[i], y[i]), acc[i]) for i in rows],
                                           facecolor="none", edgecolor="0.35", lw=0.7, linestyle=":", zorder=3),
                           autolim=False)  # the view is set: measuring the circles' extent is wasted
     px, py, gap = _path(data)
     steps = np.stack([np.column_stack([px[:-1], py[:-1]]), np.column_stack([px[1:], py[1:]])], axis=1)
-    if (~gap).any():  # empty collections are left out: each costs a millisecond to build and draws nothing
-        segments(ax, steps[~gap], colors="0.3", lw=1.1 if detail else 0.6, zorder=4)
-    if gap.any():
-        segments(ax, steps[gap], colors="black", lw=1.3 if detail else 0.8, linestyles=(0, (5, 3)), zorder=4)
+    seen = _step_near_view(steps, extent)  # steps that cannot reach the view draw nothing: left out
+    solid, dashed = seen & ~gap, seen & gap
+    if solid.any():  # empty collections are left out: each costs a millisecond to build and draws nothing
+        segments(ax, steps[solid], colors="0.3", lw=1.1 if detail else 0.6, zorder=4)
+    if dashed.any():
+        segments(ax, steps[dashed], colors="black", lw=1.3 if detail else 0.8, linestyles=(0, (5, 3)), zorder=4)
     if detail:
         _draw_arrows(ax, px, py, gap, extent)
     seconds = (fixes["timestamp"] - pd.Timestamp(hit["window_start"])).dt.total_seconds().to_numpy()
     scale = 1.0 if detail else 0.35
+    near = _near_view(x, y, extent)
     for source, group in fixes.groupby(fixes["source"].astype(str), sort=True):
         rows = group.index.to_numpy()
-        out_rows, in_rows = rows[~inside[rows]], rows[inside[rows]]
+        out_rows, in_rows = _kept(rows[~inside[rows]], near), _kept(rows[inside[rows]], near)
         if len(out_rows):
             markers(ax, x[out_rows], y[out_rows], marker_for(source), sizes=16 * scale, facecolors="none",
                     edgecolors="0.55", linewidths=0.7 * scale, zorder=5)
@@ -408,6 +414,40 @@ def _draw_trail(ax, data: PackData, norm: Normalize, extent: Extent, *, detail: 
     star = markers(ax, [cx], [cy], "*", sizes=260 * scale, facecolors="black", edgecolors="white",
                    linewidths=1.0 * scale, zorder=_TOP + 1)
     return cross, star
+
+
+VIEW_MARGIN = 0.1
+"""Markers and steps farther than this fraction of the view's width outside it are not drawn (they would not
+show): at least 14 pt on the smallest view (the overview inset), where a marker reaches 4 pt from its fix."""
+
+
+def _view_pad(extent: Extent) -> float:
+    return VIEW_MARGIN * max(extent[1] - extent[0], extent[3] - extent[2])
+
+
+def _near_view(x: np.ndarray, y: np.ndarray, extent: Extent) -> np.ndarray:
+    """Which points lie within :data:`VIEW_MARGIN` of the view ``extent``."""
+    pad = _view_pad(extent)
+    return (x >= extent[0] - pad) & (x <= extent[1] + pad) & (y >= extent[2] - pad) & (y <= extent[3] + pad)
+
+
+def _step_near_view(steps: np.ndarray, extent: Extent) -> np.ndarray:
+    """Which straight steps (n, 2, 2) have a bounding box that reaches within :data:`VIEW_MARGIN` of the view."""
+    pad = _view_pad(extent)
+    x, y = steps[:, :, 0], steps[:, :, 1]
+    return ((x.max(axis=1) >= extent[0] - pad) & (x.min(axis=1) <= extent[1] + pad)
+            & (y.max(axis=1) >= extent[2] - pad) & (y.min(axis=1) <= extent[3] + pad))
+
+
+def _kept(rows: np.ndarray, near: np.ndarray) -> np.ndarray:
+    """The ``rows`` whose markers can show (``near`` the view), in order; at least two where there are two, as
+    matplotlib stamps a collection of one marker (:meth:`~matplotlib.collections.Collection.draw`'s single-path
+    case) with other pixels than it draws a collection of several."""
+    shown = near[rows]
+    if len(rows) >= 2 and shown.sum() < 2:
+        shown = shown.copy()
+        shown[np.flatnonzero(~shown)[:2 - int(shown.sum())]] = True
+    return rows[shown]
 
 
 def _path(data: PackData) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
