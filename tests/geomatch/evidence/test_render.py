@@ -197,3 +197,35 @@ def test_segments_are_the_paths_line_collection_makes():
             assert (a.should_simplify, a.simplify_threshold, a._interpolation_steps, a.readonly) == \
                 (b.should_simplify, b.simplify_threshold, b._interpolation_steps, b.readonly)
     assert len(segments(ax, np.empty((0, 2, 2)), colors="0.3").get_paths()) == 0
+
+
+def test_markers_and_steps_out_of_view_are_left_out_with_the_same_pixels(small_run, tmp_path, monkeypatch):
+    """The maps leave out the markers, steps and circles that cannot reach the view: the pixels are those of
+    drawing them all (S1's trail runs kilometres beyond the main view and the overview inset)."""
+    from PIL import Image
+
+    from geomatch.evidence import staticmap
+
+    drawn = []  # markers drawn by each run
+    markers = staticmap.markers
+    monkeypatch.setattr(staticmap, "markers", lambda ax, x, *a, **k: drawn.append(len(x)) or markers(ax, x, *a, **k))
+    rows = list(range(len(small_run.hits)))
+    culled = _make_packs(small_run, rows, tmp_path / "culled", 1)
+    n_culled = sum(drawn)
+    monkeypatch.setattr(staticmap, "VIEW_MARGIN", np.inf)
+    everything = _make_packs(small_run, rows, tmp_path / "all", 1)
+    assert n_culled < sum(drawn) - n_culled  # the trail runs kilometres beyond the views
+    for a, b in zip(culled, everything):
+        for name in ("map.png", "thumb.png"):
+            assert np.array_equal(np.asarray(Image.open(Path(a) / name)), np.asarray(Image.open(Path(b) / name)))
+
+
+def test_a_marker_collection_keeps_two_markers_where_it_had_two():
+    """Matplotlib stamps a collection of one marker (other pixels), so culling never leaves one of several."""
+    from geomatch.evidence.staticmap import _kept
+
+    near = np.array([False, True, False, False, True])
+    assert _kept(np.array([0, 2, 3]), near).tolist() == [0, 2]
+    assert _kept(np.array([0, 1, 2]), near).tolist() == [0, 1]
+    assert _kept(np.array([1, 4]), near).tolist() == [1, 4]
+    assert _kept(np.array([3]), near).tolist() == []
