@@ -77,9 +77,10 @@ class PackData:
     interp_max_gap_s: float
     prisms: tuple[Prism, ...] = ()
 
-    @property
+    @cached_property
     def vicinity(self) -> pd.DataFrame:
-        """The points in the vicinity (see :class:`EvidenceOptions`)."""
+        """The points in the vicinity (see :class:`EvidenceOptions`), selected on first use and kept (the maps,
+        the table and the statement read them some ten times a pack)."""
         return self.fixes[self.fixes["vicinity"]]
 
     @cached_property
