@@ -84,6 +84,14 @@ class PackData:
         return self.fixes[self.fixes["vicinity"]]
 
     @cached_property
+    def source_rows(self) -> tuple[tuple[str, np.ndarray], ...]:
+        """Each fix source (as text, in sorted order) with the rows of ``fixes`` it holds, in order: what
+        ``fixes.groupby(source, sort=True)`` gives, found once a pack (the maps and the timeline each draw the
+        sources in turn)."""
+        codes, names = pd.factorize(self.fixes["source"].astype(str), sort=True)
+        return tuple((str(name), np.flatnonzero(codes == k)) for k, name in enumerate(names))
+
+    @cached_property
     def path_steps(self) -> tuple[np.ndarray, np.ndarray]:
         """:func:`path_steps` of the pack, made on first use and kept (read-only arrays)."""
         fixes = self.fixes

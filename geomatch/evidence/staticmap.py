@@ -256,7 +256,7 @@ def draw_map(data: PackData, path: Path, options: EvidenceOptions) -> Path:
     draw_axis(bar.ax, "x", (ticks - ws).total_seconds().to_numpy() / norm.vmax, labels,
               title=f"Time of fix within the window, UK local time ({zone_names(pd.Series([ws, we]))}); "
                     f"fixes outside the window grey")
-    radius, sources, prisms = float(data.hit["radius_m"]), _sources(data.fixes), bool(data.prisms)
+    radius, sources, prisms = float(data.hit["radius_m"]), _sources(data), bool(data.prisms)
     key = ("map", fig.dpi, radius, sources, prisms)
 
     def add_legend(figure: Figure) -> None:
@@ -398,8 +398,7 @@ def _draw_trail(ax, data: PackData, norm: Normalize, extent: Extent, *, detail: 
     seconds = (fixes["timestamp"] - pd.Timestamp(hit["window_start"])).dt.total_seconds().to_numpy()
     scale = 1.0 if detail else 0.35
     near = _near_view(x, y, extent)
-    for source, group in fixes.groupby(fixes["source"].astype(str), sort=True):
-        rows = group.index.to_numpy()
+    for source, rows in data.source_rows:
         out_rows, in_rows = _kept(rows[~inside[rows]], near), _kept(rows[inside[rows]], near)
         if len(out_rows):
             markers(ax, x[out_rows], y[out_rows], marker_for(source), sizes=16 * scale, facecolors="none",
@@ -516,9 +515,9 @@ def _draw_arrows(ax, x: np.ndarray, y: np.ndarray, gap: np.ndarray, extent: Exte
                   color="0.15", zorder=5)
 
 
-def _sources(fixes: pd.DataFrame) -> tuple[str, ...]:
+def _sources(data: PackData) -> tuple[str, ...]:
     """The fix sources the map's key lists: those of the fixes, and GPS always."""
-    return tuple(sorted(set(fixes["source"].astype(str)) | {"GPS"}))
+    return tuple(sorted({source for source, _ in data.source_rows} | {"GPS"}))
 
 
 def _legend_handles(radius: float, sources: tuple[str, ...], prisms: bool = False) -> list[Line2D]:

@@ -101,8 +101,7 @@ def draw_timeline(data: PackData, path: Path, options: EvidenceOptions) -> Path:
         ax.fill_between(_num([prism.zone_from, prism.zone_to]), 0, radius, facecolor=PRISM_FILL,
                         edgecolor=PRISM_EDGE, ls=(0, (6, 3)), lw=1.0, zorder=1.5)
     inside = fixes["in_window"].to_numpy()
-    for source, group in fixes.groupby(fixes["source"].astype(str), sort=True):
-        rows = group.index.to_numpy()
+    for source, rows in data.source_rows:
         markers(ax, t[rows], d[rows], marker_for(source), sizes=np.where(inside[rows], 26, 12),
                 facecolors=np.where(inside[rows, None], _BLACK, _WHITE), edgecolors="black", linewidths=0.6,
                 zorder=4)
@@ -131,7 +130,7 @@ def draw_timeline(data: PackData, path: Path, options: EvidenceOptions) -> Path:
               grid={"color": "0.85", "lw": 0.5, "zorder": 1.5})
     ax.set_title(f"{mpl_text(hit['crime_ref'], 60)} · subject {mpl_text(hit['subject_id'], 40)} · closest approach "
                  f"{fmt_m(hit['min_distance_m'])}", fontsize=9, loc="left", y=1.0, pad=11 if notes else 6)
-    sources = tuple(sorted(set(fixes["source"].astype(str))))
+    sources = tuple(source for source, _ in data.source_rows)
     pixels = render_with_legend(fig, ("timeline", fig.dpi, radius, sources, bool(data.prisms)),
                                 lambda figure: _add_legend(figure, radius, sources, bool(data.prisms)))
     return write_png(pixels, path)
