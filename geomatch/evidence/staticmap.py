@@ -35,9 +35,9 @@ from geomatch.evidence.basemap import draw_basemap
 from geomatch.evidence.context import EvidenceOptions, PackData, path_steps
 from geomatch.evidence.index import THUMB_NAME
 from geomatch.evidence.prism import Prism
-from geomatch.evidence.style import (CMAP, PRISM_EDGE, PRISM_FILL, SOURCE_MARKERS, lay_legend,
-                                     kept_figure, marker_for, markers, render_rgba, render_with_legend, segments,
-                                     write_png)
+from geomatch.evidence.style import (CMAP, PRISM_EDGE, PRISM_FILL, SOURCE_MARKERS, boxes_near_view, lay_legend,
+                                     kept_figure, kept_markers, marker_for, markers, render_rgba, render_with_legend,
+                                     segments, steps_near_view, write_png)
 from geomatch.core.times import utc_ns
 from geomatch.evidence.text import (fmt_duration, fmt_fixes, fmt_m, fmt_time, mpl_text, offence_name, time_ticks,
                                      zone_names)
@@ -379,15 +379,14 @@ def _draw_trail(ax, data: PackData, norm: Normalize, extent: Extent, *, detail: 
         rows = np.flatnonzero(has_acc)
         rows = np.union1d(rows[:: max(1, math.ceil(len(rows) / MAX_CIRCLES))],
                           np.intersect1d(np.asarray(circles, dtype=int), rows))
-        pad = _view_pad(extent)  # circles that cannot reach the view are left out
-        rows = rows[(x[rows] + acc[rows] >= extent[0] - pad) & (x[rows] - acc[rows] <= extent[1] + pad)
-                    & (y[rows] + acc[rows] >= extent[2] - pad) & (y[rows] - acc[rows] <= extent[3] + pad)]
+        rows = rows[boxes_near_view(x[rows] - acc[rows], x[rows] + acc[rows], y[rows] - acc[rows],
+                                    y[rows] + acc[rows], extent)]  # circles that cannot reach the view: left out
         ax.add_collection(PatchCollection([Circle((x[i], y[i]), acc[i]) for i in rows],
                                           facecolor="none", edgecolor="0.35", lw=0.7, linestyle=":", zorder=3),
                           autolim=False)  # the view is set: measuring the circles' extent is wasted
     px, py, gap = _path(data)
     steps = np.stack([np.column_stack([px[:-1], py[:-1]]), np.column_stack([px[1:], py[1:]])], axis=1)
-    seen = _step_near_view(steps, extent)  # steps that cannot reach the view draw nothing: left out
+    seen = steps_near_view(steps, extent)  # steps that cannot reach the view draw nothing: left out
     solid, dashed = seen & ~gap, seen & gap
     if solid.any():  # empty collections are left out: each costs a millisecond to build and draws nothing
         segments(ax, steps[solid], colors="0.3", lw=1.1 if detail else 0.6, zorder=4)
@@ -397,9 +396,9 @@ def _draw_trail(ax, data: PackData, norm: Normalize, extent: Extent, *, detail: 
         _draw_arrows(ax, px, py, gap, extent)
     seconds = (fixes["timestamp"] - pd.Timestamp(hit["window_start"])).dt.total_seconds().to_numpy()
     scale = 1.0 if detail else 0.35
-    near = _near_view(x, y, extent)
+    near = boxes_near_view(x, x, y, y, extent)
     for source, rows in data.source_rows:
-        out_rows, in_rows = _kept(rows[~inside[rows]], near), _kept(rows[inside[rows]], near)
+        out_rows, in_rows = kept_markers(rows[~inside[rows]], near), kept_markers(rows[inside[rows]], near)
         if len(out_rows):
             markers(ax, x[out_rows], y[out_rows], marker_for(source), sizes=16 * scale, facecolors="none",
                     edgecolors="0.55", linewidths=0.7 * scale, zorder=5)
@@ -413,40 +412,6 @@ def _draw_trail(ax, data: PackData, norm: Normalize, extent: Extent, *, detail: 
     star = markers(ax, [cx], [cy], "*", sizes=260 * scale, facecolors="black", edgecolors="white",
                    linewidths=1.0 * scale, zorder=_TOP + 1)
     return cross, star
-
-
-VIEW_MARGIN = 0.1
-"""Markers and steps farther than this fraction of the view's width outside it are not drawn (they would not
-show): at least 14 pt on the smallest view (the overview inset), where a marker reaches 4 pt from its fix."""
-
-
-def _view_pad(extent: Extent) -> float:
-    return VIEW_MARGIN * max(extent[1] - extent[0], extent[3] - extent[2])
-
-
-def _near_view(x: np.ndarray, y: np.ndarray, extent: Extent) -> np.ndarray:
-    """Which points lie within :data:`VIEW_MARGIN` of the view ``extent``."""
-    pad = _view_pad(extent)
-    return (x >= extent[0] - pad) & (x <= extent[1] + pad) & (y >= extent[2] - pad) & (y <= extent[3] + pad)
-
-
-def _step_near_view(steps: np.ndarray, extent: Extent) -> np.ndarray:
-    """Which straight steps (n, 2, 2) have a bounding box that reaches within :data:`VIEW_MARGIN` of the view."""
-    pad = _view_pad(extent)
-    x, y = steps[:, :, 0], steps[:, :, 1]
-    return ((x.max(axis=1) >= extent[0] - pad) & (x.min(axis=1) <= extent[1] + pad)
-            & (y.max(axis=1) >= extent[2] - pad) & (y.min(axis=1) <= extent[3] + pad))
-
-
-def _kept(rows: np.ndarray, near: np.ndarray) -> np.ndarray:
-    """The ``rows`` whose markers can show (``near`` the view), in order; at least two where there are two, as
-    matplotlib stamps a collection of one marker (:meth:`~matplotlib.collections.Collection.draw`'s single-path
-    case) with other pixels than it draws a collection of several."""
-    shown = near[rows]
-    if len(rows) >= 2 and shown.sum() < 2:
-        shown = shown.copy()
-        shown[np.flatnonzero(~shown)[:2 - int(shown.sum())]] = True
-    return rows[shown]
 
 
 def _path(data: PackData) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

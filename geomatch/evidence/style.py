@@ -183,6 +183,37 @@ def segments(ax, steps: np.ndarray, **properties) -> LineCollection:
     return collection
 
 
+VIEW_MARGIN = 0.1
+"""Markers, steps and circles farther than this fraction of the view's span outside it are not drawn (they
+would not show): at least 14 pt on the smallest view (the map's overview inset; the timeline's height gives
+21 pt), where a marker reaches at most 4 pt from its point."""
+
+
+def boxes_near_view(x0, x1, y0, y1, extent: tuple[float, float, float, float]) -> np.ndarray:
+    """Which boxes (``x0..x1`` by ``y0..y1``, data coordinates; a point where ``x0 == x1`` and ``y0 == y1``) reach
+    within :data:`VIEW_MARGIN` of the view ``extent`` (xmin, xmax, ymin, ymax)."""
+    pad_x, pad_y = VIEW_MARGIN * (extent[1] - extent[0]), VIEW_MARGIN * (extent[3] - extent[2])
+    return ((x1 >= extent[0] - pad_x) & (x0 <= extent[1] + pad_x)
+            & (y1 >= extent[2] - pad_y) & (y0 <= extent[3] + pad_y))
+
+
+def steps_near_view(steps: np.ndarray, extent: tuple[float, float, float, float]) -> np.ndarray:
+    """Which straight steps (n, 2, 2: from, to; x, y) reach within :data:`VIEW_MARGIN` of the view ``extent``."""
+    x, y = steps[:, :, 0], steps[:, :, 1]
+    return boxes_near_view(x.min(axis=1), x.max(axis=1), y.min(axis=1), y.max(axis=1), extent)
+
+
+def kept_markers(rows: np.ndarray, near: np.ndarray) -> np.ndarray:
+    """The ``rows`` whose markers can show (``near`` the view), in order; at least two where there are two, as
+    matplotlib stamps a collection of one marker (:meth:`~matplotlib.collections.Collection.draw`'s single-path
+    case) with other pixels than it draws a collection of several."""
+    shown = near[rows]
+    if len(rows) >= 2 and shown.sum() < 2:
+        shown = shown.copy()
+        shown[np.flatnonzero(~shown)[:2 - int(shown.sum())]] = True
+    return rows[shown]
+
+
 def marker_for(source: str) -> str:
     """The matplotlib marker of a fix source."""
     return SOURCE_MARKERS.get(str(source).upper(), OTHER_MARKER)

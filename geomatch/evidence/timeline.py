@@ -16,8 +16,9 @@ from matplotlib.lines import Line2D
 
 from geomatch.evidence.axes import draw_axis, nice_ticks, number_labels
 from geomatch.evidence.context import EvidenceOptions, PackData
-from geomatch.evidence.style import (PRISM_EDGE, PRISM_FILL, kept_figure, marker_for, markers,
-                                     render_with_legend, segments, write_png)
+from geomatch.evidence.style import (PRISM_EDGE, PRISM_FILL, boxes_near_view, kept_figure, kept_markers,
+                                     marker_for, markers, render_with_legend, segments, steps_near_view,
+                                     write_png)
 from geomatch.evidence.text import fmt_duration, fmt_fixes, fmt_m, mpl_text, time_ticks, zone_names
 from geomatch.core.times import UK_TZ
 
@@ -76,13 +77,19 @@ def draw_timeline(data: PackData, path: Path, options: EvidenceOptions) -> Path:
 
     t = _num(fixes["timestamp"])
     d = fixes["distance_m"].to_numpy(float)
+    lo, hi = _num(_shown_span(data, options.context_s))
+    farthest = float(np.nanmax(d)) if len(d) else 0.0
+    near_scale = max(options.vicinity_m, 4.0 * radius, 1.5 * float(hit["min_distance_m"]))
+    top = min(farthest * 1.08, near_scale) if farthest > 2.0 * radius else 2.2 * radius
+    view = (lo, hi, 0.0, top)  # what cannot reach it is left out (it would not show)
     gap = fixes["gap_after"].to_numpy()[:-1]
     if (~gap).any():  # empty collections are left out (they draw nothing)
-        segments(ax, _path_distance(data, t)[~gap], colors="0.3", lw=1.1, zorder=3)
+        paths = _path_distance(data, t)[~gap]
+        segments(ax, paths[steps_near_view(paths, view)], colors="0.3", lw=1.1, zorder=3)
     if gap.any():
-        steps = np.stack([np.column_stack([t[:-1], d[:-1]]), np.column_stack([t[1:], d[1:]])], axis=1)
-        segments(ax, steps[gap], colors="black", lw=1.0, linestyles=(0, (5, 3)), zorder=3)
-    lo, hi = _num(_shown_span(data, options.context_s))
+        steps = np.stack([np.column_stack([t[:-1], d[:-1]]), np.column_stack([t[1:], d[1:]])], axis=1)[gap]
+        segments(ax, steps[steps_near_view(steps, view)], colors="black", lw=1.0, linestyles=(0, (5, 3)),
+                 zorder=3)
     axes_px = 0.895 * 8.27 * options.dpi
     last_end = -np.inf  # right edge (px) of the last gap label: labels never overlap
     for start, end, seconds in zip(_num(data.gaps["start"]), _num(data.gaps["end"]), data.gaps["duration_s"]):
@@ -101,16 +108,15 @@ def draw_timeline(data: PackData, path: Path, options: EvidenceOptions) -> Path:
         ax.fill_between(_num([prism.zone_from, prism.zone_to]), 0, radius, facecolor=PRISM_FILL,
                         edgecolor=PRISM_EDGE, ls=(0, (6, 3)), lw=1.0, zorder=1.5)
     inside = fixes["in_window"].to_numpy()
+    near = boxes_near_view(t, t, d, d, view)
     for source, rows in data.source_rows:
+        rows = kept_markers(rows, near)
         markers(ax, t[rows], d[rows], marker_for(source), sizes=np.where(inside[rows], 26, 12),
                 facecolors=np.where(inside[rows, None], _BLACK, _WHITE), edgecolors="black", linewidths=0.6,
                 zorder=4)
     markers(ax, _num([hit["closest_time"]]), [hit["min_distance_m"]], "X", sizes=110, facecolors="white",
             edgecolors="black", linewidths=1.3, zorder=5)
 
-    farthest = float(np.nanmax(d)) if len(d) else 0.0
-    near_scale = max(options.vicinity_m, 4.0 * radius, 1.5 * float(hit["min_distance_m"]))
-    top = min(farthest * 1.08, near_scale) if farthest > 2.0 * radius else 2.2 * radius
     ax.set_ylim(0, top)
     notes = [f"distances up to {fmt_m(farthest)} run off the top"] if farthest > top else []
     shown = _shown_span(data, options.context_s)

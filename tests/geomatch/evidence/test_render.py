@@ -200,29 +200,38 @@ def test_segments_are_the_paths_line_collection_makes():
 
 
 def test_markers_and_steps_out_of_view_are_left_out_with_the_same_pixels(small_run, tmp_path, monkeypatch):
-    """The maps leave out the markers, steps and circles that cannot reach the view: the pixels are those of
-    drawing them all (S1's trail runs kilometres beyond the main view and the overview inset)."""
+    """The maps and the timeline leave out the markers, steps and circles that cannot reach the view: the pixels
+    are those of drawing them all (S1's trail runs kilometres beyond the main view, the overview inset and the
+    timeline's distance axis)."""
     from PIL import Image
 
-    from geomatch.evidence import staticmap
+    from geomatch.evidence import staticmap, style, timeline
 
-    drawn = []  # markers drawn by each run
-    markers = staticmap.markers
-    monkeypatch.setattr(staticmap, "markers", lambda ax, x, *a, **k: drawn.append(len(x)) or markers(ax, x, *a, **k))
+    drawn = {staticmap: [0, 0], timeline: [0, 0]}  # markers drawn by each picture, culled and all
+    markers, run = staticmap.markers, [0]
+
+    def counted(module):
+        def draw(ax, x, *args, **kwargs):
+            drawn[module][run[0]] += len(x)
+            return markers(ax, x, *args, **kwargs)
+        return draw
+
+    for module in drawn:
+        monkeypatch.setattr(module, "markers", counted(module))
     rows = list(range(len(small_run.hits)))
     culled = _make_packs(small_run, rows, tmp_path / "culled", 1)
-    n_culled = sum(drawn)
-    monkeypatch.setattr(staticmap, "VIEW_MARGIN", np.inf)
+    monkeypatch.setattr(style, "VIEW_MARGIN", np.inf)
+    run[0] = 1
     everything = _make_packs(small_run, rows, tmp_path / "all", 1)
-    assert n_culled < sum(drawn) - n_culled  # the trail runs kilometres beyond the views
+    assert all(some < all_ for some, all_ in drawn.values())  # the trail runs kilometres beyond the views
     for a, b in zip(culled, everything):
-        for name in ("map.png", "thumb.png"):
+        for name in ("map.png", "thumb.png", "timeline.png"):
             assert np.array_equal(np.asarray(Image.open(Path(a) / name)), np.asarray(Image.open(Path(b) / name)))
 
 
 def test_a_marker_collection_keeps_two_markers_where_it_had_two():
     """Matplotlib stamps a collection of one marker (other pixels), so culling never leaves one of several."""
-    from geomatch.evidence.staticmap import _kept
+    from geomatch.evidence.style import kept_markers as _kept
 
     near = np.array([False, True, False, False, True])
     assert _kept(np.array([0, 2, 3]), near).tolist() == [0, 2]
