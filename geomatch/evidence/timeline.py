@@ -27,8 +27,10 @@ _BLACK, _WHITE = np.array([0.0, 0.0, 0.0, 1.0]), np.array([1.0, 1.0, 1.0, 1.0])
 
 
 def _num(times) -> np.ndarray:
-    """UTC times as matplotlib date numbers."""
-    return mdates.date2num(pd.DatetimeIndex(pd.Series(times)).tz_convert("UTC").tz_localize(None).to_pydatetime())
+    """UTC times as matplotlib date numbers: as ``date2num`` gives them for the times as Python datetimes (which
+    it reads to the microsecond), without making a Python object per time."""
+    utc = pd.DatetimeIndex(pd.Series(times)).tz_convert("UTC").tz_localize(None)
+    return mdates.date2num(utc.to_numpy().astype("datetime64[us]"))
 
 
 def _path_distance(data: PackData, t: np.ndarray, samples: int = 16) -> np.ndarray:

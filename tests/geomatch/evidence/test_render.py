@@ -238,3 +238,23 @@ def test_a_marker_collection_keeps_two_markers_where_it_had_two():
     assert _kept(np.array([0, 1, 2]), near).tolist() == [0, 1]
     assert _kept(np.array([1, 4]), near).tolist() == [1, 4]
     assert _kept(np.array([3]), near).tolist() == []
+
+
+def test_timeline_date_numbers_are_those_of_python_datetimes():
+    """The timeline's x values: matplotlib's date numbers of the times as Python datetimes (to the microsecond),
+    made without a Python object per time."""
+    import warnings
+
+    import matplotlib.dates as mdates
+    import pandas as pd
+
+    from geomatch.evidence.timeline import _num
+
+    ns = np.random.default_rng(0).integers(1.5e18, 1.9e18, 2000)
+    for times in (pd.Series(pd.to_datetime(ns, utc=True)),
+                  pd.Series(pd.to_datetime(ns // 10**9 * 10**9, utc=True)).dt.as_unit("s"),
+                  [pd.Timestamp("2026-10-25 00:30:00.123456789", tz="UTC").tz_convert("Europe/London")]):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # to_pydatetime drops the nanoseconds, as date2num would
+            python = pd.DatetimeIndex(pd.Series(times)).tz_convert("UTC").tz_localize(None).to_pydatetime()
+        assert np.array_equal(_num(times), mdates.date2num(python))
