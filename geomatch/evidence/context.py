@@ -17,6 +17,7 @@ import pandas as pd
 from geomatch.match.config import MatchConfig
 from geomatch.core.times import utc_ns
 from geomatch.evidence.prism import Prism, reachable_areas
+from geomatch.evidence.text import zone_names
 
 _NS = 1_000_000_000
 
@@ -82,6 +83,12 @@ class PackData:
         """The points in the vicinity (see :class:`EvidenceOptions`), selected on first use and kept (the maps,
         the table and the statement read them some ten times a pack)."""
         return self.fixes[self.fixes["vicinity"]]
+
+    @cached_property
+    def zones(self) -> str:
+        """The UK local offsets of the fixes' times (:func:`geomatch.evidence.text.zone_names`), found once a pack
+        for the timeline and ``map.html``."""
+        return zone_names(self.fixes["timestamp"])
 
     @cached_property
     def source_rows(self) -> tuple[tuple[str, np.ndarray], ...]:

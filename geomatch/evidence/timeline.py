@@ -19,7 +19,7 @@ from geomatch.evidence.context import EvidenceOptions, PackData
 from geomatch.evidence.style import (PRISM_EDGE, PRISM_FILL, boxes_near_view, kept_figure, kept_markers,
                                      marker_for, markers, render_with_legend, segments, steps_near_view,
                                      write_png)
-from geomatch.evidence.text import fmt_duration, fmt_fixes, fmt_m, mpl_text, time_ticks, zone_names
+from geomatch.evidence.text import fmt_duration, fmt_fixes, fmt_m, mpl_text, time_ticks
 from geomatch.core.times import UK_TZ
 
 _BLACK, _WHITE = np.array([0.0, 0.0, 0.0, 1.0]), np.array([1.0, 1.0, 1.0, 1.0])
@@ -132,7 +132,7 @@ def draw_timeline(data: PackData, path: Path, options: EvidenceOptions) -> Path:
     ticks, labels = time_ticks(shown[0], shown[1], n=9)
     day = pd.Timestamp(hit["window_start"]).tz_convert(UK_TZ).strftime("%a %d %b %Y")
     draw_axis(ax, "x", _num(ticks), labels,
-              title=f"UK local time ({zone_names(fixes['timestamp'])}), window starting {day}")
+              title=f"UK local time ({data.zones}), window starting {day}")
     distances = nice_ticks(0.0, top)
     draw_axis(ax, "y", distances, number_labels(distances), title="Distance from crime location (m)",
               grid={"color": "0.85", "lw": 0.5, "zorder": 1.5})
