@@ -60,22 +60,6 @@ def neutralise_cell(value: object) -> object:
     return "'" + value if value.startswith(FORMULA_PREFIXES) else value
 
 
-FEW_CELLS = 2_000
-"""Columns of at most this many cells are searched by Python (an Arrow search costs ~0.5 ms whatever its length:
-six text columns made a third of an evidence pack's ``points.csv``)."""
-_FORMULA_STARTS = frozenset(FORMULA_PREFIXES)
-
-
-def _any_risky(values: pd.Series) -> bool:
-    """Whether any text cell of ``values`` needs rewriting (:data:`_RISKY_CELL`: a formula's first character, or
-    a control character anywhere); cells that are not text never do."""
-    if len(values) > FEW_CELLS:
-        return bool(values.str.contains(_RISKY_CELL, regex=True).fillna(False).astype(bool).any())
-    cells = [value for value in values.tolist() if isinstance(value, str)]
-    return (not _FORMULA_STARTS.isdisjoint({cell[:1] for cell in cells})
-            or _CELL_CONTROL_RE.search("".join(cells)) is not None)
-
-
 def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy of ``frame`` with every text cell (and text column name) neutralised as by :func:`neutralise_cell`,
     column by column: the search is vectorised, and only the cells found are rewritten."""
@@ -88,7 +72,7 @@ def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
             text = values.str
         except AttributeError:  # an object column without any text (numbers, dates, missing values)
             continue
-        if not _any_risky(values):
+        if not text.contains(_RISKY_CELL, regex=True).fillna(False).astype(bool).any():
             continue  # most columns: one search, nothing to rewrite
         controls = text.contains(_CELL_CONTROLS_ESCAPED, regex=True).fillna(False).astype(bool)
         if controls.any():

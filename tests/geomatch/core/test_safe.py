@@ -66,34 +66,3 @@ def test_no_control_character_survives(text):
     assert not any(ord(ch) < 0x20 and ch not in "\t\n\r" for ch in cell)
     assert not cell.startswith(FORMULA_PREFIXES)
     assert escape_controls(text).count("\n") == text.count("\n")
-
-
-_CELLS = st.one_of(st.none(), st.integers(), st.text(alphabet=st.sampled_from(list("ab1 =+-@\t\r\n\x00\x1b\x7f\x85é"))))
-
-
-@given(st.lists(_CELLS, max_size=12), st.sampled_from(["str", object]))
-def test_short_columns_are_searched_by_python_as_arrow_searches_them(cells, dtype):
-    """A short column is searched in Python, a long one by Arrow's regex: the same cells are found risky, and
-    the frames written are the same."""
-    from geomatch.core import safe
-
-    texts = [c for c in cells if not isinstance(c, int)] if dtype == "str" else cells
-    frame = pd.DataFrame({"text": pd.Series(texts, dtype=dtype), "n": range(len(texts))})
-    short = neutralise_frame(frame)
-    try:
-        frame["text"].str  # noqa: B018 - neutralise_frame skips a column without text
-    except AttributeError:
-        searchable = False
-    else:
-        searchable = True
-    searched = safe._any_risky(frame["text"]) if searchable else None
-    original = safe.FEW_CELLS
-    try:
-        safe.FEW_CELLS = -1  # every column searched by Arrow
-        if searchable:
-            assert safe._any_risky(frame["text"]) == searched
-        assert neutralise_frame(frame).equals(short)
-    finally:
-        safe.FEW_CELLS = original
-    if searchable:
-        assert searched == any(isinstance(c, str) and neutralise_cell(c) != c for c in texts)
