@@ -185,8 +185,8 @@ def segments(ax, steps: np.ndarray, **properties) -> LineCollection:
 
 VIEW_MARGIN = 0.1
 """Markers, steps and circles farther than this fraction of the view's span outside it are not drawn (they
-would not show): at least 14 pt on the smallest view (the map's overview inset; the timeline's height gives
-21 pt), where a marker reaches at most 4 pt from its point."""
+would not show): 17 pt on the smallest view (the map's overview inset, 169 pt square; the timeline's 225 pt
+height gives 22 pt), where a marker or a line reaches at most 4 pt from its point."""
 
 
 def boxes_near_view(x0, x1, y0, y1, extent: tuple[float, float, float, float]) -> np.ndarray:
