@@ -17,6 +17,7 @@ import pandas as pd
 from geomatch.match.config import MatchConfig
 from geomatch.core.times import utc_ns
 from geomatch.evidence.prism import Prism, reachable_areas
+from geomatch.evidence.text import zone_names
 
 _NS = 1_000_000_000
 
@@ -77,10 +78,25 @@ class PackData:
     interp_max_gap_s: float
     prisms: tuple[Prism, ...] = ()
 
-    @property
+    @cached_property
     def vicinity(self) -> pd.DataFrame:
-        """The points in the vicinity (see :class:`EvidenceOptions`)."""
+        """The points in the vicinity (see :class:`EvidenceOptions`), selected on first use and kept (the maps,
+        the table and the statement read them some ten times a pack)."""
         return self.fixes[self.fixes["vicinity"]]
+
+    @cached_property
+    def zones(self) -> str:
+        """The UK local offsets of the fixes' times (:func:`geomatch.evidence.text.zone_names`), found once a pack
+        for the timeline and ``map.html``."""
+        return zone_names(self.fixes["timestamp"])
+
+    @cached_property
+    def source_rows(self) -> tuple[tuple[str, np.ndarray], ...]:
+        """Each fix source (as text, in sorted order) with the rows of ``fixes`` it holds, in order: what
+        ``fixes.groupby(source, sort=True)`` gives, found once a pack (the maps and the timeline each draw the
+        sources in turn)."""
+        codes, names = pd.factorize(self.fixes["source"].astype(str), sort=True)
+        return tuple((str(name), np.flatnonzero(codes == k)) for k, name in enumerate(names))
 
     @cached_property
     def path_steps(self) -> tuple[np.ndarray, np.ndarray]:

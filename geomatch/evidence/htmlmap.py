@@ -33,7 +33,7 @@ from geomatch.evidence.basemap import basemap_paths, read_basemap, road_labels
 from geomatch.evidence.context import EvidenceOptions, PackData, path_steps
 from geomatch.evidence.staticmap import focus_extent, map_extent
 from geomatch.evidence.style import map_key, time_colour
-from geomatch.evidence.text import fmt_duration, fmt_m, fmt_time, offence_name, uk_offsets_s, zone_names
+from geomatch.evidence.text import fmt_duration, fmt_m, fmt_time, offence_name, uk_offsets_s
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
 VENDOR = Path(__file__).with_name("vendor") / "leaflet"
@@ -397,7 +397,7 @@ def render_map_html(data: PackData, options: EvidenceOptions) -> str:
             f'<p><button id="zhome">Zone view</button> <button id="zall">Whole vicinity</button></p>'
             f'<div id="info">Hover a fix for its time, source, accuracy, speed and quality. Wheel or +/- to zoom, '
             f"drag to pan; switch layers at the top right.</div>"
-            f"<p>Time of fix in the window, UK local time ({esc(zone_names(fixes['timestamp']))}); fixes outside "
+            f"<p>Time of fix in the window, UK local time ({esc(data.zones)}); fixes outside "
             f"the window are hollow grey:</p>"
             f'<div class="bar"></div><div class="ticks">{ticks}</div>'
             f"<p>Grid: {esc(options.crs)} metres; the scale bar is in grid metres.</p>"

@@ -35,9 +35,9 @@ from geomatch.evidence.basemap import draw_basemap
 from geomatch.evidence.context import EvidenceOptions, PackData, path_steps
 from geomatch.evidence.index import THUMB_NAME
 from geomatch.evidence.prism import Prism
-from geomatch.evidence.style import (CMAP, PRISM_EDGE, PRISM_FILL, SOURCE_MARKERS, lay_legend,
-                                     kept_figure, marker_for, markers, render_rgba, render_with_legend, segments,
-                                     write_png)
+from geomatch.evidence.style import (CMAP, PRISM_EDGE, PRISM_FILL, SOURCE_MARKERS, boxes_near_view, lay_legend,
+                                     kept_figure, kept_markers, marker_for, markers, render_rgba, render_with_legend,
+                                     segments, steps_near_view, write_png)
 from geomatch.core.times import utc_ns
 from geomatch.evidence.text import (fmt_duration, fmt_fixes, fmt_m, fmt_time, mpl_text, offence_name, time_ticks,
                                      zone_names)
@@ -256,7 +256,7 @@ def draw_map(data: PackData, path: Path, options: EvidenceOptions) -> Path:
     draw_axis(bar.ax, "x", (ticks - ws).total_seconds().to_numpy() / norm.vmax, labels,
               title=f"Time of fix within the window, UK local time ({zone_names(pd.Series([ws, we]))}); "
                     f"fixes outside the window grey")
-    radius, sources, prisms = float(data.hit["radius_m"]), _sources(data.fixes), bool(data.prisms)
+    radius, sources, prisms = float(data.hit["radius_m"]), _sources(data), bool(data.prisms)
     key = ("map", fig.dpi, radius, sources, prisms)
 
     def add_legend(figure: Figure) -> None:
@@ -379,22 +379,26 @@ def _draw_trail(ax, data: PackData, norm: Normalize, extent: Extent, *, detail: 
         rows = np.flatnonzero(has_acc)
         rows = np.union1d(rows[:: max(1, math.ceil(len(rows) / MAX_CIRCLES))],
                           np.intersect1d(np.asarray(circles, dtype=int), rows))
+        rows = rows[boxes_near_view(x[rows] - acc[rows], x[rows] + acc[rows], y[rows] - acc[rows],
+                                    y[rows] + acc[rows], extent)]  # circles that cannot reach the view: left out
         ax.add_collection(PatchCollection([Circle((x[i], y[i]), acc[i]) for i in rows],
                                           facecolor="none", edgecolor="0.35", lw=0.7, linestyle=":", zorder=3),
                           autolim=False)  # the view is set: measuring the circles' extent is wasted
     px, py, gap = _path(data)
     steps = np.stack([np.column_stack([px[:-1], py[:-1]]), np.column_stack([px[1:], py[1:]])], axis=1)
-    if (~gap).any():  # empty collections are left out: each costs a millisecond to build and draws nothing
-        segments(ax, steps[~gap], colors="0.3", lw=1.1 if detail else 0.6, zorder=4)
-    if gap.any():
-        segments(ax, steps[gap], colors="black", lw=1.3 if detail else 0.8, linestyles=(0, (5, 3)), zorder=4)
+    seen = steps_near_view(steps, extent)  # steps that cannot reach the view draw nothing: left out
+    solid, dashed = seen & ~gap, seen & gap
+    if solid.any():  # empty collections are left out: each costs a millisecond to build and draws nothing
+        segments(ax, steps[solid], colors="0.3", lw=1.1 if detail else 0.6, zorder=4)
+    if dashed.any():
+        segments(ax, steps[dashed], colors="black", lw=1.3 if detail else 0.8, linestyles=(0, (5, 3)), zorder=4)
     if detail:
         _draw_arrows(ax, px, py, gap, extent)
     seconds = (fixes["timestamp"] - pd.Timestamp(hit["window_start"])).dt.total_seconds().to_numpy()
     scale = 1.0 if detail else 0.35
-    for source, group in fixes.groupby(fixes["source"].astype(str), sort=True):
-        rows = group.index.to_numpy()
-        out_rows, in_rows = rows[~inside[rows]], rows[inside[rows]]
+    near = boxes_near_view(x, x, y, y, extent)
+    for source, rows in data.source_rows:
+        out_rows, in_rows = kept_markers(rows[~inside[rows]], near), kept_markers(rows[inside[rows]], near)
         if len(out_rows):
             markers(ax, x[out_rows], y[out_rows], marker_for(source), sizes=16 * scale, facecolors="none",
                     edgecolors="0.55", linewidths=0.7 * scale, zorder=5)
@@ -476,9 +480,9 @@ def _draw_arrows(ax, x: np.ndarray, y: np.ndarray, gap: np.ndarray, extent: Exte
                   color="0.15", zorder=5)
 
 
-def _sources(fixes: pd.DataFrame) -> tuple[str, ...]:
+def _sources(data: PackData) -> tuple[str, ...]:
     """The fix sources the map's key lists: those of the fixes, and GPS always."""
-    return tuple(sorted(set(fixes["source"].astype(str)) | {"GPS"}))
+    return tuple(sorted({source for source, _ in data.source_rows} | {"GPS"}))
 
 
 def _legend_handles(radius: float, sources: tuple[str, ...], prisms: bool = False) -> list[Line2D]:

@@ -90,8 +90,9 @@ def kept_figure(key: Hashable, build: Callable[[], tuple[tuple[Any, ...], tuple[
     return kept
 
 
-_LEGEND_STRIPS: dict[Hashable, tuple[int, np.ndarray, np.ndarray]] = {}
-"""Rendered legends, per process: key -> (first pixel row, its pixels, which of them are drawn)."""
+_LEGEND_STRIPS: dict[Hashable, tuple[int, tuple[np.ndarray, np.ndarray], np.ndarray]] = {}
+"""Rendered legends, per process: key -> (first pixel row, the rows and columns of its drawn pixels below it,
+their RGBA values)."""
 
 
 def lay_legend(rgba: np.ndarray, fig: Figure, key: Hashable, add_legend: Callable[[Figure], object]) -> np.ndarray:
@@ -105,12 +106,11 @@ def lay_legend(rgba: np.ndarray, fig: Figure, key: Hashable, add_legend: Callabl
         blank = Figure(figsize=fig.get_size_inches(), dpi=fig.dpi)
         add_legend(blank)
         legend = render_rgba(blank, shared=False)  # not over the pixels of ``fig``, which may be drawn on again
-        drawn = (legend != 255).any(axis=2)
-        rows = np.flatnonzero(drawn.any(axis=1))
-        top, bottom = (int(rows[0]), int(rows[-1]) + 1) if len(rows) else (0, 0)
-        _LEGEND_STRIPS[key] = (top, legend[top:bottom].copy(), drawn[top:bottom].copy())
-    top, pixels, drawn = _LEGEND_STRIPS[key]
-    np.copyto(rgba[top:top + len(pixels)], pixels, where=drawn[..., None])
+        drawn = np.nonzero((legend != 255).any(axis=2))
+        top = int(drawn[0].min()) if len(drawn[0]) else 0
+        _LEGEND_STRIPS[key] = (top, (drawn[0] - top, drawn[1]), legend[drawn])
+    top, (rows, columns), values = _LEGEND_STRIPS[key]
+    rgba[top:][rows, columns] = values  # only the drawn pixels (a tenth of the strip's)
     return rgba
 
 
@@ -181,6 +181,37 @@ def segments(ax, steps: np.ndarray, **properties) -> LineCollection:
         collection._paths = [MplPath._fast_from_codes_and_verts(step, None, internals_from=first) for step in steps]
     ax.add_collection(collection, autolim=False)
     return collection
+
+
+VIEW_MARGIN = 0.1
+"""Markers, steps and circles farther than this fraction of the view's span outside it are not drawn (they
+would not show): 17 pt on the smallest view (the map's overview inset, 169 pt square; the timeline's 225 pt
+height gives 22 pt), where a marker or a line reaches at most 4 pt from its point."""
+
+
+def boxes_near_view(x0, x1, y0, y1, extent: tuple[float, float, float, float]) -> np.ndarray:
+    """Which boxes (``x0..x1`` by ``y0..y1``, data coordinates; a point where ``x0 == x1`` and ``y0 == y1``) reach
+    within :data:`VIEW_MARGIN` of the view ``extent`` (xmin, xmax, ymin, ymax)."""
+    pad_x, pad_y = VIEW_MARGIN * (extent[1] - extent[0]), VIEW_MARGIN * (extent[3] - extent[2])
+    return ((x1 >= extent[0] - pad_x) & (x0 <= extent[1] + pad_x)
+            & (y1 >= extent[2] - pad_y) & (y0 <= extent[3] + pad_y))
+
+
+def steps_near_view(steps: np.ndarray, extent: tuple[float, float, float, float]) -> np.ndarray:
+    """Which straight steps (n, 2, 2: from, to; x, y) reach within :data:`VIEW_MARGIN` of the view ``extent``."""
+    x, y = steps[:, :, 0], steps[:, :, 1]
+    return boxes_near_view(x.min(axis=1), x.max(axis=1), y.min(axis=1), y.max(axis=1), extent)
+
+
+def kept_markers(rows: np.ndarray, near: np.ndarray) -> np.ndarray:
+    """The ``rows`` whose markers can show (``near`` the view), in order; at least two where there are two, as
+    matplotlib stamps a collection of one marker (:meth:`~matplotlib.collections.Collection.draw`'s single-path
+    case) with other pixels than it draws a collection of several."""
+    shown = near[rows]
+    if len(rows) >= 2 and shown.sum() < 2:
+        shown = shown.copy()
+        shown[np.flatnonzero(~shown)[:2 - int(shown.sum())]] = True
+    return rows[shown]
 
 
 def marker_for(source: str) -> str:

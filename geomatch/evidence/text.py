@@ -6,6 +6,7 @@ Distances are shown in metres, speeds in km/h, times in UK local time with the o
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -81,8 +82,10 @@ def fmt_duration(seconds: float) -> str:
     return f"{secs} s"
 
 
+@lru_cache(maxsize=4096)
 def fmt_time(ts: pd.Timestamp) -> str:
-    """A UTC instant to the nearest second, in UK local time with the offset (:func:`geomatch.core.times.format_uk`)."""
+    """A UTC instant to the nearest second, in UK local time with the offset (:func:`geomatch.core.times.format_uk`);
+    kept per instant (a pack's pages name its window, closest approach and gaps a dozen times)."""
     return format_uk(ts if pd.isna(ts) else pd.Timestamp(ts).round("s"))
 
 

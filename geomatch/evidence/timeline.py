@@ -16,9 +16,10 @@ from matplotlib.lines import Line2D
 
 from geomatch.evidence.axes import draw_axis, nice_ticks, number_labels
 from geomatch.evidence.context import EvidenceOptions, PackData
-from geomatch.evidence.style import (PRISM_EDGE, PRISM_FILL, kept_figure, marker_for, markers,
-                                     render_with_legend, segments, write_png)
-from geomatch.evidence.text import fmt_duration, fmt_fixes, fmt_m, mpl_text, time_ticks, zone_names
+from geomatch.evidence.style import (PRISM_EDGE, PRISM_FILL, boxes_near_view, kept_figure, kept_markers,
+                                     marker_for, markers, render_with_legend, segments, steps_near_view,
+                                     write_png)
+from geomatch.evidence.text import fmt_duration, fmt_fixes, fmt_m, mpl_text, time_ticks
 from geomatch.core.times import UK_TZ
 
 _BLACK, _WHITE = np.array([0.0, 0.0, 0.0, 1.0]), np.array([1.0, 1.0, 1.0, 1.0])
@@ -26,8 +27,10 @@ _BLACK, _WHITE = np.array([0.0, 0.0, 0.0, 1.0]), np.array([1.0, 1.0, 1.0, 1.0])
 
 
 def _num(times) -> np.ndarray:
-    """UTC times as matplotlib date numbers."""
-    return mdates.date2num(pd.DatetimeIndex(pd.Series(times)).tz_convert("UTC").tz_localize(None).to_pydatetime())
+    """UTC times as matplotlib date numbers: as ``date2num`` gives them for the times as Python datetimes (which
+    it reads to the microsecond), without making a Python object per time."""
+    utc = pd.DatetimeIndex(pd.Series(times)).tz_convert("UTC").tz_localize(None)
+    return mdates.date2num(utc.to_numpy().astype("datetime64[us]"))
 
 
 def _path_distance(data: PackData, t: np.ndarray, samples: int = 16) -> np.ndarray:
@@ -76,13 +79,19 @@ def draw_timeline(data: PackData, path: Path, options: EvidenceOptions) -> Path:
 
     t = _num(fixes["timestamp"])
     d = fixes["distance_m"].to_numpy(float)
+    lo, hi = _num(_shown_span(data, options.context_s))
+    farthest = float(np.nanmax(d)) if len(d) else 0.0
+    near_scale = max(options.vicinity_m, 4.0 * radius, 1.5 * float(hit["min_distance_m"]))
+    top = min(farthest * 1.08, near_scale) if farthest > 2.0 * radius else 2.2 * radius
+    view = (lo, hi, 0.0, top)  # what cannot reach it is left out (it would not show)
     gap = fixes["gap_after"].to_numpy()[:-1]
     if (~gap).any():  # empty collections are left out (they draw nothing)
-        segments(ax, _path_distance(data, t)[~gap], colors="0.3", lw=1.1, zorder=3)
+        paths = _path_distance(data, t)[~gap]
+        segments(ax, paths[steps_near_view(paths, view)], colors="0.3", lw=1.1, zorder=3)
     if gap.any():
-        steps = np.stack([np.column_stack([t[:-1], d[:-1]]), np.column_stack([t[1:], d[1:]])], axis=1)
-        segments(ax, steps[gap], colors="black", lw=1.0, linestyles=(0, (5, 3)), zorder=3)
-    lo, hi = _num(_shown_span(data, options.context_s))
+        steps = np.stack([np.column_stack([t[:-1], d[:-1]]), np.column_stack([t[1:], d[1:]])], axis=1)[gap]
+        segments(ax, steps[steps_near_view(steps, view)], colors="black", lw=1.0, linestyles=(0, (5, 3)),
+                 zorder=3)
     axes_px = 0.895 * 8.27 * options.dpi
     last_end = -np.inf  # right edge (px) of the last gap label: labels never overlap
     for start, end, seconds in zip(_num(data.gaps["start"]), _num(data.gaps["end"]), data.gaps["duration_s"]):
@@ -101,17 +110,15 @@ def draw_timeline(data: PackData, path: Path, options: EvidenceOptions) -> Path:
         ax.fill_between(_num([prism.zone_from, prism.zone_to]), 0, radius, facecolor=PRISM_FILL,
                         edgecolor=PRISM_EDGE, ls=(0, (6, 3)), lw=1.0, zorder=1.5)
     inside = fixes["in_window"].to_numpy()
-    for source, group in fixes.groupby(fixes["source"].astype(str), sort=True):
-        rows = group.index.to_numpy()
+    near = boxes_near_view(t, t, d, d, view)
+    for source, rows in data.source_rows:
+        rows = kept_markers(rows, near)
         markers(ax, t[rows], d[rows], marker_for(source), sizes=np.where(inside[rows], 26, 12),
                 facecolors=np.where(inside[rows, None], _BLACK, _WHITE), edgecolors="black", linewidths=0.6,
                 zorder=4)
     markers(ax, _num([hit["closest_time"]]), [hit["min_distance_m"]], "X", sizes=110, facecolors="white",
             edgecolors="black", linewidths=1.3, zorder=5)
 
-    farthest = float(np.nanmax(d)) if len(d) else 0.0
-    near_scale = max(options.vicinity_m, 4.0 * radius, 1.5 * float(hit["min_distance_m"]))
-    top = min(farthest * 1.08, near_scale) if farthest > 2.0 * radius else 2.2 * radius
     ax.set_ylim(0, top)
     notes = [f"distances up to {fmt_m(farthest)} run off the top"] if farthest > top else []
     shown = _shown_span(data, options.context_s)
@@ -125,13 +132,13 @@ def draw_timeline(data: PackData, path: Path, options: EvidenceOptions) -> Path:
     ticks, labels = time_ticks(shown[0], shown[1], n=9)
     day = pd.Timestamp(hit["window_start"]).tz_convert(UK_TZ).strftime("%a %d %b %Y")
     draw_axis(ax, "x", _num(ticks), labels,
-              title=f"UK local time ({zone_names(fixes['timestamp'])}), window starting {day}")
+              title=f"UK local time ({data.zones}), window starting {day}")
     distances = nice_ticks(0.0, top)
     draw_axis(ax, "y", distances, number_labels(distances), title="Distance from crime location (m)",
               grid={"color": "0.85", "lw": 0.5, "zorder": 1.5})
     ax.set_title(f"{mpl_text(hit['crime_ref'], 60)} · subject {mpl_text(hit['subject_id'], 40)} · closest approach "
                  f"{fmt_m(hit['min_distance_m'])}", fontsize=9, loc="left", y=1.0, pad=11 if notes else 6)
-    sources = tuple(sorted(set(fixes["source"].astype(str))))
+    sources = tuple(source for source, _ in data.source_rows)
     pixels = render_with_legend(fig, ("timeline", fig.dpi, radius, sources, bool(data.prisms)),
                                 lambda figure: _add_legend(figure, radius, sources, bool(data.prisms)))
     return write_png(pixels, path)

@@ -11,7 +11,7 @@ same code.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -154,12 +154,30 @@ def _join(sentences: list[Texts]) -> list[str]:
     return _cat(*pieces).to_pylist()
 
 
+class _RowSeries(dict):
+    """The values of one row, each given as a one-value Series (made on first use, then kept)."""
+
+    def __init__(self, row: Mapping[str, object]) -> None:
+        super().__init__()
+        self.row = row
+
+    def __missing__(self, name: str) -> pd.Series:
+        series = self[name] = pd.Series([self.row[name]])
+        return series
+
+
 class _Columns:
     """A table's columns as arrays: :meth:`num` floats (NaN where missing), :meth:`obj` the values as they are,
     :meth:`seconds` the time from one time column to another."""
 
-    def __init__(self, table: pd.DataFrame) -> None:
-        self.table, self.n = table, len(table)
+    def __init__(self, table: pd.DataFrame | Mapping[str, pd.Series], n: int | None = None) -> None:
+        self.table, self.n = table, len(table) if n is None else n
+
+    @classmethod
+    def of_row(cls, row: Mapping[str, object]) -> _Columns:
+        """One hit's columns (``row``), each made a one-value Series when first read: a statement reads a few
+        of a hit's ~80 columns, and a one-row DataFrame of them all cost more than telling the sentences."""
+        return cls(_RowSeries(row), 1)
 
     def num(self, name: str) -> np.ndarray:
         return pd.to_numeric(self.table[name], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
@@ -254,12 +272,12 @@ def _days(n: np.ndarray) -> Texts:
 
 def presence_phrase(row: dict) -> str:
     """:func:`presence_phrases` of one hit (its columns in ``row``)."""
-    return presence_phrases(_Columns(pd.DataFrame([row])))[0].as_py()
+    return presence_phrases(_Columns.of_row(row))[0].as_py()
 
 
 def coverage_phrase(row: dict) -> str:
     """:func:`coverage_phrases` of one hit (its columns in ``row``)."""
-    return coverage_phrases(_Columns(pd.DataFrame([row])))[0].as_py()
+    return coverage_phrases(_Columns.of_row(row))[0].as_py()
 
 
 def all_reasons(table: pd.DataFrame, terms: pd.DataFrame, config: ScoreConfig, *,

@@ -36,3 +36,21 @@ def test_hashes_started_early_are_taken_up_only_for_files_unchanged_since(tmp_pa
     assert entries == [file_entry(kept), file_entry(changed)]
     ours = {str(kept.resolve()), str(changed.resolve())}
     assert not [key for key in manifest._STARTED if key[0] in ours]  # taken up, or dropped as stale
+
+
+def test_small_and_large_outputs_get_the_same_entries_hashed_in_turn_or_two_at_a_time(tmp_path, monkeypatch):
+    """Outputs of a few megabytes are hashed on the calling thread, larger ones two at a time: the same entries."""
+    import hashlib
+
+    from geomatch.core import manifest
+
+    files = []
+    for k, size in enumerate((0, 1, 70_000, 1 << 20)):
+        files.append(tmp_path / f"f{k}.bin")
+        files[-1].write_bytes(bytes(range(256)) * (size // 256) + b"x" * (size % 256))
+    in_turn = manifest.file_entries(files, tmp_path)
+    monkeypatch.setattr(manifest, "IN_LINE_BYTES", 0)
+    assert manifest.file_entries(files, tmp_path) == in_turn
+    assert [e["path"] for e in in_turn] == [f.name for f in files]
+    assert [e["sha256"] for e in in_turn] == [hashlib.sha256(f.read_bytes()).hexdigest() for f in files]
+    assert [e["bytes"] for e in in_turn] == [f.stat().st_size for f in files]

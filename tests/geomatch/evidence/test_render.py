@@ -197,3 +197,64 @@ def test_segments_are_the_paths_line_collection_makes():
             assert (a.should_simplify, a.simplify_threshold, a._interpolation_steps, a.readonly) == \
                 (b.should_simplify, b.simplify_threshold, b._interpolation_steps, b.readonly)
     assert len(segments(ax, np.empty((0, 2, 2)), colors="0.3").get_paths()) == 0
+
+
+def test_markers_and_steps_out_of_view_are_left_out_with_the_same_pixels(small_run, tmp_path, monkeypatch):
+    """The maps and the timeline leave out the markers, steps and circles that cannot reach the view: the pixels
+    are those of drawing them all (S1's trail runs kilometres beyond the main view, the overview inset and the
+    timeline's distance axis)."""
+    from PIL import Image
+
+    from geomatch.evidence import staticmap, style, timeline
+
+    drawn = {staticmap: [0, 0], timeline: [0, 0]}  # markers drawn by each picture, culled and all
+    markers, run = staticmap.markers, [0]
+
+    def counted(module):
+        def draw(ax, x, *args, **kwargs):
+            drawn[module][run[0]] += len(x)
+            return markers(ax, x, *args, **kwargs)
+        return draw
+
+    for module in drawn:
+        monkeypatch.setattr(module, "markers", counted(module))
+    rows = list(range(len(small_run.hits)))
+    culled = _make_packs(small_run, rows, tmp_path / "culled", 1)
+    monkeypatch.setattr(style, "VIEW_MARGIN", np.inf)
+    run[0] = 1
+    everything = _make_packs(small_run, rows, tmp_path / "all", 1)
+    assert all(some < all_ for some, all_ in drawn.values())  # the trail runs kilometres beyond the views
+    for a, b in zip(culled, everything):
+        for name in ("map.png", "thumb.png", "timeline.png"):
+            assert np.array_equal(np.asarray(Image.open(Path(a) / name)), np.asarray(Image.open(Path(b) / name)))
+
+
+def test_a_marker_collection_keeps_two_markers_where_it_had_two():
+    """Matplotlib stamps a collection of one marker (other pixels), so culling never leaves one of several."""
+    from geomatch.evidence.style import kept_markers as _kept
+
+    near = np.array([False, True, False, False, True])
+    assert _kept(np.array([0, 2, 3]), near).tolist() == [0, 2]
+    assert _kept(np.array([0, 1, 2]), near).tolist() == [0, 1]
+    assert _kept(np.array([1, 4]), near).tolist() == [1, 4]
+    assert _kept(np.array([3]), near).tolist() == []
+
+
+def test_timeline_date_numbers_are_those_of_python_datetimes():
+    """The timeline's x values: matplotlib's date numbers of the times as Python datetimes (to the microsecond),
+    made without a Python object per time."""
+    import warnings
+
+    import matplotlib.dates as mdates
+    import pandas as pd
+
+    from geomatch.evidence.timeline import _num
+
+    ns = np.random.default_rng(0).integers(1.5e18, 1.9e18, 2000)
+    for times in (pd.Series(pd.to_datetime(ns, utc=True)),
+                  pd.Series(pd.to_datetime(ns // 10**9 * 10**9, utc=True)).dt.as_unit("s"),
+                  [pd.Timestamp("2026-10-25 00:30:00.123456789", tz="UTC").tz_convert("Europe/London")]):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # to_pydatetime drops the nanoseconds, as date2num would
+            python = pd.DatetimeIndex(pd.Series(times)).tz_convert("UTC").tz_localize(None).to_pydatetime()
+        assert np.array_equal(_num(times), mdates.date2num(python))

@@ -281,3 +281,37 @@ def test_the_awkward_hits_of_the_sample_week_get_packs(tmp_path):
         assert points["distance_to_scene_m"].min() <= hit.min_distance_m + 1.0 or hit.closest_kind != "fix"
     assert pd.read_csv(evidence.packs[1] / "points.csv")["source"].eq("LBS").any()
     assert json.loads((evidence.packs[1] / "reachable.geojson").read_text())["type"] == "FeatureCollection"
+
+
+def test_the_collector_runs_less_while_packs_are_drawn_and_is_given_back(world, tmp_path, monkeypatch):
+    """The garbage collector does not go over the caller's objects while packs are drawn (gc.freeze) and looks at
+    young objects less often; both are given back after (also when a pack fails), and a caller that froze
+    objects itself keeps its own state."""
+    import gc
+
+    import geomatch.evidence.pack as pack_module
+
+    _, _, _, run = world
+    seen = []
+    real = pack_module.make_pack
+
+    def watched(job):
+        seen.append(gc.get_freeze_count())
+        assert gc.get_threshold()[0] == pack_module.GC_YOUNGEST
+        if len(seen) == 1:
+            raise RuntimeError("a failing pack")
+        return real(job)
+
+    monkeypatch.setattr(pack_module, "make_pack", watched)
+    assert gc.get_freeze_count() == 0
+    thresholds = gc.get_threshold()
+    evidence = make_packs(run.hits, run.trails, run.crimes, tmp_path / "ev")
+    assert len(evidence.failures) == 1 and min(seen) > 0 and gc.get_freeze_count() == 0
+    assert gc.get_threshold() == thresholds
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        make_packs(run.hits.head(1), run.trails, run.crimes, tmp_path / "again")
+        assert 0 < gc.get_freeze_count() <= frozen  # not given back, nothing more frozen
+    finally:
+        gc.unfreeze()

@@ -152,3 +152,25 @@ def test_the_statement_names_the_fix_or_the_two_fixes_by_their_sequence_numbers(
                                                     f"{a.seq} and {a.seq + 1} (1 min 00 s apart); no position "
                                                     f"was recorded there")
     assert rows["Tag coverage during the committed window"].startswith("10 % GPS, 0 % fallback, 90 % gap")
+
+
+def test_one_hits_sentences_are_those_told_a_column_at_a_time(sample_week):
+    """presence_phrase and coverage_phrase (a statement's first sentences, from one hit's row) are the sentences
+    the reasons tell of the same hit among all others, also with facts missing (None, NaN, NaT)."""
+    from geomatch.scoring.reasons import _Columns, coverage_phrase, coverage_phrases, presence_phrase, presence_phrases
+
+    hits = sample_week[1].reset_index(drop=True)
+    rows = hits.to_dict("records")
+    rng = np.random.default_rng(0)
+    holes = hits.head(60).astype(object)
+    missing = {"closest_time": pd.NaT, "gap_to": pd.NaT, "min_distance_committed_m": np.nan,
+               "coverage_good_share": np.nan, "longest_gap_committed_s": np.nan, "circle_accuracy_m": np.nan,
+               "accuracy_at_closest_m": np.nan}
+    for k in range(len(holes)):
+        for name in rng.choice(list(missing), 3, replace=False):
+            holes.loc[k, name] = [None, missing[name]][rng.integers(2)]
+    for table in (hits, holes):
+        columns = _Columns(table)
+        told = list(zip(presence_phrases(columns).to_pylist(), coverage_phrases(columns).to_pylist()))
+        assert [(presence_phrase(row), coverage_phrase(row)) for row in table.to_dict("records")] == told
+    assert set(hits["presence"]) == {"observed", "interpolated", "possible"} and len(rows) > 1000
