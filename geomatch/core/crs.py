@@ -319,10 +319,11 @@ def choose_metric_crs(lon: np.ndarray, lat: np.ndarray, where: np.ndarray | None
 
 
 def finite_box(lon: np.ndarray, lat: np.ndarray) -> tuple[float, float, float, float]:
-    """West, south, east and north (degrees) of the finite values (NaN where there are none)."""
-    with np.errstate(invalid="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN: no box
-        return float(np.nanmin(lon)), float(np.nanmin(lat)), float(np.nanmax(lon)), float(np.nanmax(lat))
+    """West, south, east and north (degrees) of the values that are not NaN (NaN where there are none). numpy's
+    ``fmin``/``fmax`` skip NaN without the all-NaN warning of ``nanmin``, which needed a ``catch_warnings`` block
+    (not thread-safe: leaving it can drop another thread's warning filter)."""
+    return (float(np.fmin.reduce(lon, initial=np.nan)), float(np.fmin.reduce(lat, initial=np.nan)),
+            float(np.fmax.reduce(lon, initial=np.nan)), float(np.fmax.reduce(lat, initial=np.nan)))
 
 
 def surely_british(box: tuple[float, float, float, float]) -> bool:

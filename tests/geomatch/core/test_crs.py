@@ -123,3 +123,13 @@ def test_the_box_of_finite_points_and_the_points_left_without_a_value():
     out_x[:] = np.nan
     assert interpolate_block(lon[[0, 4]], lat[[0, 4]], 0.5, x0, y0, 2, nodes, nodes, out_x[:2], out_y[:2]) == 1
     assert out_x[0] == 0 and np.isnan(out_x[1])  # a point whose cell is beyond the block is left as it is
+
+
+def test_the_box_of_degrees_skips_nan_without_a_warning(recwarn):
+    from geomatch.core.crs import finite_box
+
+    lon, lat = np.array([np.nan, -1.5, -1.0, np.inf]), np.array([52.0, np.nan, 52.5, 51.0])
+    assert finite_box(lon, lat) == (-1.5, 51.0, np.inf, 52.5)  # each column's NaN skipped, as nanmin did
+    nothing = np.array([np.nan, np.nan])
+    assert np.isnan(finite_box(nothing, nothing)).all() and np.isnan(finite_box(nothing[:0], nothing[:0])).all()
+    assert not recwarn.list
