@@ -11,19 +11,18 @@ from pathlib import Path
 from geomatch.core.crs import BNG
 from geomatch.evidence.context import EvidenceOptions
 from geomatch.evidence.pack import make_packs
-from geomatch.match.warmup import warm_up_match
-from geomatch.scoring.scorer import Scorer
+from geomatch.scoring.warmup import warm_up_scored
 
 
 def warm_up() -> float:
-    """Make the pack of the match warm-up's hit (scored) in a temporary folder; returns the seconds taken.
+    """Make the pack of the warm-up's scored hit (:func:`~geomatch.scoring.warmup.warm_up_scored`) in a temporary
+    folder; returns the seconds taken.
 
     Raises:
         RuntimeError: the pack failed (with its reason).
     """
     started = time.perf_counter()
-    hits, fixes, crimes, config = warm_up_match()  # the fixes are in Great Britain: British National Grid
-    scored = Scorer().score(hits, fixes, crimes, config)
+    scored, fixes, crimes, config = warm_up_scored()  # the fixes are in Great Britain: British National Grid
     with tempfile.TemporaryDirectory(prefix="geomatch-warm-up-") as folder:
         run = make_packs(scored, fixes, crimes, Path(folder), config=config, options=EvidenceOptions(crs=BNG))
     if run.failures or len(run.packs) != 1:

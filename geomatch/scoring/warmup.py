@@ -5,15 +5,24 @@ from __future__ import annotations
 
 import time
 
+import pandas as pd
+
+from geomatch.match.config import MatchConfig
 from geomatch.match.warmup import warm_up_match
 from geomatch.scoring.scorer import Scorer
 
 
-def warm_up() -> float:
+def warm_up_scored() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, MatchConfig]:
     """Validate, flag, match (:func:`geomatch.match.warmup.warm_up_match`) and score the warm-up's hit; returns the
-    seconds taken."""
+    scored hits (one), the fixes, the crime and the configuration, for later stages to warm up on."""
+    hits, fixes, crimes, config = warm_up_match()
+    return Scorer().score(hits, fixes, crimes, config), fixes, crimes, config
+
+
+def warm_up() -> float:
+    """:func:`warm_up_scored`; returns the seconds taken."""
     started = time.perf_counter()
-    Scorer().score(*warm_up_match())
+    warm_up_scored()
     return time.perf_counter() - started
 
 
